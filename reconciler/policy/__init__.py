@@ -1,0 +1,1 @@
+"""Policy as code: Rego modules, bindings and Gatekeeper constraints evaluated into decisions."""

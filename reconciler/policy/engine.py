@@ -1,0 +1,169 @@
+"""The one adapter around regorus, the embedded Rego engine.
+
+Everything Rego goes through here so that the rest of the package never sees regorus'
+quirks: results are read with the `*_as_json` calls (plain calls break on sets of
+objects), regorus errors carry a Rust backtrace that is cut off and parsed into
+file/line/column, each policy is evaluated in its own call (one builtin error aborts a
+whole query), and missing builtins (`crypto.*`, `io.jwt.*`, some `net.cidr_*`) are named
+as such. A regorus `Engine` may only be used on the thread that created it: build one
+per worker with `RegoEngine()` or `clone()` inside that worker, never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import regorus
+
+from reconciler.errors import PolicyError, Problem
+
+UNDEFINED = "<undefined>"
+_LOCATION = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
+_MESSAGE = re.compile(r"^error:\s*(?P<msg>.*)$", re.MULTILINE)
+_MISSING_BUILTIN = re.compile(r"could not find function (?P<name>[\w.]+)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegoFailure:
+    """A regorus error reduced to what a user needs: where and what."""
+
+    path: str | None
+    line: int | None
+    column: int | None
+    message: str
+    missing_builtin: str | None = None
+
+    def problem(self, default_path: str = "<rego>") -> Problem:
+        return Problem(path=self.path or default_path, line=self.line, message=self.message)
+
+
+def parse_failure(exc: BaseException) -> RegoFailure:
+    """Turn a regorus exception text into a `RegoFailure` (backtrace dropped)."""
+    text = str(exc).split("Stack backtrace:", 1)[0].strip()
+    loc = _LOCATION.search(text)
+    msg_match = _MESSAGE.search(text)
+    message = msg_match.group("msg").strip() if msg_match else text.splitlines()[0] if text else ""
+    missing = _MISSING_BUILTIN.search(text)
+    if missing:
+        message = (
+            f"builtin {missing.group('name')} is not available in the embedded Rego engine"
+            " (regorus); rewrite the rule without it"
+        )
+    return RegoFailure(
+        path=loc.group("path") if loc else None,
+        line=int(loc.group("line")) if loc else None,
+        column=int(loc.group("col")) if loc else None,
+        message=message,
+        missing_builtin=missing.group("name") if missing else None,
+    )
+
+
+class RegoEvalError(PolicyError):
+    """Evaluating a rule failed; `failure` says where and why."""
+
+    def __init__(self, failure: RegoFailure, *, rule: str) -> None:
+        self.failure = failure
+        self.rule = rule
+        where = f"{failure.path}:{failure.line}: " if failure.path else ""
+        super().__init__(f"{where}{rule}: {failure.message}")
+
+
+class RegoCompileError(PolicyError):
+    """A module did not parse or compile."""
+
+    def __init__(self, failure: RegoFailure, *, path: str) -> None:
+        self.failure = failure
+        super().__init__(str(failure.problem(path)))
+
+
+def is_v0(text: str) -> bool:
+    """Guess whether a module is written in Rego v0 syntax (Gatekeeper/conftest era).
+
+    v1 modules either `import rego.v1` or use `if`/`contains`; a module that does neither
+    and has rule bodies is parsed as v0, which is what OPA < 1.0 did.
+    """
+    if re.search(r"^\s*import\s+rego\.v1\b", text, re.MULTILINE):
+        return False
+    if re.search(r"\b(if|contains)\b", _strip_comments_and_strings(text)):
+        return False
+    return True
+
+
+def _strip_comments_and_strings(text: str) -> str:
+    text = re.sub(r'"(?:\\.|[^"\\])*"|`[^`]*`', '""', text)
+    return re.sub(r"#.*$", "", text, flags=re.MULTILINE)
+
+
+class RegoEngine:
+    """One regorus engine: modules, data and input in, JSON results out.
+
+    Not thread-safe and bound to its creating thread (a regorus restriction).
+    """
+
+    def __init__(self, *, coverage: bool = False, _engine: Any = None) -> None:
+        self._engine = _engine if _engine is not None else regorus.Engine()
+        if coverage:
+            self._engine.set_enable_coverage(True)
+
+    def add_module(self, path: str, text: str, *, v0: bool | None = None) -> str:
+        """Add one Rego module; returns its package (`data.x.y`). v0 is guessed if None."""
+        self._engine.set_rego_v0(is_v0(text) if v0 is None else v0)
+        try:
+            return str(self._engine.add_policy(path, text))
+        except RuntimeError as exc:
+            raise RegoCompileError(parse_failure(exc), path=path) from None
+        finally:
+            self._engine.set_rego_v0(False)
+
+    def add_data(self, data: Mapping[str, Any]) -> None:
+        """Merge a JSON-able document into `data`."""
+        try:
+            self._engine.add_data_json(json.dumps(data))
+        except RuntimeError as exc:
+            raise PolicyError(f"data could not be merged: {parse_failure(exc).message}") from None
+
+    def set_input_json(self, text: str) -> None:
+        """Set `input` from JSON text (the fast path: callers serialise once)."""
+        self._engine.set_input_json(text)
+
+    def eval_rule(self, rule: str) -> Any:
+        """Evaluate one rule path (`data.pkg.rule`); `UNDEFINED` when it is undefined."""
+        try:
+            return json.loads(self._engine.eval_rule_as_json(rule))
+        except RuntimeError as exc:
+            raise RegoEvalError(parse_failure(exc), rule=rule) from None
+
+    def eval_query(self, query: str) -> list[dict[str, Any]]:
+        """Evaluate a query; returns the `result` list of the OPA-style answer."""
+        try:
+            answer = json.loads(self._engine.eval_query_as_json(query))
+        except RuntimeError as exc:
+            raise RegoEvalError(parse_failure(exc), rule=query) from None
+        return list(answer.get("result", []))
+
+    def packages(self) -> list[str]:
+        return [str(p) for p in self._engine.get_packages()]
+
+    def coverage_json(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self._engine.get_coverage_report_as_json())
+        return loaded
+
+    def clear_coverage(self) -> None:
+        self._engine.clear_coverage_data()
+
+    def gather_prints(self, on: bool = True) -> None:
+        self._engine.set_gather_prints(on)
+
+    def take_prints(self) -> list[str]:
+        return [str(p) for p in self._engine.take_prints()]
+
+    def ast_json(self) -> Any:
+        return json.loads(self._engine.get_ast_as_json())
+
+    def clone(self) -> RegoEngine:
+        """A copy with the same modules and data; build it on the thread that will use it."""
+        return RegoEngine(_engine=self._engine.clone())

@@ -1,0 +1,143 @@
+"""pydantic models of the documents a repository holds.
+
+Every YAML document has the Kubernetes envelope (`apiVersion`, `kind`, `metadata`, `spec`).
+Keys are camelCase in YAML and snake_case in Python; unknown keys are errors in our own
+kinds (a typo must not silently disable a rule) and allowed in foreign kinds, which are
+kept as data. Workflow and Runbook models live in `specs/runs.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "reconciler.dev"
+API_VERSION = f"{API_GROUP}/v1"
+
+
+class Model(BaseModel):
+    """Base of our own kinds: camelCase aliases, no unknown keys, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Metadata(Model):
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$")
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class LabelExpression(Model):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(Model):
+    """Kubernetes label selector: all `match_labels` and all `match_expressions` must hold."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[LabelExpression] = Field(default_factory=list)
+
+
+class Scope(Model):
+    """Which resources something applies to; empty lists mean "any". Names are globs."""
+
+    kinds: list[str] = Field(default_factory=list)
+    namespaces: list[str] = Field(default_factory=list)
+    excluded_namespaces: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    label_selector: LabelSelector | None = None
+
+
+class Enforcement(StrEnum):
+    """How a policy's findings gate a change."""
+
+    STRICT = "strict"  # deny blocks the change
+    ADVISORY = "advisory"  # deny is applied anyway, with a warning
+    GRADUAL = "gradual"  # advisory until the deadline, strict after it
+    MONITOR = "monitor"  # only recorded
+
+
+class InputFormat(StrEnum):
+    """The shape of `input` a policy expects."""
+
+    RECONCILER = "reconciler"  # {"resource", "observed", "change", "revision", "parameters"}
+    CONFTEST = "conftest"  # the resource document itself, as `conftest test` passes it
+
+
+class Gradual(Model):
+    deadline: datetime
+
+
+class PolicyException(Model):
+    """Resources in `match` are exempt from the binding until `expires`."""
+
+    name: str
+    match: Scope
+    reason: str = Field(min_length=1)
+    expires: datetime | None = None
+
+
+class Remediation(Model):
+    runbook: str | None = None
+    workflow: str | None = None
+    approval: Literal["auto", "required", "confidence"] = "required"
+
+
+class PolicyBindingSpec(Model):
+    policy: str = Field(min_length=1, description="Rego package of the policy, without `data.`")
+    input: InputFormat = InputFormat.RECONCILER
+    scope: Scope = Field(default_factory=Scope)
+    enforcement: Enforcement = Enforcement.STRICT
+    gradual: Gradual | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    exceptions: list[PolicyException] = Field(default_factory=list)
+    remediation: Remediation | None = None
+
+    @model_validator(mode="after")
+    def _gradual_needs_deadline(self) -> PolicyBindingSpec:
+        if self.enforcement is Enforcement.GRADUAL and self.gradual is None:
+            raise ValueError("enforcement gradual needs gradual.deadline")
+        return self
+
+
+class PolicyBinding(Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["PolicyBinding"]
+    metadata: Metadata
+    spec: PolicyBindingSpec
+
+
+class SettingsSpec(Model):
+    """`reconciler.yaml`: repository-level settings."""
+
+    interval: str = "5m"
+    audit_interval: str = "10m"
+    default_enforcement: Enforcement = Enforcement.STRICT
+    self_heal: bool = True
+    prune: bool = False
+    providers: dict[str, str] = Field(
+        default_factory=dict, description="kind (or apiVersion/kind) -> provider name"
+    )
+    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RepoSettings(Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["Settings"]
+    metadata: Metadata
+    spec: SettingsSpec = Field(default_factory=SettingsSpec)
+
+
+def default_settings() -> RepoSettings:
+    return RepoSettings.model_validate(
+        {"apiVersion": API_VERSION, "kind": "Settings", "metadata": {"name": "default"}}
+    )

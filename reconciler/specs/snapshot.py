@@ -1,0 +1,75 @@
+"""A `Snapshot`: everything parsed from one revision, plus the problems found in it.
+
+The loader builds it; the policy layer and (later) the planner read it. A snapshot with
+problems is still returned whole so that `validate` can list every problem at once, while
+the daemon refuses to promote it over the last-known-good one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.errors import Problem
+from reconciler.source.revision import Revision
+from reconciler.specs import models
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """One YAML document of any kind, with where it came from.
+
+    `body` is the document as parsed (a plain dict, JSON-able); treat it as read-only.
+    """
+
+    path: str
+    line: int  # 1-based line where the document starts
+    index: int  # position in a multi-document file
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    labels: MappingProxyType[str, str]
+    body: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """Identity `kind/namespace/name` (namespace empty for cluster-scoped objects)."""
+        return f"{self.kind}/{self.namespace or ''}/{self.name}"
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegoFile:
+    path: str
+    text: str
+
+    @property
+    def is_test(self) -> bool:
+        return self.path.endswith("_test.rego")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """Every spec of one revision. Documents are grouped by role, each in path order."""
+
+    revision: Revision | None
+    settings: models.RepoSettings
+    resources: tuple[Document, ...] = ()
+    bindings: tuple[tuple[Document, models.PolicyBinding], ...] = ()
+    workflows: tuple[tuple[Document, Any], ...] = ()
+    runbooks: tuple[tuple[Document, Any], ...] = ()
+    # Gatekeeper ConstraintTemplates and their constraints, as written (under policies/).
+    constraint_templates: tuple[Document, ...] = ()
+    constraints: tuple[Document, ...] = ()
+    rego: tuple[RegoFile, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
