@@ -1,0 +1,59 @@
+"""`reconciler validate` and `reconciler eval`: load a revision, compile its policies, and
+(for eval) list the decisions of every bound policy over every resource."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+
+from reconciler.cli import output, repo
+from reconciler.clock import SystemClock
+from reconciler.errors import Problem
+from reconciler.policy import bundle as bundles
+from reconciler.policy import evaluate
+from reconciler.policy.decisions import Action, Decision
+from reconciler.specs import loader
+from reconciler.specs.snapshot import Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checked:
+    snapshot: Snapshot
+    bundle: bundles.Bundle
+    problems: tuple[Problem, ...]
+
+
+def load_and_compile(args: argparse.Namespace) -> Checked:
+    snapshot = loader.load(repo.open_tree(args))
+    bundle = bundles.compile(snapshot)
+    problems = tuple(sorted({*snapshot.problems, *bundle.problems}))
+    return Checked(snapshot=snapshot, bundle=bundle, problems=problems)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    checked = load_and_compile(args)
+    if args.format == "json":
+        print(json.dumps(output.validation_json(checked.snapshot, checked.problems), indent=2))
+    else:
+        print(output.validation_text(checked.snapshot, checked.problems))
+    return 1 if checked.problems else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    checked = load_and_compile(args)
+    if checked.problems:
+        print(output.validation_text(checked.snapshot, checked.problems))
+        return 1
+    revision = checked.snapshot.revision.sha if checked.snapshot.revision else None
+    evaluator = evaluate.Evaluator(checked.bundle, clock=SystemClock(), revision=revision)
+    decisions = evaluator.evaluate_all(checked.snapshot)
+    if args.format == "json":
+        print(json.dumps(output.decisions_json(checked.snapshot, decisions), indent=2))
+    else:
+        print(output.decisions_table(decisions))
+    return 1 if blocked(decisions) else 0
+
+
+def blocked(decisions: list[Decision]) -> bool:
+    return any(d.action_taken is Action.BLOCKED for d in decisions)

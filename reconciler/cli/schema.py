@@ -1,0 +1,16 @@
+"""`reconciler schema KIND`: print the JSON Schema of one of our kinds, for editors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from reconciler.specs import schema
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.kind:
+        print("\n".join(schema.kinds()))
+        return 0
+    print(json.dumps(schema.json_schema(args.kind), indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,27 @@
+"""`reconciler test`: run a repository's Rego unit tests (`test_*` rules), like `opa test`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from reconciler import assets
+from reconciler.cli import repo
+from reconciler.policy import testing
+from reconciler.specs import loader
+
+
+def run(args: argparse.Namespace) -> int:
+    snapshot = loader.load(repo.open_tree(args))
+    report = testing.run_tests(
+        snapshot.rego,
+        data=snapshot.data,
+        builtin_dir=assets.rego_dir(),
+        coverage=args.coverage,
+        verbose=args.verbose,
+    )
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(testing.render_text(report, verbose=args.verbose))
+    return 0 if report.ok else 1
