@@ -1,0 +1,1 @@
+"""Runs: scheduling of reconcile, audit, workflow and runbook jobs, and their execution."""
