@@ -1,0 +1,1 @@
+"""The daemon's surfaces: HTTP API, webhooks, metrics and the dashboard."""
