@@ -26,6 +26,7 @@ class Revision:
     message: str = ""
     signature_verified: bool | None = None  # None: verification was not asked for
     signer: str | None = None
+    signing_key: str | None = None  # e.g. "gpg key <fingerprint>", "ssh ED25519 key SHA256:..."
 
     @property
     def short(self) -> str:

@@ -1,0 +1,342 @@
+"""The one adapter around pygit2: open or mirror a repository, resolve refs, read commit trees.
+
+Remote repositories are mirrored into a bare clone in the cache folder (one per URL, named
+by a hash of it) and fetched with `+refs/heads/*` and `+refs/tags/*` mapped onto themselves,
+so a branch or tag name means the same in the mirror as on the remote. The URL is never
+written to the clone's config: an anonymous remote is made for each fetch, credentials come
+from `RemoteCallbacks` at that moment, and every message is scrubbed of them. Files are read
+straight from commit objects, never from a checkout. All calls block: run them on a worker
+thread, one `GitSource` per thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from pygit2 import enums
+
+from reconciler import errors
+from reconciler.source import settings, signatures, tree
+from reconciler.source.revision import FileEntry, Revision
+
+log = logging.getLogger(__name__)
+
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_LISTED = 5  # names of each kind shown when a revision is not found
+_LINK, _SUBMODULE = 0o120000, 0o160000
+_GitObject = pygit2.Object | pygit2.Commit | pygit2.Tree | pygit2.Tag | pygit2.Blob
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Hands libgit2 the configured token or SSH key, once: a rejected credential is final."""
+
+    def __init__(self, *, auth: settings.GitAuth, token: str | None, passphrase: str) -> None:
+        super().__init__()
+        self._auth, self._token, self._passphrase = auth, token, passphrase
+        self._asked = False
+
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
+        if self._asked:
+            raise errors.SourceError("the remote rejected the credentials")
+        self._asked = True
+        user = username_from_url or self._auth.username
+        if allowed_types & enums.CredentialType.SSH_KEY and self._auth.ssh_key_file:
+            key = str(self._auth.ssh_key_file)
+            public = str(self._auth.ssh_public_key_file or f"{key}.pub")
+            return pygit2.Keypair(user, public, key, self._passphrase)
+        if allowed_types & enums.CredentialType.USERPASS_PLAINTEXT and self._token is not None:
+            return pygit2.UserPass(self._auth.username, self._token)
+        raise errors.SourceError("the remote asks for credentials and none are configured")
+
+
+def _secret(*, env_name: str | None, file: Path | None, environ: Mapping[str, str]) -> str | None:
+    if env_name:
+        if env_name not in environ:
+            raise errors.UsageError(f"environment variable {env_name} is not set")
+        return environ[env_name].strip()
+    if file:
+        try:
+            return file.read_text().strip()
+        except OSError as exc:
+            raise errors.UsageError(f"cannot read {file}: {exc.strerror}") from None
+    return None
+
+
+class GitSource:
+    """A repository (local, or a mirror of a remote) and the revisions in it."""
+
+    def __init__(
+        self,
+        *,
+        repo: pygit2.Repository,
+        config: settings.SourceSettings,
+        environ: Mapping[str, str],
+    ) -> None:
+        self._repo, self._config, self._environ = repo, config, environ
+
+    @classmethod
+    def open(
+        cls, config: settings.SourceSettings, *, environ: Mapping[str, str] | None = None
+    ) -> GitSource:
+        """Open `config.path` in place, or the mirror of `config.url` (cloned on first use)."""
+        env = os.environ if environ is None else environ
+        if config.path is not None:
+            try:
+                repo = pygit2.Repository(str(config.path), flags=enums.RepositoryOpenFlag.NO_SEARCH)
+            except pygit2.GitError as exc:
+                raise errors.SourceError(
+                    f"cannot open {config.location}: {_first_line(exc)}"
+                ) from None
+            return cls(repo=repo, config=config, environ=env)
+        target = cache_path(config)
+        if not target.exists():
+            _clone(config, target=target, environ=env)
+        return cls(repo=pygit2.Repository(str(target)), config=config, environ=env)
+
+    @property
+    def location(self) -> str:
+        return self._config.location
+
+    def fetch(self) -> None:
+        """Bring the mirror up to date with the remote (nothing to do for a local repository)."""
+        if self._config.url is not None:
+            _fetch(self._repo, config=self._config, environ=self._environ)
+
+    def resolve(self, ref: str | None = None) -> Revision:
+        """The commit `ref` (default: the configured ref) names: branch, tag, or (short) sha.
+
+        `Revision.ref` is the full ref name (`refs/heads/main`) or the sha as given. With
+        trusted keys configured, the commit's signature is verified or `SignatureError` raised.
+        """
+        name = self._config.ref if ref is None else ref
+        commit, full_name = self._lookup(name)
+        revision = _revision(commit, ref=full_name)
+        trusted = self._config.trusted_keys
+        if trusted is None:
+            return revision
+        signature, payload = commit.gpg_signature
+        signer = signatures.verify(
+            sha=revision.sha, signature=signature, payload=payload or b"", trusted=trusted
+        )
+        return dataclasses.replace(
+            revision, signature_verified=True, signer=signer.identity, signing_key=signer.key
+        )
+
+    def tree(self, revision: Revision, *, subpath: str | None = None) -> CommitTree:
+        """The files of `revision` under `subpath` (default: the configured sub-path)."""
+        cleaned = tree.check_subpath(self._config.subpath if subpath is None else subpath)
+        root = self._subtree(revision.sha, subpath=cleaned)
+        if root is None:
+            raise tree.SubpathError(
+                f'sub-path "{cleaned}" does not exist in commit {revision.short}'
+            )
+        return CommitTree(repo=self._repo, root=root, revision=revision)
+
+    def changed_paths(
+        self, old_sha: str | None, new_sha: str, *, subpath: str | None = None
+    ) -> list[str]:
+        """Paths (relative to `subpath`) that differ between two commits; a rename gives both."""
+        cleaned = tree.check_subpath(self._config.subpath if subpath is None else subpath)
+        old = self._subtree(old_sha, subpath=cleaned) if old_sha else None
+        new = self._subtree(new_sha, subpath=cleaned)
+        if old is None:
+            diff = new.diff_to_tree(swap=True) if new is not None else None
+        else:
+            diff = old.diff_to_tree(new) if new is not None else old.diff_to_tree()
+        if diff is None:
+            return []
+        paths = {
+            path for delta in diff.deltas for path in (delta.old_file.path, delta.new_file.path)
+        }
+        return sorted(paths)
+
+    def _subtree(self, sha: str, *, subpath: str) -> pygit2.Tree | None:
+        root = self._lookup(sha)[0].tree
+        if not subpath:
+            return root
+        try:
+            found = root[subpath]
+        except KeyError:
+            return None
+        if not isinstance(found, pygit2.Tree):
+            raise tree.SubpathError(f'sub-path "{subpath}" is not a folder in commit {sha[:12]}')
+        return found
+
+    def _lookup(self, name: str) -> tuple[pygit2.Commit, str]:
+        candidates = (
+            [name]
+            if name.startswith("refs/") or name == "HEAD"
+            else [f"refs/heads/{name}", f"refs/tags/{name}", f"refs/remotes/{name}"]
+        )
+        for candidate in candidates:
+            reference = self._repo.references.get(candidate)
+            if reference is not None:
+                return self._peel(reference.peel(), name=name), candidate
+        if _HEX.match(name):
+            try:
+                return self._peel(self._repo[name], name=name), name
+            except (KeyError, ValueError):
+                pass
+        raise errors.RevisionNotFound(
+            f'revision "{name}" not found in {self.location} ({self._names()})'
+        )
+
+    def _peel(self, obj: _GitObject, *, name: str) -> pygit2.Commit:
+        try:
+            return obj.peel(pygit2.Commit)
+        except (pygit2.GitError, ValueError):
+            raise errors.RevisionNotFound(
+                f'revision "{name}" in {self.location} is not a commit'
+            ) from None
+
+    def _names(self) -> str:
+        refs = self._repo.listall_references()
+        shown = []
+        for kind, prefix in (("branches", "refs/heads/"), ("tags", "refs/tags/")):
+            names = sorted(r.removeprefix(prefix) for r in refs if r.startswith(prefix))
+            more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+            shown.append(f"{kind}: {', '.join(names[:_LISTED]) or 'none'}{more}")
+        return "; ".join(shown)
+
+
+class CommitTree:
+    """The files of one commit (or one folder of it), read from the object database."""
+
+    def __init__(self, *, repo: pygit2.Repository, root: pygit2.Tree, revision: Revision) -> None:
+        self._repo, self._root, self._revision = repo, root, revision
+        self._files: dict[str, FileEntry] | None = None
+        self._problems: list[errors.Problem] = []
+
+    @property
+    def revision(self) -> Revision | None:
+        return self._revision
+
+    def entries(self) -> Iterator[FileEntry]:
+        yield from self._listing().values()
+
+    def read(self, entry: FileEntry) -> bytes:
+        blob = self._repo[entry.blob_id]
+        assert isinstance(blob, pygit2.Blob)
+        return bytes(blob.data)
+
+    def problems(self) -> list[errors.Problem]:
+        self._listing()
+        return list(self._problems)
+
+    def _listing(self) -> dict[str, FileEntry]:
+        if self._files is None:
+            found: dict[str, FileEntry] = {}
+            links: list[tuple[str, pygit2.Blob]] = []
+            self._walk(self._root, prefix="", found=found, links=links)
+            for path, blob in links:
+                self._add_link(path, target=blob.data.decode(errors="replace"), found=found)
+            self._files = dict(sorted(found.items()))
+            self._problems.sort()
+        return self._files
+
+    def _walk(
+        self,
+        node: pygit2.Tree,
+        *,
+        prefix: str,
+        found: dict[str, FileEntry],
+        links: list[tuple[str, pygit2.Blob]],
+    ) -> None:
+        for item in node:
+            path = f"{prefix}{item.name}"
+            if isinstance(item, pygit2.Tree):
+                self._walk(item, prefix=f"{path}/", found=found, links=links)
+            elif item.filemode == _LINK and isinstance(item, pygit2.Blob):
+                links.append((path, item))
+            elif isinstance(item, pygit2.Blob):
+                found[path] = self._entry(path, item.id)
+            elif item.filemode == _SUBMODULE:
+                self._problems.append(errors.Problem(path=path, message="submodules are not read"))
+
+    def _entry(self, path: str, oid: pygit2.Oid) -> FileEntry:
+        _, size = self._repo.odb.read_header(oid)
+        return FileEntry(path=path, blob_id=str(oid), size=size)
+
+    def _add_link(self, path: str, *, target: str, found: dict[str, FileEntry]) -> None:
+        resolved = tree.resolve_symlink(link=path, target=target, lookup=self._node)
+        if isinstance(resolved, errors.Problem):
+            self._problems.append(resolved)
+            return
+        item = self._root[resolved]
+        found[path] = self._entry(path, item.id)
+
+    def _node(self, path: str) -> tree.Node:
+        try:
+            item = self._root[path]
+        except KeyError:
+            return tree.Node(kind=tree.NodeKind.MISSING)
+        if isinstance(item, pygit2.Tree):
+            return tree.Node(kind=tree.NodeKind.DIR)
+        if item.filemode == _LINK:
+            return tree.Node(kind=tree.NodeKind.LINK, target=item.data.decode(errors="replace"))
+        if isinstance(item, pygit2.Blob):
+            return tree.Node(kind=tree.NodeKind.FILE)
+        return tree.Node(kind=tree.NodeKind.MISSING)
+
+
+def cache_path(config: settings.SourceSettings) -> Path:
+    """Where the mirror of `config.url` lives: one bare repository per URL, credentials left out."""
+    url = settings.redact_url(config.url or "")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:24]
+    return config.cache_dir / f"{digest}.git"
+
+
+def _clone(config: settings.SourceSettings, *, target: Path, environ: Mapping[str, str]) -> None:
+    """Fetch into a fresh bare repository next to `target`, then move it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
+    try:
+        _fetch(pygit2.init_repository(str(scratch), bare=True), config=config, environ=environ)
+        try:
+            os.rename(scratch, target)
+        except OSError as exc:
+            if not target.exists():  # another process may have won the race: its clone is as good
+                raise errors.SourceError(f"cannot create {target}: {exc.strerror}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fetch(
+    repo: pygit2.Repository, *, config: settings.SourceSettings, environ: Mapping[str, str]
+) -> None:
+    auth = config.auth
+    token = _secret(env_name=auth.token_env, file=auth.token_file, environ=environ)
+    passphrase = _secret(env_name=auth.ssh_passphrase_env, file=None, environ=environ) or ""
+    callbacks = _Callbacks(auth=auth, token=token, passphrase=passphrase)
+    remote = repo.remotes.create_anonymous(config.url or "")
+    try:
+        remote.fetch(refspecs=list(REFSPECS), callbacks=callbacks, prune=enums.FetchPrune.PRUNE)
+    except (pygit2.GitError, errors.SourceError) as exc:
+        reason = settings.redact_text(_first_line(exc), secrets=(token or "", passphrase))
+        raise errors.SourceError(f"cannot fetch {config.location}: {reason}") from None
+    log.info("fetched %s", config.location)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _revision(commit: pygit2.Commit, *, ref: str) -> Revision:
+    offset = timezone(timedelta(minutes=commit.commit_time_offset))
+    committed = datetime.fromtimestamp(commit.commit_time, tz=offset).astimezone(UTC)
+    author = f"{commit.author.name} <{commit.author.email}>"
+    return Revision(
+        sha=str(commit.id), ref=ref, committed_at=committed, author=author, message=commit.message
+    )
