@@ -93,6 +93,10 @@ def is_v0(text: str) -> bool:
     return True
 
 
+def _re_match(pattern: str, value: str) -> bool:
+    return re.search(pattern, value) is not None
+
+
 def _strip_comments_and_strings(text: str) -> str:
     text = re.sub(r'"(?:\\.|[^"\\])*"|`[^`]*`', '""', text)
     return re.sub(r"#.*$", "", text, flags=re.MULTILINE)
@@ -163,6 +167,14 @@ class RegoEngine:
 
     def ast_json(self) -> Any:
         return json.loads(self._engine.get_ast_as_json())
+
+    def add_v0_builtins(self) -> None:
+        """Provide builtins OPA deprecated but Gatekeeper-era libraries still call, which
+        regorus lacks: `re_match` (as `regex.match`, with Python's `re` syntax, which
+        agrees with RE2 on the expressions such policies use), `any` and `all`."""
+        self._engine.add_extension("re_match", 2, _re_match)
+        self._engine.add_extension("any", 1, lambda xs: any(x is True for x in xs))
+        self._engine.add_extension("all", 1, lambda xs: all(x is True for x in xs))
 
     def clone(self) -> RegoEngine:
         """A copy with the same modules and data; build it on the thread that will use it."""

@@ -1,0 +1,285 @@
+"""Compile one revision's policies into a `Bundle`, once per revision.
+
+A bundle holds every Rego module that applies to a revision (the built-in `rego/`
+library, the repository's non-test `.rego` files, the Rego of Gatekeeper templates and
+their libs, v0 as written), its `data`, the valid bindings and constraints, and the
+problems found while compiling them (`path:line: message`).
+
+Threads: a regorus engine may only be used by the thread that created it, and cloning
+is bound the same way. So a bundle keeps the module sources and builds its base engine
+lazily, once per thread, in the first call of `new_engine()` on that thread (the thread
+that ran `compile` reuses the engine compiling built); every `new_engine()` returns a
+cheap clone of that thread's base. A bundle pickles without its engines, so worker
+processes rebuild their own.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler import assets
+from reconciler.errors import Problem
+from reconciler.policy import engine as rego
+from reconciler.policy import gatekeeper
+from reconciler.specs import models
+from reconciler.specs.snapshot import Document, Snapshot
+
+_DECISION_RULE = re.compile(r"^(?:(?:deny|warn|violation)(?:_\w+)?|exception)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Module:
+    """One Rego module as loaded: `path` is what errors name; `origin` locates it for users."""
+
+    path: str
+    text: str
+    v0: bool | None = None  # None: guessed from the text
+    origin: Problem | None = None  # set for Rego embedded in YAML (a template)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyInfo:
+    """A package with decision rules (deny*, warn*, violation*, exception)."""
+
+    package: str  # without `data.`
+    paths: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicatePackage:
+    package: str
+    paths: tuple[str, ...]
+
+
+class Bundle:
+    """The compiled policies of one revision; see the module docstring for threading."""
+
+    def __init__(
+        self,
+        *,
+        modules: tuple[Module, ...],
+        data: Mapping[str, Any],
+        policies: Mapping[str, PolicyInfo],
+        duplicates: tuple[DuplicatePackage, ...],
+        bindings: tuple[tuple[Document, models.PolicyBinding], ...],
+        templates: Mapping[str, gatekeeper.Template],
+        constraints: tuple[gatekeeper.Constraint, ...],
+        problems: tuple[Problem, ...],
+    ) -> None:
+        self.modules = modules
+        self.data = data
+        self.policies = policies
+        self.duplicates = duplicates
+        self.bindings = bindings
+        self.templates = templates
+        self.constraints = constraints
+        self.problems = problems
+        self._local = threading.local()
+
+    def _adopt(self, base: rego.RegoEngine) -> None:
+        self._local.base = base
+
+    def new_engine(self) -> rego.RegoEngine:
+        """A fresh engine with every module and the data, for use on the calling thread only."""
+        base: rego.RegoEngine | None = getattr(self._local, "base", None)
+        if base is None:
+            base, _ = _build(self.modules, self.data)
+            self._local.base = base
+        return base.clone()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+
+def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
+    """Load and check every policy of `snapshot`; problems are collected, never raised."""
+    templates, constraints, problems = _gatekeeper(snapshot)
+    modules = (
+        *_builtin_modules(assets.rego_dir() if builtin_dir is None else builtin_dir),
+        *(Module(path=f.path, text=f.text) for f in snapshot.rego if not f.is_test),
+        *_template_modules(templates.values()),
+    )
+    base, loaded = _build(modules, snapshot.data, problems=problems)
+    packages = set(loaded.values())
+    policies = _policies(base, loaded)
+    bindings = tuple(_known_bindings(snapshot, packages, policies, problems))
+    for c in constraints:
+        if c.kind not in templates:
+            problems.append(_no_template(c))
+    bundle = Bundle(
+        modules=tuple(m for m in modules if m.path in loaded),
+        data=snapshot.data,
+        policies=policies,
+        duplicates=_duplicates(loaded),
+        bindings=bindings,
+        templates=templates,
+        constraints=tuple(c for c in constraints if c.kind in templates),
+        problems=tuple(problems),
+    )
+    bundle._adopt(base)
+    return bundle
+
+
+def _build(
+    modules: Iterable[Module], data: Mapping[str, Any], *, problems: list[Problem] | None = None
+) -> tuple[rego.RegoEngine, dict[str, str]]:
+    """Engine with every module that compiles; returns it and {module path: package}."""
+    base = rego.RegoEngine()
+    base.add_v0_builtins()
+    loaded: dict[str, str] = {}
+    for module in modules:
+        try:
+            loaded[module.path] = base.add_module(module.path, module.text, v0=module.v0)
+        except rego.RegoCompileError as exc:
+            if problems is not None:
+                problems.append(_compile_problem(module, exc.failure))
+    if data:
+        base.add_data(data)
+    return base, {path: pkg.removeprefix("data.") for path, pkg in loaded.items()}
+
+
+def _compile_problem(module: Module, failure: rego.RegoFailure) -> Problem:
+    if module.origin is None:
+        return failure.problem(module.path)
+    where = f"line {failure.line} of the Rego: " if failure.line is not None else ""
+    return Problem(
+        path=module.origin.path,
+        line=module.origin.line,
+        key=module.origin.key,
+        message=f"{where}{failure.message}",
+    )
+
+
+def _builtin_modules(root: Path) -> list[Module]:
+    if not root.is_dir():
+        return []
+    files = sorted(p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    return [
+        Module(path=f"rego/{p.relative_to(root).as_posix()}", text=p.read_text("utf-8"))
+        for p in files
+    ]
+
+
+def _template_modules(templates: Iterable[gatekeeper.Template]) -> list[Module]:
+    out: list[Module] = []
+    for t in templates:
+        doc = t.doc
+        key = "spec.targets[0].rego"
+        origin = Problem(path=doc.path, line=doc.line, key=key, message="")
+        out.append(Module(path=f"{doc.path}#{t.kind}", text=t.rego, v0=True, origin=origin))
+        for i, lib in enumerate(t.libs):
+            key = f"spec.targets[0].libs[{i}]"
+            origin = Problem(path=doc.path, line=doc.line, key=key, message="")
+            out.append(
+                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, v0=True, origin=origin)
+            )
+    return out
+
+
+def _gatekeeper(
+    snapshot: Snapshot,
+) -> tuple[dict[str, gatekeeper.Template], list[gatekeeper.Constraint], list[Problem]]:
+    problems: list[Problem] = []
+    templates: dict[str, gatekeeper.Template] = {}
+    for doc in snapshot.constraint_templates:
+        parsed = gatekeeper.parse_template(doc)
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
+        elif parsed.kind in templates:
+            first = templates[parsed.kind].doc
+            where = f"{first.path}:{first.line}"
+            problems.append(
+                Problem(
+                    path=doc.path,
+                    line=doc.line,
+                    key="spec.crd.spec.names.kind",
+                    message=f'kind "{parsed.kind}" is already defined at {where}',
+                )
+            )
+        else:
+            templates[parsed.kind] = parsed
+    constraints: list[gatekeeper.Constraint] = []
+    for doc in snapshot.constraints:
+        c = gatekeeper.parse_constraint(doc)
+        (problems if isinstance(c, Problem) else constraints).append(c)  # type: ignore[arg-type]
+    return templates, constraints, problems
+
+
+def _no_template(c: gatekeeper.Constraint) -> Problem:
+    message = f'no ConstraintTemplate defines kind "{c.kind}"'
+    return Problem(path=c.doc.path, line=c.doc.line, key="kind", message=message)
+
+
+def _policies(base: rego.RegoEngine, loaded: Mapping[str, str]) -> dict[str, PolicyInfo]:
+    """Decision rules per package, read from the AST (no evaluation)."""
+    rules: dict[str, set[str]] = {}
+    paths: dict[str, list[str]] = {}
+    for module in base.ast_json():
+        path = module["source"]["file"]
+        package = loaded.get(path)
+        if package is None:
+            continue
+        names = {
+            n for n in map(_rule_name, module["ast"]["rules"]) if n and _DECISION_RULE.match(n)
+        }
+        rules.setdefault(package, set()).update(names)
+        paths.setdefault(package, []).append(path)
+    return {
+        pkg: PolicyInfo(package=pkg, paths=tuple(paths[pkg]), rules=tuple(sorted(names)))
+        for pkg, names in sorted(rules.items())
+        if names
+    }
+
+
+def _rule_name(rule: Mapping[str, Any]) -> str | None:
+    """The first segment of a rule head's reference (`deny` in `deny[msg]`, `a` in `a.b`)."""
+    spec = rule.get("Spec")
+    if not isinstance(spec, dict):
+        return None
+    head = next(iter(spec.get("head", {}).values()), None)
+    ref = head.get("refr") if isinstance(head, dict) else None
+    while isinstance(ref, dict):
+        if "Var" in ref:
+            value = ref["Var"].get("value")
+            return value if isinstance(value, str) else None
+        inner = next(iter(ref.values()))
+        ref = inner.get("refr") if isinstance(inner, dict) else None
+    return None
+
+
+def _duplicates(loaded: Mapping[str, str]) -> tuple[DuplicatePackage, ...]:
+    by_package: dict[str, list[str]] = {}
+    for path, package in loaded.items():
+        by_package.setdefault(package, []).append(path)
+    return tuple(
+        DuplicatePackage(package=pkg, paths=tuple(paths))
+        for pkg, paths in sorted(by_package.items())
+        if len(paths) > 1
+    )
+
+
+def _known_bindings(
+    snapshot: Snapshot,
+    packages: set[str],
+    policies: Mapping[str, PolicyInfo],
+    problems: list[Problem],
+) -> Iterable[tuple[Document, models.PolicyBinding]]:
+    for doc, binding in snapshot.bindings:
+        if binding.spec.policy in packages:
+            yield doc, binding
+            continue
+        known = ", ".join(policies) or "none"
+        message = f'policy "{binding.spec.policy}" not found (known: {known})'
+        problems.append(Problem(path=doc.path, line=doc.line, key="spec.policy", message=message))

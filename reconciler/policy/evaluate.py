@@ -1,0 +1,237 @@
+"""Evaluate bound policies and Gatekeeper constraints over resources into `Decision`s.
+
+An `Evaluator` owns one engine cloned from a `Bundle`, so build it on the thread that
+uses it. For each resource it serialises each distinct input once (canonical JSON:
+sorted keys, compact separators, whose sha256 is the decision's `input_digest`), sets it
+only when it changes (bindings are visited grouped by input), and evaluates each policy
+with one regorus call per decision rule present (`data.<pkg>.deny`, ...): that measured
+faster than one query on `data.<pkg>` (3.2x slower) or a generated wrapper rule
+collecting the sets (1.8x slower). Each policy is evaluated on its own, so an error in
+one (e.g. a builtin regorus lacks) becomes an `error` decision and the others still run.
+
+Input for `input: reconciler` bindings: `{"change", "observed", "parameters", "resource",
+"revision"}`; for `input: conftest` bindings: the resource document itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.clock import Clock
+from reconciler.policy import bindings, conftest, gatekeeper
+from reconciler.policy.bundle import Bundle
+from reconciler.policy.decisions import Decision, Outcome, ResourceRef
+from reconciler.policy.engine import RegoEngine, RegoEvalError
+from reconciler.specs import models
+from reconciler.specs.models import InputFormat
+from reconciler.specs.snapshot import Document, Snapshot
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text: sorted keys, compact separators."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Bound:
+    """A binding prepared for evaluation."""
+
+    index: int
+    name: str
+    policy: str
+    spec: models.PolicyBindingSpec
+    rules: tuple[tuple[str, str], ...]  # (rule name, `data.<pkg>.<rule>`)
+    params: str  # canonical JSON of the parameters
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Verdict:
+    findings: conftest.Findings
+    error: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.ERROR if self.error is not None else self.findings.outcome
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return (self.error,) if self.error is not None else self.findings.messages
+
+
+class _Inputs:
+    """The input texts of one resource, each built at most once."""
+
+    def __init__(self, *, doc: Document, observed: Any, change: Any, revision: str | None) -> None:
+        self.doc, self.observed, self.change = doc, observed, change
+        self.body = canonical(doc.body)
+        self._tail = f',"resource":{self.body},"revision":{canonical(revision)}}}'
+        self._head = (
+            f'{{"change":{canonical(change)},"observed":{canonical(observed)},"parameters":'
+        )
+
+    def reconciler(self, params: str) -> str:
+        return self._head + params + self._tail
+
+    def review(self, *, expansion: gatekeeper.Expansion | None) -> str:
+        doc, action = self.doc, (self.change or {}).get("action")
+        op = {"create": "CREATE", "delete": "DELETE"}.get(action or "", "UPDATE")
+        if action is None and self.observed is None:
+            op = "CREATE"
+        kind = gatekeeper.review_kind(doc.api_version, doc.kind)
+        obj = self.body if op != "DELETE" else "null"
+        old = self.observed if self.observed is not None else (doc.body if op == "DELETE" else None)
+        if expansion is not None:
+            kind, obj, old = gatekeeper.review_kind("v1", "Pod"), canonical(expansion.body), None
+        old_part = f',"oldObject":{canonical(old)}' if old is not None else ""
+        return (
+            f'{{"kind":{canonical(kind)},"name":{canonical(doc.name)},'
+            f'"namespace":{canonical(doc.namespace)},"object":{obj}{old_part},'
+            f'"operation":"{op}"}}'
+        )
+
+
+class Evaluator:
+    """Evaluates one bundle's bindings and constraints; use it on one thread only."""
+
+    def __init__(self, bundle: Bundle, *, clock: Clock, revision: str | None) -> None:
+        self._engine: RegoEngine = bundle.new_engine()
+        self._clock = clock
+        self._revision = revision
+        self._bound = [_bind(i, doc, b, bundle) for i, (doc, b) in enumerate(bundle.bindings)]
+        # Visiting bindings grouped by input lets one set_input serve the whole group.
+        self._visit = sorted(self._bound, key=lambda b: (b.spec.input.value, b.params, b.index))
+        self._constraints = [
+            (
+                c,
+                _rule_paths(bundle, bundle.templates[c.kind].package, only="violation"),
+                canonical(c.parameters),
+            )
+            for c in bundle.constraints
+        ]
+        self._current: str | None = None
+
+    def evaluate(
+        self,
+        resource: Document,
+        *,
+        observed: dict[str, Any] | None = None,
+        change: dict[str, Any] | None = None,
+    ) -> list[Decision]:
+        """Decisions of every binding, then every constraint, whose scope matches."""
+        now = self._clock.now()
+        subject = bindings.Subject.of(resource)
+        inputs = _Inputs(doc=resource, observed=observed, change=change, revision=self._revision)
+        ref = ResourceRef(
+            api_version=resource.api_version,
+            kind=resource.kind,
+            namespace=resource.namespace,
+            name=resource.name,
+            path=resource.path,
+        )
+        found: list[tuple[int, Decision]] = []
+        for b in self._visit:
+            if not bindings.scope_matches(b.spec.scope, subject):
+                continue
+            text = (
+                inputs.body if b.spec.input is InputFormat.CONFTEST else inputs.reconciler(b.params)
+            )
+            verdict = self._run(b.rules, text)
+            found.append(
+                (
+                    b.index,
+                    bindings.decide(
+                        name=b.name,
+                        policy=b.policy,
+                        spec=b.spec,
+                        subject=subject,
+                        ref=ref,
+                        outcome=verdict.outcome,
+                        messages=verdict.messages,
+                        suppressed=verdict.findings.suppressed,
+                        digest=_digest(text),
+                        revision=self._revision,
+                        now=now,
+                    ),
+                )
+            )
+        decisions = [d for _, d in sorted(found, key=lambda pair: pair[0])]
+        decisions.extend(self._constraint_decisions(inputs, subject=subject, ref=ref, now=now))
+        return decisions
+
+    def evaluate_all(self, snapshot: Snapshot) -> list[Decision]:
+        """Every resource of the snapshot, in snapshot order."""
+        out: list[Decision] = []
+        for resource in snapshot.resources:
+            out.extend(self.evaluate(resource))
+        return out
+
+    def _constraint_decisions(
+        self, inputs: _Inputs, *, subject: bindings.Subject, ref: ResourceRef, now: Any
+    ) -> list[Decision]:
+        expansion = gatekeeper.expand(inputs.doc) if self._constraints else None
+        out: list[Decision] = []
+        for constraint, rules, params in self._constraints:
+            reviews: list[tuple[str, str]] = []
+            if gatekeeper.matches(constraint.match, subject):
+                reviews.append(("", inputs.review(expansion=None)))
+            if expansion is not None and gatekeeper.matches(constraint.match, expansion.subject):
+                reviews.append((expansion.prefix, inputs.review(expansion=expansion)))
+            if not reviews:
+                continue
+            texts = [f'{{"parameters":{params},"review":{review}}}' for _, review in reviews]
+            verdicts = [self._run(rules, t) for t in texts]
+            out.append(
+                gatekeeper.decide(
+                    constraint=constraint,
+                    ref=ref,
+                    revision=self._revision,
+                    now=now,
+                    verdicts=[
+                        (p, v.outcome, v.messages)
+                        for (p, _), v in zip(reviews, verdicts, strict=True)
+                    ],
+                    digest=_digest(texts[0] if len(texts) == 1 else f"[{','.join(texts)}]"),
+                )
+            )
+        return out
+
+    def _run(self, rules: tuple[tuple[str, str], ...], text: str) -> _Verdict:
+        if text is not self._current and text != self._current:
+            self._engine.set_input_json(text)
+            self._current = text
+        results: dict[str, Any] = {}
+        try:
+            for name, path in rules:
+                results[name] = self._engine.eval_rule(path)
+        except RegoEvalError as exc:
+            return _Verdict(findings=conftest.Findings(), error=str(exc))
+        return _Verdict(findings=conftest.collect(results))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rule_paths(
+    bundle: Bundle, package: str, *, only: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    info = bundle.policies.get(package)
+    names = info.rules if info is not None else ()
+    if only is not None:
+        names = tuple(n for n in names if n == only)
+    return tuple((n, f"data.{package}.{n}") for n in names)
+
+
+def _bind(index: int, doc: Document, binding: models.PolicyBinding, bundle: Bundle) -> _Bound:
+    spec = binding.spec
+    return _Bound(
+        index=index,
+        name=doc.name,
+        policy=spec.policy,
+        spec=spec,
+        rules=_rule_paths(bundle, spec.policy),
+        params=canonical(spec.parameters),
+    )
