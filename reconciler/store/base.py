@@ -1,0 +1,244 @@
+"""The store interface every backend implements, and the records it keeps.
+
+The daemon persists five things: the revisions each source went through, one `ObjectStatus`
+per managed object (Flux-style), the decision log, runs with their steps, and an event feed.
+`Store` names what the daemon may ask of them and nothing about how they are kept, so
+SQLite (the default) and a later PostgreSQL backend pass the same contract suite. Every
+method is one transaction: a reader never sees half of a write. Timestamps are
+timezone-aware; naive ones are refused with `ValueError` rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from reconciler.conditions import Condition, ConditionStatus
+from reconciler.errors import ReconcilerError, StalledError
+from reconciler.policy.decisions import Decision, Outcome
+from reconciler.source.revision import Revision
+from reconciler.store.retention import RetentionReport
+
+
+class RunKind(StrEnum):
+    RECONCILE = "reconcile"
+    WORKFLOW = "workflow"
+    RUNBOOK = "runbook"
+    REMEDIATION = "remediation"
+    OPTIMIZATION = "optimization"
+    SIMULATION = "simulation"
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    WAITING = "waiting"  # for an approval, a wait step or a retry delay
+
+
+VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
+"""Decision outcomes that make a (policy, resource key) pair a current violation."""
+
+FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+"""Run statuses that never change again; only these runs are pruned by retention."""
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    WAITING = "waiting"
+    SKIPPED = "skipped"  # a dependency failed and the step is not `always`
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    """One reconcile of an object: when, at which revision, and how it ended."""
+
+    at: datetime
+    revision: str | None
+    outcome: str
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectStatus:
+    """What the daemon last knew about one object; `key` is `kind/namespace/name`."""
+
+    key: str
+    kind: str
+    namespace: str | None
+    name: str
+    source: str
+    observed_generation: int
+    conditions: tuple[Condition, ...] = ()
+    last_attempted_revision: str | None = None
+    last_applied_revision: str | None = None
+    inventory: bool = True  # the object is in the desired state of the source
+    last_diff: list[dict[str, Any]] = field(default_factory=list)
+    history: tuple[HistoryEntry, ...] = ()  # oldest first; the store keeps the newest N
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRecord:
+    """One attempt of one step of a run; (run id, name, attempt) identifies it."""
+
+    name: str
+    status: StepStatus
+    attempt: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    id: str
+    kind: RunKind
+    name: str
+    trigger: str
+    revision: str | None
+    status: RunStatus
+    steps: tuple[StepRecord, ...] = ()  # in the order they were first written
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRecord:
+    """One entry of the event feed; `id` is given by the store and only grows."""
+
+    id: int | None = None
+    at: datetime
+    type: str
+    object_key: str | None = None
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class StoreError(ReconcilerError):
+    """The store refused an operation."""
+
+
+class RunNotFound(StoreError, LookupError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} does not exist")
+        self.run_id = run_id
+
+
+class RunExists(StoreError, ValueError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} already exists")
+        self.run_id = run_id
+
+
+class SchemaVersionError(StoreError, StalledError):
+    """The database was written by a newer reconciler than this one."""
+
+
+class Store(Protocol):
+    """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
+
+    def record_revision(self, source: str, revision: Revision) -> None:
+        """Remember that `source` reached `revision`; recording it again makes it the newest."""
+        ...
+
+    def revisions(self, source: str, limit: int = 20) -> list[Revision]:
+        """The revisions `source` went through, newest first."""
+        ...
+
+    def put_status(self, status: ObjectStatus) -> None:
+        """Replace the status of `status.key`, keeping only the newest history entries."""
+        ...
+
+    def get_status(self, key: str) -> ObjectStatus | None: ...
+
+    def list_status(
+        self,
+        *,
+        source: str | None = None,
+        condition: str | None = None,
+        condition_status: ConditionStatus = ConditionStatus.TRUE,
+    ) -> list[ObjectStatus]:
+        """Statuses ordered by key; `condition` keeps those having that type at that status."""
+        ...
+
+    def delete_status(self, key: str) -> bool:
+        """Forget an object that left the inventory, and its current violations.
+
+        The decision log keeps its past decisions. Returns whether a status existed.
+        """
+        ...
+
+    def append_decisions(self, decisions: Iterable[Decision]) -> int:
+        """Append to the decision log; returns how many were written."""
+        ...
+
+    def decisions(
+        self,
+        *,
+        policy: str | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Decision]:
+        """Logged decisions, newest first; `since` keeps those at or after it."""
+        ...
+
+    def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
+        """Every logged decision, oldest first, read `batch` rows at a time (for replay)."""
+        ...
+
+    def violations(self, *, policy: str | None = None, key: str | None = None) -> list[Decision]:
+        """The current violations: for each (policy, resource key) its latest decision, when
+        that decision is deny or error. Ordered by policy, then key. Never pruned by retention.
+        """
+        ...
+
+    def create_run(self, run: RunRecord) -> None:
+        """Insert a run and its steps; `RunExists` if the id is taken."""
+        ...
+
+    def update_run(self, run: RunRecord) -> None:
+        """Overwrite a run's fields and upsert the steps it carries; `RunNotFound` if absent."""
+        ...
+
+    def update_step(self, run_id: str, step: StepRecord) -> None:
+        """Upsert one step attempt keyed by (run id, name, attempt); repeating it is harmless."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def list_runs(
+        self,
+        *,
+        kind: RunKind | None = None,
+        status: RunStatus | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, the most recently created first."""
+        ...
+
+    def append_event(self, event: EventRecord) -> EventRecord:
+        """Append to the feed; returns the event with its id."""
+        ...
+
+    def events(self, *, since_id: int = 0, limit: int = 100) -> list[EventRecord]:
+        """Events with an id above `since_id`, oldest first."""
+        ...
+
+    def apply_retention(self, *, now: datetime) -> RetentionReport:
+        """Prune by age and count as the retention settings say; returns what was removed."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,196 @@
+"""The store's tables, declared once in SQLAlchemy Core, and the migrations between versions.
+
+A new database gets the tables as declared below and is stamped with the newest version.
+An existing one is brought forward by running, in order, the migrations it has not seen,
+all in the one transaction that opens it: a failed migration leaves it as it was. To change
+the schema, change the declarations AND append one function to `MIGRATIONS` that turns a
+database of the previous version into the new shape. A database stamped with a version newer
+than this code knows is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from reconciler.store import base, codec
+
+BASELINE = 1
+"""The version `create_all` produces when `MIGRATIONS` is empty."""
+
+
+Migration = Callable[[sa.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = ()
+"""MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp, stored as naive UTC (SQLite has no zones)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else codec.utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+revisions = sa.Table(
+    "revisions", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("sha", sa.String, nullable=False),
+    sa.Column("ref", sa.String, nullable=False),
+    sa.Column("committed_at", UtcDateTime, nullable=False),
+    sa.Column("author", sa.String, nullable=False),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("signature_verified", sa.Boolean, nullable=True),
+    sa.Column("signer", sa.String, nullable=True),
+    sa.UniqueConstraint("source", "sha"),
+    sa.Index("ix_revisions_source_seq", "source", "seq"),
+    sqlite_autoincrement=True,
+)
+
+object_status = sa.Table(
+    "object_status", metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("namespace", sa.String, nullable=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("source", sa.String, nullable=False, index=True),
+    sa.Column("observed_generation", sa.Integer, nullable=False),
+    sa.Column("conditions", sa.JSON, nullable=False),
+    sa.Column("last_attempted_revision", sa.String, nullable=True),
+    sa.Column("last_applied_revision", sa.String, nullable=True),
+    sa.Column("inventory", sa.Boolean, nullable=False),
+    sa.Column("last_diff", sa.JSON, nullable=False),
+    sa.Column("history", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+object_conditions = sa.Table(
+    "object_conditions", metadata,
+    sa.Column("key", sa.String, sa.ForeignKey("object_status.key", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("type", sa.String, primary_key=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Index("ix_object_conditions_type_status", "type", "status"),
+)
+
+
+def _decision_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("policy", sa.String, nullable=False),
+        sa.Column("binding", sa.String, nullable=False),
+        sa.Column("key", sa.String, nullable=False),
+        sa.Column("api_version", sa.String, nullable=False),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("namespace", sa.String, nullable=True),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("path", sa.String, nullable=False),
+        sa.Column("outcome", sa.String, nullable=False),
+        sa.Column("messages", sa.JSON, nullable=False),
+        sa.Column("enforcement", sa.String, nullable=False),
+        sa.Column("action", sa.String, nullable=False),
+        sa.Column("revision", sa.String, nullable=True),
+        sa.Column("input_digest", sa.String, nullable=False),
+        sa.Column("explanation", sa.String, nullable=False),
+        sa.Column("at", UtcDateTime, nullable=False),
+    ]
+
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_decision_columns(),
+    sa.Index("ix_decisions_policy_id", "policy", "id"),
+    sa.Index("ix_decisions_key_id", "key", "id"),
+    sa.Index("ix_decisions_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+current_decisions = sa.Table(
+    "current_decisions", metadata,
+    *_decision_columns(),
+    sa.PrimaryKeyConstraint("policy", "key"),
+    sa.Index("ix_current_decisions_outcome", "outcome"),
+)
+"""The latest decision per (policy, key): the current violations are read from here."""
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("id", sa.String, nullable=False, unique=True),
+    sa.Column("kind", sa.String, nullable=False, index=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("trigger", sa.String, nullable=False),
+    sa.Column("revision", sa.String, nullable=True),
+    sa.Column("status", sa.String, nullable=False, index=True),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("error", sa.String, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+run_steps = sa.Table(
+    "run_steps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("output", sa.JSON, nullable=False),
+    sa.Column("error", sa.String, nullable=True),
+    sa.UniqueConstraint("run_id", "name", "attempt"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("type", sa.String, nullable=False),
+    sa.Column("object_key", sa.String, nullable=True),
+    sa.Column("message", sa.String, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+
+def stored_version(connection: sa.Connection) -> int | None:
+    """The version a database is stamped with; None for a database without our tables."""
+    if not sa.inspect(connection).has_table(schema_version.name):
+        return None
+    return connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+
+
+def upgrade(connection: sa.Connection, *, migrations: Sequence[Migration], where: str) -> int:
+    """Create or migrate the schema inside the caller's transaction; returns the version."""
+    head = BASELINE + len(migrations)
+    version = stored_version(connection)
+    if version is None:
+        metadata.create_all(connection)
+        connection.execute(sa.insert(schema_version).values(version=head))
+        return head
+    if version > head:
+        raise base.SchemaVersionError(
+            f"{where}: database schema version {version} is newer than this reconciler"
+            f" supports ({head}); open it with a newer reconciler"
+        )
+    for migration in migrations[version - BASELINE:]:
+        migration(connection)
+    if version != head:
+        connection.execute(sa.update(schema_version).values(version=head))
+    return head

@@ -1,0 +1,349 @@
+"""The default store: one SQLite file in WAL mode, reached through SQLAlchemy Core.
+
+Each call checks a connection out of the engine's pool and runs in its own transaction, so
+the store is safe to share between threads and a process killed mid-write leaves the last
+committed state. Writes open with `BEGIN IMMEDIATE`: SQLite then queues writers on the busy
+timeout instead of failing one of two transactions that both read before writing. The
+driver's own implicit transactions are switched off so those BEGINs are ours alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from reconciler.conditions import ConditionStatus
+from reconciler.policy.decisions import Decision
+from reconciler.source.revision import Revision
+from reconciler.store import base, codec, rows, schema
+from reconciler.store.retention import RetentionReport, RetentionSettings
+
+_WRITE = "reconciler_write"
+
+
+def _pragmas(dbapi_connection: sqlite3.Connection, *, busy_timeout_ms: int) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                   f"busy_timeout={busy_timeout_ms}"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _on_begin(connection: sa.Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqliteStore:
+    """`base.Store` in one SQLite file; see the module docstring."""
+
+    def __init__(self, path: Path | str, *, retention: RetentionSettings,
+                 busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.retention = retention
+        self._closed = False
+        self._engine = sa.create_engine(
+            f"sqlite:///{self.path}",
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        )
+        self._busy_timeout_ms = int(busy_timeout * 1000)
+        sa.event.listen(self._engine, "connect", self._on_connect)
+        sa.event.listen(self._engine, "begin", _on_begin)
+        with self._write() as conn:
+            self.schema_version = schema.upgrade(conn, migrations=schema.MIGRATIONS,
+                                                 where=str(self.path))
+
+    def _on_connect(self, dbapi_connection: sqlite3.Connection, record: object) -> None:
+        _pragmas(dbapi_connection, busy_timeout_ms=self._busy_timeout_ms)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    def _connect(self) -> sa.Connection:
+        if self._closed:
+            raise base.StoreError(f"{self.path}: the store is closed")
+        return self._engine.connect()
+
+    def close(self) -> None:
+        self._closed = True
+        self._engine.dispose()
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own consistency check; `["ok"]` for a sound file."""
+        with self._read() as conn:
+            return [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    # revisions
+
+    def record_revision(self, source: str, revision: Revision) -> None:
+        table = schema.revisions
+        row = rows.revision_row(source, revision)
+        with self._write() as conn:
+            conn.execute(sa.delete(table).where(table.c.source == source,
+                                                table.c.sha == revision.sha))
+            conn.execute(sa.insert(table).values(row))
+
+    def revisions(self, source: str, limit: int = 20) -> list[Revision]:
+        table = schema.revisions
+        query = (sa.select(table).where(table.c.source == source)
+                 .order_by(table.c.seq.desc()).limit(limit))
+        with self._read() as conn:
+            return [rows.revision_from_row(r._mapping) for r in conn.execute(query)]
+
+    # object status
+
+    def put_status(self, status: base.ObjectStatus) -> None:
+        row = rows.status_row(status, history_limit=self.retention.history_per_object)
+        upsert = sqlite_insert(schema.object_status).values(row)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"})
+        conditions = schema.object_conditions
+        with self._write() as conn:
+            conn.execute(upsert)
+            conn.execute(sa.delete(conditions).where(conditions.c.key == status.key))
+            if status.conditions:
+                conn.execute(sa.insert(conditions), rows.condition_rows(status))
+
+    def get_status(self, key: str) -> base.ObjectStatus | None:
+        table = schema.object_status
+        with self._read() as conn:
+            row = conn.execute(sa.select(table).where(table.c.key == key)).first()
+        return None if row is None else rows.status_from_row(row._mapping)
+
+    def list_status(self, *, source: str | None = None, condition: str | None = None,
+                    condition_status: ConditionStatus = ConditionStatus.TRUE,
+                    ) -> list[base.ObjectStatus]:
+        table, conditions = schema.object_status, schema.object_conditions
+        query = sa.select(table).order_by(table.c.key)
+        if source is not None:
+            query = query.where(table.c.source == source)
+        if condition is not None:
+            query = query.where(sa.exists().where(
+                conditions.c.key == table.c.key, conditions.c.type == condition,
+                conditions.c.status == condition_status.value))
+        with self._read() as conn:
+            return [rows.status_from_row(r._mapping) for r in conn.execute(query)]
+
+    def delete_status(self, key: str) -> bool:
+        with self._write() as conn:
+            deleted = conn.execute(
+                sa.delete(schema.object_status).where(schema.object_status.c.key == key))
+            current = schema.current_decisions
+            conn.execute(sa.delete(current).where(current.c.key == key))
+        return deleted.rowcount > 0
+
+    # decisions
+
+    def append_decisions(self, decisions: Iterable[Decision]) -> int:
+        batch = list(decisions)
+        if not batch:
+            return 0
+        log_rows = [rows.decision_row(d) for d in batch]
+        current_rows = [rows.decision_row(d) for d in codec.latest_per_pair(batch)]
+        with self._write() as conn:
+            conn.execute(sa.insert(schema.decisions), log_rows)
+            conn.execute(self._current_upsert(), current_rows)
+        return len(batch)
+
+    def _current_upsert(self) -> Any:
+        table = schema.current_decisions
+        stmt = sqlite_insert(table)
+        columns = {c.name: stmt.excluded[c.name] for c in table.columns
+                   if c.name not in ("policy", "key")}
+        return stmt.on_conflict_do_update(index_elements=["policy", "key"], set_=columns,
+                                          where=stmt.excluded.at >= table.c.at)
+
+    def decisions(self, *, policy: str | None = None, key: str | None = None,
+                  since: datetime | None = None, limit: int = 100) -> list[Decision]:
+        table = schema.decisions
+        query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+        if policy is not None:
+            query = query.where(table.c.policy == policy)
+        if key is not None:
+            query = query.where(table.c.key == key)
+        if since is not None:
+            query = query.where(table.c.at >= codec.utc(since))
+        with self._read() as conn:
+            return [rows.decision_from_row(r._mapping) for r in conn.execute(query)]
+
+    def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
+        table = schema.decisions
+        after = 0
+        while True:
+            query = (sa.select(table).where(table.c.id > after)
+                     .order_by(table.c.id).limit(batch))
+            with self._read() as conn:
+                page = [r._mapping for r in conn.execute(query)]
+            if not page:
+                return
+            after = page[-1]["id"]
+            yield from (rows.decision_from_row(r) for r in page)
+
+    def violations(self, *, policy: str | None = None,
+                   key: str | None = None) -> list[Decision]:
+        table = schema.current_decisions
+        outcomes = sorted(o.value for o in base.VIOLATION_OUTCOMES)
+        query = (sa.select(table).where(table.c.outcome.in_(outcomes))
+                 .order_by(table.c.policy, table.c.key))
+        if policy is not None:
+            query = query.where(table.c.policy == policy)
+        if key is not None:
+            query = query.where(table.c.key == key)
+        with self._read() as conn:
+            return [rows.decision_from_row(r._mapping) for r in conn.execute(query)]
+
+    # runs
+
+    def create_run(self, run: base.RunRecord) -> None:
+        with self._write() as conn:
+            if self._run_exists(conn, run.id):
+                raise base.RunExists(run.id)
+            conn.execute(sa.insert(schema.runs).values(rows.run_row(run)))
+            self._upsert_steps(conn, run.id, run.steps)
+
+    def update_run(self, run: base.RunRecord) -> None:
+        table = schema.runs
+        with self._write() as conn:
+            updated = conn.execute(sa.update(table).where(table.c.id == run.id)
+                                   .values(rows.run_row(run)))
+            if updated.rowcount == 0:
+                raise base.RunNotFound(run.id)
+            self._upsert_steps(conn, run.id, run.steps)
+
+    def update_step(self, run_id: str, step: base.StepRecord) -> None:
+        with self._write() as conn:
+            if not self._run_exists(conn, run_id):
+                raise base.RunNotFound(run_id)
+            self._upsert_steps(conn, run_id, (step,))
+
+    @staticmethod
+    def _run_exists(conn: sa.Connection, run_id: str) -> bool:
+        query = sa.select(schema.runs.c.seq).where(schema.runs.c.id == run_id)
+        return conn.execute(query).first() is not None
+
+    @staticmethod
+    def _upsert_steps(conn: sa.Connection, run_id: str,
+                      steps: Iterable[base.StepRecord]) -> None:
+        step_rows = [rows.step_row(run_id, step) for step in steps]
+        if not step_rows:
+            return
+        stmt = sqlite_insert(schema.run_steps)
+        keep = ("run_id", "name", "attempt", "id")
+        columns = {c.name: stmt.excluded[c.name] for c in schema.run_steps.columns
+                   if c.name not in keep}
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["run_id", "name", "attempt"], set_=columns), step_rows)
+
+    def get_run(self, run_id: str) -> base.RunRecord | None:
+        found = self._load_runs(sa.select(schema.runs).where(schema.runs.c.id == run_id))
+        return found[0] if found else None
+
+    def list_runs(self, *, kind: base.RunKind | None = None,
+                  status: base.RunStatus | None = None,
+                  limit: int = 100) -> list[base.RunRecord]:
+        table = schema.runs
+        query = sa.select(table).order_by(table.c.seq.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(table.c.kind == kind.value)
+        if status is not None:
+            query = query.where(table.c.status == status.value)
+        return self._load_runs(query)
+
+    def _load_runs(self, query: sa.Select[Any]) -> list[base.RunRecord]:
+        steps = schema.run_steps
+        with self._read() as conn:
+            run_rows = [r._mapping for r in conn.execute(query)]
+            ids = [r["id"] for r in run_rows]
+            step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
+            by_run: dict[str, list[base.StepRecord]] = {run_id: [] for run_id in ids}
+            for r in conn.execute(step_query):
+                by_run[r.run_id].append(rows.step_from_row(r._mapping))
+        return [rows.run_from_row(r, by_run[r["id"]]) for r in run_rows]
+
+    # events
+
+    def append_event(self, event: base.EventRecord) -> base.EventRecord:
+        row = rows.event_row(event)
+        with self._write() as conn:
+            result = conn.execute(sa.insert(schema.events).values(row))
+            (event_id,) = result.inserted_primary_key or (None,)
+        return base.EventRecord(id=event_id, at=codec.utc(event.at), type=event.type,
+                                object_key=event.object_key, message=event.message,
+                                data=dict(event.data))
+
+    def events(self, *, since_id: int = 0, limit: int = 100) -> list[base.EventRecord]:
+        table = schema.events
+        query = (sa.select(table).where(table.c.id > since_id)
+                 .order_by(table.c.id).limit(limit))
+        with self._read() as conn:
+            return [rows.event_from_row(r._mapping) for r in conn.execute(query)]
+
+    # retention
+
+    def apply_retention(self, *, now: datetime) -> RetentionReport:
+        settings, cutoff = self.retention, codec.utc(now)
+        with self._write() as conn:
+            decisions = _prune_log(conn, table=schema.decisions, keep=settings.max_decisions,
+                                   before=cutoff - settings.decision_max_age)
+            _prune_settled(conn, before=cutoff - settings.decision_max_age)
+            events = _prune_log(conn, table=schema.events, keep=settings.max_events,
+                                before=cutoff - settings.event_max_age)
+            runs = _prune_runs(conn, keep=settings.max_runs,
+                               before=cutoff - settings.run_max_age)
+            revisions = _prune_revisions(conn, keep=settings.max_revisions_per_source)
+        return RetentionReport(decisions=decisions, events=events, runs=runs,
+                               revisions=revisions)
+
+
+def _prune_log(conn: sa.Connection, *, table: sa.Table, keep: int, before: datetime) -> int:
+    """Drop rows older than `before`, then all but the newest `keep` (ids only grow)."""
+    removed = conn.execute(sa.delete(table).where(table.c.at < before)).rowcount
+    newest_dropped = (sa.select(table.c.id).order_by(table.c.id.desc())
+                      .limit(1).offset(keep).scalar_subquery())
+    removed += conn.execute(sa.delete(table).where(table.c.id <= newest_dropped)).rowcount
+    return removed
+
+
+def _prune_settled(conn: sa.Connection, *, before: datetime) -> None:
+    """Forget old latest-decisions that are not violations: their absence says the same."""
+    table = schema.current_decisions
+    outcomes = sorted(o.value for o in base.VIOLATION_OUTCOMES)
+    conn.execute(sa.delete(table).where(table.c.at < before, table.c.outcome.not_in(outcomes)))
+
+
+def _prune_runs(conn: sa.Connection, *, keep: int, before: datetime) -> int:
+    """Drop finished runs (their steps cascade) by age, then all but the newest `keep`."""
+    table = schema.runs
+    finished = table.c.status.in_(sorted(s.value for s in base.FINISHED))
+    ended = sa.func.coalesce(table.c.finished_at, table.c.started_at)
+    removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
+    newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
+                      .limit(1).offset(keep).scalar_subquery())
+    removed += conn.execute(
+        sa.delete(table).where(finished, table.c.seq <= newest_dropped)).rowcount
+    return removed
+
+
+def _prune_revisions(conn: sa.Connection, *, keep: int) -> int:
+    table = schema.revisions
+    rank = sa.func.row_number().over(partition_by=table.c.source, order_by=table.c.seq.desc())
+    ranked = sa.select(table.c.seq, rank.label("rank")).subquery()
+    old = sa.select(ranked.c.seq).where(ranked.c.rank > keep)
+    return conn.execute(sa.delete(table).where(table.c.seq.in_(old))).rowcount
