@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from reconciler.specs import types
+
 API_GROUP = "reconciler.dev"
 API_VERSION = f"{API_GROUP}/v1"
 
@@ -28,7 +30,7 @@ class Model(BaseModel):
 
 
 class Metadata(Model):
-    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$")
+    name: types.Name
     namespace: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -119,8 +121,8 @@ class PolicyBinding(Model):
 class SettingsSpec(Model):
     """`reconciler.yaml`: repository-level settings."""
 
-    interval: str = "5m"
-    audit_interval: str = "10m"
+    interval: types.Duration = "5m"
+    audit_interval: types.Duration = "10m"
     default_enforcement: Enforcement = Enforcement.STRICT
     self_heal: bool = True
     prune: bool = False

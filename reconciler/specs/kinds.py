@@ -1,0 +1,201 @@
+"""Our own kinds: the registry `kind -> model`, and validation into short human messages.
+
+Everything that checks a document against its model goes through `validate`, which turns
+each pydantic error into one `(key path, message)` pair worded for the person who wrote the
+YAML: `unknown key`, `required`, `must be a string`, `must be one of: strict, advisory` —
+never pydantic's own phrasing or links. The resource kinds the built-in providers manage
+(`File`, `ExecResource`) are defined here; foreign kinds are not validated beyond the
+envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from reconciler.specs import models, runs
+
+Loc = tuple[str | int, ...]
+Issue = tuple[Loc, str]
+
+
+class FileSpec(models.Model):
+    """A file on the reconciler's host, owned whole."""
+
+    path: str = Field(min_length=1, pattern=r"^/", description="absolute path")
+    content: str = ""
+    mode: str = Field(default="0644", pattern=r"^0?[0-7]{3}$")
+
+
+class File(models.Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["File"]
+    metadata: models.Metadata
+    spec: FileSpec
+
+
+class ExecResourceSpec(models.Model):
+    """Managed by an external program speaking JSON on stdin/stdout."""
+
+    provider: str = Field(min_length=1, description="program, relative to the repository root")
+    desired: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecResource(models.Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["ExecResource"]
+    metadata: models.Metadata
+    spec: ExecResourceSpec
+
+
+KINDS: Mapping[str, type[BaseModel]] = MappingProxyType(
+    {
+        "Settings": models.RepoSettings,
+        "PolicyBinding": models.PolicyBinding,
+        "Workflow": runs.Workflow,
+        "Runbook": runs.Runbook,
+        "File": File,
+        "ExecResource": ExecResource,
+    }
+)
+RESOURCE_KINDS = frozenset({"File", "ExecResource"})
+
+
+def is_own(api_version: str) -> bool:
+    """True for documents of our API group, whose kinds must be known."""
+    return api_version.partition("/")[0] == models.API_GROUP
+
+
+def validate(kind: str, body: Any) -> tuple[BaseModel | None, list[Issue]]:
+    """The model of `body` for a registered `kind`, or the issues that prevent it."""
+    try:
+        return KINDS[kind].model_validate(body), []
+    except ValidationError as exc:
+        return None, [(tuple(error["loc"]), message(error)) for error in exc.errors()]
+
+
+_SIMPLE = {
+    "extra_forbidden": "unknown key",
+    "missing": "required",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "datetime_type": 'must be a date-time like "2027-01-31T00:00:00Z"',
+    "datetime_parsing": 'must be a date-time like "2027-01-31T00:00:00Z"',
+    "datetime_from_date_parsing": 'must be a date-time like "2027-01-31T00:00:00Z"',
+}
+
+
+def message(error: ErrorDetails) -> str:
+    """One short sentence for one pydantic error."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _SIMPLE:
+        return _SIMPLE[kind]
+    if kind in ("enum", "literal_error"):
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "")
+        return f"must be one of: {expected}" if "," in expected else f"must be {expected}"
+    if kind in ("string_too_short", "too_short", "string_too_long", "too_long"):
+        return _size(kind, ctx)
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')}"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}
+    if kind in bounds or kind == "less_than":
+        limit = next(iter(ctx.values()), "")
+        return f"must be {bounds.get(kind, '<')} {limit}"
+    text = error["msg"]
+    text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return text[:1].lower() + text[1:]
+
+
+def _size(kind: str, ctx: Mapping[str, Any]) -> str:
+    if ctx.get("min_length") == 1:
+        return "must not be empty"
+    word, limit = (
+        ("at least", ctx["min_length"]) if "short" in kind else ("at most", ctx.get("max_length"))
+    )
+    unit = "characters" if kind.startswith("string") else "items"
+    return f"must have {word} {limit} {unit}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """What every document must carry, whatever its kind."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    labels: MappingProxyType[str, str]
+
+
+_TYPE_WORDS = {
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+}
+
+
+def envelope(body: Any) -> tuple[Envelope | None, list[Issue]]:
+    """The envelope of a document, or the issues with it (all of them)."""
+    if not isinstance(body, dict):
+        what = _TYPE_WORDS.get(type(body), type(body).__name__)
+        return None, [((), f"must be a mapping with apiVersion, kind and metadata, not {what}")]
+    issues: list[Issue] = []
+    api_version = _string(body, ("apiVersion",), issues)
+    kind = _string(body, ("kind",), issues)
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        issues.append((("metadata",), "required" if metadata is None else "must be a mapping"))
+        return None, issues
+    name = _string(metadata, ("metadata", "name"), issues)
+    namespace = _string(metadata, ("metadata", "namespace"), issues, required=False)
+    labels = metadata.get("labels") or {}
+    if not isinstance(labels, dict):
+        issues.append((("metadata", "labels"), "must be a mapping"))
+    else:
+        issues += [
+            (("metadata", "labels", key), "must be a string")
+            for key, value in labels.items()
+            if not isinstance(value, str)
+        ]
+    if issues or api_version is None or kind is None or name is None:
+        return None, issues
+    return Envelope(
+        api_version=api_version,
+        kind=kind,
+        name=name,
+        namespace=namespace,
+        labels=MappingProxyType(labels),
+    ), []
+
+
+def _string(
+    mapping: dict[str, Any], loc: Loc, issues: list[Issue], *, required: bool = True
+) -> str | None:
+    value = mapping.get(str(loc[-1]))
+    if value is None:
+        if required:
+            issues.append((loc, "required"))
+        return None
+    if not isinstance(value, str) or not value:
+        issues.append(
+            (loc, "must be a string" if not isinstance(value, str) else "must not be empty")
+        )
+        return None
+    return value

@@ -1,0 +1,402 @@
+"""Loading every spec of one revision into a `Snapshot`, with every problem found in it.
+
+Files are routed by location (`reconciler.yaml`, `policies/`, `data/`, `resources/`,
+`workflows/`, `runbooks/`; anything else is ignored), each parsed on its own and the result
+cached by git blob id, so a new revision re-parses only the files that changed. Checks that
+span files (duplicate names, conflicting data keys) run on every load. Loading never stops
+at the first problem: the report lists them all, and the good files are still loaded so
+`validate` and simulation can show everything at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from reconciler.errors import Problem, ProblemsError
+from reconciler.source.revision import FileEntry, Tree
+from reconciler.specs import kinds, models, runs, snapshot, yamlio
+
+
+class Role(StrEnum):
+    """What a file is, by where it lives in the repository."""
+
+    SETTINGS = "settings"
+    REGO = "rego"
+    POLICY = "policy"
+    DATA = "data"
+    RESOURCE = "resource"
+    WORKFLOW = "workflow"
+    RUNBOOK = "runbook"
+
+
+_YAML = (".yaml", ".yml")
+_DIRS = {"resources/": Role.RESOURCE, "workflows/": Role.WORKFLOW, "runbooks/": Role.RUNBOOK}
+
+
+def route(path: str) -> Role | None:
+    """The role of the file at `path`, None for files the loader ignores."""
+    if path == "reconciler.yaml":
+        return Role.SETTINGS
+    if path.startswith("policies/"):
+        return (
+            Role.REGO if path.endswith(".rego") else Role.POLICY if path.endswith(_YAML) else None
+        )
+    if path.startswith("data/"):
+        return Role.DATA if path.endswith((*_YAML, ".json")) else None
+    top = path[: path.find("/") + 1]
+    return _DIRS.get(top) if path.endswith(_YAML) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedDoc:
+    """One good document of a file, independent of the file's path (so it can be cached)."""
+
+    index: int
+    line: int
+    body: Any
+    envelope: kinds.Envelope | None = None
+    group: str | None = None  # the Snapshot field it belongs to
+    model: BaseModel | None = None
+
+    def document(self, path: str) -> snapshot.Document | None:
+        env = self.envelope
+        if env is None:
+            return None
+        return snapshot.Document(
+            path=path,
+            line=self.line,
+            index=self.index,
+            api_version=env.api_version,
+            kind=env.kind,
+            name=env.name,
+            namespace=env.namespace,
+            labels=env.labels,
+            body=self.body,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedFile:
+    documents: tuple[ParsedDoc, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    text: str | None = None  # Rego source
+    cacheable: bool = True
+
+
+def parse_file(*, tree: Tree, entry: FileEntry, role: Role, limits: yamlio.Limits) -> ParsedFile:
+    """Read, parse and validate one file on its own; every problem is returned, none raised."""
+    too_big = yamlio.size_problem(entry, limits=limits)
+    if too_big is not None:
+        return ParsedFile(problems=(too_big,))
+    try:
+        text = yamlio.decode(tree.read(entry), path=entry.path)
+    except ProblemsError as exc:
+        return ParsedFile(problems=tuple(exc.problems))
+    except OSError as exc:  # a directory tree changed under us: try again next load
+        problem = Problem(path=entry.path, message=f"cannot read: {exc.strerror or exc}")
+        return ParsedFile(problems=(problem,), cacheable=False)
+    if role is Role.REGO:
+        return ParsedFile(text=text)
+    if entry.path.endswith(".json"):
+        return _parse_json(text, path=entry.path)
+    read = yamlio.load_all(text, path=entry.path, limits=limits)
+    checker = _Checker(path=entry.path, role=role, locator=yamlio.Locator(text))
+    documents = [parsed for doc in read.documents if (parsed := checker.check(doc)) is not None]
+    return ParsedFile(documents=tuple(documents), problems=(*read.problems, *checker.problems))
+
+
+def _parse_json(text: str, *, path: str) -> ParsedFile:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ParsedFile(problems=(Problem(path=path, line=exc.lineno, message=exc.msg),))
+    except (ValueError, RecursionError) as exc:
+        return ParsedFile(
+            problems=(Problem(path=path, message=f"cannot read: {exc}".split(";")[0]),)
+        )
+    checker = _Checker(path=path, role=Role.DATA, locator=None)
+    parsed = checker.check(yamlio.YamlDoc(index=0, line=1, data=body))
+    return ParsedFile(
+        documents=() if parsed is None else (parsed,), problems=tuple(checker.problems)
+    )
+
+
+@dataclass(kw_only=True)
+class _Checker:
+    """Checks the documents of one file against what its role admits."""
+
+    path: str
+    role: Role
+    locator: yamlio.Locator | None
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+    def report(self, doc: yamlio.YamlDoc, issues: list[kinds.Issue]) -> None:
+        for loc, message in issues:
+            line = self.locator.line(index=doc.index, loc=loc) if self.locator and loc else doc.line
+            self.problems.append(
+                Problem(path=self.path, line=line, key=yamlio.key_path(loc), message=message)
+            )
+
+    def check(self, doc: yamlio.YamlDoc) -> ParsedDoc | None:
+        if self.role is Role.DATA:
+            if isinstance(doc.data, dict):
+                return ParsedDoc(index=doc.index, line=doc.line, body=doc.data)
+            self.report(doc, [((), "must be a mapping: its keys are merged under data")])
+            return None
+        env, issues = kinds.envelope(doc.data)
+        if env is None:
+            self.report(doc, issues)
+            return None
+        group, kind, issues = _placement(self.role, env)
+        model = None
+        if kind is not None:
+            model, issues = kinds.validate(kind, doc.data)
+            if kind in ("Workflow", "Runbook"):
+                issues += runs.step_issues(doc.data)
+        self.report(doc, issues)
+        if issues:
+            return None
+        return ParsedDoc(
+            index=doc.index, line=doc.line, body=doc.data, envelope=env, group=group, model=model
+        )
+
+
+_PLACE = {
+    Role.SETTINGS: ("Settings", "settings"),
+    Role.WORKFLOW: ("Workflow", "workflows"),
+    Role.RUNBOOK: ("Runbook", "runbooks"),
+}
+
+
+def _placement(role: Role, env: kinds.Envelope) -> tuple[str, str | None, list[kinds.Issue]]:
+    """(Snapshot group, own kind to validate or None, issues) for a document in `role`."""
+    own = kinds.is_own(env.api_version)
+    if role in _PLACE:
+        kind, group = _PLACE[role]
+        if own and env.kind == kind:
+            return group, kind, []
+        return group, None, [(("kind",), f"must be {kind} ({models.API_VERSION}) here")]
+    if role is Role.POLICY:
+        return _policy_placement(env, own=own)
+    if not own:
+        return "resources", None, []
+    if env.kind in kinds.RESOURCE_KINDS:
+        return "resources", env.kind, []
+    known = ", ".join(sorted(kinds.RESOURCE_KINDS))
+    return "resources", None, [(("kind",), f"must be a resource kind ({known}) here")]
+
+
+def _policy_placement(
+    env: kinds.Envelope, *, own: bool
+) -> tuple[str, str | None, list[kinds.Issue]]:
+    group = env.api_version.partition("/")[0]
+    if own and env.kind == "PolicyBinding":
+        return "bindings", "PolicyBinding", []
+    if group == "templates.gatekeeper.sh" and env.kind == "ConstraintTemplate":
+        return "constraint_templates", None, []
+    if group == "constraints.gatekeeper.sh":
+        return "constraints", None, []
+    message = "must be PolicyBinding, a Gatekeeper ConstraintTemplate or a constraint here"
+    return "bindings", None, [(("kind",), message)]
+
+
+class SpecCache:
+    """Parsed files by (blob id, role, limits); least recently used dropped past `max_entries`.
+
+    One load at a time may use a cache; the parsed objects it hands out are shared, read-only.
+    """
+
+    def __init__(self, *, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[str, Role, yamlio.Limits], ParsedFile] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def parse(
+        self, *, tree: Tree, entry: FileEntry, role: Role, limits: yamlio.Limits
+    ) -> ParsedFile:
+        """The parsed file, from the cache when its blob was parsed before in the same role."""
+        key = (entry.blob_id, role, limits)
+        found = self._entries.get(key)
+        if found is not None:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return found
+        self.misses += 1
+        parsed = parse_file(tree=tree, entry=entry, role=role, limits=limits)
+        if parsed.cacheable:
+            self._entries[key] = parsed
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return parsed
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Building many small pydantic models triggers collections that find nothing to free;
+    # pausing the collector made a bulk load about five times faster.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def load(
+    tree: Tree, *, cache: SpecCache | None = None, limits: yamlio.Limits | None = None
+) -> snapshot.Snapshot:
+    """Every spec of `tree`, with every problem found in it; bad input never raises."""
+    limits = limits or yamlio.Limits()
+    cache = cache if cache is not None else SpecCache()
+    assembly = _Assembly(tree=tree)
+    with _gc_paused():
+        for entry in tree.entries():
+            role = route(entry.path)
+            if role is not None:
+                parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
+                assembly.add(entry=entry, role=role, parsed=parsed)
+    return assembly.snapshot(tree_problems=tree.problems())
+
+
+@dataclass(kw_only=True)
+class _Assembly:
+    """Collects the parsed files of one revision in path order; checks what spans files."""
+
+    tree: Tree
+    settings: models.RepoSettings | None = None
+    groups: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    seen: dict[str, str] = dataclasses.field(default_factory=dict)
+    data: _DataMerge = dataclasses.field(default_factory=lambda: _DataMerge())
+
+    def add(self, *, entry: FileEntry, role: Role, parsed: ParsedFile) -> None:
+        path = entry.path
+        self.problems += [
+            p if p.path == path else dataclasses.replace(p, path=path) for p in parsed.problems
+        ]
+        if parsed.text is not None:
+            self._append("rego", snapshot.RegoFile(path=path, text=parsed.text))
+        for doc in parsed.documents:
+            if role is Role.DATA:
+                self._add_data(entry=entry, doc=doc)
+            elif role is Role.SETTINGS:
+                self._add_settings(path=path, doc=doc)
+            else:
+                self._add_document(path=path, doc=doc)
+
+    def _append(self, group: str, item: Any) -> None:
+        self.groups.setdefault(group, []).append(item)
+
+    def _add_settings(self, *, path: str, doc: ParsedDoc) -> None:
+        if self.settings is not None:
+            message = "only one Settings document is allowed"
+            self.problems.append(Problem(path=path, line=doc.line, message=message))
+        elif isinstance(doc.model, models.RepoSettings):
+            self.settings = doc.model
+
+    def _add_document(self, *, path: str, doc: ParsedDoc) -> None:
+        document = doc.document(path)
+        if document is None or doc.group is None:
+            return
+        here = f"{path}:{doc.line}"
+        first = self.seen.setdefault(document.key, here)
+        if first != here:
+            message = f"duplicate {document.key}, first defined at {first}"
+            self.problems.append(Problem(path=path, line=doc.line, message=message))
+            return
+        self._append(doc.group, document if doc.model is None else (document, doc.model))
+
+    def _add_data(self, *, entry: FileEntry, doc: ParsedDoc) -> None:
+        conflicts = self.data.merge(doc.body, origin=entry.path)
+        if not conflicts:
+            return
+        locator = None
+        if not entry.path.endswith(".json"):  # JSON problems are reported at the file's line 1
+            with contextlib.suppress(ProblemsError, OSError):
+                locator = yamlio.Locator(yamlio.decode(self.tree.read(entry), path=entry.path))
+        for loc, first in conflicts:
+            line = locator.line(index=doc.index, loc=loc) if locator else doc.line
+            key = yamlio.key_path(loc)
+            message = f"also defined in {first}"
+            self.problems.append(Problem(path=entry.path, line=line, key=key, message=message))
+
+    def snapshot(self, *, tree_problems: list[Problem]) -> snapshot.Snapshot:
+        group = self.groups.get
+        return snapshot.Snapshot(
+            revision=self.tree.revision,
+            settings=self.settings or models.default_settings(),
+            resources=tuple(group("resources", ())),
+            bindings=tuple(group("bindings", ())),
+            workflows=tuple(group("workflows", ())),
+            runbooks=tuple(group("runbooks", ())),
+            constraint_templates=tuple(group("constraint_templates", ())),
+            constraints=tuple(group("constraints", ())),
+            rego=tuple(group("rego", ())),
+            data=self.data.result,
+            problems=tuple(sorted([*self.problems, *tree_problems], key=_problem_order)),
+        )
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
+    return (problem.path, problem.line or 0, problem.key, problem.message)
+
+
+class _DataMerge:
+    """Deep-merges data documents; a key two files both set (not both mappings) conflicts.
+
+    Parsed documents may be shared through the cache, so a mapping is copied before the
+    first merge writes into it.
+    """
+
+    def __init__(self) -> None:
+        self.result: dict[str, Any] = {}
+        self._owned: set[int] = {id(self.result)}
+        self._origins: dict[tuple[str, ...], str] = {}
+
+    def merge(self, body: dict[str, Any], *, origin: str) -> list[tuple[tuple[str, ...], str]]:
+        """Merge `body`; the conflicts as (key path, file that set it first)."""
+        conflicts: list[tuple[tuple[str, ...], str]] = []
+        pending: list[tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
+            (self.result, body, ())
+        ]
+        while pending:
+            dest, src, prefix = pending.pop()
+            for key, value in src.items():
+                loc = (*prefix, key)
+                existing = dest.get(key)
+                if key not in dest:
+                    dest[key] = value
+                    self._origins[loc] = origin
+                elif isinstance(existing, dict) and isinstance(value, dict):
+                    pending.append((self._owned_copy(dest, key), value, loc))
+                else:
+                    conflicts.append((loc, self._origin(loc)))
+        return sorted(conflicts)
+
+    def _owned_copy(self, dest: dict[str, Any], key: str) -> dict[str, Any]:
+        current: dict[str, Any] = dest[key]
+        if id(current) not in self._owned:
+            current = dest[key] = dict(current)
+            self._owned.add(id(current))
+        return current
+
+    def _origin(self, loc: tuple[str, ...]) -> str:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self._origins:
+                return self._origins[loc[:end]]
+        return "?"

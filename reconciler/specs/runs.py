@@ -1,0 +1,373 @@
+"""pydantic models of the Workflow and Runbook kinds, and the checks that span their steps.
+
+The models say what a valid spec looks like field by field (a command step needs
+`command`, an http step needs `http`, a variable's default has the variable's type);
+`step_issues` checks what spans steps (unique names, `dependsOn` naming real steps, no
+cycles) and is run by the loader after the model validated. Running them lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from reconciler.specs import models, types
+
+
+class StepKind(StrEnum):
+    """What a step does; each kind but `reconcile` needs the key of the same name."""
+
+    COMMAND = "command"
+    HTTP = "http"
+    WAIT = "wait"
+    DECISION = "decision"
+    APPROVAL = "approval"
+    SUBFLOW = "subflow"
+    RUNBOOK = "runbook"
+    RECONCILE = "reconcile"
+    POLICY = "policy"
+
+
+_OPTIONAL_PAYLOAD = frozenset({StepKind.RECONCILE})
+
+
+class Retry(models.Model):
+    """Exponential backoff: `backoff`, doubled per attempt up to `maxBackoff`."""
+
+    max_attempts: int = Field(default=1, ge=1, le=100)
+    backoff: types.Duration = "1s"
+    max_backoff: types.Duration | None = None
+    jitter: bool = True
+
+
+class HttpRequest(models.Model):
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+
+
+class Wait(models.Model):
+    duration: types.Duration
+
+
+class DecisionOption(models.Model):
+    name: types.Name
+    description: str = ""
+    next: list[str] = Field(default_factory=list, description="steps to run when chosen")
+
+
+class Decision(models.Model):
+    """Score the options (Rego rules of `policy` + outcome history) and pick one."""
+
+    policy: str | None = None
+    options: list[DecisionOption] = Field(min_length=1)
+
+
+class Approval(models.Model):
+    message: str = ""
+    approvers: list[str] = Field(default_factory=list)
+    timeout: types.Duration | None = None
+
+
+class Subflow(models.Model):
+    workflow: types.Name
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunbookCall(models.Model):
+    name: types.Name
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class Reconcile(models.Model):
+    scope: models.Scope = Field(default_factory=models.Scope)
+
+
+class PolicyCheck(models.Model):
+    policy: str = Field(min_length=1, description="Rego package, without `data.`")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(models.Model):
+    """One node of the DAG. The key named by `kind` holds what the step does."""
+
+    name: types.Name
+    kind: StepKind = StepKind.COMMAND
+    depends_on: list[str] = Field(default_factory=list)
+    command: list[str] | None = Field(default=None, min_length=1, validate_default=True)
+    shell: bool = Field(default=False, description="run the command line through /bin/sh")
+    http: HttpRequest | None = Field(default=None, validate_default=True)
+    wait: Wait | None = Field(default=None, validate_default=True)
+    decision: Decision | None = Field(default=None, validate_default=True)
+    approval: Approval | None = Field(default=None, validate_default=True)
+    subflow: Subflow | None = Field(default=None, validate_default=True)
+    runbook: RunbookCall | None = Field(default=None, validate_default=True)
+    reconcile: Reconcile | None = Field(default=None, validate_default=True)
+    policy: PolicyCheck | None = Field(default=None, validate_default=True)
+    timeout: types.Duration | None = None
+    retry: Retry | None = None
+    idempotent: bool = False
+    always: bool = Field(default=False, description="run even when a dependency failed")
+
+    @field_validator(*(kind.value for kind in StepKind), mode="after")
+    @classmethod
+    def _payload_fits_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if kind is None:  # `kind` itself was invalid and is reported
+            return value
+        if value is None and info.field_name == kind and kind not in _OPTIONAL_PAYLOAD:
+            raise PydanticCustomError("required", "required when kind is {kind}", {"kind": kind})
+        if value is not None and info.field_name != kind:
+            field = str(info.field_name)
+            raise PydanticCustomError("kind", "only allowed when kind is {field}", {"field": field})
+        return value
+
+
+class GitTrigger(models.Model):
+    paths: list[str] = Field(default_factory=list, description="globs; empty means any change")
+
+
+class WebhookTrigger(models.Model):
+    name: str | None = None
+
+
+class MetricTrigger(models.Model):
+    query: str = Field(min_length=1, description="PromQL")
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float
+    for_: types.Duration | None = Field(default=None, alias="for")
+
+
+class ViolationTrigger(models.Model):
+    binding: types.Name
+
+
+class ManualTrigger(models.Model):
+    pass
+
+
+class Trigger(models.Model):
+    """What starts a workflow; each item has exactly one key."""
+
+    cron: types.Cron | None = None
+    interval: types.Duration | None = None
+    git: GitTrigger | None = None
+    webhook: WebhookTrigger | None = None
+    metric: MetricTrigger | None = None
+    violation: ViolationTrigger | None = None
+    manual: ManualTrigger | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        if len(self.model_fields_set) != 1:
+            names = ", ".join(type(self).model_fields)
+            raise PydanticCustomError(
+                "trigger", "must have exactly one of: {names}", {"names": names}
+            )
+        return self
+
+
+class WorkflowSpec(models.Model):
+    description: str = ""
+    triggers: list[Trigger] = Field(default_factory=list)
+    max_parallelism: int = Field(default=4, ge=1)
+    timeout: types.Duration | None = None
+    steps: list[Step] = Field(min_length=1)
+    on_failure: list[Step] = Field(default_factory=list)
+
+
+class Workflow(models.Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["Workflow"]
+    metadata: models.Metadata
+    spec: WorkflowSpec
+
+
+class RunbookType(StrEnum):
+    INCIDENT = "incident"
+    DEPLOYMENT = "deployment"
+    MAINTENANCE = "maintenance"
+    DISASTER_RECOVERY = "disaster-recovery"
+    SCALING = "scaling"
+    BACKUP = "backup"
+    SECURITY = "security"
+
+
+class VariableType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+
+
+_TYPE_CHECKS: dict[VariableType, tuple[tuple[type, ...], str]] = {
+    VariableType.STRING: ((str,), "a string"),
+    VariableType.INTEGER: ((int,), "an integer"),
+    VariableType.NUMBER: ((int, float), "a number"),
+    VariableType.BOOLEAN: ((bool,), "true or false"),
+}
+
+
+class Variable(models.Model):
+    name: types.Name
+    type: VariableType = VariableType.STRING
+    description: str = ""
+    required: bool = False
+    pattern: str | None = None
+    default: Any = None
+
+    @field_validator("pattern", mode="after")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise PydanticCustomError(
+                    "pattern", "must be a regular expression: {error}", {"error": str(exc)}
+                ) from None
+        return value
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _default_has_type(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("type")
+        if value is None or kind is None:
+            return value
+        accepted, words = _TYPE_CHECKS[kind]
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, accepted) or (is_bool and kind is not VariableType.BOOLEAN):
+            raise PydanticCustomError("default", "must be {words}", {"words": words})
+        return value
+
+
+class Expect(models.Model):
+    """Checks on a finished command; `stdout`/`stderr` are substrings to find."""
+
+    exit_code: int | None = 0
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class Rollback(models.Model):
+    command: list[str] = Field(min_length=1)
+    shell: bool = False
+    timeout: types.Duration | None = None
+
+
+class RunbookStep(Step):
+    expect: Expect | None = None
+    rollback: Rollback | None = None
+
+
+class DangerousCommands(models.Model):
+    """Allowing commands the safety policy flags is an override that must say why."""
+
+    allow: bool = False
+    reason: str = Field(default="", validate_default=True)
+
+    @field_validator("reason", mode="after")
+    @classmethod
+    def _override_has_reason(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("allow") and not value.strip():
+            raise PydanticCustomError("reason", "required when allow is true")
+        return value
+
+
+class RunbookSpec(models.Model):
+    type: RunbookType
+    description: str = ""
+    variables: list[Variable] = Field(default_factory=list)
+    timeout: types.Duration | None = None
+    steps: list[RunbookStep] = Field(min_length=1)
+    dangerous_commands: DangerousCommands = Field(default_factory=DangerousCommands)
+
+
+class Runbook(models.Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["Runbook"]
+    metadata: models.Metadata
+    spec: RunbookSpec
+
+
+Loc = tuple[str | int, ...]
+
+
+def step_issues(document: Any) -> list[tuple[Loc, str]]:
+    """Problems spanning the steps of a Workflow or Runbook document, as (key path, message).
+
+    Works on the document as parsed, so these are reported even when a field is invalid.
+    """
+    spec = document.get("spec") if isinstance(document, dict) else None
+    if not isinstance(spec, dict):
+        return []
+    issues: list[tuple[Loc, str]] = []
+    seen: dict[str, str] = {}
+    for field in ("steps", "onFailure"):
+        steps = _named_steps(spec.get(field))
+        for index, (name, _) in steps.items():
+            where = f"spec.{field}[{index}]"
+            if name in seen:
+                message = f'duplicate step "{name}", first at {seen[name]}'
+                issues.append((("spec", field, index, "name"), message))
+            seen.setdefault(name, where)
+        issues += _dependency_issues(field, steps)
+    return issues
+
+
+def _named_steps(steps: Any) -> dict[int, tuple[str, list[Any]]]:
+    """index -> (name, dependsOn) of the steps that have a string name."""
+    if not isinstance(steps, list):
+        return {}
+    named: dict[int, tuple[str, list[Any]]] = {}
+    for index, step in enumerate(steps):
+        if isinstance(step, dict) and isinstance(step.get("name"), str):
+            depends = step.get("dependsOn")
+            named[index] = (step["name"], depends if isinstance(depends, list) else [])
+    return named
+
+
+def _dependency_issues(
+    field: str, steps: dict[int, tuple[str, list[Any]]]
+) -> list[tuple[Loc, str]]:
+    names = {name for name, _ in steps.values()}
+    issues: list[tuple[Loc, str]] = []
+    graph: dict[str, list[str]] = {}
+    for index, (name, depends) in steps.items():
+        for dep_index, dep in enumerate(depends):
+            if isinstance(dep, str) and dep not in names:
+                issues.append((("spec", field, index, "dependsOn", dep_index), f'no step "{dep}"'))
+        graph.setdefault(name, []).extend(d for d in depends if isinstance(d, str) and d in names)
+    cycle = find_cycle(graph)
+    if cycle:
+        issues.append((("spec", field), "cycle: " + " -> ".join(cycle)))
+    return issues
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of `graph` (node -> the nodes it depends on), closed: `[a, b, a]`."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in graph:
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        iters = [iter(graph[start])]
+        state[start] = 1
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(graph.get(nxt, [])))
+    return None
