@@ -1,0 +1,239 @@
+"""The `file` provider: File resources are files and directories on the daemon's host.
+
+`observe` reads the real file (content and mode); `apply` writes it atomically (a temporary
+file in the same directory, renamed over the target) so readers never see half a file;
+`delete` removes it (directories only when empty). Paths are absolute and, when the
+settings name allowed roots, must resolve (after `..` and symlinks) strictly inside one.
+
+A File with `state: absent` asserts that the path does not exist: it observes as
+`{"path", "state": "absent"}` while the path is missing, applying it removes the path, and
+deleting the resource leaves the path alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from reconciler.providers import base, templates, validation
+from reconciler.specs.snapshot import Document
+
+NAME = "file"
+_QUOTE_MODE = 'must be a quoted octal string like "0644" (YAML reads 0644 unquoted as a number)'
+
+
+class FileSpec(validation.Spec):
+    """`spec` of a File resource."""
+
+    path: str
+    content: str | None = None
+    template: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    mode: str | None = None
+    state: Literal["present", "absent"] = "present"
+    directory: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not os.path.isabs(value):
+            raise ValueError("must be an absolute path")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        if value is not None and not (isinstance(value, str) and _is_mode(value)):
+            raise ValueError(_QUOTE_MODE if isinstance(value, int) else 'must be like "0644"')
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileSpec:
+        given = [k for k in ("content", "template") if getattr(self, k) is not None]
+        if self.directory and given:
+            raise ValueError(f"a directory has no {given[0]}")
+        if len(given) > 1:
+            raise ValueError("set content or template, not both")
+        if self.state == "present" and not self.directory and not given:
+            raise ValueError("set content or template")
+        return self
+
+    def text(self) -> str:
+        """The content the file must hold."""
+        if self.template is not None:
+            return templates.render(self.template, self.vars)
+        return self.content or ""
+
+
+class FileProvider:
+    """Files and directories on the local filesystem."""
+
+    name = NAME
+    capabilities = base.Capabilities()
+
+    def __init__(self, settings: base.ProviderSettings) -> None:
+        self._roots = tuple(Path(os.path.realpath(r)) for r in settings.file.roots)
+        self._shown_roots = ", ".join(str(r) for r in settings.file.roots)
+
+    def observe(self, resource: Document) -> dict[str, Any] | None:
+        spec = self._spec(resource)
+        observed = self._read(resource, spec=spec, target=self._target(resource, spec))
+        if observed is None and spec.state == "absent":
+            return {"path": spec.path, "state": "absent"}
+        return observed
+
+    def normalise(self, resource_body: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+        desired: dict[str, Any] = dict(resource_body.get("spec") or {})
+        state = observed.get("state", "present")
+        if state != desired.get("state", "present"):
+            return base.with_spec(resource_body, {**desired, "state": state})
+        facts = _facts(observed)
+        if "template" in desired and _renders_to(desired, observed.get("content")):
+            facts.update(template=desired["template"], vars=desired.get("vars", {}))
+        elif "template" in desired:
+            # Drifted from the template: show the real content in place of the template.
+            desired = {k: v for k, v in desired.items() if k not in ("template", "vars")}
+            desired["content"] = None
+        spec = {k: facts.get(k, v) for k, v in desired.items() if k in facts or k == "path"}
+        return base.with_spec(resource_body, spec)
+
+    def apply(self, resource: Document) -> dict[str, Any]:
+        spec = self._spec(resource)
+        target = self._target(resource, spec)
+        if spec.state == "absent":
+            self._remove(resource, target)
+            return {"path": spec.path, "state": "absent"}
+        current = self._read(resource, spec=spec, target=target)
+        if spec.directory:
+            self._make_directory(resource, spec=spec, target=target, current=current)
+        else:
+            self._write(resource, spec=spec, target=target, current=current)
+        after = self._read(resource, spec=spec, target=target)
+        if after is None:
+            raise self._error(resource, f"{target} vanished right after it was written")
+        return after
+
+    def delete(self, resource: Document) -> None:
+        spec = self._spec(resource)
+        if spec.state == "present":
+            self._remove(resource, self._target(resource, spec))
+
+    def _spec(self, resource: Document) -> FileSpec:
+        return validation.parse_spec(FileSpec, provider=NAME, resource=resource)
+
+    def _target(self, resource: Document, spec: FileSpec) -> Path:
+        real = Path(os.path.realpath(spec.path))
+        if not self._roots or any(root in real.parents for root in self._roots):
+            return real
+        where = f"{spec.path} is" if str(real) == spec.path else f"{spec.path} resolves to {real},"
+        message = f"{where} outside the allowed roots {self._shown_roots}"
+        raise validation.spec_error(
+            provider=NAME, resource=resource, key="spec.path", message=message
+        )
+
+    def _read(self, resource: Document, *, spec: FileSpec, target: Path) -> dict[str, Any] | None:
+        try:
+            info = target.stat()
+            if stat.S_ISDIR(info.st_mode):
+                return {"path": spec.path, "state": "present", "directory": True,
+                        "mode": _mode(info.st_mode)}
+            if not stat.S_ISREG(info.st_mode):
+                raise self._error(resource, f"{target} is neither a file nor a directory")
+            content = target.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise self._error(resource, f"cannot read {target}: {error.strerror}") from error
+        return {"path": spec.path, "state": "present", "directory": False,
+                "mode": _mode(info.st_mode), "content": content}
+
+    def _make_directory(
+        self, resource: Document, *, spec: FileSpec, target: Path, current: dict[str, Any] | None
+    ) -> None:
+        if current is not None and not current["directory"]:
+            raise self._error(resource, f"{target} exists and is not a directory")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            target.chmod(int(spec.mode or "0755", 8))
+        except OSError as error:
+            raise self._error(resource, f"cannot create {target}: {error.strerror}") from error
+
+    def _write(
+        self, resource: Document, *, spec: FileSpec, target: Path, current: dict[str, Any] | None
+    ) -> None:
+        if current is not None and current["directory"]:
+            raise self._error(resource, f"{target} is a directory")
+        text = self._render(resource, spec)
+        mode = spec.mode or (current["mode"] if current else "0644")
+        if current and current["content"] == text and current["mode"] == mode:
+            return
+        try:
+            _write_atomically(target, data=text.encode("utf-8"), mode=int(mode, 8))
+        except OSError as error:
+            raise self._error(resource, f"cannot write {target}: {error.strerror}") from error
+
+    def _render(self, resource: Document, spec: FileSpec) -> str:
+        try:
+            return spec.text()
+        except templates.TemplateError as error:
+            raise validation.spec_error(
+                provider=NAME, resource=resource, key="spec.template", message=str(error)
+            ) from None
+
+    def _remove(self, resource: Document, target: Path) -> None:
+        try:
+            if target.is_dir():
+                target.rmdir()
+            else:
+                target.unlink(missing_ok=True)
+        except OSError as error:
+            raise self._error(resource, f"cannot remove {target}: {error.strerror}") from error
+
+    def _error(self, resource: Document, detail: str) -> base.ProviderError:
+        return base.ProviderError(provider=NAME, key=resource.key, detail=detail)
+
+
+def _write_atomically(target: Path, *, data: bytes, mode: int) -> None:
+    """Write `data` to `target` so that readers see the old file or the new one, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # before the rename: no moment with a wrong mode
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def _renders_to(desired: dict[str, Any], content: Any) -> bool:
+    try:
+        rendered = templates.render(str(desired["template"]), desired.get("vars") or {})
+        return bool(rendered == content)
+    except templates.TemplateError:
+        return False
+
+
+def _facts(observed: dict[str, Any]) -> dict[str, Any]:
+    keys: tuple[str, ...] = ("state", "mode", "content")
+    facts = {k: observed[k] for k in keys if k in observed}
+    facts["directory"] = observed.get("directory", False)
+    return facts
+
+
+def _is_mode(value: str) -> bool:
+    return len(value) == 4 and all(c in "01234567" for c in value)
+
+
+def _mode(st_mode: int) -> str:
+    return f"{stat.S_IMODE(st_mode):04o}"

@@ -1,0 +1,181 @@
+"""The `http` provider: HttpResources are JSON objects behind a REST API.
+
+`GET url` observes (404 means absent), `PUT` or `PATCH url` with `spec.body` applies,
+`DELETE url` deletes. Credentials come from an environment variable or a file at request
+time, never from the spec itself, and every message that could carry them (an error
+body echoing a header, a URL with a password) is redacted before it leaves this module.
+This is the only module importing httpx.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, field_validator, model_validator
+
+from reconciler.providers import base, validation
+from reconciler.specs.snapshot import Document
+
+NAME = "http"
+REDACTED = "***"
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_EXCERPT = 200
+
+
+class HeaderFromFile(validation.Spec):
+    name: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+
+class HttpAuth(validation.Spec):
+    """Exactly one way to authenticate."""
+
+    bearer_token_env: str | None = None
+    header_from_file: HeaderFromFile | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> HttpAuth:
+        if (self.bearer_token_env is None) == (self.header_from_file is None):
+            raise ValueError("set exactly one of bearerTokenEnv or headerFromFile")
+        return self
+
+
+class HttpSpec(validation.Spec):
+    """`spec` of an HttpResource."""
+
+    url: str
+    body: dict[str, Any] = Field(default_factory=dict)
+    method: Literal["PUT", "PATCH"] = "PUT"
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuth | None = None
+    timeout: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and validation.parse_duration(value) <= 0:
+            raise ValueError(validation.DURATION_MESSAGE)
+        return value
+
+
+class HttpProvider:
+    """JSON objects behind a REST API, one URL per resource."""
+
+    name = NAME
+    capabilities = base.Capabilities()
+
+    def __init__(self, settings: base.ProviderSettings) -> None:
+        self._settings = settings
+
+    def observe(self, resource: Document) -> dict[str, Any] | None:
+        response = self._request(resource, method="GET")
+        if response.status_code == 404:
+            return None
+        return self._object(resource, response)
+
+    def normalise(self, resource_body: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+        desired: dict[str, Any] = dict(resource_body.get("spec") or {})
+        desired["body"] = base.project(desired.get("body", {}), observed)
+        return base.with_spec(resource_body, desired)
+
+    def apply(self, resource: Document) -> dict[str, Any]:
+        spec = self._spec(resource)
+        response = self._request(resource, method=spec.method, body=spec.body)
+        if response.content and isinstance(_json(response), dict):
+            return self._object(resource, response)
+        after = self.observe(resource)
+        if after is None:
+            raise self._error(resource, f"{spec.method} succeeded, but GET then found nothing")
+        return after
+
+    def delete(self, resource: Document) -> None:
+        self._request(resource, method="DELETE")
+
+    def _spec(self, resource: Document) -> HttpSpec:
+        return validation.parse_spec(HttpSpec, provider=NAME, resource=resource)
+
+    def _request(
+        self, resource: Document, *, method: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        spec = self._spec(resource)
+        headers, secrets = self._headers(resource, spec)
+        timeout = self._timeout(spec)
+        shown = f"{method} {_USERINFO.sub(REDACTED + '@', spec.url)}"
+        try:
+            with httpx.Client(timeout=timeout) as client:
+                response = client.request(method, spec.url, headers=headers, json=body)
+        except httpx.TimeoutException:
+            detail = f"{shown} timed out after {timeout:g}s"
+            raise base.ProviderTimeout(provider=NAME, key=resource.key, detail=detail) from None
+        except httpx.HTTPError as error:
+            raise self._error(resource, _redact(f"{shown} failed: {error}", secrets)) from None
+        if response.is_success or (response.status_code == 404 and method in ("GET", "DELETE")):
+            return response
+        excerpt = " ".join(response.text.split())[:_EXCERPT]
+        detail = f"{shown} returned {response.status_code}: {excerpt}"
+        raise self._error(resource, _redact(detail, secrets))
+
+    def _headers(self, resource: Document, spec: HttpSpec) -> tuple[dict[str, str], list[str]]:
+        """Request headers, and the secret values in them that messages must never show."""
+        headers = {"Accept": "application/json", **spec.headers}
+        auth = spec.auth
+        if auth is None:
+            return headers, []
+        if auth.bearer_token_env is not None:
+            token = os.environ.get(auth.bearer_token_env)
+            if not token:
+                raise self._error(resource, f"environment variable {auth.bearer_token_env} "
+                                  "(spec.auth.bearerTokenEnv) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+            return headers, [token]
+        assert auth.header_from_file is not None  # the model requires one of the two
+        secret = self._read_secret(resource, auth.header_from_file.path)
+        headers[auth.header_from_file.name] = secret
+        return headers, [secret]
+
+    def _read_secret(self, resource: Document, path: str) -> str:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise self._error(resource, f"cannot read {path} (spec.auth.headerFromFile.path): "
+                              f"{error.strerror}") from None
+
+    def _object(self, resource: Document, response: httpx.Response) -> dict[str, Any]:
+        value = _json(response)
+        if not isinstance(value, dict):
+            shown = _USERINFO.sub(REDACTED + "@", str(response.request.url))
+            raise self._error(resource, f"{response.request.method} {shown} returned no JSON "
+                              "object")
+        return value
+
+    def _timeout(self, spec: HttpSpec) -> float:
+        if spec.timeout is None:
+            return self._settings.http.timeout
+        return validation.parse_duration(spec.timeout)
+
+    def _error(self, resource: Document, detail: str) -> base.ProviderError:
+        return base.ProviderError(provider=NAME, key=resource.key, detail=detail)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
