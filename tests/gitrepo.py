@@ -19,7 +19,7 @@ DATE = "2026-01-01T00:00:00+00:00"
 AUTHOR = "Test Author <author@example.com>"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Symlink:
     """A symbolic link to write instead of a file; `target` is the link text."""
 

@@ -23,6 +23,7 @@ from reconciler.source.settings import TrustedKeys
 
 _SSH_GOOD = re.compile(r"with (?P<key>\S+ key \S+)")
 _TIMEOUT = 30.0
+_GPG_CHATTER = ("keybox ", "directory ", "Total number processed")
 
 
 class SignatureMethod(StrEnum):
@@ -81,6 +82,7 @@ def _verify_gpg(*, short: str, signature: bytes, payload: bytes, trusted: Truste
             "gpg",
             "--batch",
             "--no-tty",
+            "--no-autostart",
             "--trust-model",
             "always",
             "--status-fd",
@@ -111,10 +113,13 @@ def _verify_gpg(*, short: str, signature: bytes, payload: bytes, trusted: Truste
 
 
 def _import_gpg_key(key_file: Path, *, env: dict[str, str]) -> None:
-    done = _run(["gpg", "--batch", "--no-tty", "--import", str(key_file)], env=env)
+    done = _run(
+        ["gpg", "--batch", "--no-tty", "--no-autostart", "--import", str(key_file)], env=env
+    )
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no key found"])[-1].removeprefix("gpg: ")
-        raise errors.UsageError(f"cannot import trusted GPG key {key_file}: {reason}")
+        lines = [line.removeprefix("gpg: ") for line in done.stderr.strip().splitlines()]
+        reasons = [line for line in lines if not line.startswith(_GPG_CHATTER)] or ["no key found"]
+        raise errors.UsageError(f"cannot import trusted GPG key {key_file}: {reasons[0]}")
 
 
 def _gpg_status(output: str) -> dict[str, str]:
