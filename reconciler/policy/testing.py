@@ -12,6 +12,7 @@ comes from regorus' line coverage when asked for. `render_text` prints the repor
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import clock as clock_mod
+from reconciler import errors
 from reconciler.policy import engine as engine_mod
 from reconciler.specs import snapshot as snapshot_mod
 
@@ -151,7 +153,9 @@ class _Loaded:
     errors: list[TestResult] = field(default_factory=list)
 
 
-def builtin_modules(builtin_dir: Path, *, include_tests: bool = False) -> list[snapshot_mod.RegoFile]:
+def builtin_modules(
+    builtin_dir: Path, *, include_tests: bool = False
+) -> list[snapshot_mod.RegoFile]:
     """The built-in library's modules, named `rego/<relative path>`, in path order."""
     files = sorted(p for p in builtin_dir.rglob("*.rego") if p.is_file())
     modules = [
@@ -257,10 +261,11 @@ def _build(
             loaded.errors.append(_load_error(module.path, modules, failure=exc.failure))
     try:
         loaded.engine.add_data(dict(data))
-    except engine_mod.PolicyError as exc:
+    except errors.PolicyError as exc:
         loaded.errors.append(
-            TestResult(package="", name="", path="", line=None, outcome=TestOutcome.ERROR,
-                       message=str(exc))
+            TestResult(
+                package="", name="", path="", line=None, outcome=TestOutcome.ERROR, message=str(exc)
+            )
         )
     return loaded
 
@@ -325,16 +330,23 @@ def _ref_parts(ref: Mapping[str, Any]) -> list[str]:
 def _rule_ref(package: str, name: str) -> str:
     parts = ["data", *package.split("."), name]
     return "".join(
-        (("." if i else "") + p) if _IDENTIFIER.match(p) else f'["{p}"]' for i, p in enumerate(parts)
+        (("." if i else "") + p) if _IDENTIFIER.match(p) else f'["{p}"]'
+        for i, p in enumerate(parts)
     )
 
 
 def _run_one(
     engine: engine_mod.RegoEngine, *, case: _TestCase, clock: clock_mod.Clock, verbose: bool
 ) -> TestResult:
-    common = {"package": case.package, "name": case.name, "path": case.path, "line": case.line}
+    base = TestResult(
+        package=case.package,
+        name=case.name,
+        path=case.path,
+        line=case.line,
+        outcome=TestOutcome.SKIP,
+    )
     if case.name.startswith("todo_"):
-        return TestResult(**common, outcome=TestOutcome.SKIP)
+        return base
     started = clock.monotonic()
     message = ""
     try:
@@ -345,8 +357,8 @@ def _run_one(
     duration = clock.monotonic() - started
     prints = tuple(engine.take_prints())
     keep = verbose or outcome is not TestOutcome.PASS
-    return TestResult(
-        **common, outcome=outcome, message=message, duration=duration, output=prints if keep else ()
+    return dataclasses.replace(
+        base, outcome=outcome, message=message, duration=duration, output=prints if keep else ()
     )
 
 
@@ -388,7 +400,7 @@ def render_text(report: TestReport, *, verbose: bool = False) -> str:
                 lines.append(f"{outcome.value}: {count}/{report.total}")
     if report.coverage is not None:
         lines.extend(_coverage_lines(report))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def _result_lines(result: TestResult, *, verbose: bool) -> list[str]:
