@@ -134,7 +134,7 @@ def _diff_lists(old: list[Any], new: list[Any], path: Path) -> Iterator[DiffItem
     for index, (a, b) in enumerate(zip(old, new, strict=False)):
         if a != b:
             yield from _diff(a, b, (*path, index))
-    for index in range(len(new) - 1, len(old) - 1, -1):
+    for index in range(len(old) - 1, len(new) - 1, -1):
         yield DiffItem(op=Op.REMOVE, path=(*path, index), old=old[index])
     for index in range(len(old), len(new)):
         yield DiffItem(op=Op.ADD, path=(*path, index), new=new[index])
