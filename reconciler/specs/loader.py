@@ -319,7 +319,8 @@ class _Assembly:
             message = f"duplicate {document.key}, first defined at {first}"
             self.problems.append(Problem(path=path, line=doc.line, message=message))
             return
-        self._append(doc.group, document if doc.model is None else (document, doc.model))
+        paired = doc.group in _PAIRED  # File/ExecResource are validated but kept as documents
+        self._append(doc.group, (document, doc.model) if paired else document)
 
     def _add_data(self, *, entry: FileEntry, doc: ParsedDoc) -> None:
         conflicts = self.data.merge(doc.body, origin=entry.path)
@@ -350,6 +351,9 @@ class _Assembly:
             data=self.data.result,
             problems=tuple(sorted([*self.problems, *tree_problems], key=_problem_order)),
         )
+
+
+_PAIRED = frozenset({"bindings", "workflows", "runbooks"})
 
 
 def _problem_order(problem: Problem) -> tuple[str, int, str, str]:

@@ -94,9 +94,15 @@ def size_problem(entry: FileEntry, *, limits: Limits) -> Problem | None:
         return None
     return Problem(
         path=entry.path,
-        message=f"file is {entry.size / MiB:.1f} MiB,"
-        f" larger than the {limits.max_file_bytes / MiB:.1f} MiB limit",
+        message=f"file is {_size(entry.size)},"
+        f" larger than the {_size(limits.max_file_bytes)} limit",
     )
+
+
+def _size(n: int) -> str:
+    if n >= MiB // 10:
+        return f"{n / MiB:.1f} MiB"
+    return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def decode(data: bytes, *, path: str) -> str:

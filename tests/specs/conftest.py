@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 
-import pytest
-
 from reconciler.errors import Problem
 from reconciler.source.revision import FileEntry, Revision
 
@@ -50,8 +48,3 @@ class MemoryTree:
 
     def problems(self) -> list[Problem]:
         return list(self._problems)
-
-
-@pytest.fixture
-def memory_tree() -> type[MemoryTree]:
-    return MemoryTree
