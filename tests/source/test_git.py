@@ -18,9 +18,8 @@ from reconciler.source import git, settings, tree
 from tests import gitrepo
 
 
-def _remote(origin: Path, tmp_path: Path, **extra: object) -> git.GitSource:
-    config = settings.SourceSettings(url=origin.as_uri(), cache_dir=tmp_path / "cache", **extra)
-    return git.GitSource.open(config)
+def _remote(origin: Path, tmp_path: Path) -> git.GitSource:
+    return git.GitSource.open(source_config(origin, tmp_path))
 
 
 def _paths(source_tree: tree.DirectoryTree | git.CommitTree) -> list[str]:

@@ -49,7 +49,9 @@ def _source(path: Path, trusted: settings.TrustedKeys) -> git.GitSource:
 def _tamper(path: Path, sha: str) -> str:
     """A copy of signed commit `sha` with another message but the same signature, on `evil`."""
     repo = pygit2.Repository(str(path))
-    signature, payload = repo[sha].gpg_signature
+    signed = repo[sha]
+    assert isinstance(signed, pygit2.Commit)
+    signature, payload = signed.gpg_signature
     forged = payload.replace(b"\nsigned\n", b"\nforged\n")
     oid = repo.create_commit_with_signature(forged.decode(), signature.decode())
     repo.references.create("refs/heads/evil", oid)
