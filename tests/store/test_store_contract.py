@@ -1,0 +1,235 @@
+"""The `Store` contract: what every backend must do, method by method."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+import store_factories as f
+
+from reconciler.conditions import ConditionStatus
+from reconciler.policy.decisions import Outcome
+from reconciler.store import base
+
+
+def test_revisions_are_listed_newest_first_per_source(store: base.Store) -> None:
+    for sha in "abc":
+        store.record_revision("main", f.revision(sha))
+    store.record_revision("other", f.revision("d"))
+    assert [r.sha[0] for r in store.revisions("main")] == ["c", "b", "a"]
+    assert store.revisions("main", limit=1) == [f.revision("c")]
+    assert store.revisions("other") == [f.revision("d")]
+    assert store.revisions("missing") == []
+
+
+def test_recording_a_revision_again_makes_it_newest_without_duplicating(store: base.Store) -> None:
+    for sha in "aba":
+        store.record_revision("main", f.revision(sha))
+    assert [r.sha[0] for r in store.revisions("main")] == ["a", "b"]
+
+
+def test_status_round_trips_every_field(store: base.Store) -> None:
+    status = f.status("motd", ready=False, history=3)
+    store.put_status(status)
+    assert store.get_status("File//motd") == status
+    assert store.get_status("File//absent") is None
+
+
+def test_put_status_replaces_the_previous_one(store: base.Store) -> None:
+    store.put_status(f.status("motd", ready=False))
+    newer = f.status("motd", ready=True, observed_generation=4, updated_at=f.at(90))
+    store.put_status(newer)
+    assert store.get_status("File//motd") == newer
+    assert store.list_status(condition="Drifted") == []
+
+
+def test_list_status_filters_by_source_and_condition(store: base.Store) -> None:
+    store.put_status(f.status("b", ready=True))
+    store.put_status(f.status("a", ready=False))
+    store.put_status(f.status("c", ready=False, source="infra"))
+    assert [s.name for s in store.list_status()] == ["a", "b", "c"]
+    assert [s.name for s in store.list_status(source="main")] == ["a", "b"]
+    assert [s.name for s in store.list_status(condition="Drifted")] == ["a", "c"]
+    not_ready = store.list_status(condition="Ready", condition_status=ConditionStatus.FALSE)
+    assert [s.name for s in not_ready] == ["a", "c"]
+    assert [s.name for s in store.list_status(source="infra", condition="Ready")] == []
+
+
+def test_history_keeps_only_the_newest_entries(open_store: Callable[..., base.Store]) -> None:
+    from reconciler.store.retention import RetentionSettings
+
+    store = open_store(RetentionSettings(history_per_object=2))
+    store.put_status(f.status("motd", history=5))
+    kept = store.get_status("File//motd")
+    assert kept is not None
+    assert [h.revision for h in kept.history] == ["r3", "r4"]
+
+
+def test_delete_status_forgets_the_object_and_its_violations(store: base.Store) -> None:
+    store.put_status(f.status("web", key="Deployment/prod/web"))
+    store.append_decisions([f.decision(name="web"), f.decision(name="api")])
+    assert store.delete_status("Deployment/prod/web") is True
+    assert store.delete_status("Deployment/prod/web") is False
+    assert store.get_status("Deployment/prod/web") is None
+    assert store.list_status(condition="Ready") == []
+    assert [v.resource.name for v in store.violations()] == ["api"]
+    assert len(store.decisions()) == 2  # the log keeps what was decided
+
+
+def test_decisions_round_trip_newest_first_with_filters(store: base.Store) -> None:
+    logged = [
+        f.decision(policy="p1", name="web", seconds=0),
+        f.decision(policy="p2", name="web", seconds=10, outcome=Outcome.ALLOW),
+        f.decision(policy="p1", name="api", seconds=20, outcome=Outcome.WARN),
+    ]
+    assert store.append_decisions(logged) == 3
+    assert store.append_decisions([]) == 0
+    assert store.decisions() == logged[::-1]
+    assert store.decisions(limit=1) == [logged[2]]
+    assert store.decisions(policy="p1") == [logged[2], logged[0]]
+    assert store.decisions(key="Deployment/prod/web") == [logged[1], logged[0]]
+    assert store.decisions(since=f.at(10)) == [logged[2], logged[1]]
+    assert store.decisions(policy="p1", key="Deployment/prod/web", since=f.at(1)) == []
+
+
+def test_iter_decisions_reads_everything_oldest_first_in_batches(store: base.Store) -> None:
+    logged = [f.decision(name=f"r{i}", seconds=i) for i in range(25)]
+    store.append_decisions(logged[:10])
+    store.append_decisions(logged[10:])
+    assert list(store.iter_decisions(batch=7)) == logged
+    assert list(store.iter_decisions(batch=100)) == logged
+
+
+def test_iter_decisions_on_an_empty_log_yields_nothing(store: base.Store) -> None:
+    assert list(store.iter_decisions()) == []
+
+
+def test_violations_are_the_latest_decision_per_policy_and_key(store: base.Store) -> None:
+    store.append_decisions([
+        f.decision(policy="p1", name="web", outcome=Outcome.DENY, seconds=0),
+        f.decision(policy="p1", name="web", outcome=Outcome.ALLOW, seconds=5),  # fixed
+        f.decision(policy="p1", name="api", outcome=Outcome.ALLOW, seconds=0),
+        f.decision(policy="p1", name="api", outcome=Outcome.ERROR, seconds=5),  # broke
+        f.decision(policy="p2", name="web", outcome=Outcome.DENY, seconds=1),
+        f.decision(policy="p2", name="db", outcome=Outcome.WARN, seconds=1),
+    ])
+    found = [(v.policy, v.resource.name, v.outcome) for v in store.violations()]
+    assert found == [("p1", "api", Outcome.ERROR), ("p2", "web", Outcome.DENY)]
+    assert [v.policy for v in store.violations(policy="p2")] == ["p2"]
+    assert [v.policy for v in store.violations(key="Deployment/prod/web")] == ["p2"]
+
+
+def test_violations_follow_time_across_batches_not_arrival(store: base.Store) -> None:
+    store.append_decisions([f.decision(outcome=Outcome.ALLOW, seconds=10)])
+    store.append_decisions([f.decision(outcome=Outcome.DENY, seconds=5)])  # late, older
+    assert store.violations() == []
+    later_same_time = f.decision(outcome=Outcome.DENY, seconds=10, digest="d1")
+    store.append_decisions([later_same_time])
+    assert store.violations() == [later_same_time]
+
+
+def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> None:
+    run = f.run("r1", steps=(f.step("b"), f.step("a", status=base.StepStatus.RUNNING,
+                                                  finished_at=None, output={})))
+    store.create_run(run)
+    assert store.get_run("r1") == run
+    assert store.get_run("absent") is None
+
+
+def test_creating_a_run_twice_is_refused_and_keeps_the_first(store: base.Store) -> None:
+    store.create_run(f.run("r1"))
+    with pytest.raises(base.RunExists) as raised:
+        store.create_run(f.run("r1", name="other"))
+    assert str(raised.value) == "run 'r1' already exists"
+    assert store.get_run("r1") == f.run("r1")
+
+
+def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
+    store.create_run(f.run("r1"))
+    running = f.step("archive", status=base.StepStatus.RUNNING, finished_at=None)
+    done = f.step("archive")
+    retry = f.step("archive", attempt=2, status=base.StepStatus.FAILED, error="exit 2")
+    for step in (running, running, done, done, retry, retry):
+        store.update_step("r1", step)
+    stored = store.get_run("r1")
+    assert stored is not None
+    assert stored.steps == (done, retry)
+
+
+def test_update_run_overwrites_fields_and_upserts_its_steps(store: base.Store) -> None:
+    store.create_run(f.run("r1", steps=(f.step("a", status=base.StepStatus.RUNNING),)))
+    store.update_step("r1", f.step("b"))
+    finished = f.run("r1", status=base.RunStatus.FAILED, finished_at=f.at(9), error="a failed",
+                     steps=(f.step("a", status=base.StepStatus.FAILED, error="boom"),))
+    store.update_run(finished)
+    store.update_run(finished)
+    assert store.get_run("r1") == replace(finished, steps=(*finished.steps, f.step("b")))
+
+
+def test_updates_of_an_unknown_run_are_refused(store: base.Store) -> None:
+    with pytest.raises(base.RunNotFound) as raised:
+        store.update_run(f.run("ghost"))
+    assert str(raised.value) == "run 'ghost' does not exist"
+    with pytest.raises(base.RunNotFound):
+        store.update_step("ghost", f.step("a"))
+    assert store.list_runs() == []
+
+
+def test_list_runs_newest_first_filtered_by_kind_and_status(store: base.Store) -> None:
+    store.create_run(f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),)))
+    store.create_run(f.run("r2", status=base.RunStatus.SUCCEEDED))
+    store.create_run(f.run("r3", status=base.RunStatus.WAITING))
+    assert [r.id for r in store.list_runs()] == ["r3", "r2", "r1"]
+    assert [r.id for r in store.list_runs(limit=2)] == ["r3", "r2"]
+    assert store.list_runs(kind=base.RunKind.RUNBOOK) == [
+        f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),))]
+    assert [r.id for r in store.list_runs(status=base.RunStatus.WAITING)] == ["r3"]
+    assert store.list_runs(kind=base.RunKind.SIMULATION) == []
+
+
+def test_events_get_growing_ids_and_are_paged_by_id(store: base.Store) -> None:
+    appended = [store.append_event(f.event(f"E{i}", seconds=i)) for i in range(5)]
+    assert [e.id for e in appended] == sorted({e.id for e in appended if e.id is not None})
+    assert replace(appended[0], id=None) == f.event("E0", seconds=0)
+    assert store.events() == appended
+    assert store.events(since_id=appended[1].id or 0, limit=2) == appended[2:4]
+    assert store.events(since_id=appended[4].id or 0) == []
+
+
+@pytest.mark.parametrize("write", ["status", "decision", "run", "event", "revision"])
+def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store,
+                                                             write: str) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    with pytest.raises(ValueError) as raised:
+        if write == "status":
+            store.put_status(f.status("motd", updated_at=naive))
+        elif write == "decision":
+            store.append_decisions([f.decision(), replace(f.decision(), at=naive)])
+        elif write == "run":
+            store.create_run(f.run("r1", steps=(f.step("a", started_at=naive),)))
+        elif write == "event":
+            store.append_event(replace(f.event(), at=naive))
+        else:
+            store.record_revision("main", replace(f.revision("a"), committed_at=naive))
+    assert str(raised.value) == (
+        "timestamp 2026-03-01T12:00:00 has no timezone; the store keeps UTC")
+    assert (store.list_status(), store.decisions(), store.list_runs(), store.events(),
+            store.revisions("main")) == ([], [], [], [], [])
+
+
+def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(
+        store: base.Store) -> None:
+    from datetime import timedelta, timezone
+
+    local = f.at(0).astimezone(timezone(timedelta(hours=2)))
+    store.append_event(replace(f.event(), at=local))
+    (stored,) = store.events()
+    assert stored.at == local and stored.at.utcoffset() == timedelta(0)
+
+
+def test_a_closed_store_refuses_calls(store: base.Store) -> None:
+    store.close()
+    with pytest.raises(base.StoreError):
+        store.events()

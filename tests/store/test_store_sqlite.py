@@ -1,0 +1,203 @@
+"""What only the SQLite backend promises: WAL on disk, schema versions, reopening, sharing
+between threads, and surviving a writer killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import store_factories as f
+
+from reconciler.store import base, schema, sqlite
+from reconciler.store.retention import RetentionSettings
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def open_db(path: Path) -> sqlite.SqliteStore:
+    return sqlite.SqliteStore(path, retention=RetentionSettings())
+
+
+def raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(
+        tmp_path: Path) -> None:
+    store = open_db(tmp_path / "state.db")
+    store.close()
+    assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
+    assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(1,)]
+
+
+def test_reopening_keeps_everything(tmp_path: Path) -> None:
+    store = open_db(tmp_path / "state.db")
+    store.record_revision("main", f.revision("a"))
+    store.put_status(f.status("motd", ready=False, history=2))
+    store.append_decisions([f.decision()])
+    store.create_run(f.run("r1", steps=(f.step("a"),)))
+    event = store.append_event(f.event())
+    store.close()
+    again = open_db(tmp_path / "state.db")
+    assert again.revisions("main") == [f.revision("a")]
+    assert again.get_status("File//motd") == f.status("motd", ready=False, history=2)
+    assert again.violations() == [f.decision()]
+    assert again.get_run("r1") == f.run("r1", steps=(f.step("a"),))
+    assert again.events() == [event]
+    again.close()
+
+
+def _migration(name: str, calls: list[str]) -> schema.Migration:
+    def migrate(connection: Any) -> None:
+        calls.append(name)
+        connection.exec_driver_sql(f"ALTER TABLE events ADD COLUMN {name} TEXT")
+    return migrate
+
+
+def test_an_older_database_is_migrated_once_keeping_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, calls = tmp_path / "state.db", list[str]()
+    store = open_db(path)
+    event = store.append_event(f.event())
+    store.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", (_migration("v2", calls),))
+    open_db(path).close()
+    monkeypatch.setattr(schema, "MIGRATIONS",
+                        (_migration("v2", calls), _migration("v3", calls)))
+    store = open_db(path)
+    assert (store.schema_version, calls) == (3, ["v2", "v3"])
+    assert store.events() == [event]
+    store.close()
+    open_db(path).close()
+    assert calls == ["v2", "v3"]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v2", "v3"]
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "state.db"
+    open_db(path).close()
+
+    def broken(connection: Any) -> None:
+        connection.exec_driver_sql("ALTER TABLE events ADD COLUMN half TEXT")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", (broken,))
+    with pytest.raises(RuntimeError, match="migration bug"):
+        open_db(path)
+    assert raw(path, "SELECT version FROM schema_version") == [(1,)]
+    assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_db(path)
+    store.append_event(f.event())
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schema_version SET version = 7")
+    with pytest.raises(base.SchemaVersionError) as raised:
+        open_db(path)
+    assert str(raised.value) == (
+        f"{path}: database schema version 7 is newer than this reconciler supports (1);"
+        " open it with a newer reconciler")
+    assert raw(path, "SELECT count(*) FROM events") == [(1,)]
+
+
+def _in_threads(count: int, work: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def target(index: int) -> None:
+        try:
+            start.wait()
+            work(index)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_writers_on_four_threads_lose_nothing(tmp_path: Path) -> None:
+    store = open_db(tmp_path / "state.db")
+    store.create_run(f.run("shared"))
+
+    def work(t: int) -> None:
+        for i in range(20):
+            store.create_run(f.run(f"t{t}-{i}", steps=(f.step("a"),)))
+            store.update_step(f"t{t}-{i}", f.step("b"))
+            store.update_step("shared", f.step(f"s{i}"))  # every thread writes the same steps
+            store.append_decisions([f.decision(name=f"t{t}-{i}-{n}") for n in range(5)])
+            store.append_event(f.event(f"t{t}"))
+            store.put_status(f.status(f"t{t}-{i}"))
+
+    _in_threads(4, work)
+    runs = store.list_runs(limit=1000)
+    assert len(runs) == 81
+    assert all(len(r.steps) == 2 for r in runs if r.id != "shared")
+    shared = store.get_run("shared")
+    assert shared is not None and len(shared.steps) == 20
+    assert len(list(store.iter_decisions())) == 400 == len(store.violations())
+    assert len(store.events(limit=1000)) == 80 == len(store.list_status())
+    store.close()
+
+
+def _start_writer(path: Path, prefix: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
+    return subprocess.Popen([sys.executable, str(HERE / "kill_writer.py"), str(path), prefix],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _kill_while_writing(path: Path, prefix: str, *, rng: random.Random) -> list[str]:
+    writer = _start_writer(path, prefix)
+    assert writer.stdout is not None and writer.stderr is not None
+    committed = []
+    for _ in range(rng.randint(3, 12)):
+        line = writer.stdout.readline()
+        assert line, writer.stderr.read()
+        committed.append(line.strip())
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    writer.stderr.close()
+    assert writer.returncode == -signal.SIGKILL
+    return committed
+
+
+def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> None:
+    from reconciler.store.base import RunStatus, StepStatus
+
+    path, rng, committed = tmp_path / "state.db", random.Random(7), []
+    for round_ in range(3):
+        committed += _kill_while_writing(path, f"round{round_}", rng=rng)
+    store = open_db(path)
+    assert store.integrity_check() == ["ok"]
+    runs = {r.id: r for r in store.list_runs(limit=10_000)}
+    assert set(committed) <= set(runs)
+    for run_id, run in runs.items():
+        assert len(run.steps) == 20, run_id  # created with all its steps or not at all
+        done = run.status is RunStatus.SUCCEEDED
+        assert {s.status for s in run.steps} == {StepStatus.SUCCEEDED if done
+                                                 else StepStatus.RUNNING}
+        assert done or run_id not in committed
+    assert len(list(store.iter_decisions())) % 50 == 0
+    assert len(list(store.iter_decisions())) >= 50 * len(committed)
+    store.close()
