@@ -97,6 +97,28 @@ def scope_matches(scope: models.Scope, subject: Subject) -> bool:
     return selector_matches(scope.label_selector, subject.labels)
 
 
+class ScopeMatcher:
+    """`scope_matches` for one scope, with exact kind names looked up in a set."""
+
+    def __init__(self, scope: models.Scope) -> None:
+        self.scope = scope
+        exact = [k for k in scope.kinds if not any(ch in k for ch in "*?[")]
+        self._exact = frozenset(exact) if len(exact) == len(scope.kinds) else None
+        self._rest = scope.model_copy(update={"kinds": []}) if self._exact is not None else scope
+        self._trivial = self._rest == models.Scope()
+
+    def matches(self, subject: Subject) -> bool:
+        if (
+            self._exact is not None
+            and self._exact
+            and not (
+                subject.kind in self._exact or f"{subject.group}/{subject.kind}" in self._exact
+            )
+        ):
+            return False
+        return self._trivial or scope_matches(self._rest, subject)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExceptionMatch:
     """The binding exceptions whose scope matched: the one in force, and expired ones."""

@@ -93,6 +93,12 @@ class Bundle:
             self._local.base = base
         return base.clone()
 
+    def without_engines(self) -> Bundle:
+        """A copy sharing everything but the engines (for a forked process)."""
+        copy = Bundle.__new__(Bundle)
+        copy.__setstate__(self.__getstate__())
+        return copy
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["_local"]

@@ -141,6 +141,14 @@ class RegoEngine:
         except RuntimeError as exc:
             raise RegoEvalError(parse_failure(exc), rule=rule) from None
 
+    def eval_rule_text(self, rule: str) -> str:
+        """Like `eval_rule` but returns the JSON text, so callers can skip decoding the
+        common empty answer `[]`; undefined is the JSON string `"<undefined>"`."""
+        try:
+            return str(self._engine.eval_rule_as_json(rule))
+        except RuntimeError as exc:
+            raise RegoEvalError(parse_failure(exc), rule=rule) from None
+
     def eval_query(self, query: str) -> list[dict[str, Any]]:
         """Evaluate a query; returns the `result` list of the OPA-style answer."""
         try:
