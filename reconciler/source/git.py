@@ -48,10 +48,12 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._asked = False
 
     def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
+        user = username_from_url or self._auth.username
+        if allowed_types == enums.CredentialType.USERNAME:  # ssh asks for the user name first
+            return pygit2.Username(user)
         if self._asked:
             raise errors.SourceError("the remote rejected the credentials")
         self._asked = True
-        user = username_from_url or self._auth.username
         if allowed_types & enums.CredentialType.SSH_KEY and self._auth.ssh_key_file:
             key = str(self._auth.ssh_key_file)
             public = str(self._auth.ssh_public_key_file or f"{key}.pub")

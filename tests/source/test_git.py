@@ -355,3 +355,26 @@ def test_directory_tree_matches_the_commit_tree(tmp_path: Path) -> None:
     for entry in directory.entries():
         assert entry.blob_id == str(pygit2.hash(directory.read(entry)))
         assert directory.read(entry) == commit_tree.read(entry)
+
+
+def test_ssh_credentials_come_from_the_key_file(tmp_path: Path) -> None:
+    # No SSH server runs here, so the callback libgit2 would call is exercised directly.
+    auth = settings.GitAuth(ssh_key_file=tmp_path / "id_ed25519")
+    callbacks = git._Callbacks(auth=auth, token=None, passphrase="")
+    ssh = pygit2.enums.CredentialType
+
+    asked_name = callbacks.credentials("ssh://host/r.git", None, ssh.USERNAME)
+    keypair = callbacks.credentials(
+        "ssh://host/r.git", "deploy", ssh.SSH_KEY | ssh.USERPASS_PLAINTEXT
+    )
+
+    assert asked_name.credential_tuple == ("git",)
+    assert keypair.credential_tuple == (
+        "deploy",
+        f"{tmp_path / 'id_ed25519'}.pub",
+        str(tmp_path / "id_ed25519"),
+        "",
+    )
+    with pytest.raises(errors.SourceError) as raised:
+        callbacks.credentials("ssh://host/r.git", "deploy", ssh.SSH_KEY)
+    assert str(raised.value) == "the remote rejected the credentials"
