@@ -14,7 +14,7 @@ from reconciler.specs import loader
 def run(args: argparse.Namespace) -> int:
     snapshot = loader.load(repo.open_tree(args))
     report = testing.run_tests(
-        snapshot.rego,
+        testing.snapshot_modules(snapshot),
         data=snapshot.data,
         builtin_dir=assets.rego_dir(),
         coverage=args.coverage,

@@ -24,7 +24,14 @@ from reconciler.errors import PolicyError, Problem
 UNDEFINED = "<undefined>"
 _LOCATION = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
 _MESSAGE = re.compile(r"^error:\s*(?P<msg>.*)$", re.MULTILINE)
-_MISSING_BUILTIN = re.compile(r"could not find function (?P<name>[\w.]+)")
+_MISSING_FUNCTION = re.compile(r"could not find function (?P<name>[\w.]+)")
+# Namespaces of OPA's builtins: a missing function under one of them is a builtin regorus
+# lacks; any other missing function is the user's (a typo or a missing import).
+_BUILTIN_NAMESPACES = frozenset(
+    "array base64 base64url bits crypto glob graph graphql hex http io json net numbers object"
+    " opa providers rand regex rego semver sets strings time trace units urlquery uuid yaml"
+    .split()
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,12 +54,15 @@ def parse_failure(exc: BaseException) -> RegoFailure:
     loc = _LOCATION.search(text)
     msg_match = _MESSAGE.search(text)
     message = msg_match.group("msg").strip() if msg_match else text.splitlines()[0] if text else ""
-    missing = _MISSING_BUILTIN.search(text)
-    if missing:
+    missing = _MISSING_FUNCTION.search(text)
+    if missing and missing.group("name").split(".")[0] in _BUILTIN_NAMESPACES:
         message = (
             f"builtin {missing.group('name')} is not available in the embedded Rego engine"
             " (regorus); rewrite the rule without it"
         )
+    elif missing:
+        message = f"function {missing.group('name')} is not defined (a typo, or a missing import?)"
+        missing = None
     return RegoFailure(
         path=loc.group("path") if loc else None,
         line=int(loc.group("line")) if loc else None,
