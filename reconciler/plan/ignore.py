@@ -85,9 +85,7 @@ class IgnoreRule:
 def parse_path(text: str) -> Pattern:
     """A JSON pointer or dotted path as segments; raises ValueError saying what is wrong."""
     if text.startswith("/"):
-        return tuple(
-            part.replace("~1", "/").replace("~0", "~") for part in text[1:].split("/")
-        )
+        return tuple(part.replace("~1", "/").replace("~0", "~") for part in text[1:].split("/"))
     segments: list[Segment] = []
     position = 1 if text.startswith(".") else 0
     while position < len(text):
@@ -143,8 +141,10 @@ def _matches(segment: Segment, position: str | int, element: Any) -> bool:
     if segment == ANY:
         return True
     if isinstance(segment, diffs.Name):
-        return isinstance(position, int) and isinstance(element, dict) and (
-            element.get("name") == segment
+        return (
+            isinstance(position, int)
+            and isinstance(element, dict)
+            and (element.get("name") == segment)
         )
     if isinstance(position, int) and isinstance(segment, str):
         return segment.isdigit() and int(segment) == position
@@ -175,9 +175,9 @@ def _drop(value: Any, pattern: Pattern) -> Any:
     return result
 
 
-def _advance(patterns: tuple[Pattern, ...], position: str | int, element: Any) -> tuple[
-    Pattern, ...
-]:
+def _advance(
+    patterns: tuple[Pattern, ...], position: str | int, element: Any
+) -> tuple[Pattern, ...]:
     return tuple(p[1:] for p in patterns if p and _matches(p[0], position, element))
 
 
@@ -241,7 +241,7 @@ def _rule_problems(item: Mapping[str, Any]) -> list[tuple[str, str]]:
     found = [problem for problem in found if problem[0] not in _RULE_KEYS]
     for key in ("kind", "name", "namespace"):
         if key in item and not isinstance(item[key], str):
-            found.append((key, "must be a string (a glob like \"Deployment\" or \"web-*\")"))
+            found.append((key, 'must be a string (a glob like "Deployment" or "web-*")'))
     for key in ("jsonPointers", "paths", "strict"):
         values = item.get(key, [])
         if not isinstance(values, list):

@@ -87,7 +87,9 @@ CASES: list[tuple[str, Any, Any, tuple[diffs.DiffItem, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_diff(old: Any, new: Any, expected: tuple[diffs.DiffItem, ...]) -> None:
     assert diffs.diff(old, new) == expected
     assert diffs.apply(old, expected) == new
@@ -103,7 +105,10 @@ def test_named_path_parts_are_names() -> None:
     [
         (("spec", "containers", 0, "image"), "spec.containers[0].image"),
         (("spec", "containers", Name("web"), "image"), "spec.containers[name=web].image"),
-        (("metadata", "annotations", "reconciler.dev/wave"), 'metadata.annotations["reconciler.dev/wave"]'),
+        (
+            ("metadata", "annotations", "reconciler.dev/wave"),
+            'metadata.annotations["reconciler.dev/wave"]',
+        ),
         ((0, "a"), "[0].a"),
         ((), ""),
     ],
@@ -144,7 +149,11 @@ def test_apply_copies_added_values() -> None:
     [
         ({"a": 1}, Item(op=Op.REPLACE, path=("b",), new=2), "cannot replace b: no 'b' there"),
         ({"a": 1}, Item(op=Op.REMOVE, path=("a", "x")), "cannot remove a.x: parent is a int"),
-        ({"l": [1]}, Item(op=Op.ADD, path=("l", 3), new=2), "cannot add l[3]: index 3 is out of range"),
+        (
+            {"l": [1]},
+            Item(op=Op.ADD, path=("l", 3), new=2),
+            "cannot add l[3]: index 3 is out of range",
+        ),
         (
             {"l": [{"name": "a"}]},
             Item(op=Op.REPLACE, path=("l", Name("b"), "v"), new=2),
@@ -160,9 +169,17 @@ def test_apply_conflict(document: Any, item: diffs.DiffItem, message: str) -> No
 
 
 _keys = st.sampled_from(["a", "b", "name", "spec", "x.y", "0"])
-_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=3)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3)
+)
 _named = st.lists(
-    st.fixed_dictionaries({"name": st.sampled_from(["p", "q", "r", "s"])}, optional={"v": st.integers(0, 2)}),
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["p", "q", "r", "s"])}, optional={"v": st.integers(0, 2)}
+    ),
     max_size=4,
 )
 json_values = st.recursive(

@@ -86,9 +86,15 @@ def test_extra_list_items_are_drift() -> None:
         (ignore.IgnoreRule(kind="Deployment", paths=("/spec/replicas",)), []),
         (ignore.IgnoreRule(kind="Deploy*", name="web", paths=("spec.replicas",)), []),
         (ignore.IgnoreRule(kind="Deployment", namespace="prod", paths=("/spec",)), []),
-        (ignore.IgnoreRule(kind="Deployment", name="api", paths=("/spec/replicas",)), ["~ spec.replicas: 5 -> 2"]),
+        (
+            ignore.IgnoreRule(kind="Deployment", name="api", paths=("/spec/replicas",)),
+            ["~ spec.replicas: 5 -> 2"],
+        ),
         (ignore.IgnoreRule(kind="Service", paths=("/spec/replicas",)), ["~ spec.replicas: 5 -> 2"]),
-        (ignore.IgnoreRule(kind="Deployment", namespace="dev", paths=("/spec",)), ["~ spec.replicas: 5 -> 2"]),
+        (
+            ignore.IgnoreRule(kind="Deployment", namespace="dev", paths=("/spec",)),
+            ["~ spec.replicas: 5 -> 2"],
+        ),
     ],
 )
 def test_ignore_rules_match_by_kind_name_and_namespace(
@@ -113,7 +119,9 @@ def test_ignore_rules_match_by_kind_name_and_namespace(
 def test_ignore_paths_into_lists(path: str) -> None:
     observed = applied(DEPLOYMENT)
     observed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.24"
-    assert compare(DEPLOYMENT, observed, (ignore.IgnoreRule(kind="Deployment", paths=(path,)),)) == []
+    assert (
+        compare(DEPLOYMENT, observed, (ignore.IgnoreRule(kind="Deployment", paths=(path,)),)) == []
+    )
 
 
 def test_ignore_an_annotation_by_escaped_pointer_or_quoted_key() -> None:
@@ -121,7 +129,10 @@ def test_ignore_an_annotation_by_escaped_pointer_or_quoted_key() -> None:
     desired["metadata"]["annotations"] = {"example.com/hash": "a", "keep": "1"}
     observed = applied(desired)
     observed["metadata"]["annotations"] = {"example.com/hash": "b", "keep": "1"}
-    for path in ("/metadata/annotations/example.com~1hash", 'metadata.annotations["example.com/hash"]'):
+    for path in (
+        "/metadata/annotations/example.com~1hash",
+        'metadata.annotations["example.com/hash"]',
+    ):
         assert compare(desired, observed, (ignore.IgnoreRule(paths=(path,)),)) == []
 
 
@@ -149,7 +160,9 @@ def test_ignore_an_annotation_by_escaped_pointer_or_quoted_key() -> None:
         ),
     ],
 )
-def test_strict_paths_make_extra_observed_keys_drift(strict: tuple[str, ...], expected: list[str]) -> None:
+def test_strict_paths_make_extra_observed_keys_drift(
+    strict: tuple[str, ...], expected: list[str]
+) -> None:
     rule = ignore.IgnoreRule(kind="Deployment", strict=strict)
     assert compare(DEPLOYMENT, applied(DEPLOYMENT), (rule,)) == expected
 
@@ -195,7 +208,12 @@ def test_parse_path_rejects(text: str) -> None:
 def test_rules_from_settings() -> None:
     rules = ignore.rules_from_settings(
         [
-            {"kind": "Deployment", "name": "web-*", "jsonPointers": ["/spec/replicas"], "paths": ["spec.x"]},
+            {
+                "kind": "Deployment",
+                "name": "web-*",
+                "jsonPointers": ["/spec/replicas"],
+                "paths": ["spec.x"],
+            },
             {"kind": "ConfigMap", "namespace": "prod", "strict": ["/data"]},
         ]
     )
@@ -215,16 +233,16 @@ def test_rules_from_settings_reports_every_problem() -> None:
                 {"kind": "Deployment", "paths": ["spec..x"], "strict": [""]},
             ]
         )
+    where = "reconciler.yaml spec.ignoreDifferences"
     assert str(caught.value) == "\n".join(
         [
-            'reconciler.yaml spec.ignoreDifferences[0].jsonPointers[0]: must be a JSON pointer like "/spec/replicas"',
-            'reconciler.yaml spec.ignoreDifferences[0].kind: must be a string (a glob like "Deployment" or "web-*")',
-            "reconciler.yaml spec.ignoreDifferences[0].paths[0]: must not be empty",
-            "reconciler.yaml spec.ignoreDifferences[1].colour: unknown key; expected one of "
+            f'{where}[0].jsonPointers[0]: must be a JSON pointer like "/spec/replicas"',
+            f'{where}[0].kind: must be a string (a glob like "Deployment" or "web-*")',
+            f"{where}[0].paths[0]: must not be empty",
+            f"{where}[1].colour: unknown key; expected one of "
             "kind, name, namespace, jsonPointers, paths, strict",
-            "reconciler.yaml spec.ignoreDifferences[1].paths: must be a list of paths",
-            "reconciler.yaml spec.ignoreDifferences[2].jsonPointers: a rule needs jsonPointers, paths or strict",
-            'reconciler.yaml spec.ignoreDifferences[3].paths[0]: must be a path like "/spec/replicas" or '
-            '"spec.replicas"',
+            f"{where}[1].paths: must be a list of paths",
+            f"{where}[2].jsonPointers: a rule needs jsonPointers, paths or strict",
+            f'{where}[3].paths[0]: must be a path like "/spec/replicas" or "spec.replicas"',
         ]
     )

@@ -34,7 +34,11 @@ def run_order(bodies: dict[str, dict[str, Any]]) -> tuple[str, ...]:
             ("File//b", "File//a", "File//c"),
         ),
         (
-            {"File//a": body("a", depends_on="File//c"), "File//b": body("b"), "File//c": body("c")},
+            {
+                "File//a": body("a", depends_on="File//c"),
+                "File//b": body("b"),
+                "File//c": body("c"),
+            },
             ("File//b", "File//c", "File//a"),
         ),
         (
@@ -47,7 +51,10 @@ def run_order(bodies: dict[str, dict[str, Any]]) -> tuple[str, ...]:
             ("File//z", "File//c", "File//b", "File//a"),
         ),
         (
-            {"File//a": body("a", wave="1", depends_on="File//b"), "File//b": body("b", wave=" 0 ")},
+            {
+                "File//a": body("a", wave="1", depends_on="File//b"),
+                "File//b": body("b", wave=" 0 "),
+            },
             ("File//b", "File//a"),
         ),
     ],
@@ -98,12 +105,12 @@ def test_self_dependency_is_a_cycle() -> None:
         (
             {"File//a": body("a", depends_on="File/a")},
             'File//a metadata.annotations["reconciler.dev/depends-on"]: '
-            "'File/a' is not a key like \"Kind/namespace/name\" or \"Kind//name\"",
+            '\'File/a\' is not a key like "Kind/namespace/name" or "Kind//name"',
         ),
         (
             {"File//a": body("a", depends_on="/ns/a")},
             'File//a metadata.annotations["reconciler.dev/depends-on"]: '
-            "'/ns/a' is not a key like \"Kind/namespace/name\" or \"Kind//name\"",
+            '\'/ns/a\' is not a key like "Kind/namespace/name" or "Kind//name"',
         ),
         (
             {"File//a": body("a", wave="first")},
