@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -92,7 +93,8 @@ def _handler(store: JsonStore) -> type[BaseHTTPRequestHandler]:
                                  "authorization": self.headers.get("Authorization")})
             elif area == "slow":
                 time.sleep(store.slow_seconds)
-                self._send(200, {})
+                with contextlib.suppress(ConnectionError):  # the client gave up waiting
+                    self._send(200, {})
             else:
                 self._item(item, json.loads(raw) if raw else None)
 
