@@ -98,9 +98,7 @@ def is_v0(text: str) -> bool:
     """
     if re.search(r"^\s*import\s+rego\.v1\b", text, re.MULTILINE):
         return False
-    if re.search(r"\b(if|contains)\b", _strip_comments_and_strings(text)):
-        return False
-    return True
+    return not re.search(r"\b(if|contains)\b", _strip_comments_and_strings(text))
 
 
 def _re_match(pattern: str, value: str) -> bool:

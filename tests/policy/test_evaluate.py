@@ -12,7 +12,7 @@ from reconciler.clock import ManualClock
 from reconciler.policy import bundle, evaluate
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.specs.models import Enforcement
-from tests.policy.conftest import make_snapshot
+from tests.policy.conftest import NO_BUILTINS, make_snapshot
 
 CONVENTIONS = """\
 package conv
@@ -33,7 +33,9 @@ package legacy.v0
 
 deny[msg] {
   input.resource.spec.replicas > input.parameters.max
-  msg := sprintf("%v replicas is more than %v", [input.resource.spec.replicas, input.parameters.max])
+  msg := sprintf("%v replicas is more than %v", [
+    input.resource.spec.replicas, input.parameters.max,
+  ])
 }
 """
 HASHES = """\
@@ -52,7 +54,9 @@ import rego.v1
 deny contains msg if {
   input.change.action == "update"
   input.observed.spec.replicas != input.resource.spec.replicas
-  msg := sprintf("replicas change %v -> %v at %v", [input.observed.spec.replicas, input.resource.spec.replicas, input.revision])
+  msg := sprintf("replicas change %v -> %v at %v", [
+    input.observed.spec.replicas, input.resource.spec.replicas, input.revision,
+  ])
 }
 """
 
@@ -81,7 +85,7 @@ def deployment(name: str, *, replicas: int = 2, image: str = "app:v1", **labels:
 
 def run(files: dict[str, str], *, at: datetime | None = None) -> list[Decision]:
     snapshot = make_snapshot(files)
-    compiled = bundle.compile(snapshot, builtin_dir=None)
+    compiled = bundle.compile(snapshot, builtin_dir=NO_BUILTINS)
     assert compiled.problems == ()
     clock = ManualClock(at or datetime(2026, 6, 1, tzinfo=UTC))
     return evaluate.Evaluator(compiled, clock=clock, revision="abc123").evaluate_all(snapshot)
@@ -178,7 +182,7 @@ def test_observed_change_and_revision_reach_the_policy() -> None:
             "resources/a.yaml": deployment("web", replicas=4),
         }
     )
-    compiled = bundle.compile(snapshot, builtin_dir=None)
+    compiled = bundle.compile(snapshot, builtin_dir=NO_BUILTINS)
     evaluator = evaluate.Evaluator(compiled, clock=ManualClock(), revision="abc123")
     observed = json.loads(deployment("web", replicas=2))
     [decision] = evaluator.evaluate(
@@ -300,7 +304,7 @@ def test_parallel_evaluation_gives_the_same_decisions() -> None:
     }
     files.update({f"resources/r{i:02}.yaml": deployment(f"d{i}", replicas=i) for i in range(12)})
     snapshot = make_snapshot(files)
-    compiled = bundle.compile(snapshot, builtin_dir=None)
+    compiled = bundle.compile(snapshot, builtin_dir=NO_BUILTINS)
     clock = ManualClock()
     serial = evaluate.Evaluator(compiled, clock=clock, revision=None).evaluate_all(snapshot)
     parallel = evaluate.evaluate_parallel(snapshot, compiled, clock=clock, workers=2)
