@@ -162,28 +162,31 @@ _values = st.recursive(
 _specs = st.dictionaries(_keys, _values, max_size=4)
 
 
-def _document(name: str, spec: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "File", "metadata": {"name": name, "uid": extra.get("uid")}, "spec": spec} | {
-        "status": extra
-    }
+def _desired(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "File", "metadata": {"name": name}, "spec": spec}
+
+
+def _observed(name: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """As a provider reports it: its own id and status besides the (drifted) spec."""
+    return {"kind": "File", "metadata": {"name": name, "uid": "u1"}, "spec": spec, "status": status}
 
 
 @settings(max_examples=200)
 @given(
     desired_specs=st.dictionaries(st.sampled_from("abcd"), _specs, max_size=3),
     observed_specs=st.dictionaries(st.sampled_from("abcd"), _specs, max_size=4),
-    extra=st.dictionaries(_keys, _values, max_size=2),
+    status=st.dictionaries(_keys, _values, max_size=2),
     ignored=st.sampled_from([(), ("/spec/a",), ("spec.b[*]",)]),
 )
 def test_applying_each_change_reaches_the_desired_state(
     desired_specs: dict[str, dict[str, Any]],
     observed_specs: dict[str, dict[str, Any]],
-    extra: dict[str, Any],
+    status: dict[str, Any],
     ignored: tuple[str, ...],
 ) -> None:
     rules = (ignore.IgnoreRule(kind="File", paths=ignored),)
-    desired = {f"File//{n}": _document(n, spec, {}) for n, spec in desired_specs.items()}
-    observed = {f"File//{n}": _document(n, spec, extra) for n, spec in observed_specs.items()}
+    desired = {f"File//{n}": _desired(n, spec) for n, spec in desired_specs.items()}
+    observed = {f"File//{n}": _observed(n, spec, status) for n, spec in observed_specs.items()}
     plan = planner.plan(
         desired=desired, observed=observed, inventory=set(observed), prune=True, rules=rules
     )
