@@ -133,7 +133,8 @@ def test_gatekeeper_problems_name_the_template_and_constraint() -> None:
     assert [str(p) for p in compile_files(files).problems] == [
         "policies/b.yaml:1 spec.crd.spec.names.kind: is required",
         "policies/c.yaml:6 spec.enforcementAction: must be one of deny, warn, dryrun, not 'block'",
-        "policies/a.yaml:1 spec.targets[0].rego: line 19 of the Rego: expecting expression",
+        "policies/a.yaml:1 spec.targets[0].rego: line 17 of the Rego:"
+        " expecting `}` while parsing query",
         'policies/c.yaml:1 kind: no ConstraintTemplate defines kind "K8sNothing"',
     ]
 
