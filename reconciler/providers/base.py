@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import Problem, ProblemsError, TransientError
@@ -111,6 +111,14 @@ class FileSettings(_Settings):
 
     roots: tuple[Path, ...] = ()
     """Absolute directories File resources may live in; empty allows any absolute path."""
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute(cls, roots: tuple[Path, ...]) -> tuple[Path, ...]:
+        relative = [str(root) for root in roots if not root.is_absolute()]
+        if relative:
+            raise ValueError(f"roots must be absolute directories: {', '.join(relative)}")
+        return roots
 
 
 class ExecSettings(_Settings):

@@ -41,7 +41,7 @@ class UnknownProviderError(ProblemsError, LookupError):
     """No installed provider manages a resource's kind."""
 
     def __init__(self, *, resource: Document, detail: str, known: tuple[str, ...]) -> None:
-        message = f"{detail} ({resource.key}); known providers: {', '.join(known)}"
+        message = f"{detail}; known providers: {', '.join(known)}"
         super().__init__([Problem(path=resource.path, line=resource.line, key="kind",
                                   message=message)])
         self.kind = resource.kind
@@ -100,7 +100,8 @@ class Registry:
         if name not in self._providers:
             raise UnknownProviderError(
                 resource=resource,
-                detail=f"{resource.kind} is mapped to provider {name!r}, which is not installed",
+                detail=f"{resource.key}: kind {resource.kind} is mapped to provider {name!r}, "
+                "which is not installed",
                 known=self.names,
             )
         return self._providers[name]
@@ -109,8 +110,8 @@ class Registry:
         """The provider managing `resource`; `UnknownProviderError` when there is none."""
         provider = self.find(resource, mapping=mapping)
         if provider is None:
-            detail = (f"no provider manages kind {resource.kind} ({resource.api_version}); "
-                      "map it in reconciler.yaml spec.providers")
+            detail = (f"no provider manages {resource.key}: map kind {resource.kind} "
+                      f"({resource.api_version}) to one in reconciler.yaml spec.providers")
             raise UnknownProviderError(resource=resource, detail=detail, known=self.names)
         return provider
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pydantic
 import pytest
 
 from reconciler.errors import ProblemsError
@@ -165,3 +166,11 @@ def test_any_absolute_path_is_allowed_without_roots(
     provider.apply(resource)
     assert target.read_text() == "ok"
     assert oct(os.stat(target).st_mode & 0o777) == "0o644"
+
+
+def test_roots_in_the_settings_must_be_absolute() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        base.FileSettings(roots=(Path("/srv/www"), Path("srv/www")))
+    assert [e["msg"] for e in caught.value.errors()] == [
+        "Value error, roots must be absolute directories: srv/www"
+    ]
