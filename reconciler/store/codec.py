@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.conditions import Condition, ConditionStatus
-from reconciler.policy.decisions import Decision, ResourceRef
+from reconciler.policy.decisions import ResourceRef
 from reconciler.store import base
 
 
@@ -86,18 +86,3 @@ def resource_from_row(*, api_version: str, kind: str, namespace: str | None, nam
                       path: str) -> ResourceRef:
     return ResourceRef(api_version=api_version, kind=kind, namespace=namespace, name=name,
                        path=path)
-
-
-def latest_per_pair(decisions: list[Decision]) -> list[Decision]:
-    """The latest decision of each (policy, resource key) in a batch; ties go to the later one.
-
-    Backends upsert these into the current-violations set; collapsing the batch first keeps
-    a single statement from touching one row twice (which PostgreSQL refuses).
-    """
-    latest: dict[tuple[str, str], Decision] = {}
-    for decision in decisions:
-        pair = (decision.policy, decision.resource.key)
-        held = latest.get(pair)
-        if held is None or utc(decision.at) >= utc(held.at):
-            latest[pair] = decision
-    return list(latest.values())

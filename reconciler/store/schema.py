@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,16 +29,35 @@ MIGRATIONS: tuple[Migration, ...] = ()
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp, stored as naive UTC (SQLite has no zones)."""
+    """A timezone-aware UTC timestamp.
 
-    impl = sa.DateTime
+    SQLite has no timestamp type: there it is fixed-width text, `YYYY-MM-DD HH:MM:SS.ffffff`
+    in UTC, which sorts and compares in time order and parses with the C `fromisoformat`.
+    Other databases get their zone-aware timestamp type.
+    """
+
+    impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else codec.utc(value).replace(tzinfo=None)
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(26))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
 
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        value = codec.utc(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return codec.utc(value)
 
 
 metadata = sa.MetaData()

@@ -105,7 +105,7 @@ class SqliteStore:
         query = (sa.select(table).where(table.c.source == source)
                  .order_by(table.c.seq.desc()).limit(limit))
         with self._read() as conn:
-            return [rows.revision_from_row(r._mapping) for r in conn.execute(query)]
+            return [rows.revision_from_row(r) for r in conn.execute(query).mappings().all()]
 
     # object status
 
@@ -139,7 +139,7 @@ class SqliteStore:
                 conditions.c.key == table.c.key, conditions.c.type == condition,
                 conditions.c.status == condition_status.value))
         with self._read() as conn:
-            return [rows.status_from_row(r._mapping) for r in conn.execute(query)]
+            return [rows.status_from_row(r) for r in conn.execute(query).mappings().all()]
 
     def delete_status(self, key: str) -> bool:
         with self._write() as conn:
@@ -152,23 +152,15 @@ class SqliteStore:
     # decisions
 
     def append_decisions(self, decisions: Iterable[Decision]) -> int:
-        batch = list(decisions)
-        if not batch:
+        log_rows = [rows.decision_row(d) for d in decisions]
+        if not log_rows:
             return 0
-        log_rows = [rows.decision_row(d) for d in batch]
-        current_rows = [rows.decision_row(d) for d in codec.latest_per_pair(batch)]
+        log = schema.decisions
         with self._write() as conn:
-            conn.execute(sa.insert(schema.decisions), log_rows)
-            conn.execute(self._current_upsert(), current_rows)
-        return len(batch)
-
-    def _current_upsert(self) -> Any:
-        table = schema.current_decisions
-        stmt = sqlite_insert(table)
-        columns = {c.name: stmt.excluded[c.name] for c in table.columns
-                   if c.name not in ("policy", "key")}
-        return stmt.on_conflict_do_update(index_elements=["policy", "key"], set_=columns,
-                                          where=stmt.excluded.at >= table.c.at)
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.id), 0))).scalar()
+            conn.execute(sa.insert(log), log_rows)
+            conn.execute(_current_upsert(after_id=before or 0))
+        return len(log_rows)
 
     def decisions(self, *, policy: str | None = None, key: str | None = None,
                   since: datetime | None = None, limit: int = 100) -> list[Decision]:
@@ -181,7 +173,7 @@ class SqliteStore:
         if since is not None:
             query = query.where(table.c.at >= codec.utc(since))
         with self._read() as conn:
-            return [rows.decision_from_row(r._mapping) for r in conn.execute(query)]
+            return [rows.decision_from_row(r) for r in conn.execute(query).mappings().all()]
 
     def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
         table = schema.decisions
@@ -190,7 +182,7 @@ class SqliteStore:
             query = (sa.select(table).where(table.c.id > after)
                      .order_by(table.c.id).limit(batch))
             with self._read() as conn:
-                page = [r._mapping for r in conn.execute(query)]
+                page = conn.execute(query).mappings().all()
             if not page:
                 return
             after = page[-1]["id"]
@@ -207,7 +199,7 @@ class SqliteStore:
         if key is not None:
             query = query.where(table.c.key == key)
         with self._read() as conn:
-            return [rows.decision_from_row(r._mapping) for r in conn.execute(query)]
+            return [rows.decision_from_row(r) for r in conn.execute(query).mappings().all()]
 
     # runs
 
@@ -269,7 +261,7 @@ class SqliteStore:
     def _load_runs(self, query: sa.Select[Any]) -> list[base.RunRecord]:
         steps = schema.run_steps
         with self._read() as conn:
-            run_rows = [r._mapping for r in conn.execute(query)]
+            run_rows = conn.execute(query).mappings().all()
             ids = [r["id"] for r in run_rows]
             step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
             by_run: dict[str, list[base.StepRecord]] = {run_id: [] for run_id in ids}
@@ -293,7 +285,7 @@ class SqliteStore:
         query = (sa.select(table).where(table.c.id > since_id)
                  .order_by(table.c.id).limit(limit))
         with self._read() as conn:
-            return [rows.event_from_row(r._mapping) for r in conn.execute(query)]
+            return [rows.event_from_row(r) for r in conn.execute(query).mappings().all()]
 
     # retention
 
@@ -310,6 +302,21 @@ class SqliteStore:
             revisions = _prune_revisions(conn, keep=settings.max_revisions_per_source)
         return RetentionReport(decisions=decisions, events=events, runs=runs,
                                revisions=revisions)
+
+
+def _current_upsert(*, after_id: int) -> Any:
+    """Fold log rows above `after_id` into the latest decision per (policy, key).
+
+    SQLite applies the rows in id order, so within one batch the later of two decisions
+    made at the same time wins, as it does across batches.
+    """
+    log, current = schema.decisions, schema.current_decisions
+    names = [c.name for c in current.columns]
+    fresh = sa.select(*(log.c[n] for n in names)).where(log.c.id > after_id).order_by(log.c.id)
+    stmt = sqlite_insert(current).from_select(names, fresh)
+    changed = {n: stmt.excluded[n] for n in names if n not in ("policy", "key")}
+    return stmt.on_conflict_do_update(index_elements=["policy", "key"], set_=changed,
+                                      where=stmt.excluded.at >= current.c.at)
 
 
 def _prune_log(conn: sa.Connection, *, table: sa.Table, keep: int, before: datetime) -> int:
