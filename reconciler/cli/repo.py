@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reconciler.errors import UsageError
 from reconciler.source import git, tree
+from reconciler.source.settings import SourceSettings
 from reconciler.source.revision import Tree
 
 
@@ -21,11 +22,17 @@ def open_tree(args: argparse.Namespace) -> Tree:
     """The tree named by `dir`, or by `--repo` + `--rev` (+ `--subpath`)."""
     if args.repo:
         cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-        source = git.GitSource.open(args.repo, cache_dir=cache)
+        where = {"url": args.repo} if is_url(args.repo) else {"path": Path(args.repo)}
+        config = SourceSettings(ref=args.rev, subpath=args.subpath, cache_dir=cache, **where)
+        source = git.GitSource.open(config)
         source.fetch()
-        revision = source.resolve(args.rev)
-        return source.tree(revision, subpath=args.subpath)
+        return source.tree(source.resolve())
     root = Path(args.dir)
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     return tree.DirectoryTree(root, subpath=args.subpath)
+
+
+def is_url(location: str) -> bool:
+    """`file://`, `https://`, `ssh://` ... or scp-like `git@host:org/repo.git`."""
+    return "://" in location or (":" in location and "@" in location.split(":", 1)[0])

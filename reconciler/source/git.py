@@ -342,3 +342,20 @@ def _revision(commit: pygit2.Commit, *, ref: str) -> Revision:
     return Revision(
         sha=str(commit.id), ref=ref, committed_at=committed, author=author, message=commit.message
     )
+
+
+def init_and_commit(path: Path, *, message: str, branch: str = "main") -> str:
+    """Make `path` a new repository on `branch` whose first commit holds every file in it.
+
+    The author is the user's git identity when one is configured, else `reconciler`.
+    """
+    repo = pygit2.init_repository(str(path), initial_head=branch)
+    repo.index.add_all()
+    repo.index.write()
+    tree_id = repo.index.write_tree()
+    try:
+        author = repo.default_signature
+    except (KeyError, pygit2.GitError):
+        author = pygit2.Signature("reconciler", "reconciler@localhost")
+    oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [])
+    return str(oid)
