@@ -54,10 +54,14 @@ spec: {{path: /tmp/reconciler-bench/{i}.conf, content: "index={i}\\n", mode: "06
 """
 
 
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 class _Tree:
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
-        self.ids = {p: hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest() for p, d in files.items()}
+        self.ids = {p: _blob_id(d) for p, d in files.items()}
 
     @property
     def revision(self) -> Revision | None:

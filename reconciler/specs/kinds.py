@@ -5,13 +5,15 @@ each pydantic error into one `(key path, message)` pair worded for the person wh
 YAML: `unknown key`, `required`, `must be a string`, `must be one of: strict, advisory` —
 never pydantic's own phrasing or links. The resource kinds the built-in providers manage
 (`File`, `ExecResource`) are defined here; foreign kinds are not validated beyond the
-envelope.
+envelope. Which kinds may live where (`route`, `placement`) is decided here too, so the
+repository layout and the kinds it admits are read in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -199,3 +201,70 @@ def _string(
         )
         return None
     return value
+
+
+class Role(StrEnum):
+    """What a file is, by where it lives in the repository."""
+
+    SETTINGS = "settings"
+    REGO = "rego"
+    POLICY = "policy"
+    DATA = "data"
+    RESOURCE = "resource"
+    WORKFLOW = "workflow"
+    RUNBOOK = "runbook"
+
+
+_YAML = (".yaml", ".yml")
+_DIRS = {"resources/": Role.RESOURCE, "workflows/": Role.WORKFLOW, "runbooks/": Role.RUNBOOK}
+
+
+def route(path: str) -> Role | None:
+    """The role of the file at `path`, None for files the loader ignores."""
+    if path == "reconciler.yaml":
+        return Role.SETTINGS
+    if path.startswith("policies/"):
+        return (
+            Role.REGO if path.endswith(".rego") else Role.POLICY if path.endswith(_YAML) else None
+        )
+    if path.startswith("data/"):
+        return Role.DATA if path.endswith((*_YAML, ".json")) else None
+    top = path[: path.find("/") + 1]
+    return _DIRS.get(top) if path.endswith(_YAML) else None
+
+
+_PLACE = {
+    Role.SETTINGS: ("Settings", "settings"),
+    Role.WORKFLOW: ("Workflow", "workflows"),
+    Role.RUNBOOK: ("Runbook", "runbooks"),
+}
+
+
+def placement(role: Role, env: Envelope) -> tuple[str, str | None, list[Issue]]:
+    """(Snapshot group, own kind to validate or None, issues) for a document in `role`."""
+    own = is_own(env.api_version)
+    if role in _PLACE:
+        kind, group = _PLACE[role]
+        if own and env.kind == kind:
+            return group, kind, []
+        return group, None, [(("kind",), f"must be {kind} ({models.API_VERSION}) here")]
+    if role is Role.POLICY:
+        return _policy_placement(env, own=own)
+    if not own:
+        return "resources", None, []
+    if env.kind in RESOURCE_KINDS:
+        return "resources", env.kind, []
+    known = ", ".join(sorted(RESOURCE_KINDS))
+    return "resources", None, [(("kind",), f"must be a resource kind ({known}) here")]
+
+
+def _policy_placement(env: Envelope, *, own: bool) -> tuple[str, str | None, list[Issue]]:
+    group = env.api_version.partition("/")[0]
+    if own and env.kind == "PolicyBinding":
+        return "bindings", "PolicyBinding", []
+    if group == "templates.gatekeeper.sh" and env.kind == "ConstraintTemplate":
+        return "constraint_templates", None, []
+    if group == "constraints.gatekeeper.sh":
+        return "constraints", None, []
+    message = "must be PolicyBinding, a Gatekeeper ConstraintTemplate or a constraint here"
+    return "bindings", None, [(("kind",), message)]

@@ -17,7 +17,6 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,36 +24,6 @@ from pydantic import BaseModel
 from reconciler.errors import Problem, ProblemsError
 from reconciler.source.revision import FileEntry, Tree
 from reconciler.specs import kinds, models, runs, snapshot, yamlio
-
-
-class Role(StrEnum):
-    """What a file is, by where it lives in the repository."""
-
-    SETTINGS = "settings"
-    REGO = "rego"
-    POLICY = "policy"
-    DATA = "data"
-    RESOURCE = "resource"
-    WORKFLOW = "workflow"
-    RUNBOOK = "runbook"
-
-
-_YAML = (".yaml", ".yml")
-_DIRS = {"resources/": Role.RESOURCE, "workflows/": Role.WORKFLOW, "runbooks/": Role.RUNBOOK}
-
-
-def route(path: str) -> Role | None:
-    """The role of the file at `path`, None for files the loader ignores."""
-    if path == "reconciler.yaml":
-        return Role.SETTINGS
-    if path.startswith("policies/"):
-        return (
-            Role.REGO if path.endswith(".rego") else Role.POLICY if path.endswith(_YAML) else None
-        )
-    if path.startswith("data/"):
-        return Role.DATA if path.endswith((*_YAML, ".json")) else None
-    top = path[: path.find("/") + 1]
-    return _DIRS.get(top) if path.endswith(_YAML) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +62,9 @@ class ParsedFile:
     cacheable: bool = True
 
 
-def parse_file(*, tree: Tree, entry: FileEntry, role: Role, limits: yamlio.Limits) -> ParsedFile:
+def parse_file(
+    *, tree: Tree, entry: FileEntry, role: kinds.Role, limits: yamlio.Limits
+) -> ParsedFile:
     """Read, parse and validate one file on its own; every problem is returned, none raised."""
     too_big = yamlio.size_problem(entry, limits=limits)
     if too_big is not None:
@@ -105,7 +76,7 @@ def parse_file(*, tree: Tree, entry: FileEntry, role: Role, limits: yamlio.Limit
     except OSError as exc:  # a directory tree changed under us: try again next load
         problem = Problem(path=entry.path, message=f"cannot read: {exc.strerror or exc}")
         return ParsedFile(problems=(problem,), cacheable=False)
-    if role is Role.REGO:
+    if role is kinds.Role.REGO:
         return ParsedFile(text=text)
     if entry.path.endswith(".json"):
         return _parse_json(text, path=entry.path)
@@ -124,7 +95,7 @@ def _parse_json(text: str, *, path: str) -> ParsedFile:
         return ParsedFile(
             problems=(Problem(path=path, message=f"cannot read: {exc}".split(";")[0]),)
         )
-    checker = _Checker(path=path, role=Role.DATA, locator=None)
+    checker = _Checker(path=path, role=kinds.Role.DATA, locator=None)
     parsed = checker.check(yamlio.YamlDoc(index=0, line=1, data=body))
     return ParsedFile(
         documents=() if parsed is None else (parsed,), problems=tuple(checker.problems)
@@ -136,7 +107,7 @@ class _Checker:
     """Checks the documents of one file against what its role admits."""
 
     path: str
-    role: Role
+    role: kinds.Role
     locator: yamlio.Locator | None
     problems: list[Problem] = dataclasses.field(default_factory=list)
 
@@ -148,7 +119,7 @@ class _Checker:
             )
 
     def check(self, doc: yamlio.YamlDoc) -> ParsedDoc | None:
-        if self.role is Role.DATA:
+        if self.role is kinds.Role.DATA:
             if isinstance(doc.data, dict):
                 return ParsedDoc(index=doc.index, line=doc.line, body=doc.data)
             self.report(doc, [((), "must be a mapping: its keys are merged under data")])
@@ -157,7 +128,7 @@ class _Checker:
         if env is None:
             self.report(doc, issues)
             return None
-        group, kind, issues = _placement(self.role, env)
+        group, kind, issues = kinds.placement(self.role, env)
         model = None
         if kind is not None:
             model, issues = kinds.validate(kind, doc.data)
@@ -171,45 +142,6 @@ class _Checker:
         )
 
 
-_PLACE = {
-    Role.SETTINGS: ("Settings", "settings"),
-    Role.WORKFLOW: ("Workflow", "workflows"),
-    Role.RUNBOOK: ("Runbook", "runbooks"),
-}
-
-
-def _placement(role: Role, env: kinds.Envelope) -> tuple[str, str | None, list[kinds.Issue]]:
-    """(Snapshot group, own kind to validate or None, issues) for a document in `role`."""
-    own = kinds.is_own(env.api_version)
-    if role in _PLACE:
-        kind, group = _PLACE[role]
-        if own and env.kind == kind:
-            return group, kind, []
-        return group, None, [(("kind",), f"must be {kind} ({models.API_VERSION}) here")]
-    if role is Role.POLICY:
-        return _policy_placement(env, own=own)
-    if not own:
-        return "resources", None, []
-    if env.kind in kinds.RESOURCE_KINDS:
-        return "resources", env.kind, []
-    known = ", ".join(sorted(kinds.RESOURCE_KINDS))
-    return "resources", None, [(("kind",), f"must be a resource kind ({known}) here")]
-
-
-def _policy_placement(
-    env: kinds.Envelope, *, own: bool
-) -> tuple[str, str | None, list[kinds.Issue]]:
-    group = env.api_version.partition("/")[0]
-    if own and env.kind == "PolicyBinding":
-        return "bindings", "PolicyBinding", []
-    if group == "templates.gatekeeper.sh" and env.kind == "ConstraintTemplate":
-        return "constraint_templates", None, []
-    if group == "constraints.gatekeeper.sh":
-        return "constraints", None, []
-    message = "must be PolicyBinding, a Gatekeeper ConstraintTemplate or a constraint here"
-    return "bindings", None, [(("kind",), message)]
-
-
 class SpecCache:
     """Parsed files by (blob id, role, limits); least recently used dropped past `max_entries`.
 
@@ -220,13 +152,15 @@ class SpecCache:
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[tuple[str, Role, yamlio.Limits], ParsedFile] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, kinds.Role, yamlio.Limits], ParsedFile] = (
+            OrderedDict()
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def parse(
-        self, *, tree: Tree, entry: FileEntry, role: Role, limits: yamlio.Limits
+        self, *, tree: Tree, entry: FileEntry, role: kinds.Role, limits: yamlio.Limits
     ) -> ParsedFile:
         """The parsed file, from the cache when its blob was parsed before in the same role."""
         key = (entry.blob_id, role, limits)
@@ -266,7 +200,7 @@ def load(
     assembly = _Assembly(tree=tree)
     with _gc_paused():
         for entry in tree.entries():
-            role = route(entry.path)
+            role = kinds.route(entry.path)
             if role is not None:
                 parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
                 assembly.add(entry=entry, role=role, parsed=parsed)
@@ -284,7 +218,7 @@ class _Assembly:
     seen: dict[str, str] = dataclasses.field(default_factory=dict)
     data: _DataMerge = dataclasses.field(default_factory=lambda: _DataMerge())
 
-    def add(self, *, entry: FileEntry, role: Role, parsed: ParsedFile) -> None:
+    def add(self, *, entry: FileEntry, role: kinds.Role, parsed: ParsedFile) -> None:
         path = entry.path
         self.problems += [
             p if p.path == path else dataclasses.replace(p, path=path) for p in parsed.problems
@@ -292,9 +226,9 @@ class _Assembly:
         if parsed.text is not None:
             self._append("rego", snapshot.RegoFile(path=path, text=parsed.text))
         for doc in parsed.documents:
-            if role is Role.DATA:
+            if role is kinds.Role.DATA:
                 self._add_data(entry=entry, doc=doc)
-            elif role is Role.SETTINGS:
+            elif role is kinds.Role.SETTINGS:
                 self._add_settings(path=path, doc=doc)
             else:
                 self._add_document(path=path, doc=doc)
