@@ -232,6 +232,20 @@ def decide(
     now: datetime,
 ) -> Decision:
     """The decision of one binding on one resource, with its action and explanation."""
+    if outcome is Outcome.ALLOW and not spec.exceptions and not suppressed:  # kept cheap
+        return Decision(
+            policy=policy,
+            binding=name,
+            resource=ref,
+            outcome=outcome,
+            messages=messages,
+            enforcement=spec.enforcement,
+            action_taken=Action.ALLOWED,
+            revision=revision,
+            input_digest=digest,
+            at=now,
+            explanation=f"{policy} allowed {ref.key}.",
+        )
     effective = effective_enforcement(spec, now=now)
     excs = match_exceptions(spec.exceptions, subject, now=now) if spec.exceptions else _NONE
     action = action_for(outcome, effective, exempted=excs.active is not None)

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.errors import PolicyError
 from reconciler.policy import bindings, conftest, gatekeeper
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
@@ -67,16 +68,27 @@ class _Verdict:
 class _Inputs:
     """The input texts of one resource, each built at most once."""
 
-    def __init__(self, *, doc: Document, observed: Any, change: Any, revision: str | None) -> None:
+    def __init__(self, *, doc: Document, observed: Any, change: Any, revision: str) -> None:
         self.doc, self.observed, self.change = doc, observed, change
         self.body = canonical(doc.body)
-        self._tail = f',"resource":{self.body},"revision":{canonical(revision)}}}'
+        self._tail = f',"resource":{self.body},"revision":{revision}}}'
         self._head = (
-            f'{{"change":{canonical(change)},"observed":{canonical(observed)},"parameters":'
+            f'{{"change":{_json_or_null(change)},"observed":{_json_or_null(observed)},"parameters":'
         )
+        self._texts: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
 
     def reconciler(self, params: str) -> str:
-        return self._head + params + self._tail
+        text = self._texts.get(params)
+        if text is None:
+            text = self._texts[params] = self._head + params + self._tail
+        return text
+
+    def digest(self, text: str) -> str:
+        found = self._digests.get(text)
+        if found is None:
+            found = self._digests[text] = hashlib.sha256(text.encode()).hexdigest()
+        return found
 
     def review(self, *, expansion: gatekeeper.Expansion | None) -> str:
         doc, action = self.doc, (self.change or {}).get("action")
@@ -103,6 +115,7 @@ class Evaluator:
         self._engine: RegoEngine = bundle.new_engine()
         self._clock = clock
         self._revision = revision
+        self._revision_json = canonical(revision)
         self._bound = [_bind(i, doc, b, bundle) for i, (doc, b) in enumerate(bundle.bindings)]
         # Visiting bindings grouped by input lets one set_input serve the whole group.
         self._visit = sorted(self._bound, key=lambda b: (b.spec.input.value, b.params, b.index))
@@ -126,7 +139,9 @@ class Evaluator:
         """Decisions of every binding, then every constraint, whose scope matches."""
         now = self._clock.now()
         subject = bindings.Subject.of(resource)
-        inputs = _Inputs(doc=resource, observed=observed, change=change, revision=self._revision)
+        inputs = _Inputs(
+            doc=resource, observed=observed, change=change, revision=self._revision_json
+        )
         ref = ResourceRef(
             api_version=resource.api_version,
             kind=resource.kind,
@@ -154,7 +169,7 @@ class Evaluator:
                         outcome=verdict.outcome,
                         messages=verdict.messages,
                         suppressed=verdict.findings.suppressed,
-                        digest=_digest(text),
+                        digest=inputs.digest(text),
                         revision=self._revision,
                         now=now,
                     ),
@@ -221,6 +236,10 @@ _NOTHING = conftest.Findings()
 _CLEAN = _Verdict(findings=_NOTHING)
 
 
+def _json_or_null(value: Any) -> str:
+    return "null" if value is None else canonical(value)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -260,27 +279,34 @@ def evaluate_parallel(
 
     Evaluation holds the GIL, so threads give nothing; processes do. Each worker is
     forked with its share of the resources (nothing is pickled on the way in), builds its
-    own engines from the bundle's sources and sends its decisions back. Where `fork` is
-    not available this evaluates in the calling process.
+    own engines from the bundle's sources and sends its decisions back; the calling
+    process evaluates the first share itself. Where `fork` is not available everything
+    is evaluated in the calling process.
     """
     resources = snapshot.resources
     if workers < 2 or len(resources) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return Evaluator(bundle, clock=clock, revision=revision).evaluate_all(snapshot)
     ctx = multiprocessing.get_context("fork")
     size = -(-len(resources) // workers)
+    chunks = [resources[start : start + size] for start in range(0, len(resources), size)]
     jobs = []
-    for start in range(0, len(resources), size):
+    for chunk in chunks[1:]:
         receiver, sender = ctx.Pipe(duplex=False)
-        chunk = resources[start : start + size]
         process = ctx.Process(target=_worker, args=(bundle, chunk, clock, revision, sender))
         process.start()
         sender.close()
         jobs.append((process, receiver))
-    out: list[Decision] = []
+    # The calling process takes the first share itself instead of waiting idle.
+    evaluator = Evaluator(bundle, clock=clock, revision=revision)
+    out = [d for resource in chunks[0] for d in evaluator.evaluate(resource)]
     for process, receiver in jobs:
-        out.extend(receiver.recv())
-        receiver.close()
-        process.join()
+        try:
+            out.extend(receiver.recv())
+        except EOFError:
+            raise PolicyError(f"policy worker {process.pid} died") from None
+        finally:
+            receiver.close()
+            process.join()
     return out
 
 
