@@ -130,29 +130,36 @@ def load_all(text: str, *, path: str, limits: Limits) -> YamlFile:
     if depth_problem is not None:
         return YamlFile(documents=(), problems=(depth_problem,))
     documents: list[YamlDoc] = []
+    try:
+        _construct(text, path=path, limits=limits, into=documents)
+    except ProblemsError as exc:
+        return YamlFile(documents=tuple(documents), problems=tuple(exc.problems))
+    return YamlFile(documents=tuple(documents))
+
+
+def _construct(text: str, *, path: str, limits: Limits, into: list[YamlDoc]) -> None:
+    """Append each non-empty document to `into`; a problem stops at the document having it."""
     loader = _Loader(text)
+    may_alias = "&" in text  # no anchor, no alias: skip the expansion count
     line = 1
     try:
         for index, node in enumerate(_nodes(loader)):
             line = _line(node)
-            if "&" in text:
+            if may_alias:
                 _check_aliases(node, path=path, line=line, limits=limits)
             data = loader.construct_document(node)
             if data is not None:
-                documents.append(YamlDoc(index=index, line=line, data=data))
-    except ProblemsError as exc:
-        return YamlFile(documents=tuple(documents), problems=tuple(exc.problems))
+                into.append(YamlDoc(index=index, line=line, data=data))
+    except ProblemsError:
+        raise  # it is a ValueError too
     except yaml.YAMLError as exc:
-        return YamlFile(documents=tuple(documents), problems=(_yaml_problem(exc, path=path),))
+        raise ProblemsError([_yaml_problem(exc, path=path)]) from None
     except (ValueError, OverflowError, RecursionError) as exc:
-        # Scalars that resolve but do not convert (a 5000-digit int, month 13 in a date).
+        # Scalars that resolve but do not convert (a 5000-digit int).
         message = f"cannot read a value: {exc}".split(";")[0].splitlines()[0]
-        return YamlFile(
-            documents=tuple(documents), problems=(Problem(path=path, line=line, message=message),)
-        )
+        raise ProblemsError([Problem(path=path, line=line, message=message)]) from None
     finally:
         loader.dispose()
-    return YamlFile(documents=tuple(documents))
 
 
 def _nodes(loader: _Loader) -> Iterator[yaml.Node]:
