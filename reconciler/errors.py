@@ -26,6 +26,11 @@ class Problem:
         return f"{where} {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
+def sort_key(problem: Problem) -> tuple[str, int, str, str]:
+    """Order problems by file, then line (file-level problems first), key and message."""
+    return (problem.path, problem.line or 0, problem.key, problem.message)
+
+
 class ReconcilerError(Exception):
     """Root of every error this package raises on purpose."""
 
@@ -50,7 +55,7 @@ class ProblemsError(StalledError, ValueError):
     """A revision (or a single file) holds one or more user-facing problems."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: Sequence[Problem] = tuple(sorted(problems))
+        self.problems: Sequence[Problem] = tuple(sorted(problems, key=sort_key))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reconciler import __version__
-from reconciler.cli import check, init, schema, testcmd
+from reconciler.cli import check, client, init, schema, serve, testcmd
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list every test")
     p.add_argument("--coverage", action="store_true", help="report line coverage")
     p.set_defaults(handler=testcmd.run)
+
+    p = verbs.add_parser("serve", help="run the daemon with its HTTP API and metrics")
+    serve.add_arguments(p)
+    p.set_defaults(handler=serve.run)
+
+    p = verbs.add_parser("sync", help="ask a running daemon to reconcile now")
+    client.add_arguments(p)
+    p.add_argument("--source", help="only this source")
+    p.set_defaults(handler=client.run_sync)
+
+    p = verbs.add_parser("status", help="show a running daemon's sources and resources")
+    client.add_arguments(p)
+    add_format(p, "table", "json")
+    p.set_defaults(handler=client.run_status)
 
     p = verbs.add_parser("schema", help="print the JSON Schema of a kind")
     p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from reconciler.cli import output, repo
 from reconciler.clock import SystemClock
+from reconciler import errors
 from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
 from reconciler.policy import evaluate
@@ -27,7 +28,7 @@ class Checked:
 def load_and_compile(args: argparse.Namespace) -> Checked:
     snapshot = loader.load(repo.open_tree(args))
     bundle = bundles.compile(snapshot)
-    problems = tuple(sorted({*snapshot.problems, *bundle.problems}))
+    problems = tuple(sorted({*snapshot.problems, *bundle.problems}, key=errors.sort_key))
     return Checked(snapshot=snapshot, bundle=bundle, problems=problems)
 
 

@@ -359,3 +359,15 @@ def init_and_commit(path: Path, *, message: str, branch: str = "main") -> str:
         author = pygit2.Signature("reconciler", "reconciler@localhost")
     oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [])
     return str(oid)
+
+
+def current_branch(path: Path) -> str | None:
+    """The branch a local repository's HEAD points at, or None when HEAD is detached."""
+    try:
+        repo = pygit2.Repository(str(path), flags=enums.RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError as exc:
+        raise errors.SourceError(f"cannot open {path}: {_first_line(exc)}") from None
+    if repo.head_is_detached:
+        return None
+    target = repo.references["HEAD"].target
+    return str(target).removeprefix("refs/heads/")

@@ -1,0 +1,52 @@
+"""Which sources a verified webhook delivery concerns, and what it triggers.
+
+A push or tag to the ref a source follows triggers that source; a branch deletion only
+ever triggers nothing (the daemon keeps serving its last-known-good revision of a branch
+that is gone). Deliveries are matched to remote sources by repository URL (compared
+without credentials, `.git` suffix, trailing slash or case); a generic delivery naming no
+repository triggers every source, which is how local repositories are poked.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from reconciler.api.webhooks import Delivery, Kind
+from reconciler.reconcile.daemon import Daemon
+
+_SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
+
+
+def canonical_url(url: str) -> str:
+    """`https://user@GitHub.com/Org/Repo.git/` and `git@github.com:org/repo` -> `github.com/org/repo`."""
+    scp = _SCP.match(url) if "://" not in url else None
+    if scp:
+        host, path = scp.group("host"), scp.group("path")
+    else:
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    path = path.strip("/").removesuffix(".git")
+    return f"{host}/{path}".lower()
+
+
+def _follows(ref: str, delivery: Delivery) -> bool:
+    wanted = ref if ref.startswith("refs/") else None
+    candidates = {wanted} if wanted else {f"refs/heads/{ref}", f"refs/tags/{ref}"}
+    return delivery.ref is None or delivery.ref in candidates
+
+
+def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
+    """Trigger the sources this delivery concerns; returns their names."""
+    if delivery.kind not in (Kind.PUSH, Kind.TAG):
+        return []
+    urls = {canonical_url(u) for u in delivery.repo_urls}
+    triggered = []
+    for name, runner in daemon.runners.items():
+        config = runner.config
+        if urls and (config.url is None or canonical_url(config.url) not in urls):
+            continue
+        if _follows(config.ref, delivery):
+            runner.trigger(f"webhook:{delivery.forge.value}")
+            triggered.append(name)
+    return triggered

@@ -1,0 +1,65 @@
+"""CLI verbs that talk to a running daemon over its HTTP API: `status` and `sync`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from reconciler.cli import output
+from reconciler.errors import TransientError, UsageError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=os.environ.get("RECONCILER_URL", DEFAULT_URL),
+                   help=f"daemon address (default: $RECONCILER_URL or {DEFAULT_URL})")
+
+
+def call(url: str, path: str, *, method: str = "GET") -> Any:
+    request = urllib.request.Request(url.rstrip("/") + path, method=method,
+                                     headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise UsageError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+    except OSError as exc:
+        raise TransientError(f"cannot reach the daemon at {url}: {exc}") from None
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    path = f"/api/v1/sources/{args.source}/sync" if args.source else "/api/v1/sync"
+    answer = call(args.url, path, method="POST")
+    names = [answer["source"]] if "source" in answer else answer.get("triggered", [])
+    print(f"sync requested: {', '.join(names) or 'no sources'}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    sources = call(args.url, "/api/v1/sources")["sources"]
+    resources = call(args.url, "/api/v1/resources")["resources"]
+    if args.format == "json":
+        print(json.dumps({"sources": sources, "resources": resources}, indent=2))
+        return 0
+    rows = [[s["name"], _ready(s["conditions"]), (s["revision"] or "-")[:12],
+             s["lastSyncAt"] or "-", _message(s["conditions"])] for s in sources]
+    print(output.table(rows, header=["SOURCE", "READY", "REVISION", "LAST SYNC", "MESSAGE"]))
+    print()
+    rows = [[r["key"], _ready(r["conditions"]), (r["lastAppliedRevision"] or "-")[:12],
+             _message(r["conditions"])] for r in resources]
+    print(output.table(rows, header=["RESOURCE", "READY", "APPLIED", "MESSAGE"]))
+    return 0
+
+
+def _ready(conditions: list[dict[str, Any]]) -> str:
+    return next((c["status"] for c in conditions if c["type"] == "Ready"), "Unknown")
+
+
+def _message(conditions: list[dict[str, Any]]) -> str:
+    return next((c["message"] for c in conditions if c["type"] == "Ready"), "")

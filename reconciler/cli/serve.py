@@ -1,0 +1,94 @@
+"""`reconciler serve`: run the daemon with its HTTP API until SIGTERM or ^C (exit 0).
+
+Either a settings file (`--config`), or a quick start on one local repository: `serve DIR`
+follows DIR's current branch, with the data directory outside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+
+from reconciler.api import app as web
+from reconciler.api.server import HttpServer
+from reconciler.clock import SystemClock
+from reconciler.errors import UsageError
+from reconciler.reconcile import settings as daemon_settings
+from reconciler.reconcile.daemon import Daemon
+from reconciler.source import git
+
+log = logging.getLogger("reconciler")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", help="a local repository to follow (instead of --config)")
+    p.add_argument("--config", help="daemon settings file (YAML)")
+    p.add_argument("--ref", help="branch or tag to follow (default: DIR's current branch)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks one)")
+    p.add_argument("--data-dir", help="where the state database lives")
+    p.add_argument("--interval", help='drift-check interval, e.g. "30s" (default 1m)')
+    p.add_argument("--no-self-heal", action="store_true", help="report drift, do not correct it")
+
+
+def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
+    if args.config:
+        base = daemon_settings.load(Path(args.config))
+    elif args.dir:
+        base = quick_start(Path(args.dir), ref=args.ref, interval=args.interval)
+    else:
+        raise UsageError("give a repository directory or --config FILE")
+    http = base.http.model_copy(update={k: v for k, v in
+                                        {"host": args.host, "port": args.port}.items()
+                                        if v is not None})
+    reconcile = base.reconcile.model_copy(
+        update={"self_heal": False} if args.no_self_heal else {})
+    update = {"http": http, "reconcile": reconcile}
+    if args.data_dir:
+        update["data_dir"] = Path(args.data_dir)
+    return base.model_copy(update=update)
+
+
+def quick_start(repo: Path, *, ref: str | None, interval: str | None
+                ) -> daemon_settings.DaemonSettings:
+    repo = repo.resolve()
+    name = re.sub(r"[^a-z0-9-]+", "-", repo.name.lower()).strip("-") or "repo"
+    branch = ref or git.current_branch(repo) or "main"
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    source = {"name": name, "path": str(repo), "ref": branch}
+    if interval:
+        source["interval"] = interval
+    return daemon_settings.DaemonSettings.model_validate(
+        {"dataDir": str(state / "reconciler" / name), "sources": [source]})
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    settings = settings_from(args)
+    asyncio.run(_serve(settings))
+    return 0
+
+
+async def _serve(settings: daemon_settings.DaemonSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    daemon = Daemon(settings, clock=SystemClock())
+    server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
+    serving = asyncio.create_task(server.serve(stop))
+    running = asyncio.create_task(daemon.run(stop))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        names = ", ".join(daemon.runners)
+        print(f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
+              f"data: {settings.data_dir})", flush=True)
+    await asyncio.gather(serving, running)
+    log.info("stopped")

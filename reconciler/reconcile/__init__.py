@@ -1,0 +1,1 @@
+"""The controller: per-source reconcile of desired (Git) against observed (providers) state."""

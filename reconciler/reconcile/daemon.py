@@ -1,0 +1,117 @@
+"""The daemon: every source's runner, the scheduler, the store and the event bus, on one
+asyncio loop. `Daemon.run` returns when `stop` is set, after in-flight reconciles finish.
+
+Triggers: start-up; new commits (watchfiles on a local repository's refs); the source's
+interval (polling a remote, and drift correction for every source); webhooks and on-demand
+syncs through `request_sync`; the audit interval re-evaluates policies over observed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from reconciler.clock import Clock
+from reconciler.events import Bus, Event
+from reconciler.reconcile.runner import SourceRunner
+from reconciler.reconcile.settings import DaemonSettings
+from reconciler.run.scheduling import Scheduler
+from reconciler.source import watch
+from reconciler.specs.types import seconds
+from reconciler.store.base import EventRecord, Store
+from reconciler.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+class UnknownSource(LookupError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f'no source named "{name}" (known: {", ".join(sorted(known))})')
+
+
+class Daemon:
+    def __init__(self, settings: DaemonSettings, *, clock: Clock, store: Store | None = None) -> None:
+        self.settings, self.clock = settings, clock
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or SqliteStore(settings.data_dir / "reconciler.db",
+                                          retention=settings.retention)
+        self.bus = Bus()
+        self.bus.subscribe(self._record_event)
+        self.scheduler = Scheduler()
+        self._pool = ThreadPoolExecutor(settings.reconcile.provider_concurrency,
+                                        thread_name_prefix="provider")
+        self.runners = {
+            s.name: SourceRunner(s, store=self.store, bus=self.bus, clock=clock,
+                                 settings=settings.reconcile, pool=self._pool)
+            for s in settings.sources
+        }
+
+    def runner(self, name: str) -> SourceRunner:
+        if name not in self.runners:
+            raise UnknownSource(name, self.runners)
+        return self.runners[name]
+
+    def request_sync(self, name: str | None = None, *, reason: str = "manual") -> list[str]:
+        """Trigger a reconcile of one source, or of all; returns the names triggered."""
+        chosen = [self.runner(name)] if name else list(self.runners.values())
+        for runner in chosen:
+            runner.trigger(reason)
+        return [r.config.name for r in chosen]
+
+    @property
+    def ready(self) -> bool:
+        return all(r.ready for r in self.runners.values())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(r.run(stop), name=f"source-{n}")
+                 for n, r in self.runners.items()]
+        tasks += [asyncio.create_task(self._watch(r, stop)) for r in self.runners.values()
+                  if r.config.path is not None]
+        self._schedule()
+        self.scheduler.start()
+        self.request_sync(reason="startup")
+        try:
+            await stop.wait()
+        finally:
+            self.scheduler.shutdown()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._pool.shutdown(wait=True)
+            self.store.close()
+
+    def _schedule(self) -> None:
+        audit = seconds(self.settings.reconcile.audit_interval)
+        for name, runner in self.runners.items():
+            self.scheduler.every(f"interval:{name}", self._trigger(runner, "interval"),
+                                 seconds=seconds(runner.config.interval),
+                                 jitter=seconds(runner.config.jitter))
+            self.scheduler.every(f"audit:{name}", runner.run_audit, seconds=audit,
+                                 first_at=self.clock.now() + timedelta(seconds=audit))
+        self.scheduler.every("retention", self._retention, seconds=3600)
+
+    @staticmethod
+    def _trigger(runner: SourceRunner, reason: str):  # type: ignore[no-untyped-def]
+        async def job() -> None:
+            runner.trigger(reason)
+
+        return job
+
+    async def _retention(self) -> None:
+        await asyncio.to_thread(self.store.apply_retention, now=self.clock.now())
+
+    async def _watch(self, runner: SourceRunner, stop: asyncio.Event) -> None:
+        assert runner.config.path is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                async for _ in watch.watch_refs(runner.config.path, stop=stop):
+                    runner.trigger("git")
+            except Exception:
+                log.exception("watching %s failed; relying on the interval", runner.config.path)
+
+    def _record_event(self, event: Event) -> None:
+        self.store.append_event(EventRecord(
+            at=event.at, type=event.type.value, object_key=event.object_key,
+            message=event.message, data={"source": event.source, **event.data}))

@@ -1,0 +1,130 @@
+"""The reconcile of one managed object: an ordered chain of sub-steps over its planned change.
+
+drift check -> backoff -> policy gate -> apply (or delete). Each step marks conditions and
+may stop the chain; the caller persists the result once. Strict denials block only this
+object; provider errors and timeouts become `ApplyFailed`, never exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from reconciler.conditions import Condition, ConditionStatus, Reason, Type
+from reconciler.plan.planner import Action, Change
+from reconciler.policy.decisions import Action as GateAction
+from reconciler.policy.decisions import Decision
+from reconciler.policy.evaluate import Evaluator
+from reconciler.providers import base
+from reconciler.specs.snapshot import Document
+
+
+class Result(StrEnum):
+    """How one object's reconcile ended."""
+
+    UNCHANGED = "unchanged"
+    APPLIED = "applied"
+    DELETED = "deleted"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    DRIFT_REPORTED = "drift-reported"
+    BACKING_OFF = "backing-off"
+    WAITING = "waiting"  # a dependency is not ready
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    key: str
+    result: Result
+    set_conditions: tuple[Condition, ...] = ()  # conditions that now hold
+    cleared: tuple[str, ...] = ()  # condition types that no longer hold
+    decisions: tuple[Decision, ...] = ()
+    drifted: bool = False
+    message: str = ""
+    provider: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """What the chain needs for one object."""
+
+    doc: Document
+    change: Change
+    provider: base.Provider
+    drifted: bool  # the object was applied at this revision and has changed since
+    self_heal: bool
+    backing_off: bool
+    blocked_dependency: str | None
+    revision: str
+    now: datetime
+    evaluator: Evaluator
+    failures: list[str] = field(default_factory=list)
+
+
+def condition(step: Step, type_: Type, reason: Reason, message: str) -> Condition:
+    return Condition(type=type_, status=ConditionStatus.TRUE, reason=reason, message=message,
+                     observed_revision=step.revision, last_transition_time=step.now)
+
+
+def run(step: Step) -> Outcome:
+    """The chain for one planned change (never raises for provider or policy failures)."""
+    key = step.change.key
+    if step.change.action is Action.NOOP:
+        return Outcome(key=key, result=Result.UNCHANGED, provider=step.provider.name,
+                       cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED))
+    drift = (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),
+             ) if step.drifted else ()
+    if step.drifted and not step.self_heal:
+        return Outcome(key=key, result=Result.DRIFT_REPORTED, set_conditions=drift, drifted=True,
+                       message=drift[0].message, provider=step.provider.name)
+    if step.blocked_dependency:
+        message = f"waiting for {step.blocked_dependency}"
+        return Outcome(key=key, result=Result.WAITING, provider=step.provider.name, message=message)
+    if step.backing_off:
+        return Outcome(key=key, result=Result.BACKING_OFF, provider=step.provider.name,
+                       drifted=step.drifted, message="backing off after failures")
+    decisions = tuple(step.evaluator.evaluate(
+        step.doc, observed=step.change.observed, change=step.change.as_json()))
+    blocked = [d for d in decisions if d.action_taken is GateAction.BLOCKED]
+    if blocked:
+        message = "; ".join(f"{d.policy}: {'; '.join(d.messages) or d.explanation}"
+                            for d in blocked)
+        return Outcome(key=key, result=Result.BLOCKED, decisions=decisions, drifted=step.drifted,
+                       set_conditions=(condition(step, Type.POLICY_DENIED,
+                                                 Reason.DENIED_BY_POLICY, message), *drift),
+                       cleared=(Type.APPLY_FAILED,), message=message, provider=step.provider.name)
+    return _apply(step, decisions)
+
+
+def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
+    key = step.change.key
+    try:
+        if step.change.action is Action.DELETE:
+            step.provider.delete(step.doc)
+        else:
+            step.provider.apply(step.doc)
+    except base.ProviderTimeout as exc:
+        return _failed(step, decisions, Reason.PROVIDER_TIMEOUT, str(exc))
+    except base.ProviderError as exc:
+        return _failed(step, decisions, Reason.PROVIDER_ERROR, str(exc))
+    result = Result.DELETED if step.change.action is Action.DELETE else Result.APPLIED
+    return Outcome(key=key, result=result, decisions=decisions, drifted=step.drifted,
+                   cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
+                   message=f"{step.change.action.value}d" if result is Result.APPLIED else "deleted",
+                   provider=step.provider.name)
+
+
+def _failed(step: Step, decisions: tuple[Decision, ...], reason: Reason, message: str) -> Outcome:
+    return Outcome(key=step.change.key, result=Result.FAILED, decisions=decisions,
+                   set_conditions=(condition(step, Type.APPLY_FAILED, reason, message),),
+                   cleared=(Type.POLICY_DENIED,), drifted=step.drifted, message=message,
+                   provider=step.provider.name)
+
+
+def _drift_message(change: Change) -> str:
+    if change.action is Action.CREATE:
+        return "object is missing"
+    paths = [item.dotted for item in change.diff[:5]]
+    more = f" (+{len(change.diff) - 5} more)" if len(change.diff) > 5 else ""
+    return "changed outside Git: " + ", ".join(str(p) for p in paths) + more

@@ -1,0 +1,117 @@
+"""Bring a source to a loaded revision, keeping the last-known-good one when a new one fails.
+
+A revision is promoted only when it fetched, verified, loaded without problems and its
+policies compiled. Otherwise the failure is kept (shown in status) and reconciles go on
+with the last-known-good revision. Blocking work (pygit2, YAML, regorus): call it on the
+source's own worker thread, which then also owns the bundle's regorus engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.conditions import Reason
+from reconciler.errors import Problem, ReconcilerError, SignatureError
+from reconciler.policy import bundle as bundles
+from reconciler.source import git
+from reconciler.source.revision import Revision
+from reconciler.source.settings import SourceSettings
+from reconciler.specs import loader
+from reconciler.specs.snapshot import Document, Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loaded:
+    """A revision that loaded and compiled cleanly."""
+
+    revision: Revision
+    snapshot: Snapshot
+    bundle: bundles.Bundle
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejected:
+    """A revision (or a fetch) that failed; `reason` is a condition reason."""
+
+    revision: Revision | None
+    reason: Reason
+    message: str
+    problems: tuple[Problem, ...] = ()
+
+
+class SourceLoader:
+    """One source's repository, spec cache and current/last-known-good revisions."""
+
+    def __init__(self, config: SourceSettings) -> None:
+        self.config = config
+        self.cache = loader.SpecCache()
+        self.last_good: Loaded | None = None
+        self.last_rejected: Rejected | None = None
+        self._source: git.GitSource | None = None
+
+    def refresh(self, *, fetch: bool) -> Loaded | Rejected:
+        """Fetch (if asked), resolve the ref and load it unless it is already current."""
+        try:
+            source = self._open()
+            if fetch:
+                source.fetch()
+            revision = source.resolve()
+        except SignatureError as exc:
+            return self._reject(Rejected(revision=None, reason=Reason.SIGNATURE_INVALID,
+                                         message=str(exc)))
+        except ReconcilerError as exc:
+            self._source = None  # reopen next time: the mirror may have been repaired
+            return self._reject(Rejected(revision=None, reason=Reason.FETCH_FAILED,
+                                         message=str(exc)))
+        if self.last_good and self.last_good.revision.sha == revision.sha:
+            self.last_rejected = None
+            return self.last_good
+        if self.last_rejected and self.last_rejected.revision == revision:
+            return self.last_rejected
+        return self._load(source, revision)
+
+    def _open(self) -> git.GitSource:
+        if self._source is None:
+            self._source = git.GitSource.open(self.config)
+        return self._source
+
+    def _load(self, source: git.GitSource, revision: Revision) -> Loaded | Rejected:
+        try:
+            snapshot = loader.load(source.tree(revision), cache=self.cache)
+        except ReconcilerError as exc:
+            return self._reject(Rejected(revision=revision, reason=Reason.VALIDATION_FAILED,
+                                         message=str(exc)))
+        if snapshot.problems:
+            return self._reject(_problems(revision, Reason.VALIDATION_FAILED, snapshot.problems))
+        bundle = bundles.compile(snapshot)
+        if bundle.problems:
+            return self._reject(_problems(revision, Reason.COMPILE_FAILED, bundle.problems))
+        self.last_good = Loaded(revision=revision, snapshot=snapshot, bundle=bundle)
+        self.last_rejected = None
+        return self.last_good
+
+    def _reject(self, rejected: Rejected) -> Rejected:
+        self.last_rejected = rejected
+        return rejected
+
+    def changed_paths(self, old: str | None, new: str) -> list[str]:
+        return self._open().changed_paths(old, new)
+
+    def document_at(self, sha: str, key: str) -> Document | None:
+        """The document `key` as it was at commit `sha` (to delete what Git no longer has)."""
+        if self.last_good and self.last_good.revision.sha == sha:
+            snapshot = self.last_good.snapshot
+        else:
+            try:
+                source = self._open()
+                snapshot = loader.load(source.tree(source.resolve(sha)), cache=self.cache)
+            except ReconcilerError:
+                return None
+        return next((d for d in snapshot.resources if d.key == key), None)
+
+
+def _problems(revision: Revision, reason: Reason, problems: tuple[Problem, ...]) -> Rejected:
+    head = "; ".join(str(p) for p in problems[:3])
+    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+    message = f"revision {revision.short} rejected: {head}{more}"
+    return Rejected(revision=revision, reason=reason, message=message, problems=problems)
