@@ -33,8 +33,14 @@ class Type(StrEnum):
 
 
 FAILURE_TYPES = frozenset(
-    {Type.SOURCE_FETCH_FAILED, Type.SPEC_INVALID, Type.POLICY_DENIED, Type.DRIFTED,
-     Type.APPLY_FAILED, Type.RUN_FAILED}
+    {
+        Type.SOURCE_FETCH_FAILED,
+        Type.SPEC_INVALID,
+        Type.POLICY_DENIED,
+        Type.DRIFTED,
+        Type.APPLY_FAILED,
+        Type.RUN_FAILED,
+    }
 )
 
 
@@ -82,17 +88,30 @@ def remove_condition(conditions: Sequence[Condition], type_: str) -> tuple[Condi
     return tuple(c for c in conditions if c.type != type_)
 
 
-def summarise_ready(conditions: Sequence[Condition], *, revision: str | None,
-                    at: datetime) -> tuple[Condition, ...]:
+def summarise_ready(
+    conditions: Sequence[Condition], *, revision: str | None, at: datetime
+) -> tuple[Condition, ...]:
     """Set `Ready` from the failure conditions: False naming the first failure, else True."""
-    failures = [c for c in conditions if c.type in FAILURE_TYPES and c.status is ConditionStatus.TRUE]
+    failures = [
+        c for c in conditions if c.type in FAILURE_TYPES and c.status is ConditionStatus.TRUE
+    ]
     if failures:
         first = failures[0]
-        ready = Condition(type=Type.READY, status=ConditionStatus.FALSE, reason=first.reason,
-                          message=first.message, observed_revision=revision,
-                          last_transition_time=at)
+        ready = Condition(
+            type=Type.READY,
+            status=ConditionStatus.FALSE,
+            reason=first.reason,
+            message=first.message,
+            observed_revision=revision,
+            last_transition_time=at,
+        )
     else:
-        ready = Condition(type=Type.READY, status=ConditionStatus.TRUE, reason=Reason.SUCCEEDED,
-                          message=f"applied revision {revision}" if revision else "ready",
-                          observed_revision=revision, last_transition_time=at)
+        ready = Condition(
+            type=Type.READY,
+            status=ConditionStatus.TRUE,
+            reason=Reason.SUCCEEDED,
+            message=f"applied revision {revision}" if revision else "ready",
+            observed_revision=revision,
+            last_transition_time=at,
+        )
     return set_condition(conditions, ready)

@@ -55,8 +55,10 @@ def create_app(daemon: Daemon) -> Starlette:
         except Exception:
             store_ok = False
         ready = store_ok and all(sources.values())
-        return JSONResponse({"ready": ready, "sources": sources, "store": store_ok},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"ready": ready, "sources": sources, "store": store_ok},
+            status_code=200 if ready else 503,
+        )
 
     def metrics_endpoint(request: Request) -> Response:
         return Response(prom.render(), media_type=metrics.CONTENT_TYPE)
@@ -100,18 +102,25 @@ def create_app(daemon: Daemon) -> Starlette:
 
     def decisions(request: Request) -> Response:
         q = request.query_params
-        found = store.decisions(policy=q.get("policy"), key=q.get("key"),
-                                limit=_int(request, "limit", 100))
+        found = store.decisions(
+            policy=q.get("policy"), key=q.get("key"), limit=_int(request, "limit", 100)
+        )
         return JSONResponse({"decisions": [d.as_json() for d in found]})
 
     def violations(request: Request) -> Response:
         found = store.violations(policy=request.query_params.get("policy"))
-        return JSONResponse({"violations": [d.as_json() for d in found
-                                            if d.outcome in (Outcome.DENY, Outcome.ERROR)]})
+        return JSONResponse(
+            {
+                "violations": [
+                    d.as_json() for d in found if d.outcome in (Outcome.DENY, Outcome.ERROR)
+                ]
+            }
+        )
 
     def events(request: Request) -> Response:
-        found = store.events(since_id=_int(request, "since", 0, most=2**62),
-                             limit=_int(request, "limit", 100))
+        found = store.events(
+            since_id=_int(request, "since", 0, most=2**62), limit=_int(request, "limit", 100)
+        )
         return JSONResponse({"events": [views.event(e) for e in found]})
 
     def runs(request: Request) -> Response:
@@ -128,21 +137,26 @@ def create_app(daemon: Daemon) -> Starlette:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         triggered = route_delivery(daemon, delivery)
         _note(daemon, forge, "accepted")
-        return JSONResponse({"kind": delivery.kind.value, "triggered": triggered},
-                            status_code=202)
+        return JSONResponse({"kind": delivery.kind.value, "triggered": triggered}, status_code=202)
 
-    return Starlette(routes=[
-        Route("/healthz", healthz), Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
-        Route("/api/v1/sources", sources), Route("/api/v1/sources/{name}", one_source),
-        Route("/api/v1/sources/{name}/{action}", source_action, methods=["POST"]),
-        Route("/api/v1/sync", sync_all, methods=["POST"]),
-        Route("/api/v1/resources", resources),
-        Route("/api/v1/resources/{key:path}", one_resource),
-        Route("/api/v1/decisions", decisions), Route("/api/v1/violations", violations),
-        Route("/api/v1/events", events), Route("/api/v1/runs", runs),
-        Route("/webhooks/{forge}", webhook, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/api/v1/sources", sources),
+            Route("/api/v1/sources/{name}", one_source),
+            Route("/api/v1/sources/{name}/{action}", source_action, methods=["POST"]),
+            Route("/api/v1/sync", sync_all, methods=["POST"]),
+            Route("/api/v1/resources", resources),
+            Route("/api/v1/resources/{key:path}", one_resource),
+            Route("/api/v1/decisions", decisions),
+            Route("/api/v1/violations", violations),
+            Route("/api/v1/events", events),
+            Route("/api/v1/runs", runs),
+            Route("/webhooks/{forge}", webhook, methods=["POST"]),
+        ]
+    )
 
 
 def _secret(env_name: str | None, what: str) -> str:
@@ -157,25 +171,42 @@ def _verified(forge: str, request: Request, body: bytes, daemon: Daemon) -> webh
     hooks = daemon.settings.webhooks
     headers = request.headers
     if forge == "github":
-        webhooks.verify_github(body, headers.get("x-hub-signature-256"),
-                               secret=_secret(hooks.github_secret_env, "GitHub webhook secret"))
+        webhooks.verify_github(
+            body,
+            headers.get("x-hub-signature-256"),
+            secret=_secret(hooks.github_secret_env, "GitHub webhook secret"),
+        )
         return webhooks.parse_github(headers.get("x-github-event"), webhooks.load_json(body))
     if forge == "gitlab":
-        webhooks.verify_token(headers.get("x-gitlab-token"),
-                              token=_secret(hooks.gitlab_token_env, "GitLab webhook token"),
-                              header="X-Gitlab-Token")
+        webhooks.verify_token(
+            headers.get("x-gitlab-token"),
+            token=_secret(hooks.gitlab_token_env, "GitLab webhook token"),
+            header="X-Gitlab-Token",
+        )
         return webhooks.parse_gitlab(headers.get("x-gitlab-event"), webhooks.load_json(body))
     if forge == "generic":
-        given = headers.get("x-reconciler-token") or headers.get(
-            "authorization", "").removeprefix("Bearer ").strip() or None
-        webhooks.verify_token(given, token=_secret(hooks.generic_token_env, "webhook token"),
-                              header="X-Reconciler-Token")
+        given = (
+            headers.get("x-reconciler-token")
+            or headers.get("authorization", "").removeprefix("Bearer ").strip()
+            or None
+        )
+        webhooks.verify_token(
+            given,
+            token=_secret(hooks.generic_token_env, "webhook token"),
+            header="X-Reconciler-Token",
+        )
         payload: dict[str, Any] = webhooks.load_json(body) if body.strip() else {}
         return webhooks.parse_generic(payload)
     raise webhooks.WebhookRejected(f"unknown webhook {forge!r}", status=404)
 
 
 def _note(daemon: Daemon, forge: str, result: str) -> None:
-    daemon.bus.publish(Event(type=EventType.WEBHOOK_RECEIVED, at=daemon.clock.now(),
-                             source="", message=f"{forge} webhook {result}",
-                             data={"forge": forge, "result": result}))
+    daemon.bus.publish(
+        Event(
+            type=EventType.WEBHOOK_RECEIVED,
+            at=daemon.clock.now(),
+            source="",
+            message=f"{forge} webhook {result}",
+            data={"forge": forge, "result": result},
+        )
+    )

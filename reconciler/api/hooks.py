@@ -19,7 +19,7 @@ _SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
 
 
 def canonical_url(url: str) -> str:
-    """`https://user@GitHub.com/Org/Repo.git/` and `git@github.com:org/repo` -> `github.com/org/repo`."""
+    """`https://u@GitHub.com/Org/Repo.git/`, `git@github.com:org/repo` -> `github.com/org/repo`."""
     scp = _SCP.match(url) if "://" not in url else None
     if scp:
         host, path = scp.group("host"), scp.group("path")

@@ -36,13 +36,17 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         state = self._read()
         resources = GaugeMetricFamily(
-            "reconciler_resources", "Managed resources by condition",
-            labels=["source", "condition", "status"])
+            "reconciler_resources",
+            "Managed resources by condition",
+            labels=["source", "condition", "status"],
+        )
         for (source, cond, status), n in sorted(state.resources_by_condition.items()):
             resources.add_metric([source, cond, status], n)
         violations = GaugeMetricFamily(
-            "reconciler_policy_violations", "Current violations by policy and enforcement",
-            labels=["policy", "enforcement"])
+            "reconciler_policy_violations",
+            "Current violations by policy and enforcement",
+            labels=["policy", "enforcement"],
+        )
         for (policy, enforcement), n in sorted(state.violations.items()):
             violations.add_metric([policy, enforcement], n)
         yield resources
@@ -55,29 +59,46 @@ class Metrics:
     def __init__(self, read_state: Callable[[], StateCounts]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.reconcile_seconds = Histogram(
-            "reconciler_reconcile_duration_seconds", "Duration of reconciles",
-            ["source", "result"], registry=self.registry,
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        self.revision = Info("reconciler_last_applied_revision", "Last applied revision",
-                             ["source"], registry=self.registry)
-        self.provider_errors = Counter("reconciler_provider_errors", "Provider errors",
-                                       ["source", "provider"], registry=self.registry)
-        self.webhooks = Counter("reconciler_webhook_deliveries", "Webhook deliveries",
-                                ["forge", "result"], registry=self.registry)
+            "reconciler_reconcile_duration_seconds",
+            "Duration of reconciles",
+            ["source", "result"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.revision = Info(
+            "reconciler_last_applied_revision",
+            "Last applied revision",
+            ["source"],
+            registry=self.registry,
+        )
+        self.provider_errors = Counter(
+            "reconciler_provider_errors",
+            "Provider errors",
+            ["source", "provider"],
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "reconciler_webhook_deliveries",
+            "Webhook deliveries",
+            ["forge", "result"],
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(read_state))
 
     def observe(self, event: Event) -> None:
         data = event.data
         if event.type is EventType.RECONCILE_FINISHED:
             self.reconcile_seconds.labels(event.source, str(data.get("result", "unknown"))).observe(
-                float(data.get("duration_seconds", 0.0)))
+                float(data.get("duration_seconds", 0.0))
+            )
             if data.get("applied_revision"):
                 self.revision.labels(event.source).info({"revision": str(data["applied_revision"])})
         elif event.type is EventType.RESOURCE_FAILED:
             self.provider_errors.labels(event.source, str(data.get("provider", "unknown"))).inc()
         elif event.type is EventType.WEBHOOK_RECEIVED:
-            self.webhooks.labels(str(data.get("forge", "unknown")),
-                                 str(data.get("result", "unknown"))).inc()
+            self.webhooks.labels(
+                str(data.get("forge", "unknown")), str(data.get("result", "unknown"))
+            ).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,8 +22,9 @@ class _Server(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app: Starlette, *, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        )
         self._server = _Server(config)
 
     @property

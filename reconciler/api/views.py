@@ -17,9 +17,14 @@ def when(value: datetime | None) -> str | None:
 
 
 def condition(c: Condition) -> dict[str, Any]:
-    return {"type": str(c.type), "status": str(c.status), "reason": str(c.reason),
-            "message": c.message, "observedRevision": c.observed_revision,
-            "lastTransitionTime": when(c.last_transition_time)}
+    return {
+        "type": str(c.type),
+        "status": str(c.status),
+        "reason": str(c.reason),
+        "message": c.message,
+        "observedRevision": c.observed_revision,
+        "lastTransitionTime": when(c.last_transition_time),
+    }
 
 
 def conditions(items: Sequence[Condition]) -> list[dict[str, Any]]:
@@ -28,33 +33,50 @@ def conditions(items: Sequence[Condition]) -> list[dict[str, Any]]:
 
 def source(state: SourceState) -> dict[str, Any]:
     return {
-        "name": state.name, "location": state.location, "ref": state.ref,
-        "suspended": state.suspended, "reconciling": state.reconciling,
-        "revision": state.revision, "rejectedRevision": state.rejected_revision,
-        "lastSyncAt": when(state.last_sync_at), "lastTrigger": state.last_trigger,
-        "conditions": conditions(state.conditions), "lastResult": state.last_result,
+        "name": state.name,
+        "location": state.location,
+        "ref": state.ref,
+        "suspended": state.suspended,
+        "reconciling": state.reconciling,
+        "revision": state.revision,
+        "rejectedRevision": state.rejected_revision,
+        "lastSyncAt": when(state.last_sync_at),
+        "lastTrigger": state.last_trigger,
+        "conditions": conditions(state.conditions),
+        "lastResult": state.last_result,
         "orphans": list(state.orphans),
     }
 
 
 def resource(status: ObjectStatus) -> dict[str, Any]:
     return {
-        "key": status.key, "kind": status.kind, "namespace": status.namespace,
-        "name": status.name, "source": status.source,
+        "key": status.key,
+        "kind": status.kind,
+        "namespace": status.namespace,
+        "name": status.name,
+        "source": status.source,
         "observedGeneration": status.observed_generation,
         "conditions": conditions(status.conditions),
         "lastAttemptedRevision": status.last_attempted_revision,
         "lastAppliedRevision": status.last_applied_revision,
         "diff": status.last_diff,
-        "history": [{"at": when(h.at), "revision": h.revision, "outcome": h.outcome,
-                     "message": h.message} for h in status.history],
+        "history": [
+            {"at": when(h.at), "revision": h.revision, "outcome": h.outcome, "message": h.message}
+            for h in status.history
+        ],
         "updatedAt": when(status.updated_at),
     }
 
 
 def event(record: EventRecord) -> dict[str, Any]:
-    return {"id": record.id, "at": when(record.at), "type": record.type,
-            "objectKey": record.object_key, "message": record.message, "data": record.data}
+    return {
+        "id": record.id,
+        "at": when(record.at),
+        "type": record.type,
+        "objectKey": record.object_key,
+        "message": record.message,
+        "data": record.data,
+    }
 
 
 def run(record: RunRecord) -> dict[str, Any]:
@@ -62,8 +84,12 @@ def run(record: RunRecord) -> dict[str, Any]:
     body["kind"], body["status"] = str(record.kind), str(record.status)
     body["started_at"], body["finished_at"] = when(record.started_at), when(record.finished_at)
     body["steps"] = [
-        {**asdict(s), "status": str(s.status), "started_at": when(s.started_at),
-         "finished_at": when(s.finished_at)}
+        {
+            **asdict(s),
+            "status": str(s.status),
+            "started_at": when(s.started_at),
+            "finished_at": when(s.finished_at),
+        }
         for s in record.steps
     ]
     return body

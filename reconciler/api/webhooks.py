@@ -116,10 +116,15 @@ def parse_github(event: str | None, payload: Mapping[str, Any]) -> Delivery:
         pr = payload.get("pull_request") or {}
         head, base = pr.get("head") or {}, pr.get("base") or {}
         return Delivery(
-            forge=Forge.GITHUB, kind=Kind.PULL_REQUEST, repo_urls=urls,
-            ref=f"refs/heads/{head.get('ref')}", sha=head.get("sha"),
-            action=payload.get("action"), number=payload.get("number"),
-            base_ref=f"refs/heads/{base.get('ref')}", base_sha=base.get("sha"),
+            forge=Forge.GITHUB,
+            kind=Kind.PULL_REQUEST,
+            repo_urls=urls,
+            ref=f"refs/heads/{head.get('ref')}",
+            sha=head.get("sha"),
+            action=payload.get("action"),
+            number=payload.get("number"),
+            base_ref=f"refs/heads/{base.get('ref')}",
+            base_sha=base.get("sha"),
         )
     return Delivery(forge=Forge.GITHUB, kind=Kind.OTHER, repo_urls=urls)
 
@@ -137,10 +142,13 @@ def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
         attrs = payload.get("object_attributes") or {}
         action = str(attrs.get("action") or "")
         return Delivery(
-            forge=Forge.GITLAB, kind=Kind.PULL_REQUEST, repo_urls=urls,
+            forge=Forge.GITLAB,
+            kind=Kind.PULL_REQUEST,
+            repo_urls=urls,
             ref=f"refs/heads/{attrs.get('source_branch')}",
             sha=(attrs.get("last_commit") or {}).get("id"),
-            action=_GITLAB_MR_ACTIONS.get(action, action), number=attrs.get("iid"),
+            action=_GITLAB_MR_ACTIONS.get(action, action),
+            number=attrs.get("iid"),
             base_ref=f"refs/heads/{attrs.get('target_branch')}",
         )
     return Delivery(forge=Forge.GITLAB, kind=Kind.OTHER, repo_urls=urls)
@@ -151,7 +159,9 @@ def parse_generic(payload: Mapping[str, Any]) -> Delivery:
     ref = payload.get("ref")
     repo = payload.get("repo")
     return Delivery(
-        forge=Forge.GENERIC, kind=Kind.PUSH,
-        repo_urls=(str(repo),) if repo else (), ref=str(ref) if ref else None,
+        forge=Forge.GENERIC,
+        kind=Kind.PUSH,
+        repo_urls=(str(repo),) if repo else (),
+        ref=str(ref) if ref else None,
         sha=str(payload["sha"]) if payload.get("sha") else None,
     )

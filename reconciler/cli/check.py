@@ -7,9 +7,9 @@ import argparse
 import json
 from dataclasses import dataclass
 
+from reconciler import errors
 from reconciler.cli import output, repo
 from reconciler.clock import SystemClock
-from reconciler import errors
 from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
 from reconciler.policy import evaluate

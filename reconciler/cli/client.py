@@ -16,13 +16,17 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=os.environ.get("RECONCILER_URL", DEFAULT_URL),
-                   help=f"daemon address (default: $RECONCILER_URL or {DEFAULT_URL})")
+    p.add_argument(
+        "--url",
+        default=os.environ.get("RECONCILER_URL", DEFAULT_URL),
+        help=f"daemon address (default: $RECONCILER_URL or {DEFAULT_URL})",
+    )
 
 
 def call(url: str, path: str, *, method: str = "GET") -> Any:
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     headers={"Accept": "application/json"})
+    request = urllib.request.Request(
+        url.rstrip("/") + path, method=method, headers={"Accept": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
@@ -47,12 +51,27 @@ def run_status(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"sources": sources, "resources": resources}, indent=2))
         return 0
-    rows = [[s["name"], _ready(s["conditions"]), (s["revision"] or "-")[:12],
-             s["lastSyncAt"] or "-", _message(s["conditions"])] for s in sources]
+    rows = [
+        [
+            s["name"],
+            _ready(s["conditions"]),
+            (s["revision"] or "-")[:12],
+            s["lastSyncAt"] or "-",
+            _message(s["conditions"]),
+        ]
+        for s in sources
+    ]
     print(output.table(rows, header=["SOURCE", "READY", "REVISION", "LAST SYNC", "MESSAGE"]))
     print()
-    rows = [[r["key"], _ready(r["conditions"]), (r["lastAppliedRevision"] or "-")[:12],
-             _message(r["conditions"])] for r in resources]
+    rows = [
+        [
+            r["key"],
+            _ready(r["conditions"]),
+            (r["lastAppliedRevision"] or "-")[:12],
+            _message(r["conditions"]),
+        ]
+        for r in resources
+    ]
     print(output.table(rows, header=["RESOURCE", "READY", "APPLIED", "MESSAGE"]))
     return 0
 

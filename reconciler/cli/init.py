@@ -20,5 +20,5 @@ def run(args: argparse.Namespace) -> int:
     shutil.copytree(assets.template_dir(), target, ignore=_SKIP, dirs_exist_ok=True)
     sha = git.init_and_commit(target, message="Initial commit from reconciler init")
     print(f"created {target} at {sha[:12]}")
-    print(f"next: reconciler validate {target} && reconciler eval {target} && reconciler test {target}")
+    print(f"next: reconciler validate {target}; reconciler eval {target}; reconciler test {target}")
     return 0

@@ -50,8 +50,12 @@ def validation_text(snapshot: Snapshot, problems: Sequence[Problem]) -> str:
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
-    return {"path": problem.path, "line": problem.line, "key": problem.key,
-            "message": problem.message}
+    return {
+        "path": problem.path,
+        "line": problem.line,
+        "key": problem.key,
+        "message": problem.message,
+    }
 
 
 def validation_json(snapshot: Snapshot, problems: Sequence[Problem]) -> dict[str, Any]:
@@ -82,8 +86,14 @@ def decisions_table(decisions: Sequence[Decision]) -> str:
         key=lambda d: (order[d.outcome], d.resource.key, d.policy),
     )
     rows = [
-        [d.outcome.value, d.action_taken.value, d.enforcement.value, d.resource.key, d.policy,
-         "; ".join(d.messages) or d.explanation]
+        [
+            d.outcome.value,
+            d.action_taken.value,
+            d.enforcement.value,
+            d.resource.key,
+            d.policy,
+            "; ".join(d.messages) or d.explanation,
+        ]
         for d in findings
     ]
     tally = Counter(d.outcome.value for d in decisions)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from reconciler.errors import UsageError
 from reconciler.source import git, tree
-from reconciler.source.settings import SourceSettings
 from reconciler.source.revision import Tree
+from reconciler.source.settings import SourceSettings
 
 
 def default_cache_dir() -> Path:

@@ -43,19 +43,19 @@ def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
         base = quick_start(Path(args.dir), ref=args.ref, interval=args.interval)
     else:
         raise UsageError("give a repository directory or --config FILE")
-    http = base.http.model_copy(update={k: v for k, v in
-                                        {"host": args.host, "port": args.port}.items()
-                                        if v is not None})
-    reconcile = base.reconcile.model_copy(
-        update={"self_heal": False} if args.no_self_heal else {})
-    update = {"http": http, "reconcile": reconcile}
+    http = base.http.model_copy(
+        update={k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    )
+    reconcile = base.reconcile.model_copy(update={"self_heal": False} if args.no_self_heal else {})
+    update: dict[str, object] = {"http": http, "reconcile": reconcile}
     if args.data_dir:
         update["data_dir"] = Path(args.data_dir)
     return base.model_copy(update=update)
 
 
-def quick_start(repo: Path, *, ref: str | None, interval: str | None
-                ) -> daemon_settings.DaemonSettings:
+def quick_start(
+    repo: Path, *, ref: str | None, interval: str | None
+) -> daemon_settings.DaemonSettings:
     repo = repo.resolve()
     name = re.sub(r"[^a-z0-9-]+", "-", repo.name.lower()).strip("-") or "repo"
     branch = ref or git.current_branch(repo) or "main"
@@ -64,11 +64,14 @@ def quick_start(repo: Path, *, ref: str | None, interval: str | None
     if interval:
         source["interval"] = interval
     return daemon_settings.DaemonSettings.model_validate(
-        {"dataDir": str(state / "reconciler" / name), "sources": [source]})
+        {"dataDir": str(state / "reconciler" / name), "sources": [source]}
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = settings_from(args)
     asyncio.run(_serve(settings))
@@ -88,7 +91,10 @@ async def _serve(settings: daemon_settings.DaemonSettings) -> None:
         await asyncio.sleep(0.01)
     if server.started:
         names = ", ".join(daemon.runners)
-        print(f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
-              f"data: {settings.data_dir})", flush=True)
+        print(
+            f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
+            f"data: {settings.data_dir})",
+            flush=True,
+        )
     await asyncio.gather(serving, running)
     log.info("stopped")

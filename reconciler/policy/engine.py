@@ -28,9 +28,12 @@ _MISSING_FUNCTION = re.compile(r"could not find function (?P<name>[\w.]+)")
 # Namespaces of OPA's builtins: a missing function under one of them is a builtin regorus
 # lacks; any other missing function is the user's (a typo or a missing import).
 _BUILTIN_NAMESPACES = frozenset(
-    "array base64 base64url bits crypto glob graph graphql hex http io json net numbers object"
-    " opa providers rand regex rego semver sets strings time trace units urlquery uuid yaml"
-    .split()
+    {
+        "array", "base64", "base64url", "bits", "crypto", "glob", "graph", "graphql", "hex",
+        "http", "io", "json", "net", "numbers", "object", "opa", "providers", "rand", "regex",
+        "rego", "semver", "sets", "strings", "time", "trace", "units", "urlquery", "uuid",
+        "yaml",
+    }
 )
 
 

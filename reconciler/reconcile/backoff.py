@@ -21,7 +21,7 @@ class Backoff:
         """Record a failure; returns the delay in seconds before the next attempt."""
         count = self._failures.get(key, 0) + 1
         self._failures[key] = count
-        delay = min(self.maximum, self.base * 2 ** (count - 1))
+        delay = min(self.maximum, self.base * 2.0 ** (count - 1))
         self._not_before[key] = now + timedelta(seconds=delay)
         return delay
 

@@ -38,8 +38,12 @@ _EVENT_OF = {
     resources.Result.BLOCKED: EventType.RESOURCE_BLOCKED,
     resources.Result.FAILED: EventType.RESOURCE_FAILED,
 }
-_NOT_READY = {resources.Result.BLOCKED, resources.Result.FAILED, resources.Result.WAITING,
-              resources.Result.BACKING_OFF}
+_NOT_READY = {
+    resources.Result.BLOCKED,
+    resources.Result.FAILED,
+    resources.Result.WAITING,
+    resources.Result.BACKING_OFF,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,12 +72,23 @@ def digest(body: Mapping[str, Any]) -> str:
 class Controller:
     """The reconcile passes of one source."""
 
-    def __init__(self, *, name: str, loader: SourceLoader, registry: Registry, store: Store,
-                 bus: Bus, clock: Clock, settings: ReconcileSettings, pool: Executor) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        loader: SourceLoader,
+        registry: Registry,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        settings: ReconcileSettings,
+        pool: Executor,
+    ) -> None:
         self.name, self.loader, self.registry, self.store = name, loader, registry, store
         self.bus, self.clock, self.settings, self.pool = bus, clock, settings, pool
-        self.backoff = Backoff(base=_seconds(settings.backoff.base),
-                               maximum=_seconds(settings.backoff.max))
+        self.backoff = Backoff(
+            base=_seconds(settings.backoff.base), maximum=_seconds(settings.backoff.max)
+        )
         self._evaluator: tuple[str, Evaluator] | None = None
         self._applied_digest: dict[str, str] = {}
 
@@ -88,8 +103,9 @@ class Controller:
         try:
             result = self._pass(loaded)
         except ReconcilerError as exc:
-            result = PassResult(revision=loaded.revision.sha, outcomes=(), orphans=(),
-                                error=str(exc))
+            result = PassResult(
+                revision=loaded.revision.sha, outcomes=(), orphans=(), error=str(exc)
+            )
         self._finish_run(run, result)
         return result
 
@@ -109,8 +125,9 @@ class Controller:
         )
         outcomes = [self._observe_failed(m) for m in managed.values() if m.error is not None]
         outcomes += self._run_changes(loaded, plan, usable, previous)
-        result = PassResult(revision=loaded.revision.sha, outcomes=tuple(outcomes),
-                            orphans=plan.orphans)
+        result = PassResult(
+            revision=loaded.revision.sha, outcomes=tuple(outcomes), orphans=plan.orphans
+        )
         return result
 
     def _managed(self, loaded: Loaded) -> dict[str, Managed]:
@@ -141,17 +158,30 @@ class Controller:
         return item.provider.normalise(item.doc.body, item.observed)
 
     def _observe_failed(self, item: Managed) -> resources.Outcome:
-        reason = (Reason.PROVIDER_TIMEOUT if isinstance(item.error, base.ProviderTimeout)
-                  else Reason.PROVIDER_ERROR)
+        reason = (
+            Reason.PROVIDER_TIMEOUT
+            if isinstance(item.error, base.ProviderTimeout)
+            else Reason.PROVIDER_ERROR
+        )
         now = self.clock.now()
-        cond = records.true_condition(Type.APPLY_FAILED, reason, str(item.error),
-                                      revision=None, at=now)
-        return resources.Outcome(key=item.doc.key, result=resources.Result.FAILED,
-                                 set_conditions=(cond,), message=str(item.error),
-                                 provider=item.provider.name)
+        cond = records.true_condition(
+            Type.APPLY_FAILED, reason, str(item.error), revision=None, at=now
+        )
+        return resources.Outcome(
+            key=item.doc.key,
+            result=resources.Result.FAILED,
+            set_conditions=(cond,),
+            message=str(item.error),
+            provider=item.provider.name,
+        )
 
-    def _run_changes(self, loaded: Loaded, plan: planner.Plan, usable: Mapping[str, Managed],
-                     previous: Mapping[str, ObjectStatus]) -> list[resources.Outcome]:
+    def _run_changes(
+        self,
+        loaded: Loaded,
+        plan: planner.Plan,
+        usable: Mapping[str, Managed],
+        previous: Mapping[str, ObjectStatus],
+    ) -> list[resources.Outcome]:
         evaluator = self.evaluator(loaded)
         done: dict[str, resources.Outcome] = {}
         for change in plan.changes:
@@ -160,24 +190,39 @@ class Controller:
             provider = item.provider if item else self._provider_for(doc, loaded)
             if doc is None or provider is None:
                 continue
-            step = self._step(loaded, change, doc, provider, previous.get(change.key), done,
-                              evaluator)
+            step = self._step(
+                loaded, change, doc, provider, previous.get(change.key), done, evaluator
+            )
             outcome = resources.run(step)
             done[change.key] = outcome
             self._after(outcome, loaded, doc, change, previous.get(change.key))
         return list(done.values())
 
-    def _step(self, loaded: Loaded, change: planner.Change, doc: Document,
-              provider: base.Provider, prev: ObjectStatus | None,
-              done: Mapping[str, resources.Outcome], evaluator: Evaluator) -> resources.Step:
+    def _step(
+        self,
+        loaded: Loaded,
+        change: planner.Change,
+        doc: Document,
+        provider: base.Provider,
+        prev: ObjectStatus | None,
+        done: Mapping[str, resources.Outcome],
+        evaluator: Evaluator,
+    ) -> resources.Step:
         now = self.clock.now()
         deps = order.placement(key=change.key, body=change.desired).depends_on
         blocked = next((d for d in deps if d in done and done[d].result in _NOT_READY), None)
         return resources.Step(
-            doc=doc, change=change, provider=provider, drifted=self._drifted(change, doc, prev),
-            self_heal=self.settings.self_heal, backing_off=self.backoff.waiting(change.key, now),
-            blocked_dependency=blocked, revision=loaded.revision.sha, now=now,
-            evaluator=evaluator)
+            doc=doc,
+            change=change,
+            provider=provider,
+            drifted=self._drifted(change, doc, prev),
+            self_heal=self.settings.self_heal,
+            backing_off=self.backoff.waiting(change.key, now),
+            blocked_dependency=blocked,
+            revision=loaded.revision.sha,
+            now=now,
+            evaluator=evaluator,
+        )
 
     def _drifted(self, change: planner.Change, doc: Document, prev: ObjectStatus | None) -> bool:
         """Applied before with the same desired body, yet different now: changed by hand."""
@@ -186,11 +231,20 @@ class Controller:
         if prev.last_applied_revision is None:
             return False
         known = self._applied_digest.get(change.key)
-        return known == digest(doc.body) if known else (
-            prev.last_applied_revision == prev.last_attempted_revision)
+        return (
+            known == digest(doc.body)
+            if known
+            else (prev.last_applied_revision == prev.last_attempted_revision)
+        )
 
-    def _after(self, outcome: resources.Outcome, loaded: Loaded, doc: Document,
-               change: planner.Change, prev: ObjectStatus | None) -> None:
+    def _after(
+        self,
+        outcome: resources.Outcome,
+        loaded: Loaded,
+        doc: Document,
+        change: planner.Change,
+        prev: ObjectStatus | None,
+    ) -> None:
         now = self.clock.now()
         if outcome.result in (resources.Result.APPLIED, resources.Result.UNCHANGED):
             self.backoff.succeeded(outcome.key)
@@ -203,22 +257,49 @@ class Controller:
             self.store.delete_status(outcome.key)
             self._applied_digest.pop(outcome.key, None)
         else:
-            self.store.put_status(records.status_after(
-                prev=prev, doc=doc, outcome=outcome, change=change, source=self.name,
-                revision=loaded.revision.sha, at=now))
+            self.store.put_status(
+                records.status_after(
+                    prev=prev,
+                    doc=doc,
+                    outcome=outcome,
+                    change=change,
+                    source=self.name,
+                    revision=loaded.revision.sha,
+                    at=now,
+                )
+            )
         self._publish(outcome, loaded)
 
     def _publish(self, outcome: resources.Outcome, loaded: Loaded) -> None:
         now = self.clock.now()
-        data = {"revision": loaded.revision.sha, "result": outcome.result.value,
-                "provider": outcome.provider}
+        data = {
+            "revision": loaded.revision.sha,
+            "result": outcome.result.value,
+            "provider": outcome.provider,
+        }
         if outcome.drifted:
-            self.bus.publish(Event(type=EventType.DRIFT_DETECTED, at=now, source=self.name,
-                                   object_key=outcome.key, message=outcome.message, data=data))
+            self.bus.publish(
+                Event(
+                    type=EventType.DRIFT_DETECTED,
+                    at=now,
+                    source=self.name,
+                    object_key=outcome.key,
+                    message=outcome.message,
+                    data=data,
+                )
+            )
         event_type = _EVENT_OF.get(outcome.result)
         if event_type is not None:
-            self.bus.publish(Event(type=event_type, at=now, source=self.name,
-                                   object_key=outcome.key, message=outcome.message, data=data))
+            self.bus.publish(
+                Event(
+                    type=event_type,
+                    at=now,
+                    source=self.name,
+                    object_key=outcome.key,
+                    message=outcome.message,
+                    data=data,
+                )
+            )
 
     def _deleted_doc(self, key: str, previous: Mapping[str, ObjectStatus]) -> Document | None:
         prev = previous.get(key)
@@ -235,17 +316,27 @@ class Controller:
             return None
 
     def _start_run(self, loaded: Loaded, *, trigger: str) -> RunRecord:
-        run = RunRecord(id=str(uuid.uuid4()), kind=RunKind.RECONCILE, name=self.name,
-                        trigger=trigger, revision=loaded.revision.sha, status=RunStatus.RUNNING,
-                        started_at=self.clock.now())
+        run = RunRecord(
+            id=str(uuid.uuid4()),
+            kind=RunKind.RECONCILE,
+            name=self.name,
+            trigger=trigger,
+            revision=loaded.revision.sha,
+            status=RunStatus.RUNNING,
+            started_at=self.clock.now(),
+        )
         self.store.create_run(run)
         return run
 
     def _finish_run(self, run: RunRecord, result: PassResult) -> None:
-        status = RunStatus.FAILED if result.error or any(
-            o.result is resources.Result.FAILED for o in result.outcomes) else RunStatus.SUCCEEDED
-        self.store.update_run(records.finished_run(run, result=result, status=status,
-                                                   at=self.clock.now()))
+        status = (
+            RunStatus.FAILED
+            if result.error or any(o.result is resources.Result.FAILED for o in result.outcomes)
+            else RunStatus.SUCCEEDED
+        )
+        self.store.update_run(
+            records.finished_run(run, result=result, status=status, at=self.clock.now())
+        )
 
     def observed_of(self, loaded: Loaded) -> dict[str, dict[str, Any] | None]:
         """Observed state of every managed object (for audits and simulations)."""

@@ -34,19 +34,29 @@ class UnknownSource(LookupError):
 
 
 class Daemon:
-    def __init__(self, settings: DaemonSettings, *, clock: Clock, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: DaemonSettings, *, clock: Clock, store: Store | None = None
+    ) -> None:
         self.settings, self.clock = settings, clock
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or SqliteStore(settings.data_dir / "reconciler.db",
-                                          retention=settings.retention)
+        self.store = store or SqliteStore(
+            settings.data_dir / "reconciler.db", retention=settings.retention
+        )
         self.bus = Bus()
         self.bus.subscribe(self._record_event)
         self.scheduler = Scheduler()
-        self._pool = ThreadPoolExecutor(settings.reconcile.provider_concurrency,
-                                        thread_name_prefix="provider")
+        self._pool = ThreadPoolExecutor(
+            settings.reconcile.provider_concurrency, thread_name_prefix="provider"
+        )
         self.runners = {
-            s.name: SourceRunner(s, store=self.store, bus=self.bus, clock=clock,
-                                 settings=settings.reconcile, pool=self._pool)
+            s.name: SourceRunner(
+                s,
+                store=self.store,
+                bus=self.bus,
+                clock=clock,
+                settings=settings.reconcile,
+                pool=self._pool,
+            )
             for s in settings.sources
         }
 
@@ -67,10 +77,14 @@ class Daemon:
         return all(r.ready for r in self.runners.values())
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(r.run(stop), name=f"source-{n}")
-                 for n, r in self.runners.items()]
-        tasks += [asyncio.create_task(self._watch(r, stop)) for r in self.runners.values()
-                  if r.config.path is not None]
+        tasks = [
+            asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
+        ]
+        tasks += [
+            asyncio.create_task(self._watch(r, stop))
+            for r in self.runners.values()
+            if r.config.path is not None
+        ]
         self._schedule()
         self.scheduler.start()
         self.request_sync(reason="startup")
@@ -85,11 +99,18 @@ class Daemon:
     def _schedule(self) -> None:
         audit = seconds(self.settings.reconcile.audit_interval)
         for name, runner in self.runners.items():
-            self.scheduler.every(f"interval:{name}", self._trigger(runner, "interval"),
-                                 seconds=seconds(runner.config.interval),
-                                 jitter=seconds(runner.config.jitter))
-            self.scheduler.every(f"audit:{name}", runner.run_audit, seconds=audit,
-                                 first_at=self.clock.now() + timedelta(seconds=audit))
+            self.scheduler.every(
+                f"interval:{name}",
+                self._trigger(runner, "interval"),
+                seconds=seconds(runner.config.interval),
+                jitter=seconds(runner.config.jitter),
+            )
+            self.scheduler.every(
+                f"audit:{name}",
+                runner.run_audit,
+                seconds=audit,
+                first_at=self.clock.now() + timedelta(seconds=audit),
+            )
         self.scheduler.every("retention", self._retention, seconds=3600)
 
     @staticmethod
@@ -112,6 +133,12 @@ class Daemon:
                 log.exception("watching %s failed; relying on the interval", runner.config.path)
 
     def _record_event(self, event: Event) -> None:
-        self.store.append_event(EventRecord(
-            at=event.at, type=event.type.value, object_key=event.object_key,
-            message=event.message, data={"source": event.source, **event.data}))
+        self.store.append_event(
+            EventRecord(
+                at=event.at,
+                type=event.type.value,
+                object_key=event.object_key,
+                message=event.message,
+                data={"source": event.source, **event.data},
+            )
+        )

@@ -40,14 +40,29 @@ _STEP_STATUS = {
 }
 
 
-def true_condition(type_: Type, reason: Reason, message: str, *, revision: str | None,
-                   at: datetime) -> Condition:
-    return Condition(type=type_, status=ConditionStatus.TRUE, reason=reason, message=message,
-                     observed_revision=revision, last_transition_time=at)
+def true_condition(
+    type_: Type, reason: Reason, message: str, *, revision: str | None, at: datetime
+) -> Condition:
+    return Condition(
+        type=type_,
+        status=ConditionStatus.TRUE,
+        reason=reason,
+        message=message,
+        observed_revision=revision,
+        last_transition_time=at,
+    )
 
 
-def status_after(*, prev: ObjectStatus | None, doc: Document, outcome: Outcome, change: Change,
-                 source: str, revision: str, at: datetime) -> ObjectStatus:
+def status_after(
+    *,
+    prev: ObjectStatus | None,
+    doc: Document,
+    outcome: Outcome,
+    change: Change,
+    source: str,
+    revision: str,
+    at: datetime,
+) -> ObjectStatus:
     """The object's status once `outcome` happened to it."""
     conditions = prev.conditions if prev else ()
     for type_ in outcome.cleared:
@@ -58,16 +73,22 @@ def status_after(*, prev: ObjectStatus | None, doc: Document, outcome: Outcome, 
     applied = revision if outcome.result in (Result.APPLIED, Result.UNCHANGED) else None
     history = prev.history if prev else ()
     if outcome.result is not Result.UNCHANGED or not history:
-        entry = HistoryEntry(at=at, revision=revision, outcome=outcome.result.value,
-                             message=outcome.message)
+        entry = HistoryEntry(
+            at=at, revision=revision, outcome=outcome.result.value, message=outcome.message
+        )
         history = (*history, entry)[-HISTORY:]
     return ObjectStatus(
-        key=doc.key, kind=doc.kind, namespace=doc.namespace, name=doc.name, source=source,
+        key=doc.key,
+        kind=doc.kind,
+        namespace=doc.namespace,
+        name=doc.name,
+        source=source,
         observed_generation=(prev.observed_generation if prev else 0)
         + (1 if not prev or prev.last_attempted_revision != revision else 0),
         conditions=conditions,
-        last_attempted_revision=revision if outcome.result in _ATTEMPTED else (
-            prev.last_attempted_revision if prev else revision),
+        last_attempted_revision=revision
+        if outcome.result in _ATTEMPTED
+        else (prev.last_attempted_revision if prev else revision),
         last_applied_revision=applied or (prev.last_applied_revision if prev else None),
         inventory=True,
         last_diff=[item.as_json() for item in change.diff],
@@ -76,21 +97,28 @@ def status_after(*, prev: ObjectStatus | None, doc: Document, outcome: Outcome, 
     )
 
 
-def finished_run(run: RunRecord, *, result: PassResult, status: RunStatus,
-                 at: datetime) -> RunRecord:
+def finished_run(
+    run: RunRecord, *, result: PassResult, status: RunStatus, at: datetime
+) -> RunRecord:
     """The pass's run with one step per object that did something."""
     steps = tuple(
-        StepRecord(name=o.key, status=_STEP_STATUS[o.result], started_at=run.started_at,
-                   finished_at=at, output={"result": o.result.value}, error=(
-                       o.message if o.result in (Result.BLOCKED, Result.FAILED) else None))
-        for o in result.outcomes if o.result in _STEP_STATUS
+        StepRecord(
+            name=o.key,
+            status=_STEP_STATUS[o.result],
+            started_at=run.started_at,
+            finished_at=at,
+            output={"result": o.result.value},
+            error=(o.message if o.result in (Result.BLOCKED, Result.FAILED) else None),
+        )
+        for o in result.outcomes
+        if o.result in _STEP_STATUS
     )
-    return dataclasses.replace(run, status=status, steps=steps, finished_at=at,
-                               error=result.error)
+    return dataclasses.replace(run, status=status, steps=steps, finished_at=at, error=result.error)
 
 
-def source_conditions(failures: tuple[Condition, ...], *, revision: str | None,
-                      at: datetime) -> tuple[Condition, ...]:
+def source_conditions(
+    failures: tuple[Condition, ...], *, revision: str | None, at: datetime
+) -> tuple[Condition, ...]:
     """A source's conditions: its current failures, and `Ready` summarised from them."""
     conditions: tuple[Condition, ...] = ()
     for cond in failures:

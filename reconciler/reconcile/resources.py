@@ -63,37 +63,74 @@ class Step:
 
 
 def condition(step: Step, type_: Type, reason: Reason, message: str) -> Condition:
-    return Condition(type=type_, status=ConditionStatus.TRUE, reason=reason, message=message,
-                     observed_revision=step.revision, last_transition_time=step.now)
+    return Condition(
+        type=type_,
+        status=ConditionStatus.TRUE,
+        reason=reason,
+        message=message,
+        observed_revision=step.revision,
+        last_transition_time=step.now,
+    )
 
 
 def run(step: Step) -> Outcome:
     """The chain for one planned change (never raises for provider or policy failures)."""
     key = step.change.key
     if step.change.action is Action.NOOP:
-        return Outcome(key=key, result=Result.UNCHANGED, provider=step.provider.name,
-                       cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED))
-    drift = (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),
-             ) if step.drifted else ()
+        return Outcome(
+            key=key,
+            result=Result.UNCHANGED,
+            provider=step.provider.name,
+            cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
+        )
+    drift = (
+        (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),)
+        if step.drifted
+        else ()
+    )
     if step.drifted and not step.self_heal:
-        return Outcome(key=key, result=Result.DRIFT_REPORTED, set_conditions=drift, drifted=True,
-                       message=drift[0].message, provider=step.provider.name)
+        return Outcome(
+            key=key,
+            result=Result.DRIFT_REPORTED,
+            set_conditions=drift,
+            drifted=True,
+            message=_drift_message(step.change),
+            provider=step.provider.name,
+        )
     if step.blocked_dependency:
         message = f"waiting for {step.blocked_dependency}"
         return Outcome(key=key, result=Result.WAITING, provider=step.provider.name, message=message)
     if step.backing_off:
-        return Outcome(key=key, result=Result.BACKING_OFF, provider=step.provider.name,
-                       drifted=step.drifted, message="backing off after failures")
-    decisions = tuple(step.evaluator.evaluate(
-        step.doc, observed=step.change.observed, change=step.change.as_json()))
+        return Outcome(
+            key=key,
+            result=Result.BACKING_OFF,
+            provider=step.provider.name,
+            drifted=step.drifted,
+            message="backing off after failures",
+        )
+    decisions = tuple(
+        step.evaluator.evaluate(
+            step.doc, observed=step.change.observed, change=step.change.as_json()
+        )
+    )
     blocked = [d for d in decisions if d.action_taken is GateAction.BLOCKED]
     if blocked:
-        message = "; ".join(f"{d.policy}: {'; '.join(d.messages) or d.explanation}"
-                            for d in blocked)
-        return Outcome(key=key, result=Result.BLOCKED, decisions=decisions, drifted=step.drifted,
-                       set_conditions=(condition(step, Type.POLICY_DENIED,
-                                                 Reason.DENIED_BY_POLICY, message), *drift),
-                       cleared=(Type.APPLY_FAILED,), message=message, provider=step.provider.name)
+        message = "; ".join(
+            f"{d.policy}: {'; '.join(d.messages) or d.explanation}" for d in blocked
+        )
+        return Outcome(
+            key=key,
+            result=Result.BLOCKED,
+            decisions=decisions,
+            drifted=step.drifted,
+            set_conditions=(
+                condition(step, Type.POLICY_DENIED, Reason.DENIED_BY_POLICY, message),
+                *drift,
+            ),
+            cleared=(Type.APPLY_FAILED,),
+            message=message,
+            provider=step.provider.name,
+        )
     return _apply(step, decisions)
 
 
@@ -109,17 +146,28 @@ def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
     except base.ProviderError as exc:
         return _failed(step, decisions, Reason.PROVIDER_ERROR, str(exc))
     result = Result.DELETED if step.change.action is Action.DELETE else Result.APPLIED
-    return Outcome(key=key, result=result, decisions=decisions, drifted=step.drifted,
-                   cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
-                   message=f"{step.change.action.value}d" if result is Result.APPLIED else "deleted",
-                   provider=step.provider.name)
+    return Outcome(
+        key=key,
+        result=result,
+        decisions=decisions,
+        drifted=step.drifted,
+        cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
+        message=f"{step.change.action.value}d" if result is Result.APPLIED else "deleted",
+        provider=step.provider.name,
+    )
 
 
 def _failed(step: Step, decisions: tuple[Decision, ...], reason: Reason, message: str) -> Outcome:
-    return Outcome(key=step.change.key, result=Result.FAILED, decisions=decisions,
-                   set_conditions=(condition(step, Type.APPLY_FAILED, reason, message),),
-                   cleared=(Type.POLICY_DENIED,), drifted=step.drifted, message=message,
-                   provider=step.provider.name)
+    return Outcome(
+        key=step.change.key,
+        result=Result.FAILED,
+        decisions=decisions,
+        set_conditions=(condition(step, Type.APPLY_FAILED, reason, message),),
+        cleared=(Type.POLICY_DENIED,),
+        drifted=step.drifted,
+        message=message,
+        provider=step.provider.name,
+    )
 
 
 def _drift_message(change: Change) -> str:

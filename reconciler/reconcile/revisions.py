@@ -57,12 +57,14 @@ class SourceLoader:
                 source.fetch()
             revision = source.resolve()
         except SignatureError as exc:
-            return self._reject(Rejected(revision=None, reason=Reason.SIGNATURE_INVALID,
-                                         message=str(exc)))
+            return self._reject(
+                Rejected(revision=None, reason=Reason.SIGNATURE_INVALID, message=str(exc))
+            )
         except ReconcilerError as exc:
             self._source = None  # reopen next time: the mirror may have been repaired
-            return self._reject(Rejected(revision=None, reason=Reason.FETCH_FAILED,
-                                         message=str(exc)))
+            return self._reject(
+                Rejected(revision=None, reason=Reason.FETCH_FAILED, message=str(exc))
+            )
         if self.last_good and self.last_good.revision.sha == revision.sha:
             self.last_rejected = None
             return self.last_good
@@ -79,8 +81,9 @@ class SourceLoader:
         try:
             snapshot = loader.load(source.tree(revision), cache=self.cache)
         except ReconcilerError as exc:
-            return self._reject(Rejected(revision=revision, reason=Reason.VALIDATION_FAILED,
-                                         message=str(exc)))
+            return self._reject(
+                Rejected(revision=revision, reason=Reason.VALIDATION_FAILED, message=str(exc))
+            )
         if snapshot.problems:
             return self._reject(_problems(revision, Reason.VALIDATION_FAILED, snapshot.problems))
         bundle = bundles.compile(snapshot)

@@ -48,17 +48,33 @@ class SourceState:
 
 
 class SourceRunner:
-    def __init__(self, config: DaemonSource, *, store: Store, bus: Bus, clock: Clock,
-                 settings: ReconcileSettings, pool: Executor) -> None:
+    def __init__(
+        self,
+        config: DaemonSource,
+        *,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        settings: ReconcileSettings,
+        pool: Executor,
+    ) -> None:
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings = settings
         self.loader = SourceLoader(config)
         registry = Registry.load(ProviderSettings(repository_dir=config.path))
-        self.controller = Controller(name=config.name, loader=self.loader, registry=registry,
-                                     store=store, bus=bus, clock=clock, settings=settings,
-                                     pool=pool)
-        self.state = SourceState(name=config.name, location=config.location, ref=config.ref,
-                                 suspended=config.suspend)
+        self.controller = Controller(
+            name=config.name,
+            loader=self.loader,
+            registry=registry,
+            store=store,
+            bus=bus,
+            clock=clock,
+            settings=settings,
+            pool=pool,
+        )
+        self.state = SourceState(
+            name=config.name, location=config.location, ref=config.ref, suspended=config.suspend
+        )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"source-{config.name}")
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
@@ -116,8 +132,11 @@ class SourceRunner:
             return 0
         observed = self.controller.observed_of(loaded)
         evaluator = self.controller.evaluator(loaded)
-        decisions = [d for doc in loaded.snapshot.resources
-                     for d in evaluator.evaluate(doc, observed=observed.get(doc.key))]
+        decisions = [
+            d
+            for doc in loaded.snapshot.resources
+            for d in evaluator.evaluate(doc, observed=observed.get(doc.key))
+        ]
         return self.store.append_decisions(decisions)
 
     async def run_audit(self) -> None:
@@ -127,29 +146,49 @@ class SourceRunner:
         now = self.clock.now()
         conds: tuple[Condition, ...] = ()
         if isinstance(got, Rejected):
-            type_ = (Type.SOURCE_FETCH_FAILED if got.reason in (
-                Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID) else Type.SPEC_INVALID)
-            conds = (records.true_condition(type_, got.reason, got.message,
-                                            revision=got.revision.sha if got.revision else None,
-                                            at=now),)
+            type_ = (
+                Type.SOURCE_FETCH_FAILED
+                if got.reason in (Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID)
+                else Type.SPEC_INVALID
+            )
+            conds = (
+                records.true_condition(
+                    type_,
+                    got.reason,
+                    got.message,
+                    revision=got.revision.sha if got.revision else None,
+                    at=now,
+                ),
+            )
             self.state.rejected_revision = got.revision.sha if got.revision else None
-            self.bus.publish(Event(type=EventType.REVISION_REJECTED, at=now,
-                                   source=self.config.name, message=got.message,
-                                   data={"revision": self.state.rejected_revision,
-                                         "reason": got.reason.value}))
+            self.bus.publish(
+                Event(
+                    type=EventType.REVISION_REJECTED,
+                    at=now,
+                    source=self.config.name,
+                    message=got.message,
+                    data={"revision": self.state.rejected_revision, "reason": got.reason.value},
+                )
+            )
         else:
             self.state.rejected_revision = None
             self.state.fetched = True
             if self.state.revision != got.revision.sha:
                 self.store.record_revision(self.config.name, got.revision)
-                self.bus.publish(Event(type=EventType.REVISION_FETCHED, at=now,
-                                       source=self.config.name,
-                                       message=f"{got.revision.ref}@{got.revision.short}",
-                                       data={"revision": got.revision.sha}))
+                self.bus.publish(
+                    Event(
+                        type=EventType.REVISION_FETCHED,
+                        at=now,
+                        source=self.config.name,
+                        message=f"{got.revision.ref}@{got.revision.short}",
+                        data={"revision": got.revision.sha},
+                    )
+                )
             self.state.revision = got.revision.sha
         self.state.fetched = self.state.fetched or self.loader.last_good is not None
         self.state.conditions = records.source_conditions(
-            conds, revision=self.state.revision, at=now)
+            conds, revision=self.state.revision, at=now
+        )
 
     def _note_result(self, result: PassResult) -> None:
         counts: dict[str, int] = {}
@@ -160,12 +199,21 @@ class SourceRunner:
 
     def _publish_finished(self, result: PassResult | None, *, duration: float) -> None:
         status = "failed" if result is None or result.error else "succeeded"
-        self.bus.publish(Event(
-            type=EventType.RECONCILE_FINISHED, at=self.clock.now(), source=self.config.name,
-            message=f"reconcile {status} in {duration * 1000:.0f} ms",
-            data={"duration_seconds": duration, "result": status,
-                  "applied_revision": self.state.revision,
-                  "trigger": self.state.last_trigger, **self.state.last_result}))
+        self.bus.publish(
+            Event(
+                type=EventType.RECONCILE_FINISHED,
+                at=self.clock.now(),
+                source=self.config.name,
+                message=f"reconcile {status} in {duration * 1000:.0f} ms",
+                data={
+                    "duration_seconds": duration,
+                    "result": status,
+                    "applied_revision": self.state.revision,
+                    "trigger": self.state.last_trigger,
+                    **self.state.last_result,
+                },
+            )
+        )
 
     @property
     def ready(self) -> bool:

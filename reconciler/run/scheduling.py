@@ -36,8 +36,15 @@ class Scheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    def every(self, name: str, job: Job, *, seconds: float, jitter: float = 0.0,
-              first_at: datetime | None = None) -> None:
+    def every(
+        self,
+        name: str,
+        job: Job,
+        *,
+        seconds: float,
+        jitter: float = 0.0,
+        first_at: datetime | None = None,
+    ) -> None:
         trigger = IntervalTrigger(seconds=seconds, jitter=jitter or None)
         self._add(name, job, trigger, first_at=first_at)
 

@@ -52,14 +52,16 @@ def test_github_push_creating_a_branch() -> None:
     payload = json.loads(body("github/push.with-new-branch.payload.json"))
     got = wh.parse_github("push", payload)
     assert got == wh.Delivery(
-        forge=wh.Forge.GITHUB, kind=wh.Kind.PUSH,
+        forge=wh.Forge.GITHUB,
+        kind=wh.Kind.PUSH,
         repo_urls=(
             "https://github.com/Codertocat/Hello-World.git",
             "git@github.com:Codertocat/Hello-World.git",
             "https://github.com/Codertocat/Hello-World",
             "git://github.com/Codertocat/Hello-World.git",
         ),
-        ref="refs/heads/master", sha="6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        ref="refs/heads/master",
+        sha="6113728f27ae82c7b1a177c8d03f9e96e0adf246",
     )
     assert got.branch == "master"
 
@@ -79,7 +81,9 @@ def test_github_pull_request_opened() -> None:
     assert (got.kind, got.action, got.number) == (wh.Kind.PULL_REQUEST, "opened", 2)
     assert (got.ref, got.sha) == ("refs/heads/changes", "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
     assert (got.base_ref, got.base_sha) == (
-        "refs/heads/master", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e")
+        "refs/heads/master",
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+    )
 
 
 def test_gitlab_push_and_token() -> None:
@@ -90,7 +94,10 @@ def test_gitlab_push_and_token() -> None:
     payload = json.loads(body("gitlab/push.json"))
     got = wh.parse_gitlab("Push Hook", payload)
     assert (got.kind, got.branch, got.sha) == (
-        wh.Kind.PUSH, "master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7")
+        wh.Kind.PUSH,
+        "master",
+        "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+    )
     assert "http://example.com/mike/diaspora.git" in got.repo_urls
     # GitLab truncates `commits`; the head must come from `after`, never from the list.
     truncated = {**payload, "commits": payload["commits"][:1]}
