@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 from dataclasses import dataclass
 
 from reconciler import errors
@@ -44,7 +46,9 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     checked = load_and_compile(args)
     if checked.problems:
-        print(output.validation_text(checked.snapshot, checked.problems))
+        # Nothing was evaluated: stdout stays empty so a JSON reader never sees half a report.
+        print(output.validation_text(checked.snapshot, checked.problems), file=sys.stderr)
+        print("not evaluated: fix the problems above first", file=sys.stderr)
         return 1
     revision = checked.snapshot.revision.sha if checked.snapshot.revision else None
     evaluator = evaluate.Evaluator(checked.bundle, clock=SystemClock(), revision=revision)
@@ -52,7 +56,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(output.decisions_json(checked.snapshot, decisions), indent=2))
     else:
-        print(output.decisions_table(decisions))
+        width = shutil.get_terminal_size((100, 24)).columns
+        print(output.decisions_table(decisions, width=width))
     return 1 if blocked(decisions) else 0
 
 

@@ -5,12 +5,13 @@ The JSON shapes here are a stable interface (see docs/cli.md); add keys, never r
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import Problem
-from reconciler.policy.decisions import Decision, Outcome
+from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.specs.snapshot import Snapshot
 
 
@@ -29,6 +30,22 @@ def revision_label(snapshot: Snapshot) -> str:
     return f"{rev.ref}@{rev.short}" if rev else "working tree"
 
 
+# Singular forms of the `counts` keys, for the one-line `validate` summary.
+_SINGULAR = {
+    "resources": "resource",
+    "policies": "policy",
+    "bindings": "binding",
+    "constraints": "constraint",
+    "workflows": "workflow",
+    "runbooks": "runbook",
+}
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 policy`, `2 policies`: `noun` is the plural form, a key of `_SINGULAR`."""
+    return f"{count} {_SINGULAR.get(noun, noun) if count == 1 else noun}"
+
+
 def counts(snapshot: Snapshot) -> dict[str, int]:
     return {
         "resources": len(snapshot.resources),
@@ -45,7 +62,7 @@ def validation_text(snapshot: Snapshot, problems: Sequence[Problem]) -> str:
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
         return "\n".join([*(str(p) for p in problems), f"{len(problems)} {noun} in {label}"])
-    summary = ", ".join(f"{n} {k}" for k, n in counts(snapshot).items())
+    summary = ", ".join(plural(n, k) for k, n in counts(snapshot).items())
     return f"ok: {label}: {summary}"
 
 
@@ -78,27 +95,54 @@ def decisions_json(snapshot: Snapshot, decisions: Sequence[Decision]) -> dict[st
     }
 
 
-def decisions_table(decisions: Sequence[Decision]) -> str:
-    """Findings first (deny, error, warn), then a one-line tally including allows."""
+def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
+    """Findings first (error, deny, warn), each row followed by its messages as bullets
+    wrapped to `width`, then a one-line tally including allows."""
     order = {Outcome.ERROR: 0, Outcome.DENY: 1, Outcome.WARN: 2, Outcome.ALLOW: 3}
     findings = sorted(
         (d for d in decisions if d.outcome is not Outcome.ALLOW),
         key=lambda d: (order[d.outcome], d.resource.key, d.policy),
     )
+    header = ["OUTCOME", "ACTION", "ENFORCEMENT", "RESOURCE", "POLICY"]
     rows = [
-        [
-            d.outcome.value,
-            d.action_taken.value,
-            d.enforcement.value,
-            d.resource.key,
-            d.policy,
-            "; ".join(d.messages) or d.explanation,
-        ]
+        [d.outcome.value, d.action_taken.value, d.enforcement.value, d.resource.key, d.policy]
         for d in findings
     ]
-    tally = Counter(d.outcome.value for d in decisions)
-    summary = ", ".join(f"{tally.get(o.value, 0)} {o.value}" for o in Outcome)
-    if not rows:
-        return f"{len(decisions)} decisions: {summary}"
-    header = ["OUTCOME", "ACTION", "ENFORCEMENT", "RESOURCE", "POLICY", "MESSAGE"]
-    return table(rows, header=header) + f"\n\n{len(decisions)} decisions: {summary}"
+    lines = table(rows, header=header).splitlines() if rows else []
+    body = lines[:1]
+    for line, decision in zip(lines[1:], findings, strict=True):
+        body.append(line)
+        body.extend(finding_notes(decision, width=width))
+    return "\n".join([*body, *([""] if body else []), tally(decisions)])
+
+
+def finding_notes(decision: Decision, *, width: int) -> list[str]:
+    """The messages of a finding as wrapped bullets; an exemption also says why."""
+    notes = [f"- {m}" for m in decision.messages] or [f"- {decision.explanation}"]
+    if decision.action_taken is Action.EXEMPTED and decision.messages:
+        notes.append(f"why: {decision.explanation}")
+    return [line for note in notes for line in wrap(note, width=width)]
+
+
+def wrap(text: str, *, width: int) -> list[str]:
+    """Indent by two spaces and wrap at `width` (at least 40) without breaking words, so
+    long image names and URLs stay whole and copyable."""
+    return textwrap.wrap(
+        text,
+        width=max(width, 40),
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def tally(decisions: Sequence[Decision]) -> str:
+    """`35 decisions: 32 allow, 3 deny, 0 warn, 0 error (0 blocked, 1 warned, ...)`."""
+    outcomes = Counter(d.outcome for d in decisions)
+    actions = Counter(d.action_taken for d in decisions if d.outcome is not Outcome.ALLOW)
+    by_outcome = ", ".join(f"{outcomes.get(o, 0)} {o.value}" for o in Outcome)
+    gated = [a for a in Action if a is not Action.ALLOWED]
+    by_action = ", ".join(f"{actions.get(a, 0)} {a.value}" for a in gated)
+    noun = "decision" if len(decisions) == 1 else "decisions"
+    return f"{len(decisions)} {noun}: {by_outcome} ({by_action})"
