@@ -161,6 +161,10 @@ class Store(Protocol):
         """Replace the status of `status.key`, keeping only the newest history entries."""
         ...
 
+    def put_statuses(self, statuses: Iterable[ObjectStatus]) -> int:
+        """`put_status` for many objects in one transaction; returns how many were written."""
+        ...
+
     def get_status(self, key: str) -> ObjectStatus | None: ...
 
     def list_status(

@@ -121,6 +121,25 @@ class SqliteStore:
             if status.conditions:
                 conn.execute(sa.insert(conditions), rows.condition_rows(status))
 
+    def put_statuses(self, statuses: Iterable[base.ObjectStatus]) -> int:
+        chosen = {s.key: s for s in statuses}  # the last one of a key wins, as with put_status
+        if not chosen:
+            return 0
+        limit = self.retention.history_per_object
+        status_rows = [rows.status_row(s, history_limit=limit) for s in chosen.values()]
+        stmt = sqlite_insert(schema.object_status)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["key"], set_={c: stmt.excluded[c] for c in status_rows[0] if c != "key"})
+        conditions = schema.object_conditions
+        condition_rows = [r for s in chosen.values() for r in rows.condition_rows(s)]
+        with self._write() as conn:
+            conn.execute(upsert, status_rows)
+            conn.execute(sa.delete(conditions).where(conditions.c.key == sa.bindparam("k")),
+                         [{"k": key} for key in chosen])
+            if condition_rows:
+                conn.execute(sa.insert(conditions), condition_rows)
+        return len(chosen)
+
     def get_status(self, key: str) -> base.ObjectStatus | None:
         table = schema.object_status
         with self._read() as conn:

@@ -233,3 +233,20 @@ def test_a_closed_store_refuses_calls(store: base.Store) -> None:
     store.close()
     with pytest.raises(base.StoreError):
         store.events()
+
+
+def test_put_statuses_writes_many_in_one_call_like_put_status(
+    open_store: Callable[..., base.Store],
+) -> None:
+    from reconciler.store.retention import RetentionSettings
+
+    store = open_store(RetentionSettings(history_per_object=2))
+    store.put_status(f.status("a", ready=False))
+    newer_a = f.status("a", ready=True, observed_generation=5, history=4)
+    later_b = f.status("b", ready=False, updated_at=f.at(70))
+    written = store.put_statuses([f.status("b", ready=True), newer_a, later_b])
+    assert written == 2
+    assert store.get_status("File//a") == replace(newer_a, history=newer_a.history[-2:])
+    assert store.get_status("File//b") == later_b
+    assert [s.name for s in store.list_status(condition="Drifted")] == ["b"]
+    assert store.put_statuses([]) == 0
