@@ -2,32 +2,66 @@
 actions and forge webhooks. The only module importing the web framework.
 
 Store reads are blocking (SQLite), so those endpoints are plain functions, which Starlette
-runs on its thread pool; anything touching the daemon's triggers runs on the event loop.
+runs on its thread pool; anything touching the daemon's triggers (asyncio events) runs on
+the event loop, and publishing an event (which writes the store) goes back to a thread.
+Every error, including unknown paths and wrong methods, is a JSON `{"error": message}`.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.api import metrics, views, webhooks
 from reconciler.api.hooks import route_delivery
+from reconciler.conditions import ConditionStatus
 from reconciler.events import Event, EventType
-from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
+"""GitHub caps payloads at 25 MB; a larger body is refused unread (413)."""
 
-def _int(request: Request, name: str, default: int, *, most: int = 1000) -> int:
-    try:
-        return max(0, min(most, int(request.query_params.get(name, default))))
-    except ValueError:
+FORGES = ("github", "gitlab", "generic")
+
+
+class BadQuery(ValueError):
+    """A query parameter has a value the endpoint cannot use (400)."""
+
+
+def _error(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def count_param(query: Mapping[str, str], name: str, *, default: int, most: int) -> int:
+    """A non-negative integer parameter; values above `most` are capped at it."""
+    raw = query.get(name)
+    if raw is None or raw == "":
         return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadQuery(f"query parameter {name}: must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise BadQuery(f"query parameter {name}: must not be negative, got {value}")
+    return min(value, most)
+
+
+def status_param(query: Mapping[str, str]) -> ConditionStatus:
+    raw = query.get("status") or ConditionStatus.TRUE.value
+    try:
+        return ConditionStatus(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ConditionStatus)
+        raise BadQuery(f"query parameter status: must be one of {allowed}, got {raw!r}") from None
 
 
 def create_app(daemon: Daemon) -> Starlette:
@@ -67,78 +101,76 @@ def create_app(daemon: Daemon) -> Starlette:
         return JSONResponse({"sources": [views.source(r.state) for r in daemon.runners.values()]})
 
     def one_source(request: Request) -> Response:
-        try:
-            return JSONResponse(views.source(daemon.runner(request.path_params["name"]).state))
-        except UnknownSource as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse(views.source(daemon.runner(request.path_params["name"]).state))
 
-    async def source_action(request: Request) -> Response:
-        name, action = request.path_params["name"], request.path_params["action"]
-        try:
+    def source_action(action: str) -> Callable[[Request], Awaitable[Response]]:
+        async def act(request: Request) -> Response:
+            name = request.path_params["name"]
             runner = daemon.runner(name)
-        except UnknownSource as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
-        if action == "sync":
-            daemon.request_sync(name, reason="api")
-        elif action in ("suspend", "resume"):
-            runner.set_suspended(action == "suspend")
-        else:
-            return JSONResponse({"error": f"unknown action {action!r}"}, status_code=404)
-        return JSONResponse({"source": name, "action": action}, status_code=202)
+            if action == "sync":
+                daemon.request_sync(name, reason="api")
+            else:
+                runner.set_suspended(action == "suspend")
+            return JSONResponse({"source": name, "action": action}, status_code=202)
+
+        return act
 
     async def sync_all(request: Request) -> Response:
         return JSONResponse({"triggered": daemon.request_sync(reason="api")}, status_code=202)
 
     def resources(request: Request) -> Response:
         q = request.query_params
-        items = store.list_status(source=q.get("source"), condition=q.get("condition"))
+        items = store.list_status(
+            source=q.get("source") or None,
+            condition=q.get("condition") or None,
+            condition_status=status_param(q),
+        )
         return JSONResponse({"resources": [views.resource(s) for s in items]})
 
     def one_resource(request: Request) -> Response:
-        status = store.get_status(request.path_params["key"])
+        key = request.path_params["key"]
+        status = store.get_status(key)
         if status is None:
-            return JSONResponse({"error": "no such resource"}, status_code=404)
+            return _error(f'no resource "{key}"', 404)
         return JSONResponse(views.resource(status))
 
     def decisions(request: Request) -> Response:
         q = request.query_params
-        found = store.decisions(
-            policy=q.get("policy"), key=q.get("key"), limit=_int(request, "limit", 100)
-        )
+        limit = count_param(q, "limit", default=100, most=1000)
+        found = store.decisions(policy=q.get("policy"), key=q.get("key"), limit=limit)
         return JSONResponse({"decisions": [d.as_json() for d in found]})
 
     def violations(request: Request) -> Response:
         found = store.violations(policy=request.query_params.get("policy"))
-        return JSONResponse(
-            {
-                "violations": [
-                    d.as_json() for d in found if d.outcome in (Outcome.DENY, Outcome.ERROR)
-                ]
-            }
-        )
+        return JSONResponse({"violations": [d.as_json() for d in found]})
 
     def events(request: Request) -> Response:
-        found = store.events(
-            since_id=_int(request, "since", 0, most=2**62), limit=_int(request, "limit", 100)
-        )
+        q = request.query_params
+        since = count_param(q, "since", default=0, most=2**62)
+        found = store.events(since_id=since, limit=count_param(q, "limit", default=100, most=1000))
         return JSONResponse({"events": [views.event(e) for e in found]})
 
     def runs(request: Request) -> Response:
-        found = store.list_runs(limit=_int(request, "limit", 50))
-        return JSONResponse({"runs": [views.run(r) for r in found]})
+        limit = count_param(request.query_params, "limit", default=50, most=1000)
+        return JSONResponse({"runs": [views.run(r) for r in store.list_runs(limit=limit)]})
 
     async def webhook(request: Request) -> Response:
         forge = request.path_params["forge"]
-        body = await request.body()
         try:
+            body = await _body(request)
             delivery = _verified(forge, request, body, daemon)
         except webhooks.WebhookRejected as exc:
-            _note(daemon, forge, "rejected")
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            await run_in_threadpool(_note, daemon, forge, "rejected")
+            return _error(str(exc), exc.status)
         triggered = route_delivery(daemon, delivery)
-        _note(daemon, forge, "accepted")
+        await run_in_threadpool(_note, daemon, forge, "accepted")
         return JSONResponse({"kind": delivery.kind.value, "triggered": triggered}, status_code=202)
 
+    actions = [
+        Route(f"/api/v1/sources/{{name}}/{action}", source_action(action), methods=["POST"])
+        for action in ("sync", "suspend", "resume")
+    ]
+    hooks = [Route(f"/webhooks/{forge}", webhook, methods=["POST"]) for forge in FORGES]
     return Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -146,7 +178,7 @@ def create_app(daemon: Daemon) -> Starlette:
             Route("/metrics", metrics_endpoint),
             Route("/api/v1/sources", sources),
             Route("/api/v1/sources/{name}", one_source),
-            Route("/api/v1/sources/{name}/{action}", source_action, methods=["POST"]),
+            *actions,
             Route("/api/v1/sync", sync_all, methods=["POST"]),
             Route("/api/v1/resources", resources),
             Route("/api/v1/resources/{key:path}", one_resource),
@@ -154,9 +186,45 @@ def create_app(daemon: Daemon) -> Starlette:
             Route("/api/v1/violations", violations),
             Route("/api/v1/events", events),
             Route("/api/v1/runs", runs),
-            Route("/webhooks/{forge}", webhook, methods=["POST"]),
-        ]
+            *hooks,
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            BadQuery: _bad_query,
+            UnknownSource: _unknown_source,
+        },
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return _error(f"no such endpoint: {request.method} {request.url.path}", 404)
+    if exc.status_code == 405:
+        return _error(f"method {request.method} not allowed", 405, exc.headers)
+    return _error(str(exc.detail), exc.status_code, exc.headers)
+
+
+async def _bad_query(request: Request, exc: Exception) -> Response:
+    return _error(str(exc), 400)
+
+
+async def _unknown_source(request: Request, exc: Exception) -> Response:
+    return _error(str(exc), 404)
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused with 413 past `MAX_WEBHOOK_BYTES` without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        raise webhooks.WebhookRejected("body is too large", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BYTES:
+            raise webhooks.WebhookRejected("body is too large", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _secret(env_name: str | None, what: str) -> str:
@@ -184,23 +252,20 @@ def _verified(forge: str, request: Request, body: bytes, daemon: Daemon) -> webh
             header="X-Gitlab-Token",
         )
         return webhooks.parse_gitlab(headers.get("x-gitlab-event"), webhooks.load_json(body))
-    if forge == "generic":
-        given = (
-            headers.get("x-reconciler-token")
-            or headers.get("authorization", "").removeprefix("Bearer ").strip()
-            or None
-        )
-        webhooks.verify_token(
-            given,
-            token=_secret(hooks.generic_token_env, "webhook token"),
-            header="X-Reconciler-Token",
-        )
-        payload: dict[str, Any] = webhooks.load_json(body) if body.strip() else {}
-        return webhooks.parse_generic(payload)
-    raise webhooks.WebhookRejected(f"unknown webhook {forge!r}", status=404)
+    given = (
+        headers.get("x-reconciler-token")
+        or headers.get("authorization", "").removeprefix("Bearer ").strip()
+        or None
+    )
+    webhooks.verify_token(
+        given, token=_secret(hooks.generic_token_env, "webhook token"), header="X-Reconciler-Token"
+    )
+    payload: dict[str, Any] = webhooks.load_json(body) if body.strip() else {}
+    return webhooks.parse_generic(payload)
 
 
 def _note(daemon: Daemon, forge: str, result: str) -> None:
+    """Publish the delivery's outcome (the store writes it: call off the event loop)."""
     daemon.bus.publish(
         Event(
             type=EventType.WEBHOOK_RECEIVED,
