@@ -154,23 +154,26 @@ def create_app(daemon: Daemon) -> Starlette:
         limit = count_param(request.query_params, "limit", default=50, most=1000)
         return JSONResponse({"runs": [views.run(r) for r in store.list_runs(limit=limit)]})
 
-    async def webhook(request: Request) -> Response:
-        forge = request.path_params["forge"]
-        try:
-            body = await _body(request)
-            delivery = _verified(forge, request, body, daemon)
-        except webhooks.WebhookRejected as exc:
-            await run_in_threadpool(_note, daemon, forge, "rejected")
-            return _error(str(exc), exc.status)
-        triggered = route_delivery(daemon, delivery)
-        await run_in_threadpool(_note, daemon, forge, "accepted")
-        return JSONResponse({"kind": delivery.kind.value, "triggered": triggered}, status_code=202)
+    def webhook(forge: str) -> Callable[[Request], Awaitable[Response]]:
+        async def deliver(request: Request) -> Response:
+            try:
+                body = await _body(request)
+                delivery = _verified(forge, request, body, daemon)
+            except webhooks.WebhookRejected as exc:
+                await run_in_threadpool(_note, daemon, forge, "rejected")
+                return _error(str(exc), exc.status)
+            triggered = route_delivery(daemon, delivery)
+            await run_in_threadpool(_note, daemon, forge, "accepted")
+            body_out = {"kind": delivery.kind.value, "triggered": triggered}
+            return JSONResponse(body_out, status_code=202)
+
+        return deliver
 
     actions = [
         Route(f"/api/v1/sources/{{name}}/{action}", source_action(action), methods=["POST"])
         for action in ("sync", "suspend", "resume")
     ]
-    hooks = [Route(f"/webhooks/{forge}", webhook, methods=["POST"]) for forge in FORGES]
+    hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
     return Starlette(
         routes=[
             Route("/healthz", healthz),
