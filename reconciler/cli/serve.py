@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.api import app as web
@@ -82,7 +83,7 @@ async def _serve(settings: daemon_settings.DaemonSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _stopper(stop, sig))
     daemon = Daemon(settings, clock=SystemClock())
     server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
     serving = asyncio.create_task(server.serve(stop))
@@ -98,3 +99,12 @@ async def _serve(settings: daemon_settings.DaemonSettings) -> None:
         )
     await asyncio.gather(serving, running)
     log.info("stopped")
+
+
+def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
+    def handle() -> None:
+        if not stop.is_set():
+            log.info("%s received: finishing in-flight reconciles, then stopping", sig.name)
+        stop.set()
+
+    return handle

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,11 @@ from reconciler.reconcile.settings import DaemonSettings
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds
-from reconciler.store.base import EventRecord, Store
+from reconciler.store.base import EventRecord, RunKind, RunStatus, Store
 from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 
 
 class UnknownSource(LookupError):
@@ -77,6 +79,7 @@ class Daemon:
         return all(r.ready for r in self.runners.values())
 
     async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(self._close_interrupted_runs)
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
@@ -99,11 +102,13 @@ class Daemon:
     def _schedule(self) -> None:
         audit = seconds(self.settings.reconcile.audit_interval)
         for name, runner in self.runners.items():
+            interval = seconds(runner.config.interval)
             self.scheduler.every(
                 f"interval:{name}",
                 self._trigger(runner, "interval"),
-                seconds=seconds(runner.config.interval),
-                jitter=seconds(runner.config.jitter),
+                seconds=interval,
+                # Jitter spreads sources apart; it never stretches a short interval much.
+                jitter=min(seconds(runner.config.jitter), interval / 10),
             )
             self.scheduler.every(
                 f"audit:{name}",
@@ -112,6 +117,18 @@ class Daemon:
                 first_at=self.clock.now() + timedelta(seconds=audit),
             )
         self.scheduler.every("retention", self._retention, seconds=3600)
+
+    def _close_interrupted_runs(self) -> None:
+        """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""
+        now = self.clock.now()
+        for run in self.store.list_runs(kind=RunKind.RECONCILE, status=RunStatus.RUNNING):
+            if run.name in self.runners:
+                self.store.update_run(
+                    dataclasses.replace(
+                        run, status=RunStatus.CANCELLED, finished_at=now, error=INTERRUPTED
+                    )
+                )
+                log.warning("reconcile run %s of %s was interrupted", run.id, run.name)
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str):  # type: ignore[no-untyped-def]

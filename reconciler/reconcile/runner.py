@@ -9,13 +9,14 @@ reconcile runs coalesce into one more reconcile afterwards.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from reconciler.clock import Clock
-from reconciler.conditions import Condition, ConditionStatus, Reason, Type
+from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
 from reconciler.providers.base import ProviderSettings
 from reconciler.providers.registry import Registry
@@ -78,7 +79,9 @@ class SourceRunner:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"source-{config.name}")
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
+        self._failures: tuple[Condition, ...] = ()
         self.passes = 0
+        self._show_conditions(clock.now())
 
     def trigger(self, reason: str) -> None:
         """Ask for a reconcile (call on the event loop); repeated asks coalesce."""
@@ -103,10 +106,19 @@ class SourceRunner:
                 await loop.run_in_executor(self._thread, self.cycle, trigger)
         finally:
             stopping.cancel()
+            await loop.run_in_executor(self._thread, self._release)
             await loop.run_in_executor(None, self._thread.shutdown)
+
+    def _release(self) -> None:
+        """Drop the revision's regorus engines on the thread that built them (they may not
+        be freed on any other: PyO3 aborts the drop of an unsendable object elsewhere)."""
+        self.controller._evaluator = None
+        self.loader.last_good = None
 
     def cycle(self, trigger: str) -> None:
         """Fetch/load, then reconcile the last-known-good revision (on the worker thread)."""
+        if self.state.suspended:  # suspended after this cycle was queued
+            return
         started = self.clock.monotonic()
         self.state.reconciling, self.state.last_trigger = True, trigger
         try:
@@ -186,8 +198,25 @@ class SourceRunner:
                 )
             self.state.revision = got.revision.sha
         self.state.fetched = self.state.fetched or self.loader.last_good is not None
-        self.state.conditions = records.source_conditions(
-            conds, revision=self.state.revision, at=now
+        self._failures = conds
+        self._show_conditions(now)
+
+    def _show_conditions(self, at: datetime) -> None:
+        """Ready from the failures, unless suspended or not fetched yet (then Ready says so)."""
+        conditions = records.source_conditions(self._failures, revision=self.state.revision, at=at)
+        if self.state.suspended:
+            ready = (ConditionStatus.FALSE, Reason.SUSPENDED, "reconciliation is suspended")
+        elif not self.state.fetched and not self._failures:
+            ready = (ConditionStatus.UNKNOWN, Reason.PROGRESSING, "fetching the first revision")
+        else:
+            self.state.conditions = conditions
+            return
+        status, reason, message = ready
+        summary = records.true_condition(
+            Type.READY, reason, message, revision=self.state.revision, at=at
+        )
+        self.state.conditions = set_condition(
+            conditions, dataclasses.replace(summary, status=status)
         )
 
     def _note_result(self, result: PassResult) -> None:
@@ -220,7 +249,9 @@ class SourceRunner:
         return self.state.fetched
 
     def set_suspended(self, value: bool) -> None:
+        """Suspend (triggers are dropped; a running reconcile finishes) or resume."""
         self.state.suspended = value
+        self._show_conditions(self.clock.now())
         if not value:
             self.trigger("resume")
 
