@@ -1,0 +1,121 @@
+"""A real Prometheus scrapes the daemon's /metrics and answers queries about it.
+
+Skipped only where the prometheus binary is missing and `CI` is unset: in CI it must run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api import live
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+pytestmark = pytest.mark.skipif(
+    not Path(PROMETHEUS).exists() and not os.environ.get("CI"),
+    reason="prometheus is not installed (apt-get install prometheus)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def prometheus(tmp_path: Path, *, target: str) -> Iterator[httpx.Client]:
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: reconciler\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    port = free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+    try:
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def ready(client: httpx.Client) -> bool:
+    try:
+        return client.get("/-/ready").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def query(client: httpx.Client, promql: str) -> list[dict[str, Any]]:
+    body = client.get("/api/v1/query", params={"query": promql}).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def by_labels(result: list[dict[str, Any]], *names: str) -> dict[tuple[str, ...], float]:
+    return {tuple(r["metric"][n] for n in names): float(r["value"][1]) for r in result}
+
+
+def test_prometheus_scrapes_the_daemon(tmp_path: Path) -> None:
+    live.demo_repo(tmp_path / "repo", out=tmp_path / "out", owned=3, unowned=1)
+    settings = live.settings_for(
+        tmp_path / "data", {"name": "demo", "path": str(tmp_path / "repo"), "interval": "1h"}
+    )
+    with live.serve(settings) as served:
+        served.wait_for(lambda: served.passes("demo") >= 1, "the first reconcile")
+        resources = served.get("/api/v1/resources").json()["resources"]
+        ready_true = sum(
+            1
+            for r in resources
+            for c in r["conditions"]
+            if (c["type"], c["status"]) == ("Ready", "True")
+        )
+        assert (len(resources), ready_true) == (4, 3)
+        with prometheus(tmp_path, target=f"127.0.0.1:{served.server.port}") as prom:
+            served.wait_for(lambda: ready(prom), "Prometheus to be ready", timeout=60)
+
+            def scraped() -> bool:
+                return bool(query(prom, 'reconciler_resources{job="reconciler"}'))
+
+            served.wait_for(scraped, "the daemon's series in Prometheus", timeout=60)
+            got = by_labels(query(prom, "reconciler_resources"), "source", "condition", "status")
+            assert got == {
+                ("demo", "Ready", "True"): ready_true,
+                ("demo", "Ready", "False"): 1,
+                ("demo", "PolicyDenied", "True"): 1,
+            }
+            violations = query(prom, "reconciler_policy_violations")
+            assert by_labels(violations, "policy", "enforcement") == {("files.owner", "strict"): 1}
+            runs = query(prom, 'reconciler_reconcile_duration_seconds_count{source="demo"}')
+            assert by_labels(runs, "result") == {("succeeded",): 1}
+            assert by_labels(query(prom, 'up{job="reconciler"}'), "job") == {("reconciler",): 1}
