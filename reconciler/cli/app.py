@@ -10,11 +10,15 @@ from reconciler.cli import check, client, init, schema, serve, testcmd
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """Where the repository comes from: a directory (default), or a Git URL/path and revision."""
-    parser.add_argument("dir", nargs="?", default=".", help="repository directory (default: .)")
-    parser.add_argument("--repo", help="Git URL or path to read from instead of DIR")
-    parser.add_argument("--rev", default="HEAD", help="branch, tag or commit with --repo")
+    parser.add_argument("dir", nargs="?", help="repository directory (default: .)")
+    parser.add_argument("--repo", help="Git URL or path to read a commit from instead of DIR")
+    parser.add_argument(
+        "--rev", help="branch, tag or commit with --repo (default: HEAD of a path, main of a URL)"
+    )
     parser.add_argument("--subpath", default="", help="folder inside the repository")
-    parser.add_argument("--cache-dir", help="where remote repositories are cloned")
+    parser.add_argument(
+        "--cache-dir", help="where --repo URLs are cloned (default: ~/.cache/reconciler/repos)"
+    )
 
 
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:

@@ -26,8 +26,12 @@ def table(rows: Sequence[Sequence[str]], *, header: Sequence[str]) -> str:
 
 
 def revision_label(snapshot: Snapshot) -> str:
+    """`main@0123456789ab`, `v1.2@...`, `HEAD@...`; `working tree` for a plain directory."""
     rev = snapshot.revision
-    return f"{rev.ref}@{rev.short}" if rev else "working tree"
+    if rev is None:
+        return "working tree"
+    name = rev.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    return rev.short if rev.sha.startswith(name.lower()) else f"{name}@{rev.short}"
 
 
 # Singular forms of the `counts` keys, for the one-line `validate` summary.

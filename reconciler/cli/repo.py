@@ -21,16 +21,28 @@ def default_cache_dir() -> Path:
 def open_tree(args: argparse.Namespace) -> Tree:
     """The tree named by `dir`, or by `--repo` + `--rev` (+ `--subpath`)."""
     if args.repo:
-        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-        where = {"url": args.repo} if is_url(args.repo) else {"path": Path(args.repo)}
-        config = SourceSettings(ref=args.rev, subpath=args.subpath, cache_dir=cache, **where)
-        source = git.GitSource.open(config)
-        source.fetch()
-        return source.tree(source.resolve())
-    root = Path(args.dir)
+        if args.dir is not None:
+            raise UsageError(f"give either a directory ({args.dir}) or --repo, not both")
+        return commit_tree(args)
+    if args.rev is not None or args.cache_dir is not None:
+        raise UsageError("--rev and --cache-dir need --repo")
+    root = Path(args.dir or ".")
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     return tree.DirectoryTree(root, subpath=args.subpath)
+
+
+def commit_tree(args: argparse.Namespace) -> Tree:
+    """A commit of a local repository (read in place) or of a remote one (mirrored)."""
+    remote = is_url(args.repo)
+    # A mirror has no checked-out branch, so a URL defaults to the usual default branch.
+    rev = args.rev or ("main" if remote else "HEAD")
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    where = {"url": args.repo} if remote else {"path": Path(args.repo)}
+    config = SourceSettings(ref=rev, subpath=args.subpath, cache_dir=cache, **where)
+    source = git.GitSource.open(config)
+    source.fetch()
+    return source.tree(source.resolve())
 
 
 def is_url(location: str) -> bool:
