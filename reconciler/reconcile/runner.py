@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
@@ -29,9 +31,10 @@ from reconciler.store.base import Store
 log = logging.getLogger(__name__)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceState:
-    """What the API shows about a source; written only by its runner."""
+    """What the API shows about a source. The runner replaces it whole on every change, so
+    a reader always sees one consistent picture (never a new revision with old conditions)."""
 
     name: str
     location: str
@@ -43,7 +46,8 @@ class SourceState:
     last_trigger: str | None = None
     revision: str | None = None  # last-known-good revision being served
     rejected_revision: str | None = None
-    conditions: tuple[Condition, ...] = ()
+    failures: tuple[Condition, ...] = ()  # failure conditions of the source itself
+    conditions: tuple[Condition, ...] = ()  # the failures and Ready
     last_result: dict[str, int] = field(default_factory=dict)
     orphans: tuple[str, ...] = ()
 
@@ -73,15 +77,15 @@ class SourceRunner:
             settings=settings,
             pool=pool,
         )
+        self._lock = threading.Lock()
         self.state = SourceState(
             name=config.name, location=config.location, ref=config.ref, suspended=config.suspend
         )
+        self._update()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"source-{config.name}")
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
-        self._failures: tuple[Condition, ...] = ()
         self.passes = 0
-        self._show_conditions(clock.now())
 
     def trigger(self, reason: str) -> None:
         """Ask for a reconcile (call on the event loop); repeated asks coalesce."""
@@ -110,8 +114,8 @@ class SourceRunner:
             await loop.run_in_executor(None, self._thread.shutdown)
 
     def _release(self) -> None:
-        """Drop the revision's regorus engines on the thread that built them (they may not
-        be freed on any other: PyO3 aborts the drop of an unsendable object elsewhere)."""
+        """Drop the revision's regorus engines on the thread that built them: PyO3 refuses
+        to free an unsendable engine on any other thread."""
         self.controller._evaluator = None
         self.loader.last_good = None
 
@@ -120,20 +124,16 @@ class SourceRunner:
         if self.state.suspended:  # suspended after this cycle was queued
             return
         started = self.clock.monotonic()
-        self.state.reconciling, self.state.last_trigger = True, trigger
+        self._update(reconciling=True, last_trigger=trigger)
+        result: PassResult | None = None
         try:
-            got = self.loader.refresh(fetch=self.config.url is not None)
-            self._note_revision(got)
+            self._note_revision(self.loader.refresh(fetch=self.config.url is not None))
             loaded = self.loader.last_good
             result = self.controller.reconcile(loaded, trigger=trigger) if loaded else None
-            if result is not None:
-                self._note_result(result)
         except Exception:
             log.exception("reconcile of source %s failed", self.config.name)
-            result = None
         finally:
-            self.state.reconciling = False
-            self.state.last_sync_at = self.clock.now()
+            self._update(reconciling=False, last_sync_at=self.clock.now(), **_summary(result))
             self.passes += 1
         self._publish_finished(result, duration=self.clock.monotonic() - started)
 
@@ -156,92 +156,72 @@ class SourceRunner:
 
     def _note_revision(self, got: Loaded | Rejected) -> None:
         now = self.clock.now()
-        conds: tuple[Condition, ...] = ()
         if isinstance(got, Rejected):
-            type_ = (
-                Type.SOURCE_FETCH_FAILED
-                if got.reason in (Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID)
-                else Type.SPEC_INVALID
-            )
-            conds = (
-                records.true_condition(
-                    type_,
-                    got.reason,
-                    got.message,
-                    revision=got.revision.sha if got.revision else None,
-                    at=now,
-                ),
-            )
-            self.state.rejected_revision = got.revision.sha if got.revision else None
-            self.bus.publish(
-                Event(
-                    type=EventType.REVISION_REJECTED,
-                    at=now,
-                    source=self.config.name,
-                    message=got.message,
-                    data={"revision": self.state.rejected_revision, "reason": got.reason.value},
-                )
-            )
-        else:
-            self.state.rejected_revision = None
-            self.state.fetched = True
-            if self.state.revision != got.revision.sha:
-                self.store.record_revision(self.config.name, got.revision)
-                self.bus.publish(
-                    Event(
-                        type=EventType.REVISION_FETCHED,
-                        at=now,
-                        source=self.config.name,
-                        message=f"{got.revision.ref}@{got.revision.short}",
-                        data={"revision": got.revision.sha},
-                    )
-                )
-            self.state.revision = got.revision.sha
-        self.state.fetched = self.state.fetched or self.loader.last_good is not None
-        self._failures = conds
-        self._show_conditions(now)
-
-    def _show_conditions(self, at: datetime) -> None:
-        """Ready from the failures, unless suspended or not fetched yet (then Ready says so)."""
-        conditions = records.source_conditions(self._failures, revision=self.state.revision, at=at)
-        if self.state.suspended:
-            ready = (ConditionStatus.FALSE, Reason.SUSPENDED, "reconciliation is suspended")
-        elif not self.state.fetched and not self._failures:
-            ready = (ConditionStatus.UNKNOWN, Reason.PROGRESSING, "fetching the first revision")
-        else:
-            self.state.conditions = conditions
+            self._rejected(got, at=now)
             return
-        status, reason, message = ready
-        summary = records.true_condition(
-            Type.READY, reason, message, revision=self.state.revision, at=at
-        )
-        self.state.conditions = set_condition(
-            conditions, dataclasses.replace(summary, status=status)
+        if self.state.revision != got.revision.sha:
+            self.store.record_revision(self.config.name, got.revision)
+            self._publish(
+                EventType.REVISION_FETCHED,
+                message=f"{got.revision.ref}@{got.revision.short}",
+                data={"revision": got.revision.sha},
+                at=now,
+            )
+        self._update(
+            revision=got.revision.sha, rejected_revision=None, fetched=True, failures=(), at=now
         )
 
-    def _note_result(self, result: PassResult) -> None:
-        counts: dict[str, int] = {}
-        for outcome in result.outcomes:
-            counts[outcome.result.value] = counts.get(outcome.result.value, 0) + 1
-        self.state.last_result = counts
-        self.state.orphans = result.orphans
+    def _rejected(self, got: Rejected, *, at: datetime) -> None:
+        fetch = got.reason in (Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID)
+        sha = got.revision.sha if got.revision else None
+        failure = records.true_condition(
+            Type.SOURCE_FETCH_FAILED if fetch else Type.SPEC_INVALID,
+            got.reason,
+            got.message,
+            revision=sha,
+            at=at,
+        )
+        self._update(
+            rejected_revision=sha,
+            fetched=self.state.fetched or self.loader.last_good is not None,
+            failures=(failure,),
+            at=at,
+        )
+        self._publish(
+            EventType.REVISION_REJECTED,
+            message=got.message,
+            data={"revision": sha, "reason": got.reason.value},
+            at=at,
+        )
+
+    def _update(self, *, at: datetime | None = None, **changes: Any) -> None:
+        """Replace the state with `changes` applied and its conditions summarised again."""
+        with self._lock:
+            state = dataclasses.replace(self.state, **changes)
+            conditions = _conditions(state, at=at or self.clock.now())
+            self.state = dataclasses.replace(state, conditions=conditions)
+
+    def _publish(
+        self, type_: EventType, *, message: str, data: dict[str, Any], at: datetime
+    ) -> None:
+        self.bus.publish(
+            Event(type=type_, at=at, source=self.config.name, message=message, data=data)
+        )
 
     def _publish_finished(self, result: PassResult | None, *, duration: float) -> None:
         status = "failed" if result is None or result.error else "succeeded"
-        self.bus.publish(
-            Event(
-                type=EventType.RECONCILE_FINISHED,
-                at=self.clock.now(),
-                source=self.config.name,
-                message=f"reconcile {status} in {duration * 1000:.0f} ms",
-                data={
-                    "duration_seconds": duration,
-                    "result": status,
-                    "applied_revision": self.state.revision,
-                    "trigger": self.state.last_trigger,
-                    **self.state.last_result,
-                },
-            )
+        state = self.state
+        self._publish(
+            EventType.RECONCILE_FINISHED,
+            message=f"reconcile {status} in {duration * 1000:.0f} ms",
+            data={
+                "duration_seconds": duration,
+                "result": status,
+                "applied_revision": state.revision,
+                "trigger": state.last_trigger,
+                **state.last_result,
+            },
+            at=self.clock.now(),
         )
 
     @property
@@ -250,10 +230,49 @@ class SourceRunner:
 
     def set_suspended(self, value: bool) -> None:
         """Suspend (triggers are dropped; a running reconcile finishes) or resume."""
-        self.state.suspended = value
-        self._show_conditions(self.clock.now())
+        self._update(suspended=value)
         if not value:
             self.trigger("resume")
+
+
+def _summary(result: PassResult | None) -> dict[str, Any]:
+    """State fields a finished pass changes: counts of outcomes and the orphans."""
+    if result is None:
+        return {}
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.result.value] = counts.get(outcome.result.value, 0) + 1
+    return {"last_result": counts, "orphans": result.orphans}
+
+
+def _conditions(state: SourceState, *, at: datetime) -> tuple[Condition, ...]:
+    """Ready from the failures, unless suspended or not fetched yet (then Ready says so)."""
+    conditions = records.source_conditions(state.failures, revision=state.revision, at=at)
+    if state.suspended:
+        ready = (ConditionStatus.FALSE, Reason.SUSPENDED, "reconciliation is suspended")
+    elif not state.fetched and not state.failures:
+        ready = (ConditionStatus.UNKNOWN, Reason.PROGRESSING, "fetching the first revision")
+    else:
+        return _keep_times(conditions, state.conditions)
+    status, reason, message = ready
+    summary = records.true_condition(Type.READY, reason, message, revision=state.revision, at=at)
+    return _keep_times(
+        set_condition(conditions, dataclasses.replace(summary, status=status)), state.conditions
+    )
+
+
+def _keep_times(
+    conditions: tuple[Condition, ...], before: tuple[Condition, ...]
+) -> tuple[Condition, ...]:
+    """A condition whose status did not change keeps its last transition time."""
+    for old in before:
+        conditions = tuple(
+            dataclasses.replace(c, last_transition_time=old.last_transition_time)
+            if c.type == old.type and c.status == old.status
+            else c
+            for c in conditions
+        )
+    return conditions
 
 
 __all__ = ["ConditionStatus", "SourceRunner", "SourceState"]
