@@ -36,12 +36,18 @@ _OPTIONAL_PAYLOAD = frozenset({StepKind.RECONCILE})
 
 
 class Retry(models.Model):
-    """Exponential backoff: `backoff`, doubled per attempt up to `maxBackoff`."""
+    """Exponential backoff: `backoff`, doubled per attempt up to `maxBackoff`.
+
+    `on` lists when a failed attempt is retried, each an expression over `exitCode`
+    (None unless a command ran), `timeout` (the attempt timed out) and `failed` (always
+    true), e.g. `[timeout, "exitCode == 75"]`; empty means any failure.
+    """
 
     max_attempts: int = Field(default=1, ge=1, le=100)
     backoff: types.Duration = "1s"
     max_backoff: types.Duration | None = None
     jitter: bool = True
+    on: list[str] = Field(default_factory=list)
 
 
 class HttpRequest(models.Model):
@@ -53,7 +59,17 @@ class HttpRequest(models.Model):
 
 
 class Wait(models.Model):
-    duration: types.Duration
+    """Wait `duration`, or until the expression `until` is true, checked every `interval`."""
+
+    duration: types.Duration | None = None
+    until: str | None = Field(default=None, min_length=1)
+    interval: types.Duration = "5s"
+
+    @model_validator(mode="after")
+    def _duration_or_until(self) -> Wait:
+        if (self.duration is None) == (self.until is None):
+            raise PydanticCustomError("wait", "must have exactly one of: duration, until")
+        return self
 
 
 class DecisionOption(models.Model):
@@ -63,16 +79,30 @@ class DecisionOption(models.Model):
 
 
 class Decision(models.Model):
-    """Score the options (Rego rules of `policy` + outcome history) and pick one."""
+    """Either branch on the expression `when` (`then` steps run when it is true, `else`
+    steps when false; the other branch is skipped), or score the options (Rego rules of
+    `policy` + outcome history) and pick one."""
 
     policy: str | None = None
-    options: list[DecisionOption] = Field(min_length=1)
+    options: list[DecisionOption] = Field(default_factory=list)
+    when: str | None = Field(default=None, min_length=1)
+    then: list[str] = Field(default_factory=list)
+    else_: list[str] = Field(default_factory=list, alias="else")
+
+    @model_validator(mode="after")
+    def _when_or_options(self) -> Decision:
+        if (self.when is None) == (not self.options):
+            raise PydanticCustomError("decision", "must have exactly one of: when, options")
+        return self
 
 
 class Approval(models.Model):
     message: str = ""
     approvers: list[str] = Field(default_factory=list)
     timeout: types.Duration | None = None
+    escalate: list[str] = Field(
+        default_factory=list, description="notified when half the timeout has passed"
+    )
 
 
 class Subflow(models.Model):
@@ -86,12 +116,15 @@ class RunbookCall(models.Model):
 
 
 class Reconcile(models.Model):
+    source: str | None = Field(default=None, description="the source to sync; None: all")
     scope: models.Scope = Field(default_factory=models.Scope)
 
 
 class PolicyCheck(models.Model):
     policy: str = Field(min_length=1, description="Rego package, without `data.`")
     input: dict[str, Any] = Field(default_factory=dict)
+    allow: list[str] = Field(default_factory=list, description="steps run only when allowed")
+    deny: list[str] = Field(default_factory=list, description="steps run only when denied")
 
 
 class Step(models.Model):
@@ -247,12 +280,36 @@ class Variable(models.Model):
         return value
 
 
+class JsonCheck(models.Model):
+    """A value of the command's JSON stdout: `path` like `$.status` or `$.items[0].id`,
+    which must exist (`exists: true`), be absent (`exists: false`) or equal `equals`."""
+
+    path: str = Field(pattern=r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*$")
+    equals: Any = None
+    exists: bool | None = None
+
+
 class Expect(models.Model):
-    """Checks on a finished command; `stdout`/`stderr` are substrings to find."""
+    """Checks on a finished command; `stdout`/`stderr` are substrings to find,
+    `stdoutRegex` a regular expression to search for, `json` checks on stdout as JSON."""
 
     exit_code: int | None = 0
     stdout: str | None = None
     stderr: str | None = None
+    stdout_regex: str | None = None
+    json_: list[JsonCheck] = Field(default_factory=list, alias="json")
+
+    @field_validator("stdout_regex", mode="after")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise PydanticCustomError(
+                    "pattern", "must be a regular expression: {error}", {"error": str(exc)}
+                ) from None
+        return value
 
 
 class Rollback(models.Model):

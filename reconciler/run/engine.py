@@ -1,0 +1,236 @@
+"""The workflow engine: the API the daemon uses to start, steer and resume runs.
+
+`Engine` owns the live executions of one process. `start` checks a Workflow (or
+`start_runbook` a Runbook), records the run with its plan and returns its id; the run goes
+on as an asyncio task. `wait`, `cancel`, `pause`, `resume` and `approve` steer a run by
+id; `resume_all` picks up, at start-up, every run a previous process left unfinished
+(killed or stopped), per the rules of `run.recovery`. Child runs (subflow, runbook steps)
+get ids derived from their parent step, so a resumed parent re-attaches to its child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from reconciler.clock import Clock
+from reconciler.errors import ReconcilerError
+from reconciler.run import plans, recovery, steps, workflow
+from reconciler.run.recorder import Recorder
+from reconciler.run.steps import base
+from reconciler.specs import runs
+from reconciler.store.base import (
+    FINISHED,
+    EventRecord,
+    RunKind,
+    RunNotFound,
+    RunRecord,
+    RunStatus,
+    StepStatus,
+    Store,
+)
+
+UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+class ApprovalRefused(ReconcilerError, PermissionError):
+    """The approver may not answer this step, or the step is not waiting for an answer."""
+
+
+class Engine:
+    def __init__(self, *, store: Store, clock: Clock, services: base.Services | None = None,
+                 limits: base.Limits | None = None, sleep: base.Sleep = asyncio.sleep,
+                 rand: Callable[[], float] = random.random,
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.store, self.clock, self.new_id = store, clock, new_id
+        self.recorder = Recorder(store)
+        self.parts = workflow.Parts(
+            recorder=self.recorder, clock=clock, sleep=sleep, rand=rand,
+            services=services or base.Services(), limits=limits or base.Limits(),
+            kinds=steps.kinds(), run_child=self._run_child, record_event=self._record_event)
+        self._live: dict[str, workflow.Execution] = {}
+        self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
+
+    # starting
+
+    async def start(self, workflow_spec: runs.Workflow, *, trigger: str = "manual",
+                    variables: Mapping[str, Any] | None = None, revision: str | None = None,
+                    ) -> str:
+        """Check and record a run of `workflow_spec`, start it, return its id."""
+        plan = plans.of_workflow(workflow_spec, variables=variables or {})
+        return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
+
+    async def start_runbook(self, runbook: runs.Runbook, *, trigger: str = "manual",
+                            variables: Mapping[str, Any] | None = None,
+                            revision: str | None = None) -> str:
+        plan = plans.of_runbook(runbook, variables=variables or {})
+        return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
+
+    async def _begin(self, plan: plans.Plan, *, trigger: str, revision: str | None,
+                     run_id: str | None) -> str:
+        header = RunRecord(id=run_id or self.new_id(), kind=plan.kind, name=plan.name,
+                           trigger=trigger, revision=revision, status=RunStatus.PENDING,
+                           started_at=self.clock.now())
+        await self.recorder.create(replace(header, steps=(plans.meta_record(plan),)))
+        self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
+        return header.id
+
+    def _launch(self, execution: workflow.Execution) -> None:
+        run_id = execution.header.id
+        self._live[run_id] = execution
+        task = asyncio.create_task(execution.run(), name=f"run {run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._live.pop(run_id, None))
+
+    # steering
+
+    async def wait(self, run_id: str) -> RunRecord:
+        """The run once it has finished (or, for a run not live here, as stored)."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.shield(task)
+            self._tasks.pop(run_id, None)
+        await self.recorder.flush()
+        return await self.get(run_id)
+
+    async def get(self, run_id: str) -> RunRecord:
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    async def cancel(self, run_id: str) -> None:
+        execution = self._live.get(run_id)
+        if execution is None:
+            run = await self.get(run_id)
+            if run.status not in FINISHED:
+                await self.recorder.write(replace(run, steps=(), status=RunStatus.CANCELLED,
+                                                  finished_at=self.clock.now()), wait=True)
+            return
+        execution.cancel_requested = True
+        self._tasks[run_id].cancel()
+        await asyncio.gather(self._tasks[run_id], return_exceptions=True)
+
+    async def pause(self, run_id: str) -> None:
+        """Launch no further steps of the run; running steps finish."""
+        execution = self._live.get(run_id)
+        if execution is None:
+            raise RunNotFound(run_id)
+        execution.pause()
+        await self.recorder.write(execution.header,
+                                  plans.meta_record(execution.plan, paused=True), wait=True)
+
+    async def resume(self, run_id: str) -> None:
+        """Unpause a live run, or continue a stored unfinished one (after a restart)."""
+        execution = self._live.get(run_id)
+        if execution is None:
+            execution = await self._restore(run_id)
+            if execution is None:
+                return
+            self._launch(execution)
+        if execution.paused:
+            execution.unpause()
+            await self.recorder.write(execution.header,
+                                      plans.meta_record(execution.plan), wait=True)
+
+    async def resume_all(self) -> list[str]:
+        """Continue every unfinished top-level run in the store; returns their ids."""
+        resumed = []
+        for status in UNFINISHED:
+            found = await asyncio.to_thread(self.store.list_runs, status=status, limit=100_000)
+            for run in found:
+                if run.id in self._live or _meta(run).get("parent"):
+                    continue
+                execution = self._execution_of(run, keep_paused=True)
+                if execution is not None:
+                    self._launch(execution)
+                    resumed.append(run.id)
+        return resumed
+
+    async def _restore(self, run_id: str) -> workflow.Execution | None:
+        run = await self.get(run_id)
+        return None if run.status in FINISHED else self._execution_of(run, keep_paused=False)
+
+    def _execution_of(self, run: RunRecord, *, keep_paused: bool) -> workflow.Execution | None:
+        meta = next((s for s in run.steps if s.name == plans.META), None)
+        if meta is None:
+            return None
+        plan, paused = plans.from_meta(meta)
+        prior = recovery.from_run(run, plan)
+        return workflow.Execution(parts=self.parts, header=replace(run, steps=()), plan=plan,
+                                  prior=prior, paused=paused and keep_paused)
+
+    async def approve(self, run_id: str, step: str, *, approver: str, approved: bool,
+                      comment: str = "") -> None:
+        """Answer an approval step, or the question asked about an interrupted step."""
+        execution = self._live.get(run_id)
+        if execution is None:
+            raise ApprovalRefused(f"run {run_id} is not running here")
+        spec = next((s for s in [*execution.plan.steps, *execution.plan.on_failure]
+                     if s.name == step), None)
+        _check_approver(execution, spec, step=step, approver=approver)
+        answer = base.Approval(approved=approved, approver=approver, comment=comment,
+                               at=self.clock.now().isoformat())
+        execution.answer(step, answer)
+
+    def waiting(self, run_id: str) -> list[str]:
+        """Steps of a live run waiting for an answer right now."""
+        execution = self._live.get(run_id)
+        return sorted(execution.waiting) if execution else []
+
+    async def close(self) -> None:
+        """Stop every live run, leaving them to `resume_all`, and flush the store writes."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        await self.recorder.close()
+
+    # services for executions
+
+    async def _run_child(self, *, parent: workflow.Execution, kind: RunKind,
+                         spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any],
+                         child_id: str) -> RunRecord:
+        existing = await asyncio.to_thread(self.store.get_run, child_id)
+        if existing is None:
+            builder = plans.of_workflow if kind is RunKind.WORKFLOW else plans.of_runbook
+            plan = builder(spec, variables=variables, parent=parent.header.id)  # type: ignore[arg-type]
+            await self._begin(plan, trigger=f"run:{parent.header.id}", revision=None,
+                              run_id=child_id)
+        elif existing.status not in FINISHED and child_id not in self._live:
+            await self.resume(child_id)
+        try:
+            return await self.wait(child_id)
+        except asyncio.CancelledError:
+            if parent.cancel_requested and child_id in self._live:
+                await self.cancel(child_id)
+            raise
+
+    async def _record_event(self, *, run_id: str, type: str, message: str,
+                            data: dict[str, Any]) -> None:
+        event = EventRecord(at=self.clock.now(), type=type, object_key=f"run/{run_id}",
+                            message=message, data=data)
+        await asyncio.to_thread(self.store.append_event, event)
+
+
+def _meta(run: RunRecord) -> dict[str, Any]:
+    meta = next((s for s in run.steps if s.name == plans.META), None)
+    return meta.output if meta else {}
+
+
+def _check_approver(execution: workflow.Execution, spec: runs.Step | None, *, step: str,
+                    approver: str) -> None:
+    gated = step in execution.state.gated
+    if spec is None or not (gated or spec.kind is runs.StepKind.APPROVAL):
+        raise ApprovalRefused(f"step {step} of run {execution.header.id} takes no approval")
+    if execution.states.get(step) in (StepStatus.SUCCEEDED, StepStatus.FAILED,
+                                      StepStatus.SKIPPED, StepStatus.CANCELLED):
+        raise ApprovalRefused(f"step {step} of run {execution.header.id} has finished")
+    allowed = spec.approval.approvers if spec.approval else []
+    if allowed and approver not in allowed:
+        raise ApprovalRefused(f"{approver} may not approve step {step}; "
+                              f"approvers: {', '.join(allowed)}")

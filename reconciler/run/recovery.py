@@ -1,0 +1,111 @@
+"""What a run already did, read back from its step records, and what is left to redo.
+
+`Prior` is the per-step state of an execution: the newest record of each step, every
+attempt, which steps a branch ruled out and the order steps finished in. `from_run`
+rebuilds it from a stored run after a restart, deciding for each interrupted step: a step
+that was `running` is run again when that is safe (`idempotent: true`, or a kind without
+side effects), re-attached when it waits on a child run, and otherwise put to a human
+(`gated`), who approves a new attempt or rejects it, which fails the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.run import dag, plans, retry
+from reconciler.specs import runs
+from reconciler.store.base import RunRecord, StepRecord, StepStatus
+
+GATE = "resumeGate"
+"""Output key of the `waiting` record of a step put to a human after a restart."""
+
+_SAFE = frozenset({runs.StepKind.WAIT, runs.StepKind.DECISION, runs.StepKind.APPROVAL,
+                   runs.StepKind.POLICY})
+_REATTACH = frozenset({runs.StepKind.SUBFLOW, runs.StepKind.RUNBOOK})
+
+
+@dataclass(kw_only=True)
+class Prior:
+    records: dict[str, StepRecord] = field(default_factory=dict)  # newest per step
+    attempts: dict[tuple[str, int], StepRecord] = field(default_factory=dict)
+    states: dict[str, StepStatus] = field(default_factory=dict)
+    skip: set[str] = field(default_factory=set)
+    gated: set[str] = field(default_factory=set)
+    reattach: set[str] = field(default_factory=set)
+    finished: list[str] = field(default_factory=list)
+
+    def add(self, record: StepRecord) -> None:
+        self.records[record.name] = record
+        self.attempts[(record.name, record.attempt)] = record
+        if record.status in dag.DONE and record.name not in self.finished:
+            self.finished.append(record.name)
+
+    def next_attempt(self, name: str) -> int:
+        """The attempt number the step's next start gets (re-attaching keeps the last)."""
+        last = max((a for n, a in self.attempts if n == name), default=0)
+        if name in self.reattach:
+            self.reattach.discard(name)
+            return max(last, 1)
+        return last + 1
+
+    @property
+    def history(self) -> list[StepRecord]:
+        return list(self.attempts.values())
+
+
+def from_run(run: RunRecord, plan: plans.Plan) -> Prior:
+    prior = Prior()
+    for record in run.steps:
+        if record.name != plans.META:
+            prior.add(record)
+    steps = {s.name: s for s in [*plan.steps, *plan.on_failure]}
+    for name, record in prior.records.items():
+        step = steps.get(name)
+        if step is not None:
+            _classify(prior, step, record)
+    return prior
+
+
+def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
+    name, status = step.name, record.status
+    if status is StepStatus.SUCCEEDED:
+        prior.states[name] = status
+        prior.skip.update(record.output.get("skipped", []))
+    elif status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
+        prior.states[name] = status
+    elif status is StepStatus.FAILED:
+        if not _retry_left(step, record):
+            prior.states[name] = status
+    elif status is StepStatus.WAITING and record.output.get(GATE):
+        prior.gated.add(name)
+    elif status is StepStatus.RUNNING and not (step.idempotent or step.kind in _SAFE):
+        (prior.reattach if step.kind in _REATTACH else prior.gated).add(name)
+
+
+def _retry_left(step: runs.Step, record: StepRecord) -> bool:
+    """Whether the attempt that failed before the restart would have been retried."""
+    code = record.output.get("exitCode")
+    failure = retry.Failure(exit_code=code if isinstance(code, int) else None,
+                            timed_out=(record.error or "").startswith("timed out"),
+                            retryable=not (record.error or "").startswith("rejected by"))
+    return retry.RetryPolicy.of(step.retry).should_retry(attempt=record.attempt,
+                                                         failure=failure)
+
+
+def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
+    """For a failed runbook: the rollback of each step that ran, newest first, in a chain."""
+    if not isinstance(plan.spec, runs.Runbook):
+        return []
+    by_name = {s.name: s for s in plan.spec.spec.steps}
+    ran = [n for n in reversed(prior.finished) if n in by_name
+           and prior.states.get(n) in (StepStatus.SUCCEEDED, StepStatus.FAILED)]
+    chain: list[runs.Step] = []
+    for name in ran:
+        rollback = by_name[name].rollback
+        if rollback is None:
+            continue
+        depends = [chain[-1].name] if chain else []
+        chain.append(runs.Step(name=f"{name}.rollback", command=rollback.command,
+                               shell=rollback.shell, timeout=rollback.timeout,
+                               depends_on=depends, always=True))
+    return chain

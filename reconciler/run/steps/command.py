@@ -1,0 +1,104 @@
+"""The `command` step: a program run as an argv, in its own process group.
+
+The argv is rendered element by element (`run.templating`), so a variable's value is one
+argument whatever it holds; only `shell: true` goes through `/bin/sh -c`, with every value
+quoted. The process leads a new session (`start_new_session=True`), so a timeout or cancel
+kills the whole group with `os.killpg`, grandchildren included: SIGTERM, then SIGKILL after
+a grace period. stdout and stderr are read concurrently and kept up to a bound (the rest is
+drained and counted). Runbook steps may carry `expect` checks on the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from typing import Any
+
+from reconciler.run import templating
+from reconciler.run.steps import base
+from reconciler.specs import runs
+
+
+class Command:
+    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+        assert step.command is not None
+        if step.shell:
+            argv = ["/bin/sh", "-c", templating.render_shell(step.command, ctx.scope)]
+        else:
+            argv = templating.render_argv(step.command, ctx.scope)
+        outputs = await execute(argv, limits=ctx.limits)
+        _check(step, outputs)
+        return base.StepResult(outputs=outputs)
+
+
+async def execute(argv: list[str], *, limits: base.Limits) -> dict[str, Any]:
+    """Run `argv` to completion; outputs `exitCode`, `stdout`, `stderr` and maybe `json`."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        raise base.StepFailed(f"cannot run {argv[0]!r}: {exc.strerror}") from None
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = await asyncio.gather(_read(proc.stdout, limits.max_output_bytes),
+                                        _read(proc.stderr, limits.max_output_bytes))
+        code = await proc.wait()
+    except BaseException:
+        await _kill_group(proc, grace=limits.kill_grace)
+        raise
+    # The leader is gone; anything it left in its group would outlive the step.
+    _signal_group(proc.pid, signal.SIGKILL)
+    return _outputs(code, out, err)
+
+
+def _outputs(code: int, out: tuple[str, bool], err: tuple[str, bool]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {"exitCode": code, "stdout": out[0], "stderr": err[0]}
+    if out[1] or err[1]:
+        outputs["truncated"] = [name for name, (_, cut) in
+                                (("stdout", out), ("stderr", err)) if cut]
+    with contextlib.suppress(ValueError):
+        if out[0].strip() and not out[1]:
+            outputs["json"] = json.loads(out[0])
+    return outputs
+
+
+async def _read(stream: asyncio.StreamReader, limit: int) -> tuple[str, bool]:
+    kept = bytearray()
+    truncated = False
+    while chunk := await stream.read(65536):
+        room = limit - len(kept)
+        kept += chunk[:room]
+        truncated = truncated or len(chunk) > room
+    return kept.decode("utf-8", errors="replace"), truncated
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def _kill_group(proc: asyncio.subprocess.Process, *, grace: float) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds, and reap the leader."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.shield(asyncio.wait_for(proc.wait(), grace))
+    _signal_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.shield(proc.wait())
+
+
+def _check(step: runs.Step, outputs: dict[str, Any]) -> None:
+    expect = getattr(step, "expect", None) or runs.Expect()
+    code = outputs["exitCode"]
+    if expect.exit_code is not None and code != expect.exit_code:
+        raise base.StepFailed(f"exit code {code}, expected {expect.exit_code}",
+                              outputs=outputs, exit_code=code)
+    for stream in ("stdout", "stderr"):
+        wanted = getattr(expect, stream)
+        if wanted is not None and wanted not in outputs[stream]:
+            raise base.StepFailed(f"{stream} does not contain {wanted!r}",
+                                  outputs=outputs, exit_code=code)

@@ -1,0 +1,320 @@
+"""One run being executed: the DAG walked under its limits, every state change recorded.
+
+`Execution.run` launches ready steps up to the run's `maxParallelism` (command and http
+steps also take a slot of the engine-wide semaphore), records each attempt `running`
+before it starts and its outcome after, retries by the step's policy, skips what a failed
+dependency or a branch not taken rules out, and bounds the whole run by its timeout.
+When the run failed, the `onFailure` steps run (for a runbook: the rollbacks of the steps
+that ran, newest first). Pause stops launching steps; cancel stops everything, killing
+running commands. An execution built from a stored run (`prior`) continues it: finished
+steps are kept, interrupted ones are re-run when safe and otherwise put to a human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.clock import Clock
+from reconciler.errors import StalledError
+from reconciler.run import dag, plans, recovery, retry
+from reconciler.run.recorder import Recorder
+from reconciler.run.steps import base
+from reconciler.specs import runs, types
+from reconciler.store.base import RunRecord, RunStatus, StepRecord, StepStatus
+
+_WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
+GATE_MESSAGE = ("was running when the engine stopped and is not idempotent: "
+                "approve to run it again, reject to fail it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parts:
+    """What every execution of one engine shares."""
+
+    recorder: Recorder
+    clock: Clock
+    sleep: base.Sleep
+    rand: Callable[[], float]
+    services: base.Services
+    limits: base.Limits
+    kinds: Mapping[runs.StepKind, base.Kind]
+    run_child: Callable[..., Awaitable[RunRecord]]
+    record_event: Callable[..., Awaitable[None]]
+
+
+class Execution:
+    def __init__(self, *, parts: Parts, header: RunRecord, plan: plans.Plan,
+                 prior: recovery.Prior | None = None, paused: bool = False) -> None:
+        self.parts, self.plan = parts, plan
+        self.header = replace(header, steps=())
+        self.state = prior or recovery.Prior()
+        self.paused = paused
+        self.cancel_requested = False
+        self.scope: dict[str, Any] = {
+            "vars": dict(plan.variables), "run": {"id": header.id, "name": header.name},
+            "steps": {name: _view(rec) for name, rec in self.state.records.items()}}
+        self.approvals: dict[str, asyncio.Future[base.Approval]] = {}
+        self.waiting: set[str] = set()
+        self._wake = asyncio.Event()
+
+    @property
+    def states(self) -> dict[str, StepStatus]:
+        return self.state.states
+
+    # control
+
+    def pause(self) -> None:
+        self.paused = True
+        self._wake.set()
+
+    def unpause(self) -> None:
+        self.paused = False
+        self._wake.set()
+
+    def answer(self, step: str, approval: base.Approval) -> None:
+        future = self.approvals.get(step)
+        if future is None or future.done():
+            future = self.approvals[step] = asyncio.get_running_loop().create_future()
+        future.set_result(approval)
+
+    # the run
+
+    async def run(self) -> RunRecord:
+        error: str | None = None
+        try:
+            await self._set_status(RunStatus.RUNNING, wait=True)
+            try:
+                async with asyncio.timeout(self.plan.timeout):
+                    await self._walk(dag.build(self.plan.steps), self.plan.max_parallelism)
+            except TimeoutError:
+                error = f"timed out after {self.plan.spec.spec.timeout}"
+            error = error or self._first_failure(self.plan.steps)
+            if error is not None:
+                await self._handle_failure(error)
+        except asyncio.CancelledError:
+            if not self.cancel_requested:
+                raise  # the engine is stopping: leave the run to be resumed
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return await self._finish(RunStatus.CANCELLED, "cancelled")
+        return await self._finish(RunStatus.FAILED if error else RunStatus.SUCCEEDED, error)
+
+    async def _handle_failure(self, error: str) -> None:
+        self.scope["failure"] = {"error": error}
+        handlers = self.plan.on_failure or recovery.rollbacks(self.plan, self.state)
+        if handlers:
+            await self._walk(dag.build(handlers), self.plan.max_parallelism)
+
+    def _first_failure(self, steps: list[runs.Step]) -> str | None:
+        for step in steps:
+            if self.states.get(step.name) in dag.BAD:
+                record = self.state.records.get(step.name)
+                return f"step {step.name} failed: {record.error if record else ''}"
+        return None
+
+    async def _finish(self, status: RunStatus, error: str | None) -> RunRecord:
+        self.header = replace(self.header, status=status, error=error,
+                              finished_at=self.parts.clock.now())
+        await self.parts.recorder.write(self.header, wait=True)
+        return replace(self.header, steps=tuple(self.state.history))
+
+    # walking the graph
+
+    async def _walk(self, graph: dag.Dag, limit: int) -> None:
+        blocking = {n: sum(1 for d in graph.deps(n) if self.states.get(d) not in dag.DONE)
+                    for n in graph.order if self.states.get(n) not in dag.DONE}
+        ready = deque(n for n in graph.order if blocking.get(n) == 0)
+        running: dict[asyncio.Task[None], str] = {}
+        try:
+            while True:
+                await self._launch(graph, ready, running, limit=limit, blocking=blocking)
+                if not running and not (ready and self.paused):
+                    return
+                await self._await_any(graph, ready, running, blocking)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _launch(self, graph: dag.Dag, ready: deque[str],
+                      running: dict[asyncio.Task[None], str], *, limit: int,
+                      blocking: dict[str, int]) -> None:
+        while ready and len(running) < limit and not self.paused:
+            name = ready.popleft()
+            if name in self.state.skip or graph.verdict(name, self.states):
+                await self._settle(name, StepStatus.SKIPPED)
+                _release(graph, name, ready, blocking)
+                continue
+            task = asyncio.create_task(self._step(graph.steps[name]), name=f"step {name}")
+            running[task] = name
+        if self.paused and ready and not running:
+            await self._set_status(RunStatus.WAITING, error="paused")
+
+    async def _await_any(self, graph: dag.Dag, ready: deque[str],
+                         running: dict[asyncio.Task[None], str],
+                         blocking: dict[str, int]) -> None:
+        self._wake.clear()
+        wake = asyncio.create_task(self._wake.wait())
+        waiting: set[asyncio.Future[Any]] = {*running, wake}
+        try:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+        for task in list(running):
+            if task in done:
+                name = running.pop(task)
+                task.result()
+                _release(graph, name, ready, blocking)
+        if not self.paused and self.header.error == "paused":
+            await self._set_status(RunStatus.RUNNING)
+
+    # one step
+
+    async def _step(self, step: runs.Step) -> None:
+        policy = retry.RetryPolicy.of(step.retry)
+        attempt = self.state.next_attempt(step.name)
+        if step.name in self.state.gated and not await self._gate(step, attempt):
+            return
+        while True:
+            failure = await self._attempt(step, attempt)
+            if failure is None:
+                return
+            if not policy.should_retry(attempt=attempt, failure=failure):
+                self.states[step.name] = StepStatus.FAILED
+                return
+            await self.parts.sleep(policy.delay(attempt=attempt, rand=self.parts.rand))
+            attempt += 1
+
+    async def _attempt(self, step: runs.Step, attempt: int) -> retry.Failure | None:
+        started = self.parts.clock.now()
+        record = StepRecord(name=step.name, status=StepStatus.RUNNING, attempt=attempt,
+                            started_at=started)
+        self.states[step.name] = StepStatus.RUNNING
+        await self._record(record, wait=True)
+        outcome = await self._outcome(step, attempt)
+        outputs, error, failure = outcome
+        status = StepStatus.FAILED if failure else StepStatus.SUCCEEDED
+        if error == "cancelled":
+            status = StepStatus.CANCELLED
+        await self._record(replace(record, status=status, output=outputs, error=error,
+                                   finished_at=self.parts.clock.now()))
+        if failure is None or status is StepStatus.CANCELLED:
+            self.states[step.name] = status
+            return None
+        return failure
+
+    async def _outcome(self, step: runs.Step,
+                       attempt: int) -> tuple[dict[str, Any], str | None, retry.Failure | None]:
+        timeout = types.seconds(step.timeout) if step.timeout else None
+        ctx = base.StepContext(run_id=self.header.id, attempt=attempt, scope=self.scope,
+                               services=self.parts.services, limits=self.parts.limits,
+                               clock=self.parts.clock, sleep=self.parts.sleep, host=self)
+        try:
+            async with self._slot(step), asyncio.timeout(timeout):
+                result = await self.parts.kinds[step.kind].run(step, ctx)
+        except TimeoutError:
+            return {}, f"timed out after {step.timeout}", retry.Failure(timed_out=True)
+        except base.StepFailed as exc:
+            return exc.outputs, str(exc), retry.Failure(exit_code=exc.exit_code)
+        except StalledError as exc:
+            return {}, str(exc), retry.Failure(retryable=False)
+        except asyncio.CancelledError:
+            if self.cancel_requested:
+                return {}, "cancelled", retry.Failure(retryable=False)
+            raise
+        outputs = dict(result.outputs)
+        if result.skip:
+            outputs["skipped"] = list(result.skip)
+            self.state.skip.update(result.skip)
+        return outputs, None, None
+
+    def _slot(self, step: runs.Step) -> contextlib.AbstractAsyncContextManager[Any]:
+        slots = self.parts.limits.global_slots
+        if slots is None or step.kind not in _WORK_KINDS:
+            return contextlib.nullcontext()
+        return slots
+
+    async def _gate(self, step: runs.Step, attempt: int) -> bool:
+        """Ask a human whether an interrupted, non-idempotent step may run again."""
+        record = StepRecord(name=step.name, status=StepStatus.WAITING, attempt=attempt,
+                            started_at=self.parts.clock.now(), error=GATE_MESSAGE,
+                            output={recovery.GATE: True})
+        await self._record(record, wait=True)
+        answer = await self.await_approval(step.name, timeout=None)
+        assert answer is not None
+        if answer.approved:
+            return True
+        why = f": {answer.comment}" if answer.comment else ""
+        await self._settle(step.name, StepStatus.FAILED, attempt=attempt,
+                           error=f"rejected by {answer.approver}{why}")
+        return False
+
+    async def _settle(self, name: str, status: StepStatus, *, attempt: int | None = None,
+                      error: str | None = None) -> None:
+        self.states[name] = status
+        now = self.parts.clock.now()
+        await self._record(StepRecord(
+            name=name, status=status, attempt=attempt or self.state.next_attempt(name),
+            started_at=now, finished_at=now, error=error))
+
+    async def _record(self, record: StepRecord, *, wait: bool = False) -> None:
+        self.state.add(record)
+        self.scope["steps"][record.name] = _view(record)
+        await self.parts.recorder.write(self.header, record, wait=wait)
+
+    async def _set_status(self, status: RunStatus, *, error: str | None = None,
+                          wait: bool = False) -> None:
+        if (status, error) == (self.header.status, self.header.error) and not wait:
+            return
+        self.header = replace(self.header, status=status, error=error)
+        await self.parts.recorder.write(self.header, wait=wait)
+
+    # base.Host
+
+    async def await_approval(self, step: str, *, timeout: float | None) -> base.Approval | None:
+        loop = asyncio.get_running_loop()
+        future = self.approvals.setdefault(step, loop.create_future())
+        self.waiting.add(step)
+        await self._set_status(RunStatus.WAITING, error=f"waiting for approval of {step}")
+        try:
+            if timeout is None:
+                return await asyncio.shield(future)
+            sleeper = asyncio.ensure_future(self.parts.sleep(timeout))
+            racing: set[asyncio.Future[Any]] = {future, sleeper}
+            try:
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+            return future.result() if future.done() else None
+        finally:
+            self.waiting.discard(step)
+            if future.done():
+                self.approvals.pop(step, None)
+            if not self.waiting:
+                await self._set_status(RunStatus.RUNNING)
+
+    async def record_event(self, *, type: str, message: str, data: dict[str, Any]) -> None:
+        await self.parts.record_event(run_id=self.header.id, type=type, message=message,
+                                      data=data)
+
+    async def run_child(self, **kwargs: Any) -> RunRecord:
+        return await self.parts.run_child(parent=self, **kwargs)
+
+
+def _release(graph: dag.Dag, name: str, ready: deque[str], blocking: dict[str, int]) -> None:
+    for dependent in graph.dependents.get(name, ()):
+        if dependent in blocking:
+            blocking[dependent] -= 1
+            if blocking[dependent] == 0:
+                ready.append(dependent)
+
+
+def _view(record: StepRecord) -> dict[str, Any]:
+    return {"status": record.status.value, "outputs": record.output,
+            "error": record.error, "attempt": record.attempt}
