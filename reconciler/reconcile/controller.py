@@ -2,24 +2,30 @@
 
 Runs on the source's worker thread (it owns the regorus engine of the revision). Provider
 reads fan out on a shared thread pool; changes are applied in plan order (waves, then
-`dependsOn`). Every object's status is persisted once at the end of its chain, and the
-pass itself is recorded as a run, so a pass killed half-way leaves complete records and the
-next pass converges from what is really there.
+`dependsOn`); the statuses, decisions and the run of a pass are written in a few
+transactions at its end, so a pass killed half-way leaves complete records and the next
+pass converges from what is really there.
+
+Two shortcuts keep a pass over thousands of settled objects cheap, and both only skip work
+whose answer is already known:
+- a pass at a new revision reconciles the objects whose desired document changed (or that
+  are not settled, or that left Git); the others were in sync at the previous revision and
+  their desired document is the very same, so the interval pass checks them for drift;
+- an object whose desired document and observed state are both equal to those of the pass
+  that last found it in sync is in sync again: it is not normalised, diffed or planned.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.conditions import ConditionStatus, Reason, Type
-from reconciler.errors import ProblemsError, ReconcilerError
+from reconciler.errors import Problem, ProblemsError, ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import ignore, order, planner
 from reconciler.policy.evaluate import Evaluator
@@ -29,6 +35,7 @@ from reconciler.reconcile import records, resources
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.revisions import Loaded, SourceLoader
 from reconciler.reconcile.settings import ReconcileSettings
+from reconciler.specs import models
 from reconciler.specs.snapshot import Document
 from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
 
@@ -43,6 +50,7 @@ _NOT_READY = {
     resources.Result.FAILED,
     resources.Result.WAITING,
     resources.Result.BACKING_OFF,
+    resources.Result.DRIFT_REPORTED,
 }
 
 
@@ -52,21 +60,52 @@ class PassResult:
     outcomes: tuple[resources.Outcome, ...]
     orphans: tuple[str, ...]
     error: str | None = None
+    settled: int = 0  # objects in sync without an outcome of their own (not planned)
+    incremental: bool = False  # only what changed since the previous revision was reconciled
 
     def count(self, result: resources.Result) -> int:
-        return sum(1 for o in self.outcomes if o.result is result)
+        found = sum(1 for o in self.outcomes if o.result is result)
+        return found + (self.settled if result is resources.Result.UNCHANGED else 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """A managed object of a revision and the provider managing it."""
+
+    doc: Document
+    provider: base.Provider
+
+
+@dataclass(frozen=True, kw_only=True)
+class Known:
+    """What the controller remembers of one object between passes."""
+
+    desired: dict[str, Any]  # the desired document its status describes
+    applied: dict[str, Any] | None  # the desired document last applied or found in sync
+    observed: dict[str, Any] | None = None  # observed state when last found in sync
 
 
 @dataclass(kw_only=True)
-class Managed:
-    doc: Document
-    provider: base.Provider
-    observed: dict[str, Any] | None = None
-    error: base.ProviderError | None = None
+class _Pass:
+    """The working state of one pass."""
 
+    loaded: Loaded
+    targets: Mapping[str, Target]
+    statuses: Mapping[str, ObjectStatus]
+    observed: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    errors: dict[str, ReconcilerError] = field(default_factory=dict)
+    done: dict[str, resources.Outcome] = field(default_factory=dict)
+    changes: dict[str, planner.Change] = field(default_factory=dict)
+    carried: set[str] = field(default_factory=set)  # in-sync dependencies of planned objects
+    gone: dict[str, Target] = field(default_factory=dict)
 
-def digest(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    @property
+    def revision(self) -> str:
+        return self.loaded.revision.sha
+
+    @property
+    def repo(self) -> models.SettingsSpec:
+        return self.loaded.snapshot.settings.spec
 
 
 class Controller:
@@ -90,7 +129,11 @@ class Controller:
             base=_seconds(settings.backoff.base), maximum=_seconds(settings.backoff.max)
         )
         self._evaluator: tuple[str, Evaluator] | None = None
-        self._applied_digest: dict[str, str] = {}
+        self._targets: tuple[str, dict[str, Target]] | None = None
+        self._statuses: dict[str, ObjectStatus] | None = None  # this source's, as stored
+        self._known: dict[str, Known] = {}
+        self._gone_docs: dict[str, Document | None] = {}  # as last applied, by key
+        self._last: tuple[str, models.SettingsSpec] | None = None  # previous pass
 
     def evaluator(self, loaded: Loaded) -> Evaluator:
         sha = loaded.revision.sha
@@ -106,210 +149,387 @@ class Controller:
             result = PassResult(
                 revision=loaded.revision.sha, outcomes=(), orphans=(), error=str(exc)
             )
+        except Exception as exc:  # a bug: the run still ends, then the caller logs it
+            error = f"{type(exc).__name__}: {exc}"
+            self._finish_run(run, PassResult(revision=run.revision or "", outcomes=(),
+                                             orphans=(), error=error))
+            raise
         self._finish_run(run, result)
         return result
 
+    # the pass
+
     def _pass(self, loaded: Loaded) -> PassResult:
-        repo = loaded.snapshot.settings.spec
-        managed = self._managed(loaded)
-        self._observe(managed)
-        previous = {s.key: s for s in self.store.list_status(source=self.name)}
-        usable = {k: m for k, m in managed.items() if m.error is None}
-        inventory = {k for k, s in previous.items() if s.last_applied_revision and k not in managed}
-        plan = planner.plan(
-            desired={k: m.doc.body for k, m in usable.items()},
-            observed={k: self._normalised(m) for k, m in usable.items()},
-            inventory=inventory | {k for k in usable if k in previous},
-            prune=repo.prune,
-            rules=ignore.rules_from_settings(repo.ignore_differences),
+        state = _Pass(
+            loaded=loaded, targets=self._targets_of(loaded), statuses=self._load_statuses()
         )
-        outcomes = [self._observe_failed(m) for m in managed.values() if m.error is not None]
-        outcomes += self._run_changes(loaded, plan, usable, previous)
-        result = PassResult(
-            revision=loaded.revision.sha, outcomes=tuple(outcomes), orphans=plan.orphans
-        )
-        return result
-
-    def _managed(self, loaded: Loaded) -> dict[str, Managed]:
-        mapping = loaded.snapshot.settings.spec.providers
-        found: dict[str, Managed] = {}
-        for doc in loaded.snapshot.resources:
-            try:
-                provider = self.registry.find(doc, mapping=mapping)
-            except ProblemsError:
-                continue  # reported by validation of the revision
-            if provider is not None:
-                found[doc.key] = Managed(doc=doc, provider=provider)
-        return found
-
-    def _observe(self, managed: Mapping[str, Managed]) -> None:
-        def observe(item: Managed) -> None:
-            try:
-                item.observed = item.provider.observe(item.doc)
-            except base.ProviderError as exc:
-                item.error = exc
-
-        list(self.pool.map(observe, managed.values()))
-
-    @staticmethod
-    def _normalised(item: Managed) -> dict[str, Any] | None:
-        if item.observed is None:
-            return None
-        return item.provider.normalise(item.doc.body, item.observed)
-
-    def _observe_failed(self, item: Managed) -> resources.Outcome:
-        reason = (
-            Reason.PROVIDER_TIMEOUT
-            if isinstance(item.error, base.ProviderTimeout)
-            else Reason.PROVIDER_ERROR
-        )
-        now = self.clock.now()
-        cond = records.true_condition(
-            Type.APPLY_FAILED, reason, str(item.error), revision=None, at=now
-        )
-        return resources.Outcome(
-            key=item.doc.key,
-            result=resources.Result.FAILED,
-            set_conditions=(cond,),
-            message=str(item.error),
-            provider=item.provider.name,
+        incremental = self._begin(state)
+        work = [
+            k for k, t in state.targets.items() if not (incremental and self._unchanged(k, t))
+        ]
+        state.gone = self._gone(state)
+        self._observe(state, [*work, *state.gone])
+        pending = [k for k in work if not self._in_sync_again(state, k)]
+        settled = len(work) - len(pending)
+        plan = self._plan(state, pending)
+        self._run_changes(state, plan)
+        outcomes = self._record(state, plan)
+        self._last = (state.revision, state.repo)
+        return PassResult(
+            revision=state.revision,
+            outcomes=tuple(outcomes),
+            orphans=plan.orphans,
+            settled=settled + (len(state.targets) - len(work)),
+            incremental=incremental,
         )
 
-    def _run_changes(
-        self,
-        loaded: Loaded,
-        plan: planner.Plan,
-        usable: Mapping[str, Managed],
-        previous: Mapping[str, ObjectStatus],
-    ) -> list[resources.Outcome]:
-        evaluator = self.evaluator(loaded)
-        done: dict[str, resources.Outcome] = {}
-        for change in plan.changes:
-            item = usable.get(change.key)
-            doc = item.doc if item else self._deleted_doc(change.key, previous)
-            provider = item.provider if item else self._provider_for(doc, loaded)
-            if doc is None or provider is None:
+    def _begin(self, state: _Pass) -> bool:
+        """Whether this pass may skip objects the new revision did not change."""
+        if self._last is None:
+            return False
+        revision, repo = self._last
+        if repo != state.repo:  # providers, ignore rules or pruning changed: look at all
+            self._known = {k: Known(desired=v.desired, applied=v.applied)
+                           for k, v in self._known.items()}
+            return False
+        return revision != state.revision
+
+    def _unchanged(self, key: str, target: Target) -> bool:
+        known = self._known.get(key)
+        return known is not None and known.observed is not None and _same(
+            known.desired, target.doc.body
+        )
+
+    def _in_sync_again(self, state: _Pass, key: str) -> bool:
+        known = self._known.get(key)
+        return (
+            known is not None
+            and known.observed is not None
+            and key not in state.errors
+            and _same(known.desired, state.targets[key].doc.body)
+            and known.observed == state.observed[key]
+        )
+
+    def _targets_of(self, loaded: Loaded) -> dict[str, Target]:
+        sha = loaded.revision.sha
+        if self._targets is None or self._targets[0] != sha:
+            mapping = loaded.snapshot.settings.spec.providers
+            found: dict[str, Target] = {}
+            for doc in loaded.snapshot.resources:
+                try:
+                    provider = self.registry.find(doc, mapping=mapping)
+                except ProblemsError:
+                    continue  # reported by validation of the revision
+                if provider is not None:
+                    found[doc.key] = Target(doc=doc, provider=provider)
+            self._targets = (sha, found)
+        return self._targets[1]
+
+    def _load_statuses(self) -> dict[str, ObjectStatus]:
+        # This controller is the only writer of its source's statuses: read them once.
+        if self._statuses is None:
+            self._statuses = {s.key: s for s in self.store.list_status(source=self.name)}
+        return self._statuses
+
+    def _gone(self, state: _Pass) -> dict[str, Target]:
+        """Objects this daemon applied before that are no longer desired."""
+        gone: dict[str, Target] = {}
+        for key, status in state.statuses.items():
+            if key in state.targets or status.last_applied_revision is None:
                 continue
-            step = self._step(
-                loaded, change, doc, provider, previous.get(change.key), done, evaluator
-            )
-            outcome = resources.run(step)
-            done[change.key] = outcome
-            self._after(outcome, loaded, doc, change, previous.get(change.key))
-        return list(done.values())
+            if key not in self._gone_docs:
+                self._gone_docs[key] = self.loader.document_at(status.last_applied_revision, key)
+            doc = self._gone_docs[key]
+            provider = self._provider_for(doc, state.loaded) if doc is not None else None
+            if doc is not None and provider is not None:
+                gone[key] = Target(doc=doc, provider=provider)
+        return gone
+
+    def _observe(self, state: _Pass, keys: list[str]) -> None:
+        targets = {**state.targets, **state.gone}
+
+        def observe(chunk: list[str]) -> None:
+            for key in chunk:
+                target = targets[key]
+                try:
+                    state.observed[key] = target.provider.observe(target.doc)
+                except (base.ProviderError, base.ProviderSpecError) as exc:
+                    state.errors[key] = exc
+
+        # Chunks: few enough that handing them to the pool costs little, enough to overlap
+        # providers that wait on processes or the network.
+        size = max(1, len(keys) // (self.settings.provider_concurrency * 4))
+        chunks = [keys[i : i + size] for i in range(0, len(keys), size)]
+        if len(chunks) == 1:
+            observe(chunks[0])
+        else:
+            list(self.pool.map(observe, chunks))
+
+    def _plan(self, state: _Pass, pending: list[str]) -> planner.Plan:
+        """The plan of `pending` objects and the objects that left Git.
+
+        Objects that `pending` ones depend on but are themselves in sync join the plan so
+        it can be ordered; they plan as no-ops and are not run again.
+        """
+        chosen = self._placeable(state, pending)
+        carried = [k for k in chosen if k not in pending]
+        desired = {k: state.targets[k].doc.body for k in chosen}
+        observed = {k: self._normalised(state, k) for k in pending if k in chosen}
+        observed.update({k: desired[k] for k in carried})
+        observed.update({k: state.observed.get(k) for k in state.gone})
+        plan = planner.plan(
+            desired=desired,
+            observed=observed,
+            inventory=set(state.gone),
+            prune=state.repo.prune,
+            rules=ignore.rules_from_settings(state.repo.ignore_differences),
+        )
+        state.carried.update(carried)
+        return plan
+
+    def _placeable(self, state: _Pass, pending: list[str]) -> list[str]:
+        """`pending` plus their dependencies; objects with bad ordering annotations (and
+        their dependants) get their outcome here and are left out of the plan."""
+        chosen: dict[str, tuple[str, ...]] = {}
+        queue = list(pending)
+        while queue:
+            key = queue.pop()
+            if key in chosen or key in state.done:
+                continue
+            target = state.targets[key]
+            try:
+                deps = order.placement(key=key, body=target.doc.body).depends_on
+            except order.DependencyError as exc:
+                state.done[key] = self._invalid(state, target, exc.problem(target.doc))
+                continue
+            missing = next((d for d in deps if d not in state.targets), None)
+            if missing is not None:
+                problem = _missing_dependency(target.doc, missing)
+                state.done[key] = self._invalid(state, target, problem)
+                continue
+            chosen[key] = deps
+            queue.extend(deps)
+        return self._without_blocked(state, chosen)
+
+    def _without_blocked(self, state: _Pass, chosen: dict[str, tuple[str, ...]]) -> list[str]:
+        changed = True
+        while changed:
+            changed = False
+            for key, deps in list(chosen.items()):
+                blocked = next((d for d in deps if d not in chosen), None)
+                if blocked is not None:
+                    del chosen[key]
+                    state.done[key] = _waiting(state.targets[key], blocked)
+                    changed = True
+        return list(chosen)
+
+    def _normalised(self, state: _Pass, key: str) -> dict[str, Any] | None:
+        observed = state.observed.get(key)
+        if observed is None:
+            return None
+        target = state.targets[key]
+        return target.provider.normalise(target.doc.body, observed)
+
+    def _run_changes(self, state: _Pass, plan: planner.Plan) -> None:
+        evaluator = self.evaluator(state.loaded)
+        for change in plan.changes:
+            state.changes[change.key] = change
+            if change.key in state.done or change.key in state.carried:
+                continue  # decided while planning, or an in-sync dependency
+            target = state.targets.get(change.key) or state.gone[change.key]
+            error = state.errors.get(change.key)
+            if error is not None:
+                state.done[change.key] = self._observe_failed(state, target, error)
+            else:
+                step = self._step(state, change, target, evaluator)
+                state.done[change.key] = resources.run(step)
 
     def _step(
-        self,
-        loaded: Loaded,
-        change: planner.Change,
-        doc: Document,
-        provider: base.Provider,
-        prev: ObjectStatus | None,
-        done: Mapping[str, resources.Outcome],
-        evaluator: Evaluator,
+        self, state: _Pass, change: planner.Change, target: Target, evaluator: Evaluator
     ) -> resources.Step:
         now = self.clock.now()
-        deps = order.placement(key=change.key, body=change.desired).depends_on
-        blocked = next((d for d in deps if d in done and done[d].result in _NOT_READY), None)
+        deps = order.deletion_placement(key=change.key, body=change.desired).depends_on
+        blocked = next(
+            (d for d in deps if d in state.done and state.done[d].result in _NOT_READY), None
+        )
         return resources.Step(
-            doc=doc,
+            doc=target.doc,
             change=change,
-            provider=provider,
-            drifted=self._drifted(change, doc, prev),
-            self_heal=self.settings.self_heal,
+            provider=target.provider,
+            drifted=self._drifted(state, change, target.doc),
+            self_heal=self.settings.self_heal and state.repo.self_heal,
             backing_off=self.backoff.waiting(change.key, now),
             blocked_dependency=blocked,
-            revision=loaded.revision.sha,
+            revision=state.revision,
             now=now,
             evaluator=evaluator,
         )
 
-    def _drifted(self, change: planner.Change, doc: Document, prev: ObjectStatus | None) -> bool:
-        """Applied before with the same desired body, yet different now: changed by hand."""
-        if change.action not in (planner.Action.UPDATE, planner.Action.CREATE) or prev is None:
+    def _drifted(self, state: _Pass, change: planner.Change, doc: Document) -> bool:
+        """Applied (or found in sync) with this very desired document, yet different now:
+        the object was changed outside Git."""
+        if change.action not in (planner.Action.UPDATE, planner.Action.CREATE):
             return False
-        if prev.last_applied_revision is None:
-            return False
-        known = self._applied_digest.get(change.key)
-        return (
-            known == digest(doc.body)
-            if known
-            else (prev.last_applied_revision == prev.last_attempted_revision)
+        known = self._recall(change.key, state.statuses.get(change.key))
+        return known is not None and known.applied is not None and _same(known.applied, doc.body)
+
+    def _recall(self, key: str, status: ObjectStatus | None) -> Known | None:
+        """What is known of `key`; after a restart, rebuilt from its last applied revision."""
+        known = self._known.get(key)
+        if known is None and status is not None and status.last_applied_revision:
+            doc = self.loader.document_at(status.last_applied_revision, key)
+            if doc is not None:
+                known = self._known[key] = Known(desired=doc.body, applied=doc.body)
+        return known
+
+    def _invalid(self, state: _Pass, target: Target, problem: Problem) -> resources.Outcome:
+        cond = records.true_condition(
+            Type.SPEC_INVALID, Reason.VALIDATION_FAILED, str(problem),
+            revision=state.revision, at=self.clock.now(),
+        )
+        return resources.Outcome(
+            key=target.doc.key, result=resources.Result.FAILED, set_conditions=(cond,),
+            message=str(problem), provider=target.provider.name,
         )
 
-    def _after(
-        self,
-        outcome: resources.Outcome,
-        loaded: Loaded,
-        doc: Document,
-        change: planner.Change,
-        prev: ObjectStatus | None,
-    ) -> None:
-        now = self.clock.now()
-        if outcome.result in (resources.Result.APPLIED, resources.Result.UNCHANGED):
-            self.backoff.succeeded(outcome.key)
-            self._applied_digest[outcome.key] = digest(doc.body)
-        elif outcome.result is resources.Result.FAILED:
-            self.backoff.failed(outcome.key, now)
-        if outcome.decisions:
-            self.store.append_decisions(outcome.decisions)
-        if outcome.result is resources.Result.DELETED:
-            self.store.delete_status(outcome.key)
-            self._applied_digest.pop(outcome.key, None)
-        else:
-            self.store.put_status(
-                records.status_after(
-                    prev=prev,
-                    doc=doc,
-                    outcome=outcome,
-                    change=change,
-                    source=self.name,
-                    revision=loaded.revision.sha,
-                    at=now,
-                )
-            )
-        self._publish(outcome, loaded)
+    def _observe_failed(
+        self, state: _Pass, target: Target, error: ReconcilerError
+    ) -> resources.Outcome:
+        type_, reason = Type.APPLY_FAILED, Reason.PROVIDER_ERROR
+        if isinstance(error, base.ProviderTimeout):
+            reason = Reason.PROVIDER_TIMEOUT
+        elif isinstance(error, base.ProviderSpecError):
+            type_, reason = Type.SPEC_INVALID, Reason.VALIDATION_FAILED
+        cond = records.true_condition(
+            type_, reason, str(error), revision=state.revision, at=self.clock.now()
+        )
+        return resources.Outcome(
+            key=target.doc.key,
+            result=resources.Result.FAILED,
+            set_conditions=(cond,),
+            message=str(error),
+            provider=target.provider.name,
+        )
 
-    def _publish(self, outcome: resources.Outcome, loaded: Loaded) -> None:
+    # records
+
+    def _record(self, state: _Pass, plan: planner.Plan) -> list[resources.Outcome]:
+        """Persist what the pass did: statuses, decisions, forgotten objects; publish events."""
+        now = self.clock.now()
+        statuses: list[ObjectStatus] = []
+        outcomes = list(state.done.values())
+        for outcome in outcomes:
+            status = self._after(state, outcome, now=now)
+            if status is not None and status is not state.statuses.get(outcome.key):
+                statuses.append(status)
+        orphans = self._orphans(state, plan, now=now)
+        statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
+        self.store.append_decisions(d for o in outcomes for d in o.decisions)
+        self.store.put_statuses(statuses)
+        assert self._statuses is not None
+        self._statuses.update((s.key, s) for s in statuses)
+        for key in self._forgotten(state, outcomes):
+            self.store.delete_status(key)
+            self._statuses.pop(key, None)
+            self._known.pop(key, None)
+            self._gone_docs.pop(key, None)
+        for outcome in [*outcomes, *orphans]:
+            self._publish(outcome, state)
+        return [*outcomes, *orphans]
+
+    def _after(
+        self, state: _Pass, outcome: resources.Outcome, *, now: Any
+    ) -> ObjectStatus | None:
+        key, result = outcome.key, outcome.result
+        if result is resources.Result.DELETED:
+            self.backoff.succeeded(key)
+            return None
+        if result is resources.Result.FAILED:
+            self.backoff.failed(key, now)
+        elif result in (resources.Result.APPLIED, resources.Result.UNCHANGED):
+            self.backoff.succeeded(key)
+        target = state.targets.get(key) or state.gone[key]
+        prev = state.statuses.get(key)
+        known = self._recall(key, prev)
+        body = target.doc.body
+        changed = known is None or not _same(known.desired, body)
+        self._remember(state, key, result, body=body, known=known)
+        change = state.changes.get(key) or planner.Change(
+            action=planner.Action.NOOP, key=key, kind=target.doc.kind
+        )
+        return records.status_after(
+            prev=prev,
+            doc=target.doc,
+            outcome=outcome,
+            change=change,
+            source=self.name,
+            revision=state.revision,
+            at=now,
+            desired_changed=changed,
+        )
+
+    def _remember(
+        self,
+        state: _Pass,
+        key: str,
+        result: resources.Result,
+        *,
+        body: dict[str, Any],
+        known: Known | None,
+    ) -> None:
+        if result is resources.Result.UNCHANGED and key not in state.errors:
+            self._known[key] = Known(desired=body, applied=body, observed=state.observed[key])
+        elif result is resources.Result.APPLIED:
+            self._known[key] = Known(desired=body, applied=body)
+        else:
+            self._known[key] = Known(desired=body, applied=known.applied if known else None)
+
+    def _orphans(
+        self, state: _Pass, plan: planner.Plan, *, now: Any
+    ) -> list[resources.Outcome]:
+        return [
+            resources.Outcome(
+                key=key,
+                result=resources.Result.ORPHANED,
+                message="removed from Git and left in place: pruning is off",
+                provider=state.gone[key].provider.name,
+            )
+            for key in plan.orphans
+        ]
+
+    def _orphan_status(
+        self, state: _Pass, outcome: resources.Outcome, *, now: Any
+    ) -> ObjectStatus | None:
+        prev = state.statuses[outcome.key]
+        status = records.orphaned(prev, outcome=outcome, revision=state.revision, at=now)
+        return None if status is prev else status
+
+    def _forgotten(self, state: _Pass, outcomes: Iterable[resources.Outcome]) -> list[str]:
+        """Deleted objects, and objects that left Git and are absent anyway."""
+        deleted = [o.key for o in outcomes if o.result is resources.Result.DELETED]
+        vanished = [
+            k for k in state.gone
+            if k not in state.errors and state.observed.get(k) is None and k not in state.done
+        ]
+        return deleted + vanished
+
+    def _publish(self, outcome: resources.Outcome, state: _Pass) -> None:
         now = self.clock.now()
         data = {
-            "revision": loaded.revision.sha,
+            "revision": state.revision,
             "result": outcome.result.value,
             "provider": outcome.provider,
         }
-        if outcome.drifted:
+        types = [EventType.DRIFT_DETECTED] if outcome.drifted else []
+        if outcome.result in _EVENT_OF:
+            types.append(_EVENT_OF[outcome.result])
+        for type_ in types:
             self.bus.publish(
-                Event(
-                    type=EventType.DRIFT_DETECTED,
-                    at=now,
-                    source=self.name,
-                    object_key=outcome.key,
-                    message=outcome.message,
-                    data=data,
-                )
-            )
-        event_type = _EVENT_OF.get(outcome.result)
-        if event_type is not None:
-            self.bus.publish(
-                Event(
-                    type=event_type,
-                    at=now,
-                    source=self.name,
-                    object_key=outcome.key,
-                    message=outcome.message,
-                    data=data,
-                )
+                Event(type=type_, at=now, source=self.name, object_key=outcome.key,
+                      message=outcome.message, data=data)
             )
 
-    def _deleted_doc(self, key: str, previous: Mapping[str, ObjectStatus]) -> Document | None:
-        prev = previous.get(key)
-        if prev is None or prev.last_applied_revision is None:
-            return None
-        return self.loader.document_at(prev.last_applied_revision, key)
-
-    def _provider_for(self, doc: Document | None, loaded: Loaded) -> base.Provider | None:
-        if doc is None:
-            return None
+    def _provider_for(self, doc: Document, loaded: Loaded) -> base.Provider | None:
         try:
             return self.registry.find(doc, mapping=loaded.snapshot.settings.spec.providers)
         except ProblemsError:
@@ -340,9 +560,32 @@ class Controller:
 
     def observed_of(self, loaded: Loaded) -> dict[str, dict[str, Any] | None]:
         """Observed state of every managed object (for audits and simulations)."""
-        managed = self._managed(loaded)
-        self._observe(managed)
-        return {k: m.observed for k, m in managed.items() if m.error is None}
+        state = _Pass(loaded=loaded, targets=self._targets_of(loaded), statuses={})
+        self._observe(state, list(state.targets))
+        return {k: v for k, v in state.observed.items() if k not in state.errors}
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    # Unchanged files keep their parsed body object across revisions (the spec cache).
+    return a is b or a == b
+
+
+def _waiting(target: Target, dependency: str) -> resources.Outcome:
+    return resources.Outcome(
+        key=target.doc.key,
+        result=resources.Result.WAITING,
+        message=f"waiting for {dependency}, which is not ready",
+        provider=target.provider.name,
+    )
+
+
+def _missing_dependency(doc: Document, dependency: str) -> Problem:
+    return Problem(
+        path=doc.path,
+        line=doc.line,
+        key=f'metadata.annotations["{order.DEPENDS_ON}"]',
+        message=f"depends on {dependency}, which is not a managed object of this revision",
+    )
 
 
 def _seconds(duration: str) -> float:

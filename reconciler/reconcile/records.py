@@ -1,4 +1,10 @@
-"""Build the records a reconcile leaves behind: object statuses and the run of the pass."""
+"""Build the records a reconcile leaves behind: object statuses and the run of the pass.
+
+An object's status changes only when something happened to it: an object found in sync
+again keeps its status as it was (revisions included), so a pass over thousands of settled
+objects writes nothing for them. `observed_generation` counts the desired versions of the
+object the daemon has reconciled; history keeps one entry per change of outcome.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reconciler.conditions import (
+    FAILURE_TYPES,
     Condition,
     ConditionStatus,
     Reason,
@@ -31,12 +38,18 @@ if TYPE_CHECKING:
     from reconciler.reconcile.controller import PassResult
 
 HISTORY = 20
-_ATTEMPTED = {Result.APPLIED, Result.BLOCKED, Result.FAILED, Result.DELETED}
+# Results at which the revision was tried on the object (the others stopped before trying).
+_ATTEMPTED = {Result.APPLIED, Result.UNCHANGED, Result.BLOCKED, Result.FAILED, Result.DELETED}
+_IN_SYNC = {Result.APPLIED, Result.UNCHANGED}
+_NOT_TRIED = {Result.WAITING: Reason.DEPENDENCY_NOT_READY, Result.BACKING_OFF: Reason.PROGRESSING}
 _STEP_STATUS = {
     Result.APPLIED: StepStatus.SUCCEEDED,
     Result.DELETED: StepStatus.SUCCEEDED,
     Result.BLOCKED: StepStatus.FAILED,
     Result.FAILED: StepStatus.FAILED,
+    Result.WAITING: StepStatus.SKIPPED,
+    Result.DRIFT_REPORTED: StepStatus.SKIPPED,
+    Result.BACKING_OFF: StepStatus.WAITING,
 }
 
 
@@ -53,6 +66,13 @@ def true_condition(
     )
 
 
+def settled(status: ObjectStatus) -> bool:
+    """Ready, no failure holds, and in the desired state of its source."""
+    return status.inventory and not any(
+        c.type in FAILURE_TYPES and c.status is ConditionStatus.TRUE for c in status.conditions
+    )
+
+
 def status_after(
     *,
     prev: ObjectStatus | None,
@@ -62,21 +82,21 @@ def status_after(
     source: str,
     revision: str,
     at: datetime,
+    desired_changed: bool = True,
 ) -> ObjectStatus:
-    """The object's status once `outcome` happened to it."""
-    conditions = prev.conditions if prev else ()
-    for type_ in outcome.cleared:
-        conditions = remove_condition(conditions, type_)
-    for cond in outcome.set_conditions:
-        conditions = set_condition(conditions, cond)
-    conditions = summarise_ready(conditions, revision=revision, at=at)
-    applied = revision if outcome.result in (Result.APPLIED, Result.UNCHANGED) else None
-    history = prev.history if prev else ()
-    if outcome.result is not Result.UNCHANGED or not history:
-        entry = HistoryEntry(
-            at=at, revision=revision, outcome=outcome.result.value, message=outcome.message
-        )
-        history = (*history, entry)[-HISTORY:]
+    """The object's status once `outcome` happened to it.
+
+    `desired_changed`: the desired document differs from the one `prev` describes. An
+    object found unchanged whose status was settled and whose desired document is the same
+    keeps `prev` itself.
+    """
+    if (
+        outcome.result is Result.UNCHANGED
+        and prev is not None
+        and not desired_changed
+        and settled(prev)
+    ):
+        return prev
     return ObjectStatus(
         key=doc.key,
         kind=doc.kind,
@@ -84,23 +104,78 @@ def status_after(
         name=doc.name,
         source=source,
         observed_generation=(prev.observed_generation if prev else 0)
-        + (1 if not prev or prev.last_attempted_revision != revision else 0),
-        conditions=conditions,
+        + (1 if desired_changed or prev is None else 0),
+        conditions=_conditions(prev, outcome, revision=revision, at=at),
         last_attempted_revision=revision
         if outcome.result in _ATTEMPTED
-        else (prev.last_attempted_revision if prev else revision),
-        last_applied_revision=applied or (prev.last_applied_revision if prev else None),
+        else (prev.last_attempted_revision if prev else None),
+        last_applied_revision=revision
+        if outcome.result in _IN_SYNC
+        else (prev.last_applied_revision if prev else None),
         inventory=True,
         last_diff=[item.as_json() for item in change.diff],
-        history=history,
+        history=_history(
+            prev.history if prev else (),
+            HistoryEntry(
+                at=at, revision=revision, outcome=outcome.result.value, message=outcome.message
+            ),
+        ),
         updated_at=at,
+    )
+
+
+def _conditions(
+    prev: ObjectStatus | None, outcome: Outcome, *, revision: str, at: datetime
+) -> tuple[Condition, ...]:
+    conditions = prev.conditions if prev else ()
+    for type_ in outcome.cleared:
+        conditions = remove_condition(conditions, type_)
+    for cond in outcome.set_conditions:
+        conditions = set_condition(conditions, cond)
+    conditions = summarise_ready(conditions, revision=revision, at=at)
+    ready = next(c for c in conditions if c.type == Type.READY)
+    if ready.status is ConditionStatus.TRUE and outcome.result in _NOT_TRIED:
+        # Nothing failed, yet the object is not at this revision: it has not been tried.
+        conditions = set_condition(
+            conditions,
+            dataclasses.replace(
+                ready,
+                status=ConditionStatus.FALSE,
+                reason=_NOT_TRIED[outcome.result],
+                message=outcome.message,
+            ),
+        )
+    return conditions
+
+
+def _history(history: tuple[HistoryEntry, ...], entry: HistoryEntry) -> tuple[HistoryEntry, ...]:
+    """`history` with `entry` unless it only repeats the last entry."""
+    last = history[-1] if history else None
+    if last is not None:
+        if entry.outcome == Result.UNCHANGED and last.outcome in _IN_SYNC:
+            return history
+        same = (last.outcome, last.message) == (entry.outcome, entry.message)
+        if same and last.revision == entry.revision:
+            return history
+    return (*history, entry)[-HISTORY:]
+
+
+def orphaned(prev: ObjectStatus, *, outcome: Outcome, revision: str, at: datetime) -> ObjectStatus:
+    """The status of an object removed from Git and left in place."""
+    if not prev.inventory:
+        return prev
+    entry = HistoryEntry(
+        at=at, revision=revision, outcome=outcome.result.value, message=outcome.message
+    )
+    return dataclasses.replace(
+        prev, inventory=False, history=_history(prev.history, entry), updated_at=at
     )
 
 
 def finished_run(
     run: RunRecord, *, result: PassResult, status: RunStatus, at: datetime
 ) -> RunRecord:
-    """The pass's run with one step per object that did something."""
+    """The pass's run with one step per object that had a change to make."""
     steps = tuple(
         StepRecord(
             name=o.key,

@@ -1,13 +1,14 @@
 """The reconcile of one managed object: an ordered chain of sub-steps over its planned change.
 
-drift check -> backoff -> policy gate -> apply (or delete). Each step marks conditions and
-may stop the chain; the caller persists the result once. Strict denials block only this
-object; provider errors and timeouts become `ApplyFailed`, never exceptions.
+no-op -> drift check -> dependency -> backoff -> policy gate -> apply (or delete). Each step
+marks conditions and may stop the chain; the caller persists the result once. Strict denials
+block only this object; provider errors and timeouts become `ApplyFailed`, a spec the
+provider cannot handle becomes `SpecInvalid`, never exceptions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,6 +19,8 @@ from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers import base
 from reconciler.specs.snapshot import Document
+
+_FAILURES = (Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED, Type.SPEC_INVALID)
 
 
 class Result(StrEnum):
@@ -31,6 +34,7 @@ class Result(StrEnum):
     DRIFT_REPORTED = "drift-reported"
     BACKING_OFF = "backing-off"
     WAITING = "waiting"  # a dependency is not ready
+    ORPHANED = "orphaned"  # removed from Git and left in place (pruning is off)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +63,6 @@ class Step:
     revision: str
     now: datetime
     evaluator: Evaluator
-    failures: list[str] = field(default_factory=list)
 
 
 def condition(step: Step, type_: Type, reason: Reason, message: str) -> Condition:
@@ -81,7 +84,7 @@ def run(step: Step) -> Outcome:
             key=key,
             result=Result.UNCHANGED,
             provider=step.provider.name,
-            cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
+            cleared=_FAILURES,
         )
     drift = (
         (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),)
@@ -98,12 +101,19 @@ def run(step: Step) -> Outcome:
             provider=step.provider.name,
         )
     if step.blocked_dependency:
-        message = f"waiting for {step.blocked_dependency}"
-        return Outcome(key=key, result=Result.WAITING, provider=step.provider.name, message=message)
+        return Outcome(
+            key=key,
+            result=Result.WAITING,
+            set_conditions=drift,
+            drifted=step.drifted,
+            provider=step.provider.name,
+            message=f"waiting for {step.blocked_dependency}, which is not ready",
+        )
     if step.backing_off:
         return Outcome(
             key=key,
             result=Result.BACKING_OFF,
+            set_conditions=drift,
             provider=step.provider.name,
             drifted=step.drifted,
             message="backing off after failures",
@@ -127,7 +137,7 @@ def run(step: Step) -> Outcome:
                 condition(step, Type.POLICY_DENIED, Reason.DENIED_BY_POLICY, message),
                 *drift,
             ),
-            cleared=(Type.APPLY_FAILED,),
+            cleared=(Type.APPLY_FAILED, Type.SPEC_INVALID),
             message=message,
             provider=step.provider.name,
         )
@@ -145,25 +155,33 @@ def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
         return _failed(step, decisions, Reason.PROVIDER_TIMEOUT, str(exc))
     except base.ProviderError as exc:
         return _failed(step, decisions, Reason.PROVIDER_ERROR, str(exc))
+    except base.ProviderSpecError as exc:
+        return _failed(step, decisions, Reason.VALIDATION_FAILED, str(exc))
     result = Result.DELETED if step.change.action is Action.DELETE else Result.APPLIED
     return Outcome(
         key=key,
         result=result,
         decisions=decisions,
         drifted=step.drifted,
-        cleared=(Type.DRIFTED, Type.POLICY_DENIED, Type.APPLY_FAILED),
+        cleared=_FAILURES,
         message=f"{step.change.action.value}d" if result is Result.APPLIED else "deleted",
         provider=step.provider.name,
     )
 
 
 def _failed(step: Step, decisions: tuple[Decision, ...], reason: Reason, message: str) -> Outcome:
+    type_ = Type.SPEC_INVALID if reason is Reason.VALIDATION_FAILED else Type.APPLY_FAILED
+    drift = (
+        (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),)
+        if step.drifted
+        else ()
+    )
     return Outcome(
         key=step.change.key,
         result=Result.FAILED,
         decisions=decisions,
-        set_conditions=(condition(step, Type.APPLY_FAILED, reason, message),),
-        cleared=(Type.POLICY_DENIED,),
+        set_conditions=(condition(step, type_, reason, message), *drift),
+        cleared=(Type.POLICY_DENIED, Type.APPLY_FAILED, Type.SPEC_INVALID),
         drifted=step.drifted,
         message=message,
         provider=step.provider.name,

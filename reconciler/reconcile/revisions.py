@@ -19,6 +19,8 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Document, Snapshot
 
+_INDEXES = 4
+
 
 @dataclass(frozen=True, kw_only=True)
 class Loaded:
@@ -48,6 +50,7 @@ class SourceLoader:
         self.last_good: Loaded | None = None
         self.last_rejected: Rejected | None = None
         self._source: git.GitSource | None = None
+        self._indexes: dict[str, dict[str, Document]] = {}  # resources by key, per commit
 
     def refresh(self, *, fetch: bool) -> Loaded | Rejected:
         """Fetch (if asked), resolve the ref and load it unless it is already current."""
@@ -102,6 +105,15 @@ class SourceLoader:
 
     def document_at(self, sha: str, key: str) -> Document | None:
         """The document `key` as it was at commit `sha` (to delete what Git no longer has)."""
+        index = self._indexes.get(sha)
+        if index is None:
+            index = self._index_at(sha)
+            if len(self._indexes) >= _INDEXES:
+                self._indexes.pop(next(iter(self._indexes)))
+            self._indexes[sha] = index
+        return index.get(key)
+
+    def _index_at(self, sha: str) -> dict[str, Document]:
         if self.last_good and self.last_good.revision.sha == sha:
             snapshot = self.last_good.snapshot
         else:
@@ -109,8 +121,8 @@ class SourceLoader:
                 source = self._open()
                 snapshot = loader.load(source.tree(source.resolve(sha)), cache=self.cache)
             except ReconcilerError:
-                return None
-        return next((d for d in snapshot.resources if d.key == key), None)
+                return {}
+        return {d.key: d for d in snapshot.resources}
 
 
 def _problems(revision: Revision, reason: Reason, problems: tuple[Problem, ...]) -> Rejected:
