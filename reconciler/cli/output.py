@@ -100,13 +100,10 @@ def decisions_json(snapshot: Snapshot, decisions: Sequence[Decision]) -> dict[st
 
 
 def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
-    """Findings first (error, deny, warn), each row followed by its messages as bullets
-    wrapped to `width`, then a one-line tally including allows."""
-    order = {Outcome.ERROR: 0, Outcome.DENY: 1, Outcome.WARN: 2, Outcome.ALLOW: 3}
-    findings = sorted(
-        (d for d in decisions if d.outcome is not Outcome.ALLOW),
-        key=lambda d: (order[d.outcome], d.resource.key, d.policy),
-    )
+    """Findings, most severe first (blocked, warned, recorded, exempted; errors before
+    denials before warnings), each row followed by its messages as bullets wrapped to
+    `width`; then a one-line tally including allows."""
+    findings = sorted((d for d in decisions if d.outcome is not Outcome.ALLOW), key=severity)
     header = ["OUTCOME", "ACTION", "ENFORCEMENT", "RESOURCE", "POLICY"]
     rows = [
         [d.outcome.value, d.action_taken.value, d.enforcement.value, d.resource.key, d.policy]
@@ -118,6 +115,19 @@ def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
         body.append(line)
         body.extend(finding_notes(decision, width=width))
     return "\n".join([*body, *([""] if body else []), tally(decisions)])
+
+
+_ACTION_ORDER = [Action.BLOCKED, Action.WARNED, Action.RECORDED, Action.EXEMPTED, Action.ALLOWED]
+_OUTCOME_ORDER = [Outcome.ERROR, Outcome.DENY, Outcome.WARN, Outcome.ALLOW]
+
+
+def severity(decision: Decision) -> tuple[int, int, str, str]:
+    return (
+        _ACTION_ORDER.index(decision.action_taken),
+        _OUTCOME_ORDER.index(decision.outcome),
+        decision.resource.key,
+        decision.policy,
+    )
 
 
 def finding_notes(decision: Decision, *, width: int) -> list[str]:

@@ -7,12 +7,14 @@ test may change; `shared_example` is one per session that no test may change.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,8 +46,10 @@ class Done:
 Cli = Callable[..., Done]
 
 
-def run_cli(*args: str | Path, home: Path, cwd: Path | None = None) -> Done:
-    env = gitrepo.git_env(
+def run_cli(
+    *args: str | Path, home: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Done:
+    environ = gitrepo.git_env(
         {
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
@@ -53,12 +57,13 @@ def run_cli(*args: str | Path, home: Path, cwd: Path | None = None) -> Done:
             "RECONCILER_LOG_DIR": str(home / "logs"),
             "COLUMNS": "100",
             "PYTHONWARNINGS": "error",
+            **(env or {}),
         }
     )
     done = subprocess.run(
         [sys.executable, "-m", "reconciler", *map(str, args)],
         cwd=cwd or home,
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=120,
@@ -72,8 +77,8 @@ def cli(tmp_path: Path) -> Cli:
     home = tmp_path / "home"
     home.mkdir()
 
-    def run(*args: str | Path, cwd: Path | None = None) -> Done:
-        return run_cli(*args, home=home, cwd=cwd)
+    def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Done:
+        return run_cli(*args, home=home, cwd=cwd, env=env)
 
     return run
 
@@ -98,3 +103,28 @@ def example(shared_example: Path, tmp_path: Path) -> Path:
 
 def head(repo: Path) -> str:
     return gitrepo.git(repo, "rev-parse", "HEAD")
+
+
+def documented_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema that docs/cli.md gives after `<!-- schema: NAME -->`."""
+    text = DOCS.read_text("utf-8")
+    after = text.split(f"<!-- schema: {name} -->", 1)[1]
+    block = after.split("```json\n", 1)[1].split("\n```", 1)[0]
+    schema: dict[str, Any] = json.loads(block)
+    return schema
+
+
+def assert_documented_shape(instance: Any, *, name: str) -> None:
+    """`instance` follows the JSON Schema docs/cli.md documents, when jsonschema is installed
+    (tests assert the keys and types they need on their own as well)."""
+    schema = documented_schema(name)
+    try:
+        import jsonschema
+    except ImportError:  # an optional test dependency
+        return
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(instance)]
+    assert errors == []
