@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reconciler import __version__
-from reconciler.cli import check, client, init, schema, serve, testcmd
+from reconciler.cli import check, client, init, runbook, schema, serve, testcmd
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -70,4 +70,5 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("schema", help="print the JSON Schema of a kind")
     p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")
     p.set_defaults(handler=schema.run)
+    runbook.register(verbs)
     return parser

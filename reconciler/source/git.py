@@ -371,3 +371,33 @@ def current_branch(path: Path) -> str | None:
         return None
     target = repo.references["HEAD"].target
     return str(target).removeprefix("refs/heads/")
+
+
+def commit_file_on_branch(
+    path: Path, *, branch: str, files: Mapping[str, bytes], message: str
+) -> str:
+    """Commit `files` (repository-relative POSIX paths) on top of HEAD onto a new `branch`.
+
+    HEAD, the index and the working tree are left alone; the branch must not exist yet.
+    Returns the new commit's sha.
+    """
+    try:
+        repo = pygit2.Repository(str(path), flags=enums.RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError as exc:
+        raise errors.SourceError(f"cannot open {path}: {_first_line(exc)}") from None
+    if f"refs/heads/{branch}" in repo.references:
+        raise errors.UsageError(f'branch "{branch}" already exists in {path}')
+    if not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
+        raise errors.UsageError(f'"{branch}" is not a valid branch name')
+    parent = repo.head.peel(pygit2.Commit)
+    index = pygit2.Index()
+    index.read_tree(parent.tree)
+    for name, data in files.items():
+        index.add(pygit2.IndexEntry(name, repo.create_blob(data), enums.FileMode.BLOB))
+    tree_id = index.write_tree(repo)
+    try:
+        author = repo.default_signature
+    except (KeyError, pygit2.GitError):
+        author = pygit2.Signature("reconciler", "reconciler@localhost")
+    oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [parent.id])
+    return str(oid)
