@@ -132,23 +132,6 @@ def _record_triggers(daemon: Daemon, into: list[tuple[str, str]]) -> None:
         runner.trigger = recording  # type: ignore[method-assign]
 
 
-def _release_engines(daemon: Daemon) -> None:
-    """Drop each source's regorus engines on the worker thread that built them.
-
-    A regorus engine dropped on any other thread raises from its destructor, and the
-    runner keeps its last revision's engine until it is garbage collected. Runners are
-    suspended first so no reconcile builds a new one afterwards.
-    """
-    for runner in daemon.runners.values():
-        runner.state.suspended = True
-
-        def drop(runner: Any = runner) -> None:
-            runner.loader.last_good = None
-            runner.controller._evaluator = None
-
-        runner._thread.submit(drop).result(timeout=60)
-
-
 @contextlib.contextmanager
 def serve(settings: DaemonSettings, *, run_daemon: bool = True) -> Iterator[Live]:
     """Serve `create_app(daemon)` on 127.0.0.1:<free port>; stop everything on exit."""
@@ -175,8 +158,6 @@ def serve(settings: DaemonSettings, *, run_daemon: bool = True) -> Iterator[Live
         yield live
     finally:
         live.client.close()
-        if live.daemon_task is not None:
-            _release_engines(daemon)
         if live.stop is not None:
             loop.call_soon_threadsafe(live.stop.set)
         thread.join(timeout=30)
