@@ -288,6 +288,7 @@ def test_a_failed_heal_keeps_both_the_drift_and_the_failure(world: World) -> Non
     row = Row("heal fails", "failing", None, resources.Result.FAILED, lambda w: [],
               step={"drifted": True})
     outcome, conditions = run_row(world, row)
+    assert outcome.drifted is True
     assert [(c.type, c.reason, c.message) for c in conditions] == [
         ("ApplyFailed", "ProviderError",
          f"exec provider: ExecResource//failing: {world.root / 'fail.py'} failed during apply: "

@@ -1,0 +1,104 @@
+"""A source keeps serving its last-known-good revision when a new one does not load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import MakeHarness, base_files, file_doc
+
+from reconciler.conditions import Reason
+from reconciler.errors import Problem
+from reconciler.reconcile.revisions import Loaded, Rejected
+from tests import gitrepo
+
+BAD_BINDING = """\
+apiVersion: reconciler.dev/v1
+kind: PolicyBinding
+metadata: {name: ghost}
+spec: {policy: nope.missing}
+"""
+
+CASES = [
+    pytest.param(
+        {"resources/bad.yaml": "apiVersion: v1\nkind: File\nmetadata: {name: [\n"},
+        Reason.VALIDATION_FAILED,
+        Problem(path="resources/bad.yaml", line=4,
+                message="did not find expected node content (while parsing a flow node at "
+                "line 4)"),
+        id="invalid YAML",
+    ),
+    pytest.param(
+        {"policies/broken.rego": "package broken\nallow if {\n"},
+        Reason.COMPILE_FAILED,
+        Problem(path="policies/broken.rego", line=3, message="expecting expression"),
+        id="invalid Rego",
+    ),
+    pytest.param(
+        {"policies/ghost.yaml": BAD_BINDING},
+        Reason.COMPILE_FAILED,
+        Problem(path="policies/ghost.yaml", line=1, key="spec.policy",
+                message='policy "nope.missing" not found '
+                '(known: files.mode, reconciler.packs.runbook_safety)'),
+        id="binding naming a missing policy",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "reason", "problem"), CASES)
+def test_a_bad_revision_is_rejected_and_the_last_good_one_kept(
+    make_harness: MakeHarness, out: Path, files: dict[str, str], reason: Reason, problem: Problem
+) -> None:
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    good = h.loader.refresh(fetch=False)
+    assert isinstance(good, Loaded)
+    files = {**files, "resources/a.yaml": file_doc("a", out / "a", content="from the bad one\n")}
+    sha = h.commit(files)
+    got = h.loader.refresh(fetch=False)
+    assert isinstance(got, Rejected)
+    assert got.revision is not None
+    assert (got.revision.sha, got.reason, got.problems) == (sha, reason, (problem,))
+    assert got.message == f"revision {sha[:12]} rejected: {problem}"
+    assert h.loader.last_good is good and h.loader.last_rejected is got
+    assert h.loader.refresh(fetch=False) is got  # not loaded again
+    result = h.sync()
+    assert result.revision == good.revision.sha
+    assert h.path("a").read_text() == "v1\n"
+
+
+def test_a_fixed_revision_is_promoted(make_harness: MakeHarness, out: Path) -> None:
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    h.commit({"policies/broken.rego": "package broken\nallow if {\n"})
+    assert isinstance(h.loader.refresh(fetch=False), Rejected)
+    fixed = h.commit({"policies/broken.rego": "package broken\nimport rego.v1\nallow := true\n"})
+    got = h.loader.refresh(fetch=False)
+    assert isinstance(got, Loaded) and got.revision.sha == fixed
+    assert h.loader.last_rejected is None
+
+
+def test_a_fetch_failure_is_rejected_without_a_revision(tmp_path: Path) -> None:
+    from reconciler.reconcile.revisions import SourceLoader
+    from reconciler.source.settings import SourceSettings
+
+    (tmp_path / "empty").mkdir()
+    loader = SourceLoader(SourceSettings(path=tmp_path / "empty"))
+    got = loader.refresh(fetch=False)
+    assert isinstance(got, Rejected)
+    assert (got.revision, got.reason, got.problems) == (None, Reason.FETCH_FAILED, ())
+    assert got.message.startswith(f"cannot open {tmp_path / 'empty'}: ")
+    assert loader.last_good is None
+
+
+def test_document_at_reads_an_older_revision(make_harness: MakeHarness, out: Path) -> None:
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    first = gitrepo.git(h.repo, "rev-parse", "HEAD")
+    h.commit({}, delete=["resources/a.yaml"])
+    h.loader.refresh(fetch=False)
+    old = h.loader.document_at(first, "File//a")
+    assert old is not None
+    assert (old.path, old.body["spec"]["content"]) == ("resources/a.yaml", "v1\n")
+    assert h.loader.document_at(first, "File//zzz") is None
+    assert h.loader.document_at("0" * 40, "File//a") is None
