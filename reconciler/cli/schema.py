@@ -7,10 +7,13 @@ import json
 
 from reconciler.specs import schema
 
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
 
 def run(args: argparse.Namespace) -> int:
     if not args.kind:
         print("\n".join(schema.kinds()))
         return 0
-    print(json.dumps(schema.json_schema(args.kind), indent=2, sort_keys=True))
+    document = {"$schema": DIALECT, **schema.json_schema(args.kind)}
+    print(json.dumps(document, indent=2, sort_keys=True))
     return 0
