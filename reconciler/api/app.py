@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.api import metrics, views, webhooks
+from reconciler.api import cache, metrics, views, webhooks
 from reconciler.api.hooks import route_delivery
 from reconciler.conditions import ConditionStatus
 from reconciler.events import Event, EventType
@@ -77,6 +77,8 @@ def create_app(daemon: Daemon) -> Starlette:
 
     prom = metrics.Metrics(state_counts)
     daemon.bus.subscribe(prom.observe)
+    rendered = cache.RenderCache()
+    daemon.bus.subscribe(rendered.observe)
 
     def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -120,12 +122,17 @@ def create_app(daemon: Daemon) -> Starlette:
 
     def resources(request: Request) -> Response:
         q = request.query_params
-        items = store.list_status(
-            source=q.get("source") or None,
-            condition=q.get("condition") or None,
-            condition_status=status_param(q),
-        )
-        return JSONResponse({"resources": [views.resource(s) for s in items]})
+        source, condition = q.get("source") or None, q.get("condition") or None
+        condition_status = status_param(q)
+
+        def render() -> bytes:
+            items = store.list_status(
+                source=source, condition=condition, condition_status=condition_status
+            )
+            return bytes(JSONResponse({"resources": [views.resource(s) for s in items]}).body)
+
+        key = f"resources?{source}&{condition}&{condition_status}"
+        return Response(rendered.get(key, render), media_type="application/json")
 
     def one_resource(request: Request) -> Response:
         key = request.path_params["key"]

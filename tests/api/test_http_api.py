@@ -255,3 +255,13 @@ def test_runs(served: live.Live, repo: Path) -> None:
         (BANNER, "failed"),
         (MOTD, "succeeded"),
     ]
+
+
+def test_resources_list_follows_a_new_revision(served: live.Live, repo: Path) -> None:
+    assert names(served.get("/api/v1/resources").json()) == [BANNER, MOTD]
+    out = repo.parent / "out"
+    gitrepo.commit(repo, {"resources/more.yaml": live.file_doc("extra", path=out / "x", owner="a")})
+    before = served.passes("demo")
+    served.post("/api/v1/sources/demo/sync")
+    served.wait_for(lambda: served.passes("demo") > before, "the reconcile of the new revision")
+    assert names(served.get("/api/v1/resources").json()) == [BANNER, "File//extra", MOTD]
