@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.specs import models, runs
+from reconciler.specs import models, runs, types
 
 Loc = tuple[str | int, ...]
 Issue = tuple[Loc, str]
@@ -46,6 +46,7 @@ class ExecResourceSpec(models.Model):
 
     provider: str = Field(min_length=1, description="program, relative to the repository root")
     desired: dict[str, Any] = Field(default_factory=dict)
+    timeout: types.Duration | None = None
 
 
 class ExecResource(models.Model):
