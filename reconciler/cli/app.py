@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reconciler import __version__
-from reconciler.cli import check, client, init, runbook, schema, serve, testcmd
+from reconciler.cli import check, client, init, runbook, schema, serve, simulate, testcmd
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_arguments(p)
     add_format(p, "table", "json")
     p.set_defaults(handler=client.run_status)
+
+    simulate.register(verbs)
 
     p = verbs.add_parser("schema", help="print the JSON Schema of a kind")
     p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")

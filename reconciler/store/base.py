@@ -10,7 +10,7 @@ timezone-aware; naive ones are refused with `ValueError` rather than guessed at.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -201,6 +201,16 @@ class Store(Protocol):
 
     def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
         """Every logged decision, oldest first, read `batch` rows at a time (for replay)."""
+        ...
+
+    def put_inputs(self, inputs: Mapping[str, str]) -> int:
+        """Keep decision inputs (canonical JSON text by the sha256 `input_digest` of the
+        decisions made on them); a digest already kept is left as it is. Returns how many
+        were given. Retention forgets inputs no kept decision refers to."""
+        ...
+
+    def get_inputs(self, digests: Iterable[str]) -> dict[str, str]:
+        """The kept inputs among `digests`, by digest (missing ones are left out)."""
         ...
 
     def violations(self, *, policy: str | None = None, key: str | None = None) -> list[Decision]:

@@ -148,6 +148,21 @@ current_decisions = sa.Table(
 )
 """The latest decision per (policy, key): the current violations are read from here."""
 
+decision_inputs = sa.Table(
+    "decision_inputs", metadata,
+    sa.Column("digest", sa.String, primary_key=True),
+    sa.Column("input", sa.Text, nullable=False),
+)
+"""The exact input (canonical JSON) each logged decision was made on, by its sha256, so the
+log can be replayed against other policies. Added without a version bump: `create_missing`
+adds it to a database made before it existed."""
+
+
+def create_missing(connection: sa.Connection) -> None:
+    """Create tables added after a database was stamped (additive, idempotent)."""
+    decision_inputs.create(connection, checkfirst=True)
+
+
 runs = sa.Table(
     "runs", metadata,
     sa.Column("seq", sa.Integer, primary_key=True),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class SqliteStore:
         with self._write() as conn:
             self.schema_version = schema.upgrade(conn, migrations=schema.MIGRATIONS,
                                                  where=str(self.path))
+            schema.create_missing(conn)
 
     def _on_connect(self, dbapi_connection: sqlite3.Connection, record: object) -> None:
         _pragmas(dbapi_connection, busy_timeout_ms=self._busy_timeout_ms)
@@ -207,6 +208,25 @@ class SqliteStore:
             after = page[-1]["id"]
             yield from (rows.decision_from_row(r) for r in page)
 
+    def put_inputs(self, inputs: Mapping[str, str]) -> int:
+        if not inputs:
+            return 0
+        stmt = sqlite_insert(schema.decision_inputs).on_conflict_do_nothing(
+            index_elements=["digest"])
+        with self._write() as conn:
+            conn.execute(stmt, [{"digest": d, "input": t} for d, t in inputs.items()])
+        return len(inputs)
+
+    def get_inputs(self, digests: Iterable[str]) -> dict[str, str]:
+        table, wanted = schema.decision_inputs, sorted(set(digests))
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):  # SQLite caps bound parameters
+                query = sa.select(table.c.digest, table.c.input).where(
+                    table.c.digest.in_(wanted[start:start + 500]))
+                found.update((r[0], r[1]) for r in conn.execute(query))
+        return found
+
     def violations(self, *, policy: str | None = None,
                    key: str | None = None) -> list[Decision]:
         table = schema.current_decisions
@@ -319,6 +339,7 @@ class SqliteStore:
             runs = _prune_runs(conn, keep=settings.max_runs,
                                before=cutoff - settings.run_max_age)
             revisions = _prune_revisions(conn, keep=settings.max_revisions_per_source)
+            _prune_inputs(conn)
         return RetentionReport(decisions=decisions, events=events, runs=runs,
                                revisions=revisions)
 
@@ -373,3 +394,11 @@ def _prune_revisions(conn: sa.Connection, *, keep: int) -> int:
     ranked = sa.select(table.c.seq, rank.label("rank")).subquery()
     old = sa.select(ranked.c.seq).where(ranked.c.rank > keep)
     return conn.execute(sa.delete(table).where(table.c.seq.in_(old))).rowcount
+
+
+def _prune_inputs(conn: sa.Connection) -> None:
+    """Forget inputs no logged or current decision refers to any more."""
+    table = schema.decision_inputs
+    used = sa.union(sa.select(schema.decisions.c.input_digest),
+                    sa.select(schema.current_decisions.c.input_digest))
+    conn.execute(sa.delete(table).where(table.c.digest.not_in(used)))
