@@ -111,7 +111,7 @@ class Engine:
                 await self.recorder.write(replace(run, steps=(), status=RunStatus.CANCELLED,
                                                   finished_at=self.clock.now()), wait=True)
             return
-        execution.cancel_requested = True
+        execution.abort = workflow.CANCELLED
         self._tasks[run_id].cancel()
         await asyncio.gather(self._tasks[run_id], return_exceptions=True)
 

@@ -28,6 +28,7 @@ from reconciler.specs import runs, types
 from reconciler.store.base import RunRecord, RunStatus, StepRecord, StepStatus
 
 _WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
+CANCELLED = "cancelled"
 GATE_MESSAGE = ("was running when the engine stopped and is not idempotent: "
                 "approve to run it again, reject to fail it")
 
@@ -54,7 +55,7 @@ class Execution:
         self.header = replace(header, steps=())
         self.state = prior or recovery.Prior()
         self.paused = paused
-        self.cancel_requested = False
+        self.abort: str | None = None  # why running steps are being stopped, if they are
         self.scope: dict[str, Any] = {
             "vars": dict(plan.variables), "run": {"id": header.id, "name": header.name},
             "steps": {name: _view(rec) for name, rec in self.state.records.items()}}
@@ -67,6 +68,10 @@ class Execution:
         return self.state.states
 
     # control
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.abort == CANCELLED
 
     def pause(self) -> None:
         self.paused = True
@@ -88,10 +93,12 @@ class Execution:
         error: str | None = None
         try:
             await self._set_status(RunStatus.RUNNING, wait=True)
+            timeout = self.plan.timeout
+            deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
             try:
-                async with asyncio.timeout(self.plan.timeout):
-                    await self._walk(dag.build(self.plan.steps), self.plan.max_parallelism)
-            except TimeoutError:
+                await self._walk(dag.build(self.plan.steps), self.plan.max_parallelism,
+                                 deadline=deadline)
+            except _RunTimedOut:
                 error = f"timed out after {self.plan.spec.spec.timeout}"
             error = error or self._first_failure(self.plan.steps)
             if error is not None:
@@ -102,7 +109,7 @@ class Execution:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            return await self._finish(RunStatus.CANCELLED, "cancelled")
+            return await self._finish(RunStatus.CANCELLED, CANCELLED)
         return await self._finish(RunStatus.FAILED if error else RunStatus.SUCCEEDED, error)
 
     async def _handle_failure(self, error: str) -> None:
@@ -126,7 +133,8 @@ class Execution:
 
     # walking the graph
 
-    async def _walk(self, graph: dag.Dag, limit: int) -> None:
+    async def _walk(self, graph: dag.Dag, limit: int, *,
+                    deadline: float | None = None) -> None:
         blocking = {n: sum(1 for d in graph.deps(n) if self.states.get(d) not in dag.DONE)
                     for n in graph.order if self.states.get(n) not in dag.DONE}
         ready = deque(n for n in graph.order if blocking.get(n) == 0)
@@ -136,7 +144,7 @@ class Execution:
                 await self._launch(graph, ready, running, limit=limit, blocking=blocking)
                 if not running and not (ready and self.paused):
                     return
-                await self._await_any(graph, ready, running, blocking)
+                await self._await_any(graph, ready, running, blocking, deadline=deadline)
         finally:
             for task in running:
                 task.cancel()
@@ -158,14 +166,19 @@ class Execution:
 
     async def _await_any(self, graph: dag.Dag, ready: deque[str],
                          running: dict[asyncio.Task[None], str],
-                         blocking: dict[str, int]) -> None:
+                         blocking: dict[str, int], *, deadline: float | None) -> None:
         self._wake.clear()
         wake = asyncio.create_task(self._wake.wait())
         waiting: set[asyncio.Future[Any]] = {*running, wake}
+        now = asyncio.get_running_loop().time()
         try:
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED,
+                                         timeout=None if deadline is None else deadline - now)
         finally:
             wake.cancel()
+        if deadline is not None and not done and asyncio.get_running_loop().time() >= deadline:
+            self.abort = f"run timed out after {self.plan.spec.spec.timeout}"
+            raise _RunTimedOut
         for task in list(running):
             if task in done:
                 name = running.pop(task)
@@ -192,15 +205,14 @@ class Execution:
             attempt += 1
 
     async def _attempt(self, step: runs.Step, attempt: int) -> retry.Failure | None:
-        started = self.parts.clock.now()
-        record = StepRecord(name=step.name, status=StepStatus.RUNNING, attempt=attempt,
-                            started_at=started)
         self.states[step.name] = StepStatus.RUNNING
-        await self._record(record, wait=True)
-        outcome = await self._outcome(step, attempt)
-        outputs, error, failure = outcome
+        async with self._slot(step):
+            record = StepRecord(name=step.name, status=StepStatus.RUNNING, attempt=attempt,
+                                started_at=self.parts.clock.now())
+            await self._record(record, wait=True)
+            outputs, error, failure = await self._outcome(step, attempt)
         status = StepStatus.FAILED if failure else StepStatus.SUCCEEDED
-        if error == "cancelled":
+        if self.abort is not None and error == self.abort:
             status = StepStatus.CANCELLED
         await self._record(replace(record, status=status, output=outputs, error=error,
                                    finished_at=self.parts.clock.now()))
@@ -216,7 +228,7 @@ class Execution:
                                services=self.parts.services, limits=self.parts.limits,
                                clock=self.parts.clock, sleep=self.parts.sleep, host=self)
         try:
-            async with self._slot(step), asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout):
                 result = await self.parts.kinds[step.kind].run(step, ctx)
         except TimeoutError:
             return {}, f"timed out after {step.timeout}", retry.Failure(timed_out=True)
@@ -225,8 +237,8 @@ class Execution:
         except StalledError as exc:
             return {}, str(exc), retry.Failure(retryable=False)
         except asyncio.CancelledError:
-            if self.cancel_requested:
-                return {}, "cancelled", retry.Failure(retryable=False)
+            if self.abort is not None:
+                return {}, self.abort, retry.Failure(retryable=False)
             raise
         outputs = dict(result.outputs)
         if result.skip:
@@ -305,6 +317,10 @@ class Execution:
 
     async def run_child(self, **kwargs: Any) -> RunRecord:
         return await self.parts.run_child(parent=self, **kwargs)
+
+
+class _RunTimedOut(Exception):
+    """The run's own timeout passed; running steps are being stopped."""
 
 
 def _release(graph: dag.Dag, name: str, ready: deque[str], blocking: dict[str, int]) -> None:

@@ -46,3 +46,21 @@ def latest(run: RunRecord) -> dict[str, StepRecord]:
 
 def statuses(run: RunRecord) -> dict[str, StepStatus]:
     return {name: record.status for name, record in latest(run).items()}
+
+
+def engine(store: sqlite.SqliteStore, **kwargs: Any) -> Any:
+    """An engine on the real clock unless told otherwise."""
+    from reconciler.clock import SystemClock
+    from reconciler.run.engine import Engine
+
+    return Engine(store=store, clock=kwargs.pop("clock", SystemClock()), **kwargs)
+
+
+async def run_to_end(store: sqlite.SqliteStore, spec: runs.Workflow, *,
+                     variables: dict[str, Any] | None = None, **kwargs: Any) -> RunRecord:
+    """Start `spec` on a fresh engine, wait for it and close the engine."""
+    eng = engine(store, **kwargs)
+    try:
+        return await eng.wait(await eng.start(spec, variables=variables))  # type: ignore[no-any-return]
+    finally:
+        await eng.close()
