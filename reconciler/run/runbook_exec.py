@@ -138,11 +138,17 @@ class Executor(Protocol):
 
 def unsupported(plan: Plan) -> list[str]:
     """Steps this module's executor cannot run, as messages."""
-    return [
+    found = [
         f"step {s.name}: kind {s.kind.value} is not supported by the sequential executor"
         for s in plan.steps
         if s.kind not in SUPPORTED_KINDS
     ]
+    found += [
+        f"step {s.name}: wait until is not supported by the sequential executor"
+        for s in plan.steps
+        if s.kind is runs.StepKind.WAIT and s.wait_seconds is None
+    ]
+    return found
 
 
 class SequentialExecutor:
