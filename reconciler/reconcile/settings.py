@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from reconciler.errors import Problem, ProblemsError
 from reconciler.source.settings import SourceSettings
+from reconciler.specs import kinds, yamlio
 from reconciler.specs.types import Duration
 from reconciler.store.retention import RetentionSettings
 
@@ -71,15 +72,39 @@ class DaemonSettings(_Group):
 
 
 def load(path: Path) -> DaemonSettings:
-    """Read a settings file; every problem is reported with the file and key path."""
+    """Read a settings file; every problem is reported with the file, line and key path."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProblemsError([Problem(path=str(path), message=str(exc).splitlines()[0])]) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemsError([Problem(path=str(path), message=_reason(exc))]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProblemsError([_yaml_problem(exc, path=path)]) from None
+    if raw is None:
+        raw = {}
     try:
         return DaemonSettings.model_validate(raw)
     except ValidationError as exc:
+        locator = yamlio.Locator(text)
         raise ProblemsError(
-            Problem(path=str(path), key=".".join(str(p) for p in err["loc"]), message=err["msg"])
+            Problem(
+                path=str(path),
+                line=locator.line(index=0, loc=err["loc"]),
+                key=yamlio.key_path(err["loc"]),
+                message=kinds.message(err),
+            )
             for err in exc.errors()
         ) from None
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "is not UTF-8 text"
+    return exc.strerror.lower() if exc.strerror else str(exc)
+
+
+def _yaml_problem(exc: yaml.YAMLError, *, path: Path) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return Problem(path=str(path), line=mark.line + 1 if mark else None, message=problem)

@@ -25,7 +25,9 @@ def settings() -> dict[str, str]:
     return {"reconciler.yaml": SETTINGS}
 
 
-def file_resource(name: str, *, path: Path, content: str, labels: dict[str, str] | None = None) -> str:
+def file_resource(
+    name: str, *, path: Path, content: str, labels: dict[str, str] | None = None
+) -> str:
     return f"""\
 apiVersion: reconciler.dev/v1
 kind: File

@@ -39,7 +39,11 @@ def test_a_new_commit_is_applied_with_status_and_metrics(tmp_path: Path, launch:
 
     second = gitrepo.commit(
         repo,
-        {"resources/banner.yaml": repos.file_resource("banner", path=out / "banner", content="b\n")},
+        {
+            "resources/banner.yaml": repos.file_resource(
+                "banner", path=out / "banner", content="b\n"
+            )
+        },
         message="add banner",
     )
     item = harness.eventually(lambda: _applied(daemon, "File//banner", second), what="banner")
@@ -59,7 +63,9 @@ def test_a_new_commit_is_applied_with_status_and_metrics(tmp_path: Path, launch:
     def metric() -> None:
         text = daemon.text("/metrics")
         assert f'revision="{second}"' in text
-        line = next(x for x in text.splitlines() if x.startswith("reconciler_last_applied_revision_info"))
+        line = next(
+            x for x in text.splitlines() if x.startswith("reconciler_last_applied_revision_info")
+        )
         assert 'source="repo"' in line and f'revision="{second}"' in line and line.endswith(" 1.0")
 
     harness.eventually(metric, what="revision info metric")
@@ -86,9 +92,7 @@ def test_sync_and_status_verbs_against_the_running_daemon(tmp_path: Path, launch
     done = _cli("sync", "--url", daemon.url, "--source", "nope")
     assert done.returncode == 1
     assert done.stderr.startswith("error: POST /api/v1/sources/nope/sync: HTTP 404: ")
-    harness.eventually(
-        lambda: _assert_trigger(daemon, "api"), what="the sync verb's reconcile"
-    )
+    harness.eventually(lambda: _assert_trigger(daemon, "api"), what="the sync verb's reconcile")
 
     done = _cli("status", "--url", daemon.url)
     assert done.returncode == 0, done.stderr
@@ -124,7 +128,11 @@ def test_suspend_holds_back_new_commits_until_resumed(tmp_path: Path, launch: La
     )
     second = gitrepo.commit(
         repo,
-        {"resources/banner.yaml": repos.file_resource("banner", path=out / "banner", content="b\n")},
+        {
+            "resources/banner.yaml": repos.file_resource(
+                "banner", path=out / "banner", content="b\n"
+            )
+        },
     )
     daemon.post("/api/v1/sources/repo/sync")
 

@@ -51,7 +51,7 @@ def test_a_hand_edit_is_detected_and_corrected(tmp_path: Path, launch: Launch) -
     assert [c["type"] for c in item["conditions"]] == ["Ready"]
     assert harness.ready(item) == "True"
     assert [h["outcome"] for h in item["history"]] == ["applied", "applied"]
-    assert [h["message"] for h in item["history"]][0] == "created"
+    assert item["history"][0]["message"] == "created"
     harness.known_bug(
         event["message"] == "changed outside Git: spec.content",
         "a corrected drift's DriftDetected event says only 'updated', not what had changed",

@@ -171,7 +171,10 @@ def test_a_broken_revision_keeps_the_last_good_one_served(tmp_path: Path, launch
     assert source["revision"] == good
     spec_invalid = harness.condition(source, "SpecInvalid")
     assert spec_invalid is not None
-    assert (spec_invalid["reason"], spec_invalid["observedRevision"]) == ("CompileFailed", bad_rego), spec_invalid
+    assert (spec_invalid["reason"], spec_invalid["observedRevision"]) == (
+        "CompileFailed",
+        bad_rego,
+    ), spec_invalid
     assert spec_invalid["message"] == (
         f"revision {bad_rego[:12]} rejected: policies/owner.rego:4: invalid character in "
         'string; policies/bindings.yaml:1 spec.policy: policy "e2e.owner" not found (known: '
