@@ -78,12 +78,18 @@ def test_the_plan_as_json(cli: Cli, repo: Repo, tmp_path: Path) -> None:
     [
         ([], 'variable "count": required (--var count=...)'),
         (["--var", "count=three"], 'variable "count": must be an integer, got "three"'),
-        (["--var", "count=1", "--var", "flag=maybe"], 'variable "flag": must be true or false, got "maybe"'),
+        (
+            ["--var", "count=1", "--var", "flag=maybe"],
+            'variable "flag": must be true or false, got "maybe"',
+        ),
         (
             ["--var", "count=1", "--var", "host=Web 1"],
             'variable "host": "Web 1" does not match pattern "^[a-z0-9-]+$"',
         ),
-        (["--var", "count=1", "--var", "other=1"], 'unknown variable "other" (declared: count, flag, host)'),
+        (
+            ["--var", "count=1", "--var", "other=1"],
+            'unknown variable "other" (declared: count, flag, host)',
+        ),
         (["--var", "count"], '--var "count": must be NAME=VALUE'),
     ],
 )
@@ -100,7 +106,7 @@ def test_a_nul_in_a_value_is_refused(tmp_path: Path) -> None:
     from reconciler.specs import runs
 
     variable = runs.Variable(name="x")
-    with pytest.raises(ValueError, match="^must not contain a NUL character$"):
+    with pytest.raises(ValueError, match=r"^must not contain a NUL character$"):
         runbook_vars.coerce(variable, "a\0b")
 
 

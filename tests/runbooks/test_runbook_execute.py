@@ -32,7 +32,11 @@ def test_expect_checks_pass_and_fail(cli: Cli, repo: Repo, tmp_path: Path) -> No
         f"""
         - name: json
           command: [echo, '{JSON_OUT}']
-          expect: {{json: [{{path: $.status, equals: ok}}, {{path: "$.items[0].id", exists: true}}, {{path: $.gone, exists: false}}]}}
+          expect:
+            json:
+              - {{path: $.status, equals: ok}}
+              - {{path: "$.items[0].id", exists: true}}
+              - {{path: $.gone, exists: false}}
           timeout: 5s
         - name: regex
           dependsOn: [json]
@@ -42,12 +46,17 @@ def test_expect_checks_pass_and_fail(cli: Cli, repo: Repo, tmp_path: Path) -> No
         - name: wrong
           dependsOn: [regex]
           command: [sh, -c, "echo '{{\\"status\\": \\"down\\"}}'; echo oops >&2; exit 3"]
-          expect: {{exitCode: 0, stderr: "fine", json: [{{path: $.status, equals: ok}}, {{path: $.id, exists: true}}]}}
+          expect:
+            exitCode: 0
+            stderr: fine
+            json: [{{path: $.status, equals: ok}}, {{path: $.id, exists: true}}]
           timeout: 5s
         """,
     )
     reports = tmp_path / "reports"
-    done = cli("runbook", "execute", repo({"runbooks/c.yaml": book}), "checks", "--report-dir", reports)
+    done = cli(
+        "runbook", "execute", repo({"runbooks/c.yaml": book}), "checks", "--report-dir", reports
+    )
     assert done.code == 1
     report = report_of(reports)
     assert statuses(report) == [("json", "succeeded"), ("regex", "succeeded"), ("wrong", "failed")]
@@ -61,7 +70,9 @@ def test_expect_checks_pass_and_fail(cli: Cli, repo: Repo, tmp_path: Path) -> No
 
 def test_a_failing_step_is_retried(cli: Cli, repo: Repo, tmp_path: Path) -> None:
     counter = tmp_path / "count"
-    script = f'n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; test $n -ge 3'
+    script = (
+        f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; test $n -ge 3"
+    )
     book = runbook(
         "flaky",
         f"""
@@ -72,7 +83,9 @@ def test_a_failing_step_is_retried(cli: Cli, repo: Repo, tmp_path: Path) -> None
         """,
     )
     reports = tmp_path / "r"
-    done = cli("runbook", "execute", repo({"runbooks/f.yaml": book}), "flaky", "--report-dir", reports)
+    done = cli(
+        "runbook", "execute", repo({"runbooks/f.yaml": book}), "flaky", "--report-dir", reports
+    )
     assert done.code == 0
     assert counter.read_text() == "3\n"
     attempts = [line for line in done.lines if "attempt" in line]
@@ -100,15 +113,22 @@ def test_rollback_runs_completed_steps_in_reverse_order(
             f"- name: a\n  command: [sh, -c, 'echo a >> {log}']\n  timeout: 5s\n"
             f'  rollback: {{command: [sh, -c, "echo undo-a >> {log}"]}}\n',
             step("b", "a", f"[sh, -c, 'echo b >> {log}']"),
-            f"- name: no-rollback\n  dependsOn: [b]\n  command: ['true']\n  timeout: 5s\n",
+            "- name: no-rollback\n  dependsOn: [b]\n  command: ['true']\n  timeout: 5s\n",
             step("c", "no-rollback", "['false']"),
-            f"- name: notify\n  dependsOn: [c]\n  always: true\n  command: [sh, -c, 'echo notify >> {log}']\n  timeout: 5s\n",
+            "- name: notify\n  dependsOn: [c]\n  always: true\n"
+            f"  command: [sh, -c, 'echo notify >> {log}']\n  timeout: 5s\n",
             step("d", "c", f"[sh, -c, 'echo d >> {log}']"),
         ]
     )
     reports = tmp_path / "r"
-    done = cli("runbook", "execute", repo({"runbooks/r.yaml": runbook("rb", steps)}), "rb",
-               "--report-dir", reports)
+    done = cli(
+        "runbook",
+        "execute",
+        repo({"runbooks/r.yaml": runbook("rb", steps)}),
+        "rb",
+        "--report-dir",
+        reports,
+    )
     assert done.code == 1
     assert log.read_text().split() == ["a", "b", "notify", "undo-b", "undo-a"]
     report = report_of(reports)
@@ -144,7 +164,9 @@ def test_a_timeout_kills_the_whole_process_group(cli: Cli, repo: Repo, tmp_path:
         """,
     )
     reports = tmp_path / "r"
-    done = cli("runbook", "execute", repo({"runbooks/h.yaml": book}), "hang", "--report-dir", reports)
+    done = cli(
+        "runbook", "execute", repo({"runbooks/h.yaml": book}), "hang", "--report-dir", reports
+    )
     assert done.code == 1
     assert "[1/1] hang: failed: timed out after 0.3s" in done.lines
     child = int(pidfile.read_text())
@@ -165,24 +187,55 @@ def test_report_files_and_store_record(cli: Cli, repo: Repo, tmp_path: Path) -> 
     )
     reports, data = tmp_path / "r", tmp_path / "data"
     root = repo({"runbooks/h.yaml": book})
-    done = cli("runbook", "execute", root, "hello", "--var", "who=you", "--report-dir", reports,
-               "--data-dir", data)
+    done = cli(
+        "runbook",
+        "execute",
+        root,
+        "hello",
+        "--var",
+        "who=you",
+        "--report-dir",
+        reports,
+        "--data-dir",
+        data,
+    )
     assert done.code == 0
     assert done.lines[:2] == ["[1/1] greet: running echo 'hello you'", done.lines[1]]
     assert done.lines[-1] == f"report: {reports / 'report.json'} {reports / 'report.md'}"
     report = report_of(reports)
     assert set(report) == {
-        "runId", "runbook", "path", "type", "revision", "result", "error", "who", "startedAt",
-        "finishedAt", "durationSeconds", "variables", "overrides", "steps", "rollback",
+        "runId",
+        "runbook",
+        "path",
+        "type",
+        "revision",
+        "result",
+        "error",
+        "who",
+        "startedAt",
+        "finishedAt",
+        "durationSeconds",
+        "variables",
+        "overrides",
+        "steps",
+        "rollback",
     }
     assert (report["runbook"], report["result"]) == ("hello", "succeeded")
     assert report["who"] == getpass.getuser()
     assert report["variables"] == {"who": "you"}
     assert report["overrides"] == []
     assert report["steps"][0] | {"durationSeconds": 0} == {
-        "name": "greet", "status": "succeeded", "argv": ["echo", "hello you"], "shell": False,
-        "attempts": 1, "durationSeconds": 0, "exitCode": 0, "timedOut": False,
-        "stdout": "hello you\n", "stderr": "", "error": None,
+        "name": "greet",
+        "status": "succeeded",
+        "argv": ["echo", "hello you"],
+        "shell": False,
+        "attempts": 1,
+        "durationSeconds": 0,
+        "exitCode": 0,
+        "timedOut": False,
+        "stdout": "hello you\n",
+        "stderr": "",
+        "error": None,
     }
     md = (reports / "report.md").read_text()
     assert md.startswith("# Runbook hello: succeeded\n")
@@ -194,14 +247,22 @@ def test_report_files_and_store_record(cli: Cli, repo: Repo, tmp_path: Path) -> 
     finally:
         store.close()
     assert (run.id, run.name, run.status) == (report["runId"], "hello", RunStatus.SUCCEEDED)
-    assert [(s.name, s.status, s.attempt) for s in run.steps] == [("greet", StepStatus.SUCCEEDED, 1)]
+    assert [(s.name, s.status, s.attempt) for s in run.steps] == [
+        ("greet", StepStatus.SUCCEEDED, 1)
+    ]
 
 
 def test_long_output_is_truncated_in_the_report(cli: Cli, repo: Repo, tmp_path: Path) -> None:
-    book = runbook("loud", '- {name: loud, command: [sh, -c, "yes x | head -c 20000"], timeout: 5s}\n')
+    book = runbook(
+        "loud", '- {name: loud, command: [sh, -c, "yes x | head -c 20000"], timeout: 5s}\n'
+    )
     reports = tmp_path / "r"
-    assert cli("runbook", "execute", repo({"runbooks/l.yaml": book}), "loud",
-               "--report-dir", reports).code == 0
+    assert (
+        cli(
+            "runbook", "execute", repo({"runbooks/l.yaml": book}), "loud", "--report-dir", reports
+        ).code
+        == 0
+    )
     stdout = report_of(reports)["steps"][0]["stdout"]
     assert "[16000 characters truncated]" in stdout
     assert len(stdout) < 4100

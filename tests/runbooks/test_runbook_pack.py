@@ -108,7 +108,7 @@ def test_repository_extensions_count_and_other_packages_do_not() -> None:
     modules = [
         RegoFile(
             path="policies/safety/no_docker_prune.rego",
-            text='package reconciler.runbook_safety.docker\n\nimport rego.v1\n\n'
+            text="package reconciler.runbook_safety.docker\n\nimport rego.v1\n\n"
             'deny contains {"step": s.name, "msg": "docker system prune"} if {\n'
             '\tsome s in input.spec.steps\n\ts.command[0] == "docker"\n'
             '\ts.command[1] == "system"\n}\n\n'
@@ -134,7 +134,9 @@ def test_repository_extensions_count_and_other_packages_do_not() -> None:
 
 
 def test_an_extension_that_does_not_compile_is_a_problem() -> None:
-    broken = RegoFile(path="policies/bad.rego", text="package reconciler.runbook_safety.bad\n\nx :=\n")
+    broken = RegoFile(
+        path="policies/bad.rego", text="package reconciler.runbook_safety.bad\n\nx :=\n"
+    )
     check = runbook_safety.SafetyCheck(extensions=[broken])
     assert [p.path for p in check.problems] == ["policies/bad.rego"]
     assert check.check(document(["reboot"]))[0].policy == runbook_safety.PACK

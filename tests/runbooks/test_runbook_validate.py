@@ -68,8 +68,7 @@ def test_problems_are_whole_lines_and_exit_1(cli: Cli, repo: Repo) -> None:
     done = cli("runbook", "validate", root)
     assert done.code == 1
     assert done.lines == [
-        "runbooks/slow.yaml:7 spec.variables[0].default:"
-        ' "Bob" does not match pattern "^[a-z]+$"',
+        'runbooks/slow.yaml:7 spec.variables[0].default: "Bob" does not match pattern "^[a-z]+$"',
         "runbooks/slow.yaml:13 spec.steps[1].timeout: timeout 25h is more than 24h",
         'runbooks/slow.yaml:14 spec.steps[1].rollback.command[1]: unknown variable "nobody"',
         "runbooks/slow.yaml:14 spec.steps[1].rollback.timeout: timeout 2d is more than 24h",
@@ -83,7 +82,7 @@ def test_problems_are_whole_lines_and_exit_1(cli: Cli, repo: Repo) -> None:
 
 
 def test_schema_and_cycle_problems_come_from_the_loader(cli: Cli, repo: Repo) -> None:
-    bad_timeout = runbook("bad", "- {name: a, command: [\"true\"], timeout: soon}\n")
+    bad_timeout = runbook("bad", '- {name: a, command: ["true"], timeout: soon}\n')
     root = repo({"runbooks/cycle.yaml": CYCLE, "runbooks/bad.yaml": bad_timeout})
     done = cli("runbook", "validate", root)
     assert done.code == 1
@@ -100,7 +99,8 @@ def test_warnings_alone_pass(cli: Cli, repo: Repo) -> None:
     assert (done.code, done.lines) == (
         0,
         [
-            "runbooks/r.yaml:7 spec.steps[0].timeout: warning: no timeout, the step can run forever",
+            "runbooks/r.yaml:7 spec.steps[0].timeout:"
+            " warning: no timeout, the step can run forever",
             "ok: 1 runbook, 1 warning",
         ],
     )
