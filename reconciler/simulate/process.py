@@ -40,6 +40,7 @@ InputsFor = Callable[[dict[str, Any]], dict[str, Any]]
 class Collected:
     sections: dict[str, Any] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    stage: str = "load"  # the stage the sandbox was last known to be in
 
 
 class _Lines:
@@ -76,12 +77,12 @@ def run(
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=_env(),
         )
         assert proc.stdin is not None and proc.stdout is not None
-        collected, stage, failure = Collected(), "load", None
+        collected, failure = Collected(), None
         try:
             _write(proc.stdin, payload)
             lines = _Lines(proc.stdout, clock=clock, deadline=clock.monotonic()
                            + settings.wall_seconds)
-            stage, failure = _converse(proc.stdin, lines, collected, inputs_for)
+            failure = _converse(proc.stdin, lines, collected, inputs_for)
         except TimeoutError:
             failure = f"exceeded the {settings.wall_seconds:g} s time limit"
             proc.kill()
@@ -94,27 +95,27 @@ def run(
             if failure == "memory":
                 failure = _memory(settings)
             reason = failure or _death(code, errors.read().decode(errors="replace"), settings)
-            _fail(collected, stage, reason)
+            _fail(collected, collected.stage, reason)
     return collected
 
 
 def _converse(
     stdin: IO[bytes], lines: _Lines, collected: Collected, inputs_for: InputsFor
-) -> tuple[str, str | None]:
-    stage = "load"
+) -> str | None:
+    """Read messages until the end; the failure the sandbox reported, if it did."""
     while (line := lines.next()) is not None:
         message = json.loads(line)
         if "stage" in message:
-            stage = message["stage"]
+            collected.stage = message["stage"]
         elif "section" in message:
             collected.sections[message["section"]] = message["value"]
         elif "need" in message:
             _write(stdin, {"inputs": inputs_for(collected.sections.get("facts") or {})})
         elif "failed" in message:
-            return stage, str(message["reason"])
+            return str(message["reason"])
         elif message.get("done"):
             collected.sections["done"] = True
-    return stage, None
+    return None
 
 
 def _death(code: int, stderr: str, settings: SimulateSettings) -> str:

@@ -1,0 +1,172 @@
+"""End to end: pull requests on the example repository, simulated over real git, real
+regorus in the sandbox process, real files and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.simulate.records import Fire
+from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
+from tests.simulate.conftest import PullRequest, record_decisions
+
+NAMESPACE_POLICY = """\
+package org.namespaces
+
+import rego.v1
+
+deny contains msg if {
+	input.resource.metadata.namespace == "storefront"
+	msg := sprintf("%s may not run in storefront", [input.resource.metadata.name])
+}
+"""
+NAMESPACE_BINDING = """\
+apiVersion: reconciler.dev/v1
+kind: PolicyBinding
+metadata: {name: no-storefront}
+spec:
+  policy: org.namespaces
+  scope: {kinds: [Deployment]}
+  enforcement: strict
+  remediation: {runbook: disk-full, approval: required}
+"""
+VIOLATION_WORKFLOW = """\
+apiVersion: reconciler.dev/v1
+kind: Workflow
+metadata: {name: page-storefront}
+spec:
+  triggers:
+    - violation: {binding: no-storefront}
+  steps:
+    - {name: page, command: ["echo", "page"]}
+"""
+
+
+def test_a_strict_policy_denying_existing_resources_blocks_the_change(
+    pr: PullRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pr.change({"policies/org/namespaces.rego": NAMESPACE_POLICY,
+               "policies/org/bindings.yaml": NAMESPACE_BINDING,
+               "workflows/page.yaml": VIOLATION_WORKFLOW})
+    code = main(["simulate", str(pr.repo), "--base", pr.base, "--head", pr.head,
+                 "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["blocked"] is True
+    assert report["blockingReasons"] == ["2 newly denied strict decision(s)"]
+    denied = [(d["key"], d["binding"], d["action_after"],
+               d["messages"], d["path"], d["line"])
+              for d in report["decisions"]["deltas"] if d["delta"] == "newly-denied"]
+    assert denied == [
+        ("Deployment/storefront/redis-cache", "no-storefront", "blocked",
+         ["redis-cache may not run in storefront"], "resources/kubernetes/redis-cache.yaml", 3),
+        ("Deployment/storefront/storefront-web", "no-storefront", "blocked",
+         ["storefront-web may not run in storefront"],
+         "resources/kubernetes/storefront-web.yaml", 4),
+    ]
+    added = {(p["kind"], p["name"], p["change"]) for p in report["policies"]}
+    assert added == {("package", "org.namespaces", "added"),
+                     ("binding", "no-storefront", "added")}
+    fires = {(f["kind"], f["name"], f["trigger"]) for f in report["runs"]["fires"]}
+    assert fires == {("Workflow", "page-storefront", "violation"),
+                     ("Runbook", "disk-full", "remediation")}
+
+
+def test_relaxing_a_policy_shows_flips_in_the_replayed_decision_log(
+    pr: PullRequest, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SqliteStore(data / "reconciler.db", retention=RetentionSettings())
+    logged, without_input = record_decisions(store, pr.repo, revision=pr.base, passes=3)
+    store.close()
+    bindings = (pr.repo / "policies/bindings.yaml").read_text()
+    relaxed = bindings.replace("    min: 2\n    max: 10\n", "    min: 1\n    max: 2\n")
+    assert relaxed != bindings
+    pr.change({"policies/bindings.yaml": relaxed})
+    report = pr.simulate(data_dir=data)
+    assert report.replay is not None
+    flips = {(f.binding, f.direction): (f.count, [e.key for e in f.examples])
+             for f in report.replay.flips}
+    assert flips == {
+        ("replica-bounds", "deny->allow"): (3, ["Deployment/storefront/storefront-web"]),
+        ("replica-bounds", "allow->deny"): (3, ["Deployment/payments/payments-api"]),
+    }
+    assert without_input == 3 * 6  # the Gatekeeper constraint's decisions
+    assert report.replay.missing_inputs == without_input
+    assert report.replay.replayed == logged - without_input
+    example = next(f for f in report.replay.flips if f.direction == "allow->deny").examples[0]
+    assert example.messages == (
+        "Deployment payments/payments-api runs 3 replicas; at most 2 are allowed",)
+    assert report.plan is not None and report.plan.observed_from.startswith("store ")
+    assert not report.blocked  # replica-bounds is monitor: flips are reported, not blocking
+
+
+def test_a_runbook_with_a_dangerous_command_is_reported_invalid(pr: PullRequest) -> None:
+    pr.change({"runbooks/wipe.yaml": (
+        "apiVersion: reconciler.dev/v1\nkind: Runbook\nmetadata: {name: wipe}\n"
+        "spec:\n  type: maintenance\n  steps:\n"
+        "    - {name: wipe, command: [rm, -rf, /]}\n")})
+    report = pr.simulate()
+    assert report.problems is not None
+    assert [str(p) for p in report.problems.introduced] == [
+        str(p) for p in report.problems.at_head]
+    assert len(report.problems.introduced) == 1
+    problem = report.problems.introduced[0]
+    assert (problem.path, problem.line, problem.key) == ("runbooks/wipe.yaml", 7,
+                                                         "spec.steps[0].command")
+    assert "rm -rf /" in problem.message
+    assert report.runs is not None
+    (change,) = report.runs.changes
+    assert (change.kind, change.name, change.change.value) == ("Runbook", "wipe", "added")
+    assert change.problems == (str(problem),)
+    assert report.blocking_reasons() == ["1 invalid spec(s) at head"]
+
+
+def test_a_changed_runbook_is_dry_run(pr: PullRequest) -> None:
+    text = (pr.repo / "runbooks/rotate-logs.yaml").read_text()
+    pr.change({"runbooks/rotate-logs.yaml": text.replace("default: 14", "default: 7")})
+    report = pr.simulate()
+    assert report.runs is not None
+    (change,) = report.runs.changes
+    assert (change.name, change.change.value, change.problems) == ("rotate-logs", "changed", ())
+    assert change.dry_run[0] == "runbook rotate-logs (maintenance) from runbooks/rotate-logs.yaml"
+    assert change.dry_run[-1].endswith("dry run: nothing was executed")
+    assert not report.blocked
+
+
+def test_a_git_trigger_matching_a_changed_path_fires(pr: PullRequest) -> None:
+    motd = (pr.repo / "resources/files/motd.yaml").read_text()
+    pr.change({"resources/files/motd.yaml": motd.replace("Welcome.", "Hello.")})
+    report = pr.simulate()
+    assert report.runs is not None
+    assert report.runs.fires == (
+        Fire(kind="Workflow", name="nightly-backup", trigger="git",
+             reason="git paths resources/files/** match resources/files/motd.yaml"),
+    )
+    assert report.changed_paths == ("resources/files/motd.yaml",)
+
+
+def test_new_problems_and_fixed_ones_are_matched_without_their_line(pr: PullRequest) -> None:
+    pr.change({"resources/files/broken.yaml": (
+        "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: broken}\nspec: {}\n")})
+    report = pr.simulate()
+    assert report.problems is not None
+    assert [str(p) for p in report.problems.introduced] == [
+        "resources/files/broken.yaml:4 spec.path: required"]
+    assert report.problems.fixed == ()
+    assert report.blocked
+
+
+def test_exec_resources_are_not_observed_and_nothing_is_applied(pr: PullRequest) -> None:
+    pr.change({})
+    report = pr.simulate()
+    assert report.plan is not None
+    items = {i.key: (i.action, i.note) for i in report.plan.items}
+    assert items["ExecResource//web-service"] == (
+        "not-observed", "not observed (untrusted provider program)")
+    assert report.plan.observed_from == "providers (read-only)"
