@@ -31,10 +31,19 @@ def call(url: str, path: str, *, method: str = "GET") -> Any:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")
-        raise UsageError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        raise UsageError(f"{method} {path}: HTTP {exc.code}: {_detail(exc)}") from None
     except OSError as exc:
         raise TransientError(f"cannot reach the daemon at {url}: {exc}") from None
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    """The API's `{"error": ...}` message, else the body as text."""
+    body = exc.read().decode(errors="replace")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body.strip() or str(exc.reason)
+    return str(answer["error"]) if isinstance(answer, dict) and "error" in answer else body
 
 
 def run_sync(args: argparse.Namespace) -> int:

@@ -91,7 +91,9 @@ def test_sync_and_status_verbs_against_the_running_daemon(tmp_path: Path, launch
     assert (done.returncode, done.stdout, done.stderr) == (0, "sync requested: repo\n", "")
     done = _cli("sync", "--url", daemon.url, "--source", "nope")
     assert done.returncode == 1
-    assert done.stderr.startswith("error: POST /api/v1/sources/nope/sync: HTTP 404: ")
+    assert done.stderr == (
+        'error: POST /api/v1/sources/nope/sync: HTTP 404: no source named "nope" (known: repo)\n'
+    )
     harness.eventually(lambda: _assert_trigger(daemon, "api"), what="the sync verb's reconcile")
 
     done = _cli("status", "--url", daemon.url)
