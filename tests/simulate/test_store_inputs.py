@@ -1,0 +1,60 @@
+"""The store keeps decision inputs by digest for replay (the contract every backend passes),
+forgets those no decision refers to any more, and adds the table to older databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.store import base, sqlite
+from reconciler.store.retention import RetentionSettings
+from tests.store import store_factories as f
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[base.Store]:
+    assert request.param == "sqlite"
+    opened = sqlite.SqliteStore(tmp_path / "state.db", retention=RetentionSettings(
+        max_decisions=2, decision_max_age=timedelta(days=3650)))
+    yield opened
+    opened.close()
+
+
+def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(
+        store: base.Store) -> None:
+    assert store.put_inputs({"d1": '{"a":1}', "d2": '{"b":2}'}) == 2
+    assert store.put_inputs({"d1": '{"changed":true}'}) == 1
+    assert store.get_inputs(["d1", "d2", "d3"]) == {"d1": '{"a":1}', "d2": '{"b":2}'}
+    assert store.get_inputs([]) == {}
+    assert store.put_inputs({}) == 0
+
+
+def test_many_digests_are_read_in_one_call(store: base.Store) -> None:
+    texts = {f"d{i}": f'{{"i":{i}}}' for i in range(1_200)}
+    store.put_inputs(texts)
+    assert store.get_inputs(texts) == texts
+
+
+def test_retention_forgets_inputs_no_decision_refers_to(store: base.Store) -> None:
+    store.put_inputs({"old": "{}", "kept": "[]", "orphan": "null"})
+    store.append_decisions([f.decision(name="a", digest="old", seconds=0),
+                            f.decision(name="b", digest="kept", seconds=1),
+                            f.decision(name="c", digest="kept", seconds=2)])
+    store.apply_retention(now=f.at(10))
+    # "a" left the log but is still the current decision of (policy, web-a): its input stays
+    assert store.get_inputs(["old", "kept", "orphan"]) == {"old": "{}", "kept": "[]"}
+
+
+def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    sqlite.SqliteStore(path, retention=RetentionSettings()).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE decision_inputs")
+    reopened = sqlite.SqliteStore(path, retention=RetentionSettings())
+    reopened.put_inputs({"d": "{}"})
+    assert reopened.get_inputs(["d"]) == {"d": "{}"}
+    reopened.close()
