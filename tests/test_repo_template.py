@@ -89,6 +89,7 @@ def test_builtin_library_tests_pass() -> None:
         "lib.k8s_test",
         "lib.images_test",
         "lib.units_test",
+        "reconciler.packs.runbook_safety_test",
     }
 
 
