@@ -17,6 +17,8 @@ whose answer is already known:
 
 from __future__ import annotations
 
+import enum
+import gc
 import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
@@ -52,6 +54,12 @@ _NOT_READY = {
     resources.Result.BACKING_OFF,
     resources.Result.DRIFT_REPORTED,
 }
+
+
+class _Sync(enum.Enum):
+    SETTLED = "settled"  # as the last pass found it: no outcome, no status change
+    IN_SYNC = "in-sync"  # in sync, found so now: an `unchanged` outcome
+    PLAN = "plan"  # to be planned
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +141,8 @@ class Controller:
         self._statuses: dict[str, ObjectStatus] | None = None  # this source's, as stored
         self._known: dict[str, Known] = {}
         self._gone_docs: dict[str, Document | None] = {}  # as last applied, by key
+        self._applied: set[str] = set()  # keys with a status saying they were applied
+        self._unsettled: set[str] = set()  # keys the last pass did not find in sync
         self._last: tuple[str, models.SettingsSpec] | None = None  # previous pass
 
     def evaluator(self, loaded: Loaded) -> Evaluator:
@@ -143,6 +153,13 @@ class Controller:
 
     def reconcile(self, loaded: Loaded, *, trigger: str) -> PassResult:
         run = self._start_run(loaded, trigger=trigger)
+        # A pass over many objects allocates many small records that live to its end:
+        # collections during it find nothing to free. Afterwards what is still alive (the
+        # revision's documents, the statuses, what the controller remembers) will live
+        # long: young cycles are collected, then the survivors are moved out of the
+        # collector's sight, so later passes do not pay for scanning them again and again.
+        paused = gc.isenabled()
+        gc.disable()
         try:
             result = self._pass(loaded)
         except ReconcilerError as exc:
@@ -154,23 +171,40 @@ class Controller:
             self._finish_run(run, PassResult(revision=run.revision or "", outcomes=(),
                                              orphans=(), error=error))
             raise
+        finally:
+            if paused:
+                gc.enable()
+                gc.collect(1)
+                gc.freeze()
         self._finish_run(run, result)
         return result
 
     # the pass
 
     def _pass(self, loaded: Loaded) -> PassResult:
-        state = _Pass(
-            loaded=loaded, targets=self._targets_of(loaded), statuses=self._load_statuses()
-        )
-        incremental = self._begin(state)
-        work = [
-            k for k, t in state.targets.items() if not (incremental and self._unchanged(k, t))
-        ]
+        statuses = self._load_statuses()
+        changed = self._changed_paths(loaded)
+        targets, touched = self._targets_of(loaded, changed=changed)
+        state = _Pass(loaded=loaded, targets=targets, statuses=statuses)
+        if changed is None:
+            work = list(targets)
+        else:  # what the commit touched, and what was not settled before it
+            work = sorted(touched | (self._unsettled & targets.keys()))
         state.gone = self._gone(state)
         self._observe(state, [*work, *state.gone])
-        pending = [k for k in work if not self._in_sync_again(state, k)]
-        settled = len(work) - len(pending)
+        pending: list[str] = []
+        settled = 0
+        for key in work:
+            found = self._in_sync_again(state, key)
+            if found is _Sync.SETTLED:
+                settled += 1
+            elif found is _Sync.IN_SYNC:
+                target = state.targets[key]
+                state.done[key] = resources.Outcome(
+                    key=key, result=resources.Result.UNCHANGED, provider=target.provider.name
+                )
+            else:
+                pending.append(key)
         plan = self._plan(state, pending)
         self._run_changes(state, plan)
         outcomes = self._record(state, plan)
@@ -180,63 +214,98 @@ class Controller:
             outcomes=tuple(outcomes),
             orphans=plan.orphans,
             settled=settled + (len(state.targets) - len(work)),
-            incremental=incremental,
+            incremental=changed is not None,
         )
 
-    def _begin(self, state: _Pass) -> bool:
-        """Whether this pass may skip objects the new revision did not change."""
+    def _changed_paths(self, loaded: Loaded) -> set[str] | None:
+        """The files changed since the previous pass's revision; None: look at everything
+        (no previous pass, the same revision again, or the repository settings changed)."""
         if self._last is None:
-            return False
+            return None
         revision, repo = self._last
-        if repo != state.repo:  # providers, ignore rules or pruning changed: look at all
+        if repo != loaded.snapshot.settings.spec:  # providers, ignore rules or pruning
             self._known = {k: Known(desired=v.desired, applied=v.applied)
                            for k, v in self._known.items()}
-            return False
-        return revision != state.revision
+            self._targets = None
+            return None
+        if revision == loaded.revision.sha:
+            return None
+        try:
+            return set(self.loader.changed_paths(revision, loaded.revision.sha))
+        except ReconcilerError:
+            return None
 
-    def _unchanged(self, key: str, target: Target) -> bool:
+    def _in_sync_again(self, state: _Pass, key: str) -> _Sync:
+        """Whether `key` is in sync, decided without planning it; `PLAN` when unsure."""
+        if key in state.errors:
+            return _Sync.PLAN
+        observed = state.observed[key]
+        target = state.targets[key]
         known = self._known.get(key)
-        return known is not None and known.observed is not None and _same(
-            known.desired, target.doc.body
-        )
-
-    def _in_sync_again(self, state: _Pass, key: str) -> bool:
-        known = self._known.get(key)
-        return (
+        if (
             known is not None
             and known.observed is not None
-            and key not in state.errors
-            and _same(known.desired, state.targets[key].doc.body)
-            and known.observed == state.observed[key]
-        )
+            and _same(known.desired, target.doc.body)
+            and known.observed == observed
+        ):
+            return _Sync.SETTLED
+        # Equal normalised documents stay equal whatever the ignore rules drop from both.
+        if observed is not None and target.provider.normalise(target.doc.body, observed) == (
+            target.doc.body
+        ):
+            return _Sync.IN_SYNC
+        return _Sync.PLAN
 
-    def _targets_of(self, loaded: Loaded) -> dict[str, Target]:
+    def _targets_of(
+        self, loaded: Loaded, *, changed: set[str] | None
+    ) -> tuple[dict[str, Target], set[str]]:
+        """The managed objects of `loaded`, and the keys of those in `changed` files."""
         sha = loaded.revision.sha
-        if self._targets is None or self._targets[0] != sha:
-            mapping = loaded.snapshot.settings.spec.providers
-            found: dict[str, Target] = {}
-            for doc in loaded.snapshot.resources:
-                try:
-                    provider = self.registry.find(doc, mapping=mapping)
-                except ProblemsError:
-                    continue  # reported by validation of the revision
-                if provider is not None:
-                    found[doc.key] = Target(doc=doc, provider=provider)
+        if self._targets is not None and self._targets[0] == sha:  # e.g. after a failed pass
+            cached = self._targets[1]
+            return cached, {k for k, t in cached.items() if changed and t.doc.path in changed}
+        if self._targets is None or changed is None:
+            found = self._find_targets(loaded, loaded.snapshot.resources)
             self._targets = (sha, found)
-        return self._targets[1]
+            return found, set(found)
+        # Files the commit did not touch hold the very same documents: keep their targets.
+        found = {k: t for k, t in self._targets[1].items() if t.doc.path not in changed}
+        fresh = self._find_targets(
+            loaded, [d for d in loaded.snapshot.resources if d.path in changed]
+        )
+        found.update(fresh)
+        self._targets = (sha, found)
+        return found, set(fresh)
+
+    def _find_targets(self, loaded: Loaded, docs: Iterable[Document]) -> dict[str, Target]:
+        mapping = loaded.snapshot.settings.spec.providers
+        providers: dict[tuple[str, str], base.Provider | None] = {}
+        found: dict[str, Target] = {}
+        for doc in docs:
+            kind = (doc.api_version, doc.kind)
+            if kind not in providers:
+                try:
+                    providers[kind] = self.registry.find(doc, mapping=mapping)
+                except ProblemsError:
+                    providers[kind] = None  # reported by validation of the revision
+            provider = providers[kind]
+            if provider is not None:
+                found[doc.key] = Target(doc=doc, provider=provider)
+        return found
 
     def _load_statuses(self) -> dict[str, ObjectStatus]:
         # This controller is the only writer of its source's statuses: read them once.
         if self._statuses is None:
             self._statuses = {s.key: s for s in self.store.list_status(source=self.name)}
+            self._applied = {k for k, s in self._statuses.items() if s.last_applied_revision}
         return self._statuses
 
     def _gone(self, state: _Pass) -> dict[str, Target]:
         """Objects this daemon applied before that are no longer desired."""
         gone: dict[str, Target] = {}
-        for key, status in state.statuses.items():
-            if key in state.targets or status.last_applied_revision is None:
-                continue
+        for key in sorted(self._applied - state.targets.keys()):
+            status = state.statuses[key]
+            assert status.last_applied_revision is not None
             if key not in self._gone_docs:
                 self._gone_docs[key] = self.loader.document_at(status.last_applied_revision, key)
             doc = self._gone_docs[key]
@@ -272,10 +341,10 @@ class Controller:
         it can be ordered; they plan as no-ops and are not run again.
         """
         chosen = self._placeable(state, pending)
-        carried = [k for k in chosen if k not in pending]
+        wanted = set(pending)
+        carried = [k for k in chosen if k not in wanted]
         desired = {k: state.targets[k].doc.body for k in chosen}
-        observed = {k: self._normalised(state, k) for k in pending if k in chosen}
-        observed.update({k: desired[k] for k in carried})
+        observed = {k: self._normalised(state, k) if k in wanted else desired[k] for k in chosen}
         observed.update({k: state.observed.get(k) for k in state.gone})
         plan = planner.plan(
             desired=desired,
@@ -428,11 +497,14 @@ class Controller:
         self.store.put_statuses(statuses)
         assert self._statuses is not None
         self._statuses.update((s.key, s) for s in statuses)
+        self._applied.update(s.key for s in statuses if s.last_applied_revision)
         for key in self._forgotten(state, outcomes):
             self.store.delete_status(key)
             self._statuses.pop(key, None)
             self._known.pop(key, None)
             self._gone_docs.pop(key, None)
+            self._applied.discard(key)
+            self._unsettled.discard(key)
         for outcome in [*outcomes, *orphans]:
             self._publish(outcome, state)
         return [*outcomes, *orphans]
@@ -479,10 +551,11 @@ class Controller:
     ) -> None:
         if result is resources.Result.UNCHANGED and key not in state.errors:
             self._known[key] = Known(desired=body, applied=body, observed=state.observed[key])
-        elif result is resources.Result.APPLIED:
-            self._known[key] = Known(desired=body, applied=body)
-        else:
-            self._known[key] = Known(desired=body, applied=known.applied if known else None)
+            self._unsettled.discard(key)
+            return
+        applied = body if result is resources.Result.APPLIED else known.applied if known else None
+        self._known[key] = Known(desired=body, applied=applied)
+        self._unsettled.add(key)
 
     def _orphans(
         self, state: _Pass, plan: planner.Plan, *, now: Any
@@ -560,7 +633,8 @@ class Controller:
 
     def observed_of(self, loaded: Loaded) -> dict[str, dict[str, Any] | None]:
         """Observed state of every managed object (for audits and simulations)."""
-        state = _Pass(loaded=loaded, targets=self._targets_of(loaded), statuses={})
+        state = _Pass(loaded=loaded, targets=self._targets_of(loaded, changed=None)[0],
+                      statuses={})
         self._observe(state, list(state.targets))
         return {k: v for k, v in state.observed.items() if k not in state.errors}
 
@@ -568,6 +642,12 @@ class Controller:
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     # Unchanged files keep their parsed body object across revisions (the spec cache).
     return a is b or a == b
+
+
+def _same_file(old: Document, new: Document) -> bool:
+    return old.body is new.body and (old.path, old.line, old.index) == (
+        new.path, new.line, new.index
+    )
 
 
 def _waiting(target: Target, dependency: str) -> resources.Outcome:

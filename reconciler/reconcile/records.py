@@ -9,6 +9,7 @@ object the daemon has reconciled; history keeps one entry per change of outcome.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -124,9 +125,18 @@ def status_after(
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _ready(revision: str, at: datetime) -> tuple[Condition, ...]:
+    return summarise_ready((), revision=revision, at=at)
+
+
 def _conditions(
     prev: ObjectStatus | None, outcome: Outcome, *, revision: str, at: datetime
 ) -> tuple[Condition, ...]:
+    if not (prev and prev.conditions) and not outcome.set_conditions and (
+        outcome.result in _IN_SYNC
+    ):
+        return _ready(revision, at)  # the common case, shared by every object of a pass
     conditions = prev.conditions if prev else ()
     for type_ in outcome.cleared:
         conditions = remove_condition(conditions, type_)

@@ -140,7 +140,7 @@ class SourceRunner:
     def audit(self) -> int:
         """Re-evaluate policies over observed state; record the decisions (worker thread)."""
         loaded = self.loader.last_good
-        if loaded is None:
+        if loaded is None or self.state.suspended:
             return 0
         observed = self.controller.observed_of(loaded)
         evaluator = self.controller.evaluator(loaded)
@@ -226,7 +226,8 @@ class SourceRunner:
 
     @property
     def ready(self) -> bool:
-        return self.state.fetched
+        """Serving a revision, or deliberately idle (suspended)."""
+        return self.state.fetched or self.state.suspended
 
     def set_suspended(self, value: bool) -> None:
         """Suspend (triggers are dropped; a running reconcile finishes) or resume."""

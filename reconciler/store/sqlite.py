@@ -129,8 +129,8 @@ class SqliteStore:
         limit = self.retention.history_per_object
         status_rows = [rows.status_row(s, history_limit=limit) for s in chosen.values()]
         stmt = sqlite_insert(schema.object_status)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["key"], set_={c: stmt.excluded[c] for c in status_rows[0] if c != "key"})
+        changed = {c: stmt.excluded[c] for c in status_rows[0] if c != "key"}
+        upsert = stmt.on_conflict_do_update(index_elements=["key"], set_=changed)
         conditions = schema.object_conditions
         condition_rows = [r for s in chosen.values() for r in rows.condition_rows(s)]
         with self._write() as conn:
