@@ -91,11 +91,12 @@ class Engine:
     async def wait(self, run_id: str) -> RunRecord:
         """The run once it has finished (or, for a run not live here, as stored)."""
         task = self._tasks.get(run_id)
-        if task is not None:
-            await asyncio.shield(task)
-            self._tasks.pop(run_id, None)
-        await self.recorder.flush()
-        return await self.get(run_id)
+        if task is None:
+            await self.recorder.flush()
+            return await self.get(run_id)
+        run = await asyncio.shield(task)
+        self._tasks.pop(run_id, None)
+        return run
 
     async def get(self, run_id: str) -> RunRecord:
         run = await asyncio.to_thread(self.store.get_run, run_id)

@@ -53,6 +53,11 @@ class Prior:
         return list(self.attempts.values())
 
 
+def rerunnable(step: runs.Step) -> bool:
+    """Whether running the step again after a restart is harmless."""
+    return step.idempotent or step.kind in _SAFE
+
+
 def from_run(run: RunRecord, plan: plans.Plan) -> Prior:
     prior = Prior()
     for record in run.steps:
@@ -78,7 +83,7 @@ def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
             prior.states[name] = status
     elif status is StepStatus.WAITING and record.output.get(GATE):
         prior.gated.add(name)
-    elif status is StepStatus.RUNNING and not (step.idempotent or step.kind in _SAFE):
+    elif status is StepStatus.RUNNING and not rerunnable(step):
         (prior.reattach if step.kind in _REATTACH else prior.gated).add(name)
 
 

@@ -92,7 +92,7 @@ class Execution:
     async def run(self) -> RunRecord:
         error: str | None = None
         try:
-            await self._set_status(RunStatus.RUNNING, wait=True)
+            await self._set_status(RunStatus.RUNNING)
             timeout = self.plan.timeout
             deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
             try:
@@ -209,7 +209,8 @@ class Execution:
         async with self._slot(step):
             record = StepRecord(name=step.name, status=StepStatus.RUNNING, attempt=attempt,
                                 started_at=self.parts.clock.now())
-            await self._record(record, wait=True)
+            # Durable before it starts only where running it twice could do harm.
+            await self._record(record, wait=not recovery.rerunnable(step))
             outputs, error, failure = await self._outcome(step, attempt)
         status = StepStatus.FAILED if failure else StepStatus.SUCCEEDED
         if self.abort is not None and error == self.abort:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,18 @@ import pytest
 from reconciler.errors import UsageError
 from reconciler.run.engine import ApprovalRefused
 from reconciler.run.steps import base
+from reconciler.specs import runs
 from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepStatus
-from tests.run.conftest import engine, latest, run_to_end, runbook, statuses, workflow
+from tests.run.helpers import (
+    engine,
+    latest,
+    run_to_end,
+    runbook,
+    statuses,
+    until,
+    workflow,
+)
 
 GATE = workflow([
     {"name": "ok", "kind": "approval",
@@ -21,14 +29,6 @@ GATE = workflow([
                   "escalate": ["bob"]}},
     {"name": "deploy", "dependsOn": ["ok"], "command": ["true"]},
 ])
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never held")
 
 
 @pytest.mark.parametrize("approved", [True, False])
@@ -97,7 +97,7 @@ def test_subflow_of_an_unknown_workflow_fails(store: sqlite.SqliteStore) -> None
     assert run.error == 'step sub failed: no workflow "nope"'
 
 
-def _runbook(tmp_path: Path) -> object:
+def _runbook(tmp_path: Path) -> runs.Runbook:
     log = tmp_path / "log"
     return runbook([
         {"name": "check", "command": ["echo", "disk of {{ vars.host }}"],
@@ -117,7 +117,7 @@ def test_runbook_step_runs_a_sub_dag_and_rolls_back_on_failure(
     spec = workflow([{"name": "fix", "kind": "runbook",
                       "runbook": {"name": "disk-full", "variables": {"host": "{{ vars.h }}",
                                                                      "ok": ""}}}])
-    services = base.Services(runbook={"disk-full": book}.get)  # type: ignore[dict-item]
+    services = base.Services(runbook=lambda name: book if name == "disk-full" else None)
     run = asyncio.run(run_to_end(store, spec, variables={"h": "web1"}, services=services))
     assert run.error == ("step fix failed: run " + run.id + "/fix#1 failed: "
                          "step verify failed: exit code 1, expected 0")

@@ -10,7 +10,7 @@ import pytest
 from reconciler.run import history, templating
 from reconciler.store import sqlite
 from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
-from tests.run.conftest import workflow
+from tests.run.helpers import workflow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepStatus
-from tests.run.conftest import latest, run_to_end, workflow
+from tests.run.helpers import latest, run_to_end, workflow
 
 HOSTILE = ["; rm -rf /", "$(touch pwned)", "`touch pwned`", "a\nb; touch pwned",
            "' \" \\ $HOME *", "--help", ""]

@@ -8,18 +8,19 @@ import time
 import pytest
 
 from reconciler.errors import StalledError
-from reconciler.run import dag
+from reconciler.run import dag, plans
 from reconciler.run.steps import base
+from reconciler.specs import runs
 from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepRecord
-from tests.run.conftest import engine, run_to_end, workflow
+from tests.run.helpers import engine, run_to_end, workflow
 
 SLEEP = 0.3
 
 
-def _fan_out(width: int, **spec: object) -> object:
+def _fan_out(width: int, *, parallelism: int) -> runs.Workflow:
     return workflow([{"name": f"s{i}", "command": ["sleep", str(SLEEP)]}
-                     for i in range(width)], **spec)
+                     for i in range(width)], maxParallelism=parallelism)
 
 
 def _overlap(records: list[StepRecord]) -> int:
@@ -34,9 +35,9 @@ def _overlap(records: list[StepRecord]) -> int:
 
 
 def test_a_parallel_run_is_shorter_than_the_serial_sum(store: sqlite.SqliteStore) -> None:
-    spec = _fan_out(4, maxParallelism=4)
+    spec = _fan_out(4, parallelism=4)
     started = time.monotonic()
-    run = asyncio.run(run_to_end(store, spec))  # type: ignore[arg-type]
+    run = asyncio.run(run_to_end(store, spec))
     elapsed = time.monotonic() - started
     assert run.status is RunStatus.SUCCEEDED
     assert elapsed < 0.8 * 4 * SLEEP
@@ -46,8 +47,8 @@ def test_a_parallel_run_is_shorter_than_the_serial_sum(store: sqlite.SqliteStore
 def test_limits_bound_how_many_steps_run_at_once(
         store: sqlite.SqliteStore, parallelism: int, slots: int | None) -> None:
     limits = base.Limits(global_slots=None if slots is None else asyncio.Semaphore(slots))
-    spec = _fan_out(4, maxParallelism=parallelism)
-    run = asyncio.run(run_to_end(store, spec, limits=limits))  # type: ignore[arg-type]
+    spec = _fan_out(4, parallelism=parallelism)
+    run = asyncio.run(run_to_end(store, spec, limits=limits))
     done = [r for r in run.steps if r.finished_at is not None]
     assert len(done) == 4
     assert _overlap(done) == (slots or parallelism)
@@ -56,7 +57,7 @@ def test_limits_bound_how_many_steps_run_at_once(
 def test_the_global_semaphore_is_shared_by_runs(store: sqlite.SqliteStore) -> None:
     async def scenario() -> list[StepRecord]:
         eng = engine(store, limits=base.Limits(global_slots=asyncio.Semaphore(2)))
-        ids = [await eng.start(_fan_out(2, maxParallelism=2)) for _ in range(3)]  # type: ignore[arg-type]
+        ids = [await eng.start(_fan_out(2, parallelism=2)) for _ in range(3)]
         runs = [await eng.wait(i) for i in ids]
         await eng.close()
         return [r for run in runs for r in run.steps if r.finished_at is not None]
@@ -65,8 +66,6 @@ def test_the_global_semaphore_is_shared_by_runs(store: sqlite.SqliteStore) -> No
 
 
 def test_a_cycle_is_refused_naming_it(store: sqlite.SqliteStore) -> None:
-    from reconciler.specs import runs
-
     steps = [runs.Step(name="a", command=["true"], depends_on=["c"]),
              runs.Step(name="b", command=["true"], depends_on=["a"]),
              runs.Step(name="c", command=["true"], depends_on=["b"])]
@@ -91,8 +90,6 @@ def test_branch_targets_must_depend_on_their_decision() -> None:
     spec = workflow([
         {"name": "d", "kind": "decision", "decision": {"when": "true", "then": ["x"]}},
         {"name": "x", "command": ["true"]}])
-    from reconciler.run import plans
-
     with pytest.raises(dag.GraphError) as caught:
         plans.of_workflow(spec, variables={})
     assert str(caught.value) == 'step "x" is a branch of "d" and must depend on it'

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.run import plans, workflow as execution
+from reconciler.run import plans
+from reconciler.run import workflow as execution
 from reconciler.store import sqlite
 from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
-from tests.run.conftest import engine, latest, statuses, workflow
-from tests.run.test_approval_and_children import until
+from tests.run.helpers import engine, latest, statuses, until, workflow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from reconciler.run.steps import base
 from reconciler.specs import runs
 from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepStatus
-from tests.run.conftest import latest, run_to_end, workflow
+from tests.run.helpers import latest, run_to_end, workflow
 
 
 def _fake_time() -> tuple[ManualClock, list[float], object]:
@@ -46,7 +47,7 @@ def test_retried_attempts_are_recorded_with_exact_delays(store: sqlite.SqliteSto
     attempts = [(s.attempt, s.status) for s in run.steps if s.name == "flaky"]
     assert attempts == [(n, StepStatus.FAILED) for n in (1, 2, 3, 4)]
     starts = [s.started_at for s in run.steps if s.name == "flaky"]
-    assert [(b - a).total_seconds() for a, b in zip(starts, starts[1:])] == slept  # type: ignore[operator]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(starts)] == slept  # type: ignore[operator]
 
 
 def test_a_failure_the_conditions_do_not_name_is_not_retried(

@@ -15,7 +15,7 @@ import pytest
 from reconciler.run.steps import base
 from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepStatus
-from tests.run.conftest import latest, run_to_end, statuses, workflow
+from tests.run.helpers import latest, run_to_end, statuses, workflow
 
 
 def test_command_outputs(store: sqlite.SqliteStore) -> None:
