@@ -184,8 +184,13 @@ class GitSource:
         )
         for candidate in candidates:
             reference = self._repo.references.get(candidate)
-            if reference is not None:
-                return self._peel(reference.peel(), name=name), candidate
+            if reference is None:
+                continue
+            try:
+                target = reference.peel()
+            except (KeyError, pygit2.GitError):  # HEAD of an empty repository or bare mirror
+                continue
+            return self._peel(target, name=name), candidate
         if _HEX.match(name):
             try:
                 return self._peel(self._repo[name], name=name), name
