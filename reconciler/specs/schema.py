@@ -23,5 +23,5 @@ def json_schema(kind: str) -> dict[str, Any]:
     if model is None:
         raise UsageError(f"unknown kind {kind!r}; known kinds: {', '.join(kinds())}")
     schema = model.model_json_schema(by_alias=True)
-    schema.setdefault("title", kind)
+    schema["title"] = kind  # the kind users write, not the Python model's name
     return schema
