@@ -15,6 +15,8 @@ _TITLES = {
     Delta.NEW_WARNING: "New warnings",
 }
 
+_CAUSES = {"policy": "policy change", "edited": "resource edited", "added": "resource added"}
+
 
 def code(text: str) -> str:
     """`text` as an inline code span that its own backticks cannot close."""
@@ -80,7 +82,8 @@ def _decisions(report: Report) -> list[Section]:
         for d in items:
             flag = "🛑 blocks" if d.blocking else (d.action_after or "not evaluated")
             lines.append(f"- **{d.key}** — `{d.policy}` via `{d.binding}` ({d.enforcement}; "
-                         f"{d.action_before or 'not evaluated'} → {flag}) at {d.path}:{d.line}")
+                         f"{d.action_before or 'not evaluated'} → {flag}; {_CAUSES[d.cause]}) "
+                         f"at {d.path}:{d.line}")
             lines += [f"  - {code(m)}" for m in d.messages]
         out.append(Section(title=f"{title}: {len(items)}", lines=tuple(lines)))
     return out

@@ -104,6 +104,7 @@ class DecisionDelta(Record):
     action_after: str | None
     messages: tuple[str, ...] = ()
     blocking: bool = False  # the head would block this change (strict or past deadline)
+    cause: str = "policy"  # policy: the resource is unchanged | edited | added by the change
 
 
 class DecisionsSection(Record):

@@ -125,12 +125,11 @@ def _decisions(work: Work, out: IO[str], inp: IO[str]) -> None:
     wire.send(out, {"need": "inputs"})
     given = wire.receive(inp).get("inputs") or {}
     inputs = {k: (v.get("observed"), v.get("change")) for k, v in given.items()}
-    revision = work.request["head"]
-    base = decide.evaluate(work.base_bundle, work.head, inputs=inputs, clock=work.clock,
-                           revision=revision)
-    head = decide.evaluate(work.head_bundle, work.head, inputs=inputs, clock=work.clock,
-                           revision=revision)
-    section = decide.compare(base, head, snapshot=work.head)
+    assert work.base
+    base, head = decide.both(base=(work.base, work.base_bundle),
+                             head=(work.head, work.head_bundle), inputs=inputs,
+                             clock=work.clock, revision=work.request["head"])
+    section = decide.compare(base, head, before=work.base, snapshot=work.head)
     _section(out, "decisions", section.model_dump(mode="json"))
 
 

@@ -93,10 +93,14 @@ def test_a_policy_that_explodes_in_memory_hits_the_memory_limit(pr: PullRequest)
 
 def test_the_wall_clock_limit_kills_the_sandbox(pr: PullRequest) -> None:
     pr.change({"policies/org/runaway.rego": BUSY, "policies/org/runaway.yaml": BINDING})
-    report = pr.simulate(settings=SimulateSettings(cpu_seconds=120, wall_seconds=10))
-    assert report.errors[0] == Issue(
-        section="decisions",
-        message="head policies could not be evaluated: exceeded the 10 s time limit")
+    report = pr.simulate(settings=SimulateSettings(cpu_seconds=120, wall_seconds=3))
+    first = report.errors[0]
+    # Loading usually ends well within the limit; a slow machine may be killed while loading.
+    assert (first.section, first.message) in {
+        ("decisions", "head policies could not be evaluated: exceeded the 3 s time limit"),
+        ("load", "the revisions could not be loaded: exceeded the 3 s time limit"),
+    }
+    assert report.blocked
 
 
 @pytest.mark.parametrize("text", [RECURSION])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.simulate.records import Fire
+from reconciler.simulate.records import Delta, Fire
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.simulate.conftest import PullRequest, record_decisions
@@ -170,3 +170,21 @@ def test_exec_resources_are_not_observed_and_nothing_is_applied(pr: PullRequest)
     assert items["ExecResource//web-service"] == (
         "not-observed", "not observed (untrusted provider program)")
     assert report.plan.observed_from == "providers (read-only)"
+
+
+def test_a_resource_the_change_adds_is_judged_by_the_heads_policies(pr: PullRequest) -> None:
+    web = (pr.repo / "resources/kubernetes/payments-api.yaml").read_text().split("---")[0]
+    unlabelled = web.replace("payments-api", "payments-batch").replace(
+        "    owner: payments-leads\n", "")
+    pr.change({"resources/kubernetes/payments-batch.yaml": unlabelled})
+    report = pr.simulate()
+    assert report.decisions is not None
+    assert [(d.delta, d.key, d.cause, d.action_before, d.action_after, d.messages)
+            for d in report.decisions.deltas] == [
+        (Delta.NEWLY_DENIED, "Deployment/payments/payments-batch", "added", None, "blocked",
+         ('Deployment payments/payments-batch is missing the required label "owner"',)),
+    ]
+    # only the added resource was evaluated: no policy changed
+    assert report.decisions.decisions_base == 0
+    assert report.decisions.decisions_head == 6
+    assert report.blocking_reasons() == ["1 newly denied strict decision(s)"]
