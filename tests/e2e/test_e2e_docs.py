@@ -24,7 +24,7 @@ def test_the_settings_reference_in_the_docs_loads(tmp_path: Path) -> None:
     assert [s.name for s in loaded.sources] == ["policies"]
     assert loaded.webhooks.github_secret_env == "RECONCILER_GITHUB_SECRET"
     assert loaded.retention.decision_max_age.days == 30
-    documented = set(re.findall(r"^\s*#?\s*(?:- )?([a-z][A-Za-z]+):", block.group(1), re.M))
+    documented = set(re.findall(r"^\s*#?\s*(?:- )?([a-z][A-Za-z0-9]+):", block.group(1), re.M))
     known = _keys(settings.DaemonSettings)
     assert documented - known == set()
     assert known - documented == set(), "every settings key is documented"
