@@ -487,13 +487,16 @@ class Controller:
         now = self.clock.now()
         statuses: list[ObjectStatus] = []
         outcomes = list(state.done.values())
+        # Standing outcomes (a denial or a reported drift, as the last pass found it at
+        # this revision) are neither logged nor announced again.
+        news = [o for o in outcomes if not _standing(o, state.statuses.get(o.key), state.revision)]
         for outcome in outcomes:
             status = self._after(state, outcome, now=now)
             if status is not None and status is not state.statuses.get(outcome.key):
                 statuses.append(status)
         orphans = self._orphans(state, plan, now=now)
         statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
-        self.store.append_decisions(d for o in outcomes for d in o.decisions)
+        self.store.append_decisions(d for o in news for d in o.decisions)
         self.store.put_statuses(statuses)
         assert self._statuses is not None
         self._statuses.update((s.key, s) for s in statuses)
@@ -505,7 +508,7 @@ class Controller:
             self._gone_docs.pop(key, None)
             self._applied.discard(key)
             self._unsettled.discard(key)
-        for outcome in [*outcomes, *orphans]:
+        for outcome in [*news, *orphans]:
             self._publish(outcome, state)
         return [*outcomes, *orphans]
 
@@ -593,13 +596,13 @@ class Controller:
             "result": outcome.result.value,
             "provider": outcome.provider,
         }
-        types = [EventType.DRIFT_DETECTED] if outcome.drifted else []
+        found = [(EventType.DRIFT_DETECTED, outcome.drift)] if outcome.drifted else []
         if outcome.result in _EVENT_OF:
-            types.append(_EVENT_OF[outcome.result])
-        for type_ in types:
+            found.append((_EVENT_OF[outcome.result], outcome.message))
+        for type_, message in found:
             self.bus.publish(
                 Event(type=type_, at=now, source=self.name, object_key=outcome.key,
-                      message=outcome.message, data=data)
+                      message=message, data=data)
             )
 
     def _provider_for(self, doc: Document, loaded: Loaded) -> base.Provider | None:
@@ -642,6 +645,18 @@ class Controller:
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     # Unchanged files keep their parsed body object across revisions (the spec cache).
     return a is b or a == b
+
+
+_STANDING = frozenset({resources.Result.BLOCKED, resources.Result.DRIFT_REPORTED})
+
+
+def _standing(outcome: resources.Outcome, prev: ObjectStatus | None, revision: str) -> bool:
+    if outcome.result not in _STANDING or prev is None or not prev.history:
+        return False
+    last = prev.history[-1]
+    return (last.outcome, last.message, last.revision) == (
+        outcome.result.value, outcome.message, revision
+    )
 
 
 def _same_file(old: Document, new: Document) -> bool:

@@ -45,6 +45,7 @@ class Outcome:
     cleared: tuple[str, ...] = ()  # condition types that no longer hold
     decisions: tuple[Decision, ...] = ()
     drifted: bool = False
+    drift: str = ""  # what had changed outside Git, when `drifted`
     message: str = ""
     provider: str | None = None
 
@@ -97,6 +98,7 @@ def run(step: Step) -> Outcome:
             result=Result.DRIFT_REPORTED,
             set_conditions=drift,
             drifted=True,
+            drift=_drift_message(step.change),
             message=_drift_message(step.change),
             provider=step.provider.name,
         )
@@ -106,6 +108,7 @@ def run(step: Step) -> Outcome:
             result=Result.WAITING,
             set_conditions=drift,
             drifted=step.drifted,
+            drift=_drift_message(step.change) if step.drifted else "",
             provider=step.provider.name,
             message=f"waiting for {step.blocked_dependency}, which is not ready",
         )
@@ -116,6 +119,7 @@ def run(step: Step) -> Outcome:
             set_conditions=drift,
             provider=step.provider.name,
             drifted=step.drifted,
+            drift=_drift_message(step.change) if step.drifted else "",
             message="backing off after failures",
         )
     decisions = tuple(
@@ -133,6 +137,7 @@ def run(step: Step) -> Outcome:
             result=Result.BLOCKED,
             decisions=decisions,
             drifted=step.drifted,
+            drift=_drift_message(step.change) if step.drifted else "",
             set_conditions=(
                 condition(step, Type.POLICY_DENIED, Reason.DENIED_BY_POLICY, message),
                 *drift,
@@ -163,6 +168,7 @@ def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
         result=result,
         decisions=decisions,
         drifted=step.drifted,
+        drift=_drift_message(step.change) if step.drifted else "",
         cleared=_FAILURES,
         message=f"{step.change.action.value}d" if result is Result.APPLIED else "deleted",
         provider=step.provider.name,
@@ -183,6 +189,7 @@ def _failed(step: Step, decisions: tuple[Decision, ...], reason: Reason, message
         set_conditions=(condition(step, type_, reason, message), *drift),
         cleared=(Type.POLICY_DENIED, Type.APPLY_FAILED, Type.SPEC_INVALID),
         drifted=step.drifted,
+        drift=_drift_message(step.change) if step.drifted else "",
         message=message,
         provider=step.provider.name,
     )

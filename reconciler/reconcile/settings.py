@@ -7,6 +7,7 @@ used, so the settings can be printed and logged).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,33 @@ class WebhookSettings(_Group):
     generic_token_env: str | None = None
 
 
+class Role(StrEnum):
+    """What a token may do; each role may do everything the ones before it may."""
+
+    VIEWER = "viewer"  # read the API, the dashboard and the metrics
+    OPERATOR = "operator"  # also sync, suspend, resume and answer approvals
+    ADMIN = "admin"  # also whatever administers the daemon itself
+
+
+class AuthToken(_Group):
+    name: str = Field(min_length=1)
+    """Who holds the token; recorded as the actor (e.g. the approver of a step)."""
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Hex SHA-256 of the token (`reconciler token hash`); the token itself is never kept."""
+
+
+class AuthSettings(_Group):
+    """Bearer tokens for the API and the dashboard. With no tokens at all the daemon is open,
+    which is allowed on a loopback address only unless `allowAnonymous` says otherwise."""
+
+    tokens: list[AuthToken] = Field(default_factory=list)
+    public_read: bool = False
+    """Let anyone read (GET) the API and the dashboard; changes still need a token."""
+    allow_anonymous: bool = False
+    """Serve without tokens on a non-loopback address (everyone may do everything)."""
+
+
 class BackoffSettings(_Group):
     base: Duration = "1s"
     max: Duration = "5m"
@@ -69,6 +97,7 @@ class DaemonSettings(_Group):
     webhooks: WebhookSettings = WebhookSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     retention: RetentionSettings = RetentionSettings()
+    auth: AuthSettings = AuthSettings()
 
 
 def load(path: Path) -> DaemonSettings:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import BINDING, POLICY, MakeHarness, base_files, file_doc, settings_file
-
 from reconciler.conditions import ConditionStatus
 from reconciler.events import EventType
 from reconciler.reconcile.resources import Result
 from reconciler.store.base import RunKind, RunStatus, StepStatus
+from tests.reconcile.helpers import (
+    BINDING,
+    POLICY,
+    MakeHarness,
+    base_files,
+    file_doc,
+    settings_file,
+)
 
 KEYS = ["File//a", "File//b", "File//c"]
 
@@ -67,7 +73,9 @@ def test_a_hand_edit_is_drift_and_is_healed(make_harness: MakeHarness, out: Path
     assert [o.drifted for o in result.outcomes if o.key == "File//b"] == [True]
     assert h.path("b").read_text() == "v1\n"
     drift = [e for e in h.events if e.type is EventType.DRIFT_DETECTED]
-    assert [(e.object_key, e.message) for e in drift] == [("File//b", "updated")]
+    assert [(e.object_key, e.message) for e in drift] == [
+        ("File//b", "changed outside Git: spec.content")
+    ]
 
 
 def test_without_self_heal_drift_is_reported_and_left_alone(
@@ -78,7 +86,10 @@ def test_without_self_heal_drift_is_reported_and_left_alone(
     h.path("b").write_text("by hand\n")
     result = h.sync()
     assert h.results(result) == {"File//b": "drift-reported"}
+    assert h.results(h.sync()) == {"File//b": "drift-reported"}
     assert h.path("b").read_text() == "by hand\n"
+    drift = [e.object_key for e in h.events if e.type is EventType.DRIFT_DETECTED]
+    assert drift == ["File//b"]  # announced once, not on every pass
     status = h.store.get_status("File//b")
     assert status is not None
     assert [(c.type, c.status, c.reason, c.message) for c in status.conditions] == [
@@ -310,3 +321,23 @@ def test_backoff_grows_exponentially_and_resets_on_success(
     assert [h.results(h.sync()) for _ in range(2)] == [{key: "backing-off"}] * 2
     h.clock.advance(1)
     assert h.results(h.sync()) == {key: "failed"}
+
+
+def test_a_standing_denial_is_logged_and_announced_once_per_revision(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    files = base_files(out, names=[])
+    files["resources/locked.yaml"] = file_doc("locked", out / "locked", mode="0777")
+    h = make_harness(files)
+    for _ in range(3):
+        assert h.results(h.sync()) == {"File//locked": "blocked"}
+    first = h.store.decisions(key="File//locked")
+    second = h.commit({"resources/other.yaml": file_doc("other", out / "other")})
+    h.sync()
+    h.sync()
+    logged = h.store.decisions(key="File//locked")
+    assert [(d.action_taken.value, d.revision) for d in logged] == [
+        ("blocked", second), ("blocked", first[0].revision)
+    ]
+    blocked = [e.data["revision"] for e in h.events if e.type is EventType.RESOURCE_BLOCKED]
+    assert blocked == [first[0].revision, second]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MakeHarness, base_files, file_doc
 
 from reconciler.conditions import Reason
 from reconciler.errors import Problem
 from reconciler.reconcile.revisions import Loaded, Rejected
 from tests import gitrepo
+from tests.reconcile.helpers import MakeHarness, base_files, file_doc
 
 BAD_BINDING = """\
 apiVersion: reconciler.dev/v1
