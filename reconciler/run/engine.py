@@ -59,9 +59,10 @@ class Engine:
 
     async def start(self, workflow_spec: runs.Workflow, *, trigger: str = "manual",
                     variables: Mapping[str, Any] | None = None, revision: str | None = None,
-                    ) -> str:
-        """Check and record a run of `workflow_spec`, start it, return its id."""
-        plan = plans.of_workflow(workflow_spec, variables=variables or {})
+                    kind: RunKind = RunKind.WORKFLOW) -> str:
+        """Check and record a run of `workflow_spec`, start it, return its id; `kind`
+        says why it runs (a remediation is a workflow run started for a violation)."""
+        plan = replace(plans.of_workflow(workflow_spec, variables=variables or {}), kind=kind)
         return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
 
     async def start_runbook(self, runbook: runs.Runbook, *, trigger: str = "manual",

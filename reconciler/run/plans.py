@@ -166,7 +166,7 @@ def from_meta(record: StepRecord) -> tuple[Plan, bool]:
     """The plan and the paused flag kept by `meta_record`."""
     output = record.output
     kind = RunKind(output["kind"])
-    model = runs.Workflow if kind is RunKind.WORKFLOW else runs.Runbook
+    model = runs.Runbook if output["spec"].get("kind") == "Runbook" else runs.Workflow
     spec = model.model_validate(output["spec"])
     plan = Plan(kind=kind, name=spec.metadata.name, spec=spec,
                 variables=output.get("variables") or {}, parent=output.get("parent"))
