@@ -1,7 +1,8 @@
 """Replay the recorded decision log under the head's policies: what would flip.
 
 Each logged decision names its binding and the sha256 of the exact input it was made on;
-the store keeps those inputs by digest (`Store.put_inputs`). A replayed decision uses the
+the store keeps those inputs by digest (`Store.put_inputs`) and hands each decision with its
+input (`Store.iter_decisions_with_inputs`). A replayed decision uses the
 head's binding of the same name (its policy, parameters, scope, enforcement and
 exceptions): the input's `parameters` are swapped for the head's, a resource the head's
 scope no longer matches counts as allowed. Decisions whose input was not kept, or whose
@@ -12,12 +13,16 @@ digest): a log holds the same input many times (every reconcile of an unchanged 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import multiprocessing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.errors import PolicyError
 from reconciler.policy import bindings, conftest, gatekeeper
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome
@@ -27,7 +32,8 @@ from reconciler.simulate.decide import denies
 from reconciler.simulate.records import Flip, FlipExample, ReplaySection
 from reconciler.specs import models
 from reconciler.specs.models import InputFormat
-from reconciler.store.base import Store
+from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
 
 _EXAMPLES = 3
 _RECONCILER_HEAD = '{"change":'
@@ -68,9 +74,9 @@ class Replayer:
         self._flips: dict[tuple[str, str, str], _Tally] = {}
         self.replayed = self.unchanged = self.missing = self.removed = 0
 
-    def replay(self, decisions: Iterable[Decision], inputs: Mapping[str, str]) -> None:
-        for d in decisions:
-            text = inputs.get(d.input_digest)
+    def replay(self, logged: Iterable[tuple[Decision, str | None]]) -> None:
+        """Re-decide each (decision, its recorded input or None)."""
+        for d, text in logged:
             if text is None:
                 self.missing += 1
                 continue
@@ -164,23 +170,83 @@ class Replayer:
         return findings.outcome, findings.messages, findings.suppressed
 
 
-def replay_store(store: Store, bundle: Bundle, *, clock: Clock, batch: int = 5000) -> ReplaySection:
-    """Replay every logged decision of `store` under `bundle`."""
-    replayer = Replayer(bundle, clock=clock)
-    for chunk in _chunks(store.iter_decisions(batch=batch), batch):
-        replayer.replay(chunk, store.get_inputs({d.input_digest for d in chunk}))
-    return replayer.section()
+def replay_log(
+    path: Path, bundle: Bundle, *, clock: Clock, workers: int = 2, batch: int = 5000
+) -> ReplaySection:
+    """Replay every decision logged in the SQLite store at `path` under `bundle`.
+
+    The log is split over `workers` processes (forked, each with its own engine and its own
+    connection, reading every `workers`-th entry); this process replays the first share.
+    """
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _share(path, bundle, clock=clock, shard=0, shards=1, batch=batch)
+    ctx = multiprocessing.get_context("fork")
+    jobs = []
+    for shard in range(1, workers):
+        receiver, sender = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_worker, args=(path, bundle, clock, shard, workers, batch,
+                                                    sender))
+        process.start()
+        sender.close()
+        jobs.append((process, receiver))
+    sections = [_share(path, bundle, clock=clock, shard=0, shards=workers, batch=batch)]
+    for process, receiver in jobs:
+        try:
+            sections.append(receiver.recv())
+        except EOFError:
+            process.join()
+            raise PolicyError(f"replay worker {process.pid} died (exit status "
+                              f"{process.exitcode})") from None
+        finally:
+            receiver.close()
+        process.join()
+    return merge(sections)
 
 
-def _chunks(decisions: Iterator[Decision], size: int) -> Iterator[list[Decision]]:
-    chunk: list[Decision] = []
-    for d in decisions:
-        chunk.append(d)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _share(
+    path: Path, bundle: Bundle, *, clock: Clock, shard: int, shards: int, batch: int
+) -> ReplaySection:
+    store = SqliteStore(path, retention=RetentionSettings())
+    try:
+        replayer = Replayer(bundle, clock=clock)
+        replayer.replay(store.iter_decisions_with_inputs(batch=batch, shard=shard,
+                                                         shards=shards))
+        return replayer.section()
+    finally:
+        store.close()
+
+
+def _worker(
+    path: Path, bundle: Bundle, clock: Clock, shard: int, shards: int, batch: int,
+    sender: Connection,
+) -> None:
+    section = _share(path, bundle.without_engines(), clock=clock, shard=shard, shards=shards,
+                     batch=batch)
+    sender.send(section)
+    sender.close()
+
+
+def merge(sections: Sequence[ReplaySection]) -> ReplaySection:
+    """One section from the sections of several shares of a log."""
+    flips: dict[tuple[str, str, str], list[Flip]] = {}
+    for section in sections:
+        for flip in section.flips:
+            flips.setdefault((flip.policy, flip.binding, flip.direction), []).append(flip)
+    merged = []
+    for (policy, binding, direction), parts in sorted(flips.items()):
+        examples: list[FlipExample] = []
+        for e in sorted((e for f in parts for e in f.examples), key=lambda e: e.at):
+            if len(examples) < _EXAMPLES and all(x.key != e.key for x in examples):
+                examples.append(e)
+        merged.append(Flip(policy=policy, binding=binding, direction=direction,
+                           count=sum(f.count for f in parts), examples=tuple(examples)))
+    return ReplaySection(
+        replayed=sum(s.replayed for s in sections),
+        unchanged=sum(s.unchanged for s in sections),
+        missing_inputs=sum(s.missing_inputs for s in sections),
+        binding_removed=sum(s.binding_removed for s in sections),
+        flips=tuple(merged),
+    )
 
 
 def _head(name: str, spec: models.PolicyBindingSpec, bundle: Bundle) -> _Head:

@@ -27,8 +27,6 @@ from reconciler.source import git
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Snapshot
-from reconciler.store.retention import RetentionSettings
-from reconciler.store.sqlite import SqliteStore
 
 STAGES = ("load", "decisions", "tests", "replay")
 
@@ -153,11 +151,7 @@ def _replay(work: Work, out: IO[str], inp: IO[str]) -> None:
     path = work.request.get("store")
     if not path:
         return
-    store = SqliteStore(path, retention=RetentionSettings())
-    try:
-        section = replay.replay_store(store, work.head_bundle, clock=work.clock)
-    finally:
-        store.close()
+    section = replay.replay_log(Path(path), work.head_bundle, clock=work.clock)
     _section(out, "replay", section.model_dump(mode="json"))
 
 

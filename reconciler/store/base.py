@@ -203,6 +203,14 @@ class Store(Protocol):
         """Every logged decision, oldest first, read `batch` rows at a time (for replay)."""
         ...
 
+    def iter_decisions_with_inputs(
+        self, *, batch: int = 1000, shard: int = 0, shards: int = 1
+    ) -> Iterator[tuple[Decision, str | None]]:
+        """Every logged decision with its kept input (None when not kept), oldest first;
+        with `shards` > 1 only those whose log position modulo `shards` is `shard`, so
+        several processes can replay one log together."""
+        ...
+
     def put_inputs(self, inputs: Mapping[str, str]) -> int:
         """Keep decision inputs (canonical JSON text by the sha256 `input_digest` of the
         decisions made on them); a digest already kept is left as it is. Returns how many

@@ -208,6 +208,23 @@ class SqliteStore:
             after = page[-1]["id"]
             yield from (rows.decision_from_row(r) for r in page)
 
+    def iter_decisions_with_inputs(self, *, batch: int = 1000, shard: int = 0,
+                                   shards: int = 1) -> Iterator[tuple[Decision, str | None]]:
+        log, kept = schema.decisions, schema.decision_inputs
+        joined = log.outerjoin(kept, kept.c.digest == log.c.input_digest)
+        after = 0
+        while True:
+            query = (sa.select(log, kept.c.input).select_from(joined)
+                     .where(log.c.id > after).order_by(log.c.id).limit(batch))
+            if shards > 1:
+                query = query.where(log.c.id % shards == shard)
+            with self._read() as conn:
+                page = conn.execute(query).mappings().all()
+            if not page:
+                return
+            after = page[-1]["id"]
+            yield from ((rows.decision_from_row(r), r["input"]) for r in page)
+
     def put_inputs(self, inputs: Mapping[str, str]) -> int:
         if not inputs:
             return 0
@@ -224,7 +241,7 @@ class SqliteStore:
             for start in range(0, len(wanted), 500):  # SQLite caps bound parameters
                 query = sa.select(table.c.digest, table.c.input).where(
                     table.c.digest.in_(wanted[start:start + 500]))
-                found.update((r[0], r[1]) for r in conn.execute(query))
+                found.update((r[0], r[1]) for r in conn.execute(query).all())
         return found
 
     def violations(self, *, policy: str | None = None,

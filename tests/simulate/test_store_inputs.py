@@ -58,3 +58,15 @@ def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) 
     reopened.put_inputs({"d": "{}"})
     assert reopened.get_inputs(["d"]) == {"d": "{}"}
     reopened.close()
+
+
+def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: base.Store) -> None:
+    store.put_inputs({"d1": '{"a":1}'})
+    logged = [f.decision(name=f"w{i}", digest="d1" if i % 2 else "none", seconds=i)
+              for i in range(5)]
+    store.append_decisions(logged)
+    assert list(store.iter_decisions_with_inputs(batch=2)) == [
+        (d, '{"a":1}' if i % 2 else None) for i, d in enumerate(logged)]
+    shares = [list(store.iter_decisions_with_inputs(batch=2, shard=s, shards=2)) for s in (0, 1)]
+    assert sorted((d.at for share in shares for d, _ in share)) == [d.at for d in logged]
+    assert shares[0] and shares[1]
