@@ -1,5 +1,6 @@
 """The HTTP surface (Starlette): health, metrics, the read-only JSON API, sync/suspend
-actions and forge webhooks. The only module importing the web framework.
+actions, forge webhooks, the OpenAPI document, the live event stream and the dashboard,
+behind the access gate of `api.auth`. The only module importing the web framework.
 
 Store reads are blocking (SQLite), so those endpoints are plain functions, which Starlette
 runs on its thread pool; anything touching the daemon's triggers (asyncio events) runs on
@@ -9,7 +10,9 @@ Every error, including unknown paths and wrong methods, is a JSON `{"error": mes
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.parse
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -17,15 +20,24 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import BaseRoute, Route
 
-from reconciler.api import cache, metrics, views, webhooks
+from reconciler.api import auth, cache, metrics, openapi, runs, views, webhooks
+from reconciler.api.dashboard import pages, render, stream
 from reconciler.api.hooks import route_delivery
 from reconciler.conditions import ConditionStatus
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
+from reconciler.reconcile.settings import Role
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 """GitHub caps payloads at 25 MB; a larger body is refused unread (413)."""
@@ -65,6 +77,9 @@ def status_param(query: Mapping[str, str]) -> ConditionStatus:
 
 
 def create_app(daemon: Daemon) -> Starlette:
+    """The app; refuses (UsageError) to serve without tokens on a non-loopback address."""
+    auth.check_exposure(daemon.settings)
+    tokens = auth.Tokens(daemon.settings.auth)
     store = daemon.store
 
     def state_counts() -> metrics.StateCounts:
@@ -157,7 +172,7 @@ def create_app(daemon: Daemon) -> Starlette:
         found = store.events(since_id=since, limit=count_param(q, "limit", default=100, most=1000))
         return JSONResponse({"events": [views.event(e) for e in found]})
 
-    def runs(request: Request) -> Response:
+    def list_runs(request: Request) -> Response:
         limit = count_param(request.query_params, "limit", default=50, most=1000)
         return JSONResponse({"runs": [views.run(r) for r in store.list_runs(limit=limit)]})
 
@@ -181,7 +196,21 @@ def create_app(daemon: Daemon) -> Starlette:
         for action in ("sync", "suspend", "resume")
     ]
     hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
-    return Starlette(
+    extra = runs.routes(daemon)
+    document = openapi.document(extra_paths=runs.openapi_paths())
+
+    def openapi_json(request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def event_stream(request: Request) -> Response:
+        return StreamingResponse(
+            stream.events(daemon.bus),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    site = Dashboard(daemon, tokens=tokens, extra=extra)
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -195,15 +224,21 @@ def create_app(daemon: Daemon) -> Starlette:
             Route("/api/v1/decisions", decisions),
             Route("/api/v1/violations", violations),
             Route("/api/v1/events", events),
-            Route("/api/v1/runs", runs),
+            Route("/api/v1/runs", list_runs),
+            Route("/api/v1/openapi.json", openapi_json),
+            Route("/api/v1/stream", event_stream),
+            *extra,
             *hooks,
+            *site.routes(),
         ],
+        middleware=[Middleware(auth.Gate, tokens=tokens, login_page=site.login_401)],
         exception_handlers={
             HTTPException: _http_error,
             BadQuery: _bad_query,
             UnknownSource: _unknown_source,
         },
     )
+    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -285,3 +320,153 @@ def _note(daemon: Daemon, forge: str, result: str) -> None:
             data={"forge": forge, "result": result},
         )
     )
+
+
+NAV = (("/", "Overview"), ("/resources", "Resources"), ("/policies", "Policies"),
+       ("/runs", "Runs"), ("/decisions", "Decisions"), ("/approvals", "Approvals"),
+       ("/simulations", "Simulations"))
+PageFn = Callable[[Request], render.Page]
+
+
+class Dashboard:
+    """The dashboard's routes: pages rendered from `dashboard.pages`, static assets, and
+    signing in and out. Every page response carries the CSRF cookie its forms echo."""
+
+    def __init__(self, daemon: Daemon, *, tokens: auth.Tokens, extra: list[BaseRoute]) -> None:
+        self.daemon, self.tokens, self.extra = daemon, tokens, extra
+        self.renderer = render.Renderer()
+
+    def routes(self) -> list[BaseRoute]:
+        d, q = self.daemon, _query
+        plain: dict[str, PageFn] = {
+            "/": lambda r: pages.overview(d),
+            "/resources": lambda r: pages.resources(d, q(r)),
+            "/resources/{key:path}": lambda r: pages.resource(d, r.path_params["key"]),
+            "/policies": lambda r: pages.policies(d, q(r)),
+            "/runs": lambda r: pages.runs(d, q(r)),
+            "/runs/{run_id}": lambda r: pages.run(d, r.path_params["run_id"]),
+            "/decisions": lambda r: pages.decisions(d, q(r)),
+            "/simulations": lambda r: pages.simulations(d),
+        }
+        return [
+            *(Route(path, self._page(fn)) for path, fn in plain.items()),
+            Route("/approvals", self.approvals),
+            Route("/static/{name}", self.static),
+            Route("/login", self.login_form),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+        ]
+
+    def _page(self, build: PageFn) -> Callable[[Request], Awaitable[Response]]:
+        async def page(request: Request) -> Response:
+            return self.respond(request, await run_in_threadpool(build, request))
+
+        return page
+
+    def respond(self, request: Request, page: render.Page) -> Response:
+        csrf = request.cookies.get(auth.CSRF_COOKIE) or auth.new_secret()
+        principal: auth.Principal = request.state.principal
+        body = self.renderer.render(
+            page, csrf=csrf, user=None if self.tokens.open else principal,
+            signed_in=auth.SESSION_COOKIE in request.cookies, nav=NAV,
+            active=request.url.path, live=page.template != "login.html",
+            can_operate=principal.may(Role.OPERATOR))
+        response = HTMLResponse(body, status_code=page.status,
+                                headers={"Cache-Control": "no-store"})
+        if request.cookies.get(auth.CSRF_COOKIE) != csrf:
+            _cookie(response, request, auth.CSRF_COOKIE, csrf)
+        return response
+
+    async def approvals(self, request: Request) -> Response:
+        found = await _internal_get(request, self.extra, "/api/v1/approvals")
+        items = found.get("approvals", []) if isinstance(found, dict) else []
+        return self.respond(request, pages.approvals(items, available=found is not None))
+
+    def static(self, request: Request) -> Response:
+        found = render.static_file(request.path_params["name"])
+        if found is None:
+            return _error(f"no such endpoint: GET {request.url.path}", 404)
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
+
+    def login_401(self, path: str) -> tuple[bytes, dict[str, str]]:
+        """The sign-in page the gate answers an unauthenticated page view with."""
+        csrf = auth.new_secret()
+        page = pages.login(next_path=path, open_mode=False, status=401)
+        body = self.renderer.render(page, csrf=csrf, user=None, signed_in=False, nav=NAV,
+                                    active="/login", live=False, can_operate=False)
+        cookie = f"{auth.CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict"
+        return body.encode(), {"set-cookie": cookie, "cache-control": "no-store"}
+
+    def login_form(self, request: Request) -> Response:
+        page = pages.login(next_path=request.query_params.get("next", "/"),
+                           open_mode=self.tokens.open)
+        return self.respond(request, page)
+
+    async def login(self, request: Request) -> Response:
+        form = await _form(request)
+        next_path = pages.login(next_path=form.get("next", "/"), open_mode=False).context["next"]
+        if not auth.csrf_ok(cookie=request.cookies.get(auth.CSRF_COOKIE),
+                            presented=form.get("csrf_token")):
+            return _error("CSRF token missing or wrong", 403)
+        principal = self.tokens.identify(form.get("token"))
+        if principal is None:
+            page = pages.login(next_path=next_path, error="That token is not valid.",
+                               open_mode=self.tokens.open, status=401)
+            return self.respond(request, page)
+        response = RedirectResponse(next_path, status_code=303)
+        _cookie(response, request, auth.SESSION_COOKIE, form["token"])
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await _form(request)
+        if not auth.csrf_ok(cookie=request.cookies.get(auth.CSRF_COOKIE),
+                            presented=form.get("csrf_token")):
+            return _error("CSRF token missing or wrong", 403)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+def _query(request: Request) -> Mapping[str, str]:
+    return request.query_params
+
+
+def _cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(name, value, path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+async def _form(request: Request, *, most: int = 64 * 1024) -> dict[str, str]:
+    """A small urlencoded form (sign-in), parsed without extra dependencies."""
+    body = await request.body()
+    if len(body) > most:
+        return {}
+    parsed = urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+async def _internal_get(request: Request, routes: list[BaseRoute], path: str) -> Any:
+    """GET `path` from `routes` in-process as the same caller; None if no route serves it."""
+    if not any(getattr(r, "path", None) == path for r in routes):
+        return None
+    scope = {**request.scope, "method": "GET", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [(b"accept", b"application/json")]}
+    chunks: list[bytes] = []
+    status = [0]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await request.app.router(scope, receive, send)
+    if status[0] != 200:
+        return {}
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        return {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -126,6 +126,16 @@ class EventRecord:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DecisionCount:
+    """How many logged decisions of one policy had one outcome within one time bucket."""
+
+    policy: str
+    outcome: Outcome
+    bucket_start: datetime
+    count: int
+
+
 class StoreError(ReconcilerError):
     """The store refused an operation."""
 
@@ -197,6 +207,12 @@ class Store(Protocol):
         limit: int = 100,
     ) -> list[Decision]:
         """Logged decisions, newest first; `since` keeps those at or after it."""
+        ...
+
+    def decision_counts(self, *, since: datetime, bucket: timedelta) -> list[DecisionCount]:
+        """Logged decisions at or after `since`, counted per policy, outcome and bucket (the
+        buckets start at `since + k * bucket`; empty ones are left out). Ordered by policy,
+        bucket, outcome. For trends over time; `bucket` is at least one second."""
         ...
 
     def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:

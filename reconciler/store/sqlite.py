@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reconciler.conditions import ConditionStatus
-from reconciler.policy.decisions import Decision
+from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store import base, codec, rows, schema
 from reconciler.store.retention import RetentionReport, RetentionSettings
@@ -194,6 +194,26 @@ class SqliteStore:
             query = query.where(table.c.at >= codec.utc(since))
         with self._read() as conn:
             return [rows.decision_from_row(r) for r in conn.execute(query).mappings().all()]
+
+    def decision_counts(self, *, since: datetime, bucket: timedelta
+                        ) -> list[base.DecisionCount]:
+        width = int(bucket.total_seconds())
+        if width < 1:
+            raise ValueError(f"bucket must be at least one second, got {bucket}")
+        table, start = schema.decisions, codec.utc(since)
+        # Whole seconds since `since`; the column is UTC text SQLite's strftime reads.
+        offset = (sa.cast(sa.func.strftime("%s", table.c.at), sa.Integer)
+                  - int(start.timestamp()))
+        index = sa.cast(offset / width, sa.Integer).label("bucket")
+        query = (sa.select(table.c.policy, table.c.outcome, index, sa.func.count().label("n"))
+                 .where(table.c.at >= start)
+                 .group_by(table.c.policy, index, table.c.outcome)
+                 .order_by(table.c.policy, index, table.c.outcome))
+        with self._read() as conn:
+            found = conn.execute(query).all()
+        return [base.DecisionCount(policy=r.policy, outcome=Outcome(r.outcome),
+                                   bucket_start=start + r.bucket * bucket, count=r.n)
+                for r in found]
 
     def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
         table = schema.decisions

@@ -1,0 +1,196 @@
+"""What each dashboard page shows, read from the daemon and its store.
+
+Each function returns a `render.Page` (template, title, context) built from the same JSON
+shapes the API returns (`api.views`), so the pages and the API never disagree. Store reads
+block: `api.app` calls these on its thread pool.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from reconciler.api import views
+from reconciler.api.dashboard import graph
+from reconciler.api.dashboard.render import Page
+from reconciler.policy.decisions import Outcome
+from reconciler.reconcile.daemon import Daemon
+from reconciler.store.base import VIOLATION_OUTCOMES, RunKind
+
+WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedelta(days=1)}
+"""Trend windows of the policies page and the width of one bar in each."""
+BAR_COUNT = {"1h": 12, "24h": 24, "14d": 14}
+MAX_DAG_STEPS = 300
+
+
+def overview(daemon: Daemon) -> Page:
+    statuses = daemon.store.list_status()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for status in statuses:
+        for c in status.conditions:
+            counts[str(c.type)][str(c.status)] += 1
+    events = daemon.store.events(since_id=_newest_event(daemon) - 20, limit=20)
+    return Page(template="overview.html", title="Overview", context={
+        "sources": [views.source(r.state) for r in daemon.runners.values()],
+        "ready": daemon.ready,
+        "total": len(statuses),
+        "counts": sorted((t, dict(c)) for t, c in counts.items()),
+        "violations": len(daemon.store.violations()),
+        "events": [views.event(e) for e in reversed(events)],
+    })
+
+
+def _newest_event(daemon: Daemon) -> int:
+    """The newest event id, by exponential then binary search on `since_id` (ids only grow,
+    and each probe is one indexed row)."""
+
+    def beyond(event_id: int) -> bool:
+        return bool(daemon.store.events(since_id=event_id, limit=1))
+
+    low, high = 0, 1
+    while beyond(high):
+        low, high = high, high * 2
+    while high - low > 1:  # beyond(low) or low == 0; not beyond(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if beyond(middle) else (low, middle)
+    return high if beyond(low) else low
+
+
+def resources(daemon: Daemon, query: Mapping[str, str]) -> Page:
+    condition = query.get("condition") or None
+    items = daemon.store.list_status(condition=condition)
+    return Page(template="resources.html", title="Resources", context={
+        "resources": [views.resource(s) for s in items],
+        "condition": condition or "",
+        "types": ["Ready", "Drifted", "PolicyDenied", "ApplyFailed", "Reconciling"],
+    })
+
+
+def resource(daemon: Daemon, key: str) -> Page:
+    status = daemon.store.get_status(key)
+    if status is None:
+        return not_found(f'no resource "{key}"')
+    decisions = daemon.store.decisions(key=key, limit=20)
+    return Page(template="resource.html", title=key, context={
+        "r": views.resource(status),
+        "history": list(reversed(views.resource(status)["history"])),
+        "decisions": [d.as_json() for d in decisions],
+    })
+
+
+def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
+    window = query.get("window") or "24h"
+    window = window if window in WINDOWS else "24h"
+    bucket = WINDOWS[window]
+    since = daemon.clock.now() - bucket * BAR_COUNT[window]
+    violations = Counter(d.policy for d in daemon.store.violations())
+    bars: dict[str, list[int]] = defaultdict(lambda: [0] * BAR_COUNT[window])
+    totals: dict[str, Counter[str]] = defaultdict(Counter)
+    for c in daemon.store.decision_counts(since=since, bucket=bucket):
+        totals[c.policy][c.outcome.value] += c.count
+        index = int((c.bucket_start - since) / bucket)
+        if c.outcome in VIOLATION_OUTCOMES and 0 <= index < BAR_COUNT[window]:
+            bars[c.policy][index] += c.count
+    rows = _bindings(daemon)
+    known = {r["policy"] for r in rows}
+    rows += [{"source": "-", "name": "-", "policy": p, "enforcement": "-", "input": "-",
+              "scope": "no binding in the served revision", "exceptions": 0}
+             for p in sorted(set(totals) | set(violations)) if p not in known]
+    for row in rows:
+        row["violations"] = violations.get(row["policy"], 0)
+        row["totals"] = dict(totals.get(row["policy"], {}))
+        row["trend"] = bars[row["policy"]]
+    return Page(template="policies.html", title="Policies", context={
+        "rows": rows, "window": window, "windows": list(WINDOWS),
+        "bucket": _duration(bucket), "outcomes": [o.value for o in Outcome],
+    })
+
+
+def _bindings(daemon: Daemon) -> list[dict[str, Any]]:
+    rows = []
+    for name, runner in daemon.runners.items():
+        loaded = runner.loader.last_good
+        for _, binding in loaded.snapshot.bindings if loaded else ():
+            spec = binding.spec
+            scope = spec.scope.model_dump(exclude_defaults=True, by_alias=True)
+            rows.append({
+                "source": name, "name": binding.metadata.name, "policy": spec.policy,
+                "enforcement": str(spec.enforcement or "strict"), "input": str(spec.input),
+                "scope": ", ".join(f"{k}: {v}" for k, v in scope.items()) or "everything",
+                "exceptions": len(spec.exceptions),
+            })
+    return rows
+
+
+def _duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+
+
+def runs(daemon: Daemon, query: Mapping[str, str]) -> Page:
+    kind = query.get("kind") or ""
+    chosen = RunKind(kind) if kind in {k.value for k in RunKind} else None
+    found = daemon.store.list_runs(kind=chosen, limit=100)
+    return Page(template="runs.html", title="Runs", context={
+        "runs": [views.run(r) for r in found], "kind": chosen.value if chosen else "",
+        "kinds": [k.value for k in RunKind],
+    })
+
+
+def run(daemon: Daemon, run_id: str) -> Page:
+    record = daemon.store.get_run(run_id)
+    if record is None:
+        return not_found(f'no run "{run_id}"')
+    body = views.run(record)
+    big = len(graph.latest(body["steps"])) > MAX_DAG_STEPS
+    return Page(template="run.html", title=f"Run {record.name}", context={
+        "run": body, "graph": None if big else graph.layout(body),
+        "bars": graph.timeline(body, now=daemon.clock.now()), "node": graph,
+        "max_steps": MAX_DAG_STEPS,
+    })
+
+
+def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:
+    outcome = query.get("outcome") or ""
+    try:
+        limit = max(1, min(int(query.get("limit") or 100), 1000))
+    except ValueError:
+        limit = 100
+    found = daemon.store.decisions(policy=query.get("policy") or None,
+                                   key=query.get("key") or None, limit=limit)
+    shown = [d.as_json() for d in found if not outcome or d.outcome.value == outcome]
+    return Page(template="decisions.html", title="Decisions", context={
+        "decisions": shown, "outcomes": [o.value for o in Outcome],
+        "filters": {"policy": query.get("policy") or "", "key": query.get("key") or "",
+                    "outcome": outcome, "limit": limit},
+    })
+
+
+def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
+    rows = []
+    for item in items:
+        run_id = str(item.get("runId") or item.get("run_id") or "")
+        step = str(item.get("step") or item.get("name") or "")
+        extra = {k: v for k, v in item.items() if k not in {"runId", "run_id", "step"}}
+        rows.append({"run_id": run_id, "step": step, "extra": extra})
+    return Page(template="approvals.html", title="Approvals",
+                context={"approvals": rows, "available": available})
+
+
+def simulations(daemon: Daemon) -> Page:
+    found = daemon.store.list_runs(kind=RunKind.SIMULATION, limit=50)
+    return Page(template="simulations.html", title="Simulations",
+                context={"simulations": [views.run(r) for r in found]})
+
+
+def login(*, next_path: str, error: str = "", open_mode: bool, status: int = 200) -> Page:
+    safe = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+    return Page(template="login.html", title="Sign in", status=status,
+                context={"next": safe, "error": error, "open_mode": open_mode})
+
+
+def not_found(message: str) -> Page:
+    return Page(template="error.html", title="Not found", status=404,
+                context={"message": message})
