@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event
+from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import DaemonSettings
 from reconciler.run.scheduling import Scheduler
@@ -61,6 +62,11 @@ class Daemon:
             )
             for s in settings.sources
         }
+        self.workflows = Automation(
+            store=self.store, clock=clock, bus=self.bus, scheduler=self.scheduler,
+            runners=self.runners, request_sync=self._sync_for_run,
+            prometheus=settings.prometheus,
+        )
 
     def runner(self, name: str) -> SourceRunner:
         if name not in self.runners:
@@ -74,12 +80,16 @@ class Daemon:
             runner.trigger(reason)
         return [r.config.name for r in chosen]
 
+    def _sync_for_run(self, name: str | None) -> list[str]:
+        return self.request_sync(name, reason="workflow")
+
     @property
     def ready(self) -> bool:
         return all(r.ready for r in self.runners.values())
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(self._close_interrupted_runs)
+        await self.workflows.start()
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
@@ -96,6 +106,7 @@ class Daemon:
         finally:
             self.scheduler.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workflows.stop()
             self._pool.shutdown(wait=True)
             self.store.close()
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import Problem, ProblemsError
+from reconciler.run.triggers import PrometheusSettings
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import kinds, yamlio
 from reconciler.specs.types import Duration
@@ -98,6 +99,8 @@ class DaemonSettings(_Group):
     reconcile: ReconcileSettings = ReconcileSettings()
     retention: RetentionSettings = RetentionSettings()
     auth: AuthSettings = AuthSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+    """The Prometheus server workflows' metric triggers query."""
 
 
 def load(path: Path) -> DaemonSettings:

@@ -1,0 +1,294 @@
+"""Workflows and runbooks live in the daemon: the engine, and everything that starts runs.
+
+`Automation` builds the workflow engine on the daemon's store and clock when the daemon
+starts, resumes what a previous process left unfinished, and closes it (leaving running
+runs to be resumed) when the daemon stops. It follows the event bus: a new last-known-good
+revision updates the catalog and the scheduled jobs and fires the Git triggers whose path
+filters match the commit's changes; a finished reconcile pass turns each new violation
+into the runs its binding asks for (`violation` triggers, and remediation runs). Metric
+triggers are polled from Prometheus; webhooks and the API start runs by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from reconciler.clock import Clock
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.events import Bus, Event, EventType
+from reconciler.policy.decisions import Decision
+from reconciler.reconcile import remediation
+from reconciler.reconcile.runner import SourceRunner
+from reconciler.reconcile.workflows import Catalog, Schedule
+from reconciler.run import triggers
+from reconciler.run.engine import Engine
+from reconciler.run.scheduling import Scheduler
+from reconciler.run.steps import base
+from reconciler.specs import runs, types
+from reconciler.store.base import RunKind, RunRecord, Store
+
+log = logging.getLogger(__name__)
+METRICS_JOB = "workflow-metrics"
+
+
+class UnknownWorkflow(ReconcilerError, LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f'no workflow named "{name}" (known: {", ".join(known) or "none"})')
+
+
+class NotTriggerable(UsageError):
+    """The workflow does not declare the trigger a start asked for."""
+
+
+class Automation:
+    def __init__(self, *, store: Store, clock: Clock, bus: Bus, scheduler: Scheduler,
+                 runners: Mapping[str, SourceRunner],
+                 request_sync: Callable[[str | None], list[str]],
+                 prometheus: triggers.PrometheusSettings) -> None:
+        self.store, self.clock, self.bus, self.runners = store, clock, bus, runners
+        self.prometheus = prometheus
+        self._request_sync = request_sync
+        self.catalog = Catalog(list(runners))
+        self.schedule = Schedule(scheduler, start=self._timed)
+        self.engine: Engine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seen: dict[str, str] = {}  # source -> newest revision handled
+        self._violations: set[tuple[str, str]] | None = None  # (binding, resource key)
+        self._breaches: dict[tuple[str, int, str], triggers.Breach] = {}
+        self._passes: dict[str, list[asyncio.Future[None]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock = threading.Lock()  # sources finish passes on their own threads
+        bus.subscribe(self._on_event)
+
+    # life cycle
+
+    async def start(self) -> list[str]:
+        """Build the engine, remember the current violations, resume unfinished runs."""
+        self._loop = asyncio.get_running_loop()
+        services = base.Services(workflow=self.catalog.workflow, runbook=self.catalog.runbook,
+                                 request_sync=self._sync)
+        self.engine = Engine(store=self.store, clock=self.clock, services=services)
+        found = await asyncio.to_thread(self.store.violations)
+        with self._lock:
+            self._violations = {(d.binding, d.resource.key) for d in found}
+        resumed = await self.engine.resume_all()
+        for run_id in resumed:
+            self._follow(run_id)
+        if self.prometheus.url:
+            self.schedule.scheduler.every(METRICS_JOB, self.poll_metrics,
+                                          seconds=types.seconds(self.prometheus.interval))
+        return resumed
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.close()
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise UsageError("the workflow engine is not running yet")
+        return self.engine
+
+    # starting runs
+
+    async def run_workflow(self, name: str, *, trigger: str, variables: Mapping[str, Any]
+                           | None = None, needs: str | None = None) -> str:
+        """Start the workflow `name`; with `needs`, only if it declares that trigger kind."""
+        entry = self.catalog.entry(name)
+        if entry is None:
+            raise UnknownWorkflow(name, list(self.catalog.workflows()))
+        declared = {k for t in entry.workflow.spec.triggers for k in t.model_fields_set}
+        if needs is not None and needs not in declared:
+            raise NotTriggerable(f"workflow {name} has no {needs} trigger")
+        run_id = await self._engine().start(entry.workflow, trigger=trigger,
+                                            variables=variables, revision=entry.revision)
+        log.info("started run %s of workflow %s (%s)", run_id, name, trigger)
+        self._follow(run_id)
+        return run_id
+
+    def submit(self, name: str, *, trigger: str, variables: Mapping[str, Any] | None = None,
+               needs: str | None = None) -> None:
+        """`run_workflow` from synchronous code on the loop; refusals are raised now."""
+        entry = self.catalog.entry(name)
+        if entry is None:
+            raise UnknownWorkflow(name, list(self.catalog.workflows()))
+        if needs is not None and not any(needs in t.model_fields_set
+                                         for t in entry.workflow.spec.triggers):
+            raise NotTriggerable(f"workflow {name} has no {needs} trigger")
+        self._spawn(self.run_workflow(name, trigger=trigger, variables=variables))
+
+    async def _timed(self, name: str, trigger: str) -> None:
+        await self._quietly(self.run_workflow(name, trigger=trigger))
+
+    async def _quietly(self, starting: Awaitable[str]) -> None:
+        try:
+            await starting
+        except ReconcilerError as exc:
+            log.error("cannot start a run: %s", exc)
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(self._quietly(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _follow(self, run_id: str) -> None:
+        """Publish the run's outcome once it finishes (metrics and the event feed)."""
+        task = asyncio.ensure_future(self._finished(run_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finished(self, run_id: str) -> None:
+        run = await self._engine().wait(run_id)
+        event = Event(type=EventType.RUN_UPDATED, at=self.clock.now(), source="",
+                      object_key=f"run/{run.id}", message=f"{run.kind} {run.name} {run.status}",
+                      data=finished_data(run))
+        await asyncio.to_thread(self.bus.publish, event)
+
+    # events (delivered on whichever thread published them)
+
+    def _on_event(self, event: Event) -> None:
+        if self._loop is None:
+            return
+        if event.type is EventType.REVISION_FETCHED and event.source in self.runners:
+            self._revision(self.runners[event.source], str(event.data.get("revision")))
+        elif event.type is EventType.RECONCILE_FINISHED:
+            self._pass_finished(event.source)
+
+    def _revision(self, runner: SourceRunner, sha: str) -> None:
+        """On the source's worker thread, which owns its repository: diff, then hand over."""
+        loaded = runner.loader.last_good
+        if loaded is None or loaded.revision.sha != sha or self._loop is None:
+            return
+        old = self._seen.get(runner.config.name)
+        self._seen[runner.config.name] = sha
+        changed: list[str] | None = None
+        if old is not None and old != sha:
+            try:
+                changed = runner.loader.changed_paths(old, sha)
+            except ReconcilerError as exc:
+                log.warning("cannot diff %s..%s: %s", old[:12], sha[:12], exc)
+        self._loop.call_soon_threadsafe(self._new_revision, runner.config.name,
+                                        loaded.snapshot, sha, changed)
+
+    def _new_revision(self, source: str, snapshot: Any, sha: str,
+                      changed: list[str] | None) -> None:
+        self.catalog.update(source, snapshot, revision=sha)
+        self.schedule.reconcile(self.catalog)
+        if changed is None:
+            return
+        for name, entry in self.catalog.workflows().items():
+            if entry.source != source:
+                continue
+            gits = [t.git for t in entry.workflow.spec.triggers if t.git is not None]
+            if any(triggers.paths_match(g.paths, changed) for g in gits):
+                self._spawn(self.run_workflow(
+                    name, trigger=f"git:{sha[:12]}",
+                    variables={"revision": sha, "changed": sorted(changed)}))
+
+    def _pass_finished(self, source: str) -> None:
+        new = self._new_violations()
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._after_pass, source, new)
+
+    def _new_violations(self) -> list[Decision]:
+        """Violations that were not current after the previous pass (worker thread)."""
+        with self._lock:
+            current = self.store.violations()
+            keys = {(d.binding, d.resource.key) for d in current}
+            before, self._violations = self._violations, keys
+        if before is None:
+            return []
+        return [d for d in current if (d.binding, d.resource.key) not in before]
+
+    def _after_pass(self, source: str, new: list[Decision]) -> None:
+        for future in self._passes.pop(source, []):
+            if not future.done():
+                future.set_result(None)
+        for decision in new:
+            self._on_violation(decision)
+
+    def _on_violation(self, decision: Decision) -> None:
+        variables = remediation.variables(decision)
+        for name, entry in self.catalog.workflows().items():
+            bound = [t.violation for t in entry.workflow.spec.triggers if t.violation]
+            if any(v.binding == decision.binding for v in bound):
+                self._spawn(self.run_workflow(name, trigger=f"violation:{decision.binding}",
+                                              variables=variables))
+        binding = self.catalog.binding(decision.binding)
+        if binding is not None and binding.spec.remediation is not None:
+            self._spawn(self.remediate(decision, binding.spec.remediation))
+
+    async def remediate(self, decision: Decision, how: Any) -> str:
+        spec = remediation.workflow(decision, how, runbook=self.catalog.runbook)
+        run_id = await self._engine().start(
+            spec, trigger=f"violation:{decision.binding}", kind=RunKind.REMEDIATION,
+            variables=remediation.variables(decision), revision=decision.revision)
+        log.info("started remediation run %s for %s", run_id, decision.resource.key)
+        self._follow(run_id)
+        return run_id
+
+    # the reconcile step's service
+
+    async def _sync(self, source: str | None) -> Any:
+        try:
+            names = self._request_sync(source)
+        except LookupError as exc:
+            raise base.StepFailed(str(exc)) from None
+        waits = []
+        for name in names:
+            # A pass already running may predate the request: wait for the one after it.
+            for _ in range(2 if self.runners[name].state.reconciling else 1):
+                future = asyncio.get_running_loop().create_future()
+                self._passes.setdefault(name, []).append(future)
+                waits.append(future)
+        await asyncio.gather(*waits)
+        return {"synced": names}
+
+    # metric triggers
+
+    async def poll_metrics(self) -> None:
+        """Evaluate every metric trigger once; start the workflows whose breach is due."""
+        assert self.prometheus.url
+        client = triggers.Prometheus(self.prometheus.url,
+                                     timeout=types.seconds(self.prometheus.timeout))
+        seen = set()
+        for name, entry in self.catalog.workflows().items():
+            for index, trigger in enumerate(entry.workflow.spec.triggers):
+                if trigger.metric is not None:
+                    key = (name, index, trigger.metric.model_dump_json())
+                    seen.add(key)
+                    await self._poll_one(client, name, key, trigger.metric)
+        for key in set(self._breaches) - seen:
+            del self._breaches[key]
+
+    async def _poll_one(self, client: triggers.Prometheus, name: str,
+                        key: tuple[str, int, str], metric: runs.MetricTrigger) -> None:
+        breach = self._breaches.setdefault(key, triggers.Breach(metric))
+        try:
+            found = await asyncio.to_thread(client.query, metric.query)
+        except triggers.QueryFailed as exc:
+            log.warning("metric trigger of %s: %s", name, exc)
+            return
+        if breach.observe(holding=triggers.holds(metric, found), now=self.clock.now()):
+            values = [s.value for s in found]
+            self._spawn(self.run_workflow(name, trigger="metric", variables={
+                "query": metric.query, "values": values}))
+
+
+def finished_data(run: RunRecord) -> dict[str, Any]:
+    """What RunUpdated says about a finished run: its kind, status and step outcomes."""
+    last: dict[str, str] = {}
+    for record in run.steps:
+        if not record.name.startswith("#"):
+            last[record.name] = record.status.value
+    steps: dict[str, int] = {}
+    for status in last.values():
+        steps[status] = steps.get(status, 0) + 1
+    return {"run": run.id, "kind": run.kind.value, "name": run.name,
+            "status": run.status.value, "finished": True, "steps": steps}

@@ -1,0 +1,155 @@
+"""The workflows, runbooks and bindings Git defines, and the timed jobs they ask for.
+
+`Catalog` keeps, per source, what its last-known-good revision defines; a name defined by
+two sources is taken from the source listed first in the settings. `Schedule` turns the
+catalog's cron and interval triggers into scheduler jobs named `workflow:<name>:<i>` (`i`
+is the trigger's position) and reconciles them like everything else: a job whose trigger
+changed is replaced, one whose workflow or trigger left Git is removed. Event triggers
+(git, webhook, metric, violation) are matched against the catalog when the event comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.run.scheduling import Scheduler
+from reconciler.specs import models, runs, types
+from reconciler.specs.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+JOB_PREFIX = "workflow:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One workflow as Git defines it: where it came from and at which revision."""
+
+    workflow: runs.Workflow
+    source: str
+    revision: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        return self.workflow.metadata.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Defined:
+    workflows: dict[str, Entry]
+    runbooks: dict[str, runs.Runbook]
+    bindings: dict[str, models.PolicyBinding]
+
+
+class Catalog:
+    def __init__(self, sources: Sequence[str]) -> None:
+        self.order = list(sources)
+        self._by_source: dict[str, _Defined] = {}
+
+    def update(self, source: str, snapshot: Snapshot, *, revision: str) -> None:
+        """Replace what `source` defines with what `snapshot` holds."""
+        workflows = {
+            m.metadata.name: Entry(workflow=m, source=source, revision=revision, path=d.path)
+            for d, m in snapshot.workflows if isinstance(m, runs.Workflow)}
+        runbooks = {m.metadata.name: m for _, m in snapshot.runbooks
+                    if isinstance(m, runs.Runbook)}
+        bindings = {m.metadata.name: m for _, m in snapshot.bindings}
+        self._by_source[source] = _Defined(workflows=workflows, runbooks=runbooks,
+                                           bindings=bindings)
+
+    def _each(self) -> Iterator[_Defined]:
+        for source in self.order:
+            if source in self._by_source:
+                yield self._by_source[source]
+
+    def workflows(self) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        for defined in self._each():
+            for name, entry in defined.workflows.items():
+                found.setdefault(name, entry)
+        return dict(sorted(found.items()))
+
+    def entry(self, name: str) -> Entry | None:
+        return next((d.workflows[name] for d in self._each() if name in d.workflows), None)
+
+    def workflow(self, name: str) -> runs.Workflow | None:
+        entry = self.entry(name)
+        return entry.workflow if entry else None
+
+    def runbook(self, name: str) -> runs.Runbook | None:
+        return next((d.runbooks[name] for d in self._each() if name in d.runbooks), None)
+
+    def binding(self, name: str) -> models.PolicyBinding | None:
+        return next((d.bindings[name] for d in self._each() if name in d.bindings), None)
+
+
+def job_name(workflow: str, index: int) -> str:
+    return f"{JOB_PREFIX}{workflow}:{index}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timed:
+    """A cron or interval trigger as a job wants it."""
+
+    workflow: str
+    cron: str | None = None
+    seconds: float | None = None
+
+
+def timed_triggers(catalog: Catalog) -> dict[str, Timed]:
+    """Job name -> trigger, for every cron and interval trigger in the catalog."""
+    wanted: dict[str, Timed] = {}
+    for name, entry in catalog.workflows().items():
+        for index, trigger in enumerate(entry.workflow.spec.triggers):
+            if trigger.cron is not None:
+                wanted[job_name(name, index)] = Timed(workflow=name, cron=trigger.cron)
+            elif trigger.interval is not None:
+                wanted[job_name(name, index)] = Timed(
+                    workflow=name, seconds=types.seconds(trigger.interval))
+    return wanted
+
+
+Start = Callable[[str, str], Awaitable[None]]  # (workflow, trigger) -> started
+
+
+class Schedule:
+    """The scheduler's `workflow:` jobs, kept equal to the catalog's timed triggers."""
+
+    def __init__(self, scheduler: Scheduler, *, start: Start) -> None:
+        self.scheduler, self.start = scheduler, start
+        self.jobs: dict[str, Timed] = {}
+
+    def reconcile(self, catalog: Catalog) -> None:
+        wanted = timed_triggers(catalog)
+        for name in [n for n, t in self.jobs.items() if wanted.get(n) != t]:
+            self.scheduler.remove(name)
+            del self.jobs[name]
+        for name, timed in wanted.items():
+            if name not in self.jobs:
+                self._add(name, timed)
+
+    def _add(self, name: str, timed: Timed) -> None:
+        job = self._job(timed.workflow, "cron" if timed.cron else "interval")
+        try:
+            if timed.cron is not None:
+                self.scheduler.cron(name, job, expression=timed.cron)
+            elif timed.seconds is not None:
+                self.scheduler.every(name, job, seconds=timed.seconds)
+        except Exception:  # the loader checked it; a scheduler refusing it must not stop us
+            log.exception("cannot schedule %s", name)
+            return
+        self.jobs[name] = timed
+
+    def _job(self, workflow: str, trigger: str) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            await self.start(workflow, trigger)
+
+        return job
+
+    def next_runs(self, workflow: str) -> list[datetime]:
+        found = (self.scheduler.next_run(n) for n, t in self.jobs.items()
+                 if t.workflow == workflow)
+        return sorted(at for at in found if at is not None)
