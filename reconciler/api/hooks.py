@@ -9,12 +9,15 @@ repository triggers every source, which is how local repositories are poked.
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit
 
 from reconciler.api.webhooks import Delivery, Kind
+from reconciler.errors import ReconcilerError
 from reconciler.reconcile.daemon import Daemon
 
+log = logging.getLogger(__name__)
 _SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
 
 
@@ -37,7 +40,10 @@ def _follows(ref: str, delivery: Delivery) -> bool:
 
 
 def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
-    """Trigger the sources this delivery concerns; returns their names."""
+    """Trigger the sources this delivery concerns; returns their names. A delivery naming
+    a workflow starts it instead (`workflow:<name>`), if it has a webhook trigger."""
+    if delivery.workflow is not None:
+        return _start_workflow(daemon, delivery)
     if delivery.kind not in (Kind.PUSH, Kind.TAG):
         return []
     urls = {canonical_url(u) for u in delivery.repo_urls}
@@ -50,3 +56,14 @@ def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
             runner.trigger(f"webhook:{delivery.forge.value}")
             triggered.append(name)
     return triggered
+
+
+def _start_workflow(daemon: Daemon, delivery: Delivery) -> list[str]:
+    name = str(delivery.workflow)
+    try:
+        daemon.workflows.submit(name, trigger="webhook", variables=delivery.variables,
+                                needs="webhook")
+    except ReconcilerError as exc:
+        log.warning("webhook delivery starts nothing: %s", exc)
+        return []
+    return [f"workflow:{name}"]

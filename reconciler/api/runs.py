@@ -1,22 +1,241 @@
-"""Workflow runs and approvals over HTTP: starting, cancelling and resuming workflow runs,
-listing the steps waiting for a human (`GET /api/v1/approvals`) and answering them
-(`POST /api/v1/approvals/{run_id}/{step}`, operator role; the approver is the caller,
-`request.state.principal.name`). `api.app` mounts `routes(daemon)` and adds
-`openapi_paths()` to the API description; both are empty until those endpoints land.
+"""Workflows, runs and approvals over HTTP: listing the workflows Git defines with their
+next and last runs, starting one (`POST /api/v1/workflows/{name}/run`), reading a run with
+its steps, cancelling, pausing and resuming it, listing the steps waiting for a human
+(`GET /api/v1/approvals`) and answering them (`POST /api/v1/approvals/{run_id}/{step}`).
+Every POST needs the operator role (the gate of `api.auth` checks it; the handlers check
+it again); the approver is the caller's token name when tokens are configured.
+`api.app` mounts `routes(daemon)` and adds `openapi_paths()` to the API description.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reconciler.api import openapi, views
+from reconciler.api.auth import Principal
+from reconciler.errors import UsageError
+from reconciler.reconcile.automation import NotTriggerable, UnknownWorkflow
 from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.settings import Role
+from reconciler.run import plans, recovery, workflow
+from reconciler.run.engine import ApprovalRefused, Engine
+from reconciler.store.base import RunKind, RunNotFound, RunRecord, RunStatus, StepRecord
+
+Handler = Callable[[Request], Awaitable[Response]]
+ACTIONS = ("cancel", "pause", "resume")
 
 
-def routes(daemon: Daemon) -> list[Any]:
-    """The Starlette routes of the run and approval endpoints."""
-    return []
+def _error(message: str, status: int) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _guarded(handler: Handler, *, role: Role | None = None) -> Handler:
+    """Map the engine's refusals to statuses; check the caller's role for changes."""
+    async def handle(request: Request) -> Response:
+        principal = _principal(request)
+        if role is not None and principal is not None and not principal.may(role):
+            return _error(f"{principal.name} ({principal.role}) may not "
+                          f"{request.method} {request.url.path}: needs the {role} role", 403)
+        try:
+            return await handler(request)
+        except (UnknownWorkflow, RunNotFound) as exc:
+            return _error(str(exc), 404)
+        except (NotTriggerable, ApprovalRefused) as exc:
+            return _error(str(exc), 409)
+        except UsageError as exc:
+            return _error(str(exc), 400)
+
+    return handle
+
+
+def _principal(request: Request) -> Principal | None:
+    found = getattr(request.state, "principal", None)
+    return found if isinstance(found, Principal) else None
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise UsageError("body must be a JSON object")
+    return body
+
+
+def routes(daemon: Daemon) -> list[BaseRoute]:
+    """The Starlette routes of the workflow, run and approval endpoints."""
+    automation = daemon.workflows
+
+    def engine() -> Engine:
+        if automation.engine is None:
+            raise UsageError("the workflow engine is not running yet")
+        return automation.engine
+
+    async def list_workflows(request: Request) -> Response:
+        last = await asyncio.to_thread(_last_runs, daemon)
+        items = []
+        for name, entry in automation.catalog.workflows().items():
+            spec = entry.workflow.spec
+            items.append({
+                "name": name, "source": entry.source, "revision": entry.revision,
+                "path": entry.path, "description": spec.description,
+                "triggers": [t.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                             for t in spec.triggers],
+                "nextRuns": [at.isoformat() for at in automation.schedule.next_runs(name)],
+                "lastRun": last.get(name)})
+        return JSONResponse({"workflows": items})
+
+    async def run_workflow(request: Request) -> Response:
+        name = request.path_params["name"]
+        variables = (await _json(request)).get("variables") or {}
+        if not isinstance(variables, dict):
+            raise UsageError("variables must be a JSON object")
+        engine()
+        run_id = await automation.run_workflow(name, trigger="api", variables=variables,
+                                               needs="manual")
+        return JSONResponse({"run": run_id, "workflow": name}, status_code=202)
+
+    async def one_run(request: Request) -> Response:
+        run = await asyncio.to_thread(daemon.store.get_run, request.path_params["run_id"])
+        if run is None:
+            raise RunNotFound(request.path_params["run_id"])
+        body = views.run(run)
+        body["steps"] = [s for s in body["steps"] if not s["name"].startswith("#")]
+        live = automation.engine.waiting(run.id) if automation.engine else []
+        body["waiting"] = live
+        return JSONResponse(body)
+
+    def act(action: str) -> Handler:
+        async def handle(request: Request) -> Response:
+            run_id = request.path_params["run_id"]
+            await getattr(engine(), action)(run_id)
+            return JSONResponse({"run": run_id, "action": action}, status_code=202)
+
+        return handle
+
+    async def approvals(request: Request) -> Response:
+        return JSONResponse({"approvals": await pending(daemon, engine())})
+
+    async def answer(request: Request) -> Response:
+        run_id, step = request.path_params["run_id"], request.path_params["step"]
+        body = await _json(request)
+        approved = body.get("approved")
+        if not isinstance(approved, bool):
+            raise UsageError("approved must be true or false")
+        approver = _approver(request, body)
+        await engine().approve(run_id, step, approver=approver, approved=approved,
+                               comment=str(body.get("comment") or ""))
+        return JSONResponse({"run": run_id, "step": step, "approved": approved,
+                             "approver": approver}, status_code=202)
+
+    operator = Role.OPERATOR
+    return [
+        Route("/api/v1/workflows", _guarded(list_workflows)),
+        Route("/api/v1/workflows/{name}/run", _guarded(run_workflow, role=operator),
+              methods=["POST"]),
+        *(Route(f"/api/v1/runs/{{run_id:path}}/{a}", _guarded(act(a), role=operator),
+                methods=["POST"]) for a in ACTIONS),
+        Route("/api/v1/runs/{run_id:path}", _guarded(one_run)),
+        Route("/api/v1/approvals", _guarded(approvals)),
+        Route("/api/v1/approvals/{run_id:path}/{step}", _guarded(answer, role=operator),
+              methods=["POST"]),
+    ]
+
+
+def _approver(request: Request, body: dict[str, Any]) -> str:
+    """The token's name when tokens are configured, else whom the body names."""
+    principal = _principal(request)
+    if principal is not None and principal.name != "anonymous":
+        return principal.name
+    given = body.get("approver")
+    return str(given) if isinstance(given, str) and given.strip() else "anonymous"
+
+
+def _last_runs(daemon: Daemon) -> dict[str, dict[str, Any]]:
+    """The newest stored run of each workflow (blocking: call on a thread)."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in daemon.store.list_runs(kind=RunKind.WORKFLOW, limit=1000):
+        if run.name not in found and "/" not in run.id:
+            found[run.name] = {"id": run.id, "status": run.status.value, "trigger": run.trigger,
+                               "startedAt": views.when(run.started_at),
+                               "finishedAt": views.when(run.finished_at)}
+    return found
+
+
+async def pending(daemon: Daemon, engine: Engine) -> list[dict[str, Any]]:
+    """Every step of a live run waiting for a human's answer, oldest first."""
+    found = []
+    for status in (RunStatus.WAITING, RunStatus.RUNNING):
+        found += await asyncio.to_thread(daemon.store.list_runs, status=status, limit=1000)
+    items = [_approval(run, step) for run in found for step in engine.waiting(run.id)]
+    return sorted(items, key=lambda i: (i["since"] or "", i["runId"], i["step"]))
+
+
+def _approval(run: RunRecord, step: str) -> dict[str, Any]:
+    meta = next((s for s in run.steps if s.name == plans.META), None)
+    plan = plans.from_meta(meta)[0] if meta else None
+    spec = next((s for s in [*plan.steps, *plan.on_failure] if s.name == step),
+                None) if plan else None
+    record = _newest(run, step)
+    gated = record is not None and bool(record.output.get(recovery.GATE))
+    ask = spec.approval if spec is not None else None
+    return {"runId": run.id, "kind": run.kind.value, "workflow": run.name, "step": step,
+            "prompt": workflow.GATE_MESSAGE if gated or ask is None else ask.message,
+            "approvers": list(ask.approvers) if ask else [],
+            "since": views.when(record.started_at) if record else None,
+            "timeout": ask.timeout if ask and not gated else None, "resume": gated}
+
+
+def _newest(run: RunRecord, step: str) -> StepRecord | None:
+    records = [s for s in run.steps if s.name == step]
+    return max(records, key=lambda s: s.attempt) if records else None
 
 
 def openapi_paths() -> dict[str, Any]:
     """OpenAPI path items of the endpoints `routes` returns (see `api.openapi`)."""
-    return {}
+    o = openapi
+    run_id, step = o.path_param("run_id", "run id"), o.path_param("step", "step name")
+    workflow_item = o.obj({"name": o.STRING, "source": o.STRING, "revision": o.STRING,
+                           "path": o.STRING, "description": o.STRING,
+                           "triggers": {"type": "array", "items": {"type": "object"}},
+                           "nextRuns": {"type": "array", "items": o.TIME},
+                           "lastRun": o.nullable({"type": "object"})})
+    approval = o.obj({"runId": o.STRING, "kind": o.enum(RunKind), "workflow": o.STRING,
+                      "step": o.STRING, "prompt": o.STRING,
+                      "approvers": {"type": "array", "items": o.STRING},
+                      "since": o.nullable(o.TIME), "timeout": o.nullable(o.STRING),
+                      "resume": o.BOOLEAN})
+    refused = {"404": o.error("no such workflow or run"), "409": o.error("refused"),
+               "400": o.error("a bad body")}
+    started = o.obj({"run": o.STRING, "workflow": o.STRING})
+    acted = o.obj({"run": o.STRING, "action": o.enum(ACTIONS)})
+    answered = o.obj({"run": o.STRING, "step": o.STRING, "approved": o.BOOLEAN,
+                      "approver": o.STRING})
+    paths = {
+        "/api/v1/workflows": o.get("the workflows Git defines", o.obj(
+            {"workflows": {"type": "array", "items": workflow_item}})),
+        "/api/v1/workflows/{name}/run": o.post(
+            "start a run of a workflow", started, errors=refused,
+            parameters=[o.path_param("name", "workflow name")]),
+        "/api/v1/runs/{run_id}": o.get("a run with its steps", o.ref("Run"),
+                                       parameters=[run_id], errors=refused),
+        "/api/v1/approvals": o.get("steps waiting for an answer", o.obj(
+            {"approvals": {"type": "array", "items": approval}})),
+        "/api/v1/approvals/{run_id}/{step}": o.post(
+            "answer an approval", answered, parameters=[run_id, step], errors=refused),
+    }
+    for action in ACTIONS:
+        paths[f"/api/v1/runs/{{run_id}}/{action}"] = o.post(
+            f"{action} a run", acted, parameters=[run_id], errors=refused)
+    return paths

@@ -57,6 +57,8 @@ class Delivery:
     number: int | None = None
     base_ref: str | None = None
     base_sha: str | None = None
+    workflow: str | None = None  # generic deliveries may start a workflow by name
+    variables: Mapping[str, Any] | None = None
 
     @property
     def branch(self) -> str | None:
@@ -155,9 +157,12 @@ def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
 
 
 def parse_generic(payload: Mapping[str, Any]) -> Delivery:
-    """`{"ref": "refs/heads/main", "sha": "...", "repo": "url"}`, every key optional."""
+    """`{"ref": "refs/heads/main", "sha": "...", "repo": "url"}`, every key optional; or
+    `{"workflow": "name", "variables": {...}}` to start a workflow with a webhook trigger."""
     ref = payload.get("ref")
     repo = payload.get("repo")
+    if "workflow" in payload:
+        return _workflow(payload)
     return Delivery(
         forge=Forge.GENERIC,
         kind=Kind.PUSH,
@@ -165,3 +170,12 @@ def parse_generic(payload: Mapping[str, Any]) -> Delivery:
         ref=str(ref) if ref else None,
         sha=str(payload["sha"]) if payload.get("sha") else None,
     )
+
+
+def _workflow(payload: Mapping[str, Any]) -> Delivery:
+    name, variables = payload.get("workflow"), payload.get("variables") or {}
+    if not isinstance(name, str) or not name:
+        raise WebhookRejected("workflow must be a workflow name", status=400)
+    if not isinstance(variables, dict):
+        raise WebhookRejected("variables must be a JSON object", status=400)
+    return Delivery(forge=Forge.GENERIC, kind=Kind.OTHER, workflow=name, variables=variables)
