@@ -83,6 +83,18 @@ class Metrics:
             ["forge", "result"],
             registry=self.registry,
         )
+        self.runs = Counter(
+            "reconciler_runs",
+            "Finished workflow, runbook and remediation runs",
+            ["kind", "status"],
+            registry=self.registry,
+        )
+        self.run_steps = Counter(
+            "reconciler_run_steps",
+            "Steps of finished runs, by how they ended",
+            ["kind", "status"],
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(read_state))
 
     def observe(self, event: Event) -> None:
@@ -95,10 +107,19 @@ class Metrics:
                 self.revision.labels(event.source).info({"revision": str(data["applied_revision"])})
         elif event.type is EventType.RESOURCE_FAILED:
             self.provider_errors.labels(event.source, str(data.get("provider", "unknown"))).inc()
+        elif event.type is EventType.RUN_UPDATED and data.get("finished"):
+            self._run_finished(data)
         elif event.type is EventType.WEBHOOK_RECEIVED:
             self.webhooks.labels(
                 str(data.get("forge", "unknown")), str(data.get("result", "unknown"))
             ).inc()
+
+    def _run_finished(self, data: Mapping[str, object]) -> None:
+        kind = str(data.get("kind", "unknown"))
+        self.runs.labels(kind, str(data.get("status", "unknown"))).inc()
+        steps = data.get("steps")
+        for status, n in (steps.items() if isinstance(steps, dict) else ()):
+            self.run_steps.labels(kind, str(status)).inc(int(n))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
