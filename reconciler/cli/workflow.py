@@ -1,0 +1,227 @@
+"""`reconciler workflow run|list|status|cancel|approve|analyze`: workflows from the command line.
+
+Every verb but `analyze` talks to the running daemon over its HTTP API (`--url`, and
+`--token` or `$RECONCILER_TOKEN` when the daemon has tokens). `analyze` reads the
+repository and, with `--data-dir`, the durations recorded in the daemon's store, and shows
+the critical path and the steps that can run side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli import client, output
+from reconciler.errors import TransientError, UsageError
+from reconciler.run import history, runbook_vars
+from reconciler.source import tree
+from reconciler.specs import loader, runs
+from reconciler.store.base import RunKind
+from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser("workflow", help="run, list, steer and analyze workflows")
+    sub = parser.add_subparsers(dest="workflow_verb", required=True, metavar="SUBCOMMAND")
+
+    p = sub.add_parser("run", help="start a workflow (it needs a manual trigger)")
+    client.add_arguments(p)
+    p.add_argument("name")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a variable (JSON values such as 3 or true keep their type)")
+    p.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    p.set_defaults(handler=run_start)
+
+    p = sub.add_parser("list", help="list the daemon's workflows, next and last runs")
+    client.add_arguments(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(handler=run_list)
+
+    p = sub.add_parser("status", help="show one run, or the recent runs and open approvals")
+    client.add_arguments(p)
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(handler=run_status)
+
+    p = sub.add_parser("cancel", help="cancel a run")
+    client.add_arguments(p)
+    p.add_argument("run_id")
+    p.set_defaults(handler=run_cancel)
+
+    p = sub.add_parser("approve", help="answer a step waiting for approval")
+    client.add_arguments(p)
+    p.add_argument("run_id")
+    p.add_argument("step")
+    p.add_argument("--reject", action="store_true", help="reject instead of approving")
+    p.add_argument("--comment", default="")
+    p.add_argument("--approver", help="who answers (the token's name wins when there is one)")
+    p.set_defaults(handler=run_approve)
+
+    p = sub.add_parser("analyze", help="critical path and parallel steps of a workflow")
+    p.add_argument("name")
+    p.add_argument("dir", nargs="?", default=".", help="repository directory (default: .)")
+    p.add_argument("--data-dir", help="the daemon's data directory, for recorded durations")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_analyze)
+
+
+def _quote(run_id: str) -> str:
+    return urllib.parse.quote(run_id, safe="/")
+
+
+def _get(args: argparse.Namespace, path: str) -> Any:
+    return client.call(args.url, path, token=args.token)
+
+
+def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
+    """POST a JSON body (client.call sends none)."""
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    request = urllib.request.Request(args.url.rstrip("/") + path, method="POST",
+                                     headers=headers, data=json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise UsageError(f"POST {path}: HTTP {exc.code}: {client._detail(exc)}") from None
+    except OSError as exc:
+        raise TransientError(f"cannot reach the daemon at {args.url}: {exc}") from None
+
+
+def variables(items: list[str]) -> dict[str, Any]:
+    """`--var` values; JSON scalars keep their type, anything else is a string."""
+    parsed: dict[str, Any] = {}
+    for name, text in runbook_vars.parse_assignments(items).items():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        parsed[name] = value if isinstance(value, int | float | bool | str) else text
+    return parsed
+
+
+def run_start(args: argparse.Namespace) -> int:
+    answer = _post(args, f"/api/v1/workflows/{urllib.parse.quote(args.name)}/run",
+                   {"variables": variables(args.var)})
+    run_id = answer["run"]
+    print(f"started run {run_id} of {args.name}")
+    if not args.wait:
+        return 0
+    while True:
+        run = _get(args, f"/api/v1/runs/{_quote(run_id)}")
+        if run["status"] in FINISHED:
+            break
+        time.sleep(0.5)
+    _print_run(run)
+    return 0 if run["status"] == "succeeded" else 1
+
+
+def run_list(args: argparse.Namespace) -> int:
+    found = _get(args, "/api/v1/workflows")["workflows"]
+    if args.format == "json":
+        print(json.dumps(found, indent=2))
+        return 0
+    rows = [[w["name"], ", ".join(k for t in w["triggers"] for k in t) or "-",
+             (w["nextRuns"] or ["-"])[0],
+             f"{w['lastRun']['status']} {w['lastRun']['id']}" if w["lastRun"] else "-"]
+            for w in found]
+    print(output.table(rows, header=["WORKFLOW", "TRIGGERS", "NEXT RUN", "LAST RUN"]))
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    if args.run_id:
+        run = _get(args, f"/api/v1/runs/{_quote(args.run_id)}")
+        if args.format == "json":
+            print(json.dumps(run, indent=2))
+        else:
+            _print_run(run)
+        return 0
+    found = [r for r in _get(args, "/api/v1/runs?limit=50")["runs"] if r["kind"] != "reconcile"]
+    waiting = _get(args, "/api/v1/approvals")["approvals"]
+    if args.format == "json":
+        print(json.dumps({"runs": found, "approvals": waiting}, indent=2))
+        return 0
+    rows = [[r["id"], r["kind"], r["name"], r["status"], r["trigger"], r["started_at"] or "-"]
+            for r in found]
+    print(output.table(rows, header=["RUN", "KIND", "NAME", "STATUS", "TRIGGER", "STARTED"]))
+    if waiting:
+        print()
+        rows = [[a["runId"], a["step"], a["since"] or "-", a["prompt"]] for a in waiting]
+        print(output.table(rows, header=["WAITING RUN", "STEP", "SINCE", "PROMPT"]))
+    return 0
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    print(f"run {run['id']} ({run['kind']} {run['name']}): {run['status']}"
+          + (f": {run['error']}" if run.get("error") else ""))
+    rows = [[s["name"], str(s["attempt"]), s["status"], (s.get("error") or "")[:80]]
+            for s in run["steps"]]
+    if rows:
+        print(output.table(rows, header=["STEP", "ATTEMPT", "STATUS", "ERROR"]))
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    client.call(args.url, f"/api/v1/runs/{_quote(args.run_id)}/cancel", method="POST",
+                token=args.token)
+    print(f"cancelled run {args.run_id}")
+    return 0
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    body = {"approved": not args.reject, "comment": args.comment,
+            "approver": args.approver or ""}
+    answer = _post(args, f"/api/v1/approvals/{_quote(args.run_id)}/{args.step}", body)
+    verb = "approved" if answer["approved"] else "rejected"
+    print(f"{verb} step {args.step} of run {args.run_id} as {answer['approver']}")
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    snapshot = loader.load(tree.DirectoryTree(root))
+    found = {m.metadata.name: m for _, m in snapshot.workflows if isinstance(m, runs.Workflow)}
+    if args.name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise UsageError(f'no workflow named "{args.name}" (known: {known})')
+    stats = _recorded(Path(args.data_dir), args.name) if args.data_dir else {}
+    result = history.analyze(found[args.name], history=stats)
+    if args.format == "json":
+        print(json.dumps({"criticalPath": list(result.critical_path),
+                          "parallelGroups": [list(g) for g in result.parallel_groups],
+                          "expectedSeconds": result.expected_duration,
+                          "estimates": dict(result.estimates)}, indent=2))
+        return 0
+    print(f"critical path: {' -> '.join(result.critical_path)}")
+    print(f"expected duration: {result.expected_duration:.1f}s")
+    for index, group in enumerate(result.parallel_groups, 1):
+        together = " (can run in parallel)" if len(group) > 1 else ""
+        print(f"stage {index}: {', '.join(group)}{together}")
+    rows = [[name, f"{seconds:.1f}s", "recorded" if name in stats else "estimate"]
+            for name, seconds in result.estimates.items()]
+    print(output.table(rows, header=["STEP", "DURATION", "FROM"]))
+    return 0
+
+
+def _recorded(data_dir: Path, name: str) -> dict[str, history.StepStats]:
+    path = data_dir / "reconciler.db"
+    if not path.exists():
+        raise UsageError(f"{path}: no store here")
+    store = SqliteStore(path, retention=RetentionSettings())
+    try:
+        found = store.list_runs(kind=RunKind.WORKFLOW, limit=500)
+        return history.stats(reversed([r for r in found if r.name == name]))
+    finally:
+        store.close()
