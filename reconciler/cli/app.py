@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reconciler import __version__
-from reconciler.cli import check, client, init, runbook, schema, serve, simulate, testcmd
+from reconciler.cli import check, client, init, runbook, schema, serve, simulate, testcmd, tokens
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -73,4 +73,5 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")
     p.set_defaults(handler=schema.run)
     runbook.register(verbs)
+    tokens.register(verbs)
     return parser

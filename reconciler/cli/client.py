@@ -21,12 +21,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("RECONCILER_URL", DEFAULT_URL),
         help=f"daemon address (default: $RECONCILER_URL or {DEFAULT_URL})",
     )
-
-
-def call(url: str, path: str, *, method: str = "GET") -> Any:
-    request = urllib.request.Request(
-        url.rstrip("/") + path, method=method, headers={"Accept": "application/json"}
+    p.add_argument(
+        "--token",
+        default=os.environ.get("RECONCILER_TOKEN"),
+        help="access token sent as a bearer token (default: $RECONCILER_TOKEN)",
     )
+
+
+def call(url: str, path: str, *, method: str = "GET", token: str | None = None) -> Any:
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url.rstrip("/") + path, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
@@ -48,15 +54,15 @@ def _detail(exc: urllib.error.HTTPError) -> str:
 
 def run_sync(args: argparse.Namespace) -> int:
     path = f"/api/v1/sources/{args.source}/sync" if args.source else "/api/v1/sync"
-    answer = call(args.url, path, method="POST")
+    answer = call(args.url, path, method="POST", token=args.token)
     names = [answer["source"]] if "source" in answer else answer.get("triggered", [])
     print(f"sync requested: {', '.join(names) or 'no sources'}")
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    sources = call(args.url, "/api/v1/sources")["sources"]
-    resources = call(args.url, "/api/v1/resources")["resources"]
+    sources = call(args.url, "/api/v1/sources", token=args.token)["sources"]
+    resources = call(args.url, "/api/v1/resources", token=args.token)["resources"]
     if args.format == "json":
         print(json.dumps({"sources": sources, "resources": resources}, indent=2))
         return 0

@@ -2,9 +2,9 @@
 
 A run's steps come as the API shows them (`views.run`); the dependencies come from an
 optional `dag` in that record (`{"step": ["dependency", ...]}` or `[{"name", "dependsOn"}]`).
-Without one, steps are laid out in the order they were first written, one per column when
-they ran one after another and in one column when they overlapped in time. Layout is plain
-arithmetic in SVG units; the template only draws.
+Without one (reconcile runs, whose steps are objects), the steps stand in one column in the
+order they were first written. Layout is plain arithmetic in SVG units; the template only
+draws.
 """
 
 from __future__ import annotations

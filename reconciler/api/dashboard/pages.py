@@ -17,7 +17,8 @@ from reconciler.api.dashboard import graph
 from reconciler.api.dashboard.render import Page
 from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
-from reconciler.store.base import VIOLATION_OUTCOMES, RunKind
+from reconciler.run import plans
+from reconciler.store.base import VIOLATION_OUTCOMES, RunKind, RunRecord
 
 WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedelta(days=1)}
 """Trend windows of the policies page and the width of one bar in each."""
@@ -144,12 +145,26 @@ def run(daemon: Daemon, run_id: str) -> Page:
     if record is None:
         return not_found(f'no run "{run_id}"')
     body = views.run(record)
+    body["steps"] = [s for s in body["steps"] if not s["name"].startswith("#")]
+    body.setdefault("dag", _plan_dag(record))
     big = len(graph.latest(body["steps"])) > MAX_DAG_STEPS
     return Page(template="run.html", title=f"Run {record.name}", context={
         "run": body, "graph": None if big else graph.layout(body),
         "bars": graph.timeline(body, now=daemon.clock.now()), "node": graph,
         "max_steps": MAX_DAG_STEPS,
     })
+
+
+def _plan_dag(record: RunRecord) -> dict[str, list[str]] | None:
+    """Workflow and runbook runs keep their plan in a bookkeeping step: its dependencies."""
+    meta = next((s for s in record.steps if s.name == plans.META), None)
+    if meta is None:
+        return None
+    try:
+        plan = plans.from_meta(meta)[0]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {s.name: list(s.depends_on) for s in [*plan.steps, *plan.on_failure]}
 
 
 def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:

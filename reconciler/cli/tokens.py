@@ -1,0 +1,38 @@
+"""`reconciler token hash|new`: the SHA-256 an access token is configured by
+(`auth.tokens[].sha256` in daemon.yaml), so tokens themselves never sit in settings files."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import secrets
+import sys
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = verbs.add_parser("token", help="make and hash access tokens for daemon.yaml")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    h = actions.add_parser("hash", help="print the sha256 of a token (read from stdin)")
+    h.add_argument("token", nargs="?", help="the token (default: the first line of stdin)")
+    h.set_defaults(handler=run_hash)
+    n = actions.add_parser("new", help="print a new random token and its sha256")
+    n.set_defaults(handler=run_new)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def run_hash(args: argparse.Namespace) -> int:
+    token = args.token if args.token is not None else sys.stdin.readline().rstrip("\r\n")
+    if not token:
+        print("reconciler token hash: give a token, or one on stdin", file=sys.stderr)
+        return 1
+    print(digest(token))
+    return 0
+
+
+def run_new(args: argparse.Namespace) -> int:
+    token = secrets.token_urlsafe(32)
+    print(f"token:  {token}\nsha256: {digest(token)}")
+    return 0
