@@ -181,16 +181,21 @@ class SourceRunner:
             revision=sha,
             at=at,
         )
-        self._update(
-            rejected_revision=sha,
-            fetched=self.state.fetched or self.loader.last_good is not None,
-            failures=(failure,),
-            at=at,
-        )
+        before = self.state
+        if (sha, failure.message) == (before.rejected_revision, _message(before.failures)):
+            self._update(at=at)  # the same rejection again: nothing new to announce
+            return
+        # The event first: whoever sees the new state can find the event too.
         self._publish(
             EventType.REVISION_REJECTED,
             message=got.message,
             data={"revision": sha, "reason": got.reason.value},
+            at=at,
+        )
+        self._update(
+            rejected_revision=sha,
+            fetched=self.state.fetched or self.loader.last_good is not None,
+            failures=(failure,),
             at=at,
         )
 
@@ -234,6 +239,10 @@ class SourceRunner:
         self._update(suspended=value)
         if not value:
             self.trigger("resume")
+
+
+def _message(failures: tuple[Condition, ...]) -> str | None:
+    return failures[0].message if failures else None
 
 
 def _summary(result: PassResult | None) -> dict[str, Any]:

@@ -181,7 +181,12 @@ def test_a_broken_revision_keeps_the_last_good_one_served(tmp_path: Path, launch
         "reconciler.packs.runbook_safety)"
     )
     assert motd.read_text() == "v1\n"
-    rejected = harness.events(daemon, type_="RevisionRejected")
+    finished = len(harness.events(daemon, type_="ReconcileFinished"))
+    harness.eventually(
+        lambda: _at_least(len(harness.events(daemon, type_="ReconcileFinished")), finished + 2),
+        what="two more passes over the same rejected revision",
+    )
+    rejected = harness.events(daemon, type_="RevisionRejected")  # each announced once
     assert [e["data"]["revision"] for e in rejected] == [bad_yaml, bad_rego]
     assert [e["data"]["reason"] for e in rejected] == ["ValidationFailed", "CompileFailed"]
 
