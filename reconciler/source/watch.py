@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 RefValues = dict[str, str]
 _DEBOUNCE_MS = 50
-_STEP_MS = 10
+_STEP_MS = 1  # yield 1 ms after the last change: a commit is a burst of ref writes
 
 
 def git_dir(repo_path: Path) -> Path:
