@@ -111,6 +111,8 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         if run is None:
             raise RunNotFound(request.path_params["run_id"])
         body = views.run(run)
+        meta = next((s for s in body["steps"] if s["name"] == plans.META), None)
+        body["variables"] = meta["output"].get("variables", {}) if meta else {}
         body["steps"] = [s for s in body["steps"] if not s["name"].startswith("#")]
         live = automation.engine.waiting(run.id) if automation.engine else []
         body["waiting"] = live
