@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 
 from reconciler import __version__
-from reconciler.cli import check, client, init, runbook, schema, serve, simulate, testcmd, tokens
+from reconciler.cli import (
+    check,
+    client,
+    init,
+    runbook,
+    schema,
+    serve,
+    simulate,
+    testcmd,
+    tokens,
+    workflow,
+)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -74,4 +85,5 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=schema.run)
     runbook.register(verbs)
     tokens.register(verbs)
+    workflow.register(verbs)
     return parser
