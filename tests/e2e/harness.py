@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 START_TIMEOUT = 30.0
@@ -207,6 +209,4 @@ def known_bug(holds_now: bool, reason: str) -> None:
     Call it after every other assertion of the test: once the bug is fixed the test passes.
     """
     if not holds_now:
-        import pytest
-
         pytest.xfail(reason)
