@@ -52,6 +52,7 @@ def _suites(report: Report) -> dict[str, list[Case]]:
         suites[cls] = [Case(name=str(p), classname=cls, failure=str(p))
                        for p in report.problems.at_head]
         suites[cls] += [Case(name=f"fixed: {p}", classname=cls) for p in report.problems.fixed]
+        suites[cls] = suites[cls] or [Case(name="every spec is valid", classname=cls)]
     if report.tests is not None:
         suites["rego-tests"] = [
             Case(name=f"{t.package}.{t.name}", classname=t.path,
@@ -86,7 +87,8 @@ def _suites(report: Report) -> dict[str, list[Case]]:
         ] + [Case(name=f"starts {f.kind} {f.name}", classname=f.trigger, out=f.reason)
              for f in report.runs.fires]
     suites["conflicts"] = [Case(name=c.message, classname=c.kind, out=", ".join(c.locations))
-                           for c in report.conflicts]
+                           for c in report.conflicts] or [
+        Case(name="no policy conflict introduced", classname="conflicts")]
     if report.errors:
         suites["errors"] = [Case(name=e.section, classname="simulate",
                                  error=e.message if e.blocking else None, out=e.message)
