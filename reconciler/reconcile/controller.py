@@ -31,6 +31,7 @@ from reconciler.errors import Problem, ProblemsError, ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import ignore, order, planner
 from reconciler.policy.evaluate import Evaluator
+from reconciler.policy.decisions import Decision
 from reconciler.providers import base
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import records, resources
@@ -106,6 +107,7 @@ class _Pass:
     changes: dict[str, planner.Change] = field(default_factory=dict)
     carried: set[str] = field(default_factory=set)  # in-sync dependencies of planned objects
     gone: dict[str, Target] = field(default_factory=dict)
+    logged: set[str] = field(default_factory=set)  # objects whose decisions are written
 
     @property
     def revision(self) -> str:
@@ -432,7 +434,13 @@ class Controller:
             revision=state.revision,
             now=now,
             evaluator=evaluator,
+            before_apply=lambda decisions: self._log_decisions(state, change.key, decisions),
         )
+
+    def _log_decisions(self, state: _Pass, key: str, decisions: tuple[Decision, ...]) -> None:
+        if decisions:
+            self.store.append_decisions(decisions)
+        state.logged.add(key)
 
     def _drifted(self, state: _Pass, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:
@@ -496,7 +504,9 @@ class Controller:
                 statuses.append(status)
         orphans = self._orphans(state, plan, now=now)
         statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
-        self.store.append_decisions(d for o in news for d in o.decisions)
+        self.store.append_decisions(
+            d for o in news if o.key not in state.logged for d in o.decisions
+        )
         self.store.put_statuses(statuses)
         assert self._statuses is not None
         self._statuses.update((s.key, s) for s in statuses)

@@ -8,6 +8,7 @@ provider cannot handle becomes `SpecInvalid`, never exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -64,6 +65,9 @@ class Step:
     revision: str
     now: datetime
     evaluator: Evaluator
+    # Called with the gate's decisions just before the provider changes anything, so the
+    # decision that allowed a change is durable even if the process dies during the apply.
+    before_apply: Callable[[tuple[Decision, ...]], None] | None = None
 
 
 def condition(step: Step, type_: Type, reason: Reason, message: str) -> Condition:
@@ -146,6 +150,8 @@ def run(step: Step) -> Outcome:
             message=message,
             provider=step.provider.name,
         )
+    if step.before_apply is not None:
+        step.before_apply(decisions)
     return _apply(step, decisions)
 
 

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 START_TIMEOUT = 30.0
@@ -203,10 +201,6 @@ def events(daemon: RunningDaemon, *, type_: str | None = None) -> list[dict[str,
     return [e for e in found if type_ is None or e["type"] == type_]
 
 
-def known_bug(holds_now: bool, reason: str) -> None:
-    """End the test as an expected failure while a reported bug outside these tests lasts.
-
-    Call it after every other assertion of the test: once the bug is fixed the test passes.
-    """
-    if not holds_now:
-        pytest.xfail(reason)
+def holds_true(holds_now: bool, reason: str) -> None:
+    """Assert `holds_now`, failing with `reason` (which says what went wrong)."""
+    assert holds_now, reason
