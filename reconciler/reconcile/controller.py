@@ -30,8 +30,8 @@ from reconciler.conditions import ConditionStatus, Reason, Type
 from reconciler.errors import Problem, ProblemsError, ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import ignore, order, planner
-from reconciler.policy.evaluate import Evaluator
 from reconciler.policy.decisions import Decision
+from reconciler.policy.evaluate import Evaluator
 from reconciler.providers import base
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import records, resources
