@@ -77,5 +77,5 @@ def test_result_shapes() -> None:
 
 def test_an_unreachable_server_is_a_transient_failure() -> None:
     client = triggers.Prometheus("http://127.0.0.1:9", timeout=2)
-    with pytest.raises(triggers.QueryFailed, match="prometheus at http://127.0.0.1:9"):
+    with pytest.raises(triggers.QueryFailed, match=r"prometheus at http://127\.0\.0\.1:9"):
         client.query("up")
