@@ -20,27 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from reconciler.providers import base, validation
+from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
 
 NAME = "exec"
-
-
-class ExecSpec(validation.Spec):
-    """`spec` of an ExecResource."""
-
-    provider: str = Field(min_length=1)
-    desired: dict[str, Any] = Field(default_factory=dict)
-    timeout: str | None = None
-
-    @field_validator("timeout")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None and validation.parse_duration(value) <= 0:
-            raise ValueError(validation.DURATION_MESSAGE)
-        return value
 
 
 class ExecProvider:
@@ -81,7 +65,7 @@ class ExecProvider:
             raise self._error(resource, 'delete replied without "ok": true')
 
     def _call(self, resource: Document, *, action: str) -> dict[str, Any]:
-        spec = validation.parse_spec(ExecSpec, provider=NAME, resource=resource)
+        spec = validation.parse_spec(kinds.ExecResourceSpec, provider=NAME, resource=resource)
         argv = self._argv(resource, spec)
         timeout = self._timeout(spec)
         request = {"action": action, "resource": _envelope(resource.body)}
@@ -113,7 +97,14 @@ class ExecProvider:
         return process.returncode, out, err
 
     def _reply(
-        self, resource: Document, *, spec: ExecSpec, action: str, code: int, out: bytes, err: bytes
+        self,
+        resource: Document,
+        *,
+        spec: kinds.ExecResourceSpec,
+        action: str,
+        code: int,
+        out: bytes,
+        err: bytes,
     ) -> dict[str, Any]:
         program, last = spec.provider, _last_line(err)
         if code != 0:
@@ -130,7 +121,7 @@ class ExecProvider:
             raise self._error(resource, f"{program} failed during {action}: {reply['error']}")
         return reply
 
-    def _argv(self, resource: Document, spec: ExecSpec) -> list[str]:
+    def _argv(self, resource: Document, spec: kinds.ExecResourceSpec) -> list[str]:
         program = Path(spec.provider)
         if not program.is_absolute():
             program = self._in_repository(resource, spec)
@@ -142,7 +133,7 @@ class ExecProvider:
             return [sys.executable, str(program)]
         raise self._spec_error(resource, f"{spec.provider} is not executable (chmod +x it)")
 
-    def _in_repository(self, resource: Document, spec: ExecSpec) -> Path:
+    def _in_repository(self, resource: Document, spec: kinds.ExecResourceSpec) -> Path:
         root = self._settings.repository_dir
         if root is None:
             raise self._spec_error(resource, f"{spec.provider} is relative but no repository "
@@ -152,10 +143,10 @@ class ExecProvider:
             raise self._spec_error(resource, f"{spec.provider} is outside the repository")
         return program
 
-    def _timeout(self, spec: ExecSpec) -> float:
+    def _timeout(self, spec: kinds.ExecResourceSpec) -> float:
         if spec.timeout is None:
             return self._settings.exec.timeout
-        return validation.parse_duration(spec.timeout)
+        return types.seconds(spec.timeout)
 
     def _error(self, resource: Document, detail: str) -> base.ProviderError:
         return base.ProviderError(provider=NAME, key=resource.key, detail=detail)

@@ -17,59 +17,13 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field, field_validator, model_validator
+from typing import Any
 
 from reconciler.providers import base, templates, validation
+from reconciler.specs import kinds
 from reconciler.specs.snapshot import Document
 
 NAME = "file"
-_QUOTE_MODE = 'must be a quoted octal string like "0644" (YAML reads 0644 unquoted as a number)'
-
-
-class FileSpec(validation.Spec):
-    """`spec` of a File resource."""
-
-    path: str
-    content: str | None = None
-    template: str | None = None
-    vars: dict[str, Any] = Field(default_factory=dict)
-    mode: str | None = None
-    state: Literal["present", "absent"] = "present"
-    directory: bool = False
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not os.path.isabs(value):
-            raise ValueError("must be an absolute path")
-        return value
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _octal(cls, value: Any) -> Any:
-        if value is not None and not (isinstance(value, str) and _is_mode(value)):
-            raise ValueError(_QUOTE_MODE if isinstance(value, int) else 'must be like "0644"')
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> FileSpec:
-        given = [k for k in ("content", "template") if getattr(self, k) is not None]
-        if self.directory and given:
-            raise ValueError(f"a directory has no {given[0]}")
-        if len(given) > 1:
-            raise ValueError("set content or template, not both")
-        if self.state == "present" and not self.directory and not given:
-            raise ValueError("set content or template")
-        return self
-
-    def text(self) -> str:
-        """The content the file must hold."""
-        if self.template is not None:
-            return templates.render(self.template, self.vars)
-        return self.content or ""
-
 
 class FileProvider:
     """Files and directories on the local filesystem."""
@@ -124,10 +78,10 @@ class FileProvider:
         if spec.state == "present":
             self._remove(resource, self._target(resource, spec))
 
-    def _spec(self, resource: Document) -> FileSpec:
-        return validation.parse_spec(FileSpec, provider=NAME, resource=resource)
+    def _spec(self, resource: Document) -> kinds.FileSpec:
+        return validation.parse_spec(kinds.FileSpec, provider=NAME, resource=resource)
 
-    def _target(self, resource: Document, spec: FileSpec) -> Path:
+    def _target(self, resource: Document, spec: kinds.FileSpec) -> Path:
         real = Path(os.path.realpath(spec.path))
         if not self._roots or any(root in real.parents for root in self._roots):
             return real
@@ -137,7 +91,9 @@ class FileProvider:
             provider=NAME, resource=resource, key="spec.path", message=message
         )
 
-    def _read(self, resource: Document, *, spec: FileSpec, target: Path) -> dict[str, Any] | None:
+    def _read(
+        self, resource: Document, *, spec: kinds.FileSpec, target: Path
+    ) -> dict[str, Any] | None:
         try:
             info = target.stat()
             if stat.S_ISDIR(info.st_mode):
@@ -154,7 +110,12 @@ class FileProvider:
                 "mode": _mode(info.st_mode), "content": content}
 
     def _make_directory(
-        self, resource: Document, *, spec: FileSpec, target: Path, current: dict[str, Any] | None
+        self,
+        resource: Document,
+        *,
+        spec: kinds.FileSpec,
+        target: Path,
+        current: dict[str, Any] | None,
     ) -> None:
         if current is not None and not current["directory"]:
             raise self._error(resource, f"{target} exists and is not a directory")
@@ -165,7 +126,12 @@ class FileProvider:
             raise self._error(resource, f"cannot create {target}: {error.strerror}") from error
 
     def _write(
-        self, resource: Document, *, spec: FileSpec, target: Path, current: dict[str, Any] | None
+        self,
+        resource: Document,
+        *,
+        spec: kinds.FileSpec,
+        target: Path,
+        current: dict[str, Any] | None,
     ) -> None:
         if current is not None and current["directory"]:
             raise self._error(resource, f"{target} is a directory")
@@ -178,9 +144,11 @@ class FileProvider:
         except OSError as error:
             raise self._error(resource, f"cannot write {target}: {error.strerror}") from error
 
-    def _render(self, resource: Document, spec: FileSpec) -> str:
+    def _render(self, resource: Document, spec: kinds.FileSpec) -> str:
+        if spec.template is None:
+            return spec.content or ""
         try:
-            return spec.text()
+            return templates.render(spec.template, spec.vars)
         except templates.TemplateError as error:
             raise validation.spec_error(
                 provider=NAME, resource=resource, key="spec.template", message=str(error)
@@ -229,10 +197,6 @@ def _facts(observed: dict[str, Any]) -> dict[str, Any]:
     facts = {k: observed[k] for k in keys if k in observed}
     facts["directory"] = observed.get("directory", False)
     return facts
-
-
-def _is_mode(value: str) -> bool:
-    return len(value) == 4 and all(c in "01234567" for c in value)
 
 
 def _mode(st_mode: int) -> str:

@@ -12,61 +12,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import Field, field_validator, model_validator
 
 from reconciler.providers import base, validation
+from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
 
 NAME = "http"
 REDACTED = "***"
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _EXCERPT = 200
-
-
-class HeaderFromFile(validation.Spec):
-    name: str = Field(min_length=1)
-    path: str = Field(min_length=1)
-
-
-class HttpAuth(validation.Spec):
-    """Exactly one way to authenticate."""
-
-    bearer_token_env: str | None = None
-    header_from_file: HeaderFromFile | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> HttpAuth:
-        if (self.bearer_token_env is None) == (self.header_from_file is None):
-            raise ValueError("set exactly one of bearerTokenEnv or headerFromFile")
-        return self
-
-
-class HttpSpec(validation.Spec):
-    """`spec` of an HttpResource."""
-
-    url: str
-    body: dict[str, Any] = Field(default_factory=dict)
-    method: Literal["PUT", "PATCH"] = "PUT"
-    headers: dict[str, str] = Field(default_factory=dict)
-    auth: HttpAuth | None = None
-    timeout: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None and validation.parse_duration(value) <= 0:
-            raise ValueError(validation.DURATION_MESSAGE)
-        return value
 
 
 class HttpProvider:
@@ -102,8 +59,8 @@ class HttpProvider:
     def delete(self, resource: Document) -> None:
         self._request(resource, method="DELETE")
 
-    def _spec(self, resource: Document) -> HttpSpec:
-        return validation.parse_spec(HttpSpec, provider=NAME, resource=resource)
+    def _spec(self, resource: Document) -> kinds.HttpResourceSpec:
+        return validation.parse_spec(kinds.HttpResourceSpec, provider=NAME, resource=resource)
 
     def _request(
         self, resource: Document, *, method: str, body: dict[str, Any] | None = None
@@ -126,7 +83,9 @@ class HttpProvider:
         detail = f"{shown} returned {response.status_code}: {excerpt}"
         raise self._error(resource, _redact(detail, secrets))
 
-    def _headers(self, resource: Document, spec: HttpSpec) -> tuple[dict[str, str], list[str]]:
+    def _headers(
+        self, resource: Document, spec: kinds.HttpResourceSpec
+    ) -> tuple[dict[str, str], list[str]]:
         """Request headers, and the secret values in them that messages must never show."""
         headers = {"Accept": "application/json", **spec.headers}
         auth = spec.auth
@@ -159,10 +118,10 @@ class HttpProvider:
                               "object")
         return value
 
-    def _timeout(self, spec: HttpSpec) -> float:
+    def _timeout(self, spec: kinds.HttpResourceSpec) -> float:
         if spec.timeout is None:
             return self._settings.http.timeout
-        return validation.parse_duration(spec.timeout)
+        return types.seconds(spec.timeout)
 
     def _error(self, resource: Document, detail: str) -> base.ProviderError:
         return base.ProviderError(provider=NAME, key=resource.key, detail=detail)

@@ -4,20 +4,23 @@ Everything that checks a document against its model goes through `validate`, whi
 each pydantic error into one `(key path, message)` pair worded for the person who wrote the
 YAML: `unknown key`, `required`, `must be a string`, `must be one of: strict, advisory` —
 never pydantic's own phrasing or links. The resource kinds the built-in providers manage
-(`File`, `ExecResource`) are defined here; foreign kinds are not validated beyond the
-envelope. Which kinds may live where (`route`, `placement`) is decided here too, so the
-repository layout and the kinds it admits are read in one place.
+(`File`, `ExecResource`, `HttpResource`) are defined here, once: the loader validates them
+and the providers read their specs with the same models, so a spec that validates is one
+a provider accepts. Foreign kinds are not validated beyond the envelope. Which kinds may
+live where (`route`, `placement`) is decided here too, so the repository layout and the
+kinds it admits are read in one place.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from reconciler.specs import models, runs, types
@@ -26,12 +29,52 @@ Loc = tuple[str | int, ...]
 Issue = tuple[Loc, str]
 
 
-class FileSpec(models.Model):
-    """A file on the reconciler's host, owned whole."""
+_QUOTE_MODE = 'must be a quoted octal string like "0644" (YAML reads 0644 unquoted as a number)'
 
-    path: str = Field(min_length=1, pattern=r"^/", description="absolute path")
-    content: str = ""
-    mode: str = Field(default="0644", pattern=r"^0?[0-7]{3}$")
+
+class FileSpec(models.Model):
+    """`spec` of a File: a file (or directory) on the reconciler's host, owned whole.
+
+    `content` is written as it is; `template` is rendered with `vars` by the file provider.
+    `state: absent` asserts that the path does not exist.
+    """
+
+    path: str
+    content: str | None = None
+    template: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    mode: str | None = None
+    state: Literal["present", "absent"] = "present"
+    directory: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not os.path.isabs(value):
+            raise ValueError("must be an absolute path")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        if value is not None and not (isinstance(value, str) and _is_mode(value)):
+            raise ValueError(_QUOTE_MODE if isinstance(value, int) else 'must be like "0644"')
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileSpec:
+        given = [k for k in ("content", "template") if getattr(self, k) is not None]
+        if self.directory and given:
+            raise ValueError(f"a directory has no {given[0]}")
+        if len(given) > 1:
+            raise ValueError("set content or template, not both")
+        if self.state == "present" and not self.directory and not given:
+            raise ValueError("set content or template")
+        return self
+
+
+def _is_mode(value: str) -> bool:
+    return len(value) == 4 and all(c in "01234567" for c in value)
 
 
 class File(models.Model):
@@ -42,11 +85,11 @@ class File(models.Model):
 
 
 class ExecResourceSpec(models.Model):
-    """Managed by an external program speaking JSON on stdin/stdout."""
+    """`spec` of an ExecResource: managed by an external program speaking JSON."""
 
     provider: str = Field(min_length=1, description="program, relative to the repository root")
     desired: dict[str, Any] = Field(default_factory=dict)
-    timeout: types.Duration | None = None
+    timeout: types.PositiveDuration | None = None
 
 
 class ExecResource(models.Model):
@@ -54,6 +97,49 @@ class ExecResource(models.Model):
     kind: Literal["ExecResource"]
     metadata: models.Metadata
     spec: ExecResourceSpec
+
+
+class HeaderFromFile(models.Model):
+    name: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+
+class HttpAuth(models.Model):
+    """Exactly one way to authenticate; the secret is read when the request is made."""
+
+    bearer_token_env: str | None = None
+    header_from_file: HeaderFromFile | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> HttpAuth:
+        if (self.bearer_token_env is None) == (self.header_from_file is None):
+            raise ValueError("set exactly one of bearerTokenEnv or headerFromFile")
+        return self
+
+
+class HttpResourceSpec(models.Model):
+    """`spec` of an HttpResource: a JSON object behind a REST API, at one URL."""
+
+    url: str
+    body: dict[str, Any] = Field(default_factory=dict)
+    method: Literal["PUT", "PATCH"] = "PUT"
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuth | None = None
+    timeout: types.PositiveDuration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class HttpResource(models.Model):
+    api_version: Literal["reconciler.dev/v1"]
+    kind: Literal["HttpResource"]
+    metadata: models.Metadata
+    spec: HttpResourceSpec
 
 
 KINDS: Mapping[str, type[BaseModel]] = MappingProxyType(
@@ -64,9 +150,10 @@ KINDS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "Runbook": runs.Runbook,
         "File": File,
         "ExecResource": ExecResource,
+        "HttpResource": HttpResource,
     }
 )
-RESOURCE_KINDS = frozenset({"File", "ExecResource"})
+RESOURCE_KINDS = frozenset({"File", "ExecResource", "HttpResource"})
 
 
 def is_own(api_version: str) -> bool:

@@ -45,12 +45,22 @@ def _check_duration(value: Any) -> str:
     raise PydanticCustomError("duration", DURATION_MESSAGE)
 
 
-Duration = Annotated[
-    str,
-    BeforeValidator(_check_duration),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "1h30m"]}),
-]
+def _check_positive_duration(value: Any) -> str:
+    duration = _check_duration(value)
+    if seconds(duration) > 0:
+        return duration
+    raise PydanticCustomError("duration", DURATION_MESSAGE)
+
+
+_DURATION_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "1h30m"]}
+)
+
+Duration = Annotated[str, BeforeValidator(_check_duration), _DURATION_SCHEMA]
 """A length of time written like "30s", "5m", "1h30m", "250ms" or "2d"."""
+
+PositiveDuration = Annotated[str, BeforeValidator(_check_positive_duration), _DURATION_SCHEMA]
+"""A `Duration` longer than nothing ("0s" is refused): a timeout."""
 
 _CRON = re.compile(r"^\S+( \S+){4,5}$")
 

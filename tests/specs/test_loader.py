@@ -159,7 +159,8 @@ def test_without_reconciler_yaml_the_default_settings_apply() -> None:
         pytest.param(
             "resources/wf.yaml",
             WORKFLOW,
-            "resources/wf.yaml:2 kind: must be a resource kind (ExecResource, File) here",
+            "resources/wf.yaml:2 kind: must be a resource kind (ExecResource, File, HttpResource)"
+            " here",
             id="workflow-in-resources",
         ),
         pytest.param(

@@ -12,6 +12,7 @@ def test_kinds_lists_our_own_kinds_sorted() -> None:
     assert schema.kinds() == [
         "ExecResource",
         "File",
+        "HttpResource",
         "PolicyBinding",
         "Runbook",
         "Settings",
@@ -40,6 +41,6 @@ def test_an_unknown_kind_is_a_usage_error_listing_the_known_ones() -> None:
     with pytest.raises(UsageError) as caught:
         schema.json_schema("Deployment")
     assert str(caught.value) == (
-        "unknown kind 'Deployment'; known kinds: ExecResource, File, PolicyBinding, Runbook,"
-        " Settings, Workflow"
+        "unknown kind 'Deployment'; known kinds: ExecResource, File, HttpResource, PolicyBinding,"
+        " Runbook, Settings, Workflow"
     )
