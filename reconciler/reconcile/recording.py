@@ -1,0 +1,181 @@
+"""Persisting and announcing what a reconcile pass did.
+
+At the end of a pass its outcomes become statuses, decisions and events, written in a few
+transactions so a pass killed half-way leaves complete records. Outcomes that stand as the
+previous pass left them at the same revision (a denial, a reported drift) are neither logged
+nor announced again. The pass itself is a run, started before it and finished after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.clock import Clock
+from reconciler.events import Bus, Event, EventType
+from reconciler.plan import planner
+from reconciler.reconcile import records, resources
+from reconciler.reconcile.backoff import Backoff
+from reconciler.reconcile.memory import Memory, same
+from reconciler.reconcile.passes import PassResult, PassState
+from reconciler.reconcile.revisions import Loaded
+from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
+
+_EVENT_OF = {
+    resources.Result.APPLIED: EventType.RESOURCE_APPLIED,
+    resources.Result.DELETED: EventType.RESOURCE_DELETED,
+    resources.Result.BLOCKED: EventType.RESOURCE_BLOCKED,
+    resources.Result.FAILED: EventType.RESOURCE_FAILED,
+}
+_STANDING = frozenset({resources.Result.BLOCKED, resources.Result.DRIFT_REPORTED})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorder:
+    """Writes the records of one source's passes and publishes their events."""
+
+    source: str
+    store: Store
+    bus: Bus
+    clock: Clock
+    memory: Memory
+    backoff: Backoff
+
+    def record(self, state: PassState, plan: planner.Plan) -> list[resources.Outcome]:
+        """Persist what the pass did: statuses, decisions, forgotten objects; publish events."""
+        now = self.clock.now()
+        statuses: list[ObjectStatus] = []
+        outcomes = list(state.done.values())
+        news = [o for o in outcomes if not _standing(o, state.statuses.get(o.key), state.revision)]
+        for outcome in outcomes:
+            status = self._after(state, outcome, now=now)
+            if status is not None and status is not state.statuses.get(outcome.key):
+                statuses.append(status)
+        orphans = _orphans(state, plan)
+        statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
+        self.store.append_decisions(
+            d for o in news if o.key not in state.logged for d in o.decisions
+        )
+        self.store.put_statuses(statuses)
+        self.memory.saved(statuses)
+        for key in _forgotten(state, outcomes):
+            self.store.delete_status(key)
+            self.memory.forget(key)
+        for outcome in [*news, *orphans]:
+            self._publish(outcome, state)
+        return [*outcomes, *orphans]
+
+    def start_run(self, loaded: Loaded, *, trigger: str) -> RunRecord:
+        run = RunRecord(
+            id=str(uuid.uuid4()),
+            kind=RunKind.RECONCILE,
+            name=self.source,
+            trigger=trigger,
+            revision=loaded.revision.sha,
+            status=RunStatus.RUNNING,
+            started_at=self.clock.now(),
+        )
+        self.store.create_run(run)
+        return run
+
+    def finish_run(self, run: RunRecord, result: PassResult) -> None:
+        status = (
+            RunStatus.FAILED
+            if result.error or any(o.result is resources.Result.FAILED for o in result.outcomes)
+            else RunStatus.SUCCEEDED
+        )
+        self.store.update_run(
+            records.finished_run(run, result=result, status=status, at=self.clock.now())
+        )
+
+    def _after(
+        self, state: PassState, outcome: resources.Outcome, *, now: datetime
+    ) -> ObjectStatus | None:
+        key, result = outcome.key, outcome.result
+        if result is resources.Result.DELETED:
+            self.backoff.succeeded(key)
+            return None
+        if result is resources.Result.FAILED:
+            self.backoff.failed(key, now)
+        elif result in (resources.Result.APPLIED, resources.Result.UNCHANGED):
+            self.backoff.succeeded(key)
+        target = state.target(key)
+        prev = state.statuses.get(key)
+        known = self.memory.recall(key, prev)
+        body = target.doc.body
+        changed = known is None or not same(known.desired, body)
+        if result is resources.Result.UNCHANGED and key not in state.errors:
+            self.memory.in_sync(key, body=body, observed=state.observed[key])
+        else:
+            applied = result is resources.Result.APPLIED
+            self.memory.not_in_sync(key, body=body, applied=applied)
+        change = state.changes.get(key) or planner.Change(
+            action=planner.Action.NOOP, key=key, kind=target.doc.kind
+        )
+        return records.status_after(
+            prev=prev,
+            doc=target.doc,
+            outcome=outcome,
+            change=change,
+            source=self.source,
+            revision=state.revision,
+            at=now,
+            desired_changed=changed,
+        )
+
+    def _orphan_status(
+        self, state: PassState, outcome: resources.Outcome, *, now: datetime
+    ) -> ObjectStatus | None:
+        prev = state.statuses[outcome.key]
+        status = records.orphaned(prev, outcome=outcome, revision=state.revision, at=now)
+        return None if status is prev else status
+
+    def _publish(self, outcome: resources.Outcome, state: PassState) -> None:
+        now = self.clock.now()
+        data = {
+            "revision": state.revision,
+            "result": outcome.result.value,
+            "provider": outcome.provider,
+        }
+        found = [(EventType.DRIFT_DETECTED, outcome.drift)] if outcome.drifted else []
+        if outcome.result in _EVENT_OF:
+            found.append((_EVENT_OF[outcome.result], outcome.message))
+        for type_, message in found:
+            self.bus.publish(
+                Event(type=type_, at=now, source=self.source, object_key=outcome.key,
+                      message=message, data=data)
+            )
+
+
+def _standing(outcome: resources.Outcome, prev: ObjectStatus | None, revision: str) -> bool:
+    """A denial or a reported drift, as the last pass found it at this very revision."""
+    if outcome.result not in _STANDING or prev is None or not prev.history:
+        return False
+    last = prev.history[-1]
+    return (last.outcome, last.message, last.revision) == (
+        outcome.result.value, outcome.message, revision
+    )
+
+
+def _orphans(state: PassState, plan: planner.Plan) -> list[resources.Outcome]:
+    return [
+        resources.Outcome(
+            key=key,
+            result=resources.Result.ORPHANED,
+            message="removed from Git and left in place: pruning is off",
+            provider=state.gone[key].provider.name,
+        )
+        for key in plan.orphans
+    ]
+
+
+def _forgotten(state: PassState, outcomes: Iterable[resources.Outcome]) -> list[str]:
+    """Deleted objects, and objects that left Git and are absent anyway."""
+    deleted = [o.key for o in outcomes if o.result is resources.Result.DELETED]
+    vanished = [
+        k for k in state.gone
+        if k not in state.errors and state.observed.get(k) is None and k not in state.done
+    ]
+    return deleted + vanished
