@@ -10,6 +10,7 @@ Every error, including unknown paths and wrong methods, is a JSON `{"error": mes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import urllib.parse
@@ -204,7 +205,7 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def event_stream(request: Request) -> Response:
         return StreamingResponse(
-            stream.events(daemon.bus),
+            stream.events(daemon.bus, stop=app.state.stopping),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -238,6 +239,7 @@ def create_app(daemon: Daemon) -> Starlette:
             UnknownSource: _unknown_source,
         },
     )
+    app.state.stopping = asyncio.Event()  # set by `server.HttpServer` when it stops
     return app
 
 

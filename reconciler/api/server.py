@@ -26,6 +26,7 @@ class HttpServer:
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
         self._server = _Server(config)
+        self._app = app
 
     @property
     def port(self) -> int:
@@ -40,5 +41,7 @@ class HttpServer:
     async def serve(self, stop: asyncio.Event) -> None:
         task = asyncio.create_task(self._server.serve())
         await stop.wait()
+        # Endless responses (the event stream) end on this, or shutdown would wait for them.
+        getattr(self._app.state, "stopping", asyncio.Event()).set()
         self._server.should_exit = True
         await task

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OPERATOR, VIEWER, WORKFLOW_RUN, Site, screenshot, sign_in
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests import gitrepo
 from tests.api import live
+from tests.dashboard.browser import OPERATOR, VIEWER, Site, screenshot, sign_in
 
 
 def focused(page: Page) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OPERATOR, WORKFLOW_RUN, Site, screenshot, sign_in
 from playwright.sync_api import Page, expect
+
+from tests.dashboard.browser import OPERATOR, WORKFLOW_RUN, Site, screenshot, sign_in
 
 PAGES = [
     ("overview", "/", ["demo", "Objects by condition", "ReconcileFinished"]),

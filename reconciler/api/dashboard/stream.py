@@ -5,7 +5,8 @@ pool), so each connected client gets its own bounded `asyncio.Queue` fed through
 `loop.call_soon_threadsafe`. A client too slow to keep up loses the oldest events and is
 sent a `resync` event instead, telling it to reload what it shows; a comment line every
 `heartbeat` seconds keeps proxies from closing an idle stream and lets the server notice a
-client that went away.
+client that went away. Streams end when the server stops (`stop`), which would otherwise
+wait for them forever.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from reconciler.events import Bus, Event
@@ -57,22 +58,31 @@ class ClientQueue:
         self.queue.put_nowait(chunk)
 
 
-async def events(bus: Bus, *, heartbeat: float = 15.0, size: int = 256,
-                 stopping: Callable[[], bool] = lambda: False) -> AsyncIterator[bytes]:
-    """The SSE byte stream of one client, until it disconnects or `stopping()` holds."""
+async def events(bus: Bus, *, stop: asyncio.Event, heartbeat: float = 15.0,
+                 size: int = 256) -> AsyncIterator[bytes]:
+    """The SSE byte stream of one client, until it disconnects or `stop` is set."""
     client = ClientQueue(asyncio.get_running_loop(), size=size)
     unsubscribe = bus.subscribe(client.offer)
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    getting: asyncio.Future[Any] | None = None
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
-        while not stopping():
-            try:
-                chunk = await asyncio.wait_for(client.queue.get(), heartbeat)
-            except TimeoutError:
-                yield b": heartbeat\n\n"
+        while not stop.is_set():
+            getting = getting or asyncio.ensure_future(client.queue.get())
+            await asyncio.wait({getting, stopping}, timeout=heartbeat,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                if not stop.is_set():
+                    yield b": heartbeat\n\n"
                 continue
+            chunk: bytes = getting.result()
+            getting = None
             if client.overflowed:
                 client.overflowed = False
                 yield encode("resync", {"reason": "events were dropped; reload"})
             yield chunk
     finally:
+        for pending in (stopping, getting):
+            if pending is not None:
+                pending.cancel()
         unsubscribe()

@@ -1,0 +1,97 @@
+"""What the dashboard tests share: the tokens, the served site, signing in, screenshots
+(saved under `artifacts/screenshots/` at the repository root), and a seeded workflow run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from reconciler.store import base
+from tests.api import live
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VIEWER, OPERATOR = "viewer-token-0123456789", "operator-token-0123456789"
+WORKFLOW_RUN = "wf-0001-nightly-backup"
+GATED_WORKFLOW = """apiVersion: reconciler.dev/v1
+kind: Workflow
+metadata: {name: gated}
+spec:
+  triggers: [{manual: {}}]
+  steps:
+    - {name: build, command: ["true"]}
+    - {name: sign-off, kind: approval, dependsOn: [build],
+       approval: {message: "ship it?", approvers: [otto]}}
+    - {name: ship, dependsOn: [sign-off], command: ["true"]}
+"""
+
+
+def tokens() -> list[dict[str, str]]:
+    return [
+        {"name": "vera", "role": "viewer", "sha256": hashlib.sha256(VIEWER.encode()).hexdigest()},
+        {"name": "otto", "role": "operator",
+         "sha256": hashlib.sha256(OPERATOR.encode()).hexdigest()},
+    ]
+
+
+@dataclasses.dataclass
+class Site:
+    live: live.Live
+    repo: Path
+    out: Path
+
+    @property
+    def url(self) -> str:
+        return self.live.base_url
+
+    def api(self, path: str) -> object:
+        r = self.live.get(path, headers={"Authorization": f"Bearer {VIEWER}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def seed_workflow_run(store: base.Store) -> None:
+    """A workflow run as the workflow engine writes one: a DAG, a retried step, and an
+    approval step waiting for a human."""
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+
+    def step(name: str, status: base.StepStatus, start: float, end: float | None,
+             attempt: int = 1) -> base.StepRecord:
+        return base.StepRecord(name=name, status=status, attempt=attempt,
+                               started_at=t0 + timedelta(seconds=start),
+                               finished_at=None if end is None else t0 + timedelta(seconds=end),
+                               output={"exitCode": 0} if end is not None else {})
+
+    store.create_run(base.RunRecord(
+        id=WORKFLOW_RUN, kind=base.RunKind.WORKFLOW, name="nightly-backup", trigger="cron",
+        revision="a" * 40, status=base.RunStatus.WAITING, started_at=t0,
+        steps=(
+            step("archive", base.StepStatus.FAILED, 0, 4),
+            step("archive", base.StepStatus.SUCCEEDED, 5, 12, attempt=2),
+            step("verify", base.StepStatus.SUCCEEDED, 12, 15),
+            step("checksum", base.StepStatus.SUCCEEDED, 12, 14),
+            step("approve-upload", base.StepStatus.WAITING, 15, None),
+        ),
+    ))
+
+
+def sign_in(page: Page, site: Site, token: str, *, next_path: str = "/") -> None:
+    page.goto(f"{site.url}/login?next={next_path}")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{site.url}{next_path}")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
