@@ -19,6 +19,15 @@ from reconciler.specs.snapshot import Document
 MakeDocument = Callable[..., Document]
 
 
+def raised(
+    call: Callable[[Document], object], resource: Document, *, error: type[Exception]
+) -> str:
+    """The message of the `error` that `call(resource)` must raise."""
+    with pytest.raises(error) as caught:
+        call(resource)
+    return str(caught.value)
+
+
 @pytest.fixture
 def make_document() -> MakeDocument:
     """Build a resource `Document` the way the loader would, from kind, name and spec."""

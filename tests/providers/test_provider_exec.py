@@ -12,8 +12,10 @@ import pytest
 from reconciler.errors import ProblemsError
 from reconciler.providers import base
 from reconciler.providers import exec as exec_provider
+from tests.providers.conftest import raised
 
 if TYPE_CHECKING:
+    from reconciler.specs.snapshot import Document
     from tests.providers.conftest import MakeDocument
 
 SLOW_WITH_GRANDCHILD = """\
@@ -36,6 +38,13 @@ def program(tmp_path: Path, name: str, source: str) -> str:
     return f"providers/{name}"
 
 
+def with_program(
+    make_document: MakeDocument, tmp_path: Path, *, name: str, source: str
+) -> Document:
+    """The ExecResource `web`, managed by the program `name` written into the repository."""
+    return make_document("ExecResource", "web", {"provider": program(tmp_path, name, source)})
+
+
 def gone(pid: int) -> bool:
     """True when `pid` no longer runs: it does not exist, or is a zombie awaiting its reaper."""
     try:
@@ -51,9 +60,7 @@ def test_a_timeout_kills_the_whole_process_group(
 ) -> None:
     path = program(tmp_path, "slow.py", SLOW_WITH_GRANDCHILD)
     resource = make_document("ExecResource", "slow", {"provider": path, "timeout": "2s"})
-    with pytest.raises(base.ProviderTimeout) as caught:
-        provider.apply(resource)
-    assert str(caught.value) == (
+    assert raised(provider.apply, resource, error=base.ProviderTimeout) == (
         "exec provider: ExecResource//slow: providers/slow.py timed out after 2s during apply; "
         "its process group was killed"
     )
@@ -69,11 +76,8 @@ def test_invalid_json_is_reported_with_the_last_line_of_stderr(
 ) -> None:
     source = "import sys\nprint('starting', file=sys.stderr)\nprint('no', file=sys.stderr)\n" \
              "print('ready!')\n"
-    resource = make_document("ExecResource", "web", {"provider": program(tmp_path, "bad.py",
-                                                                         source)})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == (
+    resource = with_program(make_document, tmp_path, name="bad.py", source=source)
+    assert raised(provider.observe, resource, error=base.ProviderError) == (
         "exec provider: ExecResource//web: providers/bad.py printed invalid JSON during observe "
         "(Expecting value: line 1 column 1 (char 0)): no"
     )
@@ -83,11 +87,8 @@ def test_a_non_zero_exit_is_reported_with_the_last_line_of_stderr(
     provider: exec_provider.ExecProvider, tmp_path: Path, make_document: MakeDocument
 ) -> None:
     source = "import sys\nsys.stderr.write('first\\nport 8080 is taken\\n\\n')\nsys.exit(4)\n"
-    resource = make_document("ExecResource", "web", {"provider": program(tmp_path, "exit.py",
-                                                                         source)})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.delete(resource)
-    assert str(caught.value) == (
+    resource = with_program(make_document, tmp_path, name="exit.py", source=source)
+    assert raised(provider.delete, resource, error=base.ProviderError) == (
         "exec provider: ExecResource//web: providers/exit.py exited with status 4 during delete: "
         "port 8080 is taken"
     )
@@ -97,11 +98,8 @@ def test_an_error_reply_is_reported_as_written(
     provider: exec_provider.ExecProvider, tmp_path: Path, make_document: MakeDocument
 ) -> None:
     source = "import json\nprint(json.dumps({'error': 'no capacity left'}))\n"
-    resource = make_document("ExecResource", "web", {"provider": program(tmp_path, "err.py",
-                                                                         source)})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.apply(resource)
-    assert str(caught.value) == (
+    resource = with_program(make_document, tmp_path, name="err.py", source=source)
+    assert raised(provider.apply, resource, error=base.ProviderError) == (
         "exec provider: ExecResource//web: providers/err.py failed during apply: no capacity left"
     )
 
@@ -122,9 +120,7 @@ def test_programs_must_stay_inside_the_repository(
     provider: exec_provider.ExecProvider, tmp_path: Path, make_document: MakeDocument
 ) -> None:
     resource = make_document("ExecResource", "web", {"provider": "../outside.py"})
-    with pytest.raises(ProblemsError) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == (
+    assert raised(provider.observe, resource, error=ProblemsError) == (
         "resources/managed.yaml:1 spec.provider: ../outside.py is outside the repository "
         "(ExecResource//web, exec provider)"
     )
@@ -134,16 +130,12 @@ def test_missing_programs_and_bad_timeouts_are_spec_problems(
     provider: exec_provider.ExecProvider, make_document: MakeDocument
 ) -> None:
     missing = make_document("ExecResource", "web", {"provider": "providers/nope.py"})
-    with pytest.raises(ProblemsError) as caught:
-        provider.observe(missing)
-    assert str(caught.value) == (
+    assert raised(provider.observe, missing, error=ProblemsError) == (
         "resources/managed.yaml:1 spec.provider: providers/nope.py: no such program "
         "(ExecResource//web, exec provider)"
     )
     bad = make_document("ExecResource", "web", {"provider": "p.py", "timeout": "soon"})
-    with pytest.raises(ProblemsError) as caught:
-        provider.observe(bad)
-    assert str(caught.value) == (
+    assert raised(provider.observe, bad, error=ProblemsError) == (
         'resources/managed.yaml:1 spec.timeout: must be a duration like "30s" '
         "(ExecResource//web, exec provider)"
     )

@@ -12,8 +12,10 @@ import pytest
 from reconciler.errors import ProblemsError
 from reconciler.providers import base
 from reconciler.providers import file as file_provider
+from tests.providers.conftest import raised
 
 if TYPE_CHECKING:
+    from reconciler.specs.snapshot import Document
     from tests.providers.conftest import MakeDocument
 
 
@@ -31,10 +33,8 @@ def provider(root: Path) -> file_provider.FileProvider:
     )
 
 
-def spec_message(provider: file_provider.FileProvider, resource: object) -> str:
-    with pytest.raises(ProblemsError) as caught:
-        provider.apply(resource)  # type: ignore[arg-type]
-    return str(caught.value)
+def spec_message(provider: file_provider.FileProvider, resource: Document) -> str:
+    return raised(provider.apply, resource, error=ProblemsError)
 
 
 def test_a_path_outside_the_roots_is_refused_and_nothing_is_written(

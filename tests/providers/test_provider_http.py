@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.providers import base
 from reconciler.providers import http as http_provider
+from tests.providers.conftest import raised
 
 if TYPE_CHECKING:
     from tests.providers.conftest import JsonStore, MakeDocument
@@ -36,9 +37,7 @@ def test_a_bearer_token_from_the_environment_is_sent_and_never_shown(
     assert json_store.requests[-1][2]["Authorization"] == f"Bearer {TOKEN}"
     broken = make_document("HttpResource", "web", {"url": f"{json_store.base_url}/broken/web",
                                                    "body": {"a": 1}, "auth": auth})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.apply(broken)
-    assert str(caught.value) == (
+    assert raised(provider.apply, broken, error=base.ProviderError) == (
         f"http provider: HttpResource//web: PUT {json_store.base_url}/broken/web returned 500: "
         '{"error": "store is broken", "authorization": "Bearer ***"}'
     )
@@ -59,9 +58,7 @@ def test_a_header_from_a_file_is_sent_and_a_rejected_one_is_redacted(
     assert provider.observe(resource) is None
     assert json_store.requests[-1][2]["X-Api-Key"] == TOKEN
     secret.write_text("wrong-key-material")
-    with pytest.raises(base.ProviderError) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == (
+    assert raised(provider.observe, resource, error=base.ProviderError) == (
         f"http provider: HttpResource//web: GET {json_store.base_url}/items/web returned 401: "
         '{"error": "unauthorised", "got": "***"}'
     )
@@ -76,9 +73,7 @@ def test_a_missing_token_variable_is_named(
     monkeypatch.delenv("STORE_TOKEN", raising=False)
     resource = make_document("HttpResource", "web", {"url": f"{json_store.base_url}/items/web",
                                                      "auth": {"bearerTokenEnv": "STORE_TOKEN"}})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == (
+    assert raised(provider.observe, resource, error=base.ProviderError) == (
         "http provider: HttpResource//web: environment variable STORE_TOKEN "
         "(spec.auth.bearerTokenEnv) is not set"
     )
@@ -101,9 +96,7 @@ def test_a_slow_server_times_out(
     json_store.slow_seconds = 0.5
     resource = make_document("HttpResource", "web", {"url": f"{json_store.base_url}/slow/web",
                                                      "timeout": "100ms"})
-    with pytest.raises(base.ProviderTimeout) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == (
+    assert raised(provider.observe, resource, error=base.ProviderTimeout) == (
         f"http provider: HttpResource//web: GET {json_store.base_url}/slow/web timed out "
         "after 0.1s"
     )
@@ -113,10 +106,9 @@ def test_credentials_in_the_url_are_redacted(
     provider: http_provider.HttpProvider, make_document: MakeDocument
 ) -> None:
     resource = make_document("HttpResource", "web", {"url": "http://admin:hunter2@127.0.0.1:9/x"})
-    with pytest.raises(base.ProviderError) as caught:
-        provider.observe(resource)
-    assert "hunter2" not in str(caught.value)
-    assert str(caught.value) == (
+    message = raised(provider.observe, resource, error=base.ProviderError)
+    assert "hunter2" not in message
+    assert message == (
         "http provider: HttpResource//web: GET http://***@127.0.0.1:9/x failed: "
         "[Errno 111] Connection refused"
     )
@@ -126,9 +118,7 @@ def test_the_auth_spec_must_choose_one_source(
     provider: http_provider.HttpProvider, make_document: MakeDocument
 ) -> None:
     resource = make_document("HttpResource", "web", {"url": "ftp://x", "auth": {}})
-    with pytest.raises(base.ProviderSpecError) as caught:
-        provider.observe(resource)
-    assert str(caught.value) == "\n".join([
+    assert raised(provider.observe, resource, error=base.ProviderSpecError) == "\n".join([
         "resources/managed.yaml:1 spec.auth: set exactly one of bearerTokenEnv or headerFromFile "
         "(HttpResource//web, http provider)",
         "resources/managed.yaml:1 spec.url: must be an http:// or https:// URL "
