@@ -77,6 +77,16 @@ def issues(kind: str, doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(".".join(map(str, loc)), message) for loc, message in found]
 
 
+def changed(text: str, path: tuple[Any, ...], value: Any) -> Any:
+    """The document in `text` with the value at `path` replaced by `value`."""
+    doc = yaml.safe_load(text)
+    target = doc
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return doc
+
+
 def test_the_documented_workflow_validates() -> None:
     doc = yaml.safe_load(WORKFLOW)
     model, found = kinds.validate("Workflow", doc)
@@ -169,12 +179,7 @@ def test_the_documented_runbook_validates() -> None:
 def test_workflow_mistakes_get_one_short_message(
     path: tuple[Any, ...], value: Any, expected: tuple[str, str]
 ) -> None:
-    doc = yaml.safe_load(WORKFLOW)
-    target = doc
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    assert issues("Workflow", doc) == [expected]
+    assert issues("Workflow", changed(WORKFLOW, path, value)) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -227,12 +232,7 @@ def test_workflow_mistakes_get_one_short_message(
 def test_runbook_mistakes_get_one_short_message(
     path: tuple[Any, ...], value: Any, expected: tuple[str, str]
 ) -> None:
-    doc = yaml.safe_load(RUNBOOK)
-    target = doc
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    assert issues("Runbook", doc) == [expected]
+    assert issues("Runbook", changed(RUNBOOK, path, value)) == [expected]
 
 
 @pytest.mark.parametrize(
