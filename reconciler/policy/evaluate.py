@@ -111,8 +111,14 @@ class _Inputs:
 class Evaluator:
     """Evaluates one bundle's bindings and constraints; use it on one thread only."""
 
-    def __init__(self, bundle: Bundle, *, clock: Clock, revision: str | None) -> None:
+    def __init__(
+        self, bundle: Bundle, *, clock: Clock, revision: str | None, keep_inputs: bool = False
+    ) -> None:
         self._engine: RegoEngine = bundle.new_engine()
+        # With keep_inputs, the input text of every decision is kept by its digest until
+        # `pop_inputs`, so a decision log can store what replaying it needs.
+        self._keep = keep_inputs
+        self._inputs: dict[str, str] = {}
         self._clock = clock
         self._revision = revision
         self._revision_json = canonical(revision)
@@ -169,7 +175,7 @@ class Evaluator:
                         outcome=verdict.outcome,
                         messages=verdict.messages,
                         suppressed=verdict.findings.suppressed,
-                        digest=inputs.digest(text),
+                        digest=self._kept(inputs.digest(text), text),
                         revision=self._revision,
                         now=now,
                     ),
@@ -200,6 +206,7 @@ class Evaluator:
             if not reviews:
                 continue
             texts = [f'{{"parameters":{params},"review":{review}}}' for _, review in reviews]
+            joined = texts[0] if len(texts) == 1 else f"[{','.join(texts)}]"
             verdicts = [self._run(rules, t) for t in texts]
             out.append(
                 gatekeeper.decide(
@@ -211,10 +218,20 @@ class Evaluator:
                         (p, v.outcome, v.messages)
                         for (p, _), v in zip(reviews, verdicts, strict=True)
                     ],
-                    digest=_digest(texts[0] if len(texts) == 1 else f"[{','.join(texts)}]"),
+                    digest=self._kept(_digest(joined), joined),
                 )
             )
         return out
+
+    def _kept(self, digest: str, text: str) -> str:
+        if self._keep:
+            self._inputs[digest] = text
+        return digest
+
+    def pop_inputs(self) -> dict[str, str]:
+        """Input texts by digest of the decisions made since the last call (keep_inputs)."""
+        kept, self._inputs = self._inputs, {}
+        return kept
 
     def _run(self, rules: tuple[tuple[str, str], ...], text: str) -> _Verdict:
         if text is not self._current and text != self._current:

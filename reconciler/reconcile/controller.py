@@ -22,6 +22,7 @@ planning) and `recording` (statuses, decisions, events and the run).
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -76,20 +77,24 @@ class Controller:
         self.memory = Memory(loader=loader)
         self.recorder = Recorder(
             source=name, store=store, bus=bus, clock=clock, memory=self.memory,
-            backoff=self.backoff,
+            backoff=self.backoff, log_decisions=self.log_decisions,
         )
         self._evaluator: tuple[str, Evaluator] | None = None
+        self._inputs: dict[str, str] = {}  # inputs of decisions not logged yet, by digest
         self._targets = targets.Targets(registry)
         self._last: tuple[str, models.SettingsSpec] | None = None  # previous pass
 
     def evaluator(self, loaded: Loaded) -> Evaluator:
         sha = loaded.revision.sha
         if self._evaluator is None or self._evaluator[0] != sha:
-            self._evaluator = (sha, Evaluator(loaded.bundle, clock=self.clock, revision=sha))
+            self._evaluator = (
+                sha, Evaluator(loaded.bundle, clock=self.clock, revision=sha, keep_inputs=True)
+            )
         return self._evaluator[1]
 
     def reconcile(self, loaded: Loaded, *, trigger: str) -> PassResult:
         run = self.recorder.start_run(loaded, trigger=trigger)
+        self._inputs.clear()  # inputs of standing outcomes, never logged, are not kept
         # A pass over many objects allocates many small records that live to its end:
         # collections during it find nothing to free. Afterwards what is still alive (the
         # revision's documents, the statuses, what the controller remembers) will live
@@ -241,9 +246,19 @@ class Controller:
         )
 
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
-        if decisions:
-            self.store.append_decisions(decisions)
+        self.log_decisions(decisions)
         state.logged.add(key)
+
+    def log_decisions(self, decisions: Iterable[Decision]) -> int:
+        """Append decisions to the log, with the inputs they were made on (for replay)."""
+        chosen = list(decisions)
+        if not chosen:
+            return 0
+        if self._evaluator:
+            self._inputs.update(self._evaluator[1].pop_inputs())
+        wanted = {d.input_digest for d in chosen}
+        self.store.put_inputs({k: self._inputs.pop(k) for k in wanted if k in self._inputs})
+        return self.store.append_decisions(chosen)
 
     def _drifted(self, state: PassState, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:

@@ -9,13 +9,14 @@ nor announced again. The pass itself is a run, started before it and finished af
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import planner
+from reconciler.policy.decisions import Decision
 from reconciler.reconcile import records, resources
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
@@ -42,6 +43,7 @@ class Recorder:
     clock: Clock
     memory: Memory
     backoff: Backoff
+    log_decisions: Callable[[Iterable[Decision]], int]  # appends with the decisions' inputs
 
     def record(self, state: PassState, plan: planner.Plan) -> list[resources.Outcome]:
         """Persist what the pass did: statuses, decisions, forgotten objects; publish events."""
@@ -55,9 +57,7 @@ class Recorder:
                 statuses.append(status)
         orphans = _orphans(state, plan)
         statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
-        self.store.append_decisions(
-            d for o in news if o.key not in state.logged for d in o.decisions
-        )
+        self.log_decisions(d for o in news if o.key not in state.logged for d in o.decisions)
         self.store.put_statuses(statuses)
         self.memory.saved(statuses)
         for key in _forgotten(state, outcomes):

@@ -149,7 +149,7 @@ class SourceRunner:
             for doc in loaded.snapshot.resources
             for d in evaluator.evaluate(doc, observed=observed.get(doc.key))
         ]
-        return self.store.append_decisions(decisions)
+        return self.controller.log_decisions(decisions)
 
     async def run_audit(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.audit)

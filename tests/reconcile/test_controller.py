@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from reconciler.conditions import ConditionStatus
@@ -341,3 +343,18 @@ def test_a_standing_denial_is_logged_and_announced_once_per_revision(
     ]
     blocked = [e.data["revision"] for e in h.events if e.type is EventType.RESOURCE_BLOCKED]
     assert blocked == [first[0].revision, second]
+
+
+def test_every_logged_decision_keeps_the_input_it_was_made_on(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    files = base_files(out)
+    files["resources/bad.yaml"] = file_doc("bad", out / "bad", mode="0777")
+    h = make_harness(files)
+    h.sync()
+    pairs = list(h.store.iter_decisions_with_inputs())
+    assert {d.resource.key for d, _ in pairs} == {*KEYS, "File//bad"}
+    for decision, text in pairs:
+        assert text is not None, decision
+        assert hashlib.sha256(text.encode()).hexdigest() == decision.input_digest
+        assert json.loads(text)["resource"]["metadata"]["name"] == decision.resource.name
