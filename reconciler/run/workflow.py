@@ -215,8 +215,11 @@ class Execution:
         status = StepStatus.FAILED if failure else StepStatus.SUCCEEDED
         if self.abort is not None and error == self.abort:
             status = StepStatus.CANCELLED
+        # Durable before dependents start, for the same steps: else a crash right after
+        # would put a step that finished to a human again.
         await self._record(replace(record, status=status, output=outputs, error=error,
-                                   finished_at=self.parts.clock.now()))
+                                   finished_at=self.parts.clock.now()),
+                           wait=not recovery.rerunnable(step))
         if failure is None or status is StepStatus.CANCELLED:
             self.states[step.name] = status
             return None
