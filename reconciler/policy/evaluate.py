@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -259,6 +260,31 @@ def _json_or_null(value: Any) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_package(
+    bundle: Bundle, *, package: str, document: Mapping[str, Any]
+) -> tuple[bool, tuple[str, ...]]:
+    """Evaluate one package's conftest-style rules on `document`: (allowed, messages).
+
+    For workflow `policy` steps. Builds an engine on the calling thread, which must be the
+    thread that owns `bundle`'s engines (the source's worker).
+    """
+    if package not in bundle.policies:
+        known = ", ".join(sorted(bundle.policies)) or "none"
+        return False, (f'policy "{package}" not found (known: {known})',)
+    engine = bundle.new_engine()
+    engine.set_input_json(canonical(dict(document)))
+    results: dict[str, Any] = {}
+    try:
+        for name, path in _rule_paths(bundle, package):
+            raw = engine.eval_rule_text(path)
+            if raw != "[]":
+                results[name] = json.loads(raw)
+    except RegoEvalError as exc:
+        return False, (str(exc),)
+    findings = conftest.collect(results) if results else _NOTHING
+    return findings.outcome is not Outcome.DENY, findings.messages
 
 
 def _rule_paths(

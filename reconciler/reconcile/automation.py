@@ -12,6 +12,7 @@ triggers are polled from Prometheus; webhooks and the API start runs by name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
+from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
 from reconciler.reconcile.runner import SourceRunner
@@ -64,13 +66,26 @@ class Automation:
         self._lock = threading.Lock()  # sources finish passes on their own threads
         bus.subscribe(self._on_event)
 
+    async def _check_policy(self, package: str, document: Mapping[str, Any]
+                            ) -> base.PolicyVerdict:
+        """A workflow `policy` step: the first source whose revision defines the package."""
+        for runner in self.runners.values():
+            loaded = runner.loader.last_good
+            if loaded is not None and package in loaded.bundle.policies:
+                check = functools.partial(evaluate.check_package, loaded.bundle,
+                                          package=package, document=document)
+                allowed, messages = await runner.on_worker(check)
+                return base.PolicyVerdict(allowed=allowed, messages=messages)
+        return base.PolicyVerdict(allowed=False,
+                                  messages=(f'policy "{package}" is not defined by any source',))
+
     # life cycle
 
     async def start(self) -> list[str]:
         """Build the engine, remember the current violations, resume unfinished runs."""
         self._loop = asyncio.get_running_loop()
         services = base.Services(workflow=self.catalog.workflow, runbook=self.catalog.runbook,
-                                 request_sync=self._sync)
+                                 request_sync=self._sync, evaluate_policy=self._check_policy)
         self.engine = Engine(store=self.store, clock=self.clock, services=services)
         found = await asyncio.to_thread(self.store.violations)
         with self._lock:

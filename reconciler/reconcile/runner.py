@@ -12,10 +12,11 @@ import asyncio
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
@@ -29,6 +30,7 @@ from reconciler.reconcile.settings import DaemonSource, ReconcileSettings
 from reconciler.store.base import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +114,10 @@ class SourceRunner:
             stopping.cancel()
             await loop.run_in_executor(self._thread, self._release)
             await loop.run_in_executor(None, self._thread.shutdown)
+
+    async def on_worker(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on this source's worker thread (where its regorus engines live)."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     def _release(self) -> None:
         """Drop the revision's regorus engines on the thread that built them: PyO3 refuses

@@ -216,3 +216,43 @@ def test_a_rejected_approval_fails_the_run(tmp_path: Path) -> None:
         assert run["error"] == "step gate failed: rejected by alice: not today"
         assert helpers.steps(run) == {"first": "succeeded", "gate": "failed",
                                       "last": "skipped"}
+
+
+REPLICAS_POLICY = """\
+package ops.replicas
+import rego.v1
+
+deny contains msg if {
+    input.replicas > 5
+    msg := sprintf("%d replicas is more than 5", [input.replicas])
+}
+"""
+
+
+def test_a_policy_step_branches_on_a_policy_of_the_repository(tmp_path: Path) -> None:
+    gate = workflow("scale", triggers=[{"manual": {}}], steps=[
+        {"name": "check", "kind": "policy",
+         "policy": {"policy": "ops.replicas", "input": {"replicas": "{{ vars.n }}"},
+                    "allow": ["scale-up"], "deny": ["refuse"]}},
+        echo("scale-up", dependsOn=["check"]),
+        echo("refuse", dependsOn=["check"]),
+    ])
+    repo = tmp_path / "repo"
+    helpers.make(repo, {"policies/replicas.rego": REPLICAS_POLICY,
+                        "workflows/scale.yaml": gate})
+    with helpers.served(tmp_path, repo) as running:
+        outcomes = {}
+        for n in (3, 9):
+            run_id = running.post("/api/v1/workflows/scale/run",
+                                  json={"variables": {"n": n}}).json()["run"]
+            run = helpers.finished_run(running, run_id)
+            check = next(s for s in run["steps"] if s["name"] == "check")
+            outcomes[n] = (helpers.steps(run), check["output"])
+    assert outcomes[3] == (
+        {"check": "succeeded", "scale-up": "succeeded", "refuse": "skipped"},
+        {"allowed": True, "messages": [], "skipped": ["refuse"]},
+    )
+    assert outcomes[9] == (
+        {"check": "succeeded", "scale-up": "skipped", "refuse": "succeeded"},
+        {"allowed": False, "messages": ["9 replicas is more than 5"], "skipped": ["scale-up"]},
+    )
