@@ -11,8 +11,10 @@ per worker with `RegoEngine()` or `clone()` inside that worker, never share one.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +123,17 @@ class RegoEngine:
 
     def __init__(self, *, coverage: bool = False, _engine: Any = None) -> None:
         self._engine = _engine if _engine is not None else regorus.Engine()
+        self._owner = threading.get_ident()
         if coverage:
             self._engine.set_enable_coverage(True)
+
+    def __del__(self) -> None:
+        # PyO3 refuses to free an engine on any thread but its creator's ("unsendable"),
+        # which surfaces as an unraisable RuntimeError and leaks it anyway. When the last
+        # reference goes away elsewhere (a revision dropped by another thread), keep the
+        # engine deliberately instead: a bounded leak, one engine per revision and thread.
+        if threading.get_ident() != self._owner:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._engine))
 
     def add_module(self, path: str, text: str, *, v0: bool | None = None) -> str:
         """Add one Rego module; returns its package (`data.x.y`). v0 is guessed if None."""
