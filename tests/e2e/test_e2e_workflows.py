@@ -152,8 +152,9 @@ def test_a_run_resumes_after_the_daemon_is_killed(tmp_path: Path, launch: Launch
     third = launch(args, name="third")
 
     def asked() -> dict[str, Any]:
-        [item] = third.get("/api/v1/approvals")["approvals"]
-        return dict(item)
+        items = third.get("/api/v1/approvals")["approvals"]
+        assert len(items) == 1, items  # retried until the resumed run asks
+        return dict(items[0])
 
     question = harness.eventually(asked, what="the question about risky")
     assert (question["runId"], question["step"], question["resume"]) == (run_id, "risky", True)
