@@ -1,7 +1,8 @@
 """The store interface every backend implements, and the records it keeps.
 
-The daemon persists five things: the revisions each source went through, one `ObjectStatus`
-per managed object (Flux-style), the decision log, runs with their steps, and an event feed.
+The daemon persists six things: the revisions each source went through, one `ObjectStatus`
+per managed object (Flux-style), the decision log, runs with their steps, an event feed, and
+the reports of pull-request simulations.
 `Store` names what the daemon may ask of them and nothing about how they are kept, so
 SQLite (the default) and a later PostgreSQL backend pass the same contract suite. Every
 method is one transaction: a reader never sees half of a write. Timestamps are
@@ -124,6 +125,40 @@ class EventRecord:
     object_key: str | None = None
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class SimulationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every section of the report was computed
+    FAILED = "failed"  # it could not run, or a section could not be computed (see summary)
+    CANCELLED = "cancelled"  # superseded by a newer delivery before it started
+
+
+SIMULATION_FINISHED = frozenset(
+    {SimulationStatus.SUCCEEDED, SimulationStatus.FAILED, SimulationStatus.CANCELLED})
+"""Simulation statuses that never change again; only these are pruned by retention."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulationRecord:
+    """One simulation of a change from `base` to `head` of a source, and its report."""
+
+    id: str
+    source: str
+    forge: str  # github | gitlab | api (started by hand)
+    number: int | None = None  # the pull/merge request, if any
+    base: str  # sha (or the ref given, until resolved)
+    head: str
+    status: SimulationStatus
+    blocked: bool = False
+    conclusion: str | None = None  # success | neutral | failure (GitHub's words)
+    summary: str = ""
+    report: dict[str, Any] | None = None  # `simulate --format json`
+    markdown: tuple[str, ...] = ()  # the comment's parts
+    forge_error: str | None = None  # why reporting to the forge failed, if it did
+    created_at: datetime
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +300,23 @@ class Store(Protocol):
         limit: int = 100,
     ) -> list[RunRecord]:
         """Runs, the most recently created first."""
+        ...
+
+    def put_simulation(self, simulation: SimulationRecord) -> None:
+        """Insert or replace the simulation `simulation.id`."""
+        ...
+
+    def get_simulation(self, simulation_id: str) -> SimulationRecord | None: ...
+
+    def list_simulations(
+        self,
+        *,
+        source: str | None = None,
+        number: int | None = None,
+        status: SimulationStatus | None = None,
+        limit: int = 100,
+    ) -> list[SimulationRecord]:
+        """Simulations, the most recently created first (ties: the last inserted first)."""
         ...
 
     def append_event(self, event: EventRecord) -> EventRecord:

@@ -1,9 +1,9 @@
 """How much history the store keeps: bounds by count and by age for every growing table.
 
-The decision log, events, finished runs and each source's revisions are pruned by
-`Store.apply_retention`; an object's status history is trimmed on every write. What is
-current is never pruned: unfinished runs, object statuses and the current violations
-(the latest decision per policy and resource) stay however old they are.
+The decision log, events, finished runs and simulations, and each source's revisions are
+pruned by `Store.apply_retention`; an object's status history is trimmed on every write.
+What is current is never pruned: unfinished runs and simulations, object statuses and the
+current violations (the latest decision per policy and resource) stay however old they are.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class RetentionSettings(BaseModel):
     """Finished runs kept (with their steps); unfinished runs are never pruned."""
     run_max_age: timedelta = timedelta(days=30)
     """Age of a finished run, counted from when it finished."""
+    max_simulations: int = Field(default=1_000, ge=1)
+    """Finished simulations kept (with their reports); queued and running ones stay."""
+    simulation_max_age: timedelta = timedelta(days=30)
+    """Age of a finished simulation, counted from when it finished."""
     max_revisions_per_source: int = Field(default=100, ge=1)
     history_per_object: int = Field(default=20, ge=0)
     """Newest entries of `ObjectStatus.history` kept on each write."""
@@ -44,7 +48,8 @@ class RetentionReport:
     events: int = 0
     runs: int = 0
     revisions: int = 0
+    simulations: int = 0
 
     @property
     def total(self) -> int:
-        return self.decisions + self.events + self.runs + self.revisions
+        return self.decisions + self.events + self.runs + self.revisions + self.simulations

@@ -165,3 +165,33 @@ def event_from_row(row: Row) -> base.EventRecord:
     return base.EventRecord(id=row["id"], at=row["at"], type=row["type"],
                             object_key=row["object_key"], message=row["message"],
                             data=row["data"])
+
+
+def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
+    return {
+        "id": simulation.id,
+        "source": simulation.source,
+        "forge": simulation.forge,
+        "number": simulation.number,
+        "base": simulation.base,
+        "head": simulation.head,
+        "status": simulation.status.value,
+        "blocked": simulation.blocked,
+        "conclusion": simulation.conclusion,
+        "summary": simulation.summary,
+        "report": simulation.report,
+        "markdown": list(simulation.markdown),
+        "forge_error": simulation.forge_error,
+        "created_at": codec.utc(simulation.created_at),
+        "finished_at": codec.utc_or_none(simulation.finished_at),
+    }
+
+
+def simulation_from_row(row: Row) -> base.SimulationRecord:
+    return base.SimulationRecord(
+        id=row["id"], source=row["source"], forge=row["forge"], number=row["number"],
+        base=row["base"], head=row["head"], status=base.SimulationStatus(row["status"]),
+        blocked=row["blocked"], conclusion=row["conclusion"], summary=row["summary"],
+        report=row["report"], markdown=tuple(row["markdown"]), forge_error=row["forge_error"],
+        created_at=row["created_at"], finished_at=row["finished_at"],
+    )

@@ -24,9 +24,6 @@ BASELINE = 1
 
 Migration = Callable[[sa.Connection], None]
 
-MIGRATIONS: tuple[Migration, ...] = ()
-"""MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
-
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp.
@@ -202,6 +199,39 @@ events = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sqlite_autoincrement=True,
 )
+
+
+simulations = sa.Table(
+    "simulations", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("id", sa.String, nullable=False, unique=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("forge", sa.String, nullable=False),
+    sa.Column("number", sa.Integer, nullable=True),
+    sa.Column("base", sa.String, nullable=False),
+    sa.Column("head", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False, index=True),
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("conclusion", sa.String, nullable=True),
+    sa.Column("summary", sa.String, nullable=False),
+    sa.Column("report", sa.JSON, nullable=True),
+    sa.Column("markdown", sa.JSON, nullable=False),
+    sa.Column("forge_error", sa.String, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Index("ix_simulations_source_number", "source", "number"),
+    sqlite_autoincrement=True,
+)
+"""Pull-request simulations and their reports (schema version 2)."""
+
+
+def _add_simulations(connection: sa.Connection) -> None:
+    """Version 2: the `simulations` table."""
+    simulations.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_add_simulations,)
+"""MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 
 
 def stored_version(connection: sa.Connection) -> int | None:

@@ -345,6 +345,37 @@ class SqliteStore:
                 by_run[r.run_id].append(rows.step_from_row(r._mapping))
         return [rows.run_from_row(r, by_run[r["id"]]) for r in run_rows]
 
+    # simulations
+
+    def put_simulation(self, simulation: base.SimulationRecord) -> None:
+        row = rows.simulation_row(simulation)
+        upsert = sqlite_insert(schema.simulations).values(row)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"})
+        with self._write() as conn:
+            conn.execute(upsert)
+
+    def get_simulation(self, simulation_id: str) -> base.SimulationRecord | None:
+        table = schema.simulations
+        with self._read() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == simulation_id)).first()
+        return None if row is None else rows.simulation_from_row(row._mapping)
+
+    def list_simulations(self, *, source: str | None = None, number: int | None = None,
+                         status: base.SimulationStatus | None = None,
+                         limit: int = 100) -> list[base.SimulationRecord]:
+        table = schema.simulations
+        query = (sa.select(table).order_by(table.c.created_at.desc(), table.c.seq.desc())
+                 .limit(limit))
+        if source is not None:
+            query = query.where(table.c.source == source)
+        if number is not None:
+            query = query.where(table.c.number == number)
+        if status is not None:
+            query = query.where(table.c.status == status.value)
+        with self._read() as conn:
+            return [rows.simulation_from_row(r) for r in conn.execute(query).mappings().all()]
+
     # events
 
     def append_event(self, event: base.EventRecord) -> base.EventRecord:
@@ -377,8 +408,10 @@ class SqliteStore:
                                before=cutoff - settings.run_max_age)
             revisions = _prune_revisions(conn, keep=settings.max_revisions_per_source)
             _prune_inputs(conn)
+            simulations = _prune_simulations(conn, keep=settings.max_simulations,
+                                             before=cutoff - settings.simulation_max_age)
         return RetentionReport(decisions=decisions, events=events, runs=runs,
-                               revisions=revisions)
+                               revisions=revisions, simulations=simulations)
 
 
 def _current_upsert(*, after_id: int) -> Any:
@@ -417,6 +450,19 @@ def _prune_runs(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     table = schema.runs
     finished = table.c.status.in_(sorted(s.value for s in base.FINISHED))
     ended = sa.func.coalesce(table.c.finished_at, table.c.started_at)
+    removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
+    newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
+                      .limit(1).offset(keep).scalar_subquery())
+    removed += conn.execute(
+        sa.delete(table).where(finished, table.c.seq <= newest_dropped)).rowcount
+    return removed
+
+
+def _prune_simulations(conn: sa.Connection, *, keep: int, before: datetime) -> int:
+    """Drop finished simulations by age, then all but the newest `keep`."""
+    table = schema.simulations
+    finished = table.c.status.in_(sorted(s.value for s in base.SIMULATION_FINISHED))
+    ended = sa.func.coalesce(table.c.finished_at, table.c.created_at)
     removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
     newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
                       .limit(1).offset(keep).scalar_subquery())

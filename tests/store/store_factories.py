@@ -83,3 +83,16 @@ def run(run_id: str, *, kind: base.RunKind = base.RunKind.WORKFLOW,
 def event(type_: str = "ReconcileSucceeded", *, seconds: float = 0) -> base.EventRecord:
     return base.EventRecord(at=at(seconds), type=type_, object_key="File//motd",
                             message="applied", data={"revision": "a" * 40, "changes": 1})
+
+
+def simulation(sim_id: str, *, source: str = "main", number: int | None = 7,
+               seconds: float = 0, **changes: Any) -> base.SimulationRecord:
+    fields: dict[str, Any] = dict(
+        id=sim_id, source=source, forge="github", number=number, base="a" * 40,
+        head="b" * 40, status=base.SimulationStatus.SUCCEEDED, blocked=True,
+        conclusion="failure", summary="would be blocked: 1 newly denied strict decision(s)",
+        report={"base": "a" * 40, "head": "b" * 40, "blocked": True, "errors": []},
+        markdown=("### part one\n", "### part two\n"), forge_error=None,
+        created_at=at(seconds), finished_at=at(seconds + 5))
+    fields.update(changes)
+    return base.SimulationRecord(**fields)

@@ -39,7 +39,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(
     store.close()
     assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(1,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(2,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -72,18 +72,43 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     store = open_db(path)
     event = store.append_event(f.event())
     store.close()
-    monkeypatch.setattr(schema, "MIGRATIONS", (_migration("v2", calls),))
+    real = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v3", calls)))
     open_db(path).close()
     monkeypatch.setattr(schema, "MIGRATIONS",
-                        (_migration("v2", calls), _migration("v3", calls)))
+                        (*real, _migration("v3", calls), _migration("v4", calls)))
     store = open_db(path)
-    assert (store.schema_version, calls) == (3, ["v2", "v3"])
+    assert (store.schema_version, calls) == (4, ["v3", "v4"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v2", "v3"]
-    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v2", "v3"]
+    assert calls == ["v3", "v4"]
+    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v3", "v4"]
+
+
+def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "state.db"
+    with monkeypatch.context() as patched:  # a database as version 1 made it
+        patched.setattr(schema, "MIGRATIONS", ())
+        patched.setattr(schema.metadata, "create_all", _create_all_but_simulations)
+        store = open_db(path)
+        event = store.append_event(f.event())
+        store.close()
+    assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
+    store = open_db(path)
+    assert store.schema_version == 2
+    assert store.events() == [event]
+    store.put_simulation(f.simulation("s1"))
+    assert store.get_simulation("s1") == f.simulation("s1")
+    store.close()
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+
+
+def _create_all_but_simulations(connection: Any, **kwargs: Any) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "simulations"]
+    schema.sa.MetaData.create_all(schema.metadata, connection, tables=tables)
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(
@@ -95,10 +120,10 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         connection.exec_driver_sql("ALTER TABLE events ADD COLUMN half TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", (broken,))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(1,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -112,7 +137,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(base.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 7 is newer than this reconciler supports (1);"
+        f"{path}: database schema version 7 is newer than this reconciler supports (2);"
         " open it with a newer reconciler")
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
 
