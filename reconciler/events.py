@@ -31,6 +31,7 @@ class EventType(StrEnum):
     DECISION_RECORDED = "DecisionRecorded"
     WEBHOOK_RECEIVED = "WebhookReceived"
     RUN_UPDATED = "RunUpdated"
+    SIMULATION_FINISHED = "SimulationFinished"  # a pull-request simulation ended (any way)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,6 +57,7 @@ class Delivery:
     number: int | None = None
     base_ref: str | None = None
     base_sha: str | None = None
+    forge_repo: str | None = None  # GitHub `owner/repo`, GitLab project id (for its API)
     workflow: str | None = None  # generic deliveries may start a workflow by name
     variables: Mapping[str, Any] | None = None
 
@@ -97,6 +98,10 @@ def _urls(repo: Mapping[str, Any], *keys: str) -> tuple[str, ...]:
     return tuple(str(repo[k]) for k in keys if isinstance(repo.get(k), str))
 
 
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and value != "" else None
+
+
 def _push(forge: Forge, payload: Mapping[str, Any], urls: tuple[str, ...]) -> Delivery:
     ref = str(payload.get("ref") or "")
     after = str(payload.get("after") or payload.get("checkout_sha") or "")
@@ -127,6 +132,7 @@ def parse_github(event: str | None, payload: Mapping[str, Any]) -> Delivery:
             number=payload.get("number"),
             base_ref=f"refs/heads/{base.get('ref')}",
             base_sha=base.get("sha"),
+            forge_repo=_text(repo.get("full_name")),
         )
     return Delivery(forge=Forge.GITHUB, kind=Kind.OTHER, repo_urls=urls)
 
@@ -152,6 +158,8 @@ def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
             action=_GITLAB_MR_ACTIONS.get(action, action),
             number=attrs.get("iid"),
             base_ref=f"refs/heads/{attrs.get('target_branch')}",
+            base_sha=_text((attrs.get("diff_refs") or {}).get("base_sha")),
+            forge_repo=_text(attrs.get("target_project_id") or project.get("id")),
         )
     return Delivery(forge=Forge.GITLAB, kind=Kind.OTHER, repo_urls=urls)
 

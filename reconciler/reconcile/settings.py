@@ -91,6 +91,33 @@ class ReconcileSettings(_Group):
     provider_concurrency: int = Field(default=8, ge=1, le=256)
 
 
+class SimulationSettings(_Group):
+    """Pull-request simulations the daemon runs on webhooks (docs/simulate.md)."""
+
+    max_concurrent: int = Field(default=1, ge=1, le=64)
+    """Simulations running at once; later ones wait in a queue."""
+    cpu_seconds: float = Field(default=10.0, gt=0)
+    """CPU time each stage of the sandbox may use."""
+    wall_seconds: float = Field(default=120.0, gt=0)
+    """Wall-clock time one simulation's sandbox may take before it is killed."""
+    memory_mib: int = Field(default=2048, ge=256)
+    """Address space of the sandbox process."""
+
+
+class ForgeApi(_Group):
+    api_url: str
+    """Base URL of the forge's REST API."""
+    token_env: str | None = None
+    """Environment variable holding the API token; unset: nothing is posted."""
+
+
+class ForgeSettings(_Group):
+    """Where simulation reports are posted: check runs and comments, statuses and notes."""
+
+    github: ForgeApi = ForgeApi(api_url="https://api.github.com")
+    gitlab: ForgeApi = ForgeApi(api_url="https://gitlab.com/api/v4")
+
+
 class DaemonSettings(_Group):
     data_dir: Path = Path(".reconciler")
     sources: list[DaemonSource] = Field(default_factory=list)
@@ -101,6 +128,8 @@ class DaemonSettings(_Group):
     auth: AuthSettings = AuthSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     """The Prometheus server workflows' metric triggers query."""
+    simulations: SimulationSettings = SimulationSettings()
+    forges: ForgeSettings = ForgeSettings()
 
 
 def load(path: Path) -> DaemonSettings:
