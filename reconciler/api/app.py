@@ -32,9 +32,10 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from reconciler.api import auth, cache, metrics, openapi, runs, views, webhooks
+from reconciler.api import auth, cache, metrics, openapi, runs, simulations, views, webhooks
 from reconciler.api.dashboard import pages, render, stream
 from reconciler.api.hooks import route_delivery
+from reconciler.api.simulator import Simulator
 from reconciler.conditions import ConditionStatus
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
@@ -95,6 +96,9 @@ def create_app(daemon: Daemon) -> Starlette:
     daemon.bus.subscribe(prom.observe)
     rendered = cache.RenderCache()
     daemon.bus.subscribe(rendered.observe)
+    simulator = Simulator(daemon)
+    simulator.recover()
+    daemon.stop_hooks.append(simulator.close)
 
     def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -186,8 +190,11 @@ def create_app(daemon: Daemon) -> Starlette:
                 await run_in_threadpool(_note, daemon, forge, "rejected")
                 return _error(str(exc), exc.status)
             triggered = route_delivery(daemon, delivery)
+            started = await run_in_threadpool(simulator.on_delivery, delivery)
             await run_in_threadpool(_note, daemon, forge, "accepted")
-            body_out = {"kind": delivery.kind.value, "triggered": triggered}
+            body_out: dict[str, Any] = {"kind": delivery.kind.value, "triggered": triggered}
+            if delivery.kind is webhooks.Kind.PULL_REQUEST:
+                body_out["simulations"] = started
             return JSONResponse(body_out, status_code=202)
 
         return deliver
@@ -197,8 +204,10 @@ def create_app(daemon: Daemon) -> Starlette:
         for action in ("sync", "suspend", "resume")
     ]
     hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
-    extra = runs.routes(daemon)
-    document = openapi.document(extra_paths=runs.openapi_paths())
+    extra = runs.routes(daemon) + [
+        _mounted(e) for e in simulations.routes(daemon, simulator=simulator)]
+    document = openapi.document(
+        extra_paths={**runs.openapi_paths(), **simulations.openapi_paths()})
 
     def openapi_json(request: Request) -> Response:
         return JSONResponse(document)
@@ -241,6 +250,25 @@ def create_app(daemon: Daemon) -> Starlette:
     )
     app.state.stopping = asyncio.Event()  # set by `server.HttpServer` when it stops
     return app
+
+
+def _mounted(endpoint: simulations.Endpoint) -> Route:
+    """A framework-free endpoint as a route: role checked, handler run on the thread pool."""
+    async def handle(request: Request) -> Response:
+        principal = getattr(request.state, "principal", None)
+        role = endpoint.role
+        if role is not None and isinstance(principal, auth.Principal) and not principal.may(role):
+            return _error(f"{principal.name} ({principal.role}) may not {request.method} "
+                          f"{request.url.path}: needs the {role} role", 403)
+        call = simulations.Call(params=dict(request.path_params),
+                                query=dict(request.query_params), body=await request.body(),
+                                principal=principal)
+        reply = await run_in_threadpool(endpoint.handle, call)
+        if reply.media_type == "application/json":
+            return JSONResponse(reply.body, status_code=reply.status)
+        return Response(reply.body, status_code=reply.status, media_type=reply.media_type)
+
+    return Route(endpoint.path, handle, methods=[endpoint.method])
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -349,6 +377,7 @@ class Dashboard:
             "/runs/{run_id}": lambda r: pages.run(d, r.path_params["run_id"]),
             "/decisions": lambda r: pages.decisions(d, q(r)),
             "/simulations": lambda r: pages.simulations(d),
+            "/simulations/{sim_id}": lambda r: pages.simulation(d, r.path_params["sim_id"]),
         }
         return [
             *(Route(path, self._page(fn)) for path, fn in plain.items()),

@@ -157,7 +157,9 @@ def paths() -> dict[str, Any]:
     name = path_param("name", "source name")
     action = obj({"source": STRING, "action": enum(["sync", "suspend", "resume"])})
     webhook = obj({"kind": enum(["push", "tag", "branch_deleted", "pull_request", "ping",
-                                 "other"]), "triggered": {"type": "array", "items": STRING}})
+                                 "other"]), "triggered": {"type": "array", "items": STRING},
+                   "simulations": {"type": "array", "items": STRING}},
+                  required=["kind", "triggered"])
     hook_errors = {"400": error("the body is not a JSON object"),
                    "401": error("no valid signature or token, or no secret configured"),
                    "413": error("the body is over 25 MB")}

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -62,6 +62,9 @@ class Daemon:
             )
             for s in settings.sources
         }
+        self.stop_hooks: list[Callable[[], None]] = []
+        """Called on a thread when `run` ends, before the store closes (the API layer's
+        services, e.g. its simulation queue, stop here)."""
         self.workflows = Automation(
             store=self.store, clock=clock, bus=self.bus, scheduler=self.scheduler,
             runners=self.runners, request_sync=self._sync_for_run,
@@ -108,6 +111,8 @@ class Daemon:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
+            for hook in self.stop_hooks:
+                await asyncio.to_thread(hook)
             self.store.close()
 
     def _schedule(self) -> None:

@@ -103,12 +103,13 @@ def test_branch_deletion_and_untracked_tag_trigger_nothing(
     assert forge_served.triggers == []
 
 
-def test_pull_request_is_accepted_and_triggers_nothing(forge_served: live.Live) -> None:
-    r = github(
-        forge_served, fixture("github/pull_request.opened.payload.json"), event="pull_request"
-    )
-    assert (r.status_code, r.json()) == (202, {"kind": "pull_request", "triggered": []})
+def test_a_labeled_pull_request_is_accepted_and_starts_nothing(forge_served: live.Live) -> None:
+    body = edited("github/pull_request.opened.payload.json", action="labeled")
+    r = github(forge_served, body, event="pull_request")
+    assert (r.status_code, r.json()) == (
+        202, {"kind": "pull_request", "triggered": [], "simulations": []})
     assert forge_served.triggers == []
+    assert forge_served.daemon.store.list_simulations() == []
 
 
 def gitlab(served: live.Live, token: str) -> httpx.Response:

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from reconciler.api import simulations as simulation_views
 from reconciler.api import views
-from reconciler.api.dashboard import graph
+from reconciler.api.dashboard import graph, report
 from reconciler.api.dashboard.render import Page
 from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
@@ -195,9 +196,21 @@ def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
 
 
 def simulations(daemon: Daemon) -> Page:
-    found = daemon.store.list_runs(kind=RunKind.SIMULATION, limit=50)
+    found = daemon.store.list_simulations(limit=100)
     return Page(template="simulations.html", title="Simulations",
-                context={"simulations": [views.run(r) for r in found]})
+                context={"simulations": [simulation_views.summary(s) for s in found]})
+
+
+def simulation(daemon: Daemon, sim_id: str) -> Page:
+    found = daemon.store.get_simulation(sim_id)
+    if found is None:
+        return not_found(f'no simulation "{sim_id}"')
+    title = f"Simulation of {found.source}" + (f" #{found.number}" if found.number else "")
+    return Page(template="simulation.html", title=title, context={
+        "s": simulation_views.summary(found),
+        "report_html": report.to_html(simulation_views.markdown_text(found))
+        if found.markdown else None,
+    })
 
 
 def login(*, next_path: str, error: str = "", open_mode: bool, status: int = 200) -> Page:

@@ -1,0 +1,252 @@
+"""One simulation in the daemon, start to finish: fetch, simulate, store, report, announce.
+
+The pull request's head is fetched into a mirror of its own under the data directory
+(`simulations/git`), never into the mirror the source's runner serves from: its commits are
+untrusted until merged. GitHub keeps a pull request's head at `refs/pull/N/head` and GitLab
+a merge request's at `refs/merge-requests/N/head` (forks included); the branch name is the
+fallback. `simulate.engine` then compares base and head in its sandbox process, with the
+daemon's store as the observed state and the decision log to replay. Whatever happens ends
+in one stored `SimulationRecord`, one `RunRecord` of kind `simulation`, the forge report
+(errors recorded, never raised) and one `SimulationFinished` event. Blocking: call on a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.api import forge
+from reconciler.errors import ReconcilerError
+from reconciler.events import Event, EventType
+from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
+from reconciler.simulate import details, engine, github, markdown
+from reconciler.simulate.records import Report
+from reconciler.simulate.settings import SimulateSettings
+from reconciler.source import git
+from reconciler.source.settings import SourceSettings
+from reconciler.store.base import (
+    RunKind,
+    RunRecord,
+    RunStatus,
+    SimulationRecord,
+    SimulationStatus,
+    StepRecord,
+    StepStatus,
+)
+
+log = logging.getLogger(__name__)
+STORE_FILE = "reconciler.db"
+_RUN_STATUS = {SimulationStatus.SUCCEEDED: RunStatus.SUCCEEDED,
+               SimulationStatus.FAILED: RunStatus.FAILED,
+               SimulationStatus.CANCELLED: RunStatus.CANCELLED}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """What to simulate, and where to report it."""
+
+    id: str
+    source: DaemonSource
+    forge: str  # github | gitlab | api
+    number: int | None = None
+    base: str  # a sha, or a ref
+    head: str
+    base_ref: str | None = None  # tried when `base` is not in the repository
+    head_refs: tuple[str, ...] = ()  # fetched, then tried when `head` is not there
+    forge_repo: str | None = None
+    trigger: str = "api"
+
+    @property
+    def key(self) -> tuple[str, str, int] | None:
+        """Jobs with the same key supersede each other (one pull request)."""
+        return None if self.number is None else (self.source.name, self.forge, self.number)
+
+    @property
+    def name(self) -> str:
+        return self.source.name if self.number is None else f"{self.source.name}#{self.number}"
+
+
+def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
+    """Store the job as queued (with its run record); returns the record."""
+    now = daemon.clock.now()
+    record = SimulationRecord(id=job.id, source=job.source.name, forge=job.forge,
+                              number=job.number, base=job.base, head=job.head,
+                              status=SimulationStatus.QUEUED, created_at=now)
+    daemon.store.put_simulation(record)
+    daemon.store.create_run(RunRecord(id=job.id, kind=RunKind.SIMULATION, name=job.name,
+                                      trigger=job.trigger, revision=None,
+                                      status=RunStatus.PENDING, started_at=now))
+    return record
+
+
+def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
+    """Run the job; never raises for what the simulation or the forge does."""
+    store, now = daemon.store, daemon.clock.now()
+    record = store.get_simulation(job.id) or queued(job, daemon=daemon)
+    record = dataclasses.replace(record, status=SimulationStatus.RUNNING)
+    store.put_simulation(record)
+    _run_record(daemon, record, status=RunStatus.RUNNING, steps=(StepRecord(
+        name="simulate", status=StepStatus.RUNNING, started_at=now),))
+    try:
+        record = _simulate(job, record, daemon=daemon)
+    except ReconcilerError as exc:
+        record = _failed(record, str(exc), daemon=daemon)
+    except Exception as exc:  # a bug: the daemon keeps serving, the record says what broke
+        log.exception("simulation %s failed", job.id)
+        record = _failed(record, f"{type(exc).__name__}: {exc}", daemon=daemon)
+    record = report(job, record, daemon=daemon)
+    finish(record, daemon=daemon, started=now)
+    return record
+
+
+def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
+    """Store the final record and its run, and announce it."""
+    daemon.store.put_simulation(record)
+    steps = [StepRecord(name="simulate", status=StepStatus.SUCCEEDED
+                        if record.status is SimulationStatus.SUCCEEDED else StepStatus.FAILED,
+                        started_at=started, finished_at=record.finished_at,
+                        output={"conclusion": record.conclusion, "blocked": record.blocked},
+                        error=None if record.status is SimulationStatus.SUCCEEDED
+                        else record.summary)] if started is not None else []
+    if record.forge_error is not None:
+        steps.append(StepRecord(name="report", status=StepStatus.FAILED,
+                                finished_at=record.finished_at, error=record.forge_error))
+    _run_record(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    daemon.bus.publish(Event(
+        type=EventType.SIMULATION_FINISHED, at=daemon.clock.now(), source=record.source,
+        message=f"simulation of {_label(record)} {record.status.value}: {record.summary}",
+        data={"simulation": record.id, "status": record.status.value, "number": record.number,
+              "blocked": record.blocked, "conclusion": record.conclusion}))
+
+
+def _run_record(daemon: Daemon, record: SimulationRecord, *, status: RunStatus,
+                steps: tuple[StepRecord, ...]) -> None:
+    run = daemon.store.get_run(record.id)
+    if run is None:
+        return
+    done = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+    daemon.store.update_run(dataclasses.replace(
+        run, status=status, steps=steps, revision=_sha(record.head) or run.revision,
+        finished_at=record.finished_at if done else None,
+        error=record.summary if status is RunStatus.FAILED else None))
+
+
+def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
+    config = sandbox_source(job.source, data_dir=daemon.settings.data_dir)
+    base, head = resolve(job, config)
+    record = dataclasses.replace(record, base=base, head=head)
+    daemon.store.put_simulation(record)
+    store_file = daemon.settings.data_dir / STORE_FILE
+    request = engine.Request(source=config, base=base, head=head,
+                             data_dir=daemon.settings.data_dir if store_file.is_file() else None,
+                             settings=limits(daemon.settings.simulations))
+    return completed(record, engine.simulate(request, clock=daemon.clock), daemon=daemon)
+
+
+def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:
+    """The source as a simulation reads it: remotes mirrored apart, signatures not required
+    (a pull request's commits are what is being checked)."""
+    return SourceSettings(url=source.url, path=source.path, subpath=source.subpath,
+                          auth=source.auth, cache_dir=data_dir / "simulations" / "git")
+
+
+def limits(settings: SimulationSettings) -> SimulateSettings:
+    return SimulateSettings(cpu_seconds=settings.cpu_seconds,
+                            wall_seconds=settings.wall_seconds, memory_mib=settings.memory_mib)
+
+
+def resolve(job: Job, config: SourceSettings) -> tuple[str, str]:
+    """Fetch the source (and the pull request's head refs) and find both commits."""
+    source = git.GitSource.open(config)
+    source.fetch()
+    source.fetch_refs(job.head_refs)
+    base = _first(source, [job.base, *([job.base_ref] if job.base_ref else [])])
+    return base, _first(source, [job.head, *job.head_refs])
+
+
+def _first(source: git.GitSource, names: Sequence[str]) -> str:
+    error: ReconcilerError | None = None
+    for name in names:
+        try:
+            return source.resolve(name).sha
+        except ReconcilerError as exc:
+            error = error or exc
+    assert error is not None
+    raise error
+
+
+def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> SimulationRecord:
+    reasons = found.blocking_reasons()
+    summary = markdown.verdict(found) + (": " + "; ".join(reasons) if reasons else "")
+    return dataclasses.replace(
+        record, status=SimulationStatus.FAILED if found.errors else SimulationStatus.SUCCEEDED,
+        blocked=found.blocked, conclusion=github.conclusion(found), summary=summary,
+        report={**found.model_dump(mode="json"), "blocked": found.blocked,
+                "blockingReasons": reasons},
+        markdown=tuple(markdown.render(found, details.sections(found))),
+        finished_at=daemon.clock.now())
+
+
+def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> SimulationRecord:
+    summary = f"could not simulate: {message}"
+    text = (f"### Reconciler simulation `{_label(record)}`: could not run\n\n"
+            f"> {' '.join(message.split())}\n")
+    return dataclasses.replace(record, status=SimulationStatus.FAILED, blocked=True,
+                               conclusion="failure", summary=summary, markdown=(text,),
+                               finished_at=daemon.clock.now())
+
+
+def report(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
+    """Post to the forge when it is configured; a failure is recorded on the record."""
+    api: ForgeApi | None = getattr(daemon.settings.forges, job.forge, None)
+    if api is None or api.token_env is None or job.forge_repo is None:
+        return record
+    token = os.environ.get(api.token_env)
+    if not token:
+        error = f"forges.{job.forge}.tokenEnv: {api.token_env} is not set"
+        return dataclasses.replace(record, forge_error=error)
+    try:
+        _post(job, record, api=api, token=token)
+    except forge.ForgeError as exc:
+        log.warning("reporting simulation %s to %s failed: %s", record.id, job.forge, exc)
+        return dataclasses.replace(record, forge_error=str(exc))
+    return record
+
+
+def _post(job: Job, record: SimulationRecord, *, api: ForgeApi, token: str) -> None:
+    assert job.forge_repo is not None
+    if job.forge == "github":
+        client = forge.github_client(api_url=api.api_url, token=token)
+        forge.post_github(client, repo=job.forge_repo, number=job.number,
+                          check_run=check_run(record), parts=record.markdown)
+    else:
+        client = forge.gitlab_client(api_url=api.api_url, token=token)
+        forge.post_gitlab(client, project=job.forge_repo, number=job.number, sha=record.head,
+                          conclusion=record.conclusion or "failure",
+                          summary=record.summary, parts=record.markdown)
+
+
+def check_run(record: SimulationRecord) -> dict[str, Any]:
+    """The check run: `simulate.github`'s payload, or a failure saying why there is none."""
+    if record.report is not None:
+        return github.payload(Report.model_validate(
+            {k: v for k, v in record.report.items() if k not in ("blocked", "blockingReasons")}))
+    return {"name": github.NAME, "head_sha": record.head, "status": "completed",
+            "conclusion": "failure",
+            "output": {"title": "could not simulate", "summary": record.summary[:65_535]}}
+
+
+def _label(record: SimulationRecord) -> str:
+    return f"{record.base[:7]}..{record.head[:7]}"
+
+
+def _sha(text: str) -> str | None:
+    return text if len(text) == 40 and all(c in "0123456789abcdef" for c in text) else None

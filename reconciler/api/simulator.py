@@ -1,0 +1,146 @@
+"""The daemon's simulation queue: which deliveries start a simulation, and running them on
+worker threads, at most `simulations.maxConcurrent` at once, never on the event loop.
+
+A pull or merge request that is opened, reopened or pushed to (`synchronize`) starts a
+simulation of base..head for every source whose repository the delivery names (matched by
+`hooks.canonical_url`; a local source by its path); other actions start nothing. A newer
+delivery for the same pull request supersedes one still queued (it is stored `cancelled`);
+one already running finishes. Simulations a stopped daemon left queued or running are
+stored `failed` when the next one starts.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import uuid
+
+from reconciler.api import simulation_run
+from reconciler.api.hooks import canonical_url
+from reconciler.api.simulation_run import Job
+from reconciler.api.webhooks import Delivery, Forge, Kind
+from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.settings import DaemonSource
+from reconciler.store.base import SimulationStatus
+
+log = logging.getLogger(__name__)
+ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+HEAD_REFS = {Forge.GITHUB: "refs/pull/{n}/head", Forge.GITLAB: "refs/merge-requests/{n}/head"}
+INTERRUPTED = "interrupted: the daemon stopped before this simulation finished"
+STOPPED = "not run: the daemon stopped first"
+
+
+def location(source: DaemonSource) -> str:
+    """The source's repository as `canonical_url` writes delivery URLs."""
+    return canonical_url(source.url if source.url is not None else str(source.path))
+
+
+def jobs_for(delivery: Delivery, sources: list[DaemonSource]) -> list[Job]:
+    """The simulations a verified delivery asks for (none for most deliveries)."""
+    if (delivery.kind is not Kind.PULL_REQUEST or delivery.action not in ACTIONS
+            or delivery.number is None or delivery.forge not in HEAD_REFS):
+        return []
+    urls = {canonical_url(u) for u in delivery.repo_urls}
+    pr_ref = HEAD_REFS[delivery.forge].format(n=delivery.number)
+    head_refs = tuple(r for r in (pr_ref, delivery.ref) if r and r != "refs/heads/None")
+    base_ref = delivery.base_ref if delivery.base_ref != "refs/heads/None" else None
+    return [
+        Job(id=str(uuid.uuid4()), source=source, forge=delivery.forge.value,
+            number=delivery.number, base=delivery.base_sha or base_ref or "",
+            head=delivery.sha or pr_ref, base_ref=base_ref, head_refs=head_refs,
+            forge_repo=delivery.forge_repo, trigger=f"webhook:{delivery.forge.value}")
+        for source in sources if location(source) in urls
+    ]
+
+
+class Simulator:
+    """Queues simulations and runs them on its own worker threads."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._limit = daemon.settings.simulations.max_concurrent
+        self._ready = threading.Condition()
+        self._queue: collections.deque[Job] = collections.deque()
+        self._workers: list[threading.Thread] = []
+        self._closed = False
+        self.running: set[str] = set()
+
+    def on_delivery(self, delivery: Delivery) -> list[str]:
+        """Queue what a delivery asks for; returns the simulation ids (blocking: store)."""
+        return [self.submit(job) for job in jobs_for(delivery, self._daemon.settings.sources)]
+
+    def start(self, *, source: str, base: str, head: str) -> str:
+        """A simulation started by hand; `UnknownSource` for a source not configured."""
+        config = self._daemon.runner(source).config
+        return self.submit(Job(id=str(uuid.uuid4()), source=config, forge="api", base=base,
+                               head=head))
+
+    def submit(self, job: Job) -> str:
+        simulation_run.queued(job, daemon=self._daemon)
+        with self._ready:
+            superseded = [j for j in self._queue if job.key is not None and j.key == job.key]
+            for old in superseded:
+                self._queue.remove(old)
+            self._queue.append(job)
+            if len(self._workers) < self._limit:
+                self._spawn()
+            self._ready.notify()
+        for old in superseded:
+            self._cancel(old, reason=f"superseded by simulation {job.id}")
+        return job.id
+
+    def recover(self) -> None:
+        """Mark simulations a stopped daemon left unfinished as failed (blocking: store)."""
+        store, now = self._daemon.store, self._daemon.clock.now()
+        for status in (SimulationStatus.QUEUED, SimulationStatus.RUNNING):
+            for record in store.list_simulations(status=status, limit=10_000):
+                simulation_run.finish(dataclasses.replace(
+                    record, status=SimulationStatus.FAILED, summary=INTERRUPTED,
+                    finished_at=now), daemon=self._daemon)
+
+    def close(self) -> None:
+        """Run nothing more; queued simulations are stored cancelled. Running ones finish
+        on their own threads (bounded by `simulations.wallSeconds`)."""
+        with self._ready:
+            self._closed = True
+            left = list(self._queue)
+            self._queue.clear()
+            self._ready.notify_all()
+        for job in left:
+            self._cancel(job, reason=STOPPED)
+
+    def _spawn(self) -> None:
+        worker = threading.Thread(target=self._work, name=f"simulation-{len(self._workers)}",
+                                  daemon=True)
+        self._workers.append(worker)
+        worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                job = self._queue.popleft()
+                self.running.add(job.id)
+            try:
+                simulation_run.execute(job, daemon=self._daemon)
+            except Exception:  # the store itself failed (closed, disk full): keep serving
+                log.exception("simulation %s could not be recorded", job.id)
+            finally:
+                with self._ready:
+                    self.running.discard(job.id)
+
+    def _cancel(self, job: Job, *, reason: str) -> None:
+        try:
+            record = self._daemon.store.get_simulation(job.id)
+            if record is None:
+                return
+            simulation_run.finish(dataclasses.replace(
+                record, status=SimulationStatus.CANCELLED, summary=reason,
+                finished_at=self._daemon.clock.now()), daemon=self._daemon)
+        except Exception:
+            log.exception("simulation %s could not be cancelled", job.id)
