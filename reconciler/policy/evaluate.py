@@ -71,7 +71,7 @@ class _Inputs:
 
     def __init__(self, *, doc: Document, observed: Any, change: Any, revision: str) -> None:
         self.doc, self.observed, self.change = doc, observed, change
-        self.body = canonical(doc.body)
+        self.body = doc.canonical_json
         self._tail = f',"resource":{self.body},"revision":{revision}}}'
         self._head = (
             f'{{"change":{_json_or_null(change)},"observed":{_json_or_null(observed)},"parameters":'

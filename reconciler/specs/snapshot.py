@@ -7,7 +7,9 @@ the daemon refuses to promote it over the last-known-good one.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -37,6 +39,12 @@ class Document:
     def key(self) -> str:
         """Identity `kind/namespace/name` (namespace empty for cluster-scoped objects)."""
         return f"{self.kind}/{self.namespace or ''}/{self.name}"
+
+    @cached_property
+    def canonical_json(self) -> str:
+        """`body` as canonical JSON (sorted keys, compact): the form policies are fed, made
+        once per document however often it is evaluated."""
+        return json.dumps(self.body, sort_keys=True, separators=(",", ":"))
 
     @property
     def group(self) -> str:
