@@ -167,7 +167,9 @@ def resolve(job: Job, config: SourceSettings) -> tuple[str, str]:
     """Fetch the source (and the pull request's head refs) and find both commits."""
     source = git.GitSource.open(config)
     source.fetch()
-    source.fetch_refs(job.head_refs)
+    named = (r for r in (job.base, job.head) if r.startswith("refs/")
+             and not r.startswith(("refs/heads/", "refs/tags/")))  # e.g. refs/pull/7/head
+    source.fetch_refs(tuple(dict.fromkeys([*job.head_refs, *named])))
     base = _first(source, [job.base, *([job.base_ref] if job.base_ref else [])])
     return base, _first(source, [job.head, *job.head_refs])
 
