@@ -10,6 +10,7 @@ and `?` stay inside one path segment and `**` spans any number of them.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -125,6 +126,7 @@ class Breach:
         return True
 
 
+@functools.lru_cache(maxsize=256)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A path glob as a regular expression: `*`, `?` within a segment, `**` across."""
     out, i = [], 0

@@ -8,31 +8,16 @@ when that binding newly denies something.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
+from reconciler.run import triggers
 from reconciler.simulate.records import DecisionDelta, Delta, Fire
 
 _SHOWN = 3
 
 
-@lru_cache(maxsize=256)
-def _pattern(glob: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        else:
-            ch = glob[i]
-            out.append("[^/]*" if ch == "*" else "[^/]" if ch == "?" else re.escape(ch))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+_pattern = triggers.glob_regex  # one glob dialect for workflow triggers and simulations
 
 
 def path_matches(glob: str, path: str) -> bool:

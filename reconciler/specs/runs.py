@@ -18,6 +18,17 @@ from pydantic_core import PydanticCustomError
 from reconciler.specs import models, types
 
 
+def _regex(value: str | None) -> str | None:
+    """`value` when it compiles as a regular expression (None passes)."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError(
+                "pattern", "must be a regular expression: {error}", {"error": str(exc)}
+            ) from None
+    return value
+
 class StepKind(StrEnum):
     """What a step does; each kind but `reconcile` needs the key of the same name."""
 
@@ -258,14 +269,7 @@ class Variable(models.Model):
     @field_validator("pattern", mode="after")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise PydanticCustomError(
-                    "pattern", "must be a regular expression: {error}", {"error": str(exc)}
-                ) from None
-        return value
+        return _regex(value)
 
     @field_validator("default", mode="before")
     @classmethod
@@ -302,14 +306,7 @@ class Expect(models.Model):
     @field_validator("stdout_regex", mode="after")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise PydanticCustomError(
-                    "pattern", "must be a regular expression: {error}", {"error": str(exc)}
-                ) from None
-        return value
+        return _regex(value)
 
 
 class Rollback(models.Model):
