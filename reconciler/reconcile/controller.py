@@ -257,8 +257,8 @@ class Controller:
         if self._evaluator:
             self._inputs.update(self._evaluator[1].pop_inputs())
         wanted = {d.input_digest for d in chosen}
-        self.store.put_inputs({k: self._inputs.pop(k) for k in wanted if k in self._inputs})
-        return self.store.append_decisions(chosen)
+        inputs = {k: self._inputs.pop(k) for k in wanted if k in self._inputs}
+        return self.store.append_decisions(chosen, inputs=inputs)
 
     def _drifted(self, state: PassState, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:

@@ -229,8 +229,11 @@ class Store(Protocol):
         """
         ...
 
-    def append_decisions(self, decisions: Iterable[Decision]) -> int:
-        """Append to the decision log; returns how many were written."""
+    def append_decisions(
+        self, decisions: Iterable[Decision], *, inputs: Mapping[str, str] | None = None
+    ) -> int:
+        """Append to the decision log, with the inputs they were made on (by digest, as
+        `put_inputs` keeps them) in the same transaction; returns how many were written."""
         ...
 
     def decisions(

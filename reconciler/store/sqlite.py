@@ -171,12 +171,16 @@ class SqliteStore:
 
     # decisions
 
-    def append_decisions(self, decisions: Iterable[Decision]) -> int:
+    def append_decisions(
+        self, decisions: Iterable[Decision], *, inputs: Mapping[str, str] | None = None
+    ) -> int:
         log_rows = [rows.decision_row(d) for d in decisions]
         if not log_rows:
             return 0
         log = schema.decisions
         with self._write() as conn:
+            if inputs:
+                conn.execute(_inputs_insert(), _input_rows(inputs))
             before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.id), 0))).scalar()
             conn.execute(sa.insert(log), log_rows)
             conn.execute(_current_upsert(after_id=before or 0))
@@ -248,10 +252,8 @@ class SqliteStore:
     def put_inputs(self, inputs: Mapping[str, str]) -> int:
         if not inputs:
             return 0
-        stmt = sqlite_insert(schema.decision_inputs).on_conflict_do_nothing(
-            index_elements=["digest"])
         with self._write() as conn:
-            conn.execute(stmt, [{"digest": d, "input": t} for d, t in inputs.items()])
+            conn.execute(_inputs_insert(), _input_rows(inputs))
         return len(inputs)
 
     def get_inputs(self, digests: Iterable[str]) -> dict[str, str]:
@@ -412,6 +414,15 @@ class SqliteStore:
                                              before=cutoff - settings.simulation_max_age)
         return RetentionReport(decisions=decisions, events=events, runs=runs,
                                revisions=revisions, simulations=simulations)
+
+
+def _inputs_insert() -> Any:
+    """Keep decision inputs; a digest already kept stays as it is."""
+    return sqlite_insert(schema.decision_inputs).on_conflict_do_nothing(index_elements=["digest"])
+
+
+def _input_rows(inputs: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"digest": d, "input": t} for d, t in inputs.items()]
 
 
 def _current_upsert(*, after_id: int) -> Any:

@@ -70,3 +70,12 @@ def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: base.S
     shares = [list(store.iter_decisions_with_inputs(batch=2, shard=s, shards=2)) for s in (0, 1)]
     assert sorted((d.at for share in shares for d, _ in share)) == [d.at for d in logged]
     assert shares[0] and shares[1]
+
+
+def test_decisions_appended_with_their_inputs_keep_both(store: base.Store) -> None:
+    first, second = f.decision(name="a", digest="da"), f.decision(name="b", digest="db")
+    assert store.append_decisions([first, second], inputs={"da": '{"a":1}'}) == 2
+    assert store.get_inputs(["da", "db"]) == {"da": '{"a":1}'}
+    assert [text for _, text in store.iter_decisions_with_inputs()] == ['{"a":1}', None]
+    assert store.append_decisions([], inputs={"dz": "{}"}) == 0
+    assert store.get_inputs(["dz"]) == {}
