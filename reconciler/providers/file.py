@@ -29,7 +29,7 @@ class FileProvider:
     """Files and directories on the local filesystem."""
 
     name = NAME
-    capabilities = base.Capabilities()
+    capabilities = base.Capabilities(waits=False)
 
     def __init__(self, settings: base.ProviderSettings) -> None:
         self._roots = tuple(Path(os.path.realpath(r)) for r in settings.file.roots)

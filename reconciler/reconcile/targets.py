@@ -97,12 +97,14 @@ def observe(
             except (base.ProviderError, base.ProviderSpecError) as exc:
                 errors[key] = exc
 
-    # Chunks: few enough that handing them to the pool costs little, enough to overlap
-    # providers that wait on processes or the network.
-    size = max(1, len(keys) // (concurrency * 4))
-    chunks = [keys[i : i + size] for i in range(0, len(keys), size)]
+    # Providers that wait (processes, network) overlap on the pool in chunks: few enough
+    # that handing them over costs little. Quick local ones run inline (see Capabilities).
+    waiting = [k for k in keys if targets[k].provider.capabilities.waits]
+    size = max(1, len(waiting) // (concurrency * 4))
+    chunks = [waiting[i : i + size] for i in range(0, len(waiting), size)]
+    pending = pool.map(observe_chunk, chunks) if len(chunks) > 1 else iter(())
+    observe_chunk([k for k in keys if not targets[k].provider.capabilities.waits])
     if len(chunks) == 1:
         observe_chunk(chunks[0])
-    else:
-        list(pool.map(observe_chunk, chunks))
+    list(pending)
     return observed, errors

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from reconciler.conditions import ConditionStatus
 from reconciler.events import EventType
+from reconciler.providers.base import Capabilities, ProviderSettings
+from reconciler.providers.file import FileProvider
+from reconciler.reconcile import targets
 from reconciler.reconcile.resources import Result
+from reconciler.reconcile.targets import Target
 from reconciler.store.base import RunKind, RunStatus, StepStatus
 from tests.reconcile.helpers import (
     BINDING,
@@ -358,3 +365,39 @@ def test_every_logged_decision_keeps_the_input_it_was_made_on(
         assert text is not None, decision
         assert hashlib.sha256(text.encode()).hexdigest() == decision.input_digest
         assert json.loads(text)["resource"]["metadata"]["name"] == decision.resource.name
+
+
+
+def test_local_providers_are_observed_inline_and_waiting_ones_on_the_pool(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    h = make_harness(base_files(out))
+    h.sync()
+    assert h.loader is not None and h.loader.last_good is not None
+    file_provider = FileProvider(ProviderSettings())
+    waiting = Waiting(file_provider)
+    found = {
+        doc.key: Target(doc=doc, provider=waiting if doc.name in ("b", "c") else file_provider)
+        for doc in h.loader.last_good.snapshot.resources
+    }
+    pool = ThreadPoolExecutor(2)
+    observed, errors = targets.observe(targets=found, keys=sorted(found), pool=pool, concurrency=1)
+    pool.shutdown()
+    assert (sorted(observed), errors) == (KEYS, {})
+    main = threading.get_ident()
+    assert waiting.threads and main not in waiting.threads  # on the pool
+    assert file_provider.capabilities.waits is False
+
+
+class Waiting:
+    """A provider that says it waits (like exec or http) and records where it was called."""
+
+    capabilities = Capabilities()
+    name = "waiting"
+
+    def __init__(self, inner: FileProvider) -> None:
+        self.inner, self.threads = inner, set[int]()
+
+    def observe(self, resource: Any) -> Any:
+        self.threads.add(threading.get_ident())
+        return self.inner.observe(resource)
