@@ -459,27 +459,29 @@ def _prune_settled(conn: sa.Connection, *, before: datetime) -> None:
 def _prune_runs(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     """Drop finished runs (their steps cascade) by age, then all but the newest `keep`."""
     table = schema.runs
-    finished = table.c.status.in_(sorted(s.value for s in base.FINISHED))
-    ended = sa.func.coalesce(table.c.finished_at, table.c.started_at)
-    removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
-    newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
-                      .limit(1).offset(keep).scalar_subquery())
-    removed += conn.execute(
-        sa.delete(table).where(finished, table.c.seq <= newest_dropped)).rowcount
-    return removed
+    return _prune_finished(conn, table=table, statuses=base.FINISHED,
+                           began=table.c.started_at, keep=keep, before=before)
 
 
 def _prune_simulations(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     """Drop finished simulations by age, then all but the newest `keep`."""
     table = schema.simulations
-    finished = table.c.status.in_(sorted(s.value for s in base.SIMULATION_FINISHED))
-    ended = sa.func.coalesce(table.c.finished_at, table.c.created_at)
+    return _prune_finished(conn, table=table, statuses=base.SIMULATION_FINISHED,
+                           began=table.c.created_at, keep=keep, before=before)
+
+
+def _prune_finished(conn: sa.Connection, *, table: sa.Table, statuses: Iterable[Any],
+                    began: Any, keep: int, before: datetime) -> int:
+    """Rows whose status is finished: drop those ended before `before`, then all but the
+    newest `keep`; unfinished rows are never pruned."""
+    finished = table.c.status.in_(sorted(s.value for s in statuses))
+    ended = sa.func.coalesce(table.c.finished_at, began)
     removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
     newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
                       .limit(1).offset(keep).scalar_subquery())
     removed += conn.execute(
         sa.delete(table).where(finished, table.c.seq <= newest_dropped)).rowcount
-    return removed
+    return int(removed)
 
 
 def _prune_revisions(conn: sa.Connection, *, keep: int) -> int:
