@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from timing import best_of
 
 from reconciler.clock import ManualClock
 from reconciler.policy import bundle as bundles
@@ -124,15 +124,6 @@ def record(store: SqliteStore, docs: list[Document], bundle: bundles.Bundle) -> 
         store.put_inputs(inputs)
         logged += store.append_decisions(decisions)
     return logged
-
-
-def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:

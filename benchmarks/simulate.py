@@ -19,10 +19,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from timing import best_of
 
 from reconciler import assets
 from reconciler.clock import SystemClock
@@ -99,15 +99,6 @@ def build(root: Path, count: int) -> tuple[Path, str, str]:
         (generated / f"apps-{index:05d}.yaml").write_text(text)
     _git(repo, "commit", "-q", "-am", "head")
     return repo, "base", "main"
-
-
-def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:

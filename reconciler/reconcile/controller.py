@@ -84,6 +84,10 @@ class Controller:
         self._targets = targets.Targets(registry)
         self._last: tuple[str, models.SettingsSpec] | None = None  # previous pass
 
+    def release(self) -> None:
+        """Drop the evaluator (and its regorus engine); call on the thread that built it."""
+        self._evaluator = None
+
     def evaluator(self, loaded: Loaded) -> Evaluator:
         sha = loaded.revision.sha
         if self._evaluator is None or self._evaluator[0] != sha:

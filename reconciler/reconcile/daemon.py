@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -147,7 +147,7 @@ class Daemon:
                 log.warning("reconcile run %s of %s was interrupted", run.id, run.name)
 
     @staticmethod
-    def _trigger(runner: SourceRunner, reason: str):  # type: ignore[no-untyped-def]
+    def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
             runner.trigger(reason)
 

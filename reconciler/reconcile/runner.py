@@ -122,7 +122,7 @@ class SourceRunner:
     def _release(self) -> None:
         """Drop the revision's regorus engines on the thread that built them: PyO3 refuses
         to free an unsendable engine on any other thread."""
-        self.controller._evaluator = None
+        self.controller.release()
         self.loader.last_good = None
 
     def cycle(self, trigger: str) -> None:
