@@ -19,6 +19,8 @@ import yaml
 
 from reconciler import assets
 from reconciler.policy import engine, testing
+from reconciler.source import tree
+from reconciler.specs import loader
 from reconciler.specs.snapshot import Document, RegoFile
 
 TEMPLATE = assets.template_dir()
@@ -134,11 +136,6 @@ def test_every_yaml_document_has_the_envelope(path: Path) -> None:
 
 
 def test_loader_loads_the_template_without_problems() -> None:
-    try:
-        from reconciler.source import tree
-        from reconciler.specs import loader
-    except ImportError as exc:
-        pytest.skip(f"reconciler.specs.loader is not importable yet: {exc}")
     snap = loader.load(tree.DirectoryTree(TEMPLATE))
     assert [str(p) for p in snap.problems] == []
     assert len(snap.bindings) == 5

@@ -18,7 +18,6 @@ ALL_IN_ONE = "guestbook-all-in-one.yaml"
 ALLOWED_REPOS = '["registry.example.com/", "docker.io/library/", "quay.io/prometheus/"]'
 ALLOWED_REGISTRIES = "registry.example.com, docker.io, quay.io"
 
-pytestmark = pytest.mark.skipif(not GUESTBOOK.is_dir(), reason=f"{GUESTBOOK} is not present")
 
 Finding = tuple[str, str, str, str, tuple[str, ...]]  # binding, resource, outcome, action, msgs
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -40,7 +41,6 @@ def test_a_kind_schema_accepts_the_example(cli: Cli, shared_example: Path, kind:
     assert schema["properties"]["kind"]["const"] == kind
     assert schema["properties"]["apiVersion"]["const"] == "reconciler.dev/v1"
     assert {"apiVersion", "kind", "metadata"} <= set(schema["required"])
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     docs = example_documents(shared_example, kind)
@@ -50,7 +50,6 @@ def test_a_kind_schema_accepts_the_example(cli: Cli, shared_example: Path, kind:
 
 
 def test_the_binding_schema_rejects_an_unknown_enforcement(cli: Cli, shared_example: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(json.loads(cli("schema", "PolicyBinding").out))
     binding = example_documents(shared_example, "PolicyBinding")[0]
     binding["spec"]["enforcement"] = "sometimes"

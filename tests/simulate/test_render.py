@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler.cli import simulate as cli
@@ -122,7 +123,6 @@ def test_a_huge_report_is_split_into_self_describing_parts_under_the_limit() -> 
 
 
 def test_sarif_is_valid_against_the_2_1_0_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     log = sarif.render(full_report())
     jsonschema.validate(log, json.loads(SCHEMA.read_text()))
     results = log["runs"][0]["results"]
