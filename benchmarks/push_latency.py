@@ -42,8 +42,21 @@ def commit(repo: Path, out: Path, *, round_: int, count: int) -> dict[Path, str]
         i = (n * step + round_) % count
         (repo / "resources" / f"f{i:05d}.yaml").write_text(bench.resource_yaml(i, out, round_ + 2))
         expected[out / f"d{i // 100:03d}" / f"f{i:05d}"] = f"v{round_ + 2} of {i}\n"
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b",
-                    "commit", "-qam", f"round {round_}"], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qam",
+            f"round {round_}",
+        ],
+        check=True,
+    )
     return expected
 
 
@@ -135,14 +148,20 @@ def pct(values: list[float], q: float) -> float:
 def main(count: int, rounds: int) -> None:
     latencies, floors = asyncio.run(run(count, rounds))
     print(f"{count} File resources, {rounds} commits of {CHANGED} changed resources each")
-    print(f"commit -> applied: p50 {pct(latencies, 0.5):.0f} ms (target <= 100), "
-          f"p99 {pct(latencies, 0.99):.0f} ms (target <= 300), "
-          f"mean {statistics.mean(latencies) * 1000:.0f} ms")
-    print(f"floor (resolve + tree diff + parse + evaluate): p50 {pct(floors, 0.5):.1f} ms, "
-          f"p99 {pct(floors, 0.99):.1f} ms; "
-          f"p50 ratio {pct(latencies, 0.5) / pct(floors, 0.5):.1f}x")
+    print(
+        f"commit -> applied: p50 {pct(latencies, 0.5):.0f} ms (target <= 100), "
+        f"p99 {pct(latencies, 0.99):.0f} ms (target <= 300), "
+        f"mean {statistics.mean(latencies) * 1000:.0f} ms"
+    )
+    print(
+        f"floor (resolve + tree diff + parse + evaluate): p50 {pct(floors, 0.5):.1f} ms, "
+        f"p99 {pct(floors, 0.99):.1f} ms; "
+        f"p50 ratio {pct(latencies, 0.5) / pct(floors, 0.5):.1f}x"
+    )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
-         int(sys.argv[2]) if len(sys.argv) > 2 else 50)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 50,
+    )

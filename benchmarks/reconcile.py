@@ -105,12 +105,19 @@ def timed(action: Callable[[], Any]) -> tuple[Clocked, Any]:
     return took, value
 
 
-def start(repo: Path, store: SqliteStore, pool: ThreadPoolExecutor) -> tuple[SourceLoader,
-                                                                              Controller]:
+def start(
+    repo: Path, store: SqliteStore, pool: ThreadPoolExecutor
+) -> tuple[SourceLoader, Controller]:
     loader = SourceLoader(SourceSettings(path=repo))
     controller = Controller(
-        name="bench", loader=loader, registry=Registry.load(ProviderSettings()), store=store,
-        bus=Bus(), clock=SystemClock(), settings=ReconcileSettings(), pool=pool,
+        name="bench",
+        loader=loader,
+        registry=Registry.load(ProviderSettings()),
+        store=store,
+        bus=Bus(),
+        clock=SystemClock(),
+        settings=ReconcileSettings(),
+        pool=pool,
     )
     return loader, controller
 
@@ -162,8 +169,10 @@ def main(count: int) -> None:
             key=lambda t: t.cpu,
         )
         least = floor(loader.last_good, controller)  # type: ignore[arg-type]
-        changed = {f"resources/f{i:05d}.yaml": resource_yaml(i, out, 2)
-                   for i in range(0, count, count // 10)}
+        changed = {
+            f"resources/f{i:05d}.yaml": resource_yaml(i, out, 2)
+            for i in range(0, count, count // 10)
+        }
         for path, text in changed.items():
             (repo / path).write_text(text)
         git(repo, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qam", "ten")
@@ -176,11 +185,15 @@ def main(count: int) -> None:
     print(f"{count} File resources, 1 binding; wall time, and CPU time of all threads")
     print(f"(a) cold start, empty store:   {cold}   (target <= 5 s)")
     print(f"    restart over its statuses: {restart}")
-    print(f"(b) steady pass: {steady} (target <= 1000 ms); floor (evaluate + diff) {least}; "
-          f"pass/floor = {steady / least:.2f}x wall, {steady.cpu / least.cpu:.2f}x cpu")
-    print(f"(c) pass after a 10-file commit: {incremental} = {incremental / steady * 100:.1f}% "
-          f"wall, {incremental.cpu / steady.cpu * 100:.1f}% cpu of the steady pass "
-          f"(target <= 5%); loading that revision took {load} more")
+    print(
+        f"(b) steady pass: {steady} (target <= 1000 ms); floor (evaluate + diff) {least}; "
+        f"pass/floor = {steady / least:.2f}x wall, {steady.cpu / least.cpu:.2f}x cpu"
+    )
+    print(
+        f"(c) pass after a 10-file commit: {incremental} = {incremental / steady * 100:.1f}% "
+        f"wall, {incremental.cpu / steady.cpu * 100:.1f}% cpu of the steady pass "
+        f"(target <= 5%); loading that revision took {load} more"
+    )
     print(f"(d) peak RSS: {peak:.0f} MB (target <= 300 MB)")
 
 

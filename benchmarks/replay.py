@@ -75,16 +75,29 @@ BINDINGS = {
 
 def deployment(i: int) -> Document:
     labels = {"app": f"app-{i}", "owner": "team"} | ({"team": "a"} if i % 7 else {})
-    container: dict[str, Any] = {"name": "web", "image": f"registry/app-{i}:" + (
-        "latest" if i % 11 == 0 else f"1.{i}")}
+    container: dict[str, Any] = {
+        "name": "web",
+        "image": f"registry/app-{i}:" + ("latest" if i % 11 == 0 else f"1.{i}"),
+    }
     if i % 5:
         container["resources"] = {"limits": {"memory": "256Mi"}}
-    body = {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": f"app-{i}", "namespace": f"ns-{i % 20}", "labels": labels},
-            "spec": {"replicas": i % 10, "template": {"spec": {"containers": [container]}}}}
-    return Document(path=f"resources/app-{i}.yaml", line=1, index=0, api_version="apps/v1",
-                    kind="Deployment", name=f"app-{i}", namespace=f"ns-{i % 20}",
-                    labels=MappingProxyType(labels), body=body)
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"app-{i}", "namespace": f"ns-{i % 20}", "labels": labels},
+        "spec": {"replicas": i % 10, "template": {"spec": {"containers": [container]}}},
+    }
+    return Document(
+        path=f"resources/app-{i}.yaml",
+        line=1,
+        index=0,
+        api_version="apps/v1",
+        kind="Deployment",
+        name=f"app-{i}",
+        namespace=f"ns-{i % 20}",
+        labels=MappingProxyType(labels),
+        body=body,
+    )
 
 
 def compiled(max_replicas: int) -> bundles.Bundle:
@@ -92,18 +105,38 @@ def compiled(max_replicas: int) -> bundles.Bundle:
     for name, (policy, fmt, params) in BINDINGS.items():
         if name == "replicas":
             params = {"max": max_replicas}
-        body = {"apiVersion": "reconciler.dev/v1", "kind": "PolicyBinding",
-                "metadata": {"name": name},
-                "spec": {"policy": policy, "input": fmt, "parameters": params,
-                         "scope": {"kinds": ["Deployment"]}}}
-        doc = Document(path="policies/b.yaml", line=1, index=0, api_version="reconciler.dev/v1",
-                       kind="PolicyBinding", name=name, namespace=None,
-                       labels=MappingProxyType({}), body=body)
+        body = {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "PolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policy": policy,
+                "input": fmt,
+                "parameters": params,
+                "scope": {"kinds": ["Deployment"]},
+            },
+        }
+        doc = Document(
+            path="policies/b.yaml",
+            line=1,
+            index=0,
+            api_version="reconciler.dev/v1",
+            kind="PolicyBinding",
+            name=name,
+            namespace=None,
+            labels=MappingProxyType({}),
+            body=body,
+        )
         bound.append((doc, models.PolicyBinding.model_validate(body)))
-    rego = tuple(RegoFile(path=f"policies/{pkg}.rego", text=f"package {pkg}\n{text}\n")
-                 for pkg, text in POLICIES.items())
-    return bundles.compile(Snapshot(revision=None, settings=models.default_settings(),
-                                    bindings=tuple(bound), rego=rego))
+    rego = tuple(
+        RegoFile(path=f"policies/{pkg}.rego", text=f"package {pkg}\n{text}\n")
+        for pkg, text in POLICIES.items()
+    )
+    return bundles.compile(
+        Snapshot(
+            revision=None, settings=models.default_settings(), bindings=tuple(bound), rego=rego
+        )
+    )
 
 
 def record(store: SqliteStore, docs: list[Document], bundle: bundles.Bundle) -> int:
@@ -113,13 +146,22 @@ def record(store: SqliteStore, docs: list[Document], bundle: bundles.Bundle) -> 
     logged = 0
     for start in range(0, len(docs), 2_000):
         decisions, inputs = [], {}
-        for doc in docs[start:start + 2_000]:
+        for doc in docs[start : start + 2_000]:
             for d in evaluator.evaluate(doc):
                 spec = specs[d.binding]
-                inputs[d.input_digest] = canonical(doc.body) if spec.input is (
-                    InputFormat.CONFTEST) else canonical(
-                    {"change": None, "observed": None, "parameters": spec.parameters,
-                     "resource": doc.body, "revision": "a" * 40})
+                inputs[d.input_digest] = (
+                    canonical(doc.body)
+                    if spec.input is (InputFormat.CONFTEST)
+                    else canonical(
+                        {
+                            "change": None,
+                            "observed": None,
+                            "parameters": spec.parameters,
+                            "resource": doc.body,
+                            "revision": "a" * 40,
+                        }
+                    )
+                )
                 decisions.append(d)
         store.put_inputs(inputs)
         logged += store.append_decisions(decisions)
@@ -131,8 +173,9 @@ def main() -> None:
     docs = [deployment(i) for i in range(count // len(BINDINGS))]
     head = compiled(max_replicas=5)
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteStore(Path(tmp) / "reconciler.db",
-                            retention=RetentionSettings(max_decisions=count * 2))
+        store = SqliteStore(
+            Path(tmp) / "reconciler.db", retention=RetentionSettings(max_decisions=count * 2)
+        )
         logged = record(store, docs, compiled(max_replicas=8))
 
         store.close()
@@ -144,10 +187,12 @@ def main() -> None:
             reader.close()
             return n
 
-        replay_time, section = best_of(3, lambda: replay.replay_log(path, head,
-                                                                    clock=ManualClock()))
-        one_time, _ = best_of(3, lambda: replay.replay_log(path, head, clock=ManualClock(),
-                                                           workers=1))
+        replay_time, section = best_of(
+            3, lambda: replay.replay_log(path, head, clock=ManualClock())
+        )
+        one_time, _ = best_of(
+            3, lambda: replay.replay_log(path, head, clock=ManualClock(), workers=1)
+        )
         read_time, _ = best_of(3, read)
 
     def plain() -> int:
@@ -158,13 +203,19 @@ def main() -> None:
     flips = ", ".join(f"{f.binding} {f.direction} {f.count}" for f in section.flips)
     print(f"{logged} logged decisions, {section.replayed} replayed, flips: {flips}")
     rate = section.replayed / replay_time
-    print(f"replay    (store included)   {replay_time:6.2f} s  {rate:9,.0f} decisions/s"
-          f"  target >= 20,000: {'met' if rate >= 20_000 else 'NOT met'}")
-    print(f"  in one process             {one_time:6.2f} s  {section.replayed / one_time:9,.0f}"
-          " decisions/s")
+    print(
+        f"replay    (store included)   {replay_time:6.2f} s  {rate:9,.0f} decisions/s"
+        f"  target >= 20,000: {'met' if rate >= 20_000 else 'NOT met'}"
+    )
+    print(
+        f"  in one process             {one_time:6.2f} s  {section.replayed / one_time:9,.0f}"
+        " decisions/s"
+    )
     print(f"  reading the store alone    {read_time:6.2f} s (one process)")
-    print(f"baseline  Evaluator          {plain_time:6.2f} s  {decided / plain_time:9,.0f} "
-          f"decisions/s  ratio {replay_time / plain_time:.2f}x")
+    print(
+        f"baseline  Evaluator          {plain_time:6.2f} s  {decided / plain_time:9,.0f} "
+        f"decisions/s  ratio {replay_time / plain_time:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,15 @@ spec:
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
@@ -70,8 +76,9 @@ def _file(index: int, *, replicas: int = 3, drop_team: bool = False) -> str:
     docs = []
     for i in range(index * PER_FILE, (index + 1) * PER_FILE):
         text = DEPLOYMENT.format(i=i, ns=i % 50, replicas=replicas)
-        docs.append(text.replace(", team: storefront", "") if drop_team and i % PER_FILE == 0
-                    else text)
+        docs.append(
+            text.replace(", team: storefront", "") if drop_team and i % PER_FILE == 0 else text
+        )
     return "---\n".join(docs)
 
 
@@ -113,19 +120,24 @@ def main() -> None:
             return len(snap.problems) + len(bundles.compile(snap).problems)
 
         def simulate() -> Any:
-            request = engine.Request(source=config, base=base, head=head,
-                                     settings=SimulateSettings(cpu_seconds=60))
+            request = engine.Request(
+                source=config, base=base, head=head, settings=SimulateSettings(cpu_seconds=60)
+            )
             return engine.simulate(request, clock=SystemClock())
 
         plain, problems = best_of(3, validate)
         full, report = best_of(3, simulate)
     assert problems == 0 and not report.errors, report.errors
     deltas = len(report.decisions.deltas) if report.decisions else 0
-    print(f"{count} resources, {len(report.changed_paths)} changed files, {deltas} decision "
-          f"changes, {report.decisions.decisions_head if report.decisions else 0} decisions")
+    print(
+        f"{count} resources, {len(report.changed_paths)} changed files, {deltas} decision "
+        f"changes, {report.decisions.decisions_head if report.decisions else 0} decisions"
+    )
     print(f"baseline  validate head (in process): {plain:6.2f} s")
-    print(f"simulate  end to end (sandboxed):     {full:6.2f} s  ratio {full / plain:.2f}x"
-          f"  target <= 5 s: {'met' if full <= 5 else 'NOT met'}")
+    print(
+        f"simulate  end to end (sandboxed):     {full:6.2f} s  ratio {full / plain:.2f}x"
+        f"  target <= 5 s: {'met' if full <= 5 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

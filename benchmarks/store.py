@@ -26,8 +26,10 @@ from reconciler.specs.models import Enforcement
 from reconciler.store import sqlite
 from reconciler.store.retention import RetentionSettings
 
-COLUMNS = ("policy, binding, key, api_version, kind, namespace, name, path, outcome, messages,"
-           " enforcement, action, revision, input_digest, explanation, at")
+COLUMNS = (
+    "policy, binding, key, api_version, kind, namespace, name, path, outcome, messages,"
+    " enforcement, action, revision, input_digest, explanation, at"
+)
 
 
 def make_decisions(count: int) -> list[Decision]:
@@ -35,12 +37,22 @@ def make_decisions(count: int) -> list[Decision]:
     outcomes = (Outcome.ALLOW, Outcome.ALLOW, Outcome.WARN, Outcome.DENY)
     return [
         Decision(
-            policy=f"pack.policy{i % 5}", binding=f"binding-{i % 5}",
-            resource=ResourceRef(api_version="apps/v1", kind="Deployment", namespace="prod",
-                                 name=f"web-{i % 2000}", path=f"resources/web-{i % 2000}.yaml"),
-            outcome=outcomes[i % 4], messages=(f"web-{i % 2000}: missing label owner",),
-            enforcement=Enforcement.STRICT, action_taken=Action.ALLOWED, revision="a" * 40,
-            input_digest=f"{i:064x}", explanation="rule deny matched",
+            policy=f"pack.policy{i % 5}",
+            binding=f"binding-{i % 5}",
+            resource=ResourceRef(
+                api_version="apps/v1",
+                kind="Deployment",
+                namespace="prod",
+                name=f"web-{i % 2000}",
+                path=f"resources/web-{i % 2000}.yaml",
+            ),
+            outcome=outcomes[i % 4],
+            messages=(f"web-{i % 2000}: missing label owner",),
+            enforcement=Enforcement.STRICT,
+            action_taken=Action.ALLOWED,
+            revision="a" * 40,
+            input_digest=f"{i:064x}",
+            explanation="rule deny matched",
             at=start + timedelta(milliseconds=i),
         )
         for i in range(count)
@@ -49,10 +61,24 @@ def make_decisions(count: int) -> list[Decision]:
 
 def raw_row(d: Decision) -> tuple[object, ...]:
     r = d.resource
-    return (d.policy, d.binding, r.key, r.api_version, r.kind, r.namespace, r.name, r.path,
-            d.outcome.value, json.dumps(list(d.messages)), d.enforcement.value,
-            d.action_taken.value, d.revision, d.input_digest, d.explanation,
-            d.at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "))
+    return (
+        d.policy,
+        d.binding,
+        r.key,
+        r.api_version,
+        r.kind,
+        r.namespace,
+        r.name,
+        r.path,
+        d.outcome.value,
+        json.dumps(list(d.messages)),
+        d.enforcement.value,
+        d.action_taken.value,
+        d.revision,
+        d.input_digest,
+        d.explanation,
+        d.at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "),
+    )
 
 
 def raw_append(path: Path, batches: list[list[Decision]]) -> None:
@@ -63,8 +89,10 @@ def raw_append(path: Path, batches: list[list[Decision]]) -> None:
     placeholders = ", ".join("?" * len(COLUMNS.split(",")))
     for batch in batches:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(f"INSERT INTO decisions ({COLUMNS}) VALUES ({placeholders})",
-                         [raw_row(d) for d in batch])
+        conn.executemany(
+            f"INSERT INTO decisions ({COLUMNS}) VALUES ({placeholders})",
+            [raw_row(d) for d in batch],
+        )
         conn.execute("COMMIT")
     conn.close()
 
@@ -85,8 +113,7 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def measure(tmp: Path, *, batches: list[list[Decision]], rows: int,
-            batch: int) -> dict[str, float]:
+def measure(tmp: Path, *, batches: list[list[Decision]], rows: int, batch: int) -> dict[str, float]:
     store = sqlite.SqliteStore(tmp / "store.db", retention=RetentionSettings())
     times = {
         "store append": timed(lambda: [store.append_decisions(b) for b in batches]),
@@ -106,7 +133,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     decisions = make_decisions(args.rows)
-    batches = [decisions[i:i + args.batch] for i in range(0, args.rows, args.batch)]
+    batches = [decisions[i : i + args.batch] for i in range(0, args.rows, args.batch)]
     best: dict[str, float] = {}
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

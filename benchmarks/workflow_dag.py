@@ -34,9 +34,14 @@ from reconciler.store.retention import RetentionSettings
 
 
 def spec(steps: list[dict[str, Any]], *, name: str, parallelism: int) -> runs.Workflow:
-    return runs.Workflow.model_validate({
-        "apiVersion": "reconciler.dev/v1", "kind": "Workflow", "metadata": {"name": name},
-        "spec": {"maxParallelism": parallelism, "steps": steps}})
+    return runs.Workflow.model_validate(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": name},
+            "spec": {"maxParallelism": parallelism, "steps": steps},
+        }
+    )
 
 
 def noop(name: str, deps: list[str]) -> dict[str, Any]:
@@ -54,8 +59,11 @@ def random_dag(count: int) -> runs.Workflow:
 
 
 def chain(count: int) -> runs.Workflow:
-    return spec([noop(f"s{i}", [f"s{i - 1}"] if i else []) for i in range(count)],
-                name="chain", parallelism=1)
+    return spec(
+        [noop(f"s{i}", [f"s{i - 1}"] if i else []) for i in range(count)],
+        name="chain",
+        parallelism=1,
+    )
 
 
 def new_store(folder: Path, name: str) -> sqlite.SqliteStore:
@@ -76,29 +84,38 @@ async def dag_overhead(folder: Path, count: int) -> None:
     for name, workflow in (("dag", random_dag(count)), ("chain", chain(count))):
         elapsed, done = await one_run(new_store(folder, name), workflow)
         groups = len(history.analyze(workflow).parallel_groups)
-        print(f"{name:5}: {done} no-op steps ({groups} levels) in {elapsed:.3f} s "
-              f"= {elapsed / done * 1e6:.0f} us/step, store writes included")
+        print(
+            f"{name:5}: {done} no-op steps ({groups} levels) in {elapsed:.3f} s "
+            f"= {elapsed / done * 1e6:.0f} us/step, store writes included"
+        )
 
 
-async def fan_out(folder: Path, *, width: int = 50, parallelism: int = 10,
-                  seconds: float = 0.2) -> None:
-    steps = [{"name": f"s{i}", "kind": "wait", "wait": {"duration": f"{int(seconds * 1000)}ms"}}
-             for i in range(width)]
-    elapsed, _ = await one_run(new_store(folder, "fan"),
-                               spec(steps, name="fan", parallelism=parallelism))
+async def fan_out(
+    folder: Path, *, width: int = 50, parallelism: int = 10, seconds: float = 0.2
+) -> None:
+    steps = [
+        {"name": f"s{i}", "kind": "wait", "wait": {"duration": f"{int(seconds * 1000)}ms"}}
+        for i in range(width)
+    ]
+    elapsed, _ = await one_run(
+        new_store(folder, "fan"), spec(steps, name="fan", parallelism=parallelism)
+    )
     serial = width * seconds
     speedup = serial / elapsed
     ideal = min(width, parallelism)
-    print(f"fan-out {width} x {seconds}s, parallelism {parallelism}: {elapsed:.3f} s, "
-          f"speedup {speedup:.2f}x vs serial {serial:.1f} s, ratio to ideal {ideal}: "
-          f"{speedup / ideal:.3f}")
+    print(
+        f"fan-out {width} x {seconds}s, parallelism {parallelism}: {elapsed:.3f} s, "
+        f"speedup {speedup:.2f}x vs serial {serial:.1f} s, ratio to ideal {ideal}: "
+        f"{speedup / ideal:.3f}"
+    )
 
 
 async def many_runs(folder: Path, count: int) -> None:
     store = new_store(folder, "many")
     engine = Engine(store=store, clock=SystemClock())
-    workflow = spec([noop("a", []), noop("b", ["a"]), noop("c", ["a"])],
-                    name="small", parallelism=2)
+    workflow = spec(
+        [noop("a", []), noop("b", ["a"]), noop("c", ["a"])], name="small", parallelism=2
+    )
     latencies: list[float] = []
 
     async def one() -> str:
@@ -120,9 +137,11 @@ async def many_runs(folder: Path, count: int) -> None:
         assert run.status is RunStatus.SUCCEEDED
     p99 = history.percentile(latencies, 99) or 0.0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{count} runs x 3 steps started together: {elapsed:.2f} s, "
-          f"{count / elapsed:.0f} runs/s, p99 latency {p99:.2f} s, peak RSS {rss:.0f} MiB; "
-          f"every step recorded exactly once")
+    print(
+        f"{count} runs x 3 steps started together: {elapsed:.2f} s, "
+        f"{count / elapsed:.0f} runs/s, p99 latency {p99:.2f} s, peak RSS {rss:.0f} MiB; "
+        f"every step recorded exactly once"
+    )
 
 
 async def main() -> None:

@@ -205,9 +205,9 @@ def create_app(daemon: Daemon) -> Starlette:
     ]
     hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
     extra = runs.routes(daemon) + [
-        _mounted(e) for e in simulations.routes(daemon, simulator=simulator)]
-    document = openapi.document(
-        extra_paths={**runs.openapi_paths(), **simulations.openapi_paths()})
+        _mounted(e) for e in simulations.routes(daemon, simulator=simulator)
+    ]
+    document = openapi.document(extra_paths={**runs.openapi_paths(), **simulations.openapi_paths()})
 
     def openapi_json(request: Request) -> Response:
         return JSONResponse(document)
@@ -254,15 +254,22 @@ def create_app(daemon: Daemon) -> Starlette:
 
 def _mounted(endpoint: simulations.Endpoint) -> Route:
     """A framework-free endpoint as a route: role checked, handler run on the thread pool."""
+
     async def handle(request: Request) -> Response:
         principal = getattr(request.state, "principal", None)
         role = endpoint.role
         if role is not None and isinstance(principal, auth.Principal) and not principal.may(role):
-            return _error(f"{principal.name} ({principal.role}) may not {request.method} "
-                          f"{request.url.path}: needs the {role} role", 403)
-        call = simulations.Call(params=dict(request.path_params),
-                                query=dict(request.query_params), body=await request.body(),
-                                principal=principal)
+            return _error(
+                f"{principal.name} ({principal.role}) may not {request.method} "
+                f"{request.url.path}: needs the {role} role",
+                403,
+            )
+        call = simulations.Call(
+            params=dict(request.path_params),
+            query=dict(request.query_params),
+            body=await request.body(),
+            principal=principal,
+        )
         reply = await run_in_threadpool(endpoint.handle, call)
         if reply.media_type == "application/json":
             return JSONResponse(reply.body, status_code=reply.status)
@@ -352,9 +359,15 @@ def _note(daemon: Daemon, forge: str, result: str) -> None:
     )
 
 
-NAV = (("/", "Overview"), ("/resources", "Resources"), ("/policies", "Policies"),
-       ("/runs", "Runs"), ("/decisions", "Decisions"), ("/approvals", "Approvals"),
-       ("/simulations", "Simulations"))
+NAV = (
+    ("/", "Overview"),
+    ("/resources", "Resources"),
+    ("/policies", "Policies"),
+    ("/runs", "Runs"),
+    ("/decisions", "Decisions"),
+    ("/approvals", "Approvals"),
+    ("/simulations", "Simulations"),
+)
 PageFn = Callable[[Request], render.Page]
 
 
@@ -398,12 +411,18 @@ class Dashboard:
         csrf = request.cookies.get(auth.CSRF_COOKIE) or auth.new_secret()
         principal: auth.Principal = request.state.principal
         body = self.renderer.render(
-            page, csrf=csrf, user=None if self.tokens.open else principal,
-            signed_in=auth.SESSION_COOKIE in request.cookies, nav=NAV,
-            active=request.url.path, live=page.template != "login.html",
-            can_operate=principal.may(Role.OPERATOR))
-        response = HTMLResponse(body, status_code=page.status,
-                                headers={"Cache-Control": "no-store"})
+            page,
+            csrf=csrf,
+            user=None if self.tokens.open else principal,
+            signed_in=auth.SESSION_COOKIE in request.cookies,
+            nav=NAV,
+            active=request.url.path,
+            live=page.template != "login.html",
+            can_operate=principal.may(Role.OPERATOR),
+        )
+        response = HTMLResponse(
+            body, status_code=page.status, headers={"Cache-Control": "no-store"}
+        )
         if request.cookies.get(auth.CSRF_COOKIE) != csrf:
             _cookie(response, request, auth.CSRF_COOKIE, csrf)
         return response
@@ -423,26 +442,40 @@ class Dashboard:
         """The sign-in page the gate answers an unauthenticated page view with."""
         csrf = auth.new_secret()
         page = pages.login(next_path=path, open_mode=False, status=401)
-        body = self.renderer.render(page, csrf=csrf, user=None, signed_in=False, nav=NAV,
-                                    active="/login", live=False, can_operate=False)
+        body = self.renderer.render(
+            page,
+            csrf=csrf,
+            user=None,
+            signed_in=False,
+            nav=NAV,
+            active="/login",
+            live=False,
+            can_operate=False,
+        )
         cookie = f"{auth.CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict"
         return body.encode(), {"set-cookie": cookie, "cache-control": "no-store"}
 
     def login_form(self, request: Request) -> Response:
-        page = pages.login(next_path=request.query_params.get("next", "/"),
-                           open_mode=self.tokens.open)
+        page = pages.login(
+            next_path=request.query_params.get("next", "/"), open_mode=self.tokens.open
+        )
         return self.respond(request, page)
 
     async def login(self, request: Request) -> Response:
         form = await _form(request)
         next_path = pages.login(next_path=form.get("next", "/"), open_mode=False).context["next"]
-        if not auth.csrf_ok(cookie=request.cookies.get(auth.CSRF_COOKIE),
-                            presented=form.get("csrf_token")):
+        if not auth.csrf_ok(
+            cookie=request.cookies.get(auth.CSRF_COOKIE), presented=form.get("csrf_token")
+        ):
             return _error("CSRF token missing or wrong", 403)
         principal = self.tokens.identify(form.get("token"))
         if principal is None:
-            page = pages.login(next_path=next_path, error="That token is not valid.",
-                               open_mode=self.tokens.open, status=401)
+            page = pages.login(
+                next_path=next_path,
+                error="That token is not valid.",
+                open_mode=self.tokens.open,
+                status=401,
+            )
             return self.respond(request, page)
         response = RedirectResponse(next_path, status_code=303)
         _cookie(response, request, auth.SESSION_COOKIE, form["token"])
@@ -450,8 +483,9 @@ class Dashboard:
 
     async def logout(self, request: Request) -> Response:
         form = await _form(request)
-        if not auth.csrf_ok(cookie=request.cookies.get(auth.CSRF_COOKIE),
-                            presented=form.get("csrf_token")):
+        if not auth.csrf_ok(
+            cookie=request.cookies.get(auth.CSRF_COOKIE), presented=form.get("csrf_token")
+        ):
             return _error("CSRF token missing or wrong", 403)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
@@ -463,8 +497,14 @@ def _query(request: Request) -> Mapping[str, str]:
 
 
 def _cookie(response: Response, request: Request, name: str, value: str) -> None:
-    response.set_cookie(name, value, path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        name,
+        value,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 async def _form(request: Request, *, most: int = 64 * 1024) -> dict[str, str]:
@@ -480,8 +520,14 @@ async def _internal_get(request: Request, routes: list[BaseRoute], path: str) ->
     """GET `path` from `routes` in-process as the same caller; None if no route serves it."""
     if not any(getattr(r, "path", None) == path for r in routes):
         return None
-    scope = {**request.scope, "method": "GET", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "headers": [(b"accept", b"application/json")]}
+    scope = {
+        **request.scope,
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"accept", b"application/json")],
+    }
     chunks: list[bytes] = []
     status = [0]
 

@@ -91,8 +91,9 @@ class Tokens:
 
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
-        self._entries = [(t.sha256.encode(), Principal(name=t.name, role=t.role))
-                         for t in settings.tokens]
+        self._entries = [
+            (t.sha256.encode(), Principal(name=t.name, role=t.role)) for t in settings.tokens
+        ]
 
     @property
     def open(self) -> bool:
@@ -120,7 +121,8 @@ def required_role(method: str, path: str, *, public_read: bool) -> Role | None:
 
 def csrf_ok(*, cookie: str | None, presented: str | None) -> bool:
     return bool(cookie and presented) and hmac.compare_digest(
-        str(cookie).encode(), str(presented).encode())
+        str(cookie).encode(), str(presented).encode()
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +158,13 @@ class Gate:
     """ASGI middleware: authenticate, authorise, check CSRF, and put the caller in
     `scope["state"]["principal"]` for the endpoints (e.g. to record an approver)."""
 
-    def __init__(self, app: Asgi, *, tokens: Tokens,
-                 login_page: Callable[[str], tuple[bytes, dict[str, str]]]) -> None:
+    def __init__(
+        self,
+        app: Asgi,
+        *,
+        tokens: Tokens,
+        login_page: Callable[[str], tuple[bytes, dict[str, str]]],
+    ) -> None:
         self.app, self.tokens, self.login_page = app, tokens, login_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,12 +179,15 @@ class Gate:
             await self._unauthenticated(scope, send, path=path, method=method)
             return
         if needed is not None and principal is not None and not principal.may(needed):
-            message = (f"{principal.name} ({principal.role}) may not {method} {path}: "
-                       f"needs the {needed} role")
+            message = (
+                f"{principal.name} ({principal.role}) may not {method} {path}: "
+                f"needs the {needed} role"
+            )
             await send_json(send, 403, {"error": message})
             return
         if self._needs_csrf(method, path, given) and not csrf_ok(
-                cookie=given.csrf_cookie, presented=given.csrf_header):
+            cookie=given.csrf_cookie, presented=given.csrf_header
+        ):
             await send_json(send, 403, {"error": "CSRF token missing or wrong"})
             return
         state = scope.setdefault("state", {})
@@ -196,27 +206,40 @@ class Gate:
             return OPEN
         return self.tokens.identify(given.token)
 
-    async def _unauthenticated(self, scope: Scope, send: Send, *, path: str,
-                               method: str) -> None:
+    async def _unauthenticated(self, scope: Scope, send: Send, *, path: str, method: str) -> None:
         accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
         if method == "GET" and not path.startswith("/api/") and "text/html" in accept:
             body, headers = self.login_page(path)
             await send_body(send, 401, body, content_type="text/html", headers=headers)
             return
-        await send_json(send, 401, {"error": "authentication required: send a bearer token"},
-                        headers={"www-authenticate": 'Bearer realm="reconciler"'})
+        await send_json(
+            send,
+            401,
+            {"error": "authentication required: send a bearer token"},
+            headers={"www-authenticate": 'Bearer realm="reconciler"'},
+        )
 
 
-async def send_json(send: Send, status: int, body: Any, *,
-                    headers: dict[str, str] | None = None) -> None:
-    await send_body(send, status, json.dumps(body).encode(), content_type="application/json",
-                    headers=headers)
+async def send_json(
+    send: Send, status: int, body: Any, *, headers: dict[str, str] | None = None
+) -> None:
+    await send_body(
+        send, status, json.dumps(body).encode(), content_type="application/json", headers=headers
+    )
 
 
-async def send_body(send: Send, status: int, body: bytes, *, content_type: str,
-                    headers: dict[str, str] | None = None) -> None:
-    raw = [(b"content-type", f"{content_type}; charset=utf-8".encode()),
-           (b"content-length", str(len(body)).encode())]
+async def send_body(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    raw = [
+        (b"content-type", f"{content_type}; charset=utf-8".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -45,8 +45,9 @@ class Edit:
 class Client:
     """JSON over HTTP(S) to one forge API with one token."""
 
-    def __init__(self, *, api_url: str, headers: Mapping[str, str], token: str,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, api_url: str, headers: Mapping[str, str], token: str, timeout: float = 10.0
+    ) -> None:
         self._base, self._headers = api_url.rstrip("/"), dict(headers)
         self._token, self._timeout = token, timeout
 
@@ -56,8 +57,9 @@ class Client:
         headers = {**self._headers, "User-Agent": "reconciler"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self._base + path, data=data, method=method,
-                                         headers=headers)
+        request = urllib.request.Request(
+            self._base + path, data=data, method=method, headers=headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 raw = response.read()
@@ -78,9 +80,15 @@ class Client:
 
 
 def github_client(*, api_url: str, token: str) -> Client:
-    return Client(api_url=api_url, token=token, headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28"})
+    return Client(
+        api_url=api_url,
+        token=token,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+    )
 
 
 def gitlab_client(*, api_url: str, token: str) -> Client:
@@ -90,8 +98,9 @@ def gitlab_client(*, api_url: str, token: str) -> Client:
 def marked(parts: Sequence[str]) -> list[str]:
     """Each part headed by its hidden marker."""
     total = len(parts)
-    return [f"{MARKER.format(index=i, total=total)}\n{part}"
-            for i, part in enumerate(parts, start=1)]
+    return [
+        f"{MARKER.format(index=i, total=total)}\n{part}" for i, part in enumerate(parts, start=1)
+    ]
 
 
 def edits(existing: Sequence[tuple[int, str]], parts: Sequence[str]) -> list[Edit]:
@@ -102,11 +111,13 @@ def edits(existing: Sequence[tuple[int, str]], parts: Sequence[str]) -> list[Edi
         found = _MARKED.search(body or "")
         if found and int(found.group(1)) not in ours:
             ours[int(found.group(1))] = comment_id
-    out = [Edit(action="update", comment_id=ours[i], body=b) if i in ours
-           else Edit(action="create", body=b)
-           for i, b in enumerate(marked(parts), start=1)]
-    out += [Edit(action="delete", comment_id=c) for i, c in sorted(ours.items())
-            if i > len(parts)]
+    out = [
+        Edit(action="update", comment_id=ours[i], body=b)
+        if i in ours
+        else Edit(action="create", body=b)
+        for i, b in enumerate(marked(parts), start=1)
+    ]
+    out += [Edit(action="delete", comment_id=c) for i, c in sorted(ours.items()) if i > len(parts)]
     return out
 
 
@@ -120,8 +131,14 @@ def _listed(client: Client, path: str) -> list[tuple[int, str]]:
     return found
 
 
-def post_github(client: Client, *, repo: str, number: int | None,
-                check_run: Mapping[str, Any], parts: Sequence[str]) -> None:
+def post_github(
+    client: Client,
+    *,
+    repo: str,
+    number: int | None,
+    check_run: Mapping[str, Any],
+    parts: Sequence[str],
+) -> None:
     """The check run, then the comments (when there is a pull request)."""
     client.call("POST", f"/repos/{repo}/check-runs", dict(check_run))
     if number is None:
@@ -136,13 +153,27 @@ def post_github(client: Client, *, repo: str, number: int | None,
             client.call("DELETE", f"{issue}/comments/{edit.comment_id}")
 
 
-def post_gitlab(client: Client, *, project: str, number: int | None, sha: str,
-                conclusion: str, summary: str, parts: Sequence[str]) -> None:
+def post_gitlab(
+    client: Client,
+    *,
+    project: str,
+    number: int | None,
+    sha: str,
+    conclusion: str,
+    summary: str,
+    parts: Sequence[str],
+) -> None:
     """The commit status, then the notes (when there is a merge request)."""
     base = f"/projects/{urllib.parse.quote(project, safe='')}"
-    client.call("POST", f"{base}/statuses/{sha}", {
-        "state": _GITLAB_STATE.get(conclusion, "failed"), "name": STATUS_NAME,
-        "description": summary[:255]})
+    client.call(
+        "POST",
+        f"{base}/statuses/{sha}",
+        {
+            "state": _GITLAB_STATE.get(conclusion, "failed"),
+            "name": STATUS_NAME,
+            "description": summary[:255],
+        },
+    )
     if number is None:
         return
     notes = f"{base}/merge_requests/{number}/notes"

@@ -61,8 +61,9 @@ def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
 def _start_workflow(daemon: Daemon, delivery: Delivery) -> list[str]:
     name = str(delivery.workflow)
     try:
-        daemon.workflows.submit(name, trigger="webhook", variables=delivery.variables,
-                                needs="webhook")
+        daemon.workflows.submit(
+            name, trigger="webhook", variables=delivery.variables, needs="webhook"
+        )
     except ReconcilerError as exc:
         log.warning("webhook delivery starts nothing: %s", exc)
         return []

@@ -118,7 +118,7 @@ class Metrics:
         kind = str(data.get("kind", "unknown"))
         self.runs.labels(kind, str(data.get("status", "unknown"))).inc()
         steps = data.get("steps")
-        for status, n in (steps.items() if isinstance(steps, dict) else ()):
+        for status, n in steps.items() if isinstance(steps, dict) else ():
             self.run_steps.labels(kind, str(status)).inc(int(n))
 
     def render(self) -> bytes:

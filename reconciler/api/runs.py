@@ -38,11 +38,15 @@ def _error(message: str, status: int) -> Response:
 
 def _guarded(handler: Handler, *, role: Role | None = None) -> Handler:
     """Map the engine's refusals to statuses; check the caller's role for changes."""
+
     async def handle(request: Request) -> Response:
         principal = _principal(request)
         if role is not None and principal is not None and not principal.may(role):
-            return _error(f"{principal.name} ({principal.role}) may not "
-                          f"{request.method} {request.url.path}: needs the {role} role", 403)
+            return _error(
+                f"{principal.name} ({principal.role}) may not "
+                f"{request.method} {request.url.path}: needs the {role} role",
+                403,
+            )
         try:
             return await handler(request)
         except (UnknownWorkflow, RunNotFound) as exc:
@@ -87,13 +91,21 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         items = []
         for name, entry in automation.catalog.workflows().items():
             spec = entry.workflow.spec
-            items.append({
-                "name": name, "source": entry.source, "revision": entry.revision,
-                "path": entry.path, "description": spec.description,
-                "triggers": [t.model_dump(mode="json", by_alias=True, exclude_unset=True)
-                             for t in spec.triggers],
-                "nextRuns": [at.isoformat() for at in automation.schedule.next_runs(name)],
-                "lastRun": last.get(name)})
+            items.append(
+                {
+                    "name": name,
+                    "source": entry.source,
+                    "revision": entry.revision,
+                    "path": entry.path,
+                    "description": spec.description,
+                    "triggers": [
+                        t.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                        for t in spec.triggers
+                    ],
+                    "nextRuns": [at.isoformat() for at in automation.schedule.next_runs(name)],
+                    "lastRun": last.get(name),
+                }
+            )
         return JSONResponse({"workflows": items})
 
     async def run_workflow(request: Request) -> Response:
@@ -102,8 +114,9 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         if not isinstance(variables, dict):
             raise UsageError("variables must be a JSON object")
         engine()
-        run_id = await automation.run_workflow(name, trigger="api", variables=variables,
-                                               needs="manual")
+        run_id = await automation.run_workflow(
+            name, trigger="api", variables=variables, needs="manual"
+        )
         return JSONResponse({"run": run_id, "workflow": name}, status_code=202)
 
     async def one_run(request: Request) -> Response:
@@ -136,22 +149,39 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         if not isinstance(approved, bool):
             raise UsageError("approved must be true or false")
         approver = _approver(request, body)
-        await engine().approve(run_id, step, approver=approver, approved=approved,
-                               comment=str(body.get("comment") or ""))
-        return JSONResponse({"run": run_id, "step": step, "approved": approved,
-                             "approver": approver}, status_code=202)
+        await engine().approve(
+            run_id,
+            step,
+            approver=approver,
+            approved=approved,
+            comment=str(body.get("comment") or ""),
+        )
+        return JSONResponse(
+            {"run": run_id, "step": step, "approved": approved, "approver": approver},
+            status_code=202,
+        )
 
     operator = Role.OPERATOR
     return [
         Route("/api/v1/workflows", _guarded(list_workflows)),
-        Route("/api/v1/workflows/{name}/run", _guarded(run_workflow, role=operator),
-              methods=["POST"]),
-        *(Route(f"/api/v1/runs/{{run_id:path}}/{a}", _guarded(act(a), role=operator),
-                methods=["POST"]) for a in ACTIONS),
+        Route(
+            "/api/v1/workflows/{name}/run", _guarded(run_workflow, role=operator), methods=["POST"]
+        ),
+        *(
+            Route(
+                f"/api/v1/runs/{{run_id:path}}/{a}",
+                _guarded(act(a), role=operator),
+                methods=["POST"],
+            )
+            for a in ACTIONS
+        ),
         Route("/api/v1/runs/{run_id:path}", _guarded(one_run)),
         Route("/api/v1/approvals", _guarded(approvals)),
-        Route("/api/v1/approvals/{run_id:path}/{step}", _guarded(answer, role=operator),
-              methods=["POST"]),
+        Route(
+            "/api/v1/approvals/{run_id:path}/{step}",
+            _guarded(answer, role=operator),
+            methods=["POST"],
+        ),
     ]
 
 
@@ -169,9 +199,13 @@ def _last_runs(daemon: Daemon) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for run in daemon.store.list_runs(kind=RunKind.WORKFLOW, limit=1000):
         if run.name not in found and "/" not in run.id:
-            found[run.name] = {"id": run.id, "status": run.status.value, "trigger": run.trigger,
-                               "startedAt": views.when(run.started_at),
-                               "finishedAt": views.when(run.finished_at)}
+            found[run.name] = {
+                "id": run.id,
+                "status": run.status.value,
+                "trigger": run.trigger,
+                "startedAt": views.when(run.started_at),
+                "finishedAt": views.when(run.finished_at),
+            }
     return found
 
 
@@ -187,16 +221,23 @@ async def pending(daemon: Daemon, engine: Engine) -> list[dict[str, Any]]:
 def _approval(run: RunRecord, step: str) -> dict[str, Any]:
     meta = next((s for s in run.steps if s.name == plans.META), None)
     plan = plans.from_meta(meta)[0] if meta else None
-    spec = next((s for s in [*plan.steps, *plan.on_failure] if s.name == step),
-                None) if plan else None
+    spec = (
+        next((s for s in [*plan.steps, *plan.on_failure] if s.name == step), None) if plan else None
+    )
     record = _newest(run, step)
     gated = record is not None and bool(record.output.get(recovery.GATE))
     ask = spec.approval if spec is not None else None
-    return {"runId": run.id, "kind": run.kind.value, "workflow": run.name, "step": step,
-            "prompt": workflow.GATE_MESSAGE if gated or ask is None else ask.message,
-            "approvers": list(ask.approvers) if ask else [],
-            "since": views.when(record.started_at) if record else None,
-            "timeout": ask.timeout if ask and not gated else None, "resume": gated}
+    return {
+        "runId": run.id,
+        "kind": run.kind.value,
+        "workflow": run.name,
+        "step": step,
+        "prompt": workflow.GATE_MESSAGE if gated or ask is None else ask.message,
+        "approvers": list(ask.approvers) if ask else [],
+        "since": views.when(record.started_at) if record else None,
+        "timeout": ask.timeout if ask and not gated else None,
+        "resume": gated,
+    }
 
 
 def _newest(run: RunRecord, step: str) -> StepRecord | None:
@@ -208,36 +249,65 @@ def openapi_paths() -> dict[str, Any]:
     """OpenAPI path items of the endpoints `routes` returns (see `api.openapi`)."""
     o = openapi
     run_id, step = o.path_param("run_id", "run id"), o.path_param("step", "step name")
-    workflow_item = o.obj({"name": o.STRING, "source": o.STRING, "revision": o.STRING,
-                           "path": o.STRING, "description": o.STRING,
-                           "triggers": {"type": "array", "items": {"type": "object"}},
-                           "nextRuns": {"type": "array", "items": o.TIME},
-                           "lastRun": o.nullable({"type": "object"})})
-    approval = o.obj({"runId": o.STRING, "kind": o.enum(RunKind), "workflow": o.STRING,
-                      "step": o.STRING, "prompt": o.STRING,
-                      "approvers": {"type": "array", "items": o.STRING},
-                      "since": o.nullable(o.TIME), "timeout": o.nullable(o.STRING),
-                      "resume": o.BOOLEAN})
-    refused = {"404": o.error("no such workflow or run"), "409": o.error("refused"),
-               "400": o.error("a bad body")}
+    workflow_item = o.obj(
+        {
+            "name": o.STRING,
+            "source": o.STRING,
+            "revision": o.STRING,
+            "path": o.STRING,
+            "description": o.STRING,
+            "triggers": {"type": "array", "items": {"type": "object"}},
+            "nextRuns": {"type": "array", "items": o.TIME},
+            "lastRun": o.nullable({"type": "object"}),
+        }
+    )
+    approval = o.obj(
+        {
+            "runId": o.STRING,
+            "kind": o.enum(RunKind),
+            "workflow": o.STRING,
+            "step": o.STRING,
+            "prompt": o.STRING,
+            "approvers": {"type": "array", "items": o.STRING},
+            "since": o.nullable(o.TIME),
+            "timeout": o.nullable(o.STRING),
+            "resume": o.BOOLEAN,
+        }
+    )
+    refused = {
+        "404": o.error("no such workflow or run"),
+        "409": o.error("refused"),
+        "400": o.error("a bad body"),
+    }
     started = o.obj({"run": o.STRING, "workflow": o.STRING})
     acted = o.obj({"run": o.STRING, "action": o.enum(ACTIONS)})
-    answered = o.obj({"run": o.STRING, "step": o.STRING, "approved": o.BOOLEAN,
-                      "approver": o.STRING})
+    answered = o.obj(
+        {"run": o.STRING, "step": o.STRING, "approved": o.BOOLEAN, "approver": o.STRING}
+    )
     paths = {
-        "/api/v1/workflows": o.get("the workflows Git defines", o.obj(
-            {"workflows": {"type": "array", "items": workflow_item}})),
+        "/api/v1/workflows": o.get(
+            "the workflows Git defines",
+            o.obj({"workflows": {"type": "array", "items": workflow_item}}),
+        ),
         "/api/v1/workflows/{name}/run": o.post(
-            "start a run of a workflow", started, errors=refused,
-            parameters=[o.path_param("name", "workflow name")]),
-        "/api/v1/runs/{run_id}": o.get("a run with its steps", o.ref("Run"),
-                                       parameters=[run_id], errors=refused),
-        "/api/v1/approvals": o.get("steps waiting for an answer", o.obj(
-            {"approvals": {"type": "array", "items": approval}})),
+            "start a run of a workflow",
+            started,
+            errors=refused,
+            parameters=[o.path_param("name", "workflow name")],
+        ),
+        "/api/v1/runs/{run_id}": o.get(
+            "a run with its steps", o.ref("Run"), parameters=[run_id], errors=refused
+        ),
+        "/api/v1/approvals": o.get(
+            "steps waiting for an answer",
+            o.obj({"approvals": {"type": "array", "items": approval}}),
+        ),
         "/api/v1/approvals/{run_id}/{step}": o.post(
-            "answer an approval", answered, parameters=[run_id, step], errors=refused),
+            "answer an approval", answered, parameters=[run_id, step], errors=refused
+        ),
     }
     for action in ACTIONS:
         paths[f"/api/v1/runs/{{run_id}}/{action}"] = o.post(
-            f"{action} a run", acted, parameters=[run_id], errors=refused)
+            f"{action} a run", acted, parameters=[run_id], errors=refused
+        )
     return paths

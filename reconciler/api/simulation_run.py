@@ -44,9 +44,11 @@ from reconciler.store.base import (
 
 log = logging.getLogger(__name__)
 STORE_FILE = "reconciler.db"
-_RUN_STATUS = {SimulationStatus.SUCCEEDED: RunStatus.SUCCEEDED,
-               SimulationStatus.FAILED: RunStatus.FAILED,
-               SimulationStatus.CANCELLED: RunStatus.CANCELLED}
+_RUN_STATUS = {
+    SimulationStatus.SUCCEEDED: RunStatus.SUCCEEDED,
+    SimulationStatus.FAILED: RunStatus.FAILED,
+    SimulationStatus.CANCELLED: RunStatus.CANCELLED,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,13 +79,28 @@ class Job:
 def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
     """Store the job as queued (with its run record); returns the record."""
     now = daemon.clock.now()
-    record = SimulationRecord(id=job.id, source=job.source.name, forge=job.forge,
-                              number=job.number, base=job.base, head=job.head,
-                              status=SimulationStatus.QUEUED, created_at=now)
+    record = SimulationRecord(
+        id=job.id,
+        source=job.source.name,
+        forge=job.forge,
+        number=job.number,
+        base=job.base,
+        head=job.head,
+        status=SimulationStatus.QUEUED,
+        created_at=now,
+    )
     daemon.store.put_simulation(record)
-    daemon.store.create_run(RunRecord(id=job.id, kind=RunKind.SIMULATION, name=job.name,
-                                      trigger=job.trigger, revision=None,
-                                      status=RunStatus.PENDING, started_at=now))
+    daemon.store.create_run(
+        RunRecord(
+            id=job.id,
+            kind=RunKind.SIMULATION,
+            name=job.name,
+            trigger=job.trigger,
+            revision=None,
+            status=RunStatus.PENDING,
+            started_at=now,
+        )
+    )
     return record
 
 
@@ -93,8 +110,12 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
     record = store.get_simulation(job.id) or queued(job, daemon=daemon)
     record = dataclasses.replace(record, status=SimulationStatus.RUNNING)
     store.put_simulation(record)
-    _run_record(daemon, record, status=RunStatus.RUNNING, steps=(StepRecord(
-        name="simulate", status=StepStatus.RUNNING, started_at=now),))
+    _run_record(
+        daemon,
+        record,
+        status=RunStatus.RUNNING,
+        steps=(StepRecord(name="simulate", status=StepStatus.RUNNING, started_at=now),),
+    )
     try:
         record = _simulate(job, record, daemon=daemon)
     except ReconcilerError as exc:
@@ -110,33 +131,66 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
 def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
     """Store the final record and its run, and announce it."""
     daemon.store.put_simulation(record)
-    steps = [StepRecord(name="simulate", status=StepStatus.SUCCEEDED
-                        if record.status is SimulationStatus.SUCCEEDED else StepStatus.FAILED,
-                        started_at=started, finished_at=record.finished_at,
-                        output={"conclusion": record.conclusion, "blocked": record.blocked},
-                        error=None if record.status is SimulationStatus.SUCCEEDED
-                        else record.summary)] if started is not None else []
+    steps = (
+        [
+            StepRecord(
+                name="simulate",
+                status=StepStatus.SUCCEEDED
+                if record.status is SimulationStatus.SUCCEEDED
+                else StepStatus.FAILED,
+                started_at=started,
+                finished_at=record.finished_at,
+                output={"conclusion": record.conclusion, "blocked": record.blocked},
+                error=None if record.status is SimulationStatus.SUCCEEDED else record.summary,
+            )
+        ]
+        if started is not None
+        else []
+    )
     if record.forge_error is not None:
-        steps.append(StepRecord(name="report", status=StepStatus.FAILED,
-                                finished_at=record.finished_at, error=record.forge_error))
+        steps.append(
+            StepRecord(
+                name="report",
+                status=StepStatus.FAILED,
+                finished_at=record.finished_at,
+                error=record.forge_error,
+            )
+        )
     _run_record(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
-    daemon.bus.publish(Event(
-        type=EventType.SIMULATION_FINISHED, at=daemon.clock.now(), source=record.source,
-        message=f"simulation of {_label(record)} {record.status.value}: {record.summary}",
-        data={"simulation": record.id, "status": record.status.value, "number": record.number,
-              "blocked": record.blocked, "conclusion": record.conclusion}))
+    daemon.bus.publish(
+        Event(
+            type=EventType.SIMULATION_FINISHED,
+            at=daemon.clock.now(),
+            source=record.source,
+            message=f"simulation of {_label(record)} {record.status.value}: {record.summary}",
+            data={
+                "simulation": record.id,
+                "status": record.status.value,
+                "number": record.number,
+                "blocked": record.blocked,
+                "conclusion": record.conclusion,
+            },
+        )
+    )
 
 
-def _run_record(daemon: Daemon, record: SimulationRecord, *, status: RunStatus,
-                steps: tuple[StepRecord, ...]) -> None:
+def _run_record(
+    daemon: Daemon, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
+) -> None:
     run = daemon.store.get_run(record.id)
     if run is None:
         return
     done = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-    daemon.store.update_run(dataclasses.replace(
-        run, status=status, steps=steps, revision=_sha(record.head) or run.revision,
-        finished_at=record.finished_at if done else None,
-        error=record.summary if status is RunStatus.FAILED else None))
+    daemon.store.update_run(
+        dataclasses.replace(
+            run,
+            status=status,
+            steps=steps,
+            revision=_sha(record.head) or run.revision,
+            finished_at=record.finished_at if done else None,
+            error=record.summary if status is RunStatus.FAILED else None,
+        )
+    )
 
 
 def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
@@ -145,30 +199,45 @@ def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> Simulati
     record = dataclasses.replace(record, base=base, head=head)
     daemon.store.put_simulation(record)
     store_file = daemon.settings.data_dir / STORE_FILE
-    request = engine.Request(source=config, base=base, head=head,
-                             data_dir=daemon.settings.data_dir if store_file.is_file() else None,
-                             settings=limits(daemon.settings.simulations))
+    request = engine.Request(
+        source=config,
+        base=base,
+        head=head,
+        data_dir=daemon.settings.data_dir if store_file.is_file() else None,
+        settings=limits(daemon.settings.simulations),
+    )
     return completed(record, engine.simulate(request, clock=daemon.clock), daemon=daemon)
 
 
 def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:
     """The source as a simulation reads it: remotes mirrored apart, signatures not required
     (a pull request's commits are what is being checked)."""
-    return SourceSettings(url=source.url, path=source.path, subpath=source.subpath,
-                          auth=source.auth, cache_dir=data_dir / "simulations" / "git")
+    return SourceSettings(
+        url=source.url,
+        path=source.path,
+        subpath=source.subpath,
+        auth=source.auth,
+        cache_dir=data_dir / "simulations" / "git",
+    )
 
 
 def limits(settings: SimulationSettings) -> SimulateSettings:
-    return SimulateSettings(cpu_seconds=settings.cpu_seconds,
-                            wall_seconds=settings.wall_seconds, memory_mib=settings.memory_mib)
+    return SimulateSettings(
+        cpu_seconds=settings.cpu_seconds,
+        wall_seconds=settings.wall_seconds,
+        memory_mib=settings.memory_mib,
+    )
 
 
 def resolve(job: Job, config: SourceSettings) -> tuple[str, str]:
     """Fetch the source (and the pull request's head refs) and find both commits."""
     source = git.GitSource.open(config)
     source.fetch()
-    named = (r for r in (job.base, job.head) if r.startswith("refs/")
-             and not r.startswith(("refs/heads/", "refs/tags/")))  # e.g. refs/pull/7/head
+    named = (
+        r
+        for r in (job.base, job.head)
+        if r.startswith("refs/") and not r.startswith(("refs/heads/", "refs/tags/"))
+    )  # e.g. refs/pull/7/head
     source.fetch_refs(tuple(dict.fromkeys([*job.head_refs, *named])))
     base = _first(source, [job.base, *([job.base_ref] if job.base_ref else [])])
     return base, _first(source, [job.head, *job.head_refs])
@@ -189,21 +258,36 @@ def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> Sim
     reasons = found.blocking_reasons()
     summary = markdown.verdict(found) + (": " + "; ".join(reasons) if reasons else "")
     return dataclasses.replace(
-        record, status=SimulationStatus.FAILED if found.errors else SimulationStatus.SUCCEEDED,
-        blocked=found.blocked, conclusion=github.conclusion(found), summary=summary,
-        report={**found.model_dump(mode="json"), "blocked": found.blocked,
-                "blockingReasons": reasons},
+        record,
+        status=SimulationStatus.FAILED if found.errors else SimulationStatus.SUCCEEDED,
+        blocked=found.blocked,
+        conclusion=github.conclusion(found),
+        summary=summary,
+        report={
+            **found.model_dump(mode="json"),
+            "blocked": found.blocked,
+            "blockingReasons": reasons,
+        },
         markdown=tuple(markdown.render(found, details.sections(found))),
-        finished_at=daemon.clock.now())
+        finished_at=daemon.clock.now(),
+    )
 
 
 def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> SimulationRecord:
     summary = f"could not simulate: {message}"
-    text = (f"### Reconciler simulation `{_label(record)}`: could not run\n\n"
-            f"> {' '.join(message.split())}\n")
-    return dataclasses.replace(record, status=SimulationStatus.FAILED, blocked=True,
-                               conclusion="failure", summary=summary, markdown=(text,),
-                               finished_at=daemon.clock.now())
+    text = (
+        f"### Reconciler simulation `{_label(record)}`: could not run\n\n"
+        f"> {' '.join(message.split())}\n"
+    )
+    return dataclasses.replace(
+        record,
+        status=SimulationStatus.FAILED,
+        blocked=True,
+        conclusion="failure",
+        summary=summary,
+        markdown=(text,),
+        finished_at=daemon.clock.now(),
+    )
 
 
 def report(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
@@ -227,23 +311,41 @@ def _post(job: Job, record: SimulationRecord, *, api: ForgeApi, token: str) -> N
     assert job.forge_repo is not None
     if job.forge == "github":
         client = forge.github_client(api_url=api.api_url, token=token)
-        forge.post_github(client, repo=job.forge_repo, number=job.number,
-                          check_run=check_run(record), parts=record.markdown)
+        forge.post_github(
+            client,
+            repo=job.forge_repo,
+            number=job.number,
+            check_run=check_run(record),
+            parts=record.markdown,
+        )
     else:
         client = forge.gitlab_client(api_url=api.api_url, token=token)
-        forge.post_gitlab(client, project=job.forge_repo, number=job.number, sha=record.head,
-                          conclusion=record.conclusion or "failure",
-                          summary=record.summary, parts=record.markdown)
+        forge.post_gitlab(
+            client,
+            project=job.forge_repo,
+            number=job.number,
+            sha=record.head,
+            conclusion=record.conclusion or "failure",
+            summary=record.summary,
+            parts=record.markdown,
+        )
 
 
 def check_run(record: SimulationRecord) -> dict[str, Any]:
     """The check run: `simulate.github`'s payload, or a failure saying why there is none."""
     if record.report is not None:
-        return github.payload(Report.model_validate(
-            {k: v for k, v in record.report.items() if k not in ("blocked", "blockingReasons")}))
-    return {"name": github.NAME, "head_sha": record.head, "status": "completed",
-            "conclusion": "failure",
-            "output": {"title": "could not simulate", "summary": record.summary[:65_535]}}
+        return github.payload(
+            Report.model_validate(
+                {k: v for k, v in record.report.items() if k not in ("blocked", "blockingReasons")}
+            )
+        )
+    return {
+        "name": github.NAME,
+        "head_sha": record.head,
+        "status": "completed",
+        "conclusion": "failure",
+        "output": {"title": "could not simulate", "summary": record.summary[:65_535]},
+    }
 
 
 def _label(record: SimulationRecord) -> str:

@@ -57,13 +57,22 @@ def error(message: str, status: int) -> Reply:
 
 
 def summary(record: SimulationRecord) -> dict[str, Any]:
-    return {"id": record.id, "source": record.source, "forge": record.forge,
-            "number": record.number, "base": record.base, "head": record.head,
-            "status": record.status.value, "blocked": record.blocked,
-            "conclusion": record.conclusion, "summary": record.summary,
-            "forgeError": record.forge_error, "parts": len(record.markdown),
-            "createdAt": views.when(record.created_at),
-            "finishedAt": views.when(record.finished_at)}
+    return {
+        "id": record.id,
+        "source": record.source,
+        "forge": record.forge,
+        "number": record.number,
+        "base": record.base,
+        "head": record.head,
+        "status": record.status.value,
+        "blocked": record.blocked,
+        "conclusion": record.conclusion,
+        "summary": record.summary,
+        "forgeError": record.forge_error,
+        "parts": len(record.markdown),
+        "createdAt": views.when(record.created_at),
+        "finishedAt": views.when(record.finished_at),
+    }
 
 
 def markdown_text(record: SimulationRecord) -> str:
@@ -75,9 +84,11 @@ def routes(daemon: Daemon, *, simulator: Simulator) -> list[Endpoint]:
 
     def listing(call: Call) -> Reply:
         limit = _integer(call.query, "limit", most=1000)
-        found = store.list_simulations(source=call.query.get("source") or None,
-                                       number=_integer(call.query, "pr", most=2**62),
-                                       limit=50 if limit is None else limit)
+        found = store.list_simulations(
+            source=call.query.get("source") or None,
+            number=_integer(call.query, "pr", most=2**62),
+            limit=50 if limit is None else limit,
+        )
         return Reply(status=200, body={"simulations": [summary(s) for s in found]})
 
     def one(call: Call) -> Reply:
@@ -95,20 +106,22 @@ def routes(daemon: Daemon, *, simulator: Simulator) -> list[Endpoint]:
     def start(call: Call) -> Reply:
         given = _body(call.body)
         try:
-            sim_id = simulator.start(source=given["source"], base=given["base"],
-                                     head=given["head"])
+            sim_id = simulator.start(source=given["source"], base=given["base"], head=given["head"])
         except UnknownSource as exc:
             return error(str(exc), 404)
-        return Reply(status=202, body={"simulation": sim_id,
-                                       "status": SimulationStatus.QUEUED.value})
+        return Reply(
+            status=202, body={"simulation": sim_id, "status": SimulationStatus.QUEUED.value}
+        )
 
     return [
         Endpoint(path="/api/v1/simulations", method="GET", handle=_guarded(listing)),
-        Endpoint(path="/api/v1/simulations", method="POST", handle=_guarded(start),
-                 role=Role.OPERATOR),
+        Endpoint(
+            path="/api/v1/simulations", method="POST", handle=_guarded(start), role=Role.OPERATOR
+        ),
         Endpoint(path="/api/v1/simulations/{id}", method="GET", handle=_guarded(one)),
-        Endpoint(path="/api/v1/simulations/{id}/markdown", method="GET",
-                 handle=_guarded(as_markdown)),
+        Endpoint(
+            path="/api/v1/simulations/{id}/markdown", method="GET", handle=_guarded(as_markdown)
+        ),
     ]
 
 
@@ -138,44 +151,77 @@ def _body(raw: bytes) -> dict[str, str]:
         raise BadRequest(f"body is not JSON: {exc}") from None
     keys = ("source", "base", "head")
     if not isinstance(body, dict) or not all(
-            isinstance(body.get(k), str) and body[k].strip() for k in keys):
-        raise BadRequest('body must be {"source": name, "base": rev, "head": rev}, '
-                         "each a non-empty string")
+        isinstance(body.get(k), str) and body[k].strip() for k in keys
+    ):
+        raise BadRequest(
+            'body must be {"source": name, "base": rev, "head": rev}, each a non-empty string'
+        )
     return {k: body[k].strip() for k in keys}
 
 
 def openapi_paths() -> dict[str, Any]:
     """OpenAPI path items of the endpoints `routes` returns (see `api.openapi`)."""
     o = openapi
-    fields = {"id": o.STRING, "source": o.STRING, "forge": o.STRING,
-              "number": o.nullable(o.INTEGER), "base": o.STRING, "head": o.STRING,
-              "status": o.enum(SimulationStatus), "blocked": o.BOOLEAN,
-              "conclusion": o.nullable(o.STRING), "summary": o.STRING,
-              "forgeError": o.nullable(o.STRING), "parts": o.INTEGER,
-              "createdAt": o.TIME, "finishedAt": o.nullable(o.TIME)}
+    fields = {
+        "id": o.STRING,
+        "source": o.STRING,
+        "forge": o.STRING,
+        "number": o.nullable(o.INTEGER),
+        "base": o.STRING,
+        "head": o.STRING,
+        "status": o.enum(SimulationStatus),
+        "blocked": o.BOOLEAN,
+        "conclusion": o.nullable(o.STRING),
+        "summary": o.STRING,
+        "forgeError": o.nullable(o.STRING),
+        "parts": o.INTEGER,
+        "createdAt": o.TIME,
+        "finishedAt": o.nullable(o.TIME),
+    }
     item = o.obj(fields)
     full = o.obj({**fields, "report": o.nullable({"type": "object"})})
     sim_id = o.path_param("id", "simulation id")
     missing = {"404": o.error("no such simulation")}
     bad = {"400": o.error("a query parameter or the body is unusable")}
-    start = o.post("simulate a change of a source by hand (queued)", o.obj(
-        {"simulation": o.STRING, "status": o.enum([SimulationStatus.QUEUED])}),
-        errors={**bad, "404": o.error("no such source")})
-    start["post"]["requestBody"] = {"required": True, "content": {o.JSON: {"schema": o.obj(
-        {"source": o.STRING, "base": o.STRING, "head": o.STRING}, extra=True)}}}
-    listing = o.get("simulations, newest first", o.obj(
-        {"simulations": {"type": "array", "items": item}}), parameters=[
-        o.query("source", o.STRING, "only this source's simulations"),
-        o.query("pr", {"type": "integer", "minimum": 0}, "only this pull request's"),
-        o.count("limit", 50, "most simulations to return (above 1000 reads as 1000)")],
-        errors=bad)
-    text = {"description": "the report as Markdown, every part",
-            "content": {"text/markdown": {"schema": o.STRING}}}
+    start = o.post(
+        "simulate a change of a source by hand (queued)",
+        o.obj({"simulation": o.STRING, "status": o.enum([SimulationStatus.QUEUED])}),
+        errors={**bad, "404": o.error("no such source")},
+    )
+    start["post"]["requestBody"] = {
+        "required": True,
+        "content": {
+            o.JSON: {
+                "schema": o.obj(
+                    {"source": o.STRING, "base": o.STRING, "head": o.STRING}, extra=True
+                )
+            }
+        },
+    }
+    listing = o.get(
+        "simulations, newest first",
+        o.obj({"simulations": {"type": "array", "items": item}}),
+        parameters=[
+            o.query("source", o.STRING, "only this source's simulations"),
+            o.query("pr", {"type": "integer", "minimum": 0}, "only this pull request's"),
+            o.count("limit", 50, "most simulations to return (above 1000 reads as 1000)"),
+        ],
+        errors=bad,
+    )
+    text = {
+        "description": "the report as Markdown, every part",
+        "content": {"text/markdown": {"schema": o.STRING}},
+    }
     return {
         "/api/v1/simulations": {**listing, **start},
-        "/api/v1/simulations/{id}": o.get("one simulation with its JSON report", full,
-                                          parameters=[sim_id], errors=missing),
-        "/api/v1/simulations/{id}/markdown": {"get": {
-            "summary": "one simulation's report as Markdown", "parameters": [sim_id],
-            "responses": {"200": text, **o.SECURED, **missing}}},
+        "/api/v1/simulations/{id}": o.get(
+            "one simulation with its JSON report", full, parameters=[sim_id], errors=missing
+        ),
+        "/api/v1/simulations/{id}/markdown": {
+            "get": {
+                "summary": "one simulation's report as Markdown",
+                "parameters": [sim_id],
+                "responses": {"200": text, **o.SECURED, **missing},
+            }
+        },
     }

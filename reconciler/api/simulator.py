@@ -39,19 +39,32 @@ def location(source: DaemonSource) -> str:
 
 def jobs_for(delivery: Delivery, sources: list[DaemonSource]) -> list[Job]:
     """The simulations a verified delivery asks for (none for most deliveries)."""
-    if (delivery.kind is not Kind.PULL_REQUEST or delivery.action not in ACTIONS
-            or delivery.number is None or delivery.forge not in HEAD_REFS):
+    if (
+        delivery.kind is not Kind.PULL_REQUEST
+        or delivery.action not in ACTIONS
+        or delivery.number is None
+        or delivery.forge not in HEAD_REFS
+    ):
         return []
     urls = {canonical_url(u) for u in delivery.repo_urls}
     pr_ref = HEAD_REFS[delivery.forge].format(n=delivery.number)
     head_refs = tuple(r for r in (pr_ref, delivery.ref) if r and r != "refs/heads/None")
     base_ref = delivery.base_ref if delivery.base_ref != "refs/heads/None" else None
     return [
-        Job(id=str(uuid.uuid4()), source=source, forge=delivery.forge.value,
-            number=delivery.number, base=delivery.base_sha or base_ref or "",
-            head=delivery.sha or pr_ref, base_ref=base_ref, head_refs=head_refs,
-            forge_repo=delivery.forge_repo, trigger=f"webhook:{delivery.forge.value}")
-        for source in sources if location(source) in urls
+        Job(
+            id=str(uuid.uuid4()),
+            source=source,
+            forge=delivery.forge.value,
+            number=delivery.number,
+            base=delivery.base_sha or base_ref or "",
+            head=delivery.sha or pr_ref,
+            base_ref=base_ref,
+            head_refs=head_refs,
+            forge_repo=delivery.forge_repo,
+            trigger=f"webhook:{delivery.forge.value}",
+        )
+        for source in sources
+        if location(source) in urls
     ]
 
 
@@ -74,8 +87,9 @@ class Simulator:
     def start(self, *, source: str, base: str, head: str) -> str:
         """A simulation started by hand; `UnknownSource` for a source not configured."""
         config = self._daemon.runner(source).config
-        return self.submit(Job(id=str(uuid.uuid4()), source=config, forge="api", base=base,
-                               head=head))
+        return self.submit(
+            Job(id=str(uuid.uuid4()), source=config, forge="api", base=base, head=head)
+        )
 
     def submit(self, job: Job) -> str:
         simulation_run.queued(job, daemon=self._daemon)
@@ -96,9 +110,12 @@ class Simulator:
         store, now = self._daemon.store, self._daemon.clock.now()
         for status in (SimulationStatus.QUEUED, SimulationStatus.RUNNING):
             for record in store.list_simulations(status=status, limit=10_000):
-                simulation_run.finish(dataclasses.replace(
-                    record, status=SimulationStatus.FAILED, summary=INTERRUPTED,
-                    finished_at=now), daemon=self._daemon)
+                simulation_run.finish(
+                    dataclasses.replace(
+                        record, status=SimulationStatus.FAILED, summary=INTERRUPTED, finished_at=now
+                    ),
+                    daemon=self._daemon,
+                )
 
     def close(self) -> None:
         """Run nothing more; queued simulations are stored cancelled. Running ones finish
@@ -112,8 +129,9 @@ class Simulator:
             self._cancel(job, reason=STOPPED)
 
     def _spawn(self) -> None:
-        worker = threading.Thread(target=self._work, name=f"simulation-{len(self._workers)}",
-                                  daemon=True)
+        worker = threading.Thread(
+            target=self._work, name=f"simulation-{len(self._workers)}", daemon=True
+        )
         self._workers.append(worker)
         worker.start()
 
@@ -139,8 +157,14 @@ class Simulator:
             record = self._daemon.store.get_simulation(job.id)
             if record is None:
                 return
-            simulation_run.finish(dataclasses.replace(
-                record, status=SimulationStatus.CANCELLED, summary=reason,
-                finished_at=self._daemon.clock.now()), daemon=self._daemon)
+            simulation_run.finish(
+                dataclasses.replace(
+                    record,
+                    status=SimulationStatus.CANCELLED,
+                    summary=reason,
+                    finished_at=self._daemon.clock.now(),
+                ),
+                daemon=self._daemon,
+            )
         except Exception:
             log.exception("simulation %s could not be cancelled", job.id)

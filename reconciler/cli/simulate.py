@@ -37,12 +37,21 @@ def register(verbs: Any) -> None:
     p.add_argument("--data-dir", help="the daemon's data directory (observed state, decisions)")
     p.add_argument("--output", help="write the report to this file instead of stdout")
     defaults = SimulateSettings()
-    p.add_argument("--cpu-seconds", type=float, default=defaults.cpu_seconds,
-                   help="CPU time each sandbox stage may use")
-    p.add_argument("--wall-seconds", type=float, default=defaults.wall_seconds,
-                   help="wall time the sandbox may take")
-    p.add_argument("--memory-mib", type=int, default=defaults.memory_mib,
-                   help="memory the sandbox may map")
+    p.add_argument(
+        "--cpu-seconds",
+        type=float,
+        default=defaults.cpu_seconds,
+        help="CPU time each sandbox stage may use",
+    )
+    p.add_argument(
+        "--wall-seconds",
+        type=float,
+        default=defaults.wall_seconds,
+        help="wall time the sandbox may take",
+    )
+    p.add_argument(
+        "--memory-mib", type=int, default=defaults.memory_mib, help="memory the sandbox may map"
+    )
     p.set_defaults(handler=run)
 
 
@@ -57,19 +66,27 @@ def source_settings(args: argparse.Namespace) -> SourceSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = SimulateSettings(cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds,
-                                memory_mib=args.memory_mib)
-    request = engine.Request(source=source_settings(args), base=args.base, head=args.head,
-                             data_dir=Path(args.data_dir) if args.data_dir else None,
-                             settings=settings)
+    settings = SimulateSettings(
+        cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds, memory_mib=args.memory_mib
+    )
+    request = engine.Request(
+        source=source_settings(args),
+        base=args.base,
+        head=args.head,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        settings=settings,
+    )
     report = engine.simulate(request, clock=SystemClock())
     emit(render(report, args.format), output=args.output)
     return 1 if report.blocked else 0
 
 
 def as_json(report: Report) -> dict[str, Any]:
-    return {**report.model_dump(mode="json"), "blocked": report.blocked,
-            "blockingReasons": report.blocking_reasons()}
+    return {
+        **report.model_dump(mode="json"),
+        "blocked": report.blocked,
+        "blockingReasons": report.blocking_reasons(),
+    }
 
 
 def render(report: Report, fmt: str) -> list[str]:
@@ -90,8 +107,9 @@ def emit(parts: list[str], *, output: str | None) -> None:
         return
     target = Path(output)
     for index, text in enumerate(parts, start=1):
-        path = target if index == 1 else target.with_name(
-            f"{target.stem}.part{index}{target.suffix}")
+        path = (
+            target if index == 1 else target.with_name(f"{target.stem}.part{index}{target.suffix}")
+        )
         path.write_text(text, encoding="utf-8")
         if len(parts) > 1:
             print(f"wrote part {index} of {len(parts)} to {path}", file=sys.stderr)

@@ -36,8 +36,13 @@ def register(verbs: Any) -> None:
     p = sub.add_parser("run", help="start a workflow (it needs a manual trigger)")
     client.add_arguments(p)
     p.add_argument("name")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a variable (JSON values such as 3 or true keep their type)")
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable (JSON values such as 3 or true keep their type)",
+    )
     p.add_argument("--wait", action="store_true", help="wait for the run to finish")
     p.set_defaults(handler=run_start)
 
@@ -87,8 +92,9 @@ def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     if args.token:
         headers["Authorization"] = f"Bearer {args.token}"
-    request = urllib.request.Request(args.url.rstrip("/") + path, method="POST",
-                                     headers=headers, data=json.dumps(body).encode())
+    request = urllib.request.Request(
+        args.url.rstrip("/") + path, method="POST", headers=headers, data=json.dumps(body).encode()
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
@@ -111,8 +117,11 @@ def variables(items: list[str]) -> dict[str, Any]:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    answer = _post(args, f"/api/v1/workflows/{urllib.parse.quote(args.name)}/run",
-                   {"variables": variables(args.var)})
+    answer = _post(
+        args,
+        f"/api/v1/workflows/{urllib.parse.quote(args.name)}/run",
+        {"variables": variables(args.var)},
+    )
     run_id = answer["run"]
     print(f"started run {run_id} of {args.name}")
     if not args.wait:
@@ -131,10 +140,15 @@ def run_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(found, indent=2))
         return 0
-    rows = [[w["name"], ", ".join(k for t in w["triggers"] for k in t) or "-",
-             (w["nextRuns"] or ["-"])[0],
-             f"{w['lastRun']['status']} {w['lastRun']['id']}" if w["lastRun"] else "-"]
-            for w in found]
+    rows = [
+        [
+            w["name"],
+            ", ".join(k for t in w["triggers"] for k in t) or "-",
+            (w["nextRuns"] or ["-"])[0],
+            f"{w['lastRun']['status']} {w['lastRun']['id']}" if w["lastRun"] else "-",
+        ]
+        for w in found
+    ]
     print(output.table(rows, header=["WORKFLOW", "TRIGGERS", "NEXT RUN", "LAST RUN"]))
     return 0
 
@@ -152,8 +166,10 @@ def run_status(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"runs": found, "approvals": waiting}, indent=2))
         return 0
-    rows = [[r["id"], r["kind"], r["name"], r["status"], r["trigger"], r["started_at"] or "-"]
-            for r in found]
+    rows = [
+        [r["id"], r["kind"], r["name"], r["status"], r["trigger"], r["started_at"] or "-"]
+        for r in found
+    ]
     print(output.table(rows, header=["RUN", "KIND", "NAME", "STATUS", "TRIGGER", "STARTED"]))
     if waiting:
         print()
@@ -163,24 +179,28 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    print(f"run {run['id']} ({run['kind']} {run['name']}): {run['status']}"
-          + (f": {run['error']}" if run.get("error") else ""))
-    rows = [[s["name"], str(s["attempt"]), s["status"], (s.get("error") or "")[:80]]
-            for s in run["steps"]]
+    print(
+        f"run {run['id']} ({run['kind']} {run['name']}): {run['status']}"
+        + (f": {run['error']}" if run.get("error") else "")
+    )
+    rows = [
+        [s["name"], str(s["attempt"]), s["status"], (s.get("error") or "")[:80]]
+        for s in run["steps"]
+    ]
     if rows:
         print(output.table(rows, header=["STEP", "ATTEMPT", "STATUS", "ERROR"]))
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    client.call(args.url, f"/api/v1/runs/{_quote(args.run_id)}/cancel", method="POST",
-                token=args.token)
+    client.call(
+        args.url, f"/api/v1/runs/{_quote(args.run_id)}/cancel", method="POST", token=args.token
+    )
     print(f"cancelled run {args.run_id}")
     return 0
 
 
 def run_approve(args: argparse.Namespace) -> int:
-    body = {"approved": not args.reject, "comment": args.comment,
-            "approver": args.approver or ""}
+    body = {"approved": not args.reject, "comment": args.comment, "approver": args.approver or ""}
     answer = _post(args, f"/api/v1/approvals/{_quote(args.run_id)}/{args.step}", body)
     verb = "approved" if answer["approved"] else "rejected"
     print(f"{verb} step {args.step} of run {args.run_id} as {answer['approver']}")
@@ -199,18 +219,27 @@ def run_analyze(args: argparse.Namespace) -> int:
     stats = _recorded(Path(args.data_dir), args.name) if args.data_dir else {}
     result = history.analyze(found[args.name], history=stats)
     if args.format == "json":
-        print(json.dumps({"criticalPath": list(result.critical_path),
-                          "parallelGroups": [list(g) for g in result.parallel_groups],
-                          "expectedSeconds": result.expected_duration,
-                          "estimates": dict(result.estimates)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "criticalPath": list(result.critical_path),
+                    "parallelGroups": [list(g) for g in result.parallel_groups],
+                    "expectedSeconds": result.expected_duration,
+                    "estimates": dict(result.estimates),
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"critical path: {' -> '.join(result.critical_path)}")
     print(f"expected duration: {result.expected_duration:.1f}s")
     for index, group in enumerate(result.parallel_groups, 1):
         together = " (can run in parallel)" if len(group) > 1 else ""
         print(f"stage {index}: {', '.join(group)}{together}")
-    rows = [[name, f"{seconds:.1f}s", "recorded" if name in stats else "estimate"]
-            for name, seconds in result.estimates.items()]
+    rows = [
+        [name, f"{seconds:.1f}s", "recorded" if name in stats else "estimate"]
+        for name, seconds in result.estimates.items()
+    ]
     print(output.table(rows, header=["STEP", "DURATION", "FROM"]))
     return 0
 

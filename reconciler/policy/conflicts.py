@@ -132,9 +132,7 @@ def _where(doc: Document) -> str:
     return f"{doc.path}:{doc.line}"
 
 
-def _both_match(
-    a: models.Scope, b: models.Scope, resources: Sequence[Document]
-) -> tuple[str, ...]:
+def _both_match(a: models.Scope, b: models.Scope, resources: Sequence[Document]) -> tuple[str, ...]:
     keys = []
     for doc in resources:
         subject = scopes.Subject.of(doc)

@@ -136,8 +136,9 @@ class ExecProvider:
     def _in_repository(self, resource: Document, spec: kinds.ExecResourceSpec) -> Path:
         root = self._settings.repository_dir
         if root is None:
-            raise self._spec_error(resource, f"{spec.provider} is relative but no repository "
-                                   "directory is configured")
+            raise self._spec_error(
+                resource, f"{spec.provider} is relative but no repository directory is configured"
+            )
         program = Path(os.path.realpath(root / spec.provider))
         if Path(os.path.realpath(root)) not in program.parents:
             raise self._spec_error(resource, f"{spec.provider} is outside the repository")

@@ -25,6 +25,7 @@ from reconciler.specs.snapshot import Document
 
 NAME = "file"
 
+
 class FileProvider:
     """Files and directories on the local filesystem."""
 
@@ -97,8 +98,12 @@ class FileProvider:
         try:
             info = target.stat()
             if stat.S_ISDIR(info.st_mode):
-                return {"path": spec.path, "state": "present", "directory": True,
-                        "mode": _mode(info.st_mode)}
+                return {
+                    "path": spec.path,
+                    "state": "present",
+                    "directory": True,
+                    "mode": _mode(info.st_mode),
+                }
             if not stat.S_ISREG(info.st_mode):
                 raise self._error(resource, f"{target} is neither a file nor a directory")
             content = target.read_bytes().decode("utf-8", errors="replace")
@@ -106,8 +111,13 @@ class FileProvider:
             return None
         except OSError as error:
             raise self._error(resource, f"cannot read {target}: {error.strerror}") from error
-        return {"path": spec.path, "state": "present", "directory": False,
-                "mode": _mode(info.st_mode), "content": content}
+        return {
+            "path": spec.path,
+            "state": "present",
+            "directory": False,
+            "mode": _mode(info.st_mode),
+            "content": content,
+        }
 
     def _make_directory(
         self,

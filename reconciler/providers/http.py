@@ -94,8 +94,11 @@ class HttpProvider:
         if auth.bearer_token_env is not None:
             token = os.environ.get(auth.bearer_token_env)
             if not token:
-                raise self._error(resource, f"environment variable {auth.bearer_token_env} "
-                                  "(spec.auth.bearerTokenEnv) is not set")
+                raise self._error(
+                    resource,
+                    f"environment variable {auth.bearer_token_env} "
+                    "(spec.auth.bearerTokenEnv) is not set",
+                )
             headers["Authorization"] = f"Bearer {token}"
             return headers, [token]
         assert auth.header_from_file is not None  # the model requires one of the two
@@ -107,15 +110,17 @@ class HttpProvider:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise self._error(resource, f"cannot read {path} (spec.auth.headerFromFile.path): "
-                              f"{error.strerror}") from None
+            raise self._error(
+                resource, f"cannot read {path} (spec.auth.headerFromFile.path): {error.strerror}"
+            ) from None
 
     def _object(self, resource: Document, response: httpx.Response) -> dict[str, Any]:
         value = _json(response)
         if not isinstance(value, dict):
             shown = _USERINFO.sub(REDACTED + "@", str(response.request.url))
-            raise self._error(resource, f"{response.request.method} {shown} returned no JSON "
-                              "object")
+            raise self._error(
+                resource, f"{response.request.method} {shown} returned no JSON object"
+            )
         return value
 
     def _timeout(self, spec: kinds.HttpResourceSpec) -> float:

@@ -42,8 +42,9 @@ class UnknownProviderError(ProblemsError, LookupError):
 
     def __init__(self, *, resource: Document, detail: str, known: tuple[str, ...]) -> None:
         message = f"{detail}; known providers: {', '.join(known)}"
-        super().__init__([Problem(path=resource.path, line=resource.line, key="kind",
-                                  message=message)])
+        super().__init__(
+            [Problem(path=resource.path, line=resource.line, key="kind", message=message)]
+        )
         self.kind = resource.kind
         self.known = known
 
@@ -65,8 +66,10 @@ def discover() -> dict[str, ProviderFactory]:
         if shipped.get(entry.name) == entry.value:
             continue  # our own package's entry point for a built-in
         if entry.name in factories:
-            raise PluginError(f"provider plugin {entry.name} = {entry.value!r} clashes with "
-                              f"the provider already named {entry.name}")
+            raise PluginError(
+                f"provider plugin {entry.name} = {entry.value!r} clashes with "
+                f"the provider already named {entry.name}"
+            )
         factories[entry.name] = _load(entry)
     return factories
 
@@ -110,8 +113,10 @@ class Registry:
         """The provider managing `resource`; `UnknownProviderError` when there is none."""
         provider = self.find(resource, mapping=mapping)
         if provider is None:
-            detail = (f"no provider manages {resource.key}: map kind {resource.kind} "
-                      f"({resource.api_version}) to one in reconciler.yaml spec.providers")
+            detail = (
+                f"no provider manages {resource.key}: map kind {resource.kind} "
+                f"({resource.api_version}) to one in reconciler.yaml spec.providers"
+            )
             raise UnknownProviderError(resource=resource, detail=detail, known=self.names)
         return provider
 
@@ -128,8 +133,10 @@ def _load(entry: importlib.metadata.EntryPoint) -> ProviderFactory:
     try:
         factory = entry.load()
     except Exception as error:  # a broken plugin must name itself, whatever it raised
-        raise PluginError(f"provider plugin {entry.name} = {entry.value!r} could not be "
-                          f"loaded: {type(error).__name__}: {error}") from error
+        raise PluginError(
+            f"provider plugin {entry.name} = {entry.value!r} could not be "
+            f"loaded: {type(error).__name__}: {error}"
+        ) from error
     if not callable(factory):
         raise PluginError(f"provider plugin {entry.name} = {entry.value!r} is not callable")
     return factory  # type: ignore[no-any-return]

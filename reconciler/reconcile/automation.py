@@ -47,10 +47,17 @@ class NotTriggerable(UsageError):
 
 
 class Automation:
-    def __init__(self, *, store: Store, clock: Clock, bus: Bus, scheduler: Scheduler,
-                 runners: Mapping[str, SourceRunner],
-                 request_sync: Callable[[str | None], list[str]],
-                 prometheus: triggers.PrometheusSettings) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        bus: Bus,
+        scheduler: Scheduler,
+        runners: Mapping[str, SourceRunner],
+        request_sync: Callable[[str | None], list[str]],
+        prometheus: triggers.PrometheusSettings,
+    ) -> None:
         self.store, self.clock, self.bus, self.runners = store, clock, bus, runners
         self.prometheus = prometheus
         self._request_sync = request_sync
@@ -66,26 +73,31 @@ class Automation:
         self._lock = threading.Lock()  # sources finish passes on their own threads
         bus.subscribe(self._on_event)
 
-    async def _check_policy(self, package: str, document: Mapping[str, Any]
-                            ) -> base.PolicyVerdict:
+    async def _check_policy(self, package: str, document: Mapping[str, Any]) -> base.PolicyVerdict:
         """A workflow `policy` step: the first source whose revision defines the package."""
         for runner in self.runners.values():
             loaded = runner.loader.last_good
             if loaded is not None and package in loaded.bundle.policies:
-                check = functools.partial(evaluate.check_package, loaded.bundle,
-                                          package=package, document=document)
+                check = functools.partial(
+                    evaluate.check_package, loaded.bundle, package=package, document=document
+                )
                 allowed, messages = await runner.on_worker(check)
                 return base.PolicyVerdict(allowed=allowed, messages=messages)
-        return base.PolicyVerdict(allowed=False,
-                                  messages=(f'policy "{package}" is not defined by any source',))
+        return base.PolicyVerdict(
+            allowed=False, messages=(f'policy "{package}" is not defined by any source',)
+        )
 
     # life cycle
 
     async def start(self) -> list[str]:
         """Build the engine, remember the current violations, resume unfinished runs."""
         self._loop = asyncio.get_running_loop()
-        services = base.Services(workflow=self.catalog.workflow, runbook=self.catalog.runbook,
-                                 request_sync=self._sync, evaluate_policy=self._check_policy)
+        services = base.Services(
+            workflow=self.catalog.workflow,
+            runbook=self.catalog.runbook,
+            request_sync=self._sync,
+            evaluate_policy=self._check_policy,
+        )
         self.engine = Engine(store=self.store, clock=self.clock, services=services)
         found = await asyncio.to_thread(self.store.violations)
         with self._lock:
@@ -94,8 +106,9 @@ class Automation:
         for run_id in resumed:
             self._follow(run_id)
         if self.prometheus.url:
-            self.schedule.scheduler.every(METRICS_JOB, self.poll_metrics,
-                                          seconds=types.seconds(self.prometheus.interval))
+            self.schedule.scheduler.every(
+                METRICS_JOB, self.poll_metrics, seconds=types.seconds(self.prometheus.interval)
+            )
         return resumed
 
     async def stop(self) -> None:
@@ -112,8 +125,14 @@ class Automation:
 
     # starting runs
 
-    async def run_workflow(self, name: str, *, trigger: str, variables: Mapping[str, Any]
-                           | None = None, needs: str | None = None) -> str:
+    async def run_workflow(
+        self,
+        name: str,
+        *,
+        trigger: str,
+        variables: Mapping[str, Any] | None = None,
+        needs: str | None = None,
+    ) -> str:
         """Start the workflow `name`; with `needs`, only if it declares that trigger kind."""
         entry = self.catalog.entry(name)
         if entry is None:
@@ -121,20 +140,28 @@ class Automation:
         declared = {k for t in entry.workflow.spec.triggers for k in t.model_fields_set}
         if needs is not None and needs not in declared:
             raise NotTriggerable(f"workflow {name} has no {needs} trigger")
-        run_id = await self._engine().start(entry.workflow, trigger=trigger,
-                                            variables=variables, revision=entry.revision)
+        run_id = await self._engine().start(
+            entry.workflow, trigger=trigger, variables=variables, revision=entry.revision
+        )
         log.info("started run %s of workflow %s (%s)", run_id, name, trigger)
         self._follow(run_id)
         return run_id
 
-    def submit(self, name: str, *, trigger: str, variables: Mapping[str, Any] | None = None,
-               needs: str | None = None) -> None:
+    def submit(
+        self,
+        name: str,
+        *,
+        trigger: str,
+        variables: Mapping[str, Any] | None = None,
+        needs: str | None = None,
+    ) -> None:
         """`run_workflow` from synchronous code on the loop; refusals are raised now."""
         entry = self.catalog.entry(name)
         if entry is None:
             raise UnknownWorkflow(name, list(self.catalog.workflows()))
-        if needs is not None and not any(needs in t.model_fields_set
-                                         for t in entry.workflow.spec.triggers):
+        if needs is not None and not any(
+            needs in t.model_fields_set for t in entry.workflow.spec.triggers
+        ):
             raise NotTriggerable(f"workflow {name} has no {needs} trigger")
         self._spawn(self.run_workflow(name, trigger=trigger, variables=variables))
 
@@ -160,9 +187,14 @@ class Automation:
 
     async def _finished(self, run_id: str) -> None:
         run = await self._engine().wait(run_id)
-        event = Event(type=EventType.RUN_UPDATED, at=self.clock.now(), source="",
-                      object_key=f"run/{run.id}", message=f"{run.kind} {run.name} {run.status}",
-                      data=finished_data(run))
+        event = Event(
+            type=EventType.RUN_UPDATED,
+            at=self.clock.now(),
+            source="",
+            object_key=f"run/{run.id}",
+            message=f"{run.kind} {run.name} {run.status}",
+            data=finished_data(run),
+        )
         await asyncio.to_thread(self.bus.publish, event)
 
     # events (delivered on whichever thread published them)
@@ -188,11 +220,13 @@ class Automation:
                 changed = runner.loader.changed_paths(old, sha)
             except ReconcilerError as exc:
                 log.warning("cannot diff %s..%s: %s", old[:12], sha[:12], exc)
-        self._loop.call_soon_threadsafe(self._new_revision, runner.config.name,
-                                        loaded.snapshot, sha, changed)
+        self._loop.call_soon_threadsafe(
+            self._new_revision, runner.config.name, loaded.snapshot, sha, changed
+        )
 
-    def _new_revision(self, source: str, snapshot: Any, sha: str,
-                      changed: list[str] | None) -> None:
+    def _new_revision(
+        self, source: str, snapshot: Any, sha: str, changed: list[str] | None
+    ) -> None:
         self.catalog.update(source, snapshot, revision=sha)
         self.schedule.reconcile(self.catalog)
         if changed is None:
@@ -202,9 +236,13 @@ class Automation:
                 continue
             gits = [t.git for t in entry.workflow.spec.triggers if t.git is not None]
             if any(triggers.paths_match(g.paths, changed) for g in gits):
-                self._spawn(self.run_workflow(
-                    name, trigger=f"git:{sha[:12]}",
-                    variables={"revision": sha, "changed": sorted(changed)}))
+                self._spawn(
+                    self.run_workflow(
+                        name,
+                        trigger=f"git:{sha[:12]}",
+                        variables={"revision": sha, "changed": sorted(changed)},
+                    )
+                )
 
     def _pass_finished(self, source: str) -> None:
         new = self._new_violations()
@@ -233,8 +271,11 @@ class Automation:
         for name, entry in self.catalog.workflows().items():
             bound = [t.violation for t in entry.workflow.spec.triggers if t.violation]
             if any(v.binding == decision.binding for v in bound):
-                self._spawn(self.run_workflow(name, trigger=f"violation:{decision.binding}",
-                                              variables=variables))
+                self._spawn(
+                    self.run_workflow(
+                        name, trigger=f"violation:{decision.binding}", variables=variables
+                    )
+                )
         binding = self.catalog.binding(decision.binding)
         if binding is not None and binding.spec.remediation is not None:
             self._spawn(self.remediate(decision, binding.spec.remediation))
@@ -242,8 +283,12 @@ class Automation:
     async def remediate(self, decision: Decision, how: Any) -> str:
         spec = remediation.workflow(decision, how, runbook=self.catalog.runbook)
         run_id = await self._engine().start(
-            spec, trigger=f"violation:{decision.binding}", kind=RunKind.REMEDIATION,
-            variables=remediation.variables(decision), revision=decision.revision)
+            spec,
+            trigger=f"violation:{decision.binding}",
+            kind=RunKind.REMEDIATION,
+            variables=remediation.variables(decision),
+            revision=decision.revision,
+        )
         log.info("started remediation run %s for %s", run_id, decision.resource.key)
         self._follow(run_id)
         return run_id
@@ -270,8 +315,9 @@ class Automation:
     async def poll_metrics(self) -> None:
         """Evaluate every metric trigger once; start the workflows whose breach is due."""
         assert self.prometheus.url
-        client = triggers.Prometheus(self.prometheus.url,
-                                     timeout=types.seconds(self.prometheus.timeout))
+        client = triggers.Prometheus(
+            self.prometheus.url, timeout=types.seconds(self.prometheus.timeout)
+        )
         seen = set()
         for name, entry in self.catalog.workflows().items():
             for index, trigger in enumerate(entry.workflow.spec.triggers):
@@ -282,8 +328,13 @@ class Automation:
         for key in set(self._breaches) - seen:
             del self._breaches[key]
 
-    async def _poll_one(self, client: triggers.Prometheus, name: str,
-                        key: tuple[str, int, str], metric: runs.MetricTrigger) -> None:
+    async def _poll_one(
+        self,
+        client: triggers.Prometheus,
+        name: str,
+        key: tuple[str, int, str],
+        metric: runs.MetricTrigger,
+    ) -> None:
         breach = self._breaches.setdefault(key, triggers.Breach(metric))
         try:
             found = await asyncio.to_thread(client.query, metric.query)
@@ -292,8 +343,11 @@ class Automation:
             return
         if breach.observe(holding=triggers.holds(metric, found), now=self.clock.now()):
             values = [s.value for s in found]
-            self._spawn(self.run_workflow(name, trigger="metric", variables={
-                "query": metric.query, "values": values}))
+            self._spawn(
+                self.run_workflow(
+                    name, trigger="metric", variables={"query": metric.query, "values": values}
+                )
+            )
 
 
 def finished_data(run: RunRecord) -> dict[str, Any]:
@@ -305,5 +359,11 @@ def finished_data(run: RunRecord) -> dict[str, Any]:
     steps: dict[str, int] = {}
     for status in last.values():
         steps[status] = steps.get(status, 0) + 1
-    return {"run": run.id, "kind": run.kind.value, "name": run.name,
-            "status": run.status.value, "finished": True, "steps": steps}
+    return {
+        "run": run.id,
+        "kind": run.kind.value,
+        "name": run.name,
+        "status": run.status.value,
+        "finished": True,
+        "steps": steps,
+    }

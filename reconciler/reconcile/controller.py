@@ -76,8 +76,13 @@ class Controller:
         )
         self.memory = Memory(loader=loader)
         self.recorder = Recorder(
-            source=name, store=store, bus=bus, clock=clock, memory=self.memory,
-            backoff=self.backoff, log_decisions=self.log_decisions,
+            source=name,
+            store=store,
+            bus=bus,
+            clock=clock,
+            memory=self.memory,
+            backoff=self.backoff,
+            log_decisions=self.log_decisions,
         )
         self._evaluator: tuple[str, Evaluator] | None = None
         self._inputs: dict[str, str] = {}  # inputs of decisions not logged yet, by digest
@@ -92,7 +97,8 @@ class Controller:
         sha = loaded.revision.sha
         if self._evaluator is None or self._evaluator[0] != sha:
             self._evaluator = (
-                sha, Evaluator(loaded.bundle, clock=self.clock, revision=sha, keep_inputs=True)
+                sha,
+                Evaluator(loaded.bundle, clock=self.clock, revision=sha, keep_inputs=True),
             )
         return self._evaluator[1]
 
@@ -114,8 +120,9 @@ class Controller:
             )
         except Exception as exc:  # a bug: the run still ends, then the caller logs it
             error = f"{type(exc).__name__}: {exc}"
-            self.recorder.finish_run(run, PassResult(revision=run.revision or "", outcomes=(),
-                                                     orphans=(), error=error))
+            self.recorder.finish_run(
+                run, PassResult(revision=run.revision or "", outcomes=(), orphans=(), error=error)
+            )
             raise
         finally:
             if paused:
@@ -127,8 +134,9 @@ class Controller:
 
     def observed_of(self, loaded: Loaded) -> dict[str, dict[str, Any] | None]:
         """Observed state of every managed object (for audits and simulations)."""
-        state = PassState(loaded=loaded, targets=self._targets.of(loaded, changed=None)[0],
-                          statuses={})
+        state = PassState(
+            loaded=loaded, targets=self._targets.of(loaded, changed=None)[0], statuses={}
+        )
         self._observe(state, list(state.targets))
         return {k: v for k, v in state.observed.items() if k not in state.errors}
 
@@ -227,7 +235,10 @@ class Controller:
             state.done[change.key] = outcome
 
     def _step(
-        self, state: PassState, change: planner.Change, target: targets.Target,
+        self,
+        state: PassState,
+        change: planner.Change,
+        target: targets.Target,
         evaluator: Evaluator,
     ) -> resources.Step:
         now = self.clock.now()

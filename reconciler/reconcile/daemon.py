@@ -66,8 +66,12 @@ class Daemon:
         """Called on a thread when `run` ends, before the store closes (the API layer's
         services, e.g. its simulation queue, stop here)."""
         self.workflows = Automation(
-            store=self.store, clock=clock, bus=self.bus, scheduler=self.scheduler,
-            runners=self.runners, request_sync=self._sync_for_run,
+            store=self.store,
+            clock=clock,
+            bus=self.bus,
+            scheduler=self.scheduler,
+            runners=self.runners,
+            request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
         )
 

@@ -111,4 +111,3 @@ class Memory:
         self._gone_docs.pop(key, None)
         self.applied.discard(key)
         self.unsettled.discard(key)
-

@@ -168,8 +168,12 @@ def invalid(
 ) -> resources.Outcome:
     """The outcome of an object whose spec this pass cannot act on."""
     return _failed(
-        state, target, type_=Type.SPEC_INVALID, reason=Reason.VALIDATION_FAILED,
-        message=str(problem), at=at,
+        state,
+        target,
+        type_=Type.SPEC_INVALID,
+        reason=Reason.VALIDATION_FAILED,
+        message=str(problem),
+        at=at,
     )
 
 

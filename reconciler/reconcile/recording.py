@@ -144,8 +144,14 @@ class Recorder:
             found.append((_EVENT_OF[outcome.result], outcome.message))
         for type_, message in found:
             self.bus.publish(
-                Event(type=type_, at=now, source=self.source, object_key=outcome.key,
-                      message=message, data=data)
+                Event(
+                    type=type_,
+                    at=now,
+                    source=self.source,
+                    object_key=outcome.key,
+                    message=message,
+                    data=data,
+                )
             )
 
 
@@ -155,7 +161,9 @@ def _standing(outcome: resources.Outcome, prev: ObjectStatus | None, revision: s
         return False
     last = prev.history[-1]
     return (last.outcome, last.message, last.revision) == (
-        outcome.result.value, outcome.message, revision
+        outcome.result.value,
+        outcome.message,
+        revision,
     )
 
 
@@ -175,7 +183,8 @@ def _forgotten(state: PassState, outcomes: Iterable[resources.Outcome]) -> list[
     """Deleted objects, and objects that left Git and are absent anyway."""
     deleted = [o.key for o in outcomes if o.result is resources.Result.DELETED]
     vanished = [
-        k for k in state.gone
+        k
+        for k in state.gone
         if k not in state.errors and state.observed.get(k) is None and k not in state.done
     ]
     return deleted + vanished

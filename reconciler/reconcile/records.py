@@ -133,8 +133,10 @@ def _ready(revision: str, at: datetime) -> tuple[Condition, ...]:
 def _conditions(
     prev: ObjectStatus | None, outcome: Outcome, *, revision: str, at: datetime
 ) -> tuple[Condition, ...]:
-    if not (prev and prev.conditions) and not outcome.set_conditions and (
-        outcome.result in _IN_SYNC
+    if (
+        not (prev and prev.conditions)
+        and not outcome.set_conditions
+        and (outcome.result in _IN_SYNC)
     ):
         return _ready(revision, at)  # the common case, shared by every object of a pass
     conditions = prev.conditions if prev else ()

@@ -43,9 +43,7 @@ class Targets:
         """Find every target again next time (the provider mapping may have changed)."""
         self._cached = None
 
-    def of(
-        self, loaded: Loaded, *, changed: set[str] | None
-    ) -> tuple[dict[str, Target], set[str]]:
+    def of(self, loaded: Loaded, *, changed: set[str] | None) -> tuple[dict[str, Target], set[str]]:
         """The managed objects of `loaded`, and the keys of those in `changed` files."""
         sha = loaded.revision.sha
         if self._cached is not None and self._cached[0] == sha:  # e.g. after a failed pass

@@ -53,12 +53,14 @@ class Catalog:
         """Replace what `source` defines with what `snapshot` holds."""
         workflows = {
             m.metadata.name: Entry(workflow=m, source=source, revision=revision, path=d.path)
-            for d, m in snapshot.workflows if isinstance(m, runs.Workflow)}
-        runbooks = {m.metadata.name: m for _, m in snapshot.runbooks
-                    if isinstance(m, runs.Runbook)}
+            for d, m in snapshot.workflows
+            if isinstance(m, runs.Workflow)
+        }
+        runbooks = {m.metadata.name: m for _, m in snapshot.runbooks if isinstance(m, runs.Runbook)}
         bindings = {m.metadata.name: m for _, m in snapshot.bindings}
-        self._by_source[source] = _Defined(workflows=workflows, runbooks=runbooks,
-                                           bindings=bindings)
+        self._by_source[source] = _Defined(
+            workflows=workflows, runbooks=runbooks, bindings=bindings
+        )
 
     def _each(self) -> Iterator[_Defined]:
         for source in self.order:
@@ -108,7 +110,8 @@ def timed_triggers(catalog: Catalog) -> dict[str, Timed]:
                 wanted[job_name(name, index)] = Timed(workflow=name, cron=trigger.cron)
             elif trigger.interval is not None:
                 wanted[job_name(name, index)] = Timed(
-                    workflow=name, seconds=types.seconds(trigger.interval))
+                    workflow=name, seconds=types.seconds(trigger.interval)
+                )
     return wanted
 
 
@@ -150,6 +153,5 @@ class Schedule:
         return job
 
     def next_runs(self, workflow: str) -> list[datetime]:
-        found = (self.scheduler.next_run(n) for n, t in self.jobs.items()
-                 if t.workflow == workflow)
+        found = (self.scheduler.next_run(n) for n, t in self.jobs.items() if t.workflow == workflow)
         return sorted(at for at in found if at is not None)

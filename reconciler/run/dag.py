@@ -17,8 +17,9 @@ from reconciler.errors import StalledError
 from reconciler.specs import runs
 from reconciler.store.base import StepStatus
 
-DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED,
-                  StepStatus.CANCELLED})
+DONE = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
 BAD = frozenset({StepStatus.FAILED, StepStatus.CANCELLED})
 
 
@@ -37,8 +38,11 @@ class Dag:
 
     def ready(self, states: Mapping[str, StepStatus]) -> list[str]:
         """Steps not started whose dependencies have all finished, in topological order."""
-        return [n for n in self.order if n not in states
-                and all(states.get(d) in DONE for d in self.deps(n))]
+        return [
+            n
+            for n in self.order
+            if n not in states and all(states.get(d) in DONE for d in self.deps(n))
+        ]
 
     def verdict(self, name: str, states: Mapping[str, StepStatus]) -> StepStatus | None:
         """SKIPPED when `name` must not run (see the module docstring), else None."""
@@ -80,8 +84,11 @@ def build(steps: Sequence[runs.Step]) -> Dag:
 def branch_targets(step: runs.Step) -> list[str]:
     """Steps a decision or policy step may skip."""
     if step.decision is not None:
-        return [*step.decision.then, *step.decision.else_,
-                *(n for option in step.decision.options for n in option.next)]
+        return [
+            *step.decision.then,
+            *step.decision.else_,
+            *(n for option in step.decision.options for n in option.next),
+        ]
     if step.policy is not None:
         return [*step.policy.allow, *step.policy.deny]
     return []

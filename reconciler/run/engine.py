@@ -42,40 +42,72 @@ class ApprovalRefused(ReconcilerError, PermissionError):
 
 
 class Engine:
-    def __init__(self, *, store: Store, clock: Clock, services: base.Services | None = None,
-                 limits: base.Limits | None = None, sleep: base.Sleep = asyncio.sleep,
-                 rand: Callable[[], float] = random.random,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        services: base.Services | None = None,
+        limits: base.Limits | None = None,
+        sleep: base.Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
         self.store, self.clock, self.new_id = store, clock, new_id
         self.recorder = Recorder(store)
         self.parts = workflow.Parts(
-            recorder=self.recorder, clock=clock, sleep=sleep, rand=rand,
-            services=services or base.Services(), limits=limits or base.Limits(),
-            kinds=steps.kinds(), run_child=self._run_child, record_event=self._record_event)
+            recorder=self.recorder,
+            clock=clock,
+            sleep=sleep,
+            rand=rand,
+            services=services or base.Services(),
+            limits=limits or base.Limits(),
+            kinds=steps.kinds(),
+            run_child=self._run_child,
+            record_event=self._record_event,
+        )
         self._live: dict[str, workflow.Execution] = {}
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
 
     # starting
 
-    async def start(self, workflow_spec: runs.Workflow, *, trigger: str = "manual",
-                    variables: Mapping[str, Any] | None = None, revision: str | None = None,
-                    kind: RunKind = RunKind.WORKFLOW) -> str:
+    async def start(
+        self,
+        workflow_spec: runs.Workflow,
+        *,
+        trigger: str = "manual",
+        variables: Mapping[str, Any] | None = None,
+        revision: str | None = None,
+        kind: RunKind = RunKind.WORKFLOW,
+    ) -> str:
         """Check and record a run of `workflow_spec`, start it, return its id; `kind`
         says why it runs (a remediation is a workflow run started for a violation)."""
         plan = replace(plans.of_workflow(workflow_spec, variables=variables or {}), kind=kind)
         return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
 
-    async def start_runbook(self, runbook: runs.Runbook, *, trigger: str = "manual",
-                            variables: Mapping[str, Any] | None = None,
-                            revision: str | None = None) -> str:
+    async def start_runbook(
+        self,
+        runbook: runs.Runbook,
+        *,
+        trigger: str = "manual",
+        variables: Mapping[str, Any] | None = None,
+        revision: str | None = None,
+    ) -> str:
         plan = plans.of_runbook(runbook, variables=variables or {})
         return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
 
-    async def _begin(self, plan: plans.Plan, *, trigger: str, revision: str | None,
-                     run_id: str | None) -> str:
-        header = RunRecord(id=run_id or self.new_id(), kind=plan.kind, name=plan.name,
-                           trigger=trigger, revision=revision, status=RunStatus.PENDING,
-                           started_at=self.clock.now())
+    async def _begin(
+        self, plan: plans.Plan, *, trigger: str, revision: str | None, run_id: str | None
+    ) -> str:
+        header = RunRecord(
+            id=run_id or self.new_id(),
+            kind=plan.kind,
+            name=plan.name,
+            trigger=trigger,
+            revision=revision,
+            status=RunStatus.PENDING,
+            started_at=self.clock.now(),
+        )
         await self.recorder.create(replace(header, steps=(plans.meta_record(plan),)))
         self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
         return header.id
@@ -110,8 +142,12 @@ class Engine:
         if execution is None:
             run = await self.get(run_id)
             if run.status not in FINISHED:
-                await self.recorder.write(replace(run, steps=(), status=RunStatus.CANCELLED,
-                                                  finished_at=self.clock.now()), wait=True)
+                await self.recorder.write(
+                    replace(
+                        run, steps=(), status=RunStatus.CANCELLED, finished_at=self.clock.now()
+                    ),
+                    wait=True,
+                )
             return
         execution.abort = workflow.CANCELLED
         self._tasks[run_id].cancel()
@@ -123,8 +159,9 @@ class Engine:
         if execution is None:
             raise RunNotFound(run_id)
         execution.pause()
-        await self.recorder.write(execution.header,
-                                  plans.meta_record(execution.plan, paused=True), wait=True)
+        await self.recorder.write(
+            execution.header, plans.meta_record(execution.plan, paused=True), wait=True
+        )
 
     async def resume(self, run_id: str) -> None:
         """Unpause a live run, or continue a stored unfinished one (after a restart)."""
@@ -136,8 +173,9 @@ class Engine:
             self._launch(execution)
         if execution.paused:
             execution.unpause()
-            await self.recorder.write(execution.header,
-                                      plans.meta_record(execution.plan), wait=True)
+            await self.recorder.write(
+                execution.header, plans.meta_record(execution.plan), wait=True
+            )
 
     async def resume_all(self) -> list[str]:
         """Continue every unfinished top-level run in the store; returns their ids."""
@@ -163,20 +201,28 @@ class Engine:
             return None
         plan, paused = plans.from_meta(meta)
         prior = recovery.from_run(run, plan)
-        return workflow.Execution(parts=self.parts, header=replace(run, steps=()), plan=plan,
-                                  prior=prior, paused=paused and keep_paused)
+        return workflow.Execution(
+            parts=self.parts,
+            header=replace(run, steps=()),
+            plan=plan,
+            prior=prior,
+            paused=paused and keep_paused,
+        )
 
-    async def approve(self, run_id: str, step: str, *, approver: str, approved: bool,
-                      comment: str = "") -> None:
+    async def approve(
+        self, run_id: str, step: str, *, approver: str, approved: bool, comment: str = ""
+    ) -> None:
         """Answer an approval step, or the question asked about an interrupted step."""
         execution = self._live.get(run_id)
         if execution is None:
             raise ApprovalRefused(f"run {run_id} is not running here")
-        spec = next((s for s in [*execution.plan.steps, *execution.plan.on_failure]
-                     if s.name == step), None)
+        spec = next(
+            (s for s in [*execution.plan.steps, *execution.plan.on_failure] if s.name == step), None
+        )
         _check_approver(execution, spec, step=step, approver=approver)
-        answer = base.Approval(approved=approved, approver=approver, comment=comment,
-                               at=self.clock.now().isoformat())
+        answer = base.Approval(
+            approved=approved, approver=approver, comment=comment, at=self.clock.now().isoformat()
+        )
         execution.answer(step, answer)
 
     def waiting(self, run_id: str) -> list[str]:
@@ -194,15 +240,22 @@ class Engine:
 
     # services for executions
 
-    async def _run_child(self, *, parent: workflow.Execution, kind: RunKind,
-                         spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any],
-                         child_id: str) -> RunRecord:
+    async def _run_child(
+        self,
+        *,
+        parent: workflow.Execution,
+        kind: RunKind,
+        spec: runs.Workflow | runs.Runbook,
+        variables: Mapping[str, Any],
+        child_id: str,
+    ) -> RunRecord:
         existing = await asyncio.to_thread(self.store.get_run, child_id)
         if existing is None:
             builder = plans.of_workflow if kind is RunKind.WORKFLOW else plans.of_runbook
             plan = builder(spec, variables=variables, parent=parent.header.id)  # type: ignore[arg-type]
-            await self._begin(plan, trigger=f"run:{parent.header.id}", revision=None,
-                              run_id=child_id)
+            await self._begin(
+                plan, trigger=f"run:{parent.header.id}", revision=None, run_id=child_id
+            )
         elif existing.status not in FINISHED and child_id not in self._live:
             await self.resume(child_id)
         try:
@@ -212,10 +265,12 @@ class Engine:
                 await self.cancel(child_id)
             raise
 
-    async def _record_event(self, *, run_id: str, type: str, message: str,
-                            data: dict[str, Any]) -> None:
-        event = EventRecord(at=self.clock.now(), type=type, object_key=f"run/{run_id}",
-                            message=message, data=data)
+    async def _record_event(
+        self, *, run_id: str, type: str, message: str, data: dict[str, Any]
+    ) -> None:
+        event = EventRecord(
+            at=self.clock.now(), type=type, object_key=f"run/{run_id}", message=message, data=data
+        )
         await asyncio.to_thread(self.store.append_event, event)
 
 
@@ -224,15 +279,21 @@ def _meta(run: RunRecord) -> dict[str, Any]:
     return meta.output if meta else {}
 
 
-def _check_approver(execution: workflow.Execution, spec: runs.Step | None, *, step: str,
-                    approver: str) -> None:
+def _check_approver(
+    execution: workflow.Execution, spec: runs.Step | None, *, step: str, approver: str
+) -> None:
     gated = step in execution.state.gated
     if spec is None or not (gated or spec.kind is runs.StepKind.APPROVAL):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} takes no approval")
-    if execution.states.get(step) in (StepStatus.SUCCEEDED, StepStatus.FAILED,
-                                      StepStatus.SKIPPED, StepStatus.CANCELLED):
+    if execution.states.get(step) in (
+        StepStatus.SUCCEEDED,
+        StepStatus.FAILED,
+        StepStatus.SKIPPED,
+        StepStatus.CANCELLED,
+    ):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} has finished")
     allowed = spec.approval.approvers if spec.approval else []
     if allowed and approver not in allowed:
-        raise ApprovalRefused(f"{approver} may not approve step {step}; "
-                              f"approvers: {', '.join(allowed)}")
+        raise ApprovalRefused(
+            f"{approver} may not approve step {step}; approvers: {', '.join(allowed)}"
+        )

@@ -68,14 +68,31 @@ def truthy(text: str, scope: Mapping[str, Any]) -> bool:
 
 
 def _is_len(node: ast.Call) -> bool:
-    return (isinstance(node.func, ast.Name) and node.func.id == "len"
-            and len(node.args) == 1 and not node.keywords)
+    return (
+        isinstance(node.func, ast.Name)
+        and node.func.id == "len"
+        and len(node.args) == 1
+        and not node.keywords
+    )
 
 
 _ALLOWED = (
-    ast.Constant, ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Compare,
-    ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.List, ast.Tuple,
-    ast.Call, *_COMPARE,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Compare,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.List,
+    ast.Tuple,
+    ast.Call,
+    *_COMPARE,
 )
 
 

@@ -49,8 +49,9 @@ class _Acc:
     window: deque[float] = field(default_factory=deque)
 
 
-def stats(history: Iterable[RunRecord], *, window: int = 100,
-          alpha: float = 0.3) -> dict[str, StepStats]:
+def stats(
+    history: Iterable[RunRecord], *, window: int = 100, alpha: float = 0.3
+) -> dict[str, StepStats]:
     """Per-step figures of `history`, which is ordered oldest first."""
     acc: dict[str, _Acc] = {}
     for run in history:
@@ -62,10 +63,17 @@ def stats(history: Iterable[RunRecord], *, window: int = 100,
                 entry.successes += 1
                 if seconds is not None:
                     entry.window.append(seconds)
-                    entry.ewma = seconds if entry.ewma is None else (
-                        alpha * seconds + (1 - alpha) * entry.ewma)
-    return {name: StepStats(runs=a.runs, successes=a.successes, ewma=a.ewma,
-                            p95=percentile(list(a.window), 95)) for name, a in acc.items()}
+                    entry.ewma = (
+                        seconds
+                        if entry.ewma is None
+                        else (alpha * seconds + (1 - alpha) * entry.ewma)
+                    )
+    return {
+        name: StepStats(
+            runs=a.runs, successes=a.successes, ewma=a.ewma, p95=percentile(list(a.window), 95)
+        )
+        for name, a in acc.items()
+    }
 
 
 async def load(store: Store, workflow: str, *, limit: int = 500) -> dict[str, StepStats]:
@@ -82,11 +90,13 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-def analyze(workflow: runs.Workflow, *, history: Mapping[str, StepStats] | None = None,
-            default: float = 1.0) -> Analysis:
+def analyze(
+    workflow: runs.Workflow, *, history: Mapping[str, StepStats] | None = None, default: float = 1.0
+) -> Analysis:
     graph = dag.build(workflow.spec.steps)
-    estimates = {n: estimate(graph.steps[n], (history or {}).get(n), default=default)
-                 for n in graph.order}
+    estimates = {
+        n: estimate(graph.steps[n], (history or {}).get(n), default=default) for n in graph.order
+    }
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
     for name in graph.order:
@@ -100,9 +110,12 @@ def analyze(workflow: runs.Workflow, *, history: Mapping[str, StepStats] | None 
         node = via[node]
     longest = max(finish.values(), default=0.0)
     spread = sum(estimates.values()) / workflow.spec.max_parallelism
-    return Analysis(critical_path=tuple(reversed(path)),
-                    parallel_groups=tuple(tuple(g) for g in graph.levels()),
-                    expected_duration=max(longest, spread), estimates=estimates)
+    return Analysis(
+        critical_path=tuple(reversed(path)),
+        parallel_groups=tuple(tuple(g) for g in graph.levels()),
+        expected_duration=max(longest, spread),
+        estimates=estimates,
+    )
 
 
 def estimate(step: runs.Step, known: StepStats | None, *, default: float) -> float:

@@ -50,18 +50,30 @@ class Plan:
         return None if text is None else types.seconds(text)
 
 
-def of_workflow(workflow: runs.Workflow, *, variables: Mapping[str, Any],
-                parent: str | None = None) -> Plan:
-    plan = Plan(kind=RunKind.WORKFLOW, name=workflow.metadata.name, spec=workflow,
-                variables=dict(variables), parent=parent)
+def of_workflow(
+    workflow: runs.Workflow, *, variables: Mapping[str, Any], parent: str | None = None
+) -> Plan:
+    plan = Plan(
+        kind=RunKind.WORKFLOW,
+        name=workflow.metadata.name,
+        spec=workflow,
+        variables=dict(variables),
+        parent=parent,
+    )
     check(plan)
     return plan
 
 
-def of_runbook(runbook: runs.Runbook, *, variables: Mapping[str, Any],
-               parent: str | None = None) -> Plan:
-    plan = Plan(kind=RunKind.RUNBOOK, name=runbook.metadata.name, spec=runbook,
-                variables=runbook_variables(runbook, variables), parent=parent)
+def of_runbook(
+    runbook: runs.Runbook, *, variables: Mapping[str, Any], parent: str | None = None
+) -> Plan:
+    plan = Plan(
+        kind=RunKind.RUNBOOK,
+        name=runbook.metadata.name,
+        spec=runbook,
+        variables=runbook_variables(runbook, variables),
+        parent=parent,
+    )
     check(plan)
     return plan
 
@@ -102,8 +114,9 @@ def runbook_variables(runbook: runs.Runbook, given: Mapping[str, Any]) -> dict[s
 def _check_variable(where: str, variable: runs.Variable, value: Any) -> None:
     accepted, words = runs._TYPE_CHECKS[variable.type]
     is_bool = isinstance(value, bool)
-    if not isinstance(value, accepted) or (is_bool and variable.type is not
-                                           runs.VariableType.BOOLEAN):
+    if not isinstance(value, accepted) or (
+        is_bool and variable.type is not runs.VariableType.BOOLEAN
+    ):
         raise UsageError(f'{where}: variable "{variable.name}" must be {words}')
     if variable.pattern and not re.search(variable.pattern, str(value)):
         raise UsageError(f'{where}: variable "{variable.name}" must match {variable.pattern}')
@@ -112,8 +125,9 @@ def _check_variable(where: str, variable: runs.Variable, value: Any) -> None:
 def _check_branches(graph: dag.Dag, step: runs.Step) -> None:
     for target in dag.branch_targets(step):
         if step.name not in _ancestors(graph, target):
-            raise dag.GraphError(f'step "{target}" is a branch of "{step.name}" '
-                                 f"and must depend on it")
+            raise dag.GraphError(
+                f'step "{target}" is a branch of "{step.name}" and must depend on it'
+            )
 
 
 def _ancestors(graph: dag.Dag, name: str) -> set[str]:
@@ -131,8 +145,11 @@ def _templates(step: runs.Step) -> list[str]:
     found = list(step.command or [])
     if step.http is not None:
         found += [step.http.url, *step.http.headers.values(), *_strings(step.http.body)]
-    for payload in (step.subflow and step.subflow.inputs,
-                    step.runbook and step.runbook.variables, step.policy and step.policy.input):
+    for payload in (
+        step.subflow and step.subflow.inputs,
+        step.runbook and step.runbook.variables,
+        step.policy and step.policy.input,
+    ):
         found += _strings(payload or {})
     return found
 
@@ -157,8 +174,13 @@ def _expressions(step: runs.Step) -> list[str]:
 def meta_record(plan: Plan, *, paused: bool = False) -> StepRecord:
     """The bookkeeping record that lets a run resume: its plan and state flags."""
     document = plan.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    output = {"kind": plan.kind.value, "spec": document, "variables": dict(plan.variables),
-              "parent": plan.parent, "paused": paused}
+    output = {
+        "kind": plan.kind.value,
+        "spec": document,
+        "variables": dict(plan.variables),
+        "parent": plan.parent,
+        "paused": paused,
+    }
     return StepRecord(name=META, status=StepStatus.PENDING, attempt=0, output=output)
 
 
@@ -168,6 +190,11 @@ def from_meta(record: StepRecord) -> tuple[Plan, bool]:
     kind = RunKind(output["kind"])
     model = runs.Runbook if output["spec"].get("kind") == "Runbook" else runs.Workflow
     spec = model.model_validate(output["spec"])
-    plan = Plan(kind=kind, name=spec.metadata.name, spec=spec,
-                variables=output.get("variables") or {}, parent=output.get("parent"))
+    plan = Plan(
+        kind=kind,
+        name=spec.metadata.name,
+        spec=spec,
+        variables=output.get("variables") or {},
+        parent=output.get("parent"),
+    )
     return plan, bool(output.get("paused"))

@@ -112,6 +112,7 @@ class Recorder:
         return errors
 
 
-_BARRIER = RunRecord(id="", kind=RunKind.WORKFLOW, name="", trigger="", revision=None,
-                     status=RunStatus.PENDING)
+_BARRIER = RunRecord(
+    id="", kind=RunKind.WORKFLOW, name="", trigger="", revision=None, status=RunStatus.PENDING
+)
 """Queued by `flush`: commits nothing, is answered when everything before it is."""

@@ -19,8 +19,9 @@ from reconciler.store.base import RunRecord, StepRecord, StepStatus
 GATE = "resumeGate"
 """Output key of the `waiting` record of a step put to a human after a restart."""
 
-_SAFE = frozenset({runs.StepKind.WAIT, runs.StepKind.DECISION, runs.StepKind.APPROVAL,
-                   runs.StepKind.POLICY})
+_SAFE = frozenset(
+    {runs.StepKind.WAIT, runs.StepKind.DECISION, runs.StepKind.APPROVAL, runs.StepKind.POLICY}
+)
 _REATTACH = frozenset({runs.StepKind.SUBFLOW, runs.StepKind.RUNBOOK})
 
 
@@ -90,11 +91,12 @@ def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
 def _retry_left(step: runs.Step, record: StepRecord) -> bool:
     """Whether the attempt that failed before the restart would have been retried."""
     code = record.output.get("exitCode")
-    failure = retry.Failure(exit_code=code if isinstance(code, int) else None,
-                            timed_out=(record.error or "").startswith("timed out"),
-                            retryable=not (record.error or "").startswith("rejected by"))
-    return retry.RetryPolicy.of(step.retry).should_retry(attempt=record.attempt,
-                                                         failure=failure)
+    failure = retry.Failure(
+        exit_code=code if isinstance(code, int) else None,
+        timed_out=(record.error or "").startswith("timed out"),
+        retryable=not (record.error or "").startswith("rejected by"),
+    )
+    return retry.RetryPolicy.of(step.retry).should_retry(attempt=record.attempt, failure=failure)
 
 
 def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
@@ -102,15 +104,25 @@ def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
     if not isinstance(plan.spec, runs.Runbook):
         return []
     by_name = {s.name: s for s in plan.spec.spec.steps}
-    ran = [n for n in reversed(prior.finished) if n in by_name
-           and prior.states.get(n) in (StepStatus.SUCCEEDED, StepStatus.FAILED)]
+    ran = [
+        n
+        for n in reversed(prior.finished)
+        if n in by_name and prior.states.get(n) in (StepStatus.SUCCEEDED, StepStatus.FAILED)
+    ]
     chain: list[runs.Step] = []
     for name in ran:
         rollback = by_name[name].rollback
         if rollback is None:
             continue
         depends = [chain[-1].name] if chain else []
-        chain.append(runs.Step(name=f"{name}.rollback", command=rollback.command,
-                               shell=rollback.shell, timeout=rollback.timeout,
-                               depends_on=depends, always=True))
+        chain.append(
+            runs.Step(
+                name=f"{name}.rollback",
+                command=rollback.command,
+                shell=rollback.shell,
+                timeout=rollback.timeout,
+                depends_on=depends,
+                always=True,
+            )
+        )
     return chain

@@ -42,9 +42,11 @@ def to_text(value: Any) -> str:
     return text
 
 
-def render(text: str, scope: Mapping[str, Any], *,
-           quote: Callable[[str], str] = lambda s: s) -> str:
+def render(
+    text: str, scope: Mapping[str, Any], *, quote: Callable[[str], str] = lambda s: s
+) -> str:
     """`text` with each template replaced by its value, passed through `quote`."""
+
     def one(match: re.Match[str]) -> str:
         return quote(to_text(expressions.evaluate(match.group(1).strip(), scope)))
 

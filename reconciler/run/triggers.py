@@ -29,16 +29,21 @@ from reconciler.errors import TransientError
 from reconciler.specs import runs, types
 
 OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
 class PrometheusSettings(BaseModel):
     """Where metric triggers read their queries (`settings.prometheus`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              alias_generator=to_camel)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
+    )
 
     url: str | None = None
     """Base URL of the Prometheus server, e.g. http://127.0.0.1:9090; none: metric
@@ -94,8 +99,10 @@ def samples(data: dict[str, Any]) -> list[Sample]:
         return [Sample(labels={}, value=float(result[1]))]
     if kind != "vector" or not isinstance(result, list):
         return []
-    return [Sample(labels=dict(item.get("metric") or {}), value=float(item["value"][1]))
-            for item in result]
+    return [
+        Sample(labels=dict(item.get("metric") or {}), value=float(item["value"][1]))
+        for item in result
+    ]
 
 
 def holds(trigger: runs.MetricTrigger, found: Iterable[Sample]) -> bool:

@@ -29,8 +29,10 @@ from reconciler.store.base import RunRecord, RunStatus, StepRecord, StepStatus
 
 _WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
 CANCELLED = "cancelled"
-GATE_MESSAGE = ("was running when the engine stopped and is not idempotent: "
-                "approve to run it again, reject to fail it")
+GATE_MESSAGE = (
+    "was running when the engine stopped and is not idempotent: "
+    "approve to run it again, reject to fail it"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,16 +51,25 @@ class Parts:
 
 
 class Execution:
-    def __init__(self, *, parts: Parts, header: RunRecord, plan: plans.Plan,
-                 prior: recovery.Prior | None = None, paused: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        parts: Parts,
+        header: RunRecord,
+        plan: plans.Plan,
+        prior: recovery.Prior | None = None,
+        paused: bool = False,
+    ) -> None:
         self.parts, self.plan = parts, plan
         self.header = replace(header, steps=())
         self.state = prior or recovery.Prior()
         self.paused = paused
         self.abort: str | None = None  # why running steps are being stopped, if they are
         self.scope: dict[str, Any] = {
-            "vars": dict(plan.variables), "run": {"id": header.id, "name": header.name},
-            "steps": {name: _view(rec) for name, rec in self.state.records.items()}}
+            "vars": dict(plan.variables),
+            "run": {"id": header.id, "name": header.name},
+            "steps": {name: _view(rec) for name, rec in self.state.records.items()},
+        }
         self.approvals: dict[str, asyncio.Future[base.Approval]] = {}
         self.waiting: set[str] = set()
         self._wake = asyncio.Event()
@@ -96,8 +107,9 @@ class Execution:
             timeout = self.plan.timeout
             deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
             try:
-                await self._walk(dag.build(self.plan.steps), self.plan.max_parallelism,
-                                 deadline=deadline)
+                await self._walk(
+                    dag.build(self.plan.steps), self.plan.max_parallelism, deadline=deadline
+                )
             except _RunTimedOut:
                 error = f"timed out after {self.plan.spec.spec.timeout}"
             error = error or self._first_failure(self.plan.steps)
@@ -126,17 +138,20 @@ class Execution:
         return None
 
     async def _finish(self, status: RunStatus, error: str | None) -> RunRecord:
-        self.header = replace(self.header, status=status, error=error,
-                              finished_at=self.parts.clock.now())
+        self.header = replace(
+            self.header, status=status, error=error, finished_at=self.parts.clock.now()
+        )
         await self.parts.recorder.write(self.header, wait=True)
         return replace(self.header, steps=tuple(self.state.history))
 
     # walking the graph
 
-    async def _walk(self, graph: dag.Dag, limit: int, *,
-                    deadline: float | None = None) -> None:
-        blocking = {n: sum(1 for d in graph.deps(n) if self.states.get(d) not in dag.DONE)
-                    for n in graph.order if self.states.get(n) not in dag.DONE}
+    async def _walk(self, graph: dag.Dag, limit: int, *, deadline: float | None = None) -> None:
+        blocking = {
+            n: sum(1 for d in graph.deps(n) if self.states.get(d) not in dag.DONE)
+            for n in graph.order
+            if self.states.get(n) not in dag.DONE
+        }
         ready = deque(n for n in graph.order if blocking.get(n) == 0)
         running: dict[asyncio.Task[None], str] = {}
         try:
@@ -150,9 +165,15 @@ class Execution:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
-    async def _launch(self, graph: dag.Dag, ready: deque[str],
-                      running: dict[asyncio.Task[None], str], *, limit: int,
-                      blocking: dict[str, int]) -> None:
+    async def _launch(
+        self,
+        graph: dag.Dag,
+        ready: deque[str],
+        running: dict[asyncio.Task[None], str],
+        *,
+        limit: int,
+        blocking: dict[str, int],
+    ) -> None:
         while ready and len(running) < limit and not self.paused:
             name = ready.popleft()
             if name in self.state.skip or graph.verdict(name, self.states):
@@ -164,16 +185,25 @@ class Execution:
         if self.paused and ready and not running:
             await self._set_status(RunStatus.WAITING, error="paused")
 
-    async def _await_any(self, graph: dag.Dag, ready: deque[str],
-                         running: dict[asyncio.Task[None], str],
-                         blocking: dict[str, int], *, deadline: float | None) -> None:
+    async def _await_any(
+        self,
+        graph: dag.Dag,
+        ready: deque[str],
+        running: dict[asyncio.Task[None], str],
+        blocking: dict[str, int],
+        *,
+        deadline: float | None,
+    ) -> None:
         self._wake.clear()
         wake = asyncio.create_task(self._wake.wait())
         waiting: set[asyncio.Future[Any]] = {*running, wake}
         now = asyncio.get_running_loop().time()
         try:
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED,
-                                         timeout=None if deadline is None else deadline - now)
+            done, _ = await asyncio.wait(
+                waiting,
+                return_when=asyncio.FIRST_COMPLETED,
+                timeout=None if deadline is None else deadline - now,
+            )
         finally:
             wake.cancel()
         if deadline is not None and not done and asyncio.get_running_loop().time() >= deadline:
@@ -207,8 +237,12 @@ class Execution:
     async def _attempt(self, step: runs.Step, attempt: int) -> retry.Failure | None:
         self.states[step.name] = StepStatus.RUNNING
         async with self._slot(step):
-            record = StepRecord(name=step.name, status=StepStatus.RUNNING, attempt=attempt,
-                                started_at=self.parts.clock.now())
+            record = StepRecord(
+                name=step.name,
+                status=StepStatus.RUNNING,
+                attempt=attempt,
+                started_at=self.parts.clock.now(),
+            )
             # Durable before it starts only where running it twice could do harm.
             await self._record(record, wait=not recovery.rerunnable(step))
             outputs, error, failure = await self._outcome(step, attempt)
@@ -217,20 +251,35 @@ class Execution:
             status = StepStatus.CANCELLED
         # Durable before dependents start, for the same steps: else a crash right after
         # would put a step that finished to a human again.
-        await self._record(replace(record, status=status, output=outputs, error=error,
-                                   finished_at=self.parts.clock.now()),
-                           wait=not recovery.rerunnable(step))
+        await self._record(
+            replace(
+                record,
+                status=status,
+                output=outputs,
+                error=error,
+                finished_at=self.parts.clock.now(),
+            ),
+            wait=not recovery.rerunnable(step),
+        )
         if failure is None or status is StepStatus.CANCELLED:
             self.states[step.name] = status
             return None
         return failure
 
-    async def _outcome(self, step: runs.Step,
-                       attempt: int) -> tuple[dict[str, Any], str | None, retry.Failure | None]:
+    async def _outcome(
+        self, step: runs.Step, attempt: int
+    ) -> tuple[dict[str, Any], str | None, retry.Failure | None]:
         timeout = types.seconds(step.timeout) if step.timeout else None
-        ctx = base.StepContext(run_id=self.header.id, attempt=attempt, scope=self.scope,
-                               services=self.parts.services, limits=self.parts.limits,
-                               clock=self.parts.clock, sleep=self.parts.sleep, host=self)
+        ctx = base.StepContext(
+            run_id=self.header.id,
+            attempt=attempt,
+            scope=self.scope,
+            services=self.parts.services,
+            limits=self.parts.limits,
+            clock=self.parts.clock,
+            sleep=self.parts.sleep,
+            host=self,
+        )
         try:
             async with asyncio.timeout(timeout):
                 result = await self.parts.kinds[step.kind].run(step, ctx)
@@ -258,34 +307,52 @@ class Execution:
 
     async def _gate(self, step: runs.Step, attempt: int) -> bool:
         """Ask a human whether an interrupted, non-idempotent step may run again."""
-        record = StepRecord(name=step.name, status=StepStatus.WAITING, attempt=attempt,
-                            started_at=self.parts.clock.now(), error=GATE_MESSAGE,
-                            output={recovery.GATE: True})
+        record = StepRecord(
+            name=step.name,
+            status=StepStatus.WAITING,
+            attempt=attempt,
+            started_at=self.parts.clock.now(),
+            error=GATE_MESSAGE,
+            output={recovery.GATE: True},
+        )
         await self._record(record, wait=True)
         answer = await self.await_approval(step.name, timeout=None)
         assert answer is not None
         if answer.approved:
             return True
         why = f": {answer.comment}" if answer.comment else ""
-        await self._settle(step.name, StepStatus.FAILED, attempt=attempt,
-                           error=f"rejected by {answer.approver}{why}")
+        await self._settle(
+            step.name,
+            StepStatus.FAILED,
+            attempt=attempt,
+            error=f"rejected by {answer.approver}{why}",
+        )
         return False
 
-    async def _settle(self, name: str, status: StepStatus, *, attempt: int | None = None,
-                      error: str | None = None) -> None:
+    async def _settle(
+        self, name: str, status: StepStatus, *, attempt: int | None = None, error: str | None = None
+    ) -> None:
         self.states[name] = status
         now = self.parts.clock.now()
-        await self._record(StepRecord(
-            name=name, status=status, attempt=attempt or self.state.next_attempt(name),
-            started_at=now, finished_at=now, error=error))
+        await self._record(
+            StepRecord(
+                name=name,
+                status=status,
+                attempt=attempt or self.state.next_attempt(name),
+                started_at=now,
+                finished_at=now,
+                error=error,
+            )
+        )
 
     async def _record(self, record: StepRecord, *, wait: bool = False) -> None:
         self.state.add(record)
         self.scope["steps"][record.name] = _view(record)
         await self.parts.recorder.write(self.header, record, wait=wait)
 
-    async def _set_status(self, status: RunStatus, *, error: str | None = None,
-                          wait: bool = False) -> None:
+    async def _set_status(
+        self, status: RunStatus, *, error: str | None = None, wait: bool = False
+    ) -> None:
         if (status, error) == (self.header.status, self.header.error) and not wait:
             return
         self.header = replace(self.header, status=status, error=error)
@@ -316,8 +383,7 @@ class Execution:
                 await self._set_status(RunStatus.RUNNING)
 
     async def record_event(self, *, type: str, message: str, data: dict[str, Any]) -> None:
-        await self.parts.record_event(run_id=self.header.id, type=type, message=message,
-                                      data=data)
+        await self.parts.record_event(run_id=self.header.id, type=type, message=message, data=data)
 
     async def run_child(self, **kwargs: Any) -> RunRecord:
         return await self.parts.run_child(parent=self, **kwargs)
@@ -336,5 +402,9 @@ def _release(graph: dag.Dag, name: str, ready: deque[str], blocking: dict[str, i
 
 
 def _view(record: StepRecord) -> dict[str, Any]:
-    return {"status": record.status.value, "outputs": record.output,
-            "error": record.error, "attempt": record.attempt}
+    return {
+        "status": record.status.value,
+        "outputs": record.output,
+        "error": record.error,
+        "attempt": record.attempt,
+    }

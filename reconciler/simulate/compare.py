@@ -30,8 +30,9 @@ _RUN_FOLDERS = {"Workflow": "workflows/", "Runbook": "runbooks/"}
 
 
 def item(problem: Problem) -> ProblemItem:
-    return ProblemItem(path=problem.path, line=problem.line, key=problem.key,
-                       message=problem.message)
+    return ProblemItem(
+        path=problem.path, line=problem.line, key=problem.key, message=problem.message
+    )
 
 
 def problems(base: Iterable[Problem], head: Iterable[Problem]) -> ProblemsSection:
@@ -59,8 +60,16 @@ def _diff(
         change = Change.ADDED if old is None else Change.REMOVED if new is None else Change.CHANGED
         where = (new or old)[1]  # type: ignore[index]
         path, line = (where.path, where.line) if isinstance(where, Document) else (where, None)
-        out.append(PolicyChange(kind=kind, name=name, change=change, path=path, line=line,
-                                details=_details(old[0] if old else None, new[0] if new else None)))
+        out.append(
+            PolicyChange(
+                kind=kind,
+                name=name,
+                change=change,
+                path=path,
+                line=line,
+                details=_details(old[0] if old else None, new[0] if new else None),
+            )
+        )
     return out
 
 
@@ -113,8 +122,12 @@ def policies(base: tuple[Snapshot, Bundle], head: tuple[Snapshot, Bundle]) -> li
         {d.name: (d.body, d) for d, _ in head_snap.bindings},
     )
     out += [
-        c.model_copy(update={"enforcement_before": enforcement.get(("before", c.name)),
-                             "enforcement_after": enforcement.get(("after", c.name))})
+        c.model_copy(
+            update={
+                "enforcement_before": enforcement.get(("before", c.name)),
+                "enforcement_after": enforcement.get(("after", c.name)),
+            }
+        )
         for c in changes
     ]
     return out
@@ -136,10 +149,19 @@ def runs(
                 continue
             doc = new or old
             assert doc is not None
-            change = Change.ADDED if old is None else Change.REMOVED if new is None else (
-                Change.CHANGED)
-            out.append(RunChange(kind=kind, name=name, change=change, path=doc.path,
-                                 line=doc.line, problems=_problems_in(found, doc.path)))
+            change = (
+                Change.ADDED if old is None else Change.REMOVED if new is None else (Change.CHANGED)
+            )
+            out.append(
+                RunChange(
+                    kind=kind,
+                    name=name,
+                    change=change,
+                    path=doc.path,
+                    line=doc.line,
+                    problems=_problems_in(found, doc.path),
+                )
+            )
     return out + _invalid_runs(base, found, {c.path for c in out})
 
 
@@ -150,9 +172,15 @@ def _invalid_runs(base: Snapshot, found: Sequence[Problem], seen: set[str]) -> l
     for kind, folder in _RUN_FOLDERS.items():
         paths = sorted({p.path for p in found if p.path.startswith(folder)} - seen)
         for path in paths:
-            out.append(RunChange(kind=kind, name=path, change=Change.CHANGED if path in old
-                                 else Change.ADDED, path=path,
-                                 problems=_problems_in(found, path)))
+            out.append(
+                RunChange(
+                    kind=kind,
+                    name=path,
+                    change=Change.CHANGED if path in old else Change.ADDED,
+                    path=path,
+                    problems=_problems_in(found, path),
+                )
+            )
     return out
 
 
@@ -166,8 +194,13 @@ def conflict_items(
     """Conflicts the head has and the base had not."""
     known = {c.id for c in conflicts.find(base)}
     return [
-        ConflictItem(kind=c.kind.value, subjects=c.subjects, locations=c.locations,
-                     message=c.message, examples=c.examples)
+        ConflictItem(
+            kind=c.kind.value,
+            subjects=c.subjects,
+            locations=c.locations,
+            message=c.message,
+            examples=c.examples,
+        )
         for c in conflicts.find(head, resources=resources)
         if c.id not in known
     ]

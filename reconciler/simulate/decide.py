@@ -68,8 +68,7 @@ def both(
     old = {d.key: d for d in base_snap.resources}
     pending = {k for k, (_, change) in inputs.items() if (change or {}).get("action") != "noop"}
     edited = [d for d in head_snap.resources if d.key in pending or _body(old, d.key) != d.body]
-    kept = [d for d in head_snap.resources if d.key not in pending
-            and _body(old, d.key) == d.body]
+    kept = [d for d in head_snap.resources if d.key not in pending and _body(old, d.key) == d.body]
     was = [old[d.key] for d in edited if d.key in old]
     before_inputs = {d.key: (inputs.get(d.key, (None, None))[0], None) for d in was}
     changed = changed_bindings(base_bundle, head_bundle)
@@ -104,11 +103,17 @@ def changed_bindings(base: Bundle, head: Bundle) -> set[str] | None:
     names = set()
     for one, other in ((base, head), (head, base)):
         theirs = {d.name: d.body for d, _ in other.bindings}
-        names |= {d.name for d, b in one.bindings
-                  if b.spec.policy in packages or theirs.get(d.name) != d.body}
+        names |= {
+            d.name
+            for d, b in one.bindings
+            if b.spec.policy in packages or theirs.get(d.name) != d.body
+        }
         constraints = {c.id: c.doc.body for c in other.constraints}
-        names |= {c.id for c in one.constraints if constraints.get(c.id) != c.doc.body
-                  or one.templates[c.kind].package in packages}
+        names |= {
+            c.id
+            for c in one.constraints
+            if constraints.get(c.id) != c.doc.body or one.templates[c.kind].package in packages
+        }
     return names
 
 
@@ -120,15 +125,20 @@ def changed_packages(base: Bundle, head: Bundle) -> set[str] | None:
     before = {m.path: m.text for m in base.modules}
     after = {m.path: m.text for m in head.modules}
     edited = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-    owner = {path: info.package for b in (base, head) for info in b.policies.values()
-             for path in info.paths}
+    owner = {
+        path: info.package
+        for b in (base, head)
+        for info in b.policies.values()
+        for path in info.paths
+    }
     if any(path not in owner for path in edited):
         return None
     packages = {owner[path] for path in edited}
     texts = {**before, **after}
     while True:
-        referring = {path for path, text in texts.items()
-                     if any(f"data.{pkg}" in text for pkg in packages)}
+        referring = {
+            path for path, text in texts.items() if any(f"data.{pkg}" in text for pkg in packages)
+        }
         if any(path not in owner for path in referring):
             return None
         grown = packages | {owner[path] for path in referring}
@@ -145,8 +155,14 @@ def compare(
     before_map = {(d.binding, d.resource.key): d for d in base}
     after = {(d.binding, d.resource.key): d for d in head}
     lines = {doc.key: doc.line for doc in snapshot.resources}
-    cause = {doc.key: "policy" if old.get(doc.key) == doc.body else
-             "edited" if doc.key in old else "added" for doc in snapshot.resources}
+    cause = {
+        doc.key: "policy"
+        if old.get(doc.key) == doc.body
+        else "edited"
+        if doc.key in old
+        else "added"
+        for doc in snapshot.resources
+    }
     deltas = []
     for pair in sorted(before_map.keys() | after.keys()):
         if pair[1] not in cause:

@@ -27,8 +27,14 @@ def code(text: str) -> str:
 
 def sections(report: Report) -> list[Section]:
     found = [
-        _problems(report), _tests(report), _policies(report), *_decisions(report),
-        _plan(report), _replay(report), _runs(report), _conflicts(report),
+        _problems(report),
+        _tests(report),
+        _policies(report),
+        *_decisions(report),
+        _plan(report),
+        _replay(report),
+        _runs(report),
+        _conflicts(report),
     ]
     return [s for s in found if s is not None and s.lines]
 
@@ -41,8 +47,10 @@ def _problems(report: Report) -> Section | None:
     lines += [f"- ✅ fixed: {code(str(i))}" for i in p.fixed]
     still = [i for i in p.at_head if i not in p.introduced]
     lines += [f"- still there: {code(str(i))}" for i in still]
-    return Section(title=f"Spec validation: {len(p.introduced)} introduced, {len(p.fixed)} fixed",
-                   lines=tuple(lines))
+    return Section(
+        title=f"Spec validation: {len(p.introduced)} introduced, {len(p.fixed)} fixed",
+        lines=tuple(lines),
+    )
 
 
 def _tests(report: Report) -> Section | None:
@@ -50,10 +58,15 @@ def _tests(report: Report) -> Section | None:
     if t is None:
         return None
     bad = [r for r in t.results if r.outcome in ("FAIL", "ERROR")]
-    lines = [f"- {r.outcome} `{r.package}.{r.name}` ({r.path}:{r.line})"
-             + (f": {code(r.message)}" if r.message else "") for r in bad]
-    return Section(title=f"Rego tests at head: {len(bad)} failing of {t.counts.get('total', 0)}",
-                   lines=tuple(lines))
+    lines = [
+        f"- {r.outcome} `{r.package}.{r.name}` ({r.path}:{r.line})"
+        + (f": {code(r.message)}" if r.message else "")
+        for r in bad
+    ]
+    return Section(
+        title=f"Rego tests at head: {len(bad)} failing of {t.counts.get('total', 0)}",
+        lines=tuple(lines),
+    )
 
 
 def _policies(report: Report) -> Section | None:
@@ -64,12 +77,14 @@ def _policies(report: Report) -> Section | None:
             enforcement = f"**{enforcement}**"
         detail = f" ({'; '.join(p.details)})" if p.details else ""
         where = f"{p.path}:{p.line}" if p.line else p.path
-        lines.append(f"| {p.kind} | `{p.name}` | {p.change.value}{detail} | {enforcement} "
-                     f"| {where} |")
+        lines.append(
+            f"| {p.kind} | `{p.name}` | {p.change.value}{detail} | {enforcement} | {where} |"
+        )
     if not report.policies:
         return None
-    return Section(title=f"Policies and bindings: {len(report.policies)} changed",
-                   lines=tuple(lines))
+    return Section(
+        title=f"Policies and bindings: {len(report.policies)} changed", lines=tuple(lines)
+    )
 
 
 def _decisions(report: Report) -> list[Section]:
@@ -81,9 +96,11 @@ def _decisions(report: Report) -> list[Section]:
         lines = []
         for d in items:
             flag = "🛑 blocks" if d.blocking else (d.action_after or "not evaluated")
-            lines.append(f"- **{d.key}** — `{d.policy}` via `{d.binding}` ({d.enforcement}; "
-                         f"{d.action_before or 'not evaluated'} → {flag}; {_CAUSES[d.cause]}) "
-                         f"at {d.path}:{d.line}")
+            lines.append(
+                f"- **{d.key}** — `{d.policy}` via `{d.binding}` ({d.enforcement}; "
+                f"{d.action_before or 'not evaluated'} → {flag}; {_CAUSES[d.cause]}) "
+                f"at {d.path}:{d.line}"
+            )
             lines += [f"  - {code(m)}" for m in d.messages]
         out.append(Section(title=f"{title}: {len(items)}", lines=tuple(lines)))
     return out
@@ -109,16 +126,20 @@ def _replay(report: Report) -> Section | None:
     r = report.replay
     if r is None:
         return None
-    lines = [f"{r.replayed} logged decisions replayed, {r.unchanged} unchanged, "
-             f"{r.missing_inputs} without a recorded input, {r.binding_removed} of removed "
-             "bindings.", ""]
+    lines = [
+        f"{r.replayed} logged decisions replayed, {r.unchanged} unchanged, "
+        f"{r.missing_inputs} without a recorded input, {r.binding_removed} of removed "
+        "bindings.",
+        "",
+    ]
     for flip in r.flips:
         lines.append(f"- `{flip.policy}` via `{flip.binding}`: **{flip.count}** {flip.direction}")
         for e in flip.examples:
             shown = "; ".join(e.messages)
             lines.append(f"  - `{e.key}` (logged {e.at})" + (f": {code(shown)}" if shown else ""))
-    return Section(title=f"Decision-log replay: {sum(f.count for f in r.flips)} flips",
-                   lines=tuple(lines))
+    return Section(
+        title=f"Decision-log replay: {sum(f.count for f in r.flips)} flips", lines=tuple(lines)
+    )
 
 
 def _runs(report: Report) -> Section | None:
@@ -133,8 +154,10 @@ def _runs(report: Report) -> Section | None:
         lines += [f"  - {code(p)}" for p in c.problems]
         lines += [f"  - dry run: {code(s)}" for s in c.dry_run]
     lines += [f"- would start {f.kind} `{f.name}` ({f.trigger}): {f.reason}" for f in runs.fires]
-    return Section(title=f"Workflows and runbooks: {len(runs.changes)} changed, "
-                         f"{len(runs.fires)} would start", lines=tuple(lines))
+    return Section(
+        title=f"Workflows and runbooks: {len(runs.changes)} changed, {len(runs.fires)} would start",
+        lines=tuple(lines),
+    )
 
 
 def _conflicts(report: Report) -> Section | None:
@@ -143,5 +166,6 @@ def _conflicts(report: Report) -> Section | None:
         lines.append(f"- **{c.kind}** {c.message} ({', '.join(c.locations)})")
         if c.examples:
             lines.append(f"  - e.g. {', '.join(f'`{k}`' for k in c.examples)}")
-    return Section(title=f"Policy conflicts introduced: {len(report.conflicts)}",
-                   lines=tuple(lines))
+    return Section(
+        title=f"Policy conflicts introduced: {len(report.conflicts)}", lines=tuple(lines)
+    )

@@ -58,14 +58,25 @@ def simulate(
     if store_path is not None and store_path.is_file():
         store = SqliteStore(store_path, retention=RetentionSettings())
     try:
-        observer = observe.Observer(source=source, store=store, providers=providers,
-                                    store_label=f"store {store_path}" if store else "")
+        observer = observe.Observer(
+            source=source,
+            store=store,
+            providers=providers,
+            store_label=f"store {store_path}" if store else "",
+        )
         repo = request.source.path or git.cache_path(request.source)
         collected = process.run(
-            {"repo": str(repo), "subpath": request.source.subpath, "base": base.sha,
-             "head": head.sha, "now": clock.now().isoformat(),
-             "store": str(store_path) if store else None},
-            settings=request.settings, clock=clock, inputs_for=observer.inputs,
+            {
+                "repo": str(repo),
+                "subpath": request.source.subpath,
+                "base": base.sha,
+                "head": head.sha,
+                "now": clock.now().isoformat(),
+                "store": str(store_path) if store else None,
+            },
+            settings=request.settings,
+            clock=clock,
+            inputs_for=observer.inputs,
         )
     finally:
         if store is not None:
@@ -74,7 +85,10 @@ def simulate(
 
 
 def _report(
-    base: str, head: str, changed: tuple[str, ...], collected: process.Collected,
+    base: str,
+    head: str,
+    changed: tuple[str, ...],
+    collected: process.Collected,
     plan: PlanSection | None,
 ) -> Report:
     found: dict[str, Any] = collected.sections
@@ -83,12 +97,18 @@ def _report(
         plan = _gate(plan, decisions)
     runs = None
     if "runs" in found:
-        fires = triggers.fires(facts=found.get("facts") or {}, changed=changed,
-                               deltas=decisions.deltas if decisions else ())
-        runs = RunsSection(changes=tuple(RunChange.model_validate(r) for r in found["runs"]),
-                           fires=tuple(fires))
+        fires = triggers.fires(
+            facts=found.get("facts") or {},
+            changed=changed,
+            deltas=decisions.deltas if decisions else (),
+        )
+        runs = RunsSection(
+            changes=tuple(RunChange.model_validate(r) for r in found["runs"]), fires=tuple(fires)
+        )
     return Report(
-        base=base, head=head, changed_paths=changed,
+        base=base,
+        head=head,
+        changed_paths=changed,
         problems=_maybe(ProblemsSection, found.get("problems")),
         tests=_maybe(TestsSection, found.get("tests")),
         policies=tuple(PolicyChange.model_validate(p) for p in found.get("policies", [])),
@@ -109,7 +129,8 @@ def _gate(plan: PlanSection, decisions: DecisionsSection) -> PlanSection:
     """Mark planned changes the head's policies would block."""
     items = tuple(
         item.model_copy(update={"blocked_by": tuple(decisions.blocked_at_head[item.key])})
-        if item.key in decisions.blocked_at_head and item.action != "not-observed" else item
+        if item.key in decisions.blocked_at_head and item.action != "not-observed"
+        else item
         for item in plan.items
     )
     return plan.model_copy(update={"items": items})

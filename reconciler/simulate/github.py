@@ -28,33 +28,70 @@ def _annotation(
     *, path: str, line: int | None, level: str, title: str, message: str
 ) -> dict[str, Any]:
     start = line or 1
-    return {"path": path.split("#", 1)[0], "start_line": start, "end_line": start,
-            "annotation_level": level, "title": title[:255], "message": message[:64_000]}
+    return {
+        "path": path.split("#", 1)[0],
+        "start_line": start,
+        "end_line": start,
+        "annotation_level": level,
+        "title": title[:255],
+        "message": message[:64_000],
+    }
 
 
 def annotation_list(report: Report) -> list[dict[str, Any]]:
     out = []
     if report.problems is not None:
-        out += [_annotation(path=p.path, line=p.line, level="failure", title="invalid spec",
-                            message=f"{p.key}: {p.message}" if p.key else p.message)
-                for p in report.problems.at_head]
+        out += [
+            _annotation(
+                path=p.path,
+                line=p.line,
+                level="failure",
+                title="invalid spec",
+                message=f"{p.key}: {p.message}" if p.key else p.message,
+            )
+            for p in report.problems.at_head
+        ]
     if report.tests is not None:
-        out += [_annotation(path=t.path, line=t.line, level="failure",
-                            title=f"Rego test {t.outcome}", message=f"{t.package}.{t.name} "
-                            f"{t.message}".strip())
-                for t in report.tests.results if t.outcome in ("FAIL", "ERROR")]
+        out += [
+            _annotation(
+                path=t.path,
+                line=t.line,
+                level="failure",
+                title=f"Rego test {t.outcome}",
+                message=f"{t.package}.{t.name} {t.message}".strip(),
+            )
+            for t in report.tests.results
+            if t.outcome in ("FAIL", "ERROR")
+        ]
     if report.decisions is not None:
         for d in report.decisions.deltas:
-            level = "failure" if d.blocking else "notice" if d.delta is Delta.NEWLY_ALLOWED else (
-                "warning")
-            out.append(_annotation(path=d.path, line=d.line, level=level,
-                                   title=f"{d.delta.value}: {d.policy}",
-                                   message="\n".join(d.messages) or d.key))
+            level = (
+                "failure"
+                if d.blocking
+                else "notice"
+                if d.delta is Delta.NEWLY_ALLOWED
+                else ("warning")
+            )
+            out.append(
+                _annotation(
+                    path=d.path,
+                    line=d.line,
+                    level=level,
+                    title=f"{d.delta.value}: {d.policy}",
+                    message="\n".join(d.messages) or d.key,
+                )
+            )
     for c in report.conflicts:
         path, _, line = (c.locations[0] if c.locations else "").partition(":")
-        out.append(_annotation(path=path, line=int(line) if line.isdigit() else None,
-                               level="warning", title=f"policy conflict ({c.kind})",
-                               message=c.message))
+        out.append(
+            _annotation(
+                path=path,
+                line=int(line) if line.isdigit() else None,
+                level="warning",
+                title=f"policy conflict ({c.kind})",
+                message=c.message,
+            )
+        )
     out.sort(key=lambda a: _RANK[a["annotation_level"]])
     return out[:MAX_ANNOTATIONS]
 

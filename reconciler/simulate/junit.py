@@ -33,8 +33,15 @@ def render(report: Report) -> str:
 def _suite(root: ET.Element, name: str, cases: list[Case]) -> None:
     failures = sum(1 for c in cases if c.failure is not None)
     errors = sum(1 for c in cases if c.error is not None)
-    suite = ET.SubElement(root, "testsuite", name=name, tests=str(len(cases)),
-                          failures=str(failures), errors=str(errors), skipped="0")
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=name,
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped="0",
+    )
     for case in cases:
         node = ET.SubElement(suite, "testcase", name=case.name, classname=case.classname)
         if case.failure is not None:
@@ -49,48 +56,74 @@ def _suites(report: Report) -> dict[str, list[Case]]:
     suites: dict[str, list[Case]] = {}
     if report.problems is not None:
         cls = "validation"
-        suites[cls] = [Case(name=str(p), classname=cls, failure=str(p))
-                       for p in report.problems.at_head]
+        suites[cls] = [
+            Case(name=str(p), classname=cls, failure=str(p)) for p in report.problems.at_head
+        ]
         suites[cls] += [Case(name=f"fixed: {p}", classname=cls) for p in report.problems.fixed]
         suites[cls] = suites[cls] or [Case(name="every spec is valid", classname=cls)]
     if report.tests is not None:
         suites["rego-tests"] = [
-            Case(name=f"{t.package}.{t.name}", classname=t.path,
-                 failure=(t.message or t.outcome) if t.outcome in ("FAIL", "ERROR") else None)
+            Case(
+                name=f"{t.package}.{t.name}",
+                classname=t.path,
+                failure=(t.message or t.outcome) if t.outcome in ("FAIL", "ERROR") else None,
+            )
             for t in report.tests.results
         ]
     if report.decisions is not None:
         suites["decisions"] = [
-            Case(name=f"{d.key} {d.policy}", classname=d.binding,
-                 failure="; ".join(d.messages) or d.delta.value if d.blocking else None,
-                 out=f"{d.delta.value}: {d.action_before} -> {d.action_after}; "
-                     + "; ".join(d.messages))
+            Case(
+                name=f"{d.key} {d.policy}",
+                classname=d.binding,
+                failure="; ".join(d.messages) or d.delta.value if d.blocking else None,
+                out=f"{d.delta.value}: {d.action_before} -> {d.action_after}; "
+                + "; ".join(d.messages),
+            )
             for d in report.decisions.deltas
         ]
     if report.plan is not None:
         suites["plan"] = [
-            Case(name=f"{i.action} {i.key}", classname="plan", out="\n".join(
-                [*i.changes, i.note, *(f"blocked by {b}" for b in i.blocked_by)]).strip())
+            Case(
+                name=f"{i.action} {i.key}",
+                classname="plan",
+                out="\n".join(
+                    [*i.changes, i.note, *(f"blocked by {b}" for b in i.blocked_by)]
+                ).strip(),
+            )
             for i in report.plan.items
         ]
     if report.replay is not None:
         suites["replay"] = [
-            Case(name=f"{f.policy} {f.direction}", classname=f.binding,
-                 out=f"{f.count} decisions: " + ", ".join(e.key for e in f.examples))
+            Case(
+                name=f"{f.policy} {f.direction}",
+                classname=f.binding,
+                out=f"{f.count} decisions: " + ", ".join(e.key for e in f.examples),
+            )
             for f in report.replay.flips
         ]
     if report.runs is not None:
         suites["runs"] = [
-            Case(name=f"{c.kind} {c.name} {c.change.value}", classname=c.path,
-                 out="\n".join(c.problems))
+            Case(
+                name=f"{c.kind} {c.name} {c.change.value}",
+                classname=c.path,
+                out="\n".join(c.problems),
+            )
             for c in report.runs.changes
-        ] + [Case(name=f"starts {f.kind} {f.name}", classname=f.trigger, out=f.reason)
-             for f in report.runs.fires]
-    suites["conflicts"] = [Case(name=c.message, classname=c.kind, out=", ".join(c.locations))
-                           for c in report.conflicts] or [
-        Case(name="no policy conflict introduced", classname="conflicts")]
+        ] + [
+            Case(name=f"starts {f.kind} {f.name}", classname=f.trigger, out=f.reason)
+            for f in report.runs.fires
+        ]
+    suites["conflicts"] = [
+        Case(name=c.message, classname=c.kind, out=", ".join(c.locations)) for c in report.conflicts
+    ] or [Case(name="no policy conflict introduced", classname="conflicts")]
     if report.errors:
-        suites["errors"] = [Case(name=e.section, classname="simulate",
-                                 error=e.message if e.blocking else None, out=e.message)
-                            for e in report.errors]
+        suites["errors"] = [
+            Case(
+                name=e.section,
+                classname="simulate",
+                error=e.message if e.blocking else None,
+                out=e.message,
+            )
+            for e in report.errors
+        ]
     return suites

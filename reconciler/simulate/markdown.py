@@ -15,8 +15,13 @@ from reconciler.simulate.records import Delta, Report
 LIMIT = 65_536
 _HEADER_ROOM = 200  # the part header is written once the number of parts is known
 _LINE_MAX = 4_000
-_PLAN_WORDS = {"create": "to create", "update": "to update", "delete": "to delete",
-               "noop": "unchanged", "not-observed": "not observed"}
+_PLAN_WORDS = {
+    "create": "to create",
+    "update": "to update",
+    "delete": "to delete",
+    "noop": "unchanged",
+    "not-observed": "not observed",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,37 +40,62 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
     rows = []
     if report.problems is not None:
         p = report.problems
-        rows.append(("Spec validation", f"{len(p.introduced)} introduced, {len(p.fixed)} fixed, "
-                                        f"{len(p.at_head)} at head"))
+        rows.append(
+            (
+                "Spec validation",
+                f"{len(p.introduced)} introduced, {len(p.fixed)} fixed, {len(p.at_head)} at head",
+            )
+        )
     if report.tests is not None:
         c = report.tests.counts
-        rows.append(("Rego tests at head", f"{c.get('pass', 0)} passed, {c.get('fail', 0)} "
-                                           f"failed, {c.get('error', 0)} errors"))
+        rows.append(
+            (
+                "Rego tests at head",
+                f"{c.get('pass', 0)} passed, {c.get('fail', 0)} failed, {c.get('error', 0)} errors",
+            )
+        )
     enforcement = sum(1 for p in report.policies if p.enforcement_change)
-    rows.append(("Policies and bindings", f"{len(report.policies)} changed "
-                                          f"({enforcement} enforcement changes)"))
+    rows.append(
+        (
+            "Policies and bindings",
+            f"{len(report.policies)} changed ({enforcement} enforcement changes)",
+        )
+    )
     if report.decisions is not None:
         count = {d: 0 for d in Delta}
         for item in report.decisions.deltas:
             count[item.delta] += 1
         blocking = sum(1 for d in report.decisions.deltas if d.blocking)
-        rows.append(("Decisions on head resources",
-                     f"{count[Delta.NEWLY_DENIED]} newly denied ({blocking} blocking), "
-                     f"{count[Delta.NEWLY_ALLOWED]} newly allowed, "
-                     f"{count[Delta.NEW_WARNING]} new warnings"))
+        rows.append(
+            (
+                "Decisions on head resources",
+                f"{count[Delta.NEWLY_DENIED]} newly denied ({blocking} blocking), "
+                f"{count[Delta.NEWLY_ALLOWED]} newly allowed, "
+                f"{count[Delta.NEW_WARNING]} new warnings",
+            )
+        )
     if report.plan is not None:
-        counts = ", ".join(f"{n} {_PLAN_WORDS.get(a, a)}" for a, n in report.plan.counts.items()
-                           if n)
+        counts = ", ".join(
+            f"{n} {_PLAN_WORDS.get(a, a)}" for a, n in report.plan.counts.items() if n
+        )
         rows.append(("Plan", counts or "nothing to do"))
     if report.replay is not None:
         flips = report.replay.flips
         to_deny = sum(f.count for f in flips if f.direction == "allow->deny")
         to_allow = sum(f.count for f in flips if f.direction == "deny->allow")
-        rows.append(("Decision-log replay", f"{report.replay.replayed} replayed: {to_deny} "
-                                            f"allow→deny, {to_allow} deny→allow"))
+        rows.append(
+            (
+                "Decision-log replay",
+                f"{report.replay.replayed} replayed: {to_deny} allow→deny, {to_allow} deny→allow",
+            )
+        )
     if report.runs is not None:
-        rows.append(("Workflows and runbooks", f"{len(report.runs.changes)} changed, "
-                                               f"{len(report.runs.fires)} would start"))
+        rows.append(
+            (
+                "Workflows and runbooks",
+                f"{len(report.runs.changes)} changed, {len(report.runs.fires)} would start",
+            )
+        )
     rows.append(("Policy conflicts introduced", str(len(report.conflicts))))
     if report.errors:
         rows.append(("Could not run", ", ".join(e.section for e in report.errors)))
@@ -73,8 +103,12 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
 
 
 def head_block(report: Report) -> str:
-    lines = [f"### Reconciler simulation `{report.label}`: {verdict(report)}", "",
-             "| Check | Result |", "| --- | --- |"]
+    lines = [
+        f"### Reconciler simulation `{report.label}`: {verdict(report)}",
+        "",
+        "| Check | Result |",
+        "| --- | --- |",
+    ]
     lines += [f"| {name} | {_cell(value)} |" for name, value in summary_rows(report)]
     reasons = report.blocking_reasons()
     if reasons:

@@ -68,12 +68,21 @@ class Observer:
             rules=ignore.rules_from_settings(facts.get("ignoreDifferences") or []),
         )
         removed = sorted(set(facts.get("baseManaged", [])) - {d.key for _, d in managed})
-        self.plan = _section(plan, notes, removed if self._store is None else [],
-                             label=self._label or "providers (read-only)",
-                             prune=bool(facts.get("prune")))
+        self.plan = _section(
+            plan,
+            notes,
+            removed if self._store is None else [],
+            label=self._label or "providers (read-only)",
+            prune=bool(facts.get("prune")),
+        )
         trusted = self._store is not None
-        return {c.key: {"observed": c.observed if trusted else None,
-                        "change": _change_json(c, with_old=trusted)} for c in plan.changes}
+        return {
+            c.key: {
+                "observed": c.observed if trusted else None,
+                "change": _change_json(c, with_old=trusted),
+            }
+            for c in plan.changes
+        }
 
     def _from_store(
         self, managed: list[tuple[str, Document]], notes: dict[str, str]
@@ -85,8 +94,11 @@ class Observer:
             sha = status.last_applied_revision
             doc = self._applied_doc(sha, key) if sha else None
             observed[key] = doc.body if doc is not None else None
-        inventory = {k for k, s in statuses.items() if s.last_applied_revision and
-                     observed.get(k) is not None}
+        inventory = {
+            k
+            for k, s in statuses.items()
+            if s.last_applied_revision and observed.get(k) is not None
+        }
         return observed, inventory
 
     def _applied_doc(self, sha: str, key: str) -> Document | None:
@@ -128,8 +140,11 @@ def _section(
     plan: planner.Plan, notes: Mapping[str, str], removed: list[str], *, label: str, prune: bool
 ) -> PlanSection:
     items = [
-        PlanItem(key=c.key, action=c.action.value,
-                 changes=tuple(f"{i.op.value} {i.dotted or '(root)'}" for i in c.diff))
+        PlanItem(
+            key=c.key,
+            action=c.action.value,
+            changes=tuple(f"{i.op.value} {i.dotted or '(root)'}" for i in c.diff),
+        )
         for c in plan.pending
     ]
     items += [PlanItem(key=k, action="not-observed", note=n) for k, n in sorted(notes.items())]
@@ -138,5 +153,4 @@ def _section(
         note = "removed from Git; prune is on" if prune else "removed from Git; left in place"
         items.append(PlanItem(key=key, action=action, note=note))
     counts = {a.value: n for a, n in plan.counts().items()} | {"not-observed": len(notes)}
-    return PlanSection(observed_from=label, counts=counts, items=tuple(items),
-                       orphans=plan.orphans)
+    return PlanSection(observed_from=label, counts=counts, items=tuple(items), orphans=plan.orphans)

@@ -74,14 +74,18 @@ def run(
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             [sys.executable, "-m", sandbox.__name__],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=_env(),
         )
         assert proc.stdin is not None and proc.stdout is not None
         collected, failure = Collected(), None
         try:
             _write(proc.stdin, payload)
-            lines = _Lines(proc.stdout, clock=clock, deadline=clock.monotonic()
-                           + settings.wall_seconds)
+            lines = _Lines(
+                proc.stdout, clock=clock, deadline=clock.monotonic() + settings.wall_seconds
+            )
             failure = _converse(proc.stdin, lines, collected, inputs_for)
         except TimeoutError:
             failure = f"exceeded the {settings.wall_seconds:g} s time limit"
@@ -122,8 +126,10 @@ def _death(code: int, stderr: str, settings: SimulateSettings) -> str:
     if code == -signal.SIGXCPU:
         return f"exceeded the {settings.cpu_seconds:g} s CPU limit"
     if code == -signal.SIGSEGV:
-        return ("the policy engine overflowed its stack (SIGSEGV): a rule or function that "
-                "calls itself without end?")
+        return (
+            "the policy engine overflowed its stack (SIGSEGV): a rule or function that "
+            "calls itself without end?"
+        )
     if "memory allocation" in stderr or "MemoryError" in stderr:
         return _memory(settings)
     if code < 0:
@@ -168,5 +174,8 @@ def _write(stream: IO[bytes], message: dict[str, Any]) -> None:
 def _env() -> dict[str, str]:
     root = str(Path(reconciler.__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root,
-            "RUST_BACKTRACE": "0"}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root,
+        "RUST_BACKTRACE": "0",
+    }

@@ -92,13 +92,18 @@ class Replayer:
 
     def section(self) -> ReplaySection:
         flips = [
-            Flip(policy=p, binding=b, direction=direction, count=t.count,
-                 examples=tuple(t.examples))
+            Flip(
+                policy=p, binding=b, direction=direction, count=t.count, examples=tuple(t.examples)
+            )
             for (p, b, direction), t in sorted(self._flips.items())
         ]
-        return ReplaySection(replayed=self.replayed, unchanged=self.unchanged,
-                             missing_inputs=self.missing, binding_removed=self.removed,
-                             flips=tuple(flips))
+        return ReplaySection(
+            replayed=self.replayed,
+            unchanged=self.unchanged,
+            missing_inputs=self.missing,
+            binding_removed=self.removed,
+            flips=tuple(flips),
+        )
 
     def _count(self, d: Decision, verdict: Verdict) -> None:
         before, (after, messages) = denies(d), verdict
@@ -108,8 +113,7 @@ class Replayer:
         direction = "allow->deny" if after else "deny->allow"
         tally = self._flips.setdefault((d.policy, d.binding, direction), _Tally())
         tally.count += 1
-        if len(tally.examples) < _EXAMPLES and all(e.key != d.resource.key
-                                                   for e in tally.examples):
+        if len(tally.examples) < _EXAMPLES and all(e.key != d.resource.key for e in tally.examples):
             shown = messages if after else d.messages
             tally.examples.append(FlipExample(key=d.resource.key, at=_iso(d.at), messages=shown))
 
@@ -126,15 +130,28 @@ class Replayer:
         resource = _resource(text) if head.needs_labels else None
         labels = ((resource or {}).get("metadata") or {}).get("labels") or {}
         ref = d.resource
-        subject = bindings.Subject(kind=ref.kind, group=ref.api_version.rpartition("/")[0],
-                                   namespace=ref.namespace, name=ref.name, labels=labels)
+        subject = bindings.Subject(
+            kind=ref.kind,
+            group=ref.api_version.rpartition("/")[0],
+            namespace=ref.namespace,
+            name=ref.name,
+            labels=labels,
+        )
         if not head.scope.matches(subject):
             return False, ("out of the head binding's scope",)
         outcome, messages, suppressed = self._run(head.rules, _as_input(text, head))
         decision = bindings.decide(
-            name=head.name, policy=head.spec.policy, spec=head.spec, subject=subject, ref=ref,
-            outcome=outcome, messages=messages, suppressed=suppressed, digest=d.input_digest,
-            revision=None, now=self._now,
+            name=head.name,
+            policy=head.spec.policy,
+            spec=head.spec,
+            subject=subject,
+            ref=ref,
+            outcome=outcome,
+            messages=messages,
+            suppressed=suppressed,
+            digest=d.input_digest,
+            revision=None,
+            now=self._now,
         )
         return denies(decision), decision.messages
 
@@ -184,8 +201,9 @@ def replay_log(
     jobs = []
     for shard in range(1, workers):
         receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_worker, args=(path, bundle, clock, shard, workers, batch,
-                                                    sender))
+        process = ctx.Process(
+            target=_worker, args=(path, bundle, clock, shard, workers, batch, sender)
+        )
         process.start()
         sender.close()
         jobs.append((process, receiver))
@@ -195,8 +213,9 @@ def replay_log(
             sections.append(receiver.recv())
         except EOFError:
             process.join()
-            raise PolicyError(f"replay worker {process.pid} died (exit status "
-                              f"{process.exitcode})") from None
+            raise PolicyError(
+                f"replay worker {process.pid} died (exit status {process.exitcode})"
+            ) from None
         finally:
             receiver.close()
         process.join()
@@ -209,19 +228,24 @@ def _share(
     store = SqliteStore(path, retention=RetentionSettings())
     try:
         replayer = Replayer(bundle, clock=clock)
-        replayer.replay(store.iter_decisions_with_inputs(batch=batch, shard=shard,
-                                                         shards=shards))
+        replayer.replay(store.iter_decisions_with_inputs(batch=batch, shard=shard, shards=shards))
         return replayer.section()
     finally:
         store.close()
 
 
 def _worker(
-    path: Path, bundle: Bundle, clock: Clock, shard: int, shards: int, batch: int,
+    path: Path,
+    bundle: Bundle,
+    clock: Clock,
+    shard: int,
+    shards: int,
+    batch: int,
     sender: Connection,
 ) -> None:
-    section = _share(path, bundle.without_engines(), clock=clock, shard=shard, shards=shards,
-                     batch=batch)
+    section = _share(
+        path, bundle.without_engines(), clock=clock, shard=shard, shards=shards, batch=batch
+    )
     sender.send(section)
     sender.close()
 
@@ -238,8 +262,15 @@ def merge(sections: Sequence[ReplaySection]) -> ReplaySection:
         for e in sorted((e for f in parts for e in f.examples), key=lambda e: e.at):
             if len(examples) < _EXAMPLES and all(x.key != e.key for x in examples):
                 examples.append(e)
-        merged.append(Flip(policy=policy, binding=binding, direction=direction,
-                           count=sum(f.count for f in parts), examples=tuple(examples)))
+        merged.append(
+            Flip(
+                policy=policy,
+                binding=binding,
+                direction=direction,
+                count=sum(f.count for f in parts),
+                examples=tuple(examples),
+            )
+        )
     return ReplaySection(
         replayed=sum(s.replayed for s in sections),
         unchanged=sum(s.unchanged for s in sections),
@@ -251,8 +282,11 @@ def merge(sections: Sequence[ReplaySection]) -> ReplaySection:
 
 def _head(name: str, spec: models.PolicyBindingSpec, bundle: Bundle) -> _Head:
     return _Head(
-        name=name, spec=spec, scope=bindings.ScopeMatcher(spec.scope),
-        rules=_rules(bundle, spec.policy), params=canonical(spec.parameters),
+        name=name,
+        spec=spec,
+        scope=bindings.ScopeMatcher(spec.scope),
+        rules=_rules(bundle, spec.policy),
+        params=canonical(spec.parameters),
         needs_labels=spec.scope.label_selector is not None or bool(spec.exceptions),
     )
 

@@ -28,8 +28,12 @@ def catalog(tree: Tree, snapshot: Snapshot) -> runbooks.Catalog:
     )
     problems = [p for p in snapshot.problems if p.path.startswith(runbooks.RUNBOOK_DIR)]
     return runbooks.Catalog(
-        tree=tree, snapshot=snapshot, entries=entries, safety=safety,
-        lines=runbook_check.Lines(tree=tree), problems=tuple([*problems, *safety.problems]),
+        tree=tree,
+        snapshot=snapshot,
+        entries=entries,
+        safety=safety,
+        lines=runbook_check.Lines(tree=tree),
+        problems=tuple([*problems, *safety.problems]),
     )
 
 
@@ -49,4 +53,3 @@ def dry_run(found: runbooks.Catalog, name: str) -> tuple[str, ...]:
     if len(lines) > _DRY_RUN_LINES:
         lines = [*lines[:_DRY_RUN_LINES], f"… {len(lines) - _DRY_RUN_LINES} more lines"]
     return tuple(lines)
-

@@ -84,7 +84,8 @@ def _load(work: Work, out: IO[str], inp: IO[str]) -> None:
     _section(out, "conflicts", [c.model_dump(mode="json") for c in found])
     runs = [
         r.model_copy(update={"dry_run": runbook_checks.dry_run(head_books, r.name)})
-        if r.kind == "Runbook" and r.change is not Change.REMOVED and not r.problems else r
+        if r.kind == "Runbook" and r.change is not Change.REMOVED and not r.problems
+        else r
         for r in compare.runs(base, head, head_problems=head_extra)
     ]
     _section(out, "runs", [c.model_dump(mode="json") for c in runs])
@@ -102,13 +103,17 @@ def _facts(base: Snapshot, head: Snapshot) -> dict[str, Any]:
     base_mapping = base.settings.spec.providers
     return {
         "managed": managed,
-        "baseManaged": [d.key for d in base.resources
-                        if registry.provider_name(d, mapping=base_mapping) is not None],
+        "baseManaged": [
+            d.key
+            for d in base.resources
+            if registry.provider_name(d, mapping=base_mapping) is not None
+        ],
         "prune": head.settings.spec.prune,
         "ignoreDifferences": head.settings.spec.ignore_differences,
         "remediations": {
             doc.name: b.spec.remediation.model_dump(mode="json")
-            for doc, b in head.bindings if b.spec.remediation is not None
+            for doc, b in head.bindings
+            if b.spec.remediation is not None
         },
         "workflows": [
             {"name": doc.name, "triggers": doc.body.get("spec", {}).get("triggers") or []}
@@ -124,24 +129,41 @@ def _decisions(work: Work, out: IO[str], inp: IO[str]) -> None:
     given = wire.receive(inp).get("inputs") or {}
     inputs = {k: (v.get("observed"), v.get("change")) for k, v in given.items()}
     assert work.base
-    base, head = decide.both(base=(work.base, work.base_bundle),
-                             head=(work.head, work.head_bundle), inputs=inputs,
-                             clock=work.clock, revision=work.request["head"])
+    base, head = decide.both(
+        base=(work.base, work.base_bundle),
+        head=(work.head, work.head_bundle),
+        inputs=inputs,
+        clock=work.clock,
+        revision=work.request["head"],
+    )
     section = decide.compare(base, head, before=work.base, snapshot=work.head)
     _section(out, "decisions", section.model_dump(mode="json"))
 
 
 def _tests(work: Work, out: IO[str], inp: IO[str]) -> None:
     assert work.head
-    report = testing.run_tests(testing.snapshot_modules(work.head), data=work.head.data,
-                               builtin_dir=assets.rego_dir(), clock=work.clock)
+    report = testing.run_tests(
+        testing.snapshot_modules(work.head),
+        data=work.head.data,
+        builtin_dir=assets.rego_dir(),
+        clock=work.clock,
+    )
     failing = {testing.TestOutcome.FAIL, testing.TestOutcome.ERROR}
     ordered = sorted(report.results, key=lambda r: (r.outcome not in failing, r.path, r.name))
     section = TestsSection(
         counts={o.value.lower(): report.count(o) for o in testing.TestOutcome}
         | {"total": report.total},
-        results=tuple(TestItem(package=r.package, name=r.name, path=r.path, line=r.line,
-                               outcome=r.outcome.value, message=r.message) for r in ordered),
+        results=tuple(
+            TestItem(
+                package=r.package,
+                name=r.name,
+                path=r.path,
+                line=r.line,
+                outcome=r.outcome.value,
+                message=r.message,
+            )
+            for r in ordered
+        ),
     )
     _section(out, "tests", section.model_dump(mode="json"))
 
@@ -165,8 +187,7 @@ _RUN = {"load": _load, "decisions": _decisions, "tests": _tests, "replay": _repl
 def main(inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
     request = wire.receive(inp)
     limit_memory(int(request["memoryMib"]))
-    work = Work(request=request,
-                clock=clock.ManualClock(datetime.fromisoformat(request["now"])))
+    work = Work(request=request, clock=clock.ManualClock(datetime.fromisoformat(request["now"])))
     for stage in STAGES:
         wire.send(out, {"stage": stage})
         cpu_budget(float(request["cpuSeconds"]))

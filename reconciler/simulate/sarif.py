@@ -23,30 +23,55 @@ def _location(path: str, line: int | None) -> dict[str, Any]:
 
 
 def _result(rule: str, level: str, message: str, path: str, line: int | None) -> dict[str, Any]:
-    return {"ruleId": rule, "level": level, "message": {"text": message or rule},
-            "locations": [_location(path, line)]}
+    return {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": message or rule},
+        "locations": [_location(path, line)],
+    }
 
 
 def results(report: Report) -> list[dict[str, Any]]:
     out = []
     if report.problems is not None:
-        out += [_result("spec-validation", "error", f"{p.key}: {p.message}" if p.key
-                        else p.message, p.path, p.line) for p in report.problems.introduced]
+        out += [
+            _result(
+                "spec-validation",
+                "error",
+                f"{p.key}: {p.message}" if p.key else p.message,
+                p.path,
+                p.line,
+            )
+            for p in report.problems.introduced
+        ]
     if report.tests is not None:
-        out += [_result("rego-test", "error", f"{t.package}.{t.name}: {t.outcome} {t.message}",
-                        t.path, t.line)
-                for t in report.tests.results if t.outcome in ("FAIL", "ERROR")]
+        out += [
+            _result(
+                "rego-test",
+                "error",
+                f"{t.package}.{t.name}: {t.outcome} {t.message}",
+                t.path,
+                t.line,
+            )
+            for t in report.tests.results
+            if t.outcome in ("FAIL", "ERROR")
+        ]
     if report.decisions is not None:
         for d in report.decisions.deltas:
-            level = "error" if d.blocking else "note" if d.delta is Delta.NEWLY_ALLOWED else (
-                "warning")
+            level = (
+                "error" if d.blocking else "note" if d.delta is Delta.NEWLY_ALLOWED else ("warning")
+            )
             text = f"{d.delta.value} by {d.binding} ({d.enforcement}): {d.key}: " + "; ".join(
-                d.messages)
+                d.messages
+            )
             out.append(_result(d.policy, level, text, d.path, d.line))
     for c in report.conflicts:
         path, _, line = c.locations[0].partition(":") if c.locations else ("", "", "")
-        out.append(_result("policy-conflict", "warning", c.message, path,
-                           int(line) if line.isdigit() else None))
+        out.append(
+            _result(
+                "policy-conflict", "warning", c.message, path, int(line) if line.isdigit() else None
+            )
+        )
     return out
 
 
@@ -56,13 +81,17 @@ def render(report: Report) -> dict[str, Any]:
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "reconciler",
-                "version": __version__,
-                "rules": [{"id": r, "shortDescription": {"text": r}} for r in rules],
-            }},
-            "automationDetails": {"id": f"reconciler-simulate/{report.label}"},
-            "results": found,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "reconciler",
+                        "version": __version__,
+                        "rules": [{"id": r, "shortDescription": {"text": r}} for r in rules],
+                    }
+                },
+                "automationDetails": {"id": f"reconciler-simulate/{report.label}"},
+                "results": found,
+            }
+        ],
     }

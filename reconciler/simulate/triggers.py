@@ -41,10 +41,11 @@ def fires(
         for kind in ("runbook", "workflow"):
             name = remediation.get(kind)
             if name:
-                reason = (f"remediation of binding {binding}, which newly denies "
-                          f"{denying[binding]} resource(s); approval: {remediation['approval']}")
-                out.append(Fire(kind=kind.title(), name=name, trigger="remediation",
-                                reason=reason))
+                reason = (
+                    f"remediation of binding {binding}, which newly denies "
+                    f"{denying[binding]} resource(s); approval: {remediation['approval']}"
+                )
+                out.append(Fire(kind=kind.title(), name=name, trigger="remediation", reason=reason))
     return out
 
 
@@ -60,14 +61,21 @@ def _workflow_fires(
             matched = [p for p in changed if not globs or any(path_matches(g, p) for g in globs)]
             if matched:
                 more = f" (+{len(matched) - _SHOWN} more)" if len(matched) > _SHOWN else ""
-                reason = (f"git paths {', '.join(globs) or '(any)'} match "
-                          f"{', '.join(matched[:_SHOWN])}{more}")
-                out.append(Fire(kind="Workflow", name=workflow["name"], trigger="git",
-                                reason=reason))
-        binding = (trigger.get("violation") or {}).get("binding") if isinstance(
-            trigger.get("violation"), dict) else None
+                reason = (
+                    f"git paths {', '.join(globs) or '(any)'} match "
+                    f"{', '.join(matched[:_SHOWN])}{more}"
+                )
+                out.append(
+                    Fire(kind="Workflow", name=workflow["name"], trigger="git", reason=reason)
+                )
+        binding = (
+            (trigger.get("violation") or {}).get("binding")
+            if isinstance(trigger.get("violation"), dict)
+            else None
+        )
         if binding and binding in denying:
             reason = f"binding {binding} newly denies {denying[binding]} resource(s)"
-            out.append(Fire(kind="Workflow", name=workflow["name"], trigger="violation",
-                            reason=reason))
+            out.append(
+                Fire(kind="Workflow", name=workflow["name"], trigger="violation", reason=reason)
+            )
     return out

@@ -120,8 +120,13 @@ class GitSource:
         """Also fetch `refs` (full names, e.g. `refs/pull/7/head`) from a remote into the
         same names, leaving every other ref alone; one the remote lacks is skipped."""
         if self._config.url is not None and refs:
-            _fetch(self._repo, config=self._config, environ=self._environ,
-                   refspecs=tuple(f"+{r}:{r}" for r in refs), prune=False)
+            _fetch(
+                self._repo,
+                config=self._config,
+                environ=self._environ,
+                refspecs=tuple(f"+{r}:{r}" for r in refs),
+                prune=False,
+            )
 
     def resolve(self, ref: str | None = None) -> Revision:
         """The commit `ref` (default: the configured ref) names: branch, tag, or (short) sha.
@@ -328,8 +333,12 @@ def _clone(config: settings.SourceSettings, *, target: Path, environ: Mapping[st
 
 
 def _fetch(
-    repo: pygit2.Repository, *, config: settings.SourceSettings, environ: Mapping[str, str],
-    refspecs: Sequence[str] = REFSPECS, prune: bool = True,
+    repo: pygit2.Repository,
+    *,
+    config: settings.SourceSettings,
+    environ: Mapping[str, str],
+    refspecs: Sequence[str] = REFSPECS,
+    prune: bool = True,
 ) -> None:
     auth = config.auth
     token = _secret(env_name=auth.token_env, file=auth.token_file, environ=environ)
@@ -337,8 +346,11 @@ def _fetch(
     callbacks = _Callbacks(auth=auth, token=token, passphrase=passphrase)
     remote = repo.remotes.create_anonymous(config.url or "")
     try:
-        remote.fetch(refspecs=list(refspecs), callbacks=callbacks,
-                     prune=enums.FetchPrune.PRUNE if prune else enums.FetchPrune.NO_PRUNE)
+        remote.fetch(
+            refspecs=list(refspecs),
+            callbacks=callbacks,
+            prune=enums.FetchPrune.PRUNE if prune else enums.FetchPrune.NO_PRUNE,
+        )
     except (pygit2.GitError, errors.SourceError) as exc:
         reason = settings.redact_text(_first_line(exc), secrets=(token or "", passphrase))
         raise errors.SourceError(f"cannot fetch {config.location}: {reason}") from None

@@ -29,6 +29,7 @@ def _regex(value: str | None) -> str | None:
             ) from None
     return value
 
+
 class StepKind(StrEnum):
     """What a step does; each kind but `reconcile` needs the key of the same name."""
 

@@ -136,7 +136,8 @@ class SimulationStatus(StrEnum):
 
 
 SIMULATION_FINISHED = frozenset(
-    {SimulationStatus.SUCCEEDED, SimulationStatus.FAILED, SimulationStatus.CANCELLED})
+    {SimulationStatus.SUCCEEDED, SimulationStatus.FAILED, SimulationStatus.CANCELLED}
+)
 """Simulation statuses that never change again; only these are pruned by retention."""
 
 

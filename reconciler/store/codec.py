@@ -82,7 +82,9 @@ def history_from_json(items: list[dict[str, Any]]) -> tuple[base.HistoryEntry, .
     )
 
 
-def resource_from_row(*, api_version: str, kind: str, namespace: str | None, name: str,
-                      path: str) -> ResourceRef:
-    return ResourceRef(api_version=api_version, kind=kind, namespace=namespace, name=name,
-                       path=path)
+def resource_from_row(
+    *, api_version: str, kind: str, namespace: str | None, name: str, path: str
+) -> ResourceRef:
+    return ResourceRef(
+        api_version=api_version, kind=kind, namespace=namespace, name=name, path=path
+    )

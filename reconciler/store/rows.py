@@ -32,9 +32,15 @@ def revision_row(source: str, revision: Revision) -> dict[str, Any]:
 
 
 def revision_from_row(row: Row) -> Revision:
-    return Revision(sha=row["sha"], ref=row["ref"], committed_at=row["committed_at"],
-                    author=row["author"], message=row["message"],
-                    signature_verified=row["signature_verified"], signer=row["signer"])
+    return Revision(
+        sha=row["sha"],
+        ref=row["ref"],
+        committed_at=row["committed_at"],
+        author=row["author"],
+        message=row["message"],
+        signature_verified=row["signature_verified"],
+        signer=row["signer"],
+    )
 
 
 def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, Any]:
@@ -58,19 +64,26 @@ def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, An
 
 def status_from_row(row: Row) -> base.ObjectStatus:
     return base.ObjectStatus(
-        key=row["key"], kind=row["kind"], namespace=row["namespace"], name=row["name"],
-        source=row["source"], observed_generation=row["observed_generation"],
+        key=row["key"],
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        source=row["source"],
+        observed_generation=row["observed_generation"],
         conditions=codec.conditions_from_json(row["conditions"]),
         last_attempted_revision=row["last_attempted_revision"],
-        last_applied_revision=row["last_applied_revision"], inventory=row["inventory"],
-        last_diff=row["last_diff"], history=codec.history_from_json(row["history"]),
+        last_applied_revision=row["last_applied_revision"],
+        inventory=row["inventory"],
+        last_diff=row["last_diff"],
+        history=codec.history_from_json(row["history"]),
         updated_at=row["updated_at"],
     )
 
 
 def condition_rows(status: base.ObjectStatus) -> list[dict[str, Any]]:
-    return [{"key": status.key, "type": c.type, "status": c.status.value}
-            for c in status.conditions]
+    return [
+        {"key": status.key, "type": c.type, "status": c.status.value} for c in status.conditions
+    ]
 
 
 def decision_row(decision: Decision) -> dict[str, Any]:
@@ -96,15 +109,25 @@ def decision_row(decision: Decision) -> dict[str, Any]:
 
 
 def decision_from_row(row: Row) -> Decision:
-    resource = codec.resource_from_row(api_version=row["api_version"], kind=row["kind"],
-                                       namespace=row["namespace"], name=row["name"],
-                                       path=row["path"])
+    resource = codec.resource_from_row(
+        api_version=row["api_version"],
+        kind=row["kind"],
+        namespace=row["namespace"],
+        name=row["name"],
+        path=row["path"],
+    )
     return Decision(
-        policy=row["policy"], binding=row["binding"], resource=resource,
-        outcome=Outcome(row["outcome"]), messages=tuple(row["messages"]),
-        enforcement=Enforcement(row["enforcement"]), action_taken=Action(row["action"]),
-        revision=row["revision"], input_digest=row["input_digest"],
-        explanation=row["explanation"], at=row["at"],
+        policy=row["policy"],
+        binding=row["binding"],
+        resource=resource,
+        outcome=Outcome(row["outcome"]),
+        messages=tuple(row["messages"]),
+        enforcement=Enforcement(row["enforcement"]),
+        action_taken=Action(row["action"]),
+        revision=row["revision"],
+        input_digest=row["input_digest"],
+        explanation=row["explanation"],
+        at=row["at"],
     )
 
 
@@ -124,9 +147,16 @@ def run_row(run: base.RunRecord) -> dict[str, Any]:
 
 def run_from_row(row: Row, steps: Sequence[base.StepRecord]) -> base.RunRecord:
     return base.RunRecord(
-        id=row["id"], kind=base.RunKind(row["kind"]), name=row["name"], trigger=row["trigger"],
-        revision=row["revision"], status=base.RunStatus(row["status"]), steps=tuple(steps),
-        started_at=row["started_at"], finished_at=row["finished_at"], error=row["error"],
+        id=row["id"],
+        kind=base.RunKind(row["kind"]),
+        name=row["name"],
+        trigger=row["trigger"],
+        revision=row["revision"],
+        status=base.RunStatus(row["status"]),
+        steps=tuple(steps),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
     )
 
 
@@ -145,8 +175,12 @@ def step_row(run_id: str, step: base.StepRecord) -> dict[str, Any]:
 
 def step_from_row(row: Row) -> base.StepRecord:
     return base.StepRecord(
-        name=row["name"], status=base.StepStatus(row["status"]), attempt=row["attempt"],
-        started_at=row["started_at"], finished_at=row["finished_at"], output=row["output"],
+        name=row["name"],
+        status=base.StepStatus(row["status"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        output=row["output"],
         error=row["error"],
     )
 
@@ -162,9 +196,14 @@ def event_row(event: base.EventRecord) -> dict[str, Any]:
 
 
 def event_from_row(row: Row) -> base.EventRecord:
-    return base.EventRecord(id=row["id"], at=row["at"], type=row["type"],
-                            object_key=row["object_key"], message=row["message"],
-                            data=row["data"])
+    return base.EventRecord(
+        id=row["id"],
+        at=row["at"],
+        type=row["type"],
+        object_key=row["object_key"],
+        message=row["message"],
+        data=row["data"],
+    )
 
 
 def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
@@ -189,9 +228,19 @@ def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
 
 def simulation_from_row(row: Row) -> base.SimulationRecord:
     return base.SimulationRecord(
-        id=row["id"], source=row["source"], forge=row["forge"], number=row["number"],
-        base=row["base"], head=row["head"], status=base.SimulationStatus(row["status"]),
-        blocked=row["blocked"], conclusion=row["conclusion"], summary=row["summary"],
-        report=row["report"], markdown=tuple(row["markdown"]), forge_error=row["forge_error"],
-        created_at=row["created_at"], finished_at=row["finished_at"],
+        id=row["id"],
+        source=row["source"],
+        forge=row["forge"],
+        number=row["number"],
+        base=row["base"],
+        head=row["head"],
+        status=base.SimulationStatus(row["status"]),
+        blocked=row["blocked"],
+        conclusion=row["conclusion"],
+        summary=row["summary"],
+        report=row["report"],
+        markdown=tuple(row["markdown"]),
+        forge_error=row["forge_error"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
     )

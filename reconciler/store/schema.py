@@ -64,7 +64,8 @@ schema_version = sa.Table(
 )
 
 revisions = sa.Table(
-    "revisions", metadata,
+    "revisions",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("source", sa.String, nullable=False),
     sa.Column("sha", sa.String, nullable=False),
@@ -80,7 +81,8 @@ revisions = sa.Table(
 )
 
 object_status = sa.Table(
-    "object_status", metadata,
+    "object_status",
+    metadata,
     sa.Column("key", sa.String, primary_key=True),
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("namespace", sa.String, nullable=True),
@@ -97,9 +99,11 @@ object_status = sa.Table(
 )
 
 object_conditions = sa.Table(
-    "object_conditions", metadata,
-    sa.Column("key", sa.String, sa.ForeignKey("object_status.key", ondelete="CASCADE"),
-              primary_key=True),
+    "object_conditions",
+    metadata,
+    sa.Column(
+        "key", sa.String, sa.ForeignKey("object_status.key", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("type", sa.String, primary_key=True),
     sa.Column("status", sa.String, nullable=False),
     sa.Index("ix_object_conditions_type_status", "type", "status"),
@@ -128,7 +132,8 @@ def _decision_columns() -> list[sa.Column[object]]:
 
 
 decisions = sa.Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     *_decision_columns(),
     sa.Index("ix_decisions_policy_id", "policy", "id"),
@@ -138,7 +143,8 @@ decisions = sa.Table(
 )
 
 current_decisions = sa.Table(
-    "current_decisions", metadata,
+    "current_decisions",
+    metadata,
     *_decision_columns(),
     sa.PrimaryKeyConstraint("policy", "key"),
     sa.Index("ix_current_decisions_outcome", "outcome"),
@@ -146,7 +152,8 @@ current_decisions = sa.Table(
 """The latest decision per (policy, key): the current violations are read from here."""
 
 decision_inputs = sa.Table(
-    "decision_inputs", metadata,
+    "decision_inputs",
+    metadata,
     sa.Column("digest", sa.String, primary_key=True),
     sa.Column("input", sa.Text, nullable=False),
 )
@@ -161,7 +168,8 @@ def create_missing(connection: sa.Connection) -> None:
 
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("id", sa.String, nullable=False, unique=True),
     sa.Column("kind", sa.String, nullable=False, index=True),
@@ -176,7 +184,8 @@ runs = sa.Table(
 )
 
 run_steps = sa.Table(
-    "run_steps", metadata,
+    "run_steps",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.String, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.String, nullable=False),
@@ -190,7 +199,8 @@ run_steps = sa.Table(
 )
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("at", UtcDateTime, nullable=False, index=True),
     sa.Column("type", sa.String, nullable=False),
@@ -202,7 +212,8 @@ events = sa.Table(
 
 
 simulations = sa.Table(
-    "simulations", metadata,
+    "simulations",
+    metadata,
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("id", sa.String, nullable=False, unique=True),
     sa.Column("source", sa.String, nullable=False),
@@ -254,7 +265,7 @@ def upgrade(connection: sa.Connection, *, migrations: Sequence[Migration], where
             f"{where}: database schema version {version} is newer than this reconciler"
             f" supports ({head}); open it with a newer reconciler"
         )
-    for migration in migrations[version - BASELINE:]:
+    for migration in migrations[version - BASELINE :]:
         migration(connection)
     if version != head:
         connection.execute(sa.update(schema_version).values(version=head))

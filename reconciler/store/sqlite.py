@@ -31,8 +31,12 @@ _WRITE = "reconciler_write"
 def _pragmas(dbapi_connection: sqlite3.Connection, *, busy_timeout_ms: int) -> None:
     dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   f"busy_timeout={busy_timeout_ms}"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        f"busy_timeout={busy_timeout_ms}",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -45,8 +49,9 @@ def _on_begin(connection: sa.Connection) -> None:
 class SqliteStore:
     """`base.Store` in one SQLite file; see the module docstring."""
 
-    def __init__(self, path: Path | str, *, retention: RetentionSettings,
-                 busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: Path | str, *, retention: RetentionSettings, busy_timeout: float = 30.0
+    ) -> None:
         self.path = Path(path)
         self.retention = retention
         self._closed = False
@@ -58,8 +63,9 @@ class SqliteStore:
         sa.event.listen(self._engine, "connect", self._on_connect)
         sa.event.listen(self._engine, "begin", _on_begin)
         with self._write() as conn:
-            self.schema_version = schema.upgrade(conn, migrations=schema.MIGRATIONS,
-                                                 where=str(self.path))
+            self.schema_version = schema.upgrade(
+                conn, migrations=schema.MIGRATIONS, where=str(self.path)
+            )
             schema.create_missing(conn)
 
     def _on_connect(self, dbapi_connection: sqlite3.Connection, record: object) -> None:
@@ -97,14 +103,19 @@ class SqliteStore:
         table = schema.revisions
         row = rows.revision_row(source, revision)
         with self._write() as conn:
-            conn.execute(sa.delete(table).where(table.c.source == source,
-                                                table.c.sha == revision.sha))
+            conn.execute(
+                sa.delete(table).where(table.c.source == source, table.c.sha == revision.sha)
+            )
             conn.execute(sa.insert(table).values(row))
 
     def revisions(self, source: str, limit: int = 20) -> list[Revision]:
         table = schema.revisions
-        query = (sa.select(table).where(table.c.source == source)
-                 .order_by(table.c.seq.desc()).limit(limit))
+        query = (
+            sa.select(table)
+            .where(table.c.source == source)
+            .order_by(table.c.seq.desc())
+            .limit(limit)
+        )
         with self._read() as conn:
             return [rows.revision_from_row(r) for r in conn.execute(query).mappings().all()]
 
@@ -114,7 +125,8 @@ class SqliteStore:
         row = rows.status_row(status, history_limit=self.retention.history_per_object)
         upsert = sqlite_insert(schema.object_status).values(row)
         upsert = upsert.on_conflict_do_update(
-            index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"})
+            index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"}
+        )
         conditions = schema.object_conditions
         with self._write() as conn:
             conn.execute(upsert)
@@ -135,8 +147,10 @@ class SqliteStore:
         condition_rows = [r for s in chosen.values() for r in rows.condition_rows(s)]
         with self._write() as conn:
             conn.execute(upsert, status_rows)
-            conn.execute(sa.delete(conditions).where(conditions.c.key == sa.bindparam("k")),
-                         [{"k": key} for key in chosen])
+            conn.execute(
+                sa.delete(conditions).where(conditions.c.key == sa.bindparam("k")),
+                [{"k": key} for key in chosen],
+            )
             if condition_rows:
                 conn.execute(sa.insert(conditions), condition_rows)
         return len(chosen)
@@ -147,24 +161,33 @@ class SqliteStore:
             row = conn.execute(sa.select(table).where(table.c.key == key)).first()
         return None if row is None else rows.status_from_row(row._mapping)
 
-    def list_status(self, *, source: str | None = None, condition: str | None = None,
-                    condition_status: ConditionStatus = ConditionStatus.TRUE,
-                    ) -> list[base.ObjectStatus]:
+    def list_status(
+        self,
+        *,
+        source: str | None = None,
+        condition: str | None = None,
+        condition_status: ConditionStatus = ConditionStatus.TRUE,
+    ) -> list[base.ObjectStatus]:
         table, conditions = schema.object_status, schema.object_conditions
         query = sa.select(table).order_by(table.c.key)
         if source is not None:
             query = query.where(table.c.source == source)
         if condition is not None:
-            query = query.where(sa.exists().where(
-                conditions.c.key == table.c.key, conditions.c.type == condition,
-                conditions.c.status == condition_status.value))
+            query = query.where(
+                sa.exists().where(
+                    conditions.c.key == table.c.key,
+                    conditions.c.type == condition,
+                    conditions.c.status == condition_status.value,
+                )
+            )
         with self._read() as conn:
             return [rows.status_from_row(r) for r in conn.execute(query).mappings().all()]
 
     def delete_status(self, key: str) -> bool:
         with self._write() as conn:
             deleted = conn.execute(
-                sa.delete(schema.object_status).where(schema.object_status.c.key == key))
+                sa.delete(schema.object_status).where(schema.object_status.c.key == key)
+            )
             current = schema.current_decisions
             conn.execute(sa.delete(current).where(current.c.key == key))
         return deleted.rowcount > 0
@@ -186,8 +209,14 @@ class SqliteStore:
             conn.execute(_current_upsert(after_id=before or 0))
         return len(log_rows)
 
-    def decisions(self, *, policy: str | None = None, key: str | None = None,
-                  since: datetime | None = None, limit: int = 100) -> list[Decision]:
+    def decisions(
+        self,
+        *,
+        policy: str | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Decision]:
         table = schema.decisions
         query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if policy is not None:
@@ -199,32 +228,37 @@ class SqliteStore:
         with self._read() as conn:
             return [rows.decision_from_row(r) for r in conn.execute(query).mappings().all()]
 
-    def decision_counts(self, *, since: datetime, bucket: timedelta
-                        ) -> list[base.DecisionCount]:
+    def decision_counts(self, *, since: datetime, bucket: timedelta) -> list[base.DecisionCount]:
         width = int(bucket.total_seconds())
         if width < 1:
             raise ValueError(f"bucket must be at least one second, got {bucket}")
         table, start = schema.decisions, codec.utc(since)
         # Whole seconds since `since`; the column is UTC text SQLite's strftime reads.
-        offset = (sa.cast(sa.func.strftime("%s", table.c.at), sa.Integer)
-                  - int(start.timestamp()))
+        offset = sa.cast(sa.func.strftime("%s", table.c.at), sa.Integer) - int(start.timestamp())
         index = sa.cast(offset / width, sa.Integer).label("bucket")
-        query = (sa.select(table.c.policy, table.c.outcome, index, sa.func.count().label("n"))
-                 .where(table.c.at >= start)
-                 .group_by(table.c.policy, index, table.c.outcome)
-                 .order_by(table.c.policy, index, table.c.outcome))
+        query = (
+            sa.select(table.c.policy, table.c.outcome, index, sa.func.count().label("n"))
+            .where(table.c.at >= start)
+            .group_by(table.c.policy, index, table.c.outcome)
+            .order_by(table.c.policy, index, table.c.outcome)
+        )
         with self._read() as conn:
             found = conn.execute(query).all()
-        return [base.DecisionCount(policy=r.policy, outcome=Outcome(r.outcome),
-                                   bucket_start=start + r.bucket * bucket, count=r.n)
-                for r in found]
+        return [
+            base.DecisionCount(
+                policy=r.policy,
+                outcome=Outcome(r.outcome),
+                bucket_start=start + r.bucket * bucket,
+                count=r.n,
+            )
+            for r in found
+        ]
 
     def iter_decisions(self, batch: int = 1000) -> Iterator[Decision]:
         table = schema.decisions
         after = 0
         while True:
-            query = (sa.select(table).where(table.c.id > after)
-                     .order_by(table.c.id).limit(batch))
+            query = sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(batch)
             with self._read() as conn:
                 page = conn.execute(query).mappings().all()
             if not page:
@@ -232,14 +266,20 @@ class SqliteStore:
             after = page[-1]["id"]
             yield from (rows.decision_from_row(r) for r in page)
 
-    def iter_decisions_with_inputs(self, *, batch: int = 1000, shard: int = 0,
-                                   shards: int = 1) -> Iterator[tuple[Decision, str | None]]:
+    def iter_decisions_with_inputs(
+        self, *, batch: int = 1000, shard: int = 0, shards: int = 1
+    ) -> Iterator[tuple[Decision, str | None]]:
         log, kept = schema.decisions, schema.decision_inputs
         joined = log.outerjoin(kept, kept.c.digest == log.c.input_digest)
         after = 0
         while True:
-            query = (sa.select(log, kept.c.input).select_from(joined)
-                     .where(log.c.id > after).order_by(log.c.id).limit(batch))
+            query = (
+                sa.select(log, kept.c.input)
+                .select_from(joined)
+                .where(log.c.id > after)
+                .order_by(log.c.id)
+                .limit(batch)
+            )
             if shards > 1:
                 query = query.where(log.c.id % shards == shard)
             with self._read() as conn:
@@ -262,16 +302,19 @@ class SqliteStore:
         with self._read() as conn:
             for start in range(0, len(wanted), 500):  # SQLite caps bound parameters
                 query = sa.select(table.c.digest, table.c.input).where(
-                    table.c.digest.in_(wanted[start:start + 500]))
+                    table.c.digest.in_(wanted[start : start + 500])
+                )
                 found.update((r[0], r[1]) for r in conn.execute(query).all())
         return found
 
-    def violations(self, *, policy: str | None = None,
-                   key: str | None = None) -> list[Decision]:
+    def violations(self, *, policy: str | None = None, key: str | None = None) -> list[Decision]:
         table = schema.current_decisions
         outcomes = sorted(o.value for o in base.VIOLATION_OUTCOMES)
-        query = (sa.select(table).where(table.c.outcome.in_(outcomes))
-                 .order_by(table.c.policy, table.c.key))
+        query = (
+            sa.select(table)
+            .where(table.c.outcome.in_(outcomes))
+            .order_by(table.c.policy, table.c.key)
+        )
         if policy is not None:
             query = query.where(table.c.policy == policy)
         if key is not None:
@@ -291,8 +334,9 @@ class SqliteStore:
     def update_run(self, run: base.RunRecord) -> None:
         table = schema.runs
         with self._write() as conn:
-            updated = conn.execute(sa.update(table).where(table.c.id == run.id)
-                                   .values(rows.run_row(run)))
+            updated = conn.execute(
+                sa.update(table).where(table.c.id == run.id).values(rows.run_row(run))
+            )
             if updated.rowcount == 0:
                 raise base.RunNotFound(run.id)
             self._upsert_steps(conn, run.id, run.steps)
@@ -309,25 +353,31 @@ class SqliteStore:
         return conn.execute(query).first() is not None
 
     @staticmethod
-    def _upsert_steps(conn: sa.Connection, run_id: str,
-                      steps: Iterable[base.StepRecord]) -> None:
+    def _upsert_steps(conn: sa.Connection, run_id: str, steps: Iterable[base.StepRecord]) -> None:
         step_rows = [rows.step_row(run_id, step) for step in steps]
         if not step_rows:
             return
         stmt = sqlite_insert(schema.run_steps)
         keep = ("run_id", "name", "attempt", "id")
-        columns = {c.name: stmt.excluded[c.name] for c in schema.run_steps.columns
-                   if c.name not in keep}
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["run_id", "name", "attempt"], set_=columns), step_rows)
+        columns = {
+            c.name: stmt.excluded[c.name] for c in schema.run_steps.columns if c.name not in keep
+        }
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["run_id", "name", "attempt"], set_=columns),
+            step_rows,
+        )
 
     def get_run(self, run_id: str) -> base.RunRecord | None:
         found = self._load_runs(sa.select(schema.runs).where(schema.runs.c.id == run_id))
         return found[0] if found else None
 
-    def list_runs(self, *, kind: base.RunKind | None = None,
-                  status: base.RunStatus | None = None,
-                  limit: int = 100) -> list[base.RunRecord]:
+    def list_runs(
+        self,
+        *,
+        kind: base.RunKind | None = None,
+        status: base.RunStatus | None = None,
+        limit: int = 100,
+    ) -> list[base.RunRecord]:
         table = schema.runs
         query = sa.select(table).order_by(table.c.seq.desc()).limit(limit)
         if kind is not None:
@@ -353,7 +403,8 @@ class SqliteStore:
         row = rows.simulation_row(simulation)
         upsert = sqlite_insert(schema.simulations).values(row)
         upsert = upsert.on_conflict_do_update(
-            index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"})
+            index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"}
+        )
         with self._write() as conn:
             conn.execute(upsert)
 
@@ -363,12 +414,18 @@ class SqliteStore:
             row = conn.execute(sa.select(table).where(table.c.id == simulation_id)).first()
         return None if row is None else rows.simulation_from_row(row._mapping)
 
-    def list_simulations(self, *, source: str | None = None, number: int | None = None,
-                         status: base.SimulationStatus | None = None,
-                         limit: int = 100) -> list[base.SimulationRecord]:
+    def list_simulations(
+        self,
+        *,
+        source: str | None = None,
+        number: int | None = None,
+        status: base.SimulationStatus | None = None,
+        limit: int = 100,
+    ) -> list[base.SimulationRecord]:
         table = schema.simulations
-        query = (sa.select(table).order_by(table.c.created_at.desc(), table.c.seq.desc())
-                 .limit(limit))
+        query = (
+            sa.select(table).order_by(table.c.created_at.desc(), table.c.seq.desc()).limit(limit)
+        )
         if source is not None:
             query = query.where(table.c.source == source)
         if number is not None:
@@ -385,14 +442,18 @@ class SqliteStore:
         with self._write() as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
-        return base.EventRecord(id=event_id, at=codec.utc(event.at), type=event.type,
-                                object_key=event.object_key, message=event.message,
-                                data=dict(event.data))
+        return base.EventRecord(
+            id=event_id,
+            at=codec.utc(event.at),
+            type=event.type,
+            object_key=event.object_key,
+            message=event.message,
+            data=dict(event.data),
+        )
 
     def events(self, *, since_id: int = 0, limit: int = 100) -> list[base.EventRecord]:
         table = schema.events
-        query = (sa.select(table).where(table.c.id > since_id)
-                 .order_by(table.c.id).limit(limit))
+        query = sa.select(table).where(table.c.id > since_id).order_by(table.c.id).limit(limit)
         with self._read() as conn:
             return [rows.event_from_row(r) for r in conn.execute(query).mappings().all()]
 
@@ -401,19 +462,32 @@ class SqliteStore:
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         settings, cutoff = self.retention, codec.utc(now)
         with self._write() as conn:
-            decisions = _prune_log(conn, table=schema.decisions, keep=settings.max_decisions,
-                                   before=cutoff - settings.decision_max_age)
+            decisions = _prune_log(
+                conn,
+                table=schema.decisions,
+                keep=settings.max_decisions,
+                before=cutoff - settings.decision_max_age,
+            )
             _prune_settled(conn, before=cutoff - settings.decision_max_age)
-            events = _prune_log(conn, table=schema.events, keep=settings.max_events,
-                                before=cutoff - settings.event_max_age)
-            runs = _prune_runs(conn, keep=settings.max_runs,
-                               before=cutoff - settings.run_max_age)
+            events = _prune_log(
+                conn,
+                table=schema.events,
+                keep=settings.max_events,
+                before=cutoff - settings.event_max_age,
+            )
+            runs = _prune_runs(conn, keep=settings.max_runs, before=cutoff - settings.run_max_age)
             revisions = _prune_revisions(conn, keep=settings.max_revisions_per_source)
             _prune_inputs(conn)
-            simulations = _prune_simulations(conn, keep=settings.max_simulations,
-                                             before=cutoff - settings.simulation_max_age)
-        return RetentionReport(decisions=decisions, events=events, runs=runs,
-                               revisions=revisions, simulations=simulations)
+            simulations = _prune_simulations(
+                conn, keep=settings.max_simulations, before=cutoff - settings.simulation_max_age
+            )
+        return RetentionReport(
+            decisions=decisions,
+            events=events,
+            runs=runs,
+            revisions=revisions,
+            simulations=simulations,
+        )
 
 
 def _inputs_insert() -> Any:
@@ -436,15 +510,17 @@ def _current_upsert(*, after_id: int) -> Any:
     fresh = sa.select(*(log.c[n] for n in names)).where(log.c.id > after_id).order_by(log.c.id)
     stmt = sqlite_insert(current).from_select(names, fresh)
     changed = {n: stmt.excluded[n] for n in names if n not in ("policy", "key")}
-    return stmt.on_conflict_do_update(index_elements=["policy", "key"], set_=changed,
-                                      where=stmt.excluded.at >= current.c.at)
+    return stmt.on_conflict_do_update(
+        index_elements=["policy", "key"], set_=changed, where=stmt.excluded.at >= current.c.at
+    )
 
 
 def _prune_log(conn: sa.Connection, *, table: sa.Table, keep: int, before: datetime) -> int:
     """Drop rows older than `before`, then all but the newest `keep` (ids only grow)."""
     removed = conn.execute(sa.delete(table).where(table.c.at < before)).rowcount
-    newest_dropped = (sa.select(table.c.id).order_by(table.c.id.desc())
-                      .limit(1).offset(keep).scalar_subquery())
+    newest_dropped = (
+        sa.select(table.c.id).order_by(table.c.id.desc()).limit(1).offset(keep).scalar_subquery()
+    )
     removed += conn.execute(sa.delete(table).where(table.c.id <= newest_dropped)).rowcount
     return removed
 
@@ -459,28 +535,54 @@ def _prune_settled(conn: sa.Connection, *, before: datetime) -> None:
 def _prune_runs(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     """Drop finished runs (their steps cascade) by age, then all but the newest `keep`."""
     table = schema.runs
-    return _prune_finished(conn, table=table, statuses=base.FINISHED,
-                           began=table.c.started_at, keep=keep, before=before)
+    return _prune_finished(
+        conn,
+        table=table,
+        statuses=base.FINISHED,
+        began=table.c.started_at,
+        keep=keep,
+        before=before,
+    )
 
 
 def _prune_simulations(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     """Drop finished simulations by age, then all but the newest `keep`."""
     table = schema.simulations
-    return _prune_finished(conn, table=table, statuses=base.SIMULATION_FINISHED,
-                           began=table.c.created_at, keep=keep, before=before)
+    return _prune_finished(
+        conn,
+        table=table,
+        statuses=base.SIMULATION_FINISHED,
+        began=table.c.created_at,
+        keep=keep,
+        before=before,
+    )
 
 
-def _prune_finished(conn: sa.Connection, *, table: sa.Table, statuses: Iterable[Any],
-                    began: Any, keep: int, before: datetime) -> int:
+def _prune_finished(
+    conn: sa.Connection,
+    *,
+    table: sa.Table,
+    statuses: Iterable[Any],
+    began: Any,
+    keep: int,
+    before: datetime,
+) -> int:
     """Rows whose status is finished: drop those ended before `before`, then all but the
     newest `keep`; unfinished rows are never pruned."""
     finished = table.c.status.in_(sorted(s.value for s in statuses))
     ended = sa.func.coalesce(table.c.finished_at, began)
     removed = conn.execute(sa.delete(table).where(finished, ended < before)).rowcount
-    newest_dropped = (sa.select(table.c.seq).where(finished).order_by(table.c.seq.desc())
-                      .limit(1).offset(keep).scalar_subquery())
+    newest_dropped = (
+        sa.select(table.c.seq)
+        .where(finished)
+        .order_by(table.c.seq.desc())
+        .limit(1)
+        .offset(keep)
+        .scalar_subquery()
+    )
     removed += conn.execute(
-        sa.delete(table).where(finished, table.c.seq <= newest_dropped)).rowcount
+        sa.delete(table).where(finished, table.c.seq <= newest_dropped)
+    ).rowcount
     return int(removed)
 
 
@@ -495,6 +597,8 @@ def _prune_revisions(conn: sa.Connection, *, keep: int) -> int:
 def _prune_inputs(conn: sa.Connection) -> None:
     """Forget inputs no logged or current decision refers to any more."""
     table = schema.decision_inputs
-    used = sa.union(sa.select(schema.decisions.c.input_digest),
-                    sa.select(schema.current_decisions.c.input_digest))
+    used = sa.union(
+        sa.select(schema.decisions.c.input_digest),
+        sa.select(schema.current_decisions.c.input_digest),
+    )
     conn.execute(sa.delete(table).where(table.c.digest.not_in(used)))

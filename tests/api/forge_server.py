@@ -14,10 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-_COMMENTS = re.compile(r"^/repos/[^/]+/[^/]+/issues/(\d+)/comments$"
-                       r"|^/projects/[^/]+/merge_requests/(\d+)/notes$")
-_ONE = re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/(\d+)$"
-                  r"|^/projects/[^/]+/merge_requests/\d+/notes/(\d+)$")
+_COMMENTS = re.compile(
+    r"^/repos/[^/]+/[^/]+/issues/(\d+)/comments$"
+    r"|^/projects/[^/]+/merge_requests/(\d+)/notes$"
+)
+_ONE = re.compile(
+    r"^/repos/[^/]+/[^/]+/issues/comments/(\d+)$"
+    r"|^/projects/[^/]+/merge_requests/\d+/notes/(\d+)$"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +76,14 @@ def serve() -> Iterator[Forge]:
             path = urlsplit(self.path).path
             body = json.loads(raw) if raw else None
             with lock:
-                forge.requests.append(Seen(method=self.command, path=path,
-                                           headers={k.lower(): v for k, v in self.headers.items()},
-                                           body=body))
+                forge.requests.append(
+                    Seen(
+                        method=self.command,
+                        path=path,
+                        headers={k.lower(): v for k, v in self.headers.items()},
+                        body=body,
+                    )
+                )
                 status, answer = forge.answer(self.command, path, body)
             data = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)

@@ -65,10 +65,15 @@ class PrRepo:
 def make(path: Path, *, out: Path) -> PrRepo:
     """Base: two Files, no policy. Head of pull request 2 (and merge request 1): the strict
     owner policy, which denies `banner` (it has no owner label)."""
-    files = "---\n".join([live.file_doc("motd", path=out / "motd", owner="platform"),
-                          live.file_doc("banner", path=out / "banner", owner=None)])
-    base = gitrepo.make_repo(path, {"reconciler.yaml": live.SETTINGS_YAML,
-                                    "resources/files.yaml": files})
+    files = "---\n".join(
+        [
+            live.file_doc("motd", path=out / "motd", owner="platform"),
+            live.file_doc("banner", path=out / "banner", owner=None),
+        ]
+    )
+    base = gitrepo.make_repo(
+        path, {"reconciler.yaml": live.SETTINGS_YAML, "resources/files.yaml": files}
+    )
     repo = PrRepo(path=path, base=base, head="")
     policy = {"policies/owner.rego": live.OWNER_REGO, "policies/bindings.yaml": live.BINDING_YAML}
     repo.head = repo.head_commit(policy, number=2)
@@ -79,16 +84,23 @@ def make(path: Path, *, out: Path) -> PrRepo:
 def settings(tmp: Path, repo: PrRepo, *, forge_url: str, **extra: Any) -> Any:
     return live.settings_for(
         tmp / "data",
-        {"name": "policies", "url": repo.url, "ref": "main", "interval": "1h",
-         "cacheDir": str(tmp / "cache")},
+        {
+            "name": "policies",
+            "url": repo.url,
+            "ref": "main",
+            "interval": "1h",
+            "cacheDir": str(tmp / "cache"),
+        },
         webhooks={"githubSecretEnv": GITHUB_SECRET_ENV, "gitlabTokenEnv": GITLAB_TOKEN_ENV},
-        forges={"github": {"apiUrl": forge_url, "tokenEnv": GITHUB_API_ENV},
-                "gitlab": {"apiUrl": forge_url, "tokenEnv": GITLAB_API_ENV}},
-        **extra)
+        forges={
+            "github": {"apiUrl": forge_url, "tokenEnv": GITHUB_API_ENV},
+            "gitlab": {"apiUrl": forge_url, "tokenEnv": GITLAB_API_ENV},
+        },
+        **extra,
+    )
 
 
-def github_payload(repo: PrRepo, *, head: str, action: str = "opened",
-                   number: int = 2) -> bytes:
+def github_payload(repo: PrRepo, *, head: str, action: str = "opened", number: int = 2) -> bytes:
     payload = json.loads((FIXTURES / "github" / "pull_request.opened.payload.json").read_text())
     payload["action"], payload["number"] = action, number
     for key in ("clone_url", "ssh_url", "html_url", "git_url"):

@@ -31,8 +31,11 @@ def entry(name: str, role: str, token: str) -> dict[str, str]:
     return {"name": name, "role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}
 
 
-TOKENS = [entry("vera", "viewer", VIEWER), entry("otto", "operator", OPERATOR),
-          entry("ada", "admin", ADMIN)]
+TOKENS = [
+    entry("vera", "viewer", VIEWER),
+    entry("otto", "operator", OPERATOR),
+    entry("ada", "admin", ADMIN),
+]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -45,8 +48,7 @@ def source(tmp_path: Path, repo: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def guarded(tmp_path: Path, repo: Path) -> Iterator[live.Live]:
-    settings = live.settings_for(tmp_path / "data", source(tmp_path, repo),
-                                 auth={"tokens": TOKENS})
+    settings = live.settings_for(tmp_path / "data", source(tmp_path, repo), auth={"tokens": TOKENS})
     with live.serve(settings, run_daemon=False) as running:
         yield running
 
@@ -54,7 +56,9 @@ def guarded(tmp_path: Path, repo: Path) -> Iterator[live.Live]:
 def test_the_api_needs_a_token_and_says_so(guarded: live.Live) -> None:
     r = guarded.get("/api/v1/sources")
     assert (r.status_code, r.json()) == (
-        401, {"error": "authentication required: send a bearer token"})
+        401,
+        {"error": "authentication required: send a bearer token"},
+    )
     assert r.headers["www-authenticate"] == 'Bearer realm="reconciler"'
     assert guarded.get("/api/v1/sources", headers=bearer("wrong")).status_code == 401
     assert guarded.get("/metrics").status_code == 401
@@ -76,7 +80,9 @@ def test_a_viewer_may_not_change_anything(guarded: live.Live) -> None:
     for path in ("/api/v1/sync", "/api/v1/sources/demo/suspend"):
         r = guarded.post(path, headers=bearer(VIEWER))
         assert (r.status_code, r.json()) == (
-            403, {"error": f"vera (viewer) may not POST {path}: needs the operator role"})
+            403,
+            {"error": f"vera (viewer) may not POST {path}: needs the operator role"},
+        )
     assert guarded.triggers == []
 
 
@@ -87,8 +93,9 @@ def test_operators_and_admins_change_things(guarded: live.Live, token: str) -> N
 
 
 def test_public_read_opens_reads_only(tmp_path: Path, repo: Path) -> None:
-    settings = live.settings_for(tmp_path / "data", source(tmp_path, repo),
-                                 auth={"tokens": TOKENS, "publicRead": True})
+    settings = live.settings_for(
+        tmp_path / "data", source(tmp_path, repo), auth={"tokens": TOKENS, "publicRead": True}
+    )
     with live.serve(settings, run_daemon=False) as running:
         assert running.get("/api/v1/resources").status_code == 200
         assert running.get("/").status_code == 200
@@ -150,18 +157,23 @@ def test_without_tokens_loopback_is_open_but_browsers_need_the_csrf_token(
         assert running.post("/api/v1/sync").status_code == 202
         forged = running.post("/api/v1/sync", headers={"Origin": "http://evil.example"})
         assert (forged.status_code, forged.json()) == (
-            403, {"error": "CSRF token missing or wrong"})
+            403,
+            {"error": "CSRF token missing or wrong"},
+        )
         assert running.triggers == [("demo", "api")]
 
 
-@pytest.mark.parametrize(("host", "extra", "refused"), [
-    ("0.0.0.0", {}, True),
-    ("192.0.2.7", {}, True),
-    ("0.0.0.0", {"allowAnonymous": True}, False),
-    ("0.0.0.0", {"tokens": TOKENS}, False),
-    ("::1", {}, False),
-    ("localhost", {}, False),
-])
+@pytest.mark.parametrize(
+    ("host", "extra", "refused"),
+    [
+        ("0.0.0.0", {}, True),
+        ("192.0.2.7", {}, True),
+        ("0.0.0.0", {"allowAnonymous": True}, False),
+        ("0.0.0.0", {"tokens": TOKENS}, False),
+        ("::1", {}, False),
+        ("localhost", {}, False),
+    ],
+)
 def test_serving_without_tokens_beyond_loopback_is_refused(
     tmp_path: Path, host: str, extra: dict[str, Any], refused: bool
 ) -> None:
@@ -173,7 +185,8 @@ def test_serving_without_tokens_beyond_loopback_is_refused(
                 web.create_app(daemon)
             assert str(exc.value) == (
                 f"refusing to listen on {host} without access control: configure auth.tokens, "
-                "listen on a loopback address, or set auth.allowAnonymous: true")
+                "listen on a loopback address, or set auth.allowAnonymous: true"
+            )
         else:
             web.create_app(daemon)
     finally:
@@ -185,9 +198,7 @@ def test_a_token_hash_must_be_64_hex_digits(tmp_path: Path) -> None:
     config.write_text("auth:\n  tokens:\n    - {name: x, role: viewer, sha256: abc}\n")
     with pytest.raises(ProblemsError) as exc:
         settings.load(config)
-    assert str(exc.value) == (
-        f"{config}:3 auth.tokens[0].sha256: must match ^[0-9a-f]{{64}}$"
-    )
+    assert str(exc.value) == (f"{config}:3 auth.tokens[0].sha256: must match ^[0-9a-f]{{64}}$")
 
 
 def test_identify_finds_the_token_by_its_hash() -> None:
@@ -195,11 +206,13 @@ def test_identify_finds_the_token_by_its_hash() -> None:
     assert tokens.identify(OPERATOR) == auth.Principal(name="otto", role=auth.Role.OPERATOR)
     assert tokens.identify("o-token ") is None and tokens.identify(None) is None
     assert auth.hash_token("test") == (
-        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )
 
 
-def test_the_cli_sends_its_token(guarded: live.Live, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_sends_its_token(
+    guarded: live.Live, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = argparse.Namespace(url=guarded.base_url, token=OPERATOR, source="demo")
     assert client.run_sync(args) == 0
     assert capsys.readouterr().out == "sync requested: demo\n"
@@ -207,7 +220,8 @@ def test_the_cli_sends_its_token(guarded: live.Live, monkeypatch: pytest.MonkeyP
         client.run_sync(argparse.Namespace(url=guarded.base_url, token=VIEWER, source=None))
     assert str(exc.value) == (
         "POST /api/v1/sync: HTTP 403: vera (viewer) may not POST /api/v1/sync: "
-        "needs the operator role")
+        "needs the operator role"
+    )
     monkeypatch.setenv("RECONCILER_TOKEN", VIEWER)
     parser = argparse.ArgumentParser()
     client.add_arguments(parser)
@@ -215,7 +229,14 @@ def test_the_cli_sends_its_token(guarded: live.Live, monkeypatch: pytest.MonkeyP
 
 
 def test_the_token_hash_verb_prints_the_sha256_from_stdin() -> None:
-    done = subprocess.run([sys.executable, "-m", "reconciler", "token", "hash"], input="test\n",
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "token", "hash"],
+        input="test\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (done.returncode, done.stdout) == (
-        0, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n")
+        0,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+    )

@@ -24,8 +24,12 @@ from tests.api import live
 
 SKIPPED = ("/stream", "/suspend")
 """The stream never ends; suspending would stop the daemon the other calls look at."""
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +37,18 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.Live]:
     tmp = tmp_path_factory.mktemp("openapi")
     repo = tmp / "repo"
     live.demo_repo(repo, out=tmp / "out")
-    gitrepo.commit(repo, {"workflows/hello.yaml": (
-        "apiVersion: reconciler.dev/v1\nkind: Workflow\nmetadata: {name: hello}\n"
-        "spec: {triggers: [{manual: {}}], steps: [{name: hi, command: ['true']}]}\n")})
+    gitrepo.commit(
+        repo,
+        {
+            "workflows/hello.yaml": (
+                "apiVersion: reconciler.dev/v1\nkind: Workflow\nmetadata: {name: hello}\n"
+                "spec: {triggers: [{manual: {}}], steps: [{name: hi, command: ['true']}]}\n"
+            )
+        },
+    )
     settings = live.settings_for(
-        tmp / "data", {"name": "demo", "path": str(repo), "ref": "main", "interval": "1h"})
+        tmp / "data", {"name": "demo", "path": str(repo), "ref": "main", "interval": "1h"}
+    )
     with live.serve(settings) as running:
         running.wait_for(lambda: running.passes("demo") >= 1, "the first reconcile")
         yield running
@@ -52,8 +63,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@hypothesis.settings(max_examples=8, deadline=None, derandomize=True,
-                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 def test_every_endpoint_answers_as_documented(case: Any) -> None:
     if case.path.endswith(SKIPPED):
         return
@@ -64,12 +79,13 @@ def test_the_document_is_served_and_names_every_json_endpoint(served_api: live.L
     served = served_api.get("/api/v1/openapi.json").json()
     assert served["openapi"] == "3.0.3"
     routes = {getattr(r, "path", "") for r in served_api.server._server.config.app.routes}
-    json_routes = {p.replace("{key:path}", "{key}").replace("{run_id:path}", "{run_id}")
-                   for p in routes if p.startswith(("/api/", "/webhooks/", "/healthz",
-                                                    "/readyz"))}
+    json_routes = {
+        p.replace("{key:path}", "{key}").replace("{run_id:path}", "{run_id}")
+        for p in routes
+        if p.startswith(("/api/", "/webhooks/", "/healthz", "/readyz"))
+    }
     assert json_routes - set(served["paths"]) == set()
-    assert set(openapi.document()["components"]["schemas"]) <= set(
-        served["components"]["schemas"])
+    assert set(openapi.document()["components"]["schemas"]) <= set(served["components"]["schemas"])
 
 
 def test_every_secured_operation_documents_401_and_403() -> None:

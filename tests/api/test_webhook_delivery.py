@@ -107,7 +107,9 @@ def test_a_labeled_pull_request_is_accepted_and_starts_nothing(forge_served: liv
     body = edited("github/pull_request.opened.payload.json", action="labeled")
     r = github(forge_served, body, event="pull_request")
     assert (r.status_code, r.json()) == (
-        202, {"kind": "pull_request", "triggered": [], "simulations": []})
+        202,
+        {"kind": "pull_request", "triggered": [], "simulations": []},
+    )
     assert forge_served.triggers == []
     assert forge_served.daemon.store.list_simulations() == []
 

@@ -16,9 +16,16 @@ from tests.api import live
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWER, OPERATOR = "viewer-token-0123456789", "operator-token-0123456789"
 WORKFLOW_RUN = "wf-0001-nightly-backup"
 GATED_WORKFLOW = """apiVersion: reconciler.dev/v1
@@ -37,8 +44,11 @@ spec:
 def tokens() -> list[dict[str, str]]:
     return [
         {"name": "vera", "role": "viewer", "sha256": hashlib.sha256(VIEWER.encode()).hexdigest()},
-        {"name": "otto", "role": "operator",
-         "sha256": hashlib.sha256(OPERATOR.encode()).hexdigest()},
+        {
+            "name": "otto",
+            "role": "operator",
+            "sha256": hashlib.sha256(OPERATOR.encode()).hexdigest(),
+        },
     ]
 
 
@@ -63,24 +73,36 @@ def seed_workflow_run(store: base.Store) -> None:
     approval step waiting for a human."""
     t0 = datetime.now(UTC) - timedelta(minutes=5)
 
-    def step(name: str, status: base.StepStatus, start: float, end: float | None,
-             attempt: int = 1) -> base.StepRecord:
-        return base.StepRecord(name=name, status=status, attempt=attempt,
-                               started_at=t0 + timedelta(seconds=start),
-                               finished_at=None if end is None else t0 + timedelta(seconds=end),
-                               output={"exitCode": 0} if end is not None else {})
+    def step(
+        name: str, status: base.StepStatus, start: float, end: float | None, attempt: int = 1
+    ) -> base.StepRecord:
+        return base.StepRecord(
+            name=name,
+            status=status,
+            attempt=attempt,
+            started_at=t0 + timedelta(seconds=start),
+            finished_at=None if end is None else t0 + timedelta(seconds=end),
+            output={"exitCode": 0} if end is not None else {},
+        )
 
-    store.create_run(base.RunRecord(
-        id=WORKFLOW_RUN, kind=base.RunKind.WORKFLOW, name="nightly-backup", trigger="cron",
-        revision="a" * 40, status=base.RunStatus.WAITING, started_at=t0,
-        steps=(
-            step("archive", base.StepStatus.FAILED, 0, 4),
-            step("archive", base.StepStatus.SUCCEEDED, 5, 12, attempt=2),
-            step("verify", base.StepStatus.SUCCEEDED, 12, 15),
-            step("checksum", base.StepStatus.SUCCEEDED, 12, 14),
-            step("approve-upload", base.StepStatus.WAITING, 15, None),
-        ),
-    ))
+    store.create_run(
+        base.RunRecord(
+            id=WORKFLOW_RUN,
+            kind=base.RunKind.WORKFLOW,
+            name="nightly-backup",
+            trigger="cron",
+            revision="a" * 40,
+            status=base.RunStatus.WAITING,
+            started_at=t0,
+            steps=(
+                step("archive", base.StepStatus.FAILED, 0, 4),
+                step("archive", base.StepStatus.SUCCEEDED, 5, 12, attempt=2),
+                step("verify", base.StepStatus.SUCCEEDED, 12, 15),
+                step("checksum", base.StepStatus.SUCCEEDED, 12, 14),
+                step("approve-upload", base.StepStatus.WAITING, 15, None),
+            ),
+        )
+    )
 
 
 def sign_in(page: Page, site: Site, token: str, *, next_path: str = "/") -> None:

@@ -33,8 +33,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     live.demo_repo(repo, out=out)
     gitrepo.commit(repo, {"workflows/gated.yaml": GATED_WORKFLOW}, message="gated workflow")
     settings = live.settings_for(
-        tmp / "data", {"name": "demo", "path": str(repo), "ref": "main", "interval": "1h"},
-        auth={"tokens": tokens()}, reconcile={"selfHeal": False},
+        tmp / "data",
+        {"name": "demo", "path": str(repo), "ref": "main", "interval": "1h"},
+        auth={"tokens": tokens()},
+        reconcile={"selfHeal": False},
     )
     with live.serve(settings) as running:
         running.wait_for(lambda: running.passes("demo") >= 1, "the first reconcile")
@@ -70,5 +72,3 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
-
-

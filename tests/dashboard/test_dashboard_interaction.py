@@ -91,8 +91,9 @@ def test_a_post_from_the_page_without_the_csrf_token_is_refused(page: Page, site
     assert status == [403, "CSRF token missing or wrong"]
 
 
-def test_the_session_cookie_is_httponly_and_same_site_strict(context: BrowserContext,
-                                                             site: Site) -> None:
+def test_the_session_cookie_is_httponly_and_same_site_strict(
+    context: BrowserContext, site: Site
+) -> None:
     sign_in(context.new_page(), site, OPERATOR)
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["reconciler_token"]
@@ -133,7 +134,10 @@ def test_approving_a_waiting_step_from_the_approvals_page(page: Page, site: Site
     site.live.wait_for(finished, "the approved run to finish")
     run = site.live.get(f"/api/v1/runs/{run_id}", headers=operator).json()
     assert [(s["name"], s["status"]) for s in run["steps"]] == [
-        ("build", "succeeded"), ("sign-off", "succeeded"), ("ship", "succeeded")]
+        ("build", "succeeded"),
+        ("sign-off", "succeeded"),
+        ("ship", "succeeded"),
+    ]
     assert run["steps"][1]["output"].get("approver") == "otto"
     page.goto(f"{site.url}/runs/{run_id}")
     expect(page.locator("svg.dag line.edge")).to_have_count(2)

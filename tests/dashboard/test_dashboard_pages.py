@@ -25,8 +25,9 @@ PAGES = [
 
 
 @pytest.mark.parametrize(("name", "path", "texts"), PAGES, ids=[p[0] for p in PAGES])
-def test_each_page_renders_the_daemons_data(page: Page, site: Site, name: str, path: str,
-                                             texts: list[str]) -> None:
+def test_each_page_renders_the_daemons_data(
+    page: Page, site: Site, name: str, path: str, texts: list[str]
+) -> None:
     sign_in(page, site, OPERATOR, next_path=path)
     expect(page.locator("h1")).to_be_visible()
     main = page.locator("main")
@@ -40,13 +41,13 @@ def test_the_overview_counts_objects_by_condition(page: Page, site: Site) -> Non
     sign_in(page, site, OPERATOR)
     ready = page.get_by_role("row", name=re.compile(r"^Ready"))
     expect(ready.locator("td")).to_have_text(["1", "1", "0"])
-    revision = site.live.get("/api/v1/sources/demo",
-                             headers={"Authorization": f"Bearer {OPERATOR}"}).json()["revision"]
+    revision = site.live.get(
+        "/api/v1/sources/demo", headers={"Authorization": f"Bearer {OPERATOR}"}
+    ).json()["revision"]
     expect(page.locator("#sources")).to_contain_text(revision[:12])
 
 
-def test_the_policies_page_counts_violations_and_draws_the_trend(page: Page,
-                                                                 site: Site) -> None:
+def test_the_policies_page_counts_violations_and_draws_the_trend(page: Page, site: Site) -> None:
     sign_in(page, site, OPERATOR, next_path="/policies")
     row = page.get_by_role("row", name=re.compile(r"^files\.owner"))
     expect(row.locator("td").nth(4)).to_have_text("1")
@@ -55,15 +56,15 @@ def test_the_policies_page_counts_violations_and_draws_the_trend(page: Page,
     assert row.locator("rect.bar-bad").count() == 1
 
 
-def test_the_run_page_draws_the_dag_with_state_colours_and_a_timeline(page: Page,
-                                                                      site: Site) -> None:
+def test_the_run_page_draws_the_dag_with_state_colours_and_a_timeline(
+    page: Page, site: Site
+) -> None:
     sign_in(page, site, OPERATOR, next_path=f"/runs/{WORKFLOW_RUN}")
     nodes = page.locator("svg.dag g.node")
     expect(nodes).to_have_count(4)
     assert page.locator("svg.dag g.st-waiting").count() == 1
     assert page.locator("svg.dag g.st-succeeded").count() == 3
-    colour = page.locator("svg.dag g.st-waiting rect").evaluate(
-        "el => getComputedStyle(el).fill")
+    colour = page.locator("svg.dag g.st-waiting rect").evaluate("el => getComputedStyle(el).fill")
     assert colour == "rgb(255, 248, 197)"
     bars = page.locator("ol.timeline li")
     expect(bars).to_have_count(5)

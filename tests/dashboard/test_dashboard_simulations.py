@@ -28,21 +28,25 @@ spec: {policy: files.hostile, scope: {kinds: [File]}, enforcement: strict}
 def _pull_request(site: Site) -> str:
     base = gitrepo.git(site.repo, "rev-parse", "main")
     gitrepo.git(site.repo, "checkout", "--quiet", "-b", "hostile", base)
-    head = gitrepo.commit(site.repo, {"policies/hostile.rego": HOSTILE_REGO,
-                                      "policies/hostile.yaml": HOSTILE_BINDING})
+    head = gitrepo.commit(
+        site.repo, {"policies/hostile.rego": HOSTILE_REGO, "policies/hostile.yaml": HOSTILE_BINDING}
+    )
     gitrepo.git(site.repo, "checkout", "--quiet", "main")
     return head
 
 
 def test_a_finished_simulation_appears_live_and_its_report_is_safe_html(
-        page: Page, site: Site) -> None:
+    page: Page, site: Site
+) -> None:
     head = _pull_request(site)
     sign_in(page, site, VIEWER, next_path="/simulations")
     expect(page.locator("#simulation-table")).to_contain_text("No simulation reports")
     expect(page.locator("body")).to_have_attribute("data-streaming", "open")
-    r = site.live.post("/api/v1/simulations", json={"source": "demo", "base": "main",
-                                                     "head": head},
-                       headers={"Authorization": f"Bearer {OPERATOR}"})
+    r = site.live.post(
+        "/api/v1/simulations",
+        json={"source": "demo", "base": "main", "head": head},
+        headers={"Authorization": f"Bearer {OPERATOR}"},
+    )
     assert r.status_code == 202, r.text
     row = page.locator("#simulation-table tbody tr").first
     expect(row).to_contain_text("blocked", timeout=60_000)

@@ -33,8 +33,11 @@ def test_the_stream_carries_the_daemons_events(site: Site) -> None:
         assert next(lines) == "retry: 2000"
         operator = {"Authorization": "Bearer operator-token-0123456789"}
         site.live.post("/api/v1/sources/demo/sync", headers=operator)
-        finished = next((kind, json.loads(data)) for kind, data in frames(lines)
-                        if json.loads(data).get("type") == "ReconcileFinished")
+        finished = next(
+            (kind, json.loads(data))
+            for kind, data in frames(lines)
+            if json.loads(data).get("type") == "ReconcileFinished"
+        )
         assert (finished[0], finished[1]["source"]) == ("message", "demo")
 
 
@@ -62,9 +65,19 @@ def test_a_slow_client_loses_the_oldest_events_and_is_told_to_resync() -> None:
     async def scenario() -> list[bytes]:
         chunks = stream.events(bus, stop=asyncio.Event(), heartbeat=0.05, size=2)
         got = [await anext(chunks)]
-        publisher = threading.Thread(target=lambda: [bus.publish(Event(
-            type=EventType.RUN_UPDATED, at=datetime(2026, 1, 1, tzinfo=UTC), source="s",
-            message=str(i))) for i in range(5)])
+        publisher = threading.Thread(
+            target=lambda: [
+                bus.publish(
+                    Event(
+                        type=EventType.RUN_UPDATED,
+                        at=datetime(2026, 1, 1, tzinfo=UTC),
+                        source="s",
+                        message=str(i),
+                    )
+                )
+                for i in range(5)
+            ]
+        )
         publisher.start()
         publisher.join()
         await asyncio.sleep(0.01)

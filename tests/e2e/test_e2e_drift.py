@@ -52,7 +52,8 @@ def test_a_hand_edit_is_detected_and_corrected(tmp_path: Path, launch: Launch) -
     assert harness.ready(item) == "True"
     assert [h["outcome"] for h in item["history"]] == ["applied", "applied"]
     assert item["history"][0]["message"] == "created"
-    harness.holds_true(event["message"] == "changed outside Git: spec.content",
+    harness.holds_true(
+        event["message"] == "changed outside Git: spec.content",
         "a corrected drift's DriftDetected event says only 'updated', not what had changed",
     )
 
@@ -91,7 +92,8 @@ def test_without_self_heal_drift_is_only_reported(tmp_path: Path, launch: Launch
     later = daemon.resource("File//motd")
     assert later is not None and harness.condition(later, "Drifted") == drifted
     repeated = len(harness.events(daemon, type_="DriftDetected"))
-    harness.holds_true(repeated == 1,
+    harness.holds_true(
+        repeated == 1,
         f"drift that is only reported publishes DriftDetected on every pass ({repeated} so far)",
     )
 

@@ -186,7 +186,8 @@ def test_kill_9_mid_pass_then_restart_converges_without_loss(
         statuses = db.execute("SELECT count(*) FROM object_status").fetchone()
     assert statuses == (len(SERVICES),)
     unlogged = sorted(set(SERVICES) - {name for name, sha in decisions if sha == v2})
-    harness.holds_true(not unlogged,
+    harness.holds_true(
+        not unlogged,
         f"{unlogged} changed at version 2 with no decision logged: the killed pass applied "
         "them, and decisions are written only at the end of a pass",
     )

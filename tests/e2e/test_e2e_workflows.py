@@ -30,7 +30,12 @@ pytestmark = pytest.mark.slow
 def cli(daemon: harness.RunningDaemon, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reconciler", "workflow", *args, "--url", daemon.url],
-        capture_output=True, text=True, timeout=60, env=harness.environment(tmp), cwd=tmp)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=harness.environment(tmp),
+        cwd=tmp,
+    )
 
 
 def example_repo(tmp: Path) -> tuple[Path, Path]:
@@ -38,8 +43,7 @@ def example_repo(tmp: Path) -> tuple[Path, Path]:
     repo, managed = tmp / "example", tmp / "managed"
     shutil.copytree(ROOT / "repo-template", repo)
     for path in [*repo.glob("resources/**/*.yaml"), *repo.glob("workflows/*.yaml")]:
-        text = path.read_text().replace('"/tmp", "reconciler-example"',
-                                        f'"{tmp}", "managed"')
+        text = path.read_text().replace('"/tmp", "reconciler-example"', f'"{tmp}", "managed"')
         path.write_text(text.replace("/tmp/reconciler-example", str(managed)))
     gitrepo.make_repo(repo, {})
     return repo, managed
@@ -59,8 +63,7 @@ def finished(daemon: harness.RunningDaemon, run_id: str) -> dict[str, Any]:
     return harness.eventually(check, what=f"run {run_id} to finish", timeout=60)
 
 
-def test_the_example_workflow_is_scheduled_and_runs_by_hand(
-        tmp_path: Path, launch: Launch) -> None:
+def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, launch: Launch) -> None:
     repo, managed = example_repo(tmp_path)
     daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "data"))
     until(lambda: daemon.get("/api/v1/workflows")["workflows"], "the workflow")
@@ -89,8 +92,9 @@ def test_the_example_workflow_is_scheduled_and_runs_by_hand(
     assert steps["checksum"]["output"]["stdout"].endswith(f"  {archive}\n")
     shown = cli(daemon, tmp_path, "status", run_id)
     assert shown.stdout.splitlines()[0] == f"run {run_id} (workflow nightly-backup): succeeded"
-    assert "reconciler_runs_total{kind=\"workflow\",status=\"succeeded\"} 1.0" in daemon.text(
-        "/metrics")
+    assert 'reconciler_runs_total{kind="workflow",status="succeeded"} 1.0' in daemon.text(
+        "/metrics"
+    )
 
 
 def step(name: str, script: str, **extra: Any) -> dict[str, Any]:
@@ -99,17 +103,27 @@ def step(name: str, script: str, **extra: Any) -> dict[str, Any]:
 
 def resumable(log: Path, pids: Path) -> str:
     def slow(name: str) -> str:
-        return (f"echo $$ > {pids / name}; echo {name}-start >> {log}; sleep 3; "
-                f"echo {name}-done >> {log}")
+        return (
+            f"echo $$ > {pids / name}; echo {name}-start >> {log}; sleep 3; "
+            f"echo {name}-done >> {log}"
+        )
 
-    return json.dumps({
-        "apiVersion": "reconciler.dev/v1", "kind": "Workflow", "metadata": {"name": "resumable"},
-        "spec": {"triggers": [{"manual": {}}], "steps": [
-            step("once", f"echo once >> {log}"),
-            step("idem", slow("idem"), dependsOn=["once"], idempotent=True),
-            step("risky", slow("risky"), dependsOn=["idem"]),
-            step("after", f"echo after >> {log}", dependsOn=["risky"]),
-        ]}})
+    return json.dumps(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": "resumable"},
+            "spec": {
+                "triggers": [{"manual": {}}],
+                "steps": [
+                    step("once", f"echo once >> {log}"),
+                    step("idem", slow("idem"), dependsOn=["once"], idempotent=True),
+                    step("risky", slow("risky"), dependsOn=["idem"]),
+                    step("after", f"echo after >> {log}", dependsOn=["risky"]),
+                ],
+            },
+        }
+    )
 
 
 def crash(daemon: harness.RunningDaemon, pid_file: Path) -> None:
@@ -137,8 +151,9 @@ def test_a_run_resumes_after_the_daemon_is_killed(tmp_path: Path, launch: Launch
     args = harness.serve_args(repo, data_dir=tmp_path / "data")
     first = launch(args, name="first")
     until(lambda: first.get("/api/v1/workflows")["workflows"], "the workflow")
-    status, answer = first.request("/api/v1/workflows/resumable/run", method="POST",
-                                   body=b'{"variables": {}}')
+    status, answer = first.request(
+        "/api/v1/workflows/resumable/run", method="POST", body=b'{"variables": {}}'
+    )
     assert status == 202, answer
     run_id = answer["run"]
     until(lambda: lines(log) == ["once", "idem-start"], "idem to start")
@@ -162,13 +177,23 @@ def test_a_run_resumes_after_the_daemon_is_killed(tmp_path: Path, launch: Launch
     until(lambda: third.get(f"/api/v1/runs/{run_id}")["status"] == "waiting", "waiting")
     assert lines(log) == ["once", "idem-start", "idem-start", "idem-done", "risky-start"]
     status, answer = third.request(
-        f"/api/v1/approvals/{run_id}/risky", method="POST",
-        body=json.dumps({"approved": True, "approver": "oncall", "comment": "checked"}).encode())
+        f"/api/v1/approvals/{run_id}/risky",
+        method="POST",
+        body=json.dumps({"approved": True, "approver": "oncall", "comment": "checked"}).encode(),
+    )
     assert status == 202, answer
     run = finished(third, run_id)
     assert run["status"] == "succeeded"
-    assert lines(log) == ["once", "idem-start", "idem-start", "idem-done", "risky-start",
-                          "risky-start", "risky-done", "after"]
+    assert lines(log) == [
+        "once",
+        "idem-start",
+        "idem-start",
+        "idem-done",
+        "risky-start",
+        "risky-start",
+        "risky-done",
+        "after",
+    ]
     attempts = [(s["name"], s["attempt"], s["status"]) for s in run["steps"]]
     assert ("once", 1, "succeeded") in attempts and ("once", 2, "succeeded") not in attempts
     assert ("risky", 1, "running") in attempts and ("risky", 2, "succeeded") in attempts

@@ -46,8 +46,17 @@ def make_document() -> MakeDocument:
         if namespace is not None:
             metadata["namespace"] = namespace
         body = {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
-        return Document(path=path, line=line, index=0, api_version=api_version, kind=kind,
-                        name=name, namespace=namespace, labels=MappingProxyType({}), body=body)
+        return Document(
+            path=path,
+            line=line,
+            index=0,
+            api_version=api_version,
+            kind=kind,
+            name=name,
+            namespace=namespace,
+            labels=MappingProxyType({}),
+            body=body,
+        )
 
     return make
 
@@ -98,8 +107,13 @@ def _handler(store: JsonStore) -> type[BaseHTTPRequestHandler]:
                 got = self.headers.get(store.header_name)
                 self._send(401, {"error": "unauthorised", "got": got})
             elif area == "broken":
-                self._send(500, {"error": "store is broken",
-                                 "authorization": self.headers.get("Authorization")})
+                self._send(
+                    500,
+                    {
+                        "error": "store is broken",
+                        "authorization": self.headers.get("Authorization"),
+                    },
+                )
             elif area == "slow":
                 time.sleep(store.slow_seconds)
                 with contextlib.suppress(ConnectionError):  # the client gave up waiting

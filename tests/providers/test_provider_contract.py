@@ -65,14 +65,20 @@ def file_harness(tmp_path: Path, make_document: MakeDocument) -> Harness:
     (root / "taken").mkdir()
 
     def resource(name: str, version: int) -> Document:
-        spec = {"path": str(root / f"{name}.txt"), "content": f"version {version}\n",
-                "mode": ["0640", "0600"][version - 1]}
+        spec = {
+            "path": str(root / f"{name}.txt"),
+            "content": f"version {version}\n",
+            "mode": ["0640", "0600"][version - 1],
+        }
         return make_document("File", name, spec)
 
     broken = make_document("File", "broken", {"path": str(root / "taken"), "content": "x"})
-    return Harness(provider=file_provider.FileProvider(settings), resource=resource,
-                   broken=broken, broken_message=f"file provider: File//broken: {root}/taken "
-                   "is a directory")
+    return Harness(
+        provider=file_provider.FileProvider(settings),
+        resource=resource,
+        broken=broken,
+        broken_message=f"file provider: File//broken: {root}/taken is a directory",
+    )
 
 
 def exec_harness(tmp_path: Path, make_document: MakeDocument) -> Harness:
@@ -82,34 +88,46 @@ def exec_harness(tmp_path: Path, make_document: MakeDocument) -> Harness:
 
     def resource(name: str, version: int) -> Document:
         desired = {"port": 8080 + version, "replicas": version, "labels": {"tier": "web"}}
-        return make_document("ExecResource", name,
-                             {"provider": "providers/store.py", "desired": desired})
+        return make_document(
+            "ExecResource", name, {"provider": "providers/store.py", "desired": desired}
+        )
 
-    broken = make_document("ExecResource", "broken",
-                           {"provider": "providers/store.py", "desired": {"fail": True}})
-    return Harness(provider=exec_provider.ExecProvider(settings), resource=resource,
-                   broken=broken, broken_message="exec provider: ExecResource//broken: "
-                   "providers/store.py exited with status 3 during apply: cannot apply broken")
+    broken = make_document(
+        "ExecResource", "broken", {"provider": "providers/store.py", "desired": {"fail": True}}
+    )
+    return Harness(
+        provider=exec_provider.ExecProvider(settings),
+        resource=resource,
+        broken=broken,
+        broken_message="exec provider: ExecResource//broken: "
+        "providers/store.py exited with status 3 during apply: cannot apply broken",
+    )
 
 
 def http_harness(store: JsonStore, make_document: MakeDocument) -> Harness:
     def resource(name: str, version: int) -> Document:
         body = {"replicas": version, "image": f"app:{version}", "labels": {"tier": "web"}}
-        return make_document("HttpResource", name,
-                             {"url": f"{store.base_url}/items/{name}", "body": body})
+        return make_document(
+            "HttpResource", name, {"url": f"{store.base_url}/items/{name}", "body": body}
+        )
 
-    broken = make_document("HttpResource", "broken",
-                           {"url": f"{store.base_url}/broken/1", "body": {"a": 1}})
-    message = (f"http provider: HttpResource//broken: PUT {store.base_url}/broken/1 returned "
-               '500: {"error": "store is broken", "authorization": null}')
-    return Harness(provider=http_provider.HttpProvider(base.ProviderSettings()),
-                   resource=resource, broken=broken, broken_message=message)
+    broken = make_document(
+        "HttpResource", "broken", {"url": f"{store.base_url}/broken/1", "body": {"a": 1}}
+    )
+    message = (
+        f"http provider: HttpResource//broken: PUT {store.base_url}/broken/1 returned "
+        '500: {"error": "store is broken", "authorization": null}'
+    )
+    return Harness(
+        provider=http_provider.HttpProvider(base.ProviderSettings()),
+        resource=resource,
+        broken=broken,
+        broken_message=message,
+    )
 
 
 @pytest.fixture(params=["file", "exec", "http"])
-def harness(
-    request: pytest.FixtureRequest, tmp_path: Path, make_document: MakeDocument
-) -> Harness:
+def harness(request: pytest.FixtureRequest, tmp_path: Path, make_document: MakeDocument) -> Harness:
     if request.param == "file":
         return file_harness(tmp_path, make_document)
     if request.param == "exec":
@@ -173,7 +191,10 @@ def test_failures_name_the_provider_and_the_resource(harness: Harness) -> None:
 def test_every_built_in_is_registered_under_its_name(harness: Harness) -> None:
     assert registry.built_ins()[harness.provider.name] is type(harness.provider)
     assert harness.provider.capabilities == base.Capabilities(
-        can_observe=True, can_apply=True, can_delete=True, supports_dry_run=False,
+        can_observe=True,
+        can_apply=True,
+        can_delete=True,
+        supports_dry_run=False,
         waits=harness.provider.name != "file",  # only the file provider works locally
     )
 

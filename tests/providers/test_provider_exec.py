@@ -74,8 +74,10 @@ def test_a_timeout_kills_the_whole_process_group(
 def test_invalid_json_is_reported_with_the_last_line_of_stderr(
     provider: exec_provider.ExecProvider, tmp_path: Path, make_document: MakeDocument
 ) -> None:
-    source = "import sys\nprint('starting', file=sys.stderr)\nprint('no', file=sys.stderr)\n" \
-             "print('ready!')\n"
+    source = (
+        "import sys\nprint('starting', file=sys.stderr)\nprint('no', file=sys.stderr)\n"
+        "print('ready!')\n"
+    )
     resource = with_program(make_document, tmp_path, name="bad.py", source=source)
     assert raised(provider.observe, resource, error=base.ProviderError) == (
         "exec provider: ExecResource//web: providers/bad.py printed invalid JSON during observe "
@@ -107,7 +109,7 @@ def test_an_error_reply_is_reported_as_written(
 def test_an_executable_program_runs_as_argv_and_its_observed_reply_is_used(
     provider: exec_provider.ExecProvider, tmp_path: Path, make_document: MakeDocument
 ) -> None:
-    source = "#!/bin/sh\ncat > /dev/null\necho '{\"observed\": {\"port\": 1, \"pid\": 7}}'\n"
+    source = '#!/bin/sh\ncat > /dev/null\necho \'{"observed": {"port": 1, "pid": 7}}\'\n'
     path = program(tmp_path, "shell-provider", source)
     (tmp_path / path).chmod(0o755)
     resource = make_document("ExecResource", "web", {"provider": path, "desired": {"port": 1}})

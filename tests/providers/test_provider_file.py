@@ -28,9 +28,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def provider(root: Path) -> file_provider.FileProvider:
-    return file_provider.FileProvider(
-        base.ProviderSettings(file=base.FileSettings(roots=(root,)))
-    )
+    return file_provider.FileProvider(base.ProviderSettings(file=base.FileSettings(roots=(root,))))
 
 
 def spec_message(provider: file_provider.FileProvider, resource: Document) -> str:
@@ -79,11 +77,14 @@ def test_bad_specs_are_reported_with_their_key_paths(
     provider: file_provider.FileProvider, make_document: MakeDocument
 ) -> None:
     resource = make_document("File", "motd", {"path": "etc/motd", "content": "x", "mode": 420})
-    assert spec_message(provider, resource) == "\n".join([
-        "resources/managed.yaml:1 spec.mode: must be a quoted octal string like \"0644\" "
-        "(YAML reads 0644 unquoted as a number) (File//motd, file provider)",
-        "resources/managed.yaml:1 spec.path: must be an absolute path (File//motd, file provider)",
-    ])
+    assert spec_message(provider, resource) == "\n".join(
+        [
+            'resources/managed.yaml:1 spec.mode: must be a quoted octal string like "0644" '
+            "(YAML reads 0644 unquoted as a number) (File//motd, file provider)",
+            "resources/managed.yaml:1 spec.path: must be an absolute path"
+            " (File//motd, file provider)",
+        ]
+    )
 
 
 def test_writes_are_atomic_and_keep_an_undeclared_mode(
@@ -102,8 +103,11 @@ def test_writes_are_atomic_and_keep_an_undeclared_mode(
 def test_a_template_renders_vars_and_drift_shows_the_real_content(
     provider: file_provider.FileProvider, root: Path, make_document: MakeDocument
 ) -> None:
-    spec = {"path": str(root / "motd"), "template": "hello {{ vars.who }}, {{vars.n}}\n",
-            "vars": {"who": "ops", "n": 3}}
+    spec = {
+        "path": str(root / "motd"),
+        "template": "hello {{ vars.who }}, {{vars.n}}\n",
+        "vars": {"who": "ops", "n": 3},
+    }
     resource = make_document("File", "motd", spec)
     assert provider.apply(resource)["content"] == "hello ops, 3\n"
     assert provider.normalise(resource.body, provider.observe(resource) or {}) == resource.body
@@ -128,11 +132,11 @@ def test_directories_are_created_with_their_mode_and_removed_only_when_empty(
     provider: file_provider.FileProvider, root: Path, make_document: MakeDocument
 ) -> None:
     target = root / "cache"
-    resource = make_document("File", "cache", {"path": str(target), "directory": True,
-                                               "mode": "0750"})
+    resource = make_document(
+        "File", "cache", {"path": str(target), "directory": True, "mode": "0750"}
+    )
     observed = provider.apply(resource)
-    assert observed == {"path": str(target), "state": "present", "directory": True,
-                        "mode": "0750"}
+    assert observed == {"path": str(target), "state": "present", "directory": True, "mode": "0750"}
     assert provider.normalise(resource.body, observed) == resource.body
     (target / "keep").write_text("data")
     with pytest.raises(base.ProviderError) as caught:

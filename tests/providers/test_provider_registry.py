@@ -14,7 +14,7 @@ from reconciler.providers import file as file_provider
 if TYPE_CHECKING:
     from tests.providers.conftest import MakeDocument
 
-PLUGIN = '''\
+PLUGIN = """\
 from reconciler.providers import base
 
 
@@ -38,7 +38,7 @@ class MemoryProvider:
 
     def delete(self, resource):
         self.objects.pop(resource.key, None)
-'''
+"""
 
 
 def install_plugins(
@@ -47,8 +47,10 @@ def install_plugins(
     """Make `entries` (name -> "module:attr") the installed `reconciler.providers` plugins."""
     (tmp_path / "memory_plugin.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
-    points = [importlib.metadata.EntryPoint(name=name, value=value, group=registry.GROUP)
-              for name, value in entries.items()]
+    points = [
+        importlib.metadata.EntryPoint(name=name, value=value, group=registry.GROUP)
+        for name, value in entries.items()
+    ]
 
     def entry_points(**selection: Any) -> list[importlib.metadata.EntryPoint]:
         assert selection == {"group": registry.GROUP}
@@ -68,10 +70,14 @@ def test_a_plugin_from_an_entry_point_manages_the_kinds_mapped_to_it(
     settings: base.ProviderSettings,
     make_document: MakeDocument,
 ) -> None:
-    install_plugins(monkeypatch, tmp_path, {
-        "memory": "memory_plugin:MemoryProvider",
-        "file": "reconciler.providers.file:FileProvider",  # our own, listed in pyproject
-    })
+    install_plugins(
+        monkeypatch,
+        tmp_path,
+        {
+            "memory": "memory_plugin:MemoryProvider",
+            "file": "reconciler.providers.file:FileProvider",  # our own, listed in pyproject
+        },
+    )
     loaded = registry.Registry.load(settings)
     assert loaded.names == ("exec", "file", "http", "memory")
     widget = make_document("Widget", "w", {"size": 3}, api_version="example.com/v1")
@@ -98,8 +104,15 @@ def test_an_unmapped_foreign_kind_has_no_provider(
     settings: base.ProviderSettings, make_document: MakeDocument
 ) -> None:
     loaded = registry.Registry.load(settings, factories=registry.built_ins())
-    deployment = make_document("Deployment", "web", {}, api_version="apps/v1",
-                               namespace="prod", path="resources/web.yaml", line=4)
+    deployment = make_document(
+        "Deployment",
+        "web",
+        {},
+        api_version="apps/v1",
+        namespace="prod",
+        path="resources/web.yaml",
+        line=4,
+    )
     assert loaded.find(deployment, mapping={}) is None
     with pytest.raises(registry.UnknownProviderError) as caught:
         loaded.resolve(deployment, mapping={})

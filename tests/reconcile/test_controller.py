@@ -145,7 +145,9 @@ def test_a_new_revision_reconciles_only_what_it_changed(
     h.commit({"resources/a.yaml": file_doc("a", out / "a", content="v2\n")})
     result = h.sync(trigger="git")
     assert (result.incremental, h.results(result), result.settled) == (
-        True, {"File//a": "applied"}, 2
+        True,
+        {"File//a": "applied"},
+        2,
     )
     assert h.path("c").read_text() == "by hand\n"  # left for the interval pass
     interval = h.sync(trigger="interval")
@@ -170,9 +172,7 @@ def test_removed_objects_are_orphans_until_pruning_is_on(
     assert (pruned.orphans, h.results(pruned)) == ((), {"File//c": "deleted"})
     assert not h.path("c").exists()
     assert h.store.get_status("File//c") is None
-    assert [e.object_key for e in h.events if e.type is EventType.RESOURCE_DELETED] == [
-        "File//c"
-    ]
+    assert [e.object_key for e in h.events if e.type is EventType.RESOURCE_DELETED] == ["File//c"]
 
 
 def test_pruning_never_deletes_what_this_daemon_did_not_apply(
@@ -239,8 +239,7 @@ def test_a_blocked_dependency_makes_its_dependant_wait(
     status = h.store.get_status("File//app")
     assert status is not None
     assert [(c.type, c.status, c.reason, c.message) for c in status.conditions] == [
-        ("Ready", "False", "DependencyNotReady",
-         "waiting for File//config, which is not ready"),
+        ("Ready", "False", "DependencyNotReady", "waiting for File//config, which is not ready"),
     ]
     assert status.last_attempted_revision is None and status.last_applied_revision is None
 
@@ -346,7 +345,8 @@ def test_a_standing_denial_is_logged_and_announced_once_per_revision(
     h.sync()
     logged = h.store.decisions(key="File//locked")
     assert [(d.action_taken.value, d.revision) for d in logged] == [
-        ("blocked", second), ("blocked", first[0].revision)
+        ("blocked", second),
+        ("blocked", first[0].revision),
     ]
     blocked = [e.data["revision"] for e in h.events if e.type is EventType.RESOURCE_BLOCKED]
     assert blocked == [first[0].revision, second]
@@ -365,7 +365,6 @@ def test_every_logged_decision_keeps_the_input_it_was_made_on(
         assert text is not None, decision
         assert hashlib.sha256(text.encode()).hexdigest() == decision.input_digest
         assert json.loads(text)["resource"]["metadata"]["name"] == decision.resource.name
-
 
 
 def test_local_providers_are_observed_inline_and_waiting_ones_on_the_pool(

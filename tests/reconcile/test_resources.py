@@ -64,7 +64,8 @@ else:
 
 
 def binding(name: str, enforcement: str, extra: str = "") -> str:
-    return textwrap.dedent(f"""\
+    return (
+        textwrap.dedent(f"""\
         apiVersion: reconciler.dev/v1
         kind: PolicyBinding
         metadata: {{name: {name}}}
@@ -72,14 +73,16 @@ def binding(name: str, enforcement: str, extra: str = "") -> str:
           policy: files.mode
           scope: {{kinds: [File], names: ["{name}-*"]}}
           enforcement: {enforcement}
-        """) + extra
+        """)
+        + extra
+    )
 
 
 def file_doc(name: str, path: Path, mode: str = "0644", content: str = "new\n") -> str:
     return (
         "apiVersion: reconciler.dev/v1\nkind: File\n"
         f"metadata: {{name: {name}}}\n"
-        f"spec: {{path: {path}, content: {json.dumps(content)}, mode: \"{mode}\"}}\n"
+        f'spec: {{path: {path}, content: {json.dumps(content)}, mode: "{mode}"}}\n'
     )
 
 
@@ -111,7 +114,7 @@ def world(tmp_path: Path) -> World:
     (repo / "policies").mkdir(parents=True)
     (repo / "resources").mkdir()
     (repo / "policies" / "mode.rego").write_text(POLICY)
-    gradual = f"  gradual: {{deadline: \"{DEADLINE}\"}}\n"
+    gradual = f'  gradual: {{deadline: "{DEADLINE}"}}\n'
     (repo / "policies" / "bindings.yaml").write_text(
         "---\n".join(
             [
@@ -191,41 +194,121 @@ def failed(reason: str, message: str) -> list[tuple[str, str, str, str]]:
 
 ROWS = [
     Row("noop", "plain", "new\n", resources.Result.UNCHANGED, lambda w: [ready()]),
-    Row("create", "plain", None, resources.Result.APPLIED, lambda w: [ready()],
-        file_after="new\n"),
-    Row("update", "plain", "old\n", resources.Result.APPLIED, lambda w: [ready()],
-        file_after="new\n"),
-    Row("drift healed", "plain", "by hand\n", resources.Result.APPLIED, lambda w: [ready()],
-        step={"drifted": True}, file_after="new\n"),
-    Row("drift reported", "plain", "by hand\n", resources.Result.DRIFT_REPORTED,
-        lambda w: drifted(), step={"drifted": True, "self_heal": False},
-        file_after="by hand\n"),
-    Row("dependency not ready", "plain", "old\n", resources.Result.WAITING,
-        lambda w: [("Ready", "False", "DependencyNotReady",
-                    "waiting for File//base, which is not ready")],
-        step={"blocked_dependency": "File//base"}, file_after="old\n"),
-    Row("backing off", "plain", "old\n", resources.Result.BACKING_OFF,
+    Row("create", "plain", None, resources.Result.APPLIED, lambda w: [ready()], file_after="new\n"),
+    Row(
+        "update",
+        "plain",
+        "old\n",
+        resources.Result.APPLIED,
+        lambda w: [ready()],
+        file_after="new\n",
+    ),
+    Row(
+        "drift healed",
+        "plain",
+        "by hand\n",
+        resources.Result.APPLIED,
+        lambda w: [ready()],
+        step={"drifted": True},
+        file_after="new\n",
+    ),
+    Row(
+        "drift reported",
+        "plain",
+        "by hand\n",
+        resources.Result.DRIFT_REPORTED,
+        lambda w: drifted(),
+        step={"drifted": True, "self_heal": False},
+        file_after="by hand\n",
+    ),
+    Row(
+        "dependency not ready",
+        "plain",
+        "old\n",
+        resources.Result.WAITING,
+        lambda w: [
+            ("Ready", "False", "DependencyNotReady", "waiting for File//base, which is not ready")
+        ],
+        step={"blocked_dependency": "File//base"},
+        file_after="old\n",
+    ),
+    Row(
+        "backing off",
+        "plain",
+        "old\n",
+        resources.Result.BACKING_OFF,
         lambda w: [("Ready", "False", "Progressing", "backing off after failures")],
-        step={"backing_off": True}, file_after="old\n"),
-    Row("strict deny", "strict-x", "old\n", resources.Result.BLOCKED,
-        lambda w: denied("strict-x"), decision=GateAction.BLOCKED, file_after="old\n"),
-    Row("advisory deny", "advisory-x", "old\n", resources.Result.APPLIED, lambda w: [ready()],
-        decision=GateAction.WARNED, file_after="new\n"),
-    Row("gradual before deadline", "gradual-x", "old\n", resources.Result.APPLIED,
-        lambda w: [ready()], decision=GateAction.WARNED, file_after="new\n"),
-    Row("gradual after deadline", "gradual-x", "old\n", resources.Result.BLOCKED,
-        lambda w: denied("gradual-x"), after=200 * 86400, decision=GateAction.BLOCKED,
-        file_after="old\n"),
-    Row("monitor", "monitor-x", "old\n", resources.Result.APPLIED, lambda w: [ready()],
-        decision=GateAction.RECORDED, file_after="new\n"),
-    Row("provider error", "failing", None, resources.Result.FAILED,
-        lambda w: failed("ProviderError",
-                         f"exec provider: ExecResource//failing: {w.root / 'fail.py'} failed "
-                         "during apply: the service refused the change")),
-    Row("provider timeout", "slow", None, resources.Result.FAILED,
-        lambda w: failed("ProviderTimeout",
-                         f"exec provider: ExecResource//slow: {w.root / 'slow.py'} timed out "
-                         "after 0.3s during apply; its process group was killed")),
+        step={"backing_off": True},
+        file_after="old\n",
+    ),
+    Row(
+        "strict deny",
+        "strict-x",
+        "old\n",
+        resources.Result.BLOCKED,
+        lambda w: denied("strict-x"),
+        decision=GateAction.BLOCKED,
+        file_after="old\n",
+    ),
+    Row(
+        "advisory deny",
+        "advisory-x",
+        "old\n",
+        resources.Result.APPLIED,
+        lambda w: [ready()],
+        decision=GateAction.WARNED,
+        file_after="new\n",
+    ),
+    Row(
+        "gradual before deadline",
+        "gradual-x",
+        "old\n",
+        resources.Result.APPLIED,
+        lambda w: [ready()],
+        decision=GateAction.WARNED,
+        file_after="new\n",
+    ),
+    Row(
+        "gradual after deadline",
+        "gradual-x",
+        "old\n",
+        resources.Result.BLOCKED,
+        lambda w: denied("gradual-x"),
+        after=200 * 86400,
+        decision=GateAction.BLOCKED,
+        file_after="old\n",
+    ),
+    Row(
+        "monitor",
+        "monitor-x",
+        "old\n",
+        resources.Result.APPLIED,
+        lambda w: [ready()],
+        decision=GateAction.RECORDED,
+        file_after="new\n",
+    ),
+    Row(
+        "provider error",
+        "failing",
+        None,
+        resources.Result.FAILED,
+        lambda w: failed(
+            "ProviderError",
+            f"exec provider: ExecResource//failing: {w.root / 'fail.py'} failed "
+            "during apply: the service refused the change",
+        ),
+    ),
+    Row(
+        "provider timeout",
+        "slow",
+        None,
+        resources.Result.FAILED,
+        lambda w: failed(
+            "ProviderTimeout",
+            f"exec provider: ExecResource//slow: {w.root / 'slow.py'} timed out "
+            "after 0.3s during apply; its process group was killed",
+        ),
+    ),
 ]
 
 
@@ -245,13 +328,32 @@ def run_row(world: World, row: Row) -> tuple[resources.Outcome, list[Condition]]
         inventory=set(),
         prune=False,
     ).changes[0]
-    flags: dict[str, Any] = {"drifted": False, "self_heal": True, "backing_off": False,
-                             "blocked_dependency": None, **row.step}
-    step = resources.Step(doc=doc, change=change, provider=provider, revision=REVISION,
-                          now=world.clock.now(), evaluator=world.evaluator, **flags)
+    flags: dict[str, Any] = {
+        "drifted": False,
+        "self_heal": True,
+        "backing_off": False,
+        "blocked_dependency": None,
+        **row.step,
+    }
+    step = resources.Step(
+        doc=doc,
+        change=change,
+        provider=provider,
+        revision=REVISION,
+        now=world.clock.now(),
+        evaluator=world.evaluator,
+        **flags,
+    )
     outcome = resources.run(step)
-    status = records.status_after(prev=None, doc=doc, outcome=outcome, change=change,
-                                  source="main", revision=REVISION, at=world.clock.now())
+    status = records.status_after(
+        prev=None,
+        doc=doc,
+        outcome=outcome,
+        change=change,
+        source="main",
+        revision=REVISION,
+        at=world.clock.now(),
+    )
     return outcome, list(status.conditions)
 
 
@@ -261,8 +363,14 @@ def test_each_sub_step_leaves_the_whole_condition_list(world: World, row: Row) -
     now = world.clock.now()
     assert outcome.result is row.result
     assert conditions == [
-        Condition(type=t, status=ConditionStatus(s), reason=r, message=m,
-                  observed_revision=REVISION, last_transition_time=now)
+        Condition(
+            type=t,
+            status=ConditionStatus(s),
+            reason=r,
+            message=m,
+            observed_revision=REVISION,
+            last_transition_time=now,
+        )
         for t, s, r, m in row.conditions(world)
     ]
     if row.decision is not None:
@@ -285,16 +393,23 @@ def test_a_healed_drift_is_flagged_for_the_drift_event(world: World) -> None:
 
 
 def test_a_failed_heal_keeps_both_the_drift_and_the_failure(world: World) -> None:
-    row = Row("heal fails", "failing", None, resources.Result.FAILED, lambda w: [],
-              step={"drifted": True})
+    row = Row(
+        "heal fails", "failing", None, resources.Result.FAILED, lambda w: [], step={"drifted": True}
+    )
     outcome, conditions = run_row(world, row)
     assert outcome.drifted is True
     assert [(c.type, c.reason, c.message) for c in conditions] == [
-        ("ApplyFailed", "ProviderError",
-         f"exec provider: ExecResource//failing: {world.root / 'fail.py'} failed during apply: "
-         "the service refused the change"),
+        (
+            "ApplyFailed",
+            "ProviderError",
+            f"exec provider: ExecResource//failing: {world.root / 'fail.py'} failed during apply: "
+            "the service refused the change",
+        ),
         ("Drifted", "DriftDetected", "object is missing"),
-        ("Ready", "ProviderError",
-         f"exec provider: ExecResource//failing: {world.root / 'fail.py'} failed during apply: "
-         "the service refused the change"),
+        (
+            "Ready",
+            "ProviderError",
+            f"exec provider: ExecResource//failing: {world.root / 'fail.py'} failed during apply: "
+            "the service refused the change",
+        ),
     ]

@@ -23,9 +23,11 @@ CASES = [
     pytest.param(
         {"resources/bad.yaml": "apiVersion: v1\nkind: File\nmetadata: {name: [\n"},
         Reason.VALIDATION_FAILED,
-        Problem(path="resources/bad.yaml", line=4,
-                message="did not find expected node content (while parsing a flow node at "
-                "line 4)"),
+        Problem(
+            path="resources/bad.yaml",
+            line=4,
+            message="did not find expected node content (while parsing a flow node at line 4)",
+        ),
         id="invalid YAML",
     ),
     pytest.param(
@@ -37,9 +39,13 @@ CASES = [
     pytest.param(
         {"policies/ghost.yaml": BAD_BINDING},
         Reason.COMPILE_FAILED,
-        Problem(path="policies/ghost.yaml", line=1, key="spec.policy",
-                message='policy "nope.missing" not found '
-                '(known: files.mode, reconciler.packs.runbook_safety)'),
+        Problem(
+            path="policies/ghost.yaml",
+            line=1,
+            key="spec.policy",
+            message='policy "nope.missing" not found '
+            "(known: files.mode, reconciler.packs.runbook_safety)",
+        ),
         id="binding naming a missing policy",
     ),
 ]

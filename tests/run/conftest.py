@@ -16,4 +16,3 @@ def store(tmp_path: Path) -> Iterator[sqlite.SqliteStore]:
     opened = sqlite.SqliteStore(tmp_path / "state.db", retention=RetentionSettings())
     yield opened
     opened.close()
-

@@ -15,15 +15,25 @@ from reconciler.store.base import RunRecord, StepRecord, StepStatus
 
 def workflow(steps: list[dict[str, Any]], *, name: str = "wf", **spec: Any) -> runs.Workflow:
     """A Workflow from YAML-shaped step dicts."""
-    return runs.Workflow.model_validate({
-        "apiVersion": "reconciler.dev/v1", "kind": "Workflow", "metadata": {"name": name},
-        "spec": {"steps": steps, **spec}})
+    return runs.Workflow.model_validate(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": name},
+            "spec": {"steps": steps, **spec},
+        }
+    )
 
 
 def runbook(steps: list[dict[str, Any]], *, name: str = "rb", **spec: Any) -> runs.Runbook:
-    return runs.Runbook.model_validate({
-        "apiVersion": "reconciler.dev/v1", "kind": "Runbook", "metadata": {"name": name},
-        "spec": {"type": "maintenance", "steps": steps, **spec}})
+    return runs.Runbook.model_validate(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Runbook",
+            "metadata": {"name": name},
+            "spec": {"type": "maintenance", "steps": steps, **spec},
+        }
+    )
 
 
 def latest(run: RunRecord) -> dict[str, StepRecord]:
@@ -45,8 +55,13 @@ def engine(store: sqlite.SqliteStore, **kwargs: Any) -> Engine:
     return Engine(store=store, clock=kwargs.pop("clock", SystemClock()), **kwargs)
 
 
-async def run_to_end(store: sqlite.SqliteStore, spec: runs.Workflow, *,
-                     variables: dict[str, Any] | None = None, **kwargs: Any) -> RunRecord:
+async def run_to_end(
+    store: sqlite.SqliteStore,
+    spec: runs.Workflow,
+    *,
+    variables: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> RunRecord:
     """Start `spec` on a fresh engine, wait for it and close the engine."""
     eng = engine(store, **kwargs)
     try:

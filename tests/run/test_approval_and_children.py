@@ -23,19 +23,34 @@ from tests.run.helpers import (
     workflow,
 )
 
-GATE = workflow([
-    {"name": "ok", "kind": "approval",
-     "approval": {"message": "deploy?", "approvers": ["alice"], "timeout": "200ms",
-                  "escalate": ["bob"]}},
-    {"name": "deploy", "dependsOn": ["ok"], "command": ["true"]},
-])
+GATE = workflow(
+    [
+        {
+            "name": "ok",
+            "kind": "approval",
+            "approval": {
+                "message": "deploy?",
+                "approvers": ["alice"],
+                "timeout": "200ms",
+                "escalate": ["bob"],
+            },
+        },
+        {"name": "deploy", "dependsOn": ["ok"], "command": ["true"]},
+    ]
+)
 
 
 @pytest.mark.parametrize("approved", [True, False])
 def test_approval_records_who_answered(store: sqlite.SqliteStore, approved: bool) -> None:
-    spec = workflow([{**GATE.spec.steps[0].model_dump(by_alias=True, exclude_none=True),
-                      "approval": {"approvers": ["alice"]}},
-                     {"name": "deploy", "dependsOn": ["ok"], "command": ["true"]}])
+    spec = workflow(
+        [
+            {
+                **GATE.spec.steps[0].model_dump(by_alias=True, exclude_none=True),
+                "approval": {"approvers": ["alice"]},
+            },
+            {"name": "deploy", "dependsOn": ["ok"], "command": ["true"]},
+        ]
+    )
 
     async def scenario() -> None:
         eng = engine(store)
@@ -63,32 +78,43 @@ def test_approval_records_who_answered(store: sqlite.SqliteStore, approved: bool
 
 def test_approval_times_out_after_escalating(store: sqlite.SqliteStore) -> None:
     run = asyncio.run(run_to_end(store, GATE))
-    assert (run.status, run.error) == (RunStatus.FAILED,
-                                       "step ok failed: no approval within 200ms")
+    assert (run.status, run.error) == (RunStatus.FAILED, "step ok failed: no approval within 200ms")
     [event] = store.events()
     assert (event.type, event.object_key, event.data) == (
-        "ApprovalEscalated", f"run/{run.id}",
-        {"step": "ok", "escalate": ["bob"], "message": "deploy?"})
+        "ApprovalEscalated",
+        f"run/{run.id}",
+        {"step": "ok", "escalate": ["bob"], "message": "deploy?"},
+    )
 
 
 CHILD = workflow([{"name": "echo", "command": ["echo", "{{ vars.x }}"]}], name="child")
 
 
-def test_subflow_runs_the_named_workflow_and_returns_its_outputs(
-        store: sqlite.SqliteStore) -> None:
-    spec = workflow([
-        {"name": "sub", "kind": "subflow",
-         "subflow": {"workflow": "child", "inputs": {"x": "hello {{ vars.who }}"}}},
-        {"name": "use", "dependsOn": ["sub"],
-         "command": ["echo", "{{ steps.sub.outputs.steps.echo.stdout }}"]},
-    ])
+def test_subflow_runs_the_named_workflow_and_returns_its_outputs(store: sqlite.SqliteStore) -> None:
+    spec = workflow(
+        [
+            {
+                "name": "sub",
+                "kind": "subflow",
+                "subflow": {"workflow": "child", "inputs": {"x": "hello {{ vars.who }}"}},
+            },
+            {
+                "name": "use",
+                "dependsOn": ["sub"],
+                "command": ["echo", "{{ steps.sub.outputs.steps.echo.stdout }}"],
+            },
+        ]
+    )
     services = base.Services(workflow={"child": CHILD}.get)
     run = asyncio.run(run_to_end(store, spec, variables={"who": "you"}, services=services))
     assert latest(run)["use"].output["stdout"] == "hello you\n\n"
     child = store.get_run(f"{run.id}/sub#1")
     assert child is not None
-    assert (child.name, child.trigger, child.status) == ("child", f"run:{run.id}",
-                                                         RunStatus.SUCCEEDED)
+    assert (child.name, child.trigger, child.status) == (
+        "child",
+        f"run:{run.id}",
+        RunStatus.SUCCEEDED,
+    )
 
 
 def test_subflow_of_an_unknown_workflow_fails(store: sqlite.SqliteStore) -> None:
@@ -99,44 +125,67 @@ def test_subflow_of_an_unknown_workflow_fails(store: sqlite.SqliteStore) -> None
 
 def _runbook(tmp_path: Path) -> runs.Runbook:
     log = tmp_path / "log"
-    return runbook([
-        {"name": "check", "command": ["echo", "disk of {{ vars.host }}"],
-         "expect": {"stdout": "disk of"}},
-        {"name": "clean", "dependsOn": ["check"], "command": ["sh", "-c", "echo clean >> $0",
-                                                              str(log)],
-         "rollback": {"command": ["sh", "-c", "echo undo-clean >> $0", str(log)]}},
-        {"name": "verify", "dependsOn": ["clean"], "command": ["test", "{{ vars.ok }}" ]},
-    ], name="disk-full", variables=[
-        {"name": "host", "required": True, "pattern": "^[a-z0-9.-]+$"},
-        {"name": "ok", "default": "yes"}])
+    return runbook(
+        [
+            {
+                "name": "check",
+                "command": ["echo", "disk of {{ vars.host }}"],
+                "expect": {"stdout": "disk of"},
+            },
+            {
+                "name": "clean",
+                "dependsOn": ["check"],
+                "command": ["sh", "-c", "echo clean >> $0", str(log)],
+                "rollback": {"command": ["sh", "-c", "echo undo-clean >> $0", str(log)]},
+            },
+            {"name": "verify", "dependsOn": ["clean"], "command": ["test", "{{ vars.ok }}"]},
+        ],
+        name="disk-full",
+        variables=[
+            {"name": "host", "required": True, "pattern": "^[a-z0-9.-]+$"},
+            {"name": "ok", "default": "yes"},
+        ],
+    )
 
 
 def test_runbook_step_runs_a_sub_dag_and_rolls_back_on_failure(
-        store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
     book = _runbook(tmp_path)
-    spec = workflow([{"name": "fix", "kind": "runbook",
-                      "runbook": {"name": "disk-full", "variables": {"host": "{{ vars.h }}",
-                                                                     "ok": ""}}}])
+    spec = workflow(
+        [
+            {
+                "name": "fix",
+                "kind": "runbook",
+                "runbook": {"name": "disk-full", "variables": {"host": "{{ vars.h }}", "ok": ""}},
+            }
+        ]
+    )
     services = base.Services(runbook=lambda name: book if name == "disk-full" else None)
     run = asyncio.run(run_to_end(store, spec, variables={"h": "web1"}, services=services))
-    assert run.error == ("step fix failed: run " + run.id + "/fix#1 failed: "
-                         "step verify failed: exit code 1, expected 0")
+    assert run.error == (
+        "step fix failed: run " + run.id + "/fix#1 failed: "
+        "step verify failed: exit code 1, expected 0"
+    )
     child = store.get_run(f"{run.id}/fix#1")
     assert child is not None
-    assert statuses(child) == {"check": StepStatus.SUCCEEDED, "clean": StepStatus.SUCCEEDED,
-                               "verify": StepStatus.FAILED,
-                               "clean.rollback": StepStatus.SUCCEEDED}
+    assert statuses(child) == {
+        "check": StepStatus.SUCCEEDED,
+        "clean": StepStatus.SUCCEEDED,
+        "verify": StepStatus.FAILED,
+        "clean.rollback": StepStatus.SUCCEEDED,
+    }
     assert (tmp_path / "log").read_text() == "clean\nundo-clean\n"
 
 
 def test_runbook_variables_are_checked_before_anything_runs(
-        store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
     async def scenario() -> None:
         eng = engine(store)
         with pytest.raises(UsageError) as caught:
             await eng.start_runbook(_runbook(tmp_path), variables={"host": "a; rm -rf /"})
-        assert str(caught.value) == ('runbook disk-full: variable "host" must match '
-                                     "^[a-z0-9.-]+$")
+        assert str(caught.value) == ('runbook disk-full: variable "host" must match ^[a-z0-9.-]+$')
         run_id = await eng.start_runbook(_runbook(tmp_path), variables={"host": "db1"})
         run = await eng.wait(run_id)
         await eng.close()

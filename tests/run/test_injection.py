@@ -13,8 +13,15 @@ from reconciler.store import sqlite
 from reconciler.store.base import RunStatus, StepStatus
 from tests.run.helpers import latest, run_to_end, workflow
 
-HOSTILE = ["; rm -rf /", "$(touch pwned)", "`touch pwned`", "a\nb; touch pwned",
-           "' \" \\ $HOME *", "--help", ""]
+HOSTILE = [
+    "; rm -rf /",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "a\nb; touch pwned",
+    "' \" \\ $HOME *",
+    "--help",
+    "",
+]
 DUMP = "import json, sys; print(json.dumps(sys.argv[1:]))"
 
 
@@ -25,9 +32,23 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_argv_elements_render_to_exactly_one_argument(
-        store: sqlite.SqliteStore, tmp_path: Path, value: str) -> None:
-    spec = workflow([{"name": "dump", "command": [
-        sys.executable, "-c", DUMP, "{{ vars.x }}", "--name={{ vars.x }}", "plain"]}])
+    store: sqlite.SqliteStore, tmp_path: Path, value: str
+) -> None:
+    spec = workflow(
+        [
+            {
+                "name": "dump",
+                "command": [
+                    sys.executable,
+                    "-c",
+                    DUMP,
+                    "{{ vars.x }}",
+                    "--name={{ vars.x }}",
+                    "plain",
+                ],
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, variables={"x": value}))
     assert run.status is RunStatus.SUCCEEDED
     assert latest(run)["dump"].output["json"] == [value, f"--name={value}", "plain"]
@@ -36,9 +57,23 @@ def test_argv_elements_render_to_exactly_one_argument(
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_shell_commands_get_values_quoted(
-        store: sqlite.SqliteStore, tmp_path: Path, value: str) -> None:
-    spec = workflow([{"name": "dump", "shell": True, "command": [
-        sys.executable, "-c", "'" + DUMP + "'", "{{ vars.x }}", "x{{ vars.x }}y"]}])
+    store: sqlite.SqliteStore, tmp_path: Path, value: str
+) -> None:
+    spec = workflow(
+        [
+            {
+                "name": "dump",
+                "shell": True,
+                "command": [
+                    sys.executable,
+                    "-c",
+                    "'" + DUMP + "'",
+                    "{{ vars.x }}",
+                    "x{{ vars.x }}y",
+                ],
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, variables={"x": value}))
     assert run.status is RunStatus.SUCCEEDED
     assert latest(run)["dump"].output["json"] == [value, f"x{value}y"]
@@ -46,11 +81,18 @@ def test_shell_commands_get_values_quoted(
 
 
 def test_outputs_of_one_step_are_literal_arguments_of_the_next(
-        store: sqlite.SqliteStore, tmp_path: Path) -> None:
-    spec = workflow([
-        {"name": "emit", "command": [sys.executable, "-c", "print('$(touch pwned); ls')"]},
-        {"name": "dump", "dependsOn": ["emit"], "command": [
-            sys.executable, "-c", DUMP, "{{ steps.emit.outputs.stdout }}"]}])
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    spec = workflow(
+        [
+            {"name": "emit", "command": [sys.executable, "-c", "print('$(touch pwned); ls')"]},
+            {
+                "name": "dump",
+                "dependsOn": ["emit"],
+                "command": [sys.executable, "-c", DUMP, "{{ steps.emit.outputs.stdout }}"],
+            },
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec))
     assert latest(run)["dump"].output["json"] == ["$(touch pwned); ls\n"]
     assert not (tmp_path / "pwned").exists()
@@ -58,13 +100,25 @@ def test_outputs_of_one_step_are_literal_arguments_of_the_next(
 
 @pytest.mark.parametrize("shell", [False, True])
 def test_a_value_holding_nul_fails_the_step_without_running_it(
-        store: sqlite.SqliteStore, tmp_path: Path, shell: bool) -> None:
-    spec = workflow([{"name": "dump", "shell": shell, "retry": {"maxAttempts": 3},
-                      "command": ["touch", "pwned{{ vars.x }}"]}])
+    store: sqlite.SqliteStore, tmp_path: Path, shell: bool
+) -> None:
+    spec = workflow(
+        [
+            {
+                "name": "dump",
+                "shell": shell,
+                "retry": {"maxAttempts": 3},
+                "command": ["touch", "pwned{{ vars.x }}"],
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, variables={"x": "a\x00b"}))
     step = latest(run)["dump"]
     assert (step.status, step.attempt, step.error) == (
-        StepStatus.FAILED, 1, "a rendered value contains a NUL byte")
+        StepStatus.FAILED,
+        1,
+        "a rendered value contains a NUL byte",
+    )
     assert run.error == "step dump failed: a rendered value contains a NUL byte"
     assert not list(tmp_path.glob("pwned*"))
     assert json.dumps(step.output) == "{}"

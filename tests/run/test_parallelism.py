@@ -19,14 +19,18 @@ SLEEP = 0.3
 
 
 def _fan_out(width: int, *, parallelism: int) -> runs.Workflow:
-    return workflow([{"name": f"s{i}", "command": ["sleep", str(SLEEP)]}
-                     for i in range(width)], maxParallelism=parallelism)
+    return workflow(
+        [{"name": f"s{i}", "command": ["sleep", str(SLEEP)]} for i in range(width)],
+        maxParallelism=parallelism,
+    )
 
 
 def _overlap(records: list[StepRecord]) -> int:
     """The most steps that were running at the same moment."""
-    edges = sorted([(r.started_at, 1) for r in records] +
-                   [(r.finished_at, -1) for r in records], key=lambda e: (e[0], e[1]))
+    edges = sorted(
+        [(r.started_at, 1) for r in records] + [(r.finished_at, -1) for r in records],
+        key=lambda e: (e[0], e[1]),
+    )
     most = current = 0
     for _, delta in edges:
         current += delta
@@ -45,7 +49,8 @@ def test_a_parallel_run_is_shorter_than_the_serial_sum(store: sqlite.SqliteStore
 
 @pytest.mark.parametrize(("parallelism", "slots"), [(2, None), (4, 1)])
 def test_limits_bound_how_many_steps_run_at_once(
-        store: sqlite.SqliteStore, parallelism: int, slots: int | None) -> None:
+    store: sqlite.SqliteStore, parallelism: int, slots: int | None
+) -> None:
     limits = base.Limits(global_slots=None if slots is None else asyncio.Semaphore(slots))
     spec = _fan_out(4, parallelism=parallelism)
     run = asyncio.run(run_to_end(store, spec, limits=limits))
@@ -66,9 +71,11 @@ def test_the_global_semaphore_is_shared_by_runs(store: sqlite.SqliteStore) -> No
 
 
 def test_a_cycle_is_refused_naming_it(store: sqlite.SqliteStore) -> None:
-    steps = [runs.Step(name="a", command=["true"], depends_on=["c"]),
-             runs.Step(name="b", command=["true"], depends_on=["a"]),
-             runs.Step(name="c", command=["true"], depends_on=["b"])]
+    steps = [
+        runs.Step(name="a", command=["true"], depends_on=["c"]),
+        runs.Step(name="b", command=["true"], depends_on=["a"]),
+        runs.Step(name="c", command=["true"], depends_on=["b"]),
+    ]
     with pytest.raises(dag.GraphError) as caught:
         dag.build(steps)
     assert str(caught.value) == "cycle: a -> c -> b -> a"
@@ -87,17 +94,24 @@ def test_a_cycle_is_refused_naming_it(store: sqlite.SqliteStore) -> None:
 
 
 def test_branch_targets_must_depend_on_their_decision() -> None:
-    spec = workflow([
-        {"name": "d", "kind": "decision", "decision": {"when": "true", "then": ["x"]}},
-        {"name": "x", "command": ["true"]}])
+    spec = workflow(
+        [
+            {"name": "d", "kind": "decision", "decision": {"when": "true", "then": ["x"]}},
+            {"name": "x", "command": ["true"]},
+        ]
+    )
     with pytest.raises(dag.GraphError) as caught:
         plans.of_workflow(spec, variables={})
     assert str(caught.value) == 'step "x" is a branch of "d" and must depend on it'
 
 
 def test_levels_group_what_can_run_together() -> None:
-    spec = workflow([
-        {"name": "a", "command": ["true"]}, {"name": "b", "command": ["true"]},
-        {"name": "c", "dependsOn": ["a", "b"], "command": ["true"]},
-        {"name": "d", "dependsOn": ["a"], "command": ["true"]}])
+    spec = workflow(
+        [
+            {"name": "a", "command": ["true"]},
+            {"name": "b", "command": ["true"]},
+            {"name": "c", "dependsOn": ["a", "b"], "command": ["true"]},
+            {"name": "d", "dependsOn": ["a"], "command": ["true"]},
+        ]
+    )
     assert dag.build(spec.spec.steps).levels() == [["a", "b"], ["c", "d"]]

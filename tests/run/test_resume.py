@@ -22,29 +22,56 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def _crashed_run(store: sqlite.SqliteStore, tmp_path: Path) -> str:
     """A run as a killed engine leaves it: `a` done, `b` and `c` were running."""
     log = tmp_path / "log"
-    spec = workflow([
-        {"name": "a", "command": ["sh", "-c", "echo a >> $0", str(log)]},
-        {"name": "b", "dependsOn": ["a"], "idempotent": True,
-         "command": ["sh", "-c", "echo b >> $0", str(log)]},
-        {"name": "c", "dependsOn": ["a"], "command": ["sh", "-c", "echo c >> $0", str(log)]},
-        {"name": "d", "dependsOn": ["b", "c"],
-         "command": ["echo", "{{ steps.a.outputs.stdout }}"]},
-    ], name="crashy")
+    spec = workflow(
+        [
+            {"name": "a", "command": ["sh", "-c", "echo a >> $0", str(log)]},
+            {
+                "name": "b",
+                "dependsOn": ["a"],
+                "idempotent": True,
+                "command": ["sh", "-c", "echo b >> $0", str(log)],
+            },
+            {"name": "c", "dependsOn": ["a"], "command": ["sh", "-c", "echo c >> $0", str(log)]},
+            {
+                "name": "d",
+                "dependsOn": ["b", "c"],
+                "command": ["echo", "{{ steps.a.outputs.stdout }}"],
+            },
+        ],
+        name="crashy",
+    )
     plan = plans.of_workflow(spec, variables={})
-    store.create_run(RunRecord(
-        id="r1", kind=RunKind.WORKFLOW, name="crashy", trigger="manual", revision=None,
-        status=RunStatus.RUNNING, started_at=T0, steps=(
-            plans.meta_record(plan),
-            StepRecord(name="a", status=StepStatus.SUCCEEDED, attempt=1, started_at=T0,
-                       finished_at=T0, output={"stdout": "from-a", "exitCode": 0}),
-            StepRecord(name="b", status=StepStatus.RUNNING, attempt=1, started_at=T0),
-            StepRecord(name="c", status=StepStatus.RUNNING, attempt=1, started_at=T0))))
+    store.create_run(
+        RunRecord(
+            id="r1",
+            kind=RunKind.WORKFLOW,
+            name="crashy",
+            trigger="manual",
+            revision=None,
+            status=RunStatus.RUNNING,
+            started_at=T0,
+            steps=(
+                plans.meta_record(plan),
+                StepRecord(
+                    name="a",
+                    status=StepStatus.SUCCEEDED,
+                    attempt=1,
+                    started_at=T0,
+                    finished_at=T0,
+                    output={"stdout": "from-a", "exitCode": 0},
+                ),
+                StepRecord(name="b", status=StepStatus.RUNNING, attempt=1, started_at=T0),
+                StepRecord(name="c", status=StepStatus.RUNNING, attempt=1, started_at=T0),
+            ),
+        )
+    )
     return "r1"
 
 
 @pytest.mark.parametrize("approved", [True, False])
 def test_resume_reruns_idempotent_steps_and_asks_about_the_others(
-        store: sqlite.SqliteStore, tmp_path: Path, approved: bool) -> None:
+    store: sqlite.SqliteStore, tmp_path: Path, approved: bool
+) -> None:
     run_id = _crashed_run(store, tmp_path)
 
     async def scenario() -> RunRecord:
@@ -56,7 +83,10 @@ def test_resume_reruns_idempotent_steps_and_asks_about_the_others(
         assert waiting.status is RunStatus.WAITING
         gate = latest(waiting)["c"]
         assert (gate.status, gate.attempt, gate.error) == (
-            StepStatus.WAITING, 2, execution.GATE_MESSAGE)
+            StepStatus.WAITING,
+            2,
+            execution.GATE_MESSAGE,
+        )
         await eng.approve(run_id, "c", approver="alice", approved=approved, comment="ok?")
         run = await eng.wait(run_id)
         await eng.close()
@@ -78,7 +108,8 @@ def test_resume_reruns_idempotent_steps_and_asks_about_the_others(
 
 
 def test_a_second_restart_while_waiting_asks_again(
-        store: sqlite.SqliteStore, tmp_path: Path) -> None:
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
     run_id = _crashed_run(store, tmp_path)
 
     async def first() -> None:
@@ -103,8 +134,12 @@ def test_a_second_restart_while_waiting_asks_again(
 
 
 def test_cancel_kills_running_commands(store: sqlite.SqliteStore, tmp_path: Path) -> None:
-    spec = workflow([{"name": "long", "command": ["sleep", "30"]},
-                     {"name": "next", "dependsOn": ["long"], "command": ["true"]}])
+    spec = workflow(
+        [
+            {"name": "long", "command": ["sleep", "30"]},
+            {"name": "next", "dependsOn": ["long"], "command": ["true"]},
+        ]
+    )
 
     async def scenario() -> RunRecord:
         eng = engine(store)
@@ -122,9 +157,14 @@ def test_cancel_kills_running_commands(store: sqlite.SqliteStore, tmp_path: Path
 
 
 def test_pause_holds_new_steps_until_resumed_even_across_a_restart(
-        store: sqlite.SqliteStore, tmp_path: Path) -> None:
-    spec = workflow([{"name": "first", "command": ["sleep", "0.2"]},
-                     {"name": "second", "dependsOn": ["first"], "command": ["true"]}])
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    spec = workflow(
+        [
+            {"name": "first", "command": ["sleep", "0.2"]},
+            {"name": "second", "dependsOn": ["first"], "command": ["true"]},
+        ]
+    )
 
     async def before_restart() -> str:
         eng = engine(store)
@@ -184,7 +224,8 @@ asyncio.run(main())
 def test_resume_after_kill_9(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     async def kill_mid_run() -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", KILLED, str(store.path), stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-c", KILLED, str(store.path), stdout=asyncio.subprocess.PIPE
+        )
         assert proc.stdout is not None
         run_id = (await proc.stdout.readline()).decode().strip()
 
@@ -210,5 +251,7 @@ def test_resume_after_kill_9(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     run = asyncio.run(resume(run_id))
     assert run.error == "step slow failed: rejected by ops"
     assert [(s.name, s.attempt, s.status) for s in run.steps if s.name != "#run"] == [
-        ("fast", 1, StepStatus.SUCCEEDED), ("slow", 1, StepStatus.RUNNING),
-        ("slow", 2, StepStatus.FAILED)]
+        ("fast", 1, StepStatus.SUCCEEDED),
+        ("slow", 1, StepStatus.RUNNING),
+        ("slow", 2, StepStatus.FAILED),
+    ]

@@ -32,7 +32,11 @@ def _fake_time() -> tuple[ManualClock, list[float], object]:
 def test_backoff_doubles_up_to_the_cap_with_equal_jitter() -> None:
     policy = retry.RetryPolicy.of(runs.Retry(max_attempts=5, backoff="2s", max_backoff="5s"))
     assert [policy.delay(attempt=n, rand=lambda: 0.5) for n in (1, 2, 3, 4)] == [
-        1.5, 3.0, 3.75, 3.75]
+        1.5,
+        3.0,
+        3.75,
+        3.75,
+    ]
     assert [policy.delay(attempt=n, rand=lambda: 0.0) for n in (1, 2, 3)] == [1.0, 2.0, 2.5]
     plain = retry.RetryPolicy.of(runs.Retry(max_attempts=5, backoff="100ms", jitter=False))
     assert [plain.delay(attempt=n, rand=lambda: 0.9) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
@@ -40,8 +44,20 @@ def test_backoff_doubles_up_to_the_cap_with_equal_jitter() -> None:
 
 def test_retried_attempts_are_recorded_with_exact_delays(store: sqlite.SqliteStore) -> None:
     clock, slept, sleep = _fake_time()
-    spec = workflow([{"name": "flaky", "command": ["sh", "-c", "exit 75"], "retry": {
-        "maxAttempts": 4, "backoff": "2s", "maxBackoff": "5s", "on": ["exitCode == 75"]}}])
+    spec = workflow(
+        [
+            {
+                "name": "flaky",
+                "command": ["sh", "-c", "exit 75"],
+                "retry": {
+                    "maxAttempts": 4,
+                    "backoff": "2s",
+                    "maxBackoff": "5s",
+                    "on": ["exitCode == 75"],
+                },
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, clock=clock, sleep=sleep, rand=lambda: 0.5))
     assert slept == [1.5, 3.0, 3.75]
     attempts = [(s.attempt, s.status) for s in run.steps if s.name == "flaky"]
@@ -50,11 +66,17 @@ def test_retried_attempts_are_recorded_with_exact_delays(store: sqlite.SqliteSto
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(starts)] == slept  # type: ignore[operator]
 
 
-def test_a_failure_the_conditions_do_not_name_is_not_retried(
-        store: sqlite.SqliteStore) -> None:
+def test_a_failure_the_conditions_do_not_name_is_not_retried(store: sqlite.SqliteStore) -> None:
     clock, slept, sleep = _fake_time()
-    spec = workflow([{"name": "s", "command": ["sh", "-c", "exit 1"], "retry": {
-        "maxAttempts": 4, "on": ["exitCode == 75", "timeout"]}}])
+    spec = workflow(
+        [
+            {
+                "name": "s",
+                "command": ["sh", "-c", "exit 1"],
+                "retry": {"maxAttempts": 4, "on": ["exitCode == 75", "timeout"]},
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, clock=clock, sleep=sleep))
     assert (slept, latest(run)["s"].attempt) == ([], 1)
 
@@ -62,13 +84,21 @@ def test_a_failure_the_conditions_do_not_name_is_not_retried(
 def test_a_retry_that_succeeds_ends_the_step(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     clock, slept, sleep = _fake_time()
     marker = tmp_path / "seen"
-    spec = workflow([{"name": "s", "command": [
-        "sh", "-c", f"test -e {marker} || {{ touch {marker}; exit 1; }}"],
-        "retry": {"maxAttempts": 3, "backoff": "1s", "jitter": False}}])
+    spec = workflow(
+        [
+            {
+                "name": "s",
+                "command": ["sh", "-c", f"test -e {marker} || {{ touch {marker}; exit 1; }}"],
+                "retry": {"maxAttempts": 3, "backoff": "1s", "jitter": False},
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, clock=clock, sleep=sleep))
     assert run.status is RunStatus.SUCCEEDED
     assert [(s.attempt, s.status) for s in run.steps if s.name == "s"] == [
-        (1, StepStatus.FAILED), (2, StepStatus.SUCCEEDED)]
+        (1, StepStatus.FAILED),
+        (2, StepStatus.SUCCEEDED),
+    ]
     assert slept == [1.0]
 
 
@@ -92,10 +122,13 @@ def _wait_gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("where", ["step", "run"])
 def test_a_timeout_kills_the_whole_process_group(
-        store: sqlite.SqliteStore, tmp_path: Path, where: str) -> None:
+    store: sqlite.SqliteStore, tmp_path: Path, where: str
+) -> None:
     pidfile = tmp_path / "pid"
-    step = {"name": "hang", "command": [
-        "sh", "-c", f"sleep 30 & echo $! > {pidfile}; trap '' TERM; wait; sleep 30"]}
+    step = {
+        "name": "hang",
+        "command": ["sh", "-c", f"sleep 30 & echo $! > {pidfile}; trap '' TERM; wait; sleep 30"],
+    }
     if where == "step":
         step["timeout"] = "300ms"
         spec = workflow([step])
@@ -111,8 +144,7 @@ def test_a_timeout_kills_the_whole_process_group(
         assert (record.status, record.error) == (StepStatus.FAILED, "timed out after 300ms")
         assert run.error == "step hang failed: timed out after 300ms"
     else:
-        assert (record.status, record.error) == (StepStatus.CANCELLED,
-                                                 "run timed out after 300ms")
+        assert (record.status, record.error) == (StepStatus.CANCELLED, "run timed out after 300ms")
         assert run.error == "timed out after 300ms"
 
 
@@ -122,10 +154,19 @@ def test_timed_out_attempts_are_retried_when_asked(store: sqlite.SqliteStore) ->
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    spec = workflow([{"name": "s", "command": ["sleep", "5"], "timeout": "100ms",
-                      "retry": {"maxAttempts": 2, "backoff": "1s", "jitter": False,
-                                "on": ["timeout"]}}])
+    spec = workflow(
+        [
+            {
+                "name": "s",
+                "command": ["sleep", "5"],
+                "timeout": "100ms",
+                "retry": {"maxAttempts": 2, "backoff": "1s", "jitter": False, "on": ["timeout"]},
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, sleep=sleep))
     assert slept == [1.0]
     assert [(s.attempt, s.error) for s in run.steps if s.name == "s"] == [
-        (1, "timed out after 100ms"), (2, "timed out after 100ms")]
+        (1, "timed out after 100ms"),
+        (2, "timed out after 100ms"),
+    ]

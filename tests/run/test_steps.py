@@ -19,11 +19,25 @@ from tests.run.helpers import latest, run_to_end, statuses, workflow
 
 
 def test_command_outputs(store: sqlite.SqliteStore) -> None:
-    spec = workflow([{"name": "a", "command": [
-        sys.executable, "-c", "import sys; print('{\"n\": 1}'); print('oops', file=sys.stderr)"]}])
+    spec = workflow(
+        [
+            {
+                "name": "a",
+                "command": [
+                    sys.executable,
+                    "-c",
+                    "import sys; print('{\"n\": 1}'); print('oops', file=sys.stderr)",
+                ],
+            }
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec))
-    assert latest(run)["a"].output == {"exitCode": 0, "stdout": '{"n": 1}\n',
-                                       "stderr": "oops\n", "json": {"n": 1}}
+    assert latest(run)["a"].output == {
+        "exitCode": 0,
+        "stdout": '{"n": 1}\n',
+        "stderr": "oops\n",
+        "json": {"n": 1},
+    }
 
 
 def test_command_failure_keeps_outputs(store: sqlite.SqliteStore) -> None:
@@ -37,8 +51,12 @@ def test_command_failure_keeps_outputs(store: sqlite.SqliteStore) -> None:
 def test_command_output_is_bounded(store: sqlite.SqliteStore) -> None:
     spec = workflow([{"name": "a", "command": [sys.executable, "-c", "print('x' * 100000)"]}])
     run = asyncio.run(run_to_end(store, spec, limits=base.Limits(max_output_bytes=10)))
-    assert latest(run)["a"].output == {"exitCode": 0, "stdout": "x" * 10, "stderr": "",
-                                       "truncated": ["stdout"]}
+    assert latest(run)["a"].output == {
+        "exitCode": 0,
+        "stdout": "x" * 10,
+        "stderr": "",
+        "truncated": ["stdout"],
+    }
 
 
 def test_command_not_found(store: sqlite.SqliteStore) -> None:
@@ -72,27 +90,46 @@ def server() -> Iterator[str]:
 
 
 def test_http_sends_rendered_json_and_checks_the_status(
-        store: sqlite.SqliteStore, server: str) -> None:
-    spec = workflow([
-        {"name": "a", "command": ["echo", '{"n": 7}']},
-        {"name": "post", "kind": "http", "dependsOn": ["a"], "http": {
-            "method": "POST", "url": server + "/ok", "headers": {"X-Token": "{{ vars.t }}"},
-            "body": {"n": "{{ steps.a.outputs.json.n }}", "s": "n={{ steps.a.status }}"}}},
-        {"name": "missing", "kind": "http", "dependsOn": ["a"], "http": {
-            "method": "POST", "url": server + "/nope", "headers": {"X-Token": "x"},
-            "body": {}}},
-    ])
+    store: sqlite.SqliteStore, server: str
+) -> None:
+    spec = workflow(
+        [
+            {"name": "a", "command": ["echo", '{"n": 7}']},
+            {
+                "name": "post",
+                "kind": "http",
+                "dependsOn": ["a"],
+                "http": {
+                    "method": "POST",
+                    "url": server + "/ok",
+                    "headers": {"X-Token": "{{ vars.t }}"},
+                    "body": {"n": "{{ steps.a.outputs.json.n }}", "s": "n={{ steps.a.status }}"},
+                },
+            },
+            {
+                "name": "missing",
+                "kind": "http",
+                "dependsOn": ["a"],
+                "http": {
+                    "method": "POST",
+                    "url": server + "/nope",
+                    "headers": {"X-Token": "x"},
+                    "body": {},
+                },
+            },
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec, variables={"t": "secret"}))
     steps = latest(run)
-    assert steps["post"].output["json"] == {"got": {"n": 7, "s": "n=succeeded"},
-                                            "auth": "secret"}
+    assert steps["post"].output["json"] == {"got": {"n": 7, "s": "n=succeeded"}, "auth": "secret"}
     assert steps["post"].output["status"] == 200
     assert (steps["missing"].status, steps["missing"].error) == (
-        StepStatus.FAILED, "HTTP 404, expected 200")
+        StepStatus.FAILED,
+        "HTTP 404, expected 200",
+    )
 
 
-def test_wait_for_a_duration_sleeps_through_the_injected_sleep(
-        store: sqlite.SqliteStore) -> None:
+def test_wait_for_a_duration_sleeps_through_the_injected_sleep(store: sqlite.SqliteStore) -> None:
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -104,29 +141,44 @@ def test_wait_for_a_duration_sleeps_through_the_injected_sleep(
 
 
 def test_wait_until_polls_an_expression(store: sqlite.SqliteStore) -> None:
-    spec = workflow([
-        {"name": "slow", "command": ["sleep", "0.2"]},
-        {"name": "w", "kind": "wait",
-         "wait": {"until": "steps.slow.status == 'succeeded'", "interval": "20ms"}},
-    ])
+    spec = workflow(
+        [
+            {"name": "slow", "command": ["sleep", "0.2"]},
+            {
+                "name": "w",
+                "kind": "wait",
+                "wait": {"until": "steps.slow.status == 'succeeded'", "interval": "20ms"},
+            },
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec))
     assert run.status is RunStatus.SUCCEEDED
     assert latest(run)["w"].output["polls"] > 1
 
 
-@pytest.mark.parametrize(("count", "taken", "skipped"), [(3, "big", "small"),
-                                                         (1, "small", "big")])
+@pytest.mark.parametrize(("count", "taken", "skipped"), [(3, "big", "small"), (1, "small", "big")])
 def test_decision_skips_the_branch_not_taken(
-        store: sqlite.SqliteStore, count: int, taken: str, skipped: str) -> None:
-    spec = workflow([
-        {"name": "count", "command": ["echo", str(count)]},
-        {"name": "d", "kind": "decision", "dependsOn": ["count"], "decision": {
-            "when": "steps.count.outputs.json > 2", "then": ["big"], "else": ["small"]}},
-        {"name": "big", "dependsOn": ["d"], "command": ["true"]},
-        {"name": "after-big", "dependsOn": ["big"], "command": ["true"]},
-        {"name": "small", "dependsOn": ["d"], "command": ["true"]},
-        {"name": "join", "dependsOn": ["big", "small"], "command": ["true"]},
-    ])
+    store: sqlite.SqliteStore, count: int, taken: str, skipped: str
+) -> None:
+    spec = workflow(
+        [
+            {"name": "count", "command": ["echo", str(count)]},
+            {
+                "name": "d",
+                "kind": "decision",
+                "dependsOn": ["count"],
+                "decision": {
+                    "when": "steps.count.outputs.json > 2",
+                    "then": ["big"],
+                    "else": ["small"],
+                },
+            },
+            {"name": "big", "dependsOn": ["d"], "command": ["true"]},
+            {"name": "after-big", "dependsOn": ["big"], "command": ["true"]},
+            {"name": "small", "dependsOn": ["d"], "command": ["true"]},
+            {"name": "join", "dependsOn": ["big", "small"], "command": ["true"]},
+        ]
+    )
     run = asyncio.run(run_to_end(store, spec))
     assert run.status is RunStatus.SUCCEEDED
     found = statuses(run)
@@ -144,8 +196,7 @@ def test_reconcile_requests_a_sync(store: sqlite.SqliteStore) -> None:
         return {"revision": "abc"}
 
     spec = workflow([{"name": "s", "kind": "reconcile", "reconcile": {"source": "main"}}])
-    run = asyncio.run(run_to_end(store, spec,
-                                 services=base.Services(request_sync=request_sync)))
+    run = asyncio.run(run_to_end(store, spec, services=base.Services(request_sync=request_sync)))
     assert asked == ["main"]
     assert latest(run)["s"].output == {"source": "main", "result": {"revision": "abc"}}
 
@@ -155,26 +206,46 @@ async def _evaluate(policy: str, document: Mapping[str, Any]) -> base.PolicyVerd
     return base.PolicyVerdict(allowed=allowed, messages=() if allowed else ("prod is frozen",))
 
 
-@pytest.mark.parametrize(("env", "ran", "skipped"), [("dev", "go", "stop"),
-                                                     ("prod", "stop", "go")])
+@pytest.mark.parametrize(("env", "ran", "skipped"), [("dev", "go", "stop"), ("prod", "stop", "go")])
 def test_policy_branches_on_allow_and_deny(
-        store: sqlite.SqliteStore, env: str, ran: str, skipped: str) -> None:
-    spec = workflow([
-        {"name": "p", "kind": "policy", "policy": {
-            "policy": "deploy.freeze", "input": {"env": "{{ vars.env }}"},
-            "allow": ["go"], "deny": ["stop"]}},
-        {"name": "go", "dependsOn": ["p"], "command": ["true"]},
-        {"name": "stop", "dependsOn": ["p"], "command": ["true"]},
-    ])
-    run = asyncio.run(run_to_end(store, spec, variables={"env": env},
-                                 services=base.Services(evaluate_policy=_evaluate)))
-    assert (statuses(run)[ran], statuses(run)[skipped]) == (StepStatus.SUCCEEDED,
-                                                            StepStatus.SKIPPED)
+    store: sqlite.SqliteStore, env: str, ran: str, skipped: str
+) -> None:
+    spec = workflow(
+        [
+            {
+                "name": "p",
+                "kind": "policy",
+                "policy": {
+                    "policy": "deploy.freeze",
+                    "input": {"env": "{{ vars.env }}"},
+                    "allow": ["go"],
+                    "deny": ["stop"],
+                },
+            },
+            {"name": "go", "dependsOn": ["p"], "command": ["true"]},
+            {"name": "stop", "dependsOn": ["p"], "command": ["true"]},
+        ]
+    )
+    run = asyncio.run(
+        run_to_end(
+            store, spec, variables={"env": env}, services=base.Services(evaluate_policy=_evaluate)
+        )
+    )
+    assert (statuses(run)[ran], statuses(run)[skipped]) == (
+        StepStatus.SUCCEEDED,
+        StepStatus.SKIPPED,
+    )
 
 
 def test_policy_deny_without_branches_fails(store: sqlite.SqliteStore) -> None:
-    spec = workflow([{"name": "p", "kind": "policy", "policy": {
-        "policy": "deploy.freeze", "input": {"env": "prod"}}}])
-    run = asyncio.run(run_to_end(store, spec,
-                                 services=base.Services(evaluate_policy=_evaluate)))
+    spec = workflow(
+        [
+            {
+                "name": "p",
+                "kind": "policy",
+                "policy": {"policy": "deploy.freeze", "input": {"env": "prod"}},
+            }
+        ]
+    )
+    run = asyncio.run(run_to_end(store, spec, services=base.Services(evaluate_policy=_evaluate)))
     assert run.error == "step p failed: deploy.freeze: prod is frozen"

@@ -38,8 +38,11 @@ class FixedNow(SystemClock):
 
 def template_files() -> dict[str, str | bytes]:
     root = assets.template_dir()
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 @dataclass
@@ -52,11 +55,16 @@ class PullRequest:
         self.head = gitrepo.commit(self.repo, dict(files), delete=delete, message="pr")
         return self.head
 
-    def simulate(self, *, data_dir: Path | None = None,
-                 settings: SimulateSettings | None = None) -> Report:
-        request = engine.Request(source=SourceSettings(path=self.repo), base=self.base,
-                                 head=self.head, data_dir=data_dir,
-                                 settings=settings or SimulateSettings())
+    def simulate(
+        self, *, data_dir: Path | None = None, settings: SimulateSettings | None = None
+    ) -> Report:
+        request = engine.Request(
+            source=SourceSettings(path=self.repo),
+            base=self.base,
+            head=self.head,
+            data_dir=data_dir,
+            settings=settings or SimulateSettings(),
+        )
         return engine.simulate(request, clock=FixedNow())
 
 
@@ -87,9 +95,19 @@ def record_decisions(
                 if spec is None:
                     without += 1
                     continue
-                text = canonical(doc.body) if spec.input is InputFormat.CONFTEST else canonical(
-                    {"change": None, "observed": None, "parameters": spec.parameters,
-                     "resource": doc.body, "revision": revision})
+                text = (
+                    canonical(doc.body)
+                    if spec.input is InputFormat.CONFTEST
+                    else canonical(
+                        {
+                            "change": None,
+                            "observed": None,
+                            "parameters": spec.parameters,
+                            "resource": doc.body,
+                            "revision": revision,
+                        }
+                    )
+                )
                 assert hashlib.sha256(text.encode()).hexdigest() == d.input_digest
                 texts[d.input_digest] = text
             store.put_inputs(texts)

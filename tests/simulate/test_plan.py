@@ -14,25 +14,39 @@ from tests.simulate.conftest import NOW, PullRequest
 
 def applied(key: str, revision: str) -> base.ObjectStatus:
     kind, namespace, name = key.split("/")
-    return base.ObjectStatus(key=key, kind=kind, namespace=namespace or None, name=name,
-                             source="main", observed_generation=1,
-                             last_attempted_revision=revision, last_applied_revision=revision,
-                             updated_at=NOW)
+    return base.ObjectStatus(
+        key=key,
+        kind=kind,
+        namespace=namespace or None,
+        name=name,
+        source="main",
+        observed_generation=1,
+        last_attempted_revision=revision,
+        last_applied_revision=revision,
+        updated_at=NOW,
+    )
 
 
 def test_the_plan_against_the_store_updates_changed_and_prunes_removed_objects(
-        pr: PullRequest, tmp_path: Path) -> None:
+    pr: PullRequest, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     store = SqliteStore(data / "reconciler.db", retention=RetentionSettings())
-    for key in ("File//motd", "File//web-service-config", "File//web-service-env",
-                "ExecResource//web-service"):
+    for key in (
+        "File//motd",
+        "File//web-service-config",
+        "File//web-service-env",
+        "ExecResource//web-service",
+    ):
         store.put_status(applied(key, pr.base))
     store.close()
     settings = (pr.repo / "reconciler.yaml").read_text().replace("prune: false", "prune: true")
     motd = (pr.repo / "resources/files/motd.yaml").read_text().replace("Welcome.", "Hello.")
-    pr.change({"reconciler.yaml": settings, "resources/files/motd.yaml": motd},
-              delete=["resources/files/app-config.yaml"])
+    pr.change(
+        {"reconciler.yaml": settings, "resources/files/motd.yaml": motd},
+        delete=["resources/files/app-config.yaml"],
+    )
     report = pr.simulate(data_dir=data)
     assert report.plan is not None
     assert report.plan.observed_from == f"store {data / 'reconciler.db'}"
@@ -41,20 +55,28 @@ def test_the_plan_against_the_store_updates_changed_and_prunes_removed_objects(
         PlanItem(key="File//web-service-env", action="delete"),  # deletes run in reverse
         PlanItem(key="File//web-service-config", action="delete"),
     )
-    assert report.plan.counts == {"create": 0, "update": 1, "delete": 2, "noop": 1,
-                                  "not-observed": 0}
+    assert report.plan.counts == {
+        "create": 0,
+        "update": 1,
+        "delete": 2,
+        "noop": 1,
+        "not-observed": 0,
+    }
 
 
 def test_without_a_store_removed_objects_are_listed_and_files_observed_read_only(
-        pr: PullRequest) -> None:
+    pr: PullRequest,
+) -> None:
     pr.change({}, delete=["resources/files/app-config.yaml"])
     report = pr.simulate()
     assert report.plan is not None
     removed = [i for i in report.plan.items if i.action == "orphan"]
     assert removed == [
-        PlanItem(key="File//web-service-config", action="orphan",
-                 note="removed from Git; left in place"),
-        PlanItem(key="File//web-service-env", action="orphan",
-                 note="removed from Git; left in place"),
+        PlanItem(
+            key="File//web-service-config", action="orphan", note="removed from Git; left in place"
+        ),
+        PlanItem(
+            key="File//web-service-env", action="orphan", note="removed from Git; left in place"
+        ),
     ]
     assert report.plan.counts["not-observed"] == 1

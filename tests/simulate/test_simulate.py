@@ -49,31 +49,50 @@ spec:
 def test_a_strict_policy_denying_existing_resources_blocks_the_change(
     pr: PullRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pr.change({"policies/org/namespaces.rego": NAMESPACE_POLICY,
-               "policies/org/bindings.yaml": NAMESPACE_BINDING,
-               "workflows/page.yaml": VIOLATION_WORKFLOW})
-    code = main(["simulate", str(pr.repo), "--base", pr.base, "--head", pr.head,
-                 "--format", "json"])
+    pr.change(
+        {
+            "policies/org/namespaces.rego": NAMESPACE_POLICY,
+            "policies/org/bindings.yaml": NAMESPACE_BINDING,
+            "workflows/page.yaml": VIOLATION_WORKFLOW,
+        }
+    )
+    code = main(
+        ["simulate", str(pr.repo), "--base", pr.base, "--head", pr.head, "--format", "json"]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     assert report["blocked"] is True
     assert report["blockingReasons"] == ["2 newly denied strict decision(s)"]
-    denied = [(d["key"], d["binding"], d["action_after"],
-               d["messages"], d["path"], d["line"])
-              for d in report["decisions"]["deltas"] if d["delta"] == "newly-denied"]
+    denied = [
+        (d["key"], d["binding"], d["action_after"], d["messages"], d["path"], d["line"])
+        for d in report["decisions"]["deltas"]
+        if d["delta"] == "newly-denied"
+    ]
     assert denied == [
-        ("Deployment/storefront/redis-cache", "no-storefront", "blocked",
-         ["redis-cache may not run in storefront"], "resources/kubernetes/redis-cache.yaml", 3),
-        ("Deployment/storefront/storefront-web", "no-storefront", "blocked",
-         ["storefront-web may not run in storefront"],
-         "resources/kubernetes/storefront-web.yaml", 4),
+        (
+            "Deployment/storefront/redis-cache",
+            "no-storefront",
+            "blocked",
+            ["redis-cache may not run in storefront"],
+            "resources/kubernetes/redis-cache.yaml",
+            3,
+        ),
+        (
+            "Deployment/storefront/storefront-web",
+            "no-storefront",
+            "blocked",
+            ["storefront-web may not run in storefront"],
+            "resources/kubernetes/storefront-web.yaml",
+            4,
+        ),
     ]
     added = {(p["kind"], p["name"], p["change"]) for p in report["policies"]}
-    assert added == {("package", "org.namespaces", "added"),
-                     ("binding", "no-storefront", "added")}
+    assert added == {("package", "org.namespaces", "added"), ("binding", "no-storefront", "added")}
     fires = {(f["kind"], f["name"], f["trigger"]) for f in report["runs"]["fires"]}
-    assert fires == {("Workflow", "page-storefront", "violation"),
-                     ("Runbook", "disk-full", "remediation")}
+    assert fires == {
+        ("Workflow", "page-storefront", "violation"),
+        ("Runbook", "disk-full", "remediation"),
+    }
 
 
 def test_relaxing_a_policy_shows_flips_in_the_replayed_decision_log(
@@ -90,8 +109,10 @@ def test_relaxing_a_policy_shows_flips_in_the_replayed_decision_log(
     pr.change({"policies/bindings.yaml": relaxed})
     report = pr.simulate(data_dir=data)
     assert report.replay is not None
-    flips = {(f.binding, f.direction): (f.count, [e.key for e in f.examples])
-             for f in report.replay.flips}
+    flips = {
+        (f.binding, f.direction): (f.count, [e.key for e in f.examples])
+        for f in report.replay.flips
+    }
     assert flips == {
         ("replica-bounds", "deny->allow"): (3, ["Deployment/storefront/storefront-web"]),
         ("replica-bounds", "allow->deny"): (3, ["Deployment/payments/payments-api"]),
@@ -101,24 +122,32 @@ def test_relaxing_a_policy_shows_flips_in_the_replayed_decision_log(
     assert report.replay.replayed == logged - without_input
     example = next(f for f in report.replay.flips if f.direction == "allow->deny").examples[0]
     assert example.messages == (
-        "Deployment payments/payments-api runs 3 replicas; at most 2 are allowed",)
+        "Deployment payments/payments-api runs 3 replicas; at most 2 are allowed",
+    )
     assert report.plan is not None and report.plan.observed_from.startswith("store ")
     assert not report.blocked  # replica-bounds is monitor: flips are reported, not blocking
 
 
 def test_a_runbook_with_a_dangerous_command_is_reported_invalid(pr: PullRequest) -> None:
-    pr.change({"runbooks/wipe.yaml": (
-        "apiVersion: reconciler.dev/v1\nkind: Runbook\nmetadata: {name: wipe}\n"
-        "spec:\n  type: maintenance\n  steps:\n"
-        "    - {name: wipe, command: [rm, -rf, /]}\n")})
+    pr.change(
+        {
+            "runbooks/wipe.yaml": (
+                "apiVersion: reconciler.dev/v1\nkind: Runbook\nmetadata: {name: wipe}\n"
+                "spec:\n  type: maintenance\n  steps:\n"
+                "    - {name: wipe, command: [rm, -rf, /]}\n"
+            )
+        }
+    )
     report = pr.simulate()
     assert report.problems is not None
-    assert [str(p) for p in report.problems.introduced] == [
-        str(p) for p in report.problems.at_head]
+    assert [str(p) for p in report.problems.introduced] == [str(p) for p in report.problems.at_head]
     assert len(report.problems.introduced) == 1
     problem = report.problems.introduced[0]
-    assert (problem.path, problem.line, problem.key) == ("runbooks/wipe.yaml", 7,
-                                                         "spec.steps[0].command")
+    assert (problem.path, problem.line, problem.key) == (
+        "runbooks/wipe.yaml",
+        7,
+        "spec.steps[0].command",
+    )
     assert "rm -rf /" in problem.message
     assert report.runs is not None
     (change,) = report.runs.changes
@@ -145,19 +174,29 @@ def test_a_git_trigger_matching_a_changed_path_fires(pr: PullRequest) -> None:
     report = pr.simulate()
     assert report.runs is not None
     assert report.runs.fires == (
-        Fire(kind="Workflow", name="nightly-backup", trigger="git",
-             reason="git paths resources/files/** match resources/files/motd.yaml"),
+        Fire(
+            kind="Workflow",
+            name="nightly-backup",
+            trigger="git",
+            reason="git paths resources/files/** match resources/files/motd.yaml",
+        ),
     )
     assert report.changed_paths == ("resources/files/motd.yaml",)
 
 
 def test_new_problems_and_fixed_ones_are_matched_without_their_line(pr: PullRequest) -> None:
-    pr.change({"resources/files/broken.yaml": (
-        "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: broken}\nspec: {}\n")})
+    pr.change(
+        {
+            "resources/files/broken.yaml": (
+                "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: broken}\nspec: {}\n"
+            )
+        }
+    )
     report = pr.simulate()
     assert report.problems is not None
     assert [str(p) for p in report.problems.introduced] == [
-        "resources/files/broken.yaml:4 spec.path: required"]
+        "resources/files/broken.yaml:4 spec.path: required"
+    ]
     assert report.problems.fixed == ()
     assert report.blocked
 
@@ -168,21 +207,32 @@ def test_exec_resources_are_not_observed_and_nothing_is_applied(pr: PullRequest)
     assert report.plan is not None
     items = {i.key: (i.action, i.note) for i in report.plan.items}
     assert items["ExecResource//web-service"] == (
-        "not-observed", "not observed (untrusted provider program)")
+        "not-observed",
+        "not observed (untrusted provider program)",
+    )
     assert report.plan.observed_from == "providers (read-only)"
 
 
 def test_a_resource_the_change_adds_is_judged_by_the_heads_policies(pr: PullRequest) -> None:
     web = (pr.repo / "resources/kubernetes/payments-api.yaml").read_text().split("---")[0]
     unlabelled = web.replace("payments-api", "payments-batch").replace(
-        "    owner: payments-leads\n", "")
+        "    owner: payments-leads\n", ""
+    )
     pr.change({"resources/kubernetes/payments-batch.yaml": unlabelled})
     report = pr.simulate()
     assert report.decisions is not None
-    assert [(d.delta, d.key, d.cause, d.action_before, d.action_after, d.messages)
-            for d in report.decisions.deltas] == [
-        (Delta.NEWLY_DENIED, "Deployment/payments/payments-batch", "added", None, "blocked",
-         ('Deployment payments/payments-batch is missing the required label "owner"',)),
+    assert [
+        (d.delta, d.key, d.cause, d.action_before, d.action_after, d.messages)
+        for d in report.decisions.deltas
+    ] == [
+        (
+            Delta.NEWLY_DENIED,
+            "Deployment/payments/payments-batch",
+            "added",
+            None,
+            "blocked",
+            ('Deployment payments/payments-batch is missing the required label "owner"',),
+        ),
     ]
     # only the added resource was evaluated: no policy changed
     assert report.decisions.decisions_base == 0

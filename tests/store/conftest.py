@@ -18,8 +18,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
     opened: list[base.Store] = []
 
     def opener(retention: RetentionSettings | None = None) -> base.Store:
-        store = sqlite.SqliteStore(tmp_path / "state.db",
-                                   retention=retention or RetentionSettings())
+        store = sqlite.SqliteStore(
+            tmp_path / "state.db", retention=retention or RetentionSettings()
+        )
         opened.append(store)
         return store
 

@@ -22,12 +22,15 @@ BATCH = 50
 def main(path: str, prefix: str) -> None:
     store = sqlite.SqliteStore(path, retention=RetentionSettings())
     for i in range(1_000_000):
-        run = f.run(f"{prefix}-{i}", steps=tuple(f.step(f"s{n}", status=base.StepStatus.RUNNING)
-                                            for n in range(STEPS)))
+        run = f.run(
+            f"{prefix}-{i}",
+            steps=tuple(f.step(f"s{n}", status=base.StepStatus.RUNNING) for n in range(STEPS)),
+        )
         store.create_run(run)
         done = tuple(replace(s, status=base.StepStatus.SUCCEEDED) for s in run.steps)
-        store.update_run(replace(run, status=base.RunStatus.SUCCEEDED, steps=done,
-                                 finished_at=f.at(i)))
+        store.update_run(
+            replace(run, status=base.RunStatus.SUCCEEDED, steps=done, finished_at=f.at(i))
+        )
         store.append_decisions([f.decision(name=f"r{i}-{n}", seconds=i) for n in range(BATCH)])
         print(run.id, flush=True)
 

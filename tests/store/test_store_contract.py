@@ -107,14 +107,16 @@ def test_iter_decisions_on_an_empty_log_yields_nothing(store: base.Store) -> Non
 
 
 def test_violations_are_the_latest_decision_per_policy_and_key(store: base.Store) -> None:
-    store.append_decisions([
-        f.decision(policy="p1", name="web", outcome=Outcome.DENY, seconds=0),
-        f.decision(policy="p1", name="web", outcome=Outcome.ALLOW, seconds=5),  # fixed
-        f.decision(policy="p1", name="api", outcome=Outcome.ALLOW, seconds=0),
-        f.decision(policy="p1", name="api", outcome=Outcome.ERROR, seconds=5),  # broke
-        f.decision(policy="p2", name="web", outcome=Outcome.DENY, seconds=1),
-        f.decision(policy="p2", name="db", outcome=Outcome.WARN, seconds=1),
-    ])
+    store.append_decisions(
+        [
+            f.decision(policy="p1", name="web", outcome=Outcome.DENY, seconds=0),
+            f.decision(policy="p1", name="web", outcome=Outcome.ALLOW, seconds=5),  # fixed
+            f.decision(policy="p1", name="api", outcome=Outcome.ALLOW, seconds=0),
+            f.decision(policy="p1", name="api", outcome=Outcome.ERROR, seconds=5),  # broke
+            f.decision(policy="p2", name="web", outcome=Outcome.DENY, seconds=1),
+            f.decision(policy="p2", name="db", outcome=Outcome.WARN, seconds=1),
+        ]
+    )
     found = [(v.policy, v.resource.name, v.outcome) for v in store.violations()]
     assert found == [("p1", "api", Outcome.ERROR), ("p2", "web", Outcome.DENY)]
     assert [v.policy for v in store.violations(policy="p2")] == ["p2"]
@@ -131,8 +133,13 @@ def test_violations_follow_time_across_batches_not_arrival(store: base.Store) ->
 
 
 def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> None:
-    run = f.run("r1", steps=(f.step("b"), f.step("a", status=base.StepStatus.RUNNING,
-                                                  finished_at=None, output={})))
+    run = f.run(
+        "r1",
+        steps=(
+            f.step("b"),
+            f.step("a", status=base.StepStatus.RUNNING, finished_at=None, output={}),
+        ),
+    )
     store.create_run(run)
     assert store.get_run("r1") == run
     assert store.get_run("absent") is None
@@ -161,8 +168,13 @@ def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
 def test_update_run_overwrites_fields_and_upserts_its_steps(store: base.Store) -> None:
     store.create_run(f.run("r1", steps=(f.step("a", status=base.StepStatus.RUNNING),)))
     store.update_step("r1", f.step("b"))
-    finished = f.run("r1", status=base.RunStatus.FAILED, finished_at=f.at(9), error="a failed",
-                     steps=(f.step("a", status=base.StepStatus.FAILED, error="boom"),))
+    finished = f.run(
+        "r1",
+        status=base.RunStatus.FAILED,
+        finished_at=f.at(9),
+        error="a failed",
+        steps=(f.step("a", status=base.StepStatus.FAILED, error="boom"),),
+    )
     store.update_run(finished)
     store.update_run(finished)
     assert store.get_run("r1") == replace(finished, steps=(*finished.steps, f.step("b")))
@@ -184,7 +196,8 @@ def test_list_runs_newest_first_filtered_by_kind_and_status(store: base.Store) -
     assert [r.id for r in store.list_runs()] == ["r3", "r2", "r1"]
     assert [r.id for r in store.list_runs(limit=2)] == ["r3", "r2"]
     assert store.list_runs(kind=base.RunKind.RUNBOOK) == [
-        f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),))]
+        f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),))
+    ]
     assert [r.id for r in store.list_runs(status=base.RunStatus.WAITING)] == ["r3"]
     assert store.list_runs(kind=base.RunKind.SIMULATION) == []
 
@@ -199,8 +212,7 @@ def test_events_get_growing_ids_and_are_paged_by_id(store: base.Store) -> None:
 
 
 @pytest.mark.parametrize("write", ["status", "decision", "run", "event", "revision"])
-def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store,
-                                                             write: str) -> None:
+def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store, write: str) -> None:
     naive = datetime(2026, 3, 1, 12, 0)
     with pytest.raises(ValueError) as raised:
         if write == "status":
@@ -214,13 +226,18 @@ def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store,
         else:
             store.record_revision("main", replace(f.revision("a"), committed_at=naive))
     assert str(raised.value) == (
-        "timestamp 2026-03-01T12:00:00 has no timezone; the store keeps UTC")
-    assert (store.list_status(), store.decisions(), store.list_runs(), store.events(),
-            store.revisions("main")) == ([], [], [], [], [])
+        "timestamp 2026-03-01T12:00:00 has no timezone; the store keeps UTC"
+    )
+    assert (
+        store.list_status(),
+        store.decisions(),
+        store.list_runs(),
+        store.events(),
+        store.revisions("main"),
+    ) == ([], [], [], [], [])
 
 
-def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(
-        store: base.Store) -> None:
+def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(store: base.Store) -> None:
     from datetime import timedelta, timezone
 
     local = f.at(0).astimezone(timezone(timedelta(hours=2)))

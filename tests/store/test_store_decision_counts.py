@@ -15,14 +15,16 @@ from reconciler.store import base
 def test_counts_per_policy_outcome_and_bucket_leaving_out_older_and_empty_ones(
     store: base.Store,
 ) -> None:
-    store.append_decisions([
-        f.decision(policy="a", seconds=-1),  # before `since`: left out
-        f.decision(policy="a", seconds=0),
-        f.decision(policy="a", seconds=59.5, name="db"),
-        f.decision(policy="a", seconds=60, outcome=Outcome.ALLOW),
-        f.decision(policy="a", seconds=61),
-        f.decision(policy="b", seconds=200, outcome=Outcome.WARN),
-    ])
+    store.append_decisions(
+        [
+            f.decision(policy="a", seconds=-1),  # before `since`: left out
+            f.decision(policy="a", seconds=0),
+            f.decision(policy="a", seconds=59.5, name="db"),
+            f.decision(policy="a", seconds=60, outcome=Outcome.ALLOW),
+            f.decision(policy="a", seconds=61),
+            f.decision(policy="b", seconds=200, outcome=Outcome.WARN),
+        ]
+    )
     counts = store.decision_counts(since=f.at(0), bucket=timedelta(minutes=1))
     assert [(c.policy, c.outcome, c.bucket_start, c.count) for c in counts] == [
         ("a", Outcome.DENY, f.at(0), 2),

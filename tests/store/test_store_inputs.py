@@ -18,14 +18,15 @@ from tests.store import store_factories as f
 @pytest.fixture(params=["sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[base.Store]:
     assert request.param == "sqlite"
-    opened = sqlite.SqliteStore(tmp_path / "state.db", retention=RetentionSettings(
-        max_decisions=2, decision_max_age=timedelta(days=3650)))
+    opened = sqlite.SqliteStore(
+        tmp_path / "state.db",
+        retention=RetentionSettings(max_decisions=2, decision_max_age=timedelta(days=3650)),
+    )
     yield opened
     opened.close()
 
 
-def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(
-        store: base.Store) -> None:
+def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(store: base.Store) -> None:
     assert store.put_inputs({"d1": '{"a":1}', "d2": '{"b":2}'}) == 2
     assert store.put_inputs({"d1": '{"changed":true}'}) == 1
     assert store.get_inputs(["d1", "d2", "d3"]) == {"d1": '{"a":1}', "d2": '{"b":2}'}
@@ -41,9 +42,13 @@ def test_many_digests_are_read_in_one_call(store: base.Store) -> None:
 
 def test_retention_forgets_inputs_no_decision_refers_to(store: base.Store) -> None:
     store.put_inputs({"old": "{}", "kept": "[]", "orphan": "null"})
-    store.append_decisions([f.decision(name="a", digest="old", seconds=0),
-                            f.decision(name="b", digest="kept", seconds=1),
-                            f.decision(name="c", digest="kept", seconds=2)])
+    store.append_decisions(
+        [
+            f.decision(name="a", digest="old", seconds=0),
+            f.decision(name="b", digest="kept", seconds=1),
+            f.decision(name="c", digest="kept", seconds=2),
+        ]
+    )
     store.apply_retention(now=f.at(10))
     # "a" left the log but is still the current decision of (policy, web-a): its input stays
     assert store.get_inputs(["old", "kept", "orphan"]) == {"old": "{}", "kept": "[]"}
@@ -62,11 +67,13 @@ def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) 
 
 def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: base.Store) -> None:
     store.put_inputs({"d1": '{"a":1}'})
-    logged = [f.decision(name=f"w{i}", digest="d1" if i % 2 else "none", seconds=i)
-              for i in range(5)]
+    logged = [
+        f.decision(name=f"w{i}", digest="d1" if i % 2 else "none", seconds=i) for i in range(5)
+    ]
     store.append_decisions(logged)
     assert list(store.iter_decisions_with_inputs(batch=2)) == [
-        (d, '{"a":1}' if i % 2 else None) for i, d in enumerate(logged)]
+        (d, '{"a":1}' if i % 2 else None) for i, d in enumerate(logged)
+    ]
     shares = [list(store.iter_decisions_with_inputs(batch=2, shard=s, shards=2)) for s in (0, 1)]
     assert sorted((d.at for share in shares for d, _ in share)) == [d.at for d in logged]
     assert shares[0] and shares[1]

@@ -62,11 +62,13 @@ def test_events_are_bounded_by_count_and_age_and_ids_never_repeat(open_store: Op
 
 def test_finished_runs_are_bounded_and_unfinished_ones_kept(open_store: Opener) -> None:
     store = open_store(RetentionSettings(max_runs=2, run_max_age=timedelta(seconds=100)))
-    store.create_run(f.run("old", status=base.RunStatus.FAILED, finished_at=f.at(0),
-                           steps=(f.step("a"),)))
+    store.create_run(
+        f.run("old", status=base.RunStatus.FAILED, finished_at=f.at(0), steps=(f.step("a"),))
+    )
     for i in range(3):
-        store.create_run(f.run(f"done{i}", status=base.RunStatus.SUCCEEDED,
-                               finished_at=f.at(9_990)))
+        store.create_run(
+            f.run(f"done{i}", status=base.RunStatus.SUCCEEDED, finished_at=f.at(9_990))
+        )
     store.create_run(f.run("waiting", status=base.RunStatus.WAITING, started_at=f.at(0)))
     store.create_run(f.run("running", status=base.RunStatus.RUNNING, started_at=f.at(0)))
     assert store.apply_retention(now=NOW) == RetentionReport(runs=2)

@@ -25,8 +25,15 @@ def test_a_simulation_round_trips_every_field(store: base.Store) -> None:
 
 
 def test_putting_a_simulation_again_replaces_it(store: base.Store) -> None:
-    queued = f.simulation("s1", status=QUEUED, blocked=False, conclusion=None, report=None,
-                          markdown=(), finished_at=None)
+    queued = f.simulation(
+        "s1",
+        status=QUEUED,
+        blocked=False,
+        conclusion=None,
+        report=None,
+        markdown=(),
+        finished_at=None,
+    )
     store.put_simulation(queued)
     store.put_simulation(f.simulation("s1"))
     assert store.list_simulations() == [f.simulation("s1")]
@@ -39,16 +46,25 @@ def test_simulations_are_listed_newest_first_and_filtered(store: base.Store) -> 
     store.put_simulation(f.simulation("other-source", source="infra", seconds=6))
     store.put_simulation(f.simulation("running", status=RUNNING, finished_at=None, seconds=1))
     assert [s.id for s in store.list_simulations()] == [
-        "new", "other-source", "other-pr", "running", "old"]
+        "new",
+        "other-source",
+        "other-pr",
+        "running",
+        "old",
+    ]
     assert [s.id for s in store.list_simulations(source="main", number=7)] == [
-        "new", "running", "old"]
+        "new",
+        "running",
+        "old",
+    ]
     assert [s.id for s in store.list_simulations(status=RUNNING)] == ["running"]
     assert [s.id for s in store.list_simulations(limit=2)] == ["new", "other-source"]
 
 
 def test_finished_simulations_are_bounded_by_count_and_age(open_store: Opener) -> None:
-    store = open_store(RetentionSettings(max_simulations=2,
-                                         simulation_max_age=timedelta(seconds=1_000)))
+    store = open_store(
+        RetentionSettings(max_simulations=2, simulation_max_age=timedelta(seconds=1_000))
+    )
     for i in range(4):
         store.put_simulation(f.simulation(f"s{i}", seconds=9_000 + i))
     store.put_simulation(f.simulation("ancient", seconds=0))
@@ -57,8 +73,9 @@ def test_finished_simulations_are_bounded_by_count_and_age(open_store: Opener) -
 
 
 def test_queued_and_running_simulations_are_never_pruned(open_store: Opener) -> None:
-    store = open_store(RetentionSettings(max_simulations=1,
-                                         simulation_max_age=timedelta(seconds=1)))
+    store = open_store(
+        RetentionSettings(max_simulations=1, simulation_max_age=timedelta(seconds=1))
+    )
     waiting = replace(f.simulation("waiting", seconds=0), status=QUEUED, finished_at=None)
     running = replace(f.simulation("running", seconds=0), status=RUNNING, finished_at=None)
     store.put_simulation(waiting)

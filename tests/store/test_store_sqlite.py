@@ -33,8 +33,7 @@ def raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(
-        tmp_path: Path) -> None:
+def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_path: Path) -> None:
     store = open_db(tmp_path / "state.db")
     store.close()
     assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
@@ -63,11 +62,13 @@ def _migration(name: str, calls: list[str]) -> schema.Migration:
     def migrate(connection: Any) -> None:
         calls.append(name)
         connection.exec_driver_sql(f"ALTER TABLE events ADD COLUMN {name} TEXT")
+
     return migrate
 
 
 def test_an_older_database_is_migrated_once_keeping_its_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, calls = tmp_path / "state.db", list[str]()
     store = open_db(path)
     event = store.append_event(f.event())
@@ -75,8 +76,9 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     real = schema.MIGRATIONS
     monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v3", calls)))
     open_db(path).close()
-    monkeypatch.setattr(schema, "MIGRATIONS",
-                        (*real, _migration("v3", calls), _migration("v4", calls)))
+    monkeypatch.setattr(
+        schema, "MIGRATIONS", (*real, _migration("v3", calls), _migration("v4", calls))
+    )
     store = open_db(path)
     assert (store.schema_version, calls) == (4, ["v3", "v4"])
     assert store.events() == [event]
@@ -88,7 +90,8 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "state.db"
     with monkeypatch.context() as patched:  # a database as version 1 made it
         patched.setattr(schema, "MIGRATIONS", ())
@@ -112,7 +115,8 @@ def _create_all_but_simulations(connection: Any, **kwargs: Any) -> None:
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "state.db"
     open_db(path).close()
 
@@ -138,7 +142,8 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         open_db(path)
     assert str(raised.value) == (
         f"{path}: database schema version 7 is newer than this reconciler supports (2);"
-        " open it with a newer reconciler")
+        " open it with a newer reconciler"
+    )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
 
 
@@ -187,8 +192,13 @@ def test_writers_on_four_threads_lose_nothing(tmp_path: Path) -> None:
 
 def _start_writer(path: Path, prefix: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}
-    return subprocess.Popen([sys.executable, str(HERE / "kill_writer.py"), str(path), prefix],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "kill_writer.py"), str(path), prefix],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _kill_while_writing(path: Path, prefix: str, *, rng: random.Random) -> list[str]:
@@ -220,8 +230,9 @@ def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> 
     for run_id, run in runs.items():
         assert len(run.steps) == 20, run_id  # created with all its steps or not at all
         done = run.status is RunStatus.SUCCEEDED
-        assert {s.status for s in run.steps} == {StepStatus.SUCCEEDED if done
-                                                 else StepStatus.RUNNING}
+        assert {s.status for s in run.steps} == {
+            StepStatus.SUCCEEDED if done else StepStatus.RUNNING
+        }
         assert done or run_id not in committed
     assert len(list(store.iter_decisions())) % 50 == 0
     assert len(list(store.iter_decisions())) >= 50 * len(committed)

@@ -17,12 +17,18 @@ SETTINGS = (
 )
 
 
-def workflow(name: str, *, triggers: list[dict[str, Any]], steps: list[dict[str, Any]],
-             **spec: Any) -> str:
+def workflow(
+    name: str, *, triggers: list[dict[str, Any]], steps: list[dict[str, Any]], **spec: Any
+) -> str:
     """A Workflow document (JSON is YAML)."""
-    return json.dumps({"apiVersion": "reconciler.dev/v1", "kind": "Workflow",
-                       "metadata": {"name": name},
-                       "spec": {"triggers": triggers, "steps": steps, **spec}})
+    return json.dumps(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": name},
+            "spec": {"triggers": triggers, "steps": steps, **spec},
+        }
+    )
 
 
 def echo(name: str, text: str = "ok", **extra: Any) -> dict[str, Any]:
@@ -37,8 +43,10 @@ def make(path: Path, files: dict[str, str]) -> str:
 def served(tmp_path: Path, repo: Path, **extra: Any) -> Iterator[live.Live]:
     """The daemon following `repo` (interval 1h: tests poke it), after its first pass."""
     settings = live.settings_for(
-        tmp_path / "data", {"name": "wf", "path": str(repo), "ref": "main", "interval": "1h"},
-        **extra)
+        tmp_path / "data",
+        {"name": "wf", "path": str(repo), "ref": "main", "interval": "1h"},
+        **extra,
+    )
     with live.serve(settings) as running:
         running.wait_for(lambda: running.passes("wf") >= 1, "the first reconcile")
         yield running

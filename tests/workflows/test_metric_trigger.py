@@ -44,16 +44,35 @@ def load(tmp_path: Path) -> Iterator[tuple[Gauge, str]]:
     exporter_port = free_port()
     server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
     config = tmp_path / "prometheus.yml"
-    config.write_text(json.dumps({
-        "global": {"scrape_interval": SCRAPE, "scrape_timeout": SCRAPE,
-                   "evaluation_interval": SCRAPE},
-        "scrape_configs": [{"job_name": "app",
-                            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "global": {
+                    "scrape_interval": SCRAPE,
+                    "scrape_timeout": SCRAPE,
+                    "evaluation_interval": SCRAPE,
+                },
+                "scrape_configs": [
+                    {
+                        "job_name": "app",
+                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                    }
+                ],
+            }
+        )
+    )
     port = free_port()
     with (tmp_path / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: value(url) == 0.0, "prometheus to scrape the exporter", timeout=30)
@@ -87,13 +106,20 @@ def wait_until(check: object, what: str, *, timeout: float = 20) -> float:
 
 
 def test_a_metric_trigger_fires_after_its_condition_held_for_its_duration(
-        tmp_path: Path, load: tuple[Gauge, str]) -> None:
+    tmp_path: Path, load: tuple[Gauge, str]
+) -> None:
     gauge, url = load
     repo = tmp_path / "repo"
-    helpers.make(repo, {"workflows/spike.yaml": helpers.workflow(
-        "spike", triggers=[{"metric": {"query": "app_load", "op": ">", "value": 5,
-                                       "for": "2s"}}],
-        steps=[helpers.echo("shed", "load is {{ vars.values }}")])})
+    helpers.make(
+        repo,
+        {
+            "workflows/spike.yaml": helpers.workflow(
+                "spike",
+                triggers=[{"metric": {"query": "app_load", "op": ">", "value": 5, "for": "2s"}}],
+                steps=[helpers.echo("shed", "load is {{ vars.values }}")],
+            )
+        },
+    )
     settings = {"prometheus": {"url": url, "interval": SCRAPE}}
     with helpers.served(tmp_path, repo, **settings) as running:
         gauge.set(10)

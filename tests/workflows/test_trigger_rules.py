@@ -10,19 +10,22 @@ from reconciler.run import triggers
 from reconciler.specs import runs
 
 
-@pytest.mark.parametrize(("pattern", "path", "matches"), [
-    ("resources/**", "resources/a.yaml", True),
-    ("resources/**", "resources/files/deep/a.yaml", True),
-    ("resources/**", "policies/a.rego", False),
-    ("resources/*.yaml", "resources/a.yaml", True),
-    ("resources/*.yaml", "resources/files/a.yaml", False),
-    ("**/*.rego", "policies/k8s/a.rego", True),
-    ("**/*.rego", "a.rego", True),
-    ("data/?.json", "data/a.json", True),
-    ("data/?.json", "data/ab.json", False),
-    ("/resources/**", "resources/x", True),
-    ("a+b/[x].yaml", "a+b/[x].yaml", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("resources/**", "resources/a.yaml", True),
+        ("resources/**", "resources/files/deep/a.yaml", True),
+        ("resources/**", "policies/a.rego", False),
+        ("resources/*.yaml", "resources/a.yaml", True),
+        ("resources/*.yaml", "resources/files/a.yaml", False),
+        ("**/*.rego", "policies/k8s/a.rego", True),
+        ("**/*.rego", "a.rego", True),
+        ("data/?.json", "data/a.json", True),
+        ("data/?.json", "data/ab.json", False),
+        ("/resources/**", "resources/x", True),
+        ("a+b/[x].yaml", "a+b/[x].yaml", True),
+    ],
+)
 def test_path_globs(pattern: str, path: str, matches: bool) -> None:
     assert triggers.paths_match([pattern], [path]) is matches
 

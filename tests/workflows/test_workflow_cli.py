@@ -15,12 +15,16 @@ from reconciler.store.sqlite import SqliteStore
 from tests.workflows import helpers
 from tests.workflows.helpers import echo, workflow
 
-DIAMOND = workflow("diamond", triggers=[{"manual": {}}], steps=[
-    echo("a", timeout="10s"),
-    {"name": "b", "kind": "wait", "wait": {"duration": "5s"}, "dependsOn": ["a"]},
-    echo("c", timeout="2s", dependsOn=["a"]),
-    echo("d", dependsOn=["b", "c"], timeout="1s"),
-])
+DIAMOND = workflow(
+    "diamond",
+    triggers=[{"manual": {}}],
+    steps=[
+        echo("a", timeout="10s"),
+        {"name": "b", "kind": "wait", "wait": {"duration": "5s"}, "dependsOn": ["a"]},
+        echo("c", timeout="2s", dependsOn=["a"]),
+        echo("d", dependsOn=["b", "c"], timeout="1s"),
+    ],
+)
 
 
 def record(tmp_path: Path, durations: dict[str, float]) -> Path:
@@ -28,61 +32,94 @@ def record(tmp_path: Path, durations: dict[str, float]) -> Path:
     data.mkdir()
     store = SqliteStore(data / "reconciler.db", retention=RetentionSettings())
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    steps = tuple(StepRecord(name=n, status=StepStatus.SUCCEEDED, started_at=start,
-                             finished_at=start + timedelta(seconds=s))
-                  for n, s in durations.items())
-    store.create_run(RunRecord(id="r1", kind=RunKind.WORKFLOW, name="diamond", trigger="api",
-                               revision=None, status=RunStatus.SUCCEEDED, steps=steps,
-                               started_at=start))
+    steps = tuple(
+        StepRecord(
+            name=n,
+            status=StepStatus.SUCCEEDED,
+            started_at=start,
+            finished_at=start + timedelta(seconds=s),
+        )
+        for n, s in durations.items()
+    )
+    store.create_run(
+        RunRecord(
+            id="r1",
+            kind=RunKind.WORKFLOW,
+            name="diamond",
+            trigger="api",
+            revision=None,
+            status=RunStatus.SUCCEEDED,
+            steps=steps,
+            started_at=start,
+        )
+    )
     store.close()
     return data
 
 
-def test_analyze_estimates_from_timeouts(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_estimates_from_timeouts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
     assert main(["workflow", "analyze", "diamond", str(tmp_path / "repo")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[:5] == ["critical path: a -> b -> d", "expected duration: 16.0s",
-                       "stage 1: a", "stage 2: b, c (can run in parallel)", "stage 3: d"]
+    assert out[:5] == [
+        "critical path: a -> b -> d",
+        "expected duration: 16.0s",
+        "stage 1: a",
+        "stage 2: b, c (can run in parallel)",
+        "stage 3: d",
+    ]
     assert out[6].split() == ["a", "10.0s", "estimate"]
 
 
-def test_analyze_prefers_recorded_durations(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_prefers_recorded_durations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
     data = record(tmp_path, {"a": 1, "b": 5, "c": 30, "d": 1})
-    code = main(["workflow", "analyze", "diamond", str(tmp_path / "repo"), "--data-dir",
-                 str(data)])
+    code = main(["workflow", "analyze", "diamond", str(tmp_path / "repo"), "--data-dir", str(data)])
     assert code == 0
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == ["critical path: a -> c -> d", "expected duration: 32.0s"]
     assert out[8].split() == ["c", "30.0s", "recorded"]
 
 
-def test_analyze_names_the_known_workflows(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_names_the_known_workflows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
     assert main(["workflow", "analyze", "nope", str(tmp_path / "repo")]) == 1
     assert capsys.readouterr().err == 'error: no workflow named "nope" (known: diamond)\n'
 
 
-GATED = workflow("gated", triggers=[{"manual": {}}], steps=[
-    echo("first", "{{ vars.n }}"),
-    {"name": "gate", "kind": "approval", "dependsOn": ["first"], "approval": {"message": "ok?"}},
-])
+GATED = workflow(
+    "gated",
+    triggers=[{"manual": {}}],
+    steps=[
+        echo("first", "{{ vars.n }}"),
+        {
+            "name": "gate",
+            "kind": "approval",
+            "dependsOn": ["first"],
+            "approval": {"message": "ok?"},
+        },
+    ],
+)
 
 
 def test_run_status_and_approve_against_the_daemon(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = tmp_path / "repo"
     helpers.make(repo, {"workflows/gated.yaml": GATED})
     with helpers.served(tmp_path, repo) as running:
         url = ["--url", running.base_url]
         assert main(["workflow", "run", "gated", "--var", "n=3", *url]) == 0
         run_id = capsys.readouterr().out.split()[2]
-        running.wait_for(lambda: running.get("/api/v1/approvals").json()["approvals"] != [],
-                         "the approval")
+        running.wait_for(
+            lambda: running.get("/api/v1/approvals").json()["approvals"] != [], "the approval"
+        )
         assert main(["workflow", "status", *url]) == 0
         out = capsys.readouterr().out
         assert f"{run_id}  gate" in out and out.rstrip().endswith("ok?")
@@ -92,7 +129,9 @@ def test_run_status_and_approve_against_the_daemon(
         assert run["variables"] == {"n": 3} and run["status"] == "succeeded"
         assert main(["workflow", "status", run_id, *url]) == 0
         assert capsys.readouterr().out.splitlines()[0] == (
-            f"run {run_id} (workflow gated): succeeded")
+            f"run {run_id} (workflow gated): succeeded"
+        )
         assert main(["workflow", "cancel", "nope", *url]) == 1
         assert capsys.readouterr().err == (
-            "error: POST /api/v1/runs/nope/cancel: HTTP 404: run 'nope' does not exist\n")
+            "error: POST /api/v1/runs/nope/cancel: HTTP 404: run 'nope' does not exist\n"
+        )

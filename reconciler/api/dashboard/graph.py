@@ -54,8 +54,11 @@ def dependencies(dag: Any) -> dict[str, list[str]]:
     if isinstance(dag, dict):
         return {str(k): [str(d) for d in v or []] for k, v in dag.items()}
     if isinstance(dag, list):
-        return {str(i["name"]): [str(d) for d in i.get("dependsOn") or []]
-                for i in dag if isinstance(i, dict) and "name" in i}
+        return {
+            str(i["name"]): [str(d) for d in i.get("dependsOn") or []]
+            for i in dag
+            if isinstance(i, dict) and "name" in i
+        }
     return {}
 
 
@@ -94,11 +97,20 @@ def layout(run: dict[str, Any]) -> Graph:
         col = level[name]
         row = rows[col] = rows.get(col, -1) + 1
         status = steps[name]["status"] if name in steps else "pending"
-        nodes[name] = Node(name=name, status=status, x=PAD + col * (NODE_W + GAP_X),
-                           y=PAD + row * (NODE_H + GAP_Y))
-    edges = [Edge(x1=nodes[d].x + NODE_W, y1=nodes[d].y + NODE_H // 2,
-                  x2=nodes[n].x, y2=nodes[n].y + NODE_H // 2)
-             for n, ds in deps.items() for d in ds if n in nodes and d in nodes]
+        nodes[name] = Node(
+            name=name, status=status, x=PAD + col * (NODE_W + GAP_X), y=PAD + row * (NODE_H + GAP_Y)
+        )
+    edges = [
+        Edge(
+            x1=nodes[d].x + NODE_W,
+            y1=nodes[d].y + NODE_H // 2,
+            x2=nodes[n].x,
+            y2=nodes[n].y + NODE_H // 2,
+        )
+        for n, ds in deps.items()
+        for d in ds
+        if n in nodes and d in nodes
+    ]
     width = PAD * 2 + (max(level.values(), default=0) + 1) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max(rows.values(), default=0) * (NODE_H + GAP_Y) + NODE_H
     return Graph(nodes=tuple(nodes.values()), edges=tuple(edges), width=width, height=height)
@@ -118,9 +130,13 @@ def timeline(run: dict[str, Any], *, now: datetime) -> list[Bar]:
     first = min(s for _, s, _ in spans)
     total = max((e - first).total_seconds() for _, _, e in spans) or 1.0
     return [
-        Bar(name=step["name"], attempt=step["attempt"], status=step["status"],
+        Bar(
+            name=step["name"],
+            attempt=step["attempt"],
+            status=step["status"],
             left=round(100 * (start - first).total_seconds() / total, 2),
             width=max(round(100 * (end - start).total_seconds() / total, 2), 0.5),
-            label=f"{(end - start).total_seconds():.2f} s")
+            label=f"{(end - start).total_seconds():.2f} s",
+        )
         for step, start, end in spans
     ]

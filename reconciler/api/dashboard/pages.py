@@ -34,14 +34,18 @@ def overview(daemon: Daemon) -> Page:
         for c in status.conditions:
             counts[str(c.type)][str(c.status)] += 1
     events = daemon.store.events(since_id=_newest_event(daemon) - 20, limit=20)
-    return Page(template="overview.html", title="Overview", context={
-        "sources": [views.source(r.state) for r in daemon.runners.values()],
-        "ready": daemon.ready,
-        "total": len(statuses),
-        "counts": sorted((t, dict(c)) for t, c in counts.items()),
-        "violations": len(daemon.store.violations()),
-        "events": [views.event(e) for e in reversed(events)],
-    })
+    return Page(
+        template="overview.html",
+        title="Overview",
+        context={
+            "sources": [views.source(r.state) for r in daemon.runners.values()],
+            "ready": daemon.ready,
+            "total": len(statuses),
+            "counts": sorted((t, dict(c)) for t, c in counts.items()),
+            "violations": len(daemon.store.violations()),
+            "events": [views.event(e) for e in reversed(events)],
+        },
+    )
 
 
 def _newest_event(daemon: Daemon) -> int:
@@ -63,11 +67,15 @@ def _newest_event(daemon: Daemon) -> int:
 def resources(daemon: Daemon, query: Mapping[str, str]) -> Page:
     condition = query.get("condition") or None
     items = daemon.store.list_status(condition=condition)
-    return Page(template="resources.html", title="Resources", context={
-        "resources": [views.resource(s) for s in items],
-        "condition": condition or "",
-        "types": ["Ready", "Drifted", "PolicyDenied", "ApplyFailed", "Reconciling"],
-    })
+    return Page(
+        template="resources.html",
+        title="Resources",
+        context={
+            "resources": [views.resource(s) for s in items],
+            "condition": condition or "",
+            "types": ["Ready", "Drifted", "PolicyDenied", "ApplyFailed", "Reconciling"],
+        },
+    )
 
 
 def resource(daemon: Daemon, key: str) -> Page:
@@ -75,11 +83,15 @@ def resource(daemon: Daemon, key: str) -> Page:
     if status is None:
         return not_found(f'no resource "{key}"')
     decisions = daemon.store.decisions(key=key, limit=20)
-    return Page(template="resource.html", title=key, context={
-        "r": views.resource(status),
-        "history": list(reversed(views.resource(status)["history"])),
-        "decisions": [d.as_json() for d in decisions],
-    })
+    return Page(
+        template="resource.html",
+        title=key,
+        context={
+            "r": views.resource(status),
+            "history": list(reversed(views.resource(status)["history"])),
+            "decisions": [d.as_json() for d in decisions],
+        },
+    )
 
 
 def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
@@ -97,17 +109,34 @@ def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
             bars[c.policy][index] += c.count
     rows = _bindings(daemon)
     known = {r["policy"] for r in rows}
-    rows += [{"source": "-", "name": "-", "policy": p, "enforcement": "-", "input": "-",
-              "scope": "no binding in the served revision", "exceptions": 0}
-             for p in sorted(set(totals) | set(violations)) if p not in known]
+    rows += [
+        {
+            "source": "-",
+            "name": "-",
+            "policy": p,
+            "enforcement": "-",
+            "input": "-",
+            "scope": "no binding in the served revision",
+            "exceptions": 0,
+        }
+        for p in sorted(set(totals) | set(violations))
+        if p not in known
+    ]
     for row in rows:
         row["violations"] = violations.get(row["policy"], 0)
         row["totals"] = dict(totals.get(row["policy"], {}))
         row["trend"] = bars[row["policy"]]
-    return Page(template="policies.html", title="Policies", context={
-        "rows": rows, "window": window, "windows": list(WINDOWS),
-        "bucket": _duration(bucket), "outcomes": [o.value for o in Outcome],
-    })
+    return Page(
+        template="policies.html",
+        title="Policies",
+        context={
+            "rows": rows,
+            "window": window,
+            "windows": list(WINDOWS),
+            "bucket": _duration(bucket),
+            "outcomes": [o.value for o in Outcome],
+        },
+    )
 
 
 def _bindings(daemon: Daemon) -> list[dict[str, Any]]:
@@ -117,12 +146,17 @@ def _bindings(daemon: Daemon) -> list[dict[str, Any]]:
         for _, binding in loaded.snapshot.bindings if loaded else ():
             spec = binding.spec
             scope = spec.scope.model_dump(exclude_defaults=True, by_alias=True)
-            rows.append({
-                "source": name, "name": binding.metadata.name, "policy": spec.policy,
-                "enforcement": str(spec.enforcement or "strict"), "input": str(spec.input),
-                "scope": ", ".join(f"{k}: {v}" for k, v in scope.items()) or "everything",
-                "exceptions": len(spec.exceptions),
-            })
+            rows.append(
+                {
+                    "source": name,
+                    "name": binding.metadata.name,
+                    "policy": spec.policy,
+                    "enforcement": str(spec.enforcement or "strict"),
+                    "input": str(spec.input),
+                    "scope": ", ".join(f"{k}: {v}" for k, v in scope.items()) or "everything",
+                    "exceptions": len(spec.exceptions),
+                }
+            )
     return rows
 
 
@@ -135,10 +169,15 @@ def runs(daemon: Daemon, query: Mapping[str, str]) -> Page:
     kind = query.get("kind") or ""
     chosen = RunKind(kind) if kind in {k.value for k in RunKind} else None
     found = daemon.store.list_runs(kind=chosen, limit=100)
-    return Page(template="runs.html", title="Runs", context={
-        "runs": [views.run(r) for r in found], "kind": chosen.value if chosen else "",
-        "kinds": [k.value for k in RunKind],
-    })
+    return Page(
+        template="runs.html",
+        title="Runs",
+        context={
+            "runs": [views.run(r) for r in found],
+            "kind": chosen.value if chosen else "",
+            "kinds": [k.value for k in RunKind],
+        },
+    )
 
 
 def run(daemon: Daemon, run_id: str) -> Page:
@@ -149,11 +188,17 @@ def run(daemon: Daemon, run_id: str) -> Page:
     body["steps"] = [s for s in body["steps"] if not s["name"].startswith("#")]
     body.setdefault("dag", _plan_dag(record))
     big = len(graph.latest(body["steps"])) > MAX_DAG_STEPS
-    return Page(template="run.html", title=f"Run {record.name}", context={
-        "run": body, "graph": None if big else graph.layout(body),
-        "bars": graph.timeline(body, now=daemon.clock.now()), "node": graph,
-        "max_steps": MAX_DAG_STEPS,
-    })
+    return Page(
+        template="run.html",
+        title=f"Run {record.name}",
+        context={
+            "run": body,
+            "graph": None if big else graph.layout(body),
+            "bars": graph.timeline(body, now=daemon.clock.now()),
+            "node": graph,
+            "max_steps": MAX_DAG_STEPS,
+        },
+    )
 
 
 def _plan_dag(record: RunRecord) -> dict[str, list[str]] | None:
@@ -174,14 +219,24 @@ def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:
         limit = max(1, min(int(query.get("limit") or 100), 1000))
     except ValueError:
         limit = 100
-    found = daemon.store.decisions(policy=query.get("policy") or None,
-                                   key=query.get("key") or None, limit=limit)
+    found = daemon.store.decisions(
+        policy=query.get("policy") or None, key=query.get("key") or None, limit=limit
+    )
     shown = [d.as_json() for d in found if not outcome or d.outcome.value == outcome]
-    return Page(template="decisions.html", title="Decisions", context={
-        "decisions": shown, "outcomes": [o.value for o in Outcome],
-        "filters": {"policy": query.get("policy") or "", "key": query.get("key") or "",
-                    "outcome": outcome, "limit": limit},
-    })
+    return Page(
+        template="decisions.html",
+        title="Decisions",
+        context={
+            "decisions": shown,
+            "outcomes": [o.value for o in Outcome],
+            "filters": {
+                "policy": query.get("policy") or "",
+                "key": query.get("key") or "",
+                "outcome": outcome,
+                "limit": limit,
+            },
+        },
+    )
 
 
 def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
@@ -191,14 +246,20 @@ def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
         step = str(item.get("step") or item.get("name") or "")
         extra = {k: v for k, v in item.items() if k not in {"runId", "run_id", "step"}}
         rows.append({"run_id": run_id, "step": step, "extra": extra})
-    return Page(template="approvals.html", title="Approvals",
-                context={"approvals": rows, "available": available})
+    return Page(
+        template="approvals.html",
+        title="Approvals",
+        context={"approvals": rows, "available": available},
+    )
 
 
 def simulations(daemon: Daemon) -> Page:
     found = daemon.store.list_simulations(limit=100)
-    return Page(template="simulations.html", title="Simulations",
-                context={"simulations": [simulation_views.summary(s) for s in found]})
+    return Page(
+        template="simulations.html",
+        title="Simulations",
+        context={"simulations": [simulation_views.summary(s) for s in found]},
+    )
 
 
 def simulation(daemon: Daemon, sim_id: str) -> Page:
@@ -206,19 +267,27 @@ def simulation(daemon: Daemon, sim_id: str) -> Page:
     if found is None:
         return not_found(f'no simulation "{sim_id}"')
     title = f"Simulation of {found.source}" + (f" #{found.number}" if found.number else "")
-    return Page(template="simulation.html", title=title, context={
-        "s": simulation_views.summary(found),
-        "report_html": report.to_html(simulation_views.markdown_text(found))
-        if found.markdown else None,
-    })
+    return Page(
+        template="simulation.html",
+        title=title,
+        context={
+            "s": simulation_views.summary(found),
+            "report_html": report.to_html(simulation_views.markdown_text(found))
+            if found.markdown
+            else None,
+        },
+    )
 
 
 def login(*, next_path: str, error: str = "", open_mode: bool, status: int = 200) -> Page:
     safe = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
-    return Page(template="login.html", title="Sign in", status=status,
-                context={"next": safe, "error": error, "open_mode": open_mode})
+    return Page(
+        template="login.html",
+        title="Sign in",
+        status=status,
+        context={"next": safe, "error": error, "open_mode": open_mode},
+    )
 
 
 def not_found(message: str) -> Page:
-    return Page(template="error.html", title="Not found", status=404,
-                context={"message": message})
+    return Page(template="error.html", title="Not found", status=404, context={"message": message})

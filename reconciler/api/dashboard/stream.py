@@ -58,8 +58,9 @@ class ClientQueue:
         self.queue.put_nowait(chunk)
 
 
-async def events(bus: Bus, *, stop: asyncio.Event, heartbeat: float = 15.0,
-                 size: int = 256) -> AsyncIterator[bytes]:
+async def events(
+    bus: Bus, *, stop: asyncio.Event, heartbeat: float = 15.0, size: int = 256
+) -> AsyncIterator[bytes]:
     """The SSE byte stream of one client, until it disconnects or `stop` is set."""
     client = ClientQueue(asyncio.get_running_loop(), size=size)
     unsubscribe = bus.subscribe(client.offer)
@@ -69,8 +70,9 @@ async def events(bus: Bus, *, stop: asyncio.Event, heartbeat: float = 15.0,
         yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
         while not stop.is_set():
             getting = getting or asyncio.ensure_future(client.queue.get())
-            await asyncio.wait({getting, stopping}, timeout=heartbeat,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {getting, stopping}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED
+            )
             if not getting.done():
                 if not stop.is_set():
                     yield b": heartbeat\n\n"

@@ -22,22 +22,29 @@ class Approval:
         answer = await _answer(step.name, spec, ctx, timeout=timeout)
         if answer is None:
             raise base.StepFailed(f"no approval within {spec.timeout}")
-        outputs = {"approved": answer.approved, "approver": answer.approver,
-                   "comment": answer.comment, "at": answer.at}
+        outputs = {
+            "approved": answer.approved,
+            "approver": answer.approver,
+            "comment": answer.comment,
+            "at": answer.at,
+        }
         if not answer.approved:
             why = f": {answer.comment}" if answer.comment else ""
             raise base.StepFailed(f"rejected by {answer.approver}{why}", outputs=outputs)
         return base.StepResult(outputs=outputs)
 
 
-async def _answer(name: str, spec: runs.Approval, ctx: base.StepContext, *,
-                  timeout: float | None) -> base.Approval | None:
+async def _answer(
+    name: str, spec: runs.Approval, ctx: base.StepContext, *, timeout: float | None
+) -> base.Approval | None:
     if timeout is None or not spec.escalate:
         return await ctx.host.await_approval(name, timeout=timeout)
     answer = await ctx.host.await_approval(name, timeout=timeout / 2)
     if answer is not None:
         return answer
     await ctx.host.record_event(
-        type=ESCALATED, message=f"approval of {name} is waiting; escalating",
-        data={"step": name, "escalate": list(spec.escalate), "message": spec.message})
+        type=ESCALATED,
+        message=f"approval of {name} is waiting; escalating",
+        data={"step": name, "escalate": list(spec.escalate), "message": spec.message},
+    )
     return await ctx.host.await_approval(name, timeout=timeout / 2)

@@ -81,8 +81,14 @@ class Host(Protocol):
 
     async def record_event(self, *, type: str, message: str, data: dict[str, Any]) -> None: ...
 
-    async def run_child(self, *, kind: RunKind, spec: runs.Workflow | runs.Runbook,
-                        variables: Mapping[str, Any], child_id: str) -> RunRecord:
+    async def run_child(
+        self,
+        *,
+        kind: RunKind,
+        spec: runs.Workflow | runs.Runbook,
+        variables: Mapping[str, Any],
+        child_id: str,
+    ) -> RunRecord:
         """Run (or re-attach to) a child run with a fixed id and wait for it."""
         ...
 
@@ -108,8 +114,9 @@ class StepResult:
 class StepFailed(ReconcilerError):
     """The step ran and failed; `outputs` are kept, `exit_code` feeds retry conditions."""
 
-    def __init__(self, message: str, *, outputs: dict[str, Any] | None = None,
-                 exit_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, outputs: dict[str, Any] | None = None, exit_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.outputs = outputs or {}
         self.exit_code = exit_code

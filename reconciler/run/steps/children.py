@@ -27,8 +27,9 @@ class Subflow:
         if workflow is None:
             raise base.StepFailed(f'no workflow "{spec.workflow}"')
         variables = templating.render_value(dict(spec.inputs), ctx.scope)
-        child = await ctx.host.run_child(kind=RunKind.WORKFLOW, spec=workflow,
-                                         variables=variables, child_id=child_id(ctx, step))
+        child = await ctx.host.run_child(
+            kind=RunKind.WORKFLOW, spec=workflow, variables=variables, child_id=child_id(ctx, step)
+        )
         return _result(child)
 
 
@@ -40,8 +41,9 @@ class Runbook:
         if runbook is None:
             raise base.StepFailed(f'no runbook "{spec.name}"')
         variables = templating.render_value(dict(spec.variables), ctx.scope)
-        child = await ctx.host.run_child(kind=RunKind.RUNBOOK, spec=runbook,
-                                         variables=variables, child_id=child_id(ctx, step))
+        child = await ctx.host.run_child(
+            kind=RunKind.RUNBOOK, spec=runbook, variables=variables, child_id=child_id(ctx, step)
+        )
         return _result(child)
 
 
@@ -52,6 +54,8 @@ def _result(child: RunRecord) -> base.StepResult:
             latest[record.name] = record.output
     outputs = {"runId": child.id, "status": child.status.value, "steps": latest}
     if child.status is not RunStatus.SUCCEEDED:
-        raise base.StepFailed(f"run {child.id} {child.status.value}: {child.error or ''}"
-                              .rstrip(": "), outputs=outputs)
+        raise base.StepFailed(
+            f"run {child.id} {child.status.value}: {child.error or ''}".rstrip(": "),
+            outputs=outputs,
+        )
     return base.StepResult(outputs=outputs)

@@ -38,14 +38,19 @@ async def execute(argv: list[str], *, limits: base.Limits) -> dict[str, Any]:
     """Run `argv` to completion; outputs `exitCode`, `stdout`, `stderr` and maybe `json`."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise base.StepFailed(f"cannot run {argv[0]!r}: {exc.strerror}") from None
     try:
         assert proc.stdout is not None and proc.stderr is not None
-        out, err = await asyncio.gather(_read(proc.stdout, limits.max_output_bytes),
-                                        _read(proc.stderr, limits.max_output_bytes))
+        out, err = await asyncio.gather(
+            _read(proc.stdout, limits.max_output_bytes), _read(proc.stderr, limits.max_output_bytes)
+        )
         code = await proc.wait()
     except BaseException:
         await _kill_group(proc, grace=limits.kill_grace)
@@ -58,8 +63,9 @@ async def execute(argv: list[str], *, limits: base.Limits) -> dict[str, Any]:
 def _outputs(code: int, out: tuple[str, bool], err: tuple[str, bool]) -> dict[str, Any]:
     outputs: dict[str, Any] = {"exitCode": code, "stdout": out[0], "stderr": err[0]}
     if out[1] or err[1]:
-        outputs["truncated"] = [name for name, (_, cut) in
-                                (("stdout", out), ("stderr", err)) if cut]
+        outputs["truncated"] = [
+            name for name, (_, cut) in (("stdout", out), ("stderr", err)) if cut
+        ]
     with contextlib.suppress(ValueError):
         if out[0].strip() and not out[1]:
             outputs["json"] = json.loads(out[0])
@@ -95,10 +101,12 @@ def _check(step: runs.Step, outputs: dict[str, Any]) -> None:
     expect = getattr(step, "expect", None) or runs.Expect()
     code = outputs["exitCode"]
     if expect.exit_code is not None and code != expect.exit_code:
-        raise base.StepFailed(f"exit code {code}, expected {expect.exit_code}",
-                              outputs=outputs, exit_code=code)
+        raise base.StepFailed(
+            f"exit code {code}, expected {expect.exit_code}", outputs=outputs, exit_code=code
+        )
     for stream in ("stdout", "stderr"):
         wanted = getattr(expect, stream)
         if wanted is not None and wanted not in outputs[stream]:
-            raise base.StepFailed(f"{stream} does not contain {wanted!r}",
-                                  outputs=outputs, exit_code=code)
+            raise base.StepFailed(
+                f"{stream} does not contain {wanted!r}", outputs=outputs, exit_code=code
+            )

@@ -37,5 +37,4 @@ class Policy:
                 raise base.StepFailed(f"{spec.policy}: {reasons}", outputs=outputs)
             return base.StepResult(outputs=outputs)
         taken, other = (spec.allow, spec.deny) if verdict.allowed else (spec.deny, spec.allow)
-        return base.StepResult(outputs=outputs,
-                               skip=tuple(n for n in other if n not in taken))
+        return base.StepResult(outputs=outputs, skip=tuple(n for n in other if n not in taken))

@@ -54,8 +54,10 @@ def _request(step: runs.Step, ctx: base.StepContext) -> _Request:
     url = templating.render(spec.url, ctx.scope)
     if not url.startswith(("http://", "https://")):
         raise base.StepFailed(f"url {url!r}: only http and https are allowed")
-    headers = {k: templating.to_text(v) for k, v in
-               templating.render_value(dict(spec.headers), ctx.scope).items()}
+    headers = {
+        k: templating.to_text(v)
+        for k, v in templating.render_value(dict(spec.headers), ctx.scope).items()
+    }
     body = templating.render_value(spec.body, ctx.scope)
     data = None
     if isinstance(body, str):
@@ -64,13 +66,20 @@ def _request(step: runs.Step, ctx: base.StepContext) -> _Request:
         data = json.dumps(body).encode()
         headers.setdefault("Content-Type", "application/json")
     timeout = types.seconds(step.timeout) if step.timeout else DEFAULT_TIMEOUT
-    return _Request(method=spec.method, url=url, headers=headers, data=data,
-                    timeout=timeout, max_body=ctx.limits.http_max_body)
+    return _Request(
+        method=spec.method,
+        url=url,
+        headers=headers,
+        data=data,
+        timeout=timeout,
+        max_body=ctx.limits.http_max_body,
+    )
 
 
 def _send(request: _Request) -> tuple[int, dict[str, str], str]:
-    req = urllib.request.Request(request.url, data=request.data, headers=request.headers,
-                                 method=request.method)
+    req = urllib.request.Request(
+        request.url, data=request.data, headers=request.headers, method=request.method
+    )
     try:
         with urllib.request.urlopen(req, timeout=request.timeout) as response:
             return response.status, dict(response.headers), _body(response, request.max_body)
