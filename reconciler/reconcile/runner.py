@@ -224,7 +224,7 @@ class SourceRunner:
         state = self.state
         self._publish(
             EventType.RECONCILE_FINISHED,
-            message=f"reconcile {status} in {duration * 1000:.0f} ms",
+            message=f"reconcile {status}",
             data={
                 "duration_seconds": duration,
                 "result": status,

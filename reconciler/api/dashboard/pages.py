@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.api import simulations as simulation_views
 from reconciler.api import views
-from reconciler.api.dashboard import graph, report
+from reconciler.api.dashboard import feed, graph, report, served
 from reconciler.api.dashboard.render import Page
 from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
@@ -25,6 +25,9 @@ WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedel
 """Trend windows of the policies page and the width of one bar in each."""
 BAR_COUNT = {"1h": 12, "24h": 24, "14d": 14}
 MAX_DAG_STEPS = 300
+EVENT_ROWS = 20
+EVENT_WINDOW = 200
+"""The overview shows `EVENT_ROWS` rows, made of the newest `EVENT_WINDOW` events."""
 
 
 def overview(daemon: Daemon) -> Page:
@@ -33,7 +36,8 @@ def overview(daemon: Daemon) -> Page:
     for status in statuses:
         for c in status.conditions:
             counts[str(c.type)][str(c.status)] += 1
-    events = daemon.store.events(since_id=_newest_event(daemon) - 20, limit=20)
+    window = daemon.store.events(since_id=_newest_event(daemon) - EVENT_WINDOW, limit=EVENT_WINDOW)
+    links = feed.Links(daemon.store)
     return Page(
         template="overview.html",
         title="Overview",
@@ -43,7 +47,7 @@ def overview(daemon: Daemon) -> Page:
             "total": len(statuses),
             "counts": sorted((t, dict(c)) for t, c in counts.items()),
             "violations": len(daemon.store.violations()),
-            "events": [views.event(e) for e in reversed(events)],
+            "events": [feed.entry_json(e, links) for e in feed.collapse(window)[:EVENT_ROWS]],
         },
     )
 
@@ -99,7 +103,7 @@ def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
     window = window if window in WINDOWS else "24h"
     bucket = WINDOWS[window]
     since = daemon.clock.now() - bucket * BAR_COUNT[window]
-    violations = Counter(d.policy for d in daemon.store.violations())
+    violations = Counter((d.policy, d.binding) for d in daemon.store.violations())
     bars: dict[str, list[int]] = defaultdict(lambda: [0] * BAR_COUNT[window])
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     for c in daemon.store.decision_counts(since=since, bucket=bucket):
@@ -107,23 +111,18 @@ def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
         index = int((c.bucket_start - since) / bucket)
         if c.outcome in VIOLATION_OUTCOMES and 0 <= index < BAR_COUNT[window]:
             bars[c.policy][index] += c.count
-    rows = _bindings(daemon)
+    loaded = {name: runner.loader.last_good for name, runner in daemon.runners.items()}
+    rows = served.rows(loaded, now=daemon.clock.now())
     known = {r["policy"] for r in rows}
     rows += [
-        {
-            "source": "-",
-            "name": "-",
-            "policy": p,
-            "enforcement": "-",
-            "input": "-",
-            "scope": "no binding in the served revision",
-            "exceptions": 0,
-        }
-        for p in sorted(set(totals) | set(violations))
-        if p not in known
+        _unbound(p) for p in sorted(set(totals) | {p for p, _ in violations}) if p not in known
     ]
     for row in rows:
-        row["violations"] = violations.get(row["policy"], 0)
+        row["violations"] = sum(
+            n
+            for (p, b), n in violations.items()
+            if p == row["policy"] and row["binding"] in (b, "-")
+        )
         row["totals"] = dict(totals.get(row["policy"], {}))
         row["trend"] = bars[row["policy"]]
     return Page(
@@ -139,25 +138,19 @@ def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
     )
 
 
-def _bindings(daemon: Daemon) -> list[dict[str, Any]]:
-    rows = []
-    for name, runner in daemon.runners.items():
-        loaded = runner.loader.last_good
-        for _, binding in loaded.snapshot.bindings if loaded else ():
-            spec = binding.spec
-            scope = spec.scope.model_dump(exclude_defaults=True, by_alias=True)
-            rows.append(
-                {
-                    "source": name,
-                    "name": binding.metadata.name,
-                    "policy": spec.policy,
-                    "enforcement": str(spec.enforcement or "strict"),
-                    "input": str(spec.input),
-                    "scope": ", ".join(f"{k}: {v}" for k, v in scope.items()) or "everything",
-                    "exceptions": len(spec.exceptions),
-                }
-            )
-    return rows
+def _unbound(policy: str) -> dict[str, Any]:
+    """A policy with logged decisions that no binding of a served revision names any more."""
+    return {
+        "source": "-",
+        "name": "-",
+        "binding": "-",
+        "policy": policy,
+        "enforcement": "-",
+        "enforcementNote": "",
+        "input": "-",
+        "scope": "no binding in the served revision",
+        "exceptions": 0,
+    }
 
 
 def _duration(value: timedelta) -> str:
@@ -222,7 +215,12 @@ def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:
     found = daemon.store.decisions(
         policy=query.get("policy") or None, key=query.get("key") or None, limit=limit
     )
-    shown = [d.as_json() for d in found if not outcome or d.outcome.value == outcome]
+    links = feed.Links(daemon.store)
+    shown = [
+        {**d.as_json(), "key": d.resource.key, "href": links.resource(d.resource.key)}
+        for d in found
+        if not outcome or d.outcome.value == outcome
+    ]
     return Page(
         template="decisions.html",
         title="Decisions",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,14 @@ def short(sha: str | None) -> str:
 
 
 def when(value: str | datetime | None) -> str:
-    """An ISO time as `2026-01-01 12:00:05 UTC` (what the API returns, made readable)."""
+    """An ISO time as a compact `2026-01-01 12:00:05Z` in UTC (what the API returns, made
+    readable; the `moment` macro keeps it on one line and the full ISO time in its title)."""
     if not value:
         return "-"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def as_json(value: Any) -> str:

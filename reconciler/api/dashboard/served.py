@@ -1,0 +1,130 @@
+"""The policies each source's served revision enforces, as rows of the Policies page.
+
+A row is a `PolicyBinding` or a Gatekeeper constraint. Both say where they apply and how
+strictly, in words: scopes and `spec.match` as kinds, namespaces, names and label
+selectors, not as the records they are parsed into. A constraint's enforcement is the one
+`gatekeeper.parse_constraint` reads from its `enforcementAction`, the very value its
+decisions are logged with, so this page and the decision log always agree; a gradual
+binding shows what it does now and until when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from reconciler.api.dashboard import render
+from reconciler.policy import bindings, gatekeeper
+from reconciler.reconcile.revisions import Loaded
+from reconciler.specs import models
+from reconciler.specs.models import Enforcement
+
+EVERYTHING = "everything"
+
+
+def rows(loaded: Mapping[str, Loaded | None], *, now: datetime) -> list[dict[str, Any]]:
+    """One row per binding and constraint of every source's served revision."""
+    found: list[dict[str, Any]] = []
+    for source, revision in loaded.items():
+        if revision is None:
+            continue
+        found += [binding_row(source, b, now=now) for _, b in revision.snapshot.bindings]
+        found += [constraint_row(source, c) for c in revision.bundle.constraints]
+    return found
+
+
+def binding_row(source: str, binding: models.PolicyBinding, *, now: datetime) -> dict[str, Any]:
+    spec = binding.spec
+    return {
+        "source": source,
+        "name": binding.metadata.name,
+        "binding": binding.metadata.name,
+        "policy": spec.policy,
+        "enforcement": str(bindings.effective_enforcement(spec, now=now)),
+        "enforcementNote": binding_note(spec, now=now),
+        "input": str(spec.input),
+        "scope": scope_text(spec.scope),
+        "exceptions": len(spec.exceptions),
+    }
+
+
+def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> str:
+    if spec.enforcement is not Enforcement.GRADUAL or spec.gradual is None:
+        return ""
+    deadline = render.when(spec.gradual.deadline)
+    if bindings.effective_enforcement(spec, now=now) is Enforcement.STRICT:
+        return f"gradual, strict since {deadline}"
+    return f"gradual, strict from {deadline}"
+
+
+def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, Any]:
+    action = (constraint.doc.body.get("spec") or {}).get("enforcementAction", "deny")
+    return {
+        "source": source,
+        "name": constraint.name,
+        "binding": constraint.id,
+        "policy": constraint.kind,
+        "enforcement": str(constraint.enforcement),
+        "enforcementNote": f"Gatekeeper enforcementAction: {action}",
+        "input": "gatekeeper",
+        "scope": match_text(constraint.match),
+        "exceptions": 0,
+    }
+
+
+def scope_text(scope: models.Scope) -> str:
+    parts = [
+        _listed("kinds", scope.kinds),
+        _listed("namespaces", scope.namespaces),
+        _listed("not in namespaces", scope.excluded_namespaces),
+        _listed("names", scope.names),
+        _labelled(scope.label_selector),
+    ]
+    return "; ".join(p for p in parts if p) or EVERYTHING
+
+
+def match_text(match: gatekeeper.Match) -> str:
+    kinds = [
+        _group_kind(group, kind) for groups, ks in match.kinds for group in groups for kind in ks
+    ]
+    parts = [
+        _listed("kinds", kinds),
+        "" if match.scope == "*" else f"{match.scope.lower()} objects only",
+        _listed("namespaces", match.namespaces),
+        _listed("not in namespaces", match.excluded_namespaces),
+        f"name {match.name}" if match.name else "",
+        _labelled(match.label_selector),
+    ]
+    return "; ".join(p for p in parts if p) or EVERYTHING
+
+
+def selector_text(selector: models.LabelSelector) -> str:
+    """A label selector as `kubectl get -l` would take it: `app=web, tier in (a, b), !old`."""
+    terms = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
+    for e in selector.match_expressions:
+        values = ", ".join(e.values)
+        terms.append(
+            {
+                "In": f"{e.key} in ({values})",
+                "NotIn": f"{e.key} notin ({values})",
+                "Exists": e.key,
+            }.get(e.operator, f"!{e.key}")
+        )
+    return ", ".join(terms)
+
+
+def _group_kind(group: str, kind: str) -> str:
+    if group in ("", "*"):
+        return kind
+    return f"{group}/{kind}"
+
+
+def _listed(label: str, values: Iterable[str]) -> str:
+    found = list(dict.fromkeys(values))
+    return f"{label} {', '.join(found)}" if found else ""
+
+
+def _labelled(selector: models.LabelSelector | None) -> str:
+    text = selector_text(selector) if selector is not None else ""
+    return f"labels {text}" if text else ""
