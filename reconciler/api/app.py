@@ -387,7 +387,7 @@ class Dashboard:
             "/resources/{key:path}": lambda r: pages.resource(d, r.path_params["key"]),
             "/policies": lambda r: pages.policies(d, q(r)),
             "/runs": lambda r: pages.runs(d, q(r)),
-            "/runs/{run_id}": lambda r: pages.run(d, r.path_params["run_id"]),
+            "/runs/{run_id:path}": lambda r: pages.run(d, r.path_params["run_id"]),
             "/decisions": lambda r: pages.decisions(d, q(r)),
             "/simulations": lambda r: pages.simulations(d),
             "/simulations/{sim_id}": lambda r: pages.simulation(d, r.path_params["sim_id"]),
@@ -396,6 +396,7 @@ class Dashboard:
             *(Route(path, self._page(fn)) for path, fn in plain.items()),
             Route("/approvals", self.approvals),
             Route("/static/{name}", self.static),
+            Route("/favicon.ico", self.favicon),
             Route("/login", self.login_form),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
@@ -437,6 +438,13 @@ class Dashboard:
         if found is None:
             return _error(f"no such endpoint: GET {request.url.path}", 404)
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
+
+    def favicon(self, request: Request) -> Response:
+        """Browsers ask for `/favicon.ico` on every document without an icon link (the
+        API's JSON, a report's Markdown): the dashboard's icon, not a 404."""
+        found = render.static_file(render.FAVICON)
+        assert found is not None, "the icon ships in the static folder"
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=86400"})
 
     def login_401(self, path: str) -> tuple[bytes, dict[str, str]]:
         """The sign-in page the gate answers an unauthenticated page view with."""

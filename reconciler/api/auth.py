@@ -29,7 +29,7 @@ from reconciler.reconcile.settings import AuthSettings, DaemonSettings, Role
 SESSION_COOKIE = "reconciler_token"
 CSRF_COOKIE = "reconciler_csrf"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/", "/webhooks/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}

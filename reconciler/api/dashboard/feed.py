@@ -63,6 +63,11 @@ def resource_path(key: str) -> str:
     return "/resources/" + quote(key, safe="/")
 
 
+def run_path(run_id: str) -> str:
+    """A child run's id holds its parent's, a `/` and `#`: the route takes the whole path."""
+    return "/runs/" + quote(run_id, safe="/")
+
+
 def decisions_path(**filters: str) -> str:
     return "/decisions?" + urlencode(filters)
 
@@ -82,10 +87,9 @@ class Links:
         return self._known[key]
 
     def _find(self, key: str) -> str | None:
-        if key.startswith(RUN_PREFIX) and key.count("/") == 1:
+        if key.startswith(RUN_PREFIX):  # kinds are CamelCase: no resource key starts so
             run_id = key.removeprefix(RUN_PREFIX)
-            found = self.store.get_run(run_id) is not None
-            return f"/runs/{quote(run_id, safe='')}" if found else None
+            return run_path(run_id) if self.store.get_run(run_id) is not None else None
         return resource_path(key) if self.store.get_status(key) is not None else None
 
     def resource(self, key: str) -> str:

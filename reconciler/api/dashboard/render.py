@@ -16,6 +16,7 @@ import jinja2
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
+FAVICON = "favicon.svg"
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
