@@ -147,6 +147,7 @@ def _unbound(policy: str) -> dict[str, Any]:
         "policy": policy,
         "enforcement": "-",
         "enforcementNote": "",
+        "deadline": None,
         "input": "-",
         "scope": "no binding in the served revision",
         "exceptions": 0,

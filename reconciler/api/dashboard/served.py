@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from reconciler.api.dashboard import render
 from reconciler.policy import bindings, gatekeeper
 from reconciler.reconcile.revisions import Loaded
 from reconciler.specs import models
@@ -36,26 +35,29 @@ def rows(loaded: Mapping[str, Loaded | None], *, now: datetime) -> list[dict[str
 
 def binding_row(source: str, binding: models.PolicyBinding, *, now: datetime) -> dict[str, Any]:
     spec = binding.spec
+    note, deadline = binding_note(spec, now=now)
     return {
         "source": source,
         "name": binding.metadata.name,
         "binding": binding.metadata.name,
         "policy": spec.policy,
         "enforcement": str(bindings.effective_enforcement(spec, now=now)),
-        "enforcementNote": binding_note(spec, now=now),
+        "enforcementNote": note,
+        "deadline": deadline,
         "input": str(spec.input),
         "scope": scope_text(spec.scope),
         "exceptions": len(spec.exceptions),
     }
 
 
-def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> str:
+def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> tuple[str, str | None]:
+    """What a gradual binding does over time, and the deadline (shown as a time)."""
     if spec.enforcement is not Enforcement.GRADUAL or spec.gradual is None:
-        return ""
-    deadline = render.when(spec.gradual.deadline)
+        return "", None
+    deadline = spec.gradual.deadline.isoformat()
     if bindings.effective_enforcement(spec, now=now) is Enforcement.STRICT:
-        return f"gradual, strict since {deadline}"
-    return f"gradual, strict from {deadline}"
+        return "gradual, strict since", deadline
+    return "gradual, strict from", deadline
 
 
 def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, Any]:
@@ -67,6 +69,7 @@ def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, 
         "policy": constraint.kind,
         "enforcement": str(constraint.enforcement),
         "enforcementNote": f"Gatekeeper enforcementAction: {action}",
+        "deadline": None,
         "input": "gatekeeper",
         "scope": match_text(constraint.match),
         "exceptions": 0,
