@@ -121,9 +121,15 @@ def parse_template(doc: Document) -> Template | Problem:
     return Template(kind=kind, package=found.group(1), doc=doc, rego=rego, libs=tuple(libs))
 
 
+def enforcement_action(doc: Document) -> Any:
+    """A constraint's `spec.enforcementAction` as written; Gatekeeper's default is `deny`.
+    `ENFORCEMENT_ACTIONS` maps it to the enforcement its decisions are made and shown with."""
+    return (doc.body.get("spec") or {}).get("enforcementAction", "deny")
+
+
 def parse_constraint(doc: Document) -> Constraint | Problem:
     spec = doc.body.get("spec") or {}
-    action = spec.get("enforcementAction", "deny")
+    action = enforcement_action(doc)
     if action not in ENFORCEMENT_ACTIONS:
         allowed = ", ".join(ENFORCEMENT_ACTIONS)
         return _problem(doc, "spec.enforcementAction", f"must be one of {allowed}, not {action!r}")

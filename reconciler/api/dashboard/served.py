@@ -61,7 +61,7 @@ def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> tuple[str,
 
 
 def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, Any]:
-    action = (constraint.doc.body.get("spec") or {}).get("enforcementAction", "deny")
+    action = gatekeeper.enforcement_action(constraint.doc)
     return {
         "source": source,
         "name": constraint.name,
