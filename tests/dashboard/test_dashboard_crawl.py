@@ -282,7 +282,7 @@ def test_a_gatekeeper_constraint_has_one_enforcement_everywhere_and_scopes_read_
         "shop-owner": (
             "files.owner",
             "demo",
-            "advisory\ngradual, strict from 2099-01-01 00:00:00Z",
+            "gradual\nadvisory until 2099-01-01 00:00:00Z",
             "kinds apps/Deployment; namespaces shop-*; labels app=web, !legacy",
         ),
         "deployments-need-tier": (
@@ -293,9 +293,18 @@ def test_a_gatekeeper_constraint_has_one_enforcement_everywhere_and_scopes_read_
         ),
     }
     screenshot(page, "crawl-policies")
-    page.goto(f"{site.url}/decisions?policy=K8sRequiredLabels")
-    enforcement = page.locator("#decision-table tbody td:nth-child(5)").all_inner_texts()
-    assert enforcement and set(enforcement) == {"advisory"}
+    logged = {}
+    for policy in ("K8sRequiredLabels", "files.owner"):
+        page.goto(f"{site.url}/decisions?policy={policy}")
+        for row in page.locator("#decision-table tbody tr").all():
+            key = row.locator("th").inner_text()
+            logged.setdefault((policy, key), set()).add(row.locator("td").nth(3).inner_text())
+    assert logged == {
+        ("K8sRequiredLabels", "Deployment/shop-prod/web"): {"advisory"},
+        ("files.owner", "Deployment/shop-prod/web"): {"gradual"},
+        ("files.owner", "File//banner"): {"strict"},
+        ("files.owner", "File//motd"): {"strict"},
+    }
 
 
 def test_decisions_about_unmanaged_documents_link_to_their_decisions(

@@ -111,3 +111,14 @@ def test_times_are_compact_utc() -> None:
     assert render.when(local) == "2026-12-03 08:01:02Z"
     assert render.when(local.isoformat()) == "2026-12-03 08:01:02Z"
     assert render.when(None) == "-"
+
+
+def test_a_gradual_binding_says_what_it_does_now_and_until_when() -> None:
+    spec = models.PolicyBindingSpec.model_validate(
+        {"policy": "files.owner", "enforcement": "gradual", "gradual": {"deadline": T0}}
+    )
+    before, after = T0 - timedelta(seconds=1), T0
+    assert served.binding_note(spec, now=before) == ("advisory until", T0.isoformat())
+    assert served.binding_note(spec, now=after) == ("strict since", T0.isoformat())
+    strict = models.PolicyBindingSpec.model_validate({"policy": "files.owner"})
+    assert served.binding_note(strict, now=after) == ("", None)

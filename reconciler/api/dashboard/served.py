@@ -5,7 +5,7 @@ strictly, in words: scopes and `spec.match` as kinds, namespaces, names and labe
 selectors, not as the records they are parsed into. A constraint's enforcement is the one
 `gatekeeper.parse_constraint` reads from its `enforcementAction`, the very value its
 decisions are logged with, so this page and the decision log always agree; a gradual
-binding shows what it does now and until when.
+binding (logged as gradual) also says what it does now and until when.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def binding_row(source: str, binding: models.PolicyBinding, *, now: datetime) ->
         "name": binding.metadata.name,
         "binding": binding.metadata.name,
         "policy": spec.policy,
-        "enforcement": str(bindings.effective_enforcement(spec, now=now)),
+        "enforcement": str(spec.enforcement),
         "enforcementNote": note,
         "deadline": deadline,
         "input": str(spec.input),
@@ -51,13 +51,13 @@ def binding_row(source: str, binding: models.PolicyBinding, *, now: datetime) ->
 
 
 def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> tuple[str, str | None]:
-    """What a gradual binding does over time, and the deadline (shown as a time)."""
+    """What a gradual binding does now, and its deadline (shown as a time)."""
     if spec.enforcement is not Enforcement.GRADUAL or spec.gradual is None:
         return "", None
     deadline = spec.gradual.deadline.isoformat()
     if bindings.effective_enforcement(spec, now=now) is Enforcement.STRICT:
-        return "gradual, strict since", deadline
-    return "gradual, strict from", deadline
+        return "strict since", deadline
+    return "advisory until", deadline
 
 
 def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, Any]:
