@@ -162,7 +162,7 @@ def full_id(args: argparse.Namespace, given: str) -> str:
     if len(given) >= _WHOLE or "/" in given:
         return given
     runs = _get(args, f"/api/v1/runs?limit={_SEARCHED}")["runs"]
-    found = sorted({r["id"] for r in runs if r["id"].startswith(given) and "/" not in r["id"]})
+    found = sorted({str(r["id"]) for r in runs if r["id"].startswith(given) and "/" not in r["id"]})
     if len(found) == 1:
         return found[0]
     if not found:
