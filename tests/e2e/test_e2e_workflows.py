@@ -64,7 +64,7 @@ def finished(daemon: harness.RunningDaemon, run_id: str) -> dict[str, Any]:
 
 
 def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, launch: Launch) -> None:
-    repo, managed = example_repo(tmp_path)
+    repo, _ = example_repo(tmp_path)
     daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "data"))
     until(lambda: daemon.get("/api/v1/workflows")["workflows"], "the workflow")
     [backup] = daemon.get("/api/v1/workflows")["workflows"]

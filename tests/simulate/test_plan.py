@@ -81,7 +81,12 @@ def test_without_a_store_removed_objects_are_listed_and_files_observed_read_only
             key="File//web-service-env", action="orphan", note="removed from Git; left in place"
         ),
     ]
-    assert report.plan.counts["not-observed"] == 1
+    assert report.plan.counts["not-observed"] == 2
+    not_observed = {i.key: i.note for i in report.plan.items if i.action == "not-observed"}
+    assert not_observed["File//motd"] == (
+        "not observed: resources/files/motd.yaml:5 spec.path: a relative path needs the "
+        "daemon's data directory (<data-dir>/files) (File//motd, file provider)"
+    )
 
 
 def test_objects_left_in_place_are_plan_items_and_every_rendering_counts_the_same(
