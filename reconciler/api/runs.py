@@ -30,6 +30,7 @@ from reconciler.store.base import RunKind, RunNotFound, RunRecord, RunStatus, St
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")
+MANUAL_TRIGGERS = ("api", "cli")  # what a hand-started run is recorded as coming from
 
 
 def _error(message: str, status: int) -> Response:
@@ -110,12 +111,16 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
 
     async def run_workflow(request: Request) -> Response:
         name = request.path_params["name"]
-        variables = (await _json(request)).get("variables") or {}
+        body = await _json(request)
+        variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             raise UsageError("variables must be a JSON object")
+        trigger = body.get("trigger") or "api"
+        if trigger not in MANUAL_TRIGGERS:
+            raise UsageError(f"trigger must be one of {', '.join(MANUAL_TRIGGERS)}")
         engine()
         run_id = await automation.run_workflow(
-            name, trigger="api", variables=variables, needs="manual"
+            name, trigger=trigger, variables=variables, needs="manual"
         )
         return JSONResponse({"run": run_id, "workflow": name}, status_code=202)
 

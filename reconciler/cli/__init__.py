@@ -35,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     """Call the verb's handler; turn what escapes it into a message and an exit code."""
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
         return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `reconciler eval | head`: the reader left, nothing to report
+    except BrokenPipeError:  # `reconciler eval | head`: the reader had what it wanted
         silence_stdout()
-        return EXIT_FAILURE
+        return EXIT_OK
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

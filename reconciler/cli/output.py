@@ -91,12 +91,22 @@ def validation_json(snapshot: Snapshot, problems: Sequence[Problem]) -> dict[str
 
 def decisions_json(snapshot: Snapshot, decisions: Sequence[Decision]) -> dict[str, Any]:
     rev = snapshot.revision
-    tally = Counter(d.outcome.value for d in decisions)
+    outcomes, actions = counted(decisions)
     return {
         "revision": rev.sha if rev else None,
-        "summary": {o.value: tally.get(o.value, 0) for o in Outcome},
+        "summary": {o.value: n for o, n in outcomes.items()}
+        | {a.value: n for a, n in actions.items()},
         "decisions": [d.as_json() for d in decisions],
     }
+
+
+def counted(decisions: Sequence[Decision]) -> tuple[dict[Outcome, int], dict[Action, int]]:
+    """Decisions by outcome, and findings (all but allows) by the action taken: the figures
+    of the table's tally and of the JSON summary."""
+    outcomes = Counter(d.outcome for d in decisions)
+    actions = Counter(d.action_taken for d in decisions if d.outcome is not Outcome.ALLOW)
+    gated = [a for a in Action if a is not Action.ALLOWED]
+    return {o: outcomes.get(o, 0) for o in Outcome}, {a: actions.get(a, 0) for a in gated}
 
 
 def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
@@ -153,10 +163,8 @@ def wrap(text: str, *, width: int) -> list[str]:
 
 def tally(decisions: Sequence[Decision]) -> str:
     """`35 decisions: 32 allow, 3 deny, 0 warn, 0 error (0 blocked, 1 warned, ...)`."""
-    outcomes = Counter(d.outcome for d in decisions)
-    actions = Counter(d.action_taken for d in decisions if d.outcome is not Outcome.ALLOW)
-    by_outcome = ", ".join(f"{outcomes.get(o, 0)} {o.value}" for o in Outcome)
-    gated = [a for a in Action if a is not Action.ALLOWED]
-    by_action = ", ".join(f"{actions.get(a, 0)} {a.value}" for a in gated)
+    outcomes, actions = counted(decisions)
+    by_outcome = ", ".join(f"{n} {o.value}" for o, n in outcomes.items())
+    by_action = ", ".join(f"{n} {a.value}" for a, n in actions.items())
     noun = "decision" if len(decisions) == 1 else "decisions"
     return f"{len(decisions)} {noun}: {by_outcome} ({by_action})"

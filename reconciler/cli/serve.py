@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.api import app as web
+from reconciler.api import auth
 from reconciler.api.server import HttpServer
 from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = settings_from(args)
+    # Every refusal comes before the daemon exists: it creates the data directory.
+    auth.check_exposure(settings)
     _check_port(settings.http.host, settings.http.port)
     asyncio.run(_serve(settings))
     return 0
@@ -114,7 +117,10 @@ def _check_port(host: str, port: int) -> None:
         socket.create_server((host, port)).close()
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {reason}; choose another port with --port "
+            "(--port 0 picks a free one)"
+        ) from None
 
 
 async def _serve(settings: daemon_settings.DaemonSettings) -> None:

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 def as_json(report: Report) -> dict[str, Any]:
     return {
         **report.model_dump(mode="json"),
+        "verdict": report.verdict.value,
+        "verdictText": report.verdict_text,
         "blocked": report.blocked,
         "blockingReasons": report.blocking_reasons(),
     }

@@ -27,6 +27,9 @@ from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
 FINISHED = ("succeeded", "failed", "cancelled")
+_WHOLE = 32  # characters of a whole run id (a uuid has 36); shorter ones are prefixes
+_DEFAULT = 1.0  # seconds estimated for a step with no history, wait or timeout
+_SEARCHED = 1000  # the newest runs a short id is looked up in (the API's largest page)
 
 
 def register(verbs: Any) -> None:
@@ -120,7 +123,7 @@ def run_start(args: argparse.Namespace) -> int:
     answer = _post(
         args,
         f"/api/v1/workflows/{urllib.parse.quote(args.name)}/run",
-        {"variables": variables(args.var)},
+        {"variables": variables(args.var), "trigger": "cli"},
     )
     run_id = answer["run"]
     print(f"started run {run_id} of {args.name}")
@@ -153,9 +156,23 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def full_id(args: argparse.Namespace, given: str) -> str:
+    """The run id `given` names: a whole id, or the start of one as the dashboard shows it
+    (8 characters), matched against the daemon's newest runs."""
+    if len(given) >= _WHOLE or "/" in given:
+        return given
+    runs = _get(args, f"/api/v1/runs?limit={_SEARCHED}")["runs"]
+    found = sorted({str(r["id"]) for r in runs if r["id"].startswith(given) and "/" not in r["id"]})
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UsageError(f'no run id starts with "{given}" (of the newest {_SEARCHED} runs)')
+    raise UsageError(f'run id "{given}" is ambiguous: {", ".join(found)}')
+
+
 def run_status(args: argparse.Namespace) -> int:
     if args.run_id:
-        run = _get(args, f"/api/v1/runs/{_quote(args.run_id)}")
+        run = _get(args, f"/api/v1/runs/{_quote(full_id(args, args.run_id))}")
         if args.format == "json":
             print(json.dumps(run, indent=2))
         else:
@@ -192,18 +209,18 @@ def _print_run(run: dict[str, Any]) -> None:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    client.call(
-        args.url, f"/api/v1/runs/{_quote(args.run_id)}/cancel", method="POST", token=args.token
-    )
-    print(f"cancelled run {args.run_id}")
+    run_id = full_id(args, args.run_id)
+    client.call(args.url, f"/api/v1/runs/{_quote(run_id)}/cancel", method="POST", token=args.token)
+    print(f"cancelled run {run_id}")
     return 0
 
 
 def run_approve(args: argparse.Namespace) -> int:
     body = {"approved": not args.reject, "comment": args.comment, "approver": args.approver or ""}
-    answer = _post(args, f"/api/v1/approvals/{_quote(args.run_id)}/{args.step}", body)
+    run_id = full_id(args, args.run_id)
+    answer = _post(args, f"/api/v1/approvals/{_quote(run_id)}/{args.step}", body)
     verb = "approved" if answer["approved"] else "rejected"
-    print(f"{verb} step {args.step} of run {args.run_id} as {answer['approver']}")
+    print(f"{verb} step {args.step} of run {run_id} as {answer['approver']}")
     return 0
 
 
@@ -217,7 +234,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(found)) or "none"
         raise UsageError(f'no workflow named "{args.name}" (known: {known})')
     stats = _recorded(Path(args.data_dir), args.name) if args.data_dir else {}
-    result = history.analyze(found[args.name], history=stats)
+    result = history.analyze(found[args.name], history=stats, default=_DEFAULT)
+    recorded = {name for name, known in stats.items() if known.ewma is not None}
     if args.format == "json":
         print(
             json.dumps(
@@ -226,22 +244,34 @@ def run_analyze(args: argparse.Namespace) -> int:
                     "parallelGroups": [list(g) for g in result.parallel_groups],
                     "expectedSeconds": result.expected_duration,
                     "estimates": dict(result.estimates),
+                    "recorded": sorted(recorded & set(result.estimates)),
                 },
                 indent=2,
             )
         )
         return 0
+    if not recorded:
+        where = f"in {args.data_dir}" if args.data_dir else "(no --data-dir)"
+        print(
+            f"no recorded durations of {args.name} {where}: the estimates are the steps' "
+            f"waits and timeouts ({seconds(_DEFAULT)} for a step with neither)"
+        )
     print(f"critical path: {' -> '.join(result.critical_path)}")
-    print(f"expected duration: {result.expected_duration:.1f}s")
+    print(f"expected duration: {seconds(result.expected_duration)}")
     for index, group in enumerate(result.parallel_groups, 1):
         together = " (can run in parallel)" if len(group) > 1 else ""
         print(f"stage {index}: {', '.join(group)}{together}")
     rows = [
-        [name, f"{seconds:.1f}s", "recorded" if name in stats else "estimate"]
-        for name, seconds in result.estimates.items()
+        [name, seconds(estimate), "recorded" if name in recorded else "estimate"]
+        for name, estimate in result.estimates.items()
     ]
     print(output.table(rows, header=["STEP", "DURATION", "FROM"]))
     return 0
+
+
+def seconds(value: float) -> str:
+    """A duration for people: `250ms` below a second, else `1.5s`."""
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
 
 
 def _recorded(data_dir: Path, name: str) -> dict[str, history.StepStats]:

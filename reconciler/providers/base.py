@@ -115,6 +115,9 @@ class FileSettings(_Settings):
 
     roots: tuple[Path, ...] = ()
     """Absolute directories File resources may live in; empty allows any absolute path."""
+    managed_dir: Path | None = None
+    """Where relative File paths resolve (the daemon's `<data-dir>/files`); always allowed,
+    and nothing may lead out of it. None: relative paths are refused."""
 
     @field_validator("roots")
     @classmethod

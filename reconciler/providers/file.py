@@ -2,8 +2,10 @@
 
 `observe` reads the real file (content and mode); `apply` writes it atomically (a temporary
 file in the same directory, renamed over the target) so readers never see half a file;
-`delete` removes it (directories only when empty). Paths are absolute and, when the
-settings name allowed roots, must resolve (after `..` and symlinks) strictly inside one.
+`delete` removes it (directories only when empty). An absolute path must, when the settings
+name allowed roots, resolve (after `..` and symlinks) strictly inside one. A relative path
+resolves under the daemon's managed folder (`<data-dir>/files`) and must stay inside it:
+the safe default, needing no roots, for files that are the daemon's alone.
 
 A File with `state: absent` asserts that the path does not exist: it observes as
 `{"path", "state": "absent"}` while the path is missing, applying it removes the path, and
@@ -35,6 +37,7 @@ class FileProvider:
     def __init__(self, settings: base.ProviderSettings) -> None:
         self._roots = tuple(Path(os.path.realpath(r)) for r in settings.file.roots)
         self._shown_roots = ", ".join(str(r) for r in settings.file.roots)
+        self._managed_dir = settings.file.managed_dir
 
     def observe(self, resource: Document) -> dict[str, Any] | None:
         spec = self._spec(resource)
@@ -83,11 +86,29 @@ class FileProvider:
         return validation.parse_spec(kinds.FileSpec, provider=NAME, resource=resource)
 
     def _target(self, resource: Document, spec: kinds.FileSpec) -> Path:
+        if not os.path.isabs(spec.path):
+            return self._managed(resource, spec.path)
         real = Path(os.path.realpath(spec.path))
         if not self._roots or any(root in real.parents for root in self._roots):
             return real
         where = f"{spec.path} is" if str(real) == spec.path else f"{spec.path} resolves to {real},"
         message = f"{where} outside the allowed roots {self._shown_roots}"
+        raise validation.spec_error(
+            provider=NAME, resource=resource, key="spec.path", message=message
+        )
+
+    def _managed(self, resource: Document, path: str) -> Path:
+        """`path` inside the managed folder (created by the first write, like any parent)."""
+        if self._managed_dir is None:
+            message = "a relative path needs the daemon's data directory (<data-dir>/files)"
+            raise validation.spec_error(
+                provider=NAME, resource=resource, key="spec.path", message=message
+            )
+        root = Path(os.path.realpath(self._managed_dir))
+        real = Path(os.path.realpath(root / path))
+        if root in real.parents:
+            return real
+        message = f"{path} resolves to {real}, outside the managed folder {root}"
         raise validation.spec_error(
             provider=NAME, resource=resource, key="spec.path", message=message
         )

@@ -28,6 +28,7 @@ from reconciler.store.base import EventRecord, RunKind, RunStatus, Store
 from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+FILES_DIR = "files"  # under the data directory: where relative File paths resolve
 INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 
 
@@ -59,6 +60,7 @@ class Daemon:
                 clock=clock,
                 settings=settings.reconcile,
                 pool=self._pool,
+                files_dir=settings.data_dir / FILES_DIR,
             )
             for s in settings.sources
         }

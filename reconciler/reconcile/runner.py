@@ -16,12 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
-from reconciler.providers.base import ProviderSettings
+from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import records
 from reconciler.reconcile.controller import Controller, PassResult
@@ -64,11 +65,15 @@ class SourceRunner:
         clock: Clock,
         settings: ReconcileSettings,
         pool: Executor,
+        files_dir: Path | None = None,
     ) -> None:
+        """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`)."""
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings = settings
         self.loader = SourceLoader(config)
-        registry = Registry.load(ProviderSettings(repository_dir=config.path))
+        registry = Registry.load(
+            ProviderSettings(repository_dir=config.path, file=FileSettings(managed_dir=files_dir))
+        )
         self.controller = Controller(
             name=config.name,
             loader=self.loader,

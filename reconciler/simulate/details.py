@@ -6,6 +6,7 @@ the revision under review, so they are put in code spans, never rendered as Mark
 
 from __future__ import annotations
 
+from reconciler.simulate import markdown
 from reconciler.simulate.markdown import Section
 from reconciler.simulate.records import Delta, Report
 
@@ -26,6 +27,8 @@ def code(text: str) -> str:
 
 
 def sections(report: Report) -> list[Section]:
+    if report.rejected:
+        return [_rejection(report)]
     found = [
         _problems(report),
         _tests(report),
@@ -37,6 +40,16 @@ def sections(report: Report) -> list[Section]:
         _conflicts(report),
     ]
     return [s for s in found if s is not None and s.lines]
+
+
+def _rejection(report: Report) -> Section:
+    """The problems the daemon would reject the head for, new ones marked."""
+    new = set(report.problems.introduced) if report.problems else set()
+    lines = [
+        f"- ❌ {code(str(p))}" if p in new else f"- {code(str(p))} (already at base)"
+        for p in report.rejection
+    ]
+    return Section(title=f"Problems at head: {len(lines)}", lines=tuple(lines), open=True)
 
 
 def _problems(report: Report) -> Section | None:
@@ -118,8 +131,7 @@ def _plan(report: Report) -> Section | None:
         lines += [f"  - `{c}`" for c in item.changes[:20]]
         if len(item.changes) > 20:
             lines.append(f"  - … {len(item.changes) - 20} more")
-    lines += [f"- orphan `{key}` (not pruned)" for key in plan.orphans]
-    return Section(title=f"Plan: {len(plan.items)} change(s)", lines=tuple(lines))
+    return Section(title=f"Plan: {markdown.plan_counts(plan)}", lines=tuple(lines))
 
 
 def _replay(report: Report) -> Section | None:

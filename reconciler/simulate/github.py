@@ -1,8 +1,9 @@
 """The report as a GitHub check-run payload (`POST /repos/{owner}/{repo}/check-runs`).
 
-`conclusion` is `failure` when the change would be blocked, `neutral` when it passes with
-warnings, `success` otherwise. GitHub caps `output.summary` and `output.text` at 65,535
-characters and takes at most 50 annotations per request: the most severe come first.
+`conclusion` is `failure` when the change would be blocked (a rejected head included),
+`neutral` when it passes with warnings, `success` otherwise. GitHub caps `output.summary`
+and `output.text` at 65,535 characters and takes at most 50 annotations per request: the
+most severe come first.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ def _annotation(
 
 
 def annotation_list(report: Report) -> list[dict[str, Any]]:
+    if report.rejected:
+        return [
+            _annotation(
+                path=p.path,
+                line=p.line,
+                level="failure",
+                title="rejected",
+                message=f"{p.key}: {p.message}" if p.key else p.message,
+            )
+            for p in report.rejection
+        ][:MAX_ANNOTATIONS]
     out = []
     if report.problems is not None:
         out += [

@@ -2,7 +2,8 @@
 
 CI systems show JUnit natively. Only what blocks the change is a `failure` (or an `error`
 for a section that could not run), so the failure count agrees with the exit code;
-everything else passes and carries its details in `system-out`.
+everything else passes and carries its details in `system-out`. A head the daemon would
+reject is one suite, `rejected`, with a failure per problem, and nothing else.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class Case:
 
 
 def render(report: Report) -> str:
-    root = ET.Element("testsuites", name=f"reconciler simulate {report.label}")
+    root = ET.Element(
+        "testsuites", name=f"reconciler simulate {report.label}: {report.verdict_text}"
+    )
     for suite, cases in _suites(report).items():
         _suite(root, suite, cases)
     ET.indent(root)
@@ -53,6 +56,12 @@ def _suite(root: ET.Element, name: str, cases: list[Case]) -> None:
 
 
 def _suites(report: Report) -> dict[str, list[Case]]:
+    if report.rejected:
+        return {
+            "rejected": [
+                Case(name=str(p), classname="rejected", failure=str(p)) for p in report.rejection
+            ]
+        }
     suites: dict[str, list[Case]] = {}
     if report.problems is not None:
         cls = "validation"

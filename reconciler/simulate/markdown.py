@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reconciler.simulate.records import Delta, Report
+from reconciler.simulate.records import Delta, PlanSection, Report, Verdict
 
 LIMIT = 65_536
 _HEADER_ROOM = 200  # the part header is written once the number of parts is known
@@ -21,19 +21,35 @@ _PLAN_WORDS = {
     "delete": "to delete",
     "noop": "unchanged",
     "not-observed": "not observed",
+    "orphan": "left in place",
 }
+_MARKS = {
+    Verdict.REJECTED: "❌",
+    Verdict.BLOCKED: "❌",
+    Verdict.WARNINGS: "⚠️",
+    Verdict.PASSES: "✅",
+}
+_REJECTED = (
+    "The daemon would reject this revision and keep reconciling its last good one: nothing "
+    "in this change would be applied, evaluated or started until these are fixed."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Section:
     title: str
     lines: tuple[str, ...]
+    open: bool = False  # shown unfolded
 
 
 def verdict(report: Report) -> str:
-    if report.blocked:
-        return "❌ would be blocked"
-    return "⚠️ passes with warnings" if report.warnings else "✅ passes"
+    return f"{_MARKS[report.verdict]} {report.verdict_text}"
+
+
+def plan_counts(plan: PlanSection) -> str:
+    """What the plan would do, in the same words in the summary and in its section."""
+    counts = ", ".join(f"{n} {_PLAN_WORDS.get(a, a)}" for a, n in plan.counts.items() if n)
+    return counts or "nothing to do"
 
 
 def summary_rows(report: Report) -> list[tuple[str, str]]:
@@ -75,10 +91,7 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
             )
         )
     if report.plan is not None:
-        counts = ", ".join(
-            f"{n} {_PLAN_WORDS.get(a, a)}" for a, n in report.plan.counts.items() if n
-        )
-        rows.append(("Plan", counts or "nothing to do"))
+        rows.append(("Plan", plan_counts(report.plan)))
     if report.replay is not None:
         flips = report.replay.flips
         to_deny = sum(f.count for f in flips if f.direction == "allow->deny")
@@ -103,8 +116,11 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
 
 
 def head_block(report: Report) -> str:
+    title = f"### Reconciler simulation `{report.label}`: {verdict(report)}"
+    if report.rejected:
+        return f"{title}\n\n{_REJECTED}\n"
     lines = [
-        f"### Reconciler simulation `{report.label}`: {verdict(report)}",
+        title,
         "",
         "| Check | Result |",
         "| --- | --- |",
@@ -124,7 +140,8 @@ def render(report: Report, sections: Sequence[Section], *, limit: int = LIMIT) -
     parts: list[list[str]] = [[head_block(report)]]
     size = len(parts[0][0])
     for section in sections:
-        opening = f"\n<details><summary>{_cell(section.title)}</summary>\n\n"
+        details = "<details open>" if section.open else "<details>"
+        opening = f"\n{details}<summary>{_cell(section.title)}</summary>\n\n"
         closing = "\n</details>\n"
         chunk = [opening]
         used = len(opening)

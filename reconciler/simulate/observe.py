@@ -139,6 +139,8 @@ def _change_json(change: planner.Change, *, with_old: bool) -> dict[str, Any]:
 def _section(
     plan: planner.Plan, notes: Mapping[str, str], removed: list[str], *, label: str, prune: bool
 ) -> PlanSection:
+    """The plan as report items; `counts` counts those items by action, and the objects
+    left unchanged as `noop`, so every rendering of the plan adds up the same way."""
     items = [
         PlanItem(
             key=c.key,
@@ -148,9 +150,16 @@ def _section(
         for c in plan.pending
     ]
     items += [PlanItem(key=k, action="not-observed", note=n) for k, n in sorted(notes.items())]
+    items += [PlanItem(key=k, action="orphan", note=_LEFT) for k in plan.orphans]
     for key in removed:
         action = "delete" if prune else "orphan"
         note = "removed from Git; prune is on" if prune else "removed from Git; left in place"
         items.append(PlanItem(key=key, action=action, note=note))
-    counts = {a.value: n for a, n in plan.counts().items()} | {"not-observed": len(notes)}
+    counts = {a.value: 0 for a in planner.Action} | {"not-observed": 0, "orphan": 0}
+    for item in items:
+        counts[item.action] += 1
+    counts[planner.Action.NOOP.value] = plan.counts().get(planner.Action.NOOP, 0)
     return PlanSection(observed_from=label, counts=counts, items=tuple(items), orphans=plan.orphans)
+
+
+_LEFT = "no longer in Git; left in place (prune is off)"

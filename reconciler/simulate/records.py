@@ -192,10 +192,20 @@ class Issue(Record):
     blocking: bool = True  # unknown effects of the head's policies block the change
 
 
+class Verdict(StrEnum):
+    """What the daemon would make of the head revision, worst first."""
+
+    REJECTED = "rejected"  # it would not load the head: nothing else would happen
+    BLOCKED = "blocked"
+    WARNINGS = "warnings"
+    PASSES = "passes"
+
+
 class Report(Record):
     base: str  # sha
     head: str
     changed_paths: tuple[str, ...] = ()
+    rejection: tuple[ProblemItem, ...] = ()  # why the daemon would reject the head, if it would
     problems: ProblemsSection | None = None
     tests: TestsSection | None = None
     policies: tuple[PolicyChange, ...] = ()
@@ -210,8 +220,32 @@ class Report(Record):
     def label(self) -> str:
         return f"{self.base[:7]}..{self.head[:7]}"
 
+    @property
+    def rejected(self) -> bool:
+        """The head does not load or compile: the daemon would keep its last good revision."""
+        return bool(self.rejection)
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.rejected:
+            return Verdict.REJECTED
+        if self.blocked:
+            return Verdict.BLOCKED
+        return Verdict.WARNINGS if self.warnings else Verdict.PASSES
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict in words: `rejected: 3 problems`, `would be blocked`, ..."""
+        if self.rejected:
+            count = len(self.rejection)
+            return f"rejected: {count} problem{'' if count == 1 else 's'}"
+        return _VERDICT_WORDS[self.verdict]
+
     def blocking_reasons(self) -> list[str]:
-        """Why the change would be blocked; empty when it would not."""
+        """Why the change would be blocked (for a rejected head: its problems); empty when
+        it would not."""
+        if self.rejected:
+            return [str(p) for p in self.rejection]
         reasons = []
         if self.problems and self.problems.at_head:
             reasons.append(f"{len(self.problems.at_head)} invalid spec(s) at head")
@@ -232,7 +266,16 @@ class Report(Record):
     @property
     def warnings(self) -> int:
         """Findings that do not block: advisory denials, new warnings, conflicts, flips."""
+        if self.rejected:
+            return 0
         deltas = self.decisions.deltas if self.decisions else ()
         soft = [d for d in deltas if d.delta is not Delta.NEWLY_ALLOWED and not d.blocking]
         flips = self.replay.flips if self.replay else ()
         return len(soft) + len(self.conflicts) + sum(1 for f in flips if f.direction[0] == "a")
+
+
+_VERDICT_WORDS = {
+    Verdict.BLOCKED: "would be blocked",
+    Verdict.WARNINGS: "passes with warnings",
+    Verdict.PASSES: "passes",
+}

@@ -1,6 +1,8 @@
 """The sandbox process: load, compile, evaluate and test the base and head revisions.
 
-Run as `python -m reconciler.simulate.sandbox`, speaking JSON lines (`wire`). It caps its
+Run as `python -m reconciler.simulate.sandbox`, speaking JSON lines (`wire`). A head the
+daemon would reject (it does not load or its policies do not compile) ends the work after
+loading: nothing the daemon would not do (decisions, tests, a plan) is predicted for it. It caps its
 own address space (RLIMIT_AS) first, then gives each stage a fresh CPU-time budget
 (RLIMIT_CPU soft limit = used + budget: the kernel stops the process with SIGXCPU past
 it). Head Rego that recurses without end overflows regorus' stack and kills the process
@@ -41,6 +43,7 @@ class Work:
     head: Snapshot | None = None
     base_bundle: bundles.Bundle | None = None
     head_bundle: bundles.Bundle | None = None
+    rejected: bool = False  # the daemon would not load the head: the later stages are moot
 
 
 def limit_memory(mib: int) -> None:
@@ -78,6 +81,11 @@ def _load(work: Work, out: IO[str], inp: IO[str]) -> None:
         [*head.problems, *head_bundle.problems, *head_extra],
     )
     _section(out, "problems", section.model_dump(mode="json"))
+    rejection = sorted({*head.problems, *head_bundle.problems})
+    if rejection:
+        work.rejected = True
+        _section(out, "rejection", [compare.item(p).model_dump(mode="json") for p in rejection])
+        return
     changes = compare.policies((base, base_bundle), (head, head_bundle))
     _section(out, "policies", [c.model_dump(mode="json") for c in changes])
     found = compare.conflict_items(base_bundle, head_bundle, resources=head.resources)
@@ -189,6 +197,8 @@ def main(inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
     limit_memory(int(request["memoryMib"]))
     work = Work(request=request, clock=clock.ManualClock(datetime.fromisoformat(request["now"])))
     for stage in STAGES:
+        if work.rejected:
+            break
         wire.send(out, {"stage": stage})
         cpu_budget(float(request["cpuSeconds"]))
         try:

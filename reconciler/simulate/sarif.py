@@ -1,6 +1,7 @@
 """The report as SARIF 2.1.0, for code-scanning views that annotate the changed files.
 
-Each rule is a policy (or `spec-validation`, `rego-test`, `policy-conflict`); each result
+Each rule is a policy (or `spec-validation`, `rego-test`, `policy-conflict`; for a head the
+daemon would reject, `rejected` alone, one result per problem); each result
 points at the file and line of the resource, spec or test it is about. Levels: `error`
 for what blocks the change, `warning` for what does not, `note` for newly allowed.
 """
@@ -31,7 +32,18 @@ def _result(rule: str, level: str, message: str, path: str, line: int | None) ->
     }
 
 
+def _rejection(report: Report) -> list[dict[str, Any]]:
+    return [
+        _result(
+            "rejected", "error", f"{p.key}: {p.message}" if p.key else p.message, p.path, p.line
+        )
+        for p in report.rejection
+    ]
+
+
 def results(report: Report) -> list[dict[str, Any]]:
+    if report.rejected:
+        return _rejection(report)
     out = []
     if report.problems is not None:
         out += [
@@ -91,6 +103,7 @@ def render(report: Report) -> dict[str, Any]:
                     }
                 },
                 "automationDetails": {"id": f"reconciler-simulate/{report.label}"},
+                "properties": {"verdict": report.verdict_text},
                 "results": found,
             }
         ],

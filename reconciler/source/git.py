@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,7 +32,6 @@ from reconciler.source.revision import FileEntry, Revision
 log = logging.getLogger(__name__)
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _LISTED = 5  # names of each kind shown when a revision is not found
 _LINK, _SUBMODULE = 0o120000, 0o160000
 _GitObject = pygit2.Object | pygit2.Commit | pygit2.Tree | pygit2.Tag | pygit2.Blob
@@ -129,9 +127,10 @@ class GitSource:
             )
 
     def resolve(self, ref: str | None = None) -> Revision:
-        """The commit `ref` (default: the configured ref) names: branch, tag, or (short) sha.
+        """The commit `ref` (default: the configured ref) names: a branch, a tag, or any
+        revision expression git accepts ((short) sha, `HEAD~3`, `main^2`, `v1.0^{commit}`).
 
-        `Revision.ref` is the full ref name (`refs/heads/main`) or the sha as given. With
+        `Revision.ref` is the full ref name (`refs/heads/main`) or the expression as given. With
         trusted keys configured, the commit's signature is verified or `SignatureError` raised.
         """
         name = self._config.ref if ref is None else ref
@@ -203,11 +202,10 @@ class GitSource:
             except (KeyError, pygit2.GitError):  # HEAD of an empty repository or bare mirror
                 continue
             return self._peel(target, name=name), candidate
-        if _HEX.match(name):
-            try:
-                return self._peel(self._repo[name], name=name), name
-            except (KeyError, ValueError):
-                pass
+        try:  # any expression git accepts: a (short) sha, HEAD~3, main^2, v1.0^{commit}
+            return self._peel(self._repo.revparse_single(name), name=name), name
+        except (KeyError, ValueError, pygit2.GitError):
+            pass
         raise errors.RevisionNotFound(
             f'revision "{name}" not found in {self.location} ({self._names()})'
         )

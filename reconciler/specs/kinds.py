@@ -32,10 +32,18 @@ Issue = tuple[Loc, str]
 _QUOTE_MODE = 'must be a quoted octal string like "0644" (YAML reads 0644 unquoted as a number)'
 
 
+RELATIVE_PATH = (
+    'must be an absolute path, or a relative one without ".." (inside the daemon\'s '
+    "<data-dir>/files)"
+)
+
+
 class FileSpec(models.Model):
     """`spec` of a File: a file (or directory) on the reconciler's host, owned whole.
 
-    `content` is written as it is; `template` is rendered with `vars` by the file provider.
+    `path` is absolute, or relative to the folder the daemon manages files in
+    (`<data-dir>/files`). `content` is written as it is; `template` is rendered with `vars`
+    by the file provider.
     `state: absent` asserts that the path does not exist.
     """
 
@@ -50,8 +58,13 @@ class FileSpec(models.Model):
     @field_validator("path")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not os.path.isabs(value):
-            raise ValueError("must be an absolute path")
+        """Absolute, or relative to the daemon's managed folder (`<data-dir>/files`) and
+        staying inside it."""
+        if os.path.isabs(value):
+            return value
+        parts = value.split("/")
+        if not value.strip() or ".." in parts or all(p in ("", ".") for p in parts):
+            raise ValueError(RELATIVE_PATH)
         return value
 
     @field_validator("mode", mode="before")

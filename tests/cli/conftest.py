@@ -101,8 +101,9 @@ def example(shared_example: Path, tmp_path: Path) -> Path:
     return target
 
 
-def head(repo: Path) -> str:
-    return gitrepo.git(repo, "rev-parse", "HEAD")
+def head(repo: Path, back: int = 0) -> str:
+    """The sha of HEAD, or of its `back`-th first parent."""
+    return gitrepo.git(repo, "rev-parse", f"HEAD~{back}")
 
 
 def documented_schema(name: str) -> dict[str, Any]:

@@ -123,7 +123,16 @@ def test_eval_json_of_the_example(cli: Cli, shared_example: Path) -> None:
     assert_documented_shape(report, name="eval")
     assert set(report) >= {"revision", "summary", "decisions"}
     assert report["revision"] is None
-    assert report["summary"] == {"allow": 32, "deny": 3, "warn": 0, "error": 0}
+    assert report["summary"] == {
+        "allow": 32,
+        "deny": 3,
+        "warn": 0,
+        "error": 0,
+        "blocked": 0,
+        "warned": 1,
+        "recorded": 1,
+        "exempted": 1,
+    }
     assert len(report["decisions"]) == 35
     for decision in report["decisions"]:
         check_decision_types(decision)

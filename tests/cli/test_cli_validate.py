@@ -65,6 +65,22 @@ def test_validate_a_tag_through_a_url(cli: Cli, example: Path) -> None:
     assert latest.out == f"ok: main@{head(example)[:12]}: {one_runbook}\n"
 
 
+def test_rev_takes_any_revision_expression_git_accepts(cli: Cli, example: Path) -> None:
+    first = head(example)
+    gitrepo.commit(example, {}, delete=["runbooks/disk-full.yaml"])
+    gitrepo.commit(example, {}, delete=["runbooks/rotate-logs.yaml"])
+    done = cli("validate", "--repo", example, "--rev", "HEAD~2")
+    assert (done.code, done.out) == (0, f"ok: HEAD~2@{first[:12]}: {SUMMARY}\n")
+    done = cli("validate", "--repo", example, "--rev", "main^")
+    one_runbook = SUMMARY.replace("2 runbooks", "1 runbook")
+    assert (done.code, done.out) == (0, f"ok: main^@{head(example, 1)[:12]}: {one_runbook}\n")
+    done = cli("validate", "--repo", example, "--rev", "HEAD~9")
+    assert (done.code, done.err) == (
+        1,
+        f'error: revision "HEAD~9" not found in {example} (branches: main; tags: none)\n',
+    )
+
+
 def test_validate_a_tag_of_a_repository_path(cli: Cli, example: Path) -> None:
     gitrepo.tag(example, "v1")
     tagged = head(example)

@@ -113,5 +113,7 @@ def test_a_bad_settings_file_or_a_taken_port_fails_with_exit_1(
     )
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-1] == (
-        f"error: cannot listen on 127.0.0.1:{port}: address already in use"
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use; choose another "
+        "port with --port (--port 0 picks a free one)"
     )
+    assert not (tmp_path / "other").exists()

@@ -64,7 +64,7 @@ def finished(daemon: harness.RunningDaemon, run_id: str) -> dict[str, Any]:
 
 
 def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, launch: Launch) -> None:
-    repo, managed = example_repo(tmp_path)
+    repo, _ = example_repo(tmp_path)
     daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "data"))
     until(lambda: daemon.get("/api/v1/workflows")["workflows"], "the workflow")
     [backup] = daemon.get("/api/v1/workflows")["workflows"]
@@ -73,7 +73,7 @@ def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, laun
     assert datetime.fromisoformat(at) == next_two_am(datetime.now().astimezone())
 
     def applied() -> None:
-        assert (managed / "motd").exists()
+        assert (tmp_path / "data" / "files" / "motd").exists()
 
     harness.eventually(applied, what="the example's files")
 
@@ -84,10 +84,10 @@ def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, laun
     assert started.returncode == 0, started.stdout + started.stderr
     run_id = started.stdout.split()[2]
     run = finished(daemon, run_id)
-    assert (run["status"], run["trigger"]) == ("succeeded", "api")
+    assert (run["status"], run["trigger"]) == ("succeeded", "cli")
     steps = {s["name"]: s for s in run["steps"]}
     assert list(steps) == ["prepare", "archive", "verify", "checksum"]
-    assert "managed/motd" in steps["verify"]["output"]["stdout"]
+    assert steps["verify"]["output"]["stdout"].splitlines()[0] == "managed/"
     archive = tmp_path / "managed-backups" / "nightly.tgz"
     assert steps["checksum"]["output"]["stdout"].endswith(f"  {archive}\n")
     shown = cli(daemon, tmp_path, "status", run_id)

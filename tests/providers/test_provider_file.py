@@ -76,14 +76,61 @@ def test_a_symlink_cannot_lead_out_of_a_root(
 def test_bad_specs_are_reported_with_their_key_paths(
     provider: file_provider.FileProvider, make_document: MakeDocument
 ) -> None:
-    resource = make_document("File", "motd", {"path": "etc/motd", "content": "x", "mode": 420})
+    resource = make_document("File", "motd", {"path": "../motd", "content": "x", "mode": 420})
     assert spec_message(provider, resource) == "\n".join(
         [
             'resources/managed.yaml:1 spec.mode: must be a quoted octal string like "0644" '
             "(YAML reads 0644 unquoted as a number) (File//motd, file provider)",
-            "resources/managed.yaml:1 spec.path: must be an absolute path"
-            " (File//motd, file provider)",
+            "resources/managed.yaml:1 spec.path: must be an absolute path, or a relative one "
+            'without ".." (inside the daemon\'s <data-dir>/files) (File//motd, file provider)',
         ]
+    )
+
+
+def managing(root: Path, managed: Path) -> file_provider.FileProvider:
+    settings = base.FileSettings(roots=(root,), managed_dir=managed)
+    return file_provider.FileProvider(base.ProviderSettings(file=settings))
+
+
+def test_a_relative_path_lives_in_the_managed_folder_whatever_the_roots(
+    root: Path, tmp_path: Path, make_document: MakeDocument
+) -> None:
+    managed = tmp_path.resolve() / "data" / "files"
+    provider = managing(root, managed)
+    resource = make_document("File", "conf", {"path": "config/app.ini", "content": "a=1\n"})
+    assert provider.observe(resource) is None
+    assert not managed.exists()  # observing creates nothing
+    observed = provider.apply(resource)
+    assert (observed["path"], observed["content"]) == ("config/app.ini", "a=1\n")
+    assert (managed / "config" / "app.ini").read_text() == "a=1\n"
+    assert provider.observe(resource) == observed
+    provider.delete(resource)
+    assert list((managed / "config").iterdir()) == []
+
+
+def test_a_symlink_cannot_lead_out_of_the_managed_folder(
+    root: Path, tmp_path: Path, make_document: MakeDocument
+) -> None:
+    managed = tmp_path.resolve() / "data" / "files"
+    managed.mkdir(parents=True)
+    elsewhere = tmp_path.resolve() / "elsewhere"
+    elsewhere.mkdir()
+    (managed / "link").symlink_to(elsewhere)
+    resource = make_document("File", "motd", {"path": "link/motd", "content": "x"})
+    assert spec_message(managing(root, managed), resource) == (
+        f"resources/managed.yaml:1 spec.path: link/motd resolves to {elsewhere}/motd, outside "
+        f"the managed folder {managed} (File//motd, file provider)"
+    )
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_relative_path_without_a_data_directory_is_refused(
+    provider: file_provider.FileProvider, make_document: MakeDocument
+) -> None:
+    resource = make_document("File", "motd", {"path": "motd", "content": "x"})
+    assert spec_message(provider, resource) == (
+        "resources/managed.yaml:1 spec.path: a relative path needs the daemon's data directory "
+        "(<data-dir>/files) (File//motd, file provider)"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.simulate import details, markdown
 from reconciler.simulate.records import PlanItem
 from reconciler.store import base
 from reconciler.store.retention import RetentionSettings
@@ -61,6 +62,7 @@ def test_the_plan_against_the_store_updates_changed_and_prunes_removed_objects(
         "delete": 2,
         "noop": 1,
         "not-observed": 0,
+        "orphan": 0,
     }
 
 
@@ -79,4 +81,51 @@ def test_without_a_store_removed_objects_are_listed_and_files_observed_read_only
             key="File//web-service-env", action="orphan", note="removed from Git; left in place"
         ),
     ]
-    assert report.plan.counts["not-observed"] == 1
+    assert report.plan.counts["not-observed"] == 2
+    not_observed = {i.key: i.note for i in report.plan.items if i.action == "not-observed"}
+    assert not_observed["File//motd"] == (
+        "not observed: resources/files/motd.yaml:5 spec.path: a relative path needs the "
+        "daemon's data directory (<data-dir>/files) (File//motd, file provider)"
+    )
+
+
+def test_objects_left_in_place_are_plan_items_and_every_rendering_counts_the_same(
+    pr: PullRequest, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SqliteStore(data / "reconciler.db", retention=RetentionSettings())
+    for key in (
+        "File//motd",
+        "File//web-service-config",
+        "File//web-service-env",
+        "ExecResource//web-service",
+    ):
+        store.put_status(applied(key, pr.base))
+    store.close()
+    pr.change({}, delete=["resources/files/app-config.yaml"])
+    report = pr.simulate(data_dir=data)
+    assert report.plan is not None
+    assert report.plan.items == (
+        PlanItem(
+            key="File//web-service-config",
+            action="orphan",
+            note="no longer in Git; left in place (prune is off)",
+        ),
+        PlanItem(
+            key="File//web-service-env",
+            action="orphan",
+            note="no longer in Git; left in place (prune is off)",
+        ),
+    )
+    assert report.plan.counts == {
+        "create": 0,
+        "update": 0,
+        "delete": 0,
+        "noop": 2,
+        "not-observed": 0,
+        "orphan": 2,
+    }
+    assert ("Plan", "2 unchanged, 2 left in place") in markdown.summary_rows(report)
+    titles = [s.title for s in details.sections(report)]
+    assert "Plan: 2 unchanged, 2 left in place" in titles

@@ -327,7 +327,8 @@ def test_json_reads_back_into_the_same_report() -> None:
     (text,) = cli.render(full_report(), "json")
     loaded = json.loads(text)
     assert (loaded["blocked"], loaded["blockingReasons"][0]) == (True, "1 invalid spec(s) at head")
-    del loaded["blocked"], loaded["blockingReasons"]
+    assert (loaded["verdict"], loaded["verdictText"]) == ("blocked", "would be blocked")
+    del loaded["blocked"], loaded["blockingReasons"], loaded["verdict"], loaded["verdictText"]
     assert Report.model_validate(loaded) == full_report()
 
 

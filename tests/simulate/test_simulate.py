@@ -4,12 +4,15 @@ regorus in the sandbox process, real files and a real SQLite store."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import main
-from reconciler.simulate.records import Delta, Fire
+from reconciler.cli import simulate as cli
+from reconciler.simulate import details
+from reconciler.simulate.records import Delta, Fire, ProblemItem
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.simulate.conftest import PullRequest, record_decisions
@@ -238,3 +241,73 @@ def test_a_resource_the_change_adds_is_judged_by_the_heads_policies(pr: PullRequ
     assert report.decisions.decisions_base == 0
     assert report.decisions.decisions_head == 6
     assert report.blocking_reasons() == ["1 newly denied strict decision(s)"]
+
+
+BROKEN_MOTD = "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: motd\nspec: [\n"
+BROKEN_REGO = "package k8s.replicas\n\ndeny contains msg if {\n  input.x ==\n}\n"
+REJECTED = [
+    'policies/bindings.yaml:66 spec.policy: policy "k8s.replicas" not found (known: '
+    "k8s.container_limits, k8s.images, k8s.privileged, k8s.required_labels, "
+    "k8sallowedrepos, reconciler.packs.runbook_safety)",
+    "policies/k8s/replicas.rego:5: expecting expression",
+    "resources/files/motd.yaml:4: did not find expected ',' or '}' (while parsing a flow "
+    "mapping at line 3)",
+]
+
+
+def test_a_head_the_daemon_would_reject_gets_one_verdict_and_nothing_predicted(
+    pr: PullRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pr.change({"resources/files/motd.yaml": BROKEN_MOTD, "policies/k8s/replicas.rego": BROKEN_REGO})
+    code = main(
+        ["simulate", str(pr.repo), "--base", pr.base, "--head", pr.head, "--format", "json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (report["verdict"], report["verdictText"]) == ("rejected", "rejected: 3 problems")
+    assert report["blockingReasons"] == REJECTED
+    assert [str(ProblemItem.model_validate(p)) for p in report["rejection"]] == REJECTED
+    predicted = {k: report[k] for k in ("tests", "decisions", "plan", "replay", "runs")}
+    assert predicted == dict.fromkeys(predicted)
+    assert (report["policies"], report["conflicts"], report["errors"]) == ([], [], [])
+
+
+def test_every_format_gives_a_rejected_head_the_one_verdict(pr: PullRequest) -> None:
+    pr.change({"resources/files/motd.yaml": BROKEN_MOTD, "policies/k8s/replicas.rego": BROKEN_REGO})
+    report = pr.simulate()
+    label = f"{pr.base[:7]}..{pr.head[:7]}"
+    (comment,) = cli.render(report, "markdown")
+    assert comment == (
+        f"### Reconciler simulation `{label}`: ❌ rejected: 3 problems\n\n"
+        "The daemon would reject this revision and keep reconciling its last good one: "
+        "nothing in this change would be applied, evaluated or started until these are "
+        "fixed.\n\n<details open><summary>Problems at head: 3</summary>\n\n"
+        + "".join(f"- ❌ `{p}`\n" for p in REJECTED)
+        + "\n</details>\n"
+    )
+    root = ET.fromstring(cli.render(report, "junit")[0])
+    assert root.get("name") == f"reconciler simulate {label}: rejected: 3 problems"
+    assert [(s.get("name"), s.get("failures")) for s in root.iter("testsuite")] == [
+        ("rejected", "3")
+    ]
+    log = json.loads(cli.render(report, "sarif")[0])["runs"][0]
+    assert log["properties"] == {"verdict": "rejected: 3 problems"}
+    assert [(r["ruleId"], r["level"]) for r in log["results"]] == [("rejected", "error")] * 3
+    check = json.loads(cli.render(report, "github")[0])
+    assert (check["conclusion"], check["output"]["title"]) == (
+        "failure",
+        f"❌ rejected: 3 problems ({label})",
+    )
+    assert [a["title"] for a in check["output"]["annotations"]] == ["rejected"] * 3
+    assert "would start" not in check["output"]["text"]
+
+
+def test_a_problem_already_at_base_is_marked_in_the_rejection(pr: PullRequest) -> None:
+    pr.base = pr.change({"resources/files/motd.yaml": BROKEN_MOTD})
+    pr.change({"policies/k8s/replicas.rego": BROKEN_REGO})
+    lines = details.sections(pr.simulate())[0].lines
+    assert lines == (
+        f"- ❌ `{REJECTED[0]}`",
+        f"- ❌ `{REJECTED[1]}`",
+        f"- `{REJECTED[2]}` (already at base)",
+    )

@@ -61,9 +61,12 @@ def test_every_spec_a_provider_supports_validates(kind: str, spec: str) -> None:
         ),
         pytest.param(
             "File",
-            "  path: etc/motd\n  content: hi\n  template: hi\n",
-            ["resources/x.yaml:5 spec.path: must be an absolute path"],
-            id="relative-path",
+            "  path: ../etc/motd\n  content: hi\n",
+            [
+                "resources/x.yaml:5 spec.path: must be an absolute path, or a relative one "
+                'without ".." (inside the daemon\'s <data-dir>/files)'
+            ],
+            id="relative-path-leading-out",
         ),
         pytest.param(
             "File",

@@ -63,14 +63,48 @@ def test_analyze_estimates_from_timeouts(
     helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
     assert main(["workflow", "analyze", "diamond", str(tmp_path / "repo")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[:5] == [
+    assert out[:6] == [
+        "no recorded durations of diamond (no --data-dir): the estimates are the steps' "
+        "waits and timeouts (1.0s for a step with neither)",
         "critical path: a -> b -> d",
         "expected duration: 16.0s",
         "stage 1: a",
         "stage 2: b, c (can run in parallel)",
         "stage 3: d",
     ]
-    assert out[6].split() == ["a", "10.0s", "estimate"]
+    assert out[7].split() == ["a", "10.0s", "estimate"]
+
+
+def test_analyze_says_when_the_store_has_no_durations_of_the_workflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
+    data = tmp_path / "data"
+    data.mkdir()
+    SqliteStore(data / "reconciler.db", retention=RetentionSettings()).close()
+    code = main(["workflow", "analyze", "diamond", str(tmp_path / "repo"), "--data-dir", str(data)])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"no recorded durations of diamond in {data}: the estimates are the steps' waits "
+        "and timeouts (1.0s for a step with neither)"
+    )
+
+
+def test_analyze_shows_durations_under_a_second_in_milliseconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helpers.make(tmp_path / "repo", {"workflows/diamond.yaml": DIAMOND})
+    data = record(tmp_path, {"a": 0.25, "b": 0.5, "c": 0.012, "d": 0.1})
+    code = main(["workflow", "analyze", "diamond", str(tmp_path / "repo"), "--data-dir", str(data)])
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["critical path: a -> b -> d", "expected duration: 850ms"]
+    assert [line.split() for line in out[6:]] == [
+        ["a", "250ms", "recorded"],
+        ["b", "500ms", "recorded"],
+        ["c", "12ms", "recorded"],
+        ["d", "100ms", "recorded"],
+    ]
 
 
 def test_analyze_prefers_recorded_durations(
@@ -131,7 +165,17 @@ def test_run_status_and_approve_against_the_daemon(
         assert capsys.readouterr().out.splitlines()[0] == (
             f"run {run_id} (workflow gated): succeeded"
         )
+        assert running.get(f"/api/v1/runs/{run_id}").json()["trigger"] == "cli"
+        assert main(["workflow", "status", run_id[:8], *url]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == (
+            f"run {run_id} (workflow gated): succeeded"
+        )
         assert main(["workflow", "cancel", "nope", *url]) == 1
         assert capsys.readouterr().err == (
-            "error: POST /api/v1/runs/nope/cancel: HTTP 404: run 'nope' does not exist\n"
+            'error: no run id starts with "nope" (of the newest 1000 runs)\n'
+        )
+        missing = "0" * 36
+        assert main(["workflow", "cancel", missing, *url]) == 1
+        assert capsys.readouterr().err == (
+            f"error: POST /api/v1/runs/{missing}/cancel: HTTP 404: run '{missing}' does not exist\n"
         )
