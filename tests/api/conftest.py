@@ -1,5 +1,5 @@
 """Fixtures for the HTTP tests: a served daemon on a real repository, and one whose
-sources point at the repositories named in the shared forge payloads (never fetched)."""
+sources point at the repositories named in `tests/forge_payloads.py` (never fetched)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def served(tmp_path: Path, repo: Path) -> Iterator[live.Live]:
 
 @pytest.fixture
 def forge_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[live.Live]:
-    """Sources named after the payloads' repositories; the daemon itself is not started,
+    """Sources following the built payloads' repositories; the daemon itself is not started,
     so nothing is fetched and every trigger stays in `triggers`."""
     monkeypatch.setenv(GITHUB_SECRET_ENV, "gh-s3cret")
     monkeypatch.setenv(GITLAB_TOKEN_ENV, "gl-t0ken")
@@ -45,28 +45,18 @@ def forge_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
     cache = str(tmp_path / "cache")
     settings = live.settings_for(
         tmp_path / "data",
+        {"name": "web", "url": "https://github.com/acme/web.git", "ref": "main", "cacheDir": cache},
+        {"name": "web-dev", "url": "git@github.com:ACME/Web", "ref": "dev", "cacheDir": cache},
         {
-            "name": "hello",
-            "url": "https://github.com/Codertocat/Hello-World.git",
-            "ref": "master",
-            "cacheDir": cache,
-        },
-        {
-            "name": "hello-dev",
-            "url": "git@github.com:codertocat/hello-world",
-            "ref": "dev",
-            "cacheDir": cache,
-        },
-        {
-            "name": "diaspora",
-            "url": "http://example.com/mike/diaspora.git",
-            "ref": "master",
+            "name": "deploy",
+            "url": "https://gitlab.example.com/platform/deploy.git",
+            "ref": "main",
             "cacheDir": cache,
         },
         {
             "name": "other",
             "url": "https://github.com/octo/other.git",
-            "ref": "master",
+            "ref": "main",
             "cacheDir": cache,
         },
         webhooks={

@@ -1,13 +1,10 @@
 """Pull requests for the simulation tests: a temp repository whose head commit (reachable
 only as `refs/pull/2/head` and `refs/merge-requests/1/head`, as on the forges) adds a strict
-policy that denies a File already there, and the shared forge payloads rewritten to point
-at it (repository URLs, base and head commits)."""
+policy that denies a File already there, and forge deliveries (`tests/forge_payloads.py`)
+that point at it (repository URLs, base and head commits)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +13,10 @@ from typing import Any
 import httpx
 
 from reconciler.store.base import SimulationRecord, SimulationStatus
+from tests import forge_payloads as fp
 from tests import gitrepo
 from tests.api import live
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "webhooks"
 GITHUB_SECRET_ENV, GITLAB_TOKEN_ENV = "RECONCILER_TEST_PR_SECRET", "RECONCILER_TEST_PR_GL"
 GITHUB_API_ENV, GITLAB_API_ENV = "RECONCILER_TEST_GH_API_TOKEN", "RECONCILER_TEST_GL_API_TOKEN"
 SECRET, GL_HOOK_TOKEN = "pr-s3cret", "gl-hook-t0ken"
@@ -101,36 +98,31 @@ def settings(tmp: Path, repo: PrRepo, *, forge_url: str, **extra: Any) -> Any:
 
 
 def github_payload(repo: PrRepo, *, head: str, action: str = "opened", number: int = 2) -> bytes:
-    payload = json.loads((FIXTURES / "github" / "pull_request.opened.payload.json").read_text())
-    payload["action"], payload["number"] = action, number
-    for key in ("clone_url", "ssh_url", "html_url", "git_url"):
-        payload["repository"][key] = repo.url
-    payload["repository"]["full_name"] = "acme/policies"
-    payload["pull_request"]["head"].update(sha=head, ref="gone-branch")
-    payload["pull_request"]["base"].update(sha=repo.base, ref="main")
-    return json.dumps(payload).encode()
+    payload = fp.github_pull_request(
+        action=action,
+        number=number,
+        head=("gone-branch", head),
+        base=("main", repo.base),
+        full_name="acme/policies",
+        url=repo.url,
+    )
+    return fp.encode(payload)
 
 
 def gitlab_payload(repo: PrRepo, *, head: str, action: str = "open") -> bytes:
-    payload = json.loads((FIXTURES / "gitlab" / "merge_request.json").read_text())
-    for key in ("git_http_url", "git_ssh_url", "http_url", "url", "web_url", "ssh_url"):
-        payload["project"][key] = repo.url
-    attrs = payload["object_attributes"]
-    attrs.update(action=action, target_branch="main", source_branch="gone-branch")
-    attrs["last_commit"]["id"] = head
-    return json.dumps(payload).encode()
+    payload = fp.gitlab_merge_request(
+        action=action, iid=1, source=("gone-branch", head), project_id=14, url=repo.url
+    )
+    return fp.encode(payload)
 
 
 def deliver_github(served: live.Live, body: bytes, *, signed: bool = True) -> httpx.Response:
-    headers = {"X-GitHub-Event": "pull_request", "Content-Type": "application/json"}
-    if signed:
-        digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    headers = fp.github_headers("pull_request", body, secret=SECRET if signed else None)
     return served.post("/webhooks/github", content=body, headers=headers)
 
 
 def deliver_gitlab(served: live.Live, body: bytes) -> httpx.Response:
-    headers = {"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": GL_HOOK_TOKEN}
+    headers = fp.gitlab_headers("Merge Request Hook", token=GL_HOOK_TOKEN)
     return served.post("/webhooks/gitlab", content=body, headers=headers)
 
 

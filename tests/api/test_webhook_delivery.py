@@ -1,4 +1,5 @@
-"""Webhooks over HTTP with the real forge payloads in ../shared/fixtures/webhooks.
+"""Webhooks over HTTP, with deliveries built from the forges' documented formats
+(`tests/forge_payloads.py`; the real payloads go over HTTP in `tests/external/`).
 
 The sources follow the payloads' repositories; `triggers` records every source a request
 triggered, so "nothing was triggered" is asserted outright rather than by waiting.
@@ -6,10 +7,6 @@ triggered, so "nothing was triggered" is asserted outright rather than by waitin
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,37 +15,36 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.api import app as web
 from reconciler.api import webhooks as wh
+from tests import forge_payloads as fp
 from tests.api import conftest, live
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "webhooks"
-GITHUB_PUSH = "github/push.with-new-branch.payload.json"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+PUSH = fp.encode(fp.github_push())
 
 
 def github(
     served: live.Live, body: bytes, *, event: str = "push", secret: str | None = "gh-s3cret"
 ) -> httpx.Response:
-    headers = {"X-GitHub-Event": event, "Content-Type": "application/json"}
-    if secret is not None:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    headers = fp.github_headers(event, body, secret=secret)
     return served.post("/webhooks/github", content=body, headers=headers)
 
 
-def edited(name: str, **changes: Any) -> bytes:
-    return json.dumps({**json.loads(fixture(name)), **changes}).encode()
+def push(**changes: Any) -> bytes:
+    return fp.encode(fp.github_push(**changes))
 
 
 def test_signed_github_push_triggers_the_source_following_that_branch(
     forge_served: live.Live,
 ) -> None:
-    r = github(forge_served, fixture(GITHUB_PUSH))
-    assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["hello"]})
-    # `hello-dev` follows the same repository (written scp-style) but another branch.
-    assert forge_served.triggers == [("hello", "webhook:github")]
+    r = github(forge_served, PUSH)
+    assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["web"]})
+    # `web-dev` follows the same repository (written scp-style) but another branch.
+    assert forge_served.triggers == [("web", "webhook:github")]
+
+
+def test_a_push_creating_the_followed_branch_triggers_its_source(forge_served: live.Live) -> None:
+    r = github(forge_served, push(ref="refs/heads/dev", before=fp.ZERO_SHA))
+    assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["web-dev"]})
+    assert forge_served.triggers == [("web-dev", "webhook:github")]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +57,7 @@ def test_signed_github_push_triggers_the_source_following_that_branch(
 def test_unsigned_or_mis_signed_github_push_is_401_and_triggers_nothing(
     forge_served: live.Live, secret: str | None, message: str
 ) -> None:
-    r = github(forge_served, fixture(GITHUB_PUSH), secret=secret)
+    r = github(forge_served, PUSH, secret=secret)
     assert (r.status_code, r.json()) == (401, {"error": message})
     assert forge_served.triggers == []
 
@@ -70,7 +66,7 @@ def test_github_secret_not_configured_is_401(
     forge_served: live.Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(conftest.GITHUB_SECRET_ENV)
-    r = github(forge_served, fixture(GITHUB_PUSH))
+    r = github(forge_served, PUSH)
     assert (r.status_code, r.json()) == (401, {"error": "GitHub webhook secret is not configured"})
     assert forge_served.triggers == []
 
@@ -90,8 +86,8 @@ def test_a_signed_body_that_is_not_json_is_400(forge_served: live.Live) -> None:
 @pytest.mark.parametrize(
     ("body", "kind"),
     [
-        (edited(GITHUB_PUSH, after=wh.ZERO_SHA, deleted=True, head_commit=None), "branch_deleted"),
-        (edited(GITHUB_PUSH, ref="refs/tags/v1.0"), "tag"),
+        (push(after=wh.ZERO_SHA), "branch_deleted"),
+        (push(ref="refs/tags/v1.0", before=wh.ZERO_SHA), "tag"),
     ],
     ids=["branch-deleted", "tag"],
 )
@@ -104,7 +100,7 @@ def test_branch_deletion_and_untracked_tag_trigger_nothing(
 
 
 def test_a_labeled_pull_request_is_accepted_and_starts_nothing(forge_served: live.Live) -> None:
-    body = edited("github/pull_request.opened.payload.json", action="labeled")
+    body = fp.encode(fp.github_pull_request(action="labeled"))
     r = github(forge_served, body, event="pull_request")
     assert (r.status_code, r.json()) == (
         202,
@@ -114,15 +110,35 @@ def test_a_labeled_pull_request_is_accepted_and_starts_nothing(forge_served: liv
     assert forge_served.daemon.store.list_simulations() == []
 
 
-def gitlab(served: live.Live, token: str) -> httpx.Response:
-    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": token}
-    return served.post("/webhooks/gitlab", content=fixture("gitlab/push.json"), headers=headers)
+def gitlab(
+    served: live.Live, token: str, *, event: str = "Push Hook", **changes: Any
+) -> httpx.Response:
+    body = fp.encode(fp.gitlab_push(**changes))
+    return served.post(
+        "/webhooks/gitlab", content=body, headers=fp.gitlab_headers(event, token=token)
+    )
 
 
 def test_gitlab_push_with_the_right_token(forge_served: live.Live) -> None:
-    r = gitlab(forge_served, "gl-t0ken")
-    assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["diaspora"]})
-    assert forge_served.triggers == [("diaspora", "webhook:gitlab")]
+    r = gitlab(forge_served, "gl-t0ken", commits=30)
+    assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["deploy"]})
+    assert forge_served.triggers == [("deploy", "webhook:gitlab")]
+
+
+@pytest.mark.parametrize(
+    ("event", "changes", "kind"),
+    [
+        ("Push Hook", {"after": wh.ZERO_SHA}, "branch_deleted"),
+        ("Tag Push Hook", {"ref": "refs/tags/v2", "before": wh.ZERO_SHA}, "tag"),
+    ],
+    ids=["branch-deleted", "tag"],
+)
+def test_gitlab_branch_deletion_and_tag_push_trigger_nothing(
+    forge_served: live.Live, event: str, changes: dict[str, str], kind: str
+) -> None:
+    r = gitlab(forge_served, "gl-t0ken", event=event, **changes)
+    assert (r.status_code, r.json()) == (202, {"kind": kind, "triggered": []})
+    assert forge_served.triggers == []
 
 
 def test_gitlab_push_with_a_wrong_token_is_401(forge_served: live.Live) -> None:
@@ -139,7 +155,7 @@ def test_gitlab_push_with_a_wrong_token_is_401(forge_served: live.Live) -> None:
 def test_generic_with_token_triggers_the_named_repository(
     forge_served: live.Live, headers: dict[str, str]
 ) -> None:
-    body = {"repo": "https://github.com/octo/other", "ref": "refs/heads/master"}
+    body = {"repo": "https://github.com/octo/other", "ref": "refs/heads/main"}
     r = forge_served.post("/webhooks/generic", json=body, headers=headers)
     assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": ["other"]})
     assert forge_served.triggers == [("other", "webhook:generic")]
@@ -147,7 +163,7 @@ def test_generic_with_token_triggers_the_named_repository(
 
 def test_generic_without_a_body_triggers_every_source(forge_served: live.Live) -> None:
     r = forge_served.post("/webhooks/generic", headers={"X-Reconciler-Token": "gen-t0ken"})
-    names = ["hello", "hello-dev", "diaspora", "other"]
+    names = ["web", "web-dev", "deploy", "other"]
     assert (r.status_code, r.json()) == (202, {"kind": "push", "triggered": names})
     assert forge_served.triggers == [(n, "webhook:generic") for n in names]
 
@@ -162,7 +178,7 @@ def test_an_oversized_body_is_413_and_triggers_nothing(
     forge_served: live.Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(web, "MAX_WEBHOOK_BYTES", 1024)
-    r = github(forge_served, fixture(GITHUB_PUSH))
+    r = github(forge_served, PUSH)
     assert (r.status_code, r.json()) == (413, {"error": "body is too large"})
     assert forge_served.triggers == []
 
@@ -189,9 +205,9 @@ def deliveries(served: live.Live) -> dict[tuple[str, str], float]:
 
 
 def test_deliveries_are_counted_in_metrics_and_the_event_feed(forge_served: live.Live) -> None:
-    github(forge_served, fixture(GITHUB_PUSH))
-    github(forge_served, fixture(GITHUB_PUSH), secret=None)
-    github(forge_served, fixture(GITHUB_PUSH), secret="wrong")
+    github(forge_served, PUSH)
+    github(forge_served, PUSH, secret=None)
+    github(forge_served, PUSH, secret="wrong")
     gitlab(forge_served, "gl-t0ken")
     forge_served.post("/webhooks/bitbucket", content=b"{}")
     assert deliveries(forge_served) == {

@@ -20,9 +20,6 @@ import pytest
 
 from tests import gitrepo
 
-# CI clones the project next to a copy of shared/ (fixtures used by several projects).
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-GUESTBOOK = SHARED / "fixtures" / "manifests" / "kubernetes-examples-guestbook"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 

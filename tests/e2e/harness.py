@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 START_TIMEOUT = 30.0
 DEADLINE = 20.0
 _SERVING = re.compile(r"^serving (http://\S+) ")

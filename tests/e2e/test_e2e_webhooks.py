@@ -3,19 +3,15 @@ push of the followed branch makes the daemon fetch; anything unverified causes n
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from pathlib import Path
 from typing import Any
 
+from tests import forge_payloads as fp
 from tests import gitrepo
 from tests.e2e import harness, repos
 from tests.e2e.conftest import Launch
 
-PAYLOAD = harness.SHARED / "fixtures" / "webhooks" / "github" / "push.with-new-branch.payload.json"
 SECRET = "e2e-webhook-secret"
-ZERO = "0" * 40
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -40,17 +36,11 @@ sources:
 
 
 def _payload(url: str, **changes: Any) -> bytes:
-    payload = json.loads(PAYLOAD.read_bytes())
-    payload["repository"] = {**payload["repository"], "clone_url": url}
-    payload.update({"ref": "refs/heads/main", **changes})
-    return json.dumps(payload).encode()
+    return fp.encode(fp.github_push(url=url, **changes))
 
 
 def _deliver(daemon: harness.RunningDaemon, body: bytes, *, secret: str | None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json", "X-GitHub-Event": "push"}
-    if secret is not None:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    headers = fp.github_headers("push", body, secret=secret)
     return daemon.request("/webhooks/github", method="POST", body=body, headers=headers)
 
 
@@ -91,21 +81,20 @@ def test_only_a_signed_push_makes_the_daemon_fetch(tmp_path: Path, launch: Launc
         {"error": "signature does not match"},
     )
     signed_elsewhere = _payload(url, after=v2, ref="refs/heads/other")
-    digest = hmac.new(SECRET.encode(), signed_elsewhere, hashlib.sha256).hexdigest()
     status, _ = daemon.request(
         "/webhooks/github",
         method="POST",
         body=push,  # a body other than the one signed
-        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest}"},
+        headers=fp.github_headers("push", signed_elsewhere, secret=SECRET),
     )
     assert status == 401
 
-    deletion = _payload(url, after=ZERO, deleted=True, created=False, head_commit=None)
+    deletion = _payload(url, after=fp.ZERO_SHA)
     assert _deliver(daemon, deletion, secret=SECRET) == (
         202,
         {"kind": "branch_deleted", "triggered": []},
     )
-    tag = _payload(url, after=v2, ref="refs/tags/v9")
+    tag = _payload(url, before=fp.ZERO_SHA, after=v2, ref="refs/tags/v9")
     assert _deliver(daemon, tag, secret=SECRET) == (202, {"kind": "tag", "triggered": []})
 
     source = _serving(daemon, v1)

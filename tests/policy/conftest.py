@@ -16,7 +16,6 @@ from reconciler.specs.snapshot import Document, RegoFile, Snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NO_BUILTINS = Path("/nonexistent/rego")  # tests load no built-in library unless they say so
-GUESTBOOK = Path("/work/shared/fixtures/manifests/kubernetes-examples-guestbook")
 
 
 def documents(path: str, text: str) -> list[Document]:

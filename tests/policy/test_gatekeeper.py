@@ -1,4 +1,6 @@
-"""Gatekeeper templates and conftest policies over real manifests (kubernetes/examples)."""
+"""Gatekeeper templates and conftest policies over Kubernetes manifests written for the tests
+(`tests/fixtures/manifests/bookshop`); `tests/external/test_guestbook.py` runs them over the
+kubernetes/examples guestbook."""
 
 from __future__ import annotations
 
@@ -8,11 +10,8 @@ from reconciler.clock import ManualClock
 from reconciler.policy import bundle, evaluate
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.specs.models import Enforcement
-from tests.policy.conftest import FIXTURES, GUESTBOOK, NO_BUILTINS, make_snapshot
-
-
-def guestbook() -> dict[str, str]:
-    return {f"resources/{p.name}": p.read_text() for p in sorted(GUESTBOOK.glob("*.yaml"))}
+from tests import manifests
+from tests.policy.conftest import FIXTURES, NO_BUILTINS, make_snapshot
 
 
 def gatekeeper_files() -> dict[str, str]:
@@ -37,37 +36,42 @@ def findings(decisions: list[Decision]) -> list[tuple[str, str, str, tuple[str, 
 LIMITS = "K8sContainerLimits/container-must-have-limits"
 LABELS = "K8sRequiredLabels/all-must-have-app-and-tier"
 NO_LABELS = ('you must provide labels: {"app", "tier"}',)
+CACHE_TIER = "Label <tier: cache> does not satisfy allowed regex: ^(frontend|backend)$"
+WEB = "resources/web-deployment.yaml"
 
 
 def implied(container: str) -> tuple[str, ...]:
     return (f"[Implied by expand-deployments] container <{container}> has no resource limits",)
 
 
-def test_gatekeeper_templates_see_the_pods_of_the_guestbook_deployments() -> None:
-    decisions = run({**guestbook(), **gatekeeper_files()})
+def test_gatekeeper_templates_see_the_pods_of_the_deployments() -> None:
+    decisions = run({**manifests.texts(), **gatekeeper_files()})
+    all_in_one = manifests.ALL_IN_ONE
     assert findings(decisions) == [
-        ("frontend-deployment.yaml", "Deployment//frontend", LIMITS, implied("php-redis")),
-        ("frontend-deployment.yaml", "Deployment//frontend", LABELS, NO_LABELS),
-        ("guestbook-all-in-one.yaml", "Deployment//redis-master", LIMITS, implied("master")),
-        ("guestbook-all-in-one.yaml", "Deployment//redis-master", LABELS, NO_LABELS),
-        ("guestbook-all-in-one.yaml", "Deployment//redis-replica", LIMITS, implied("replica")),
-        ("guestbook-all-in-one.yaml", "Deployment//redis-replica", LABELS, NO_LABELS),
-        ("guestbook-all-in-one.yaml", "Deployment//frontend", LIMITS, implied("php-redis")),
-        ("guestbook-all-in-one.yaml", "Deployment//frontend", LABELS, NO_LABELS),
-        ("redis-master-deployment.yaml", "Deployment//redis-master", LIMITS, implied("master")),
-        ("redis-master-deployment.yaml", "Deployment//redis-master", LABELS, NO_LABELS),
-        ("redis-replica-deployment.yaml", "Deployment//redis-replica", LIMITS, implied("slave")),
-        ("redis-replica-deployment.yaml", "Deployment//redis-replica", LABELS, NO_LABELS),
+        (all_in_one, "Service//cache", LABELS, (CACHE_TIER,)),
+        (all_in_one, "Deployment//cache", LIMITS, implied("redis")),
+        (all_in_one, "Deployment//cache", LABELS, NO_LABELS),
+        (all_in_one, "Deployment//catalog", LIMITS, implied("catalog-api")),
+        (all_in_one, "Deployment//catalog", LABELS, NO_LABELS),
+        (all_in_one, "Deployment//web", LIMITS, implied("storefront")),
+        (all_in_one, "Deployment//web", LABELS, NO_LABELS),
+        ("cache-deployment.yaml", "Deployment//cache", LIMITS, implied("valkey")),
+        ("cache-deployment.yaml", "Deployment//cache", LABELS, NO_LABELS),
+        ("catalog-deployment.yaml", "Deployment//catalog", LIMITS, implied("api")),
+        ("catalog-deployment.yaml", "Deployment//catalog", LABELS, NO_LABELS),
+        ("web-deployment.yaml", "Deployment//web", LIMITS, implied("storefront")),
+        ("web-deployment.yaml", "Deployment//web", LABELS, NO_LABELS),
     ]
     services = [d for d in decisions if d.resource.kind == "Service"]
-    assert {d.binding for d in services} == {LABELS}  # labelled app/tier: allowed
-    assert all(d.action_taken is Action.ALLOWED for d in services)
+    assert {d.binding for d in services} == {LABELS}
+    allowed = [d.resource.key for d in services if d.action_taken is Action.ALLOWED]
+    assert allowed == ["Service//catalog", "Service//web"] * 2  # labelled app and tier
     limits = next(d for d in decisions if d.binding == LIMITS)
     assert (limits.enforcement, limits.action_taken) == (Enforcement.STRICT, Action.BLOCKED)
-    labels = next(d for d in decisions if d.binding == LABELS and d.outcome is Outcome.DENY)
+    labels = next(d for d in decisions if d.binding == LABELS and d.resource.path == WEB)
     assert (labels.enforcement, labels.action_taken) == (Enforcement.ADVISORY, Action.WARNED)
     assert labels.explanation == (
-        f"{LABELS} denied Deployment//frontend (1 finding);"
+        f"{LABELS} denied Deployment//web (1 finding);"
         " advisory enforcement lets it through with a warning."
     )
 
@@ -168,66 +172,38 @@ spec:
 """
 
 
-def test_conftest_policies_on_the_guestbook() -> None:
-    files = {
-        **guestbook(),
-        "policies/services.rego": NODEPORT,
-        "policies/limits.rego": LIMITS_CONFTEST,
-        "policies/bindings.yaml": BINDINGS,
-    }
-    decisions = run(files)
+CONFTEST_FILES = {
+    "policies/services.rego": NODEPORT,
+    "policies/limits.rego": LIMITS_CONFTEST,
+    "policies/bindings.yaml": BINDINGS,
+}
 
-    def limits(name: str, container: str) -> tuple[str, ...]:
-        return (f"Deployment {name}: container {container} has no resource limits",)
 
+def conftest_limits(name: str, container: str) -> tuple[str, ...]:
+    return (f"Deployment {name}: container {container} has no resource limits",)
+
+
+def test_conftest_policies_on_the_manifests() -> None:
+    decisions = run({**manifests.texts(), **CONFTEST_FILES})
+    all_in_one, nodeport = manifests.ALL_IN_ONE, ("Service web uses NodePort",)
     assert findings(decisions) == [
+        (all_in_one, "Deployment//cache", "limits", conftest_limits("cache", "redis")),
+        (all_in_one, "Deployment//catalog", "limits", conftest_limits("catalog", "catalog-api")),
+        (all_in_one, "Service//web", "no-nodeport", nodeport),
+        (all_in_one, "Deployment//web", "limits", conftest_limits("web", "storefront")),
         (
-            "frontend-deployment.yaml",
-            "Deployment//frontend",
+            "cache-deployment.yaml",
+            "Deployment//cache",
             "limits",
-            limits("frontend", "php-redis"),
+            conftest_limits("cache", "valkey"),
         ),
         (
-            "frontend-service.yaml",
-            "Service//frontend",
-            "no-nodeport",
-            ("Service frontend uses NodePort",),
-        ),
-        (
-            "guestbook-all-in-one.yaml",
-            "Deployment//redis-master",
+            "catalog-deployment.yaml",
+            "Deployment//catalog",
             "limits",
-            limits("redis-master", "master"),
+            conftest_limits("catalog", "api"),
         ),
-        (
-            "guestbook-all-in-one.yaml",
-            "Deployment//redis-replica",
-            "limits",
-            limits("redis-replica", "replica"),
-        ),
-        (
-            "guestbook-all-in-one.yaml",
-            "Service//frontend",
-            "no-nodeport",
-            ("Service frontend uses NodePort",),
-        ),
-        (
-            "guestbook-all-in-one.yaml",
-            "Deployment//frontend",
-            "limits",
-            limits("frontend", "php-redis"),
-        ),
-        (
-            "redis-master-deployment.yaml",
-            "Deployment//redis-master",
-            "limits",
-            limits("redis-master", "master"),
-        ),
-        (
-            "redis-replica-deployment.yaml",
-            "Deployment//redis-replica",
-            "limits",
-            limits("redis-replica", "slave"),
-        ),
+        ("web-deployment.yaml", "Deployment//web", "limits", conftest_limits("web", "storefront")),
+        ("web-service.yaml", "Service//web", "no-nodeport", nodeport),
     ]
     assert len(decisions) == 11  # one decision for each of 6 Deployments and 5 Services

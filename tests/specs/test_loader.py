@@ -11,9 +11,9 @@ import pytest
 from reconciler.errors import Problem
 from reconciler.source.tree import DirectoryTree
 from reconciler.specs import loader, runs, snapshot, yamlio
+from tests import manifests
 from tests.specs.conftest import MemoryTree
 
-GUESTBOOK = Path("/work/shared/fixtures/manifests/kubernetes-examples-guestbook")
 REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "repo-template"
 
 WORKFLOW = """\
@@ -343,9 +343,9 @@ def test_tree_problems_are_included() -> None:
     assert_good_loaded(snap)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in GUESTBOOK.glob("*.yaml")))
-def test_real_kubernetes_manifests_load_cleanly(name: str) -> None:
-    data = (GUESTBOOK / name).read_bytes()
+@pytest.mark.parametrize("name", manifests.names())
+def test_kubernetes_manifests_load_cleanly(name: str) -> None:
+    data = (manifests.BOOKSHOP / name).read_bytes()
     snap = loader.load(MemoryTree({f"resources/{name}": data}))
     assert snap.problems == ()
     expected = data.count(b"\nkind:") + data.startswith(b"kind:")
@@ -354,13 +354,16 @@ def test_real_kubernetes_manifests_load_cleanly(name: str) -> None:
 
 
 def test_multi_document_lines_and_trailing_comments() -> None:
-    data = (GUESTBOOK / "guestbook-all-in-one.yaml").read_text() + "---\n# nothing more\n"
+    data = (manifests.BOOKSHOP / manifests.ALL_IN_ONE).read_text() + "---\n# nothing more\n"
     snap = loader.load(MemoryTree({"resources/all.yaml": data}))
     assert snap.problems == ()
-    assert [(doc.index, doc.line, doc.key) for doc in snap.resources[:3]] == [
-        (0, 1, "Service//redis-master"),
-        (1, 18, "Deployment//redis-master"),
-        (2, 46, "Service//redis-replica"),
+    assert [(doc.index, doc.line, doc.key) for doc in snap.resources] == [
+        (0, 2, "Service//cache"),  # after the file's opening comment
+        (1, 15, "Deployment//cache"),  # after `--- # the cache itself`
+        (2, 38, "Service//catalog"),
+        (3, 51, "Deployment//catalog"),
+        (4, 74, "Service//web"),
+        (5, 89, "Deployment//web"),
     ]
 
 

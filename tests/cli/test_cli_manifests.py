@@ -1,6 +1,8 @@
-"""The Kubernetes guestbook example's manifests, committed into an init'ed repository and
-checked by the example's policies: missing owner/team labels and container limits, images
-from registries the Gatekeeper constraint and the images policy do not allow."""
+"""Kubernetes manifests written for the tests (`tests/fixtures/manifests/bookshop`), committed
+into an init'ed repository and checked by the example's policies: missing owner/team labels
+and container limits, images from registries the Gatekeeper constraint and the images policy
+do not allow. `tests/external/test_cli_guestbook.py` does the same with the kubernetes/examples
+guestbook."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests import gitrepo
-from tests.cli.conftest import GUESTBOOK, Cli, assert_documented_shape, head
+from tests import gitrepo, manifests
+from tests.cli.conftest import Cli, assert_documented_shape, head
 
-ALL_IN_ONE = "guestbook-all-in-one.yaml"
+ALL_IN_ONE = manifests.ALL_IN_ONE
 ALLOWED_REPOS = '["registry.example.com/", "docker.io/library/", "quay.io/prometheus/"]'
 ALLOWED_REGISTRIES = "registry.example.com, docker.io, quay.io"
 
@@ -22,12 +24,13 @@ ALLOWED_REGISTRIES = "registry.example.com, docker.io, quay.io"
 Finding = tuple[str, str, str, str, tuple[str, ...]]  # binding, resource, outcome, action, msgs
 
 
-def add_manifests(repo: Path, names: list[str]) -> str:
-    folder = repo / "resources" / "guestbook"
+def add_manifests(repo: Path, names: list[str], *, source: Path = manifests.BOOKSHOP) -> str:
+    """Commit the manifests `names` of `source` under `resources/app/` of `repo`."""
+    folder = repo / "resources" / "app"
     folder.mkdir()
     for name in names:
-        shutil.copy(GUESTBOOK / name, folder / name)
-    return gitrepo.commit(repo, {}, message="Add the guestbook")
+        shutil.copy(source / name, folder / name)
+    return gitrepo.commit(repo, {}, message=f"Add {source.name}")
 
 
 def unlabelled(kind: str, name: str) -> Finding:
@@ -43,7 +46,7 @@ def unlabelled(kind: str, name: str) -> Finding:
 
 
 def deployment_findings(name: str, *, container: str, image: str) -> set[Finding]:
-    """What the example's policies say about a guestbook Deployment: no labels, no limits,
+    """What the example's policies say about a Deployment of these manifests: no labels, no limits,
     an image from a registry outside both allow-lists; nothing runs privileged."""
     registry = image.split("/")[0]
     where = f"Deployment//{name}"
@@ -84,28 +87,22 @@ def deployment_findings(name: str, *, container: str, image: str) -> set[Finding
 
 
 SEPARATE_FILES = (
-    deployment_findings(
-        "frontend", container="php-redis", image="gcr.io/google-samples/gb-frontend:v4"
-    )
-    | deployment_findings("redis-master", container="master", image="registry.k8s.io/redis:e2e")
-    | deployment_findings(
-        "redis-replica", container="slave", image="gcr.io/google_samples/gb-redisslave:v1"
-    )
-    | {unlabelled("Service", "frontend"), unlabelled("Service", "redis-replica")}
+    deployment_findings("web", container="storefront", image="ghcr.io/acme/bookshop-web:1.4.2")
+    | deployment_findings("catalog", container="api", image="public.ecr.aws/acme/catalog:3.1")
+    | deployment_findings("cache", container="valkey", image="mirror.gcr.io/valkey/valkey:8.0")
+    | {unlabelled("Service", "web"), unlabelled("Service", "catalog")}
 )
 ONE_FILE = (
-    deployment_findings(
-        "frontend", container="php-redis", image="gcr.io/google-samples/gb-frontend:v4"
-    )
-    | deployment_findings("redis-master", container="master", image="k8s.gcr.io/redis:e2e")
+    deployment_findings("web", container="storefront", image="ghcr.io/acme/bookshop-web:1.3.9")
     | deployment_findings(
-        "redis-replica", container="replica", image="gcr.io/google_samples/gb-redisslave:v1"
+        "catalog", container="catalog-api", image="public.ecr.aws/acme/catalog:3.0"
     )
-    | {unlabelled("Service", n) for n in ("frontend", "redis-master", "redis-replica")}
+    | deployment_findings("cache", container="redis", image="registry.example.org/cache/redis:7")
+    | {unlabelled("Service", n) for n in ("web", "catalog", "cache")}
 )
 
 
-def guestbook_decisions(report: dict[str, Any]) -> set[Finding]:
+def app_decisions(report: dict[str, Any]) -> set[Finding]:
     return {
         (
             d["binding"],
@@ -115,14 +112,14 @@ def guestbook_decisions(report: dict[str, Any]) -> set[Finding]:
             tuple(d["messages"]),
         )
         for d in report["decisions"]
-        if d["resource"]["path"].startswith("resources/guestbook/")
+        if d["resource"]["path"].startswith("resources/app/")
     }
 
 
 @pytest.mark.parametrize(
     ("names", "expected"),
     [
-        (sorted(p.name for p in GUESTBOOK.glob("*.yaml") if p.name != ALL_IN_ONE), SEPARATE_FILES),
+        ([name for name in manifests.names() if name != ALL_IN_ONE], SEPARATE_FILES),
         ([ALL_IN_ONE], ONE_FILE),
     ],
     ids=["separate-files", "all-in-one"],
@@ -136,39 +133,35 @@ def test_eval_finds_what_the_example_policies_forbid(
     report = json.loads(done.out)
     assert_documented_shape(report, name="eval")
     assert report["revision"] == sha
-    assert guestbook_decisions(report) == expected
+    assert app_decisions(report) == expected
 
 
 def test_the_table_wraps_a_long_gatekeeper_message(cli: Cli, example: Path) -> None:
-    add_manifests(example, ["frontend-deployment.yaml"])
+    add_manifests(example, ["web-deployment.yaml"])
     done = cli("eval", example)
     assert done.code == 1
     at = done.lines.index(
-        "deny     blocked   strict       Deployment//frontend                   K8sAllowedRepos"
+        "deny     blocked   strict       Deployment//web                        K8sAllowedRepos"
     )
     assert done.lines[at + 1 : at + 4] == [
-        "  - [Implied by expand-deployments] container <php-redis> has an invalid image repo",
-        '    <gcr.io/google-samples/gb-frontend:v4>, allowed repos are ["registry.example.com/",',
+        "  - [Implied by expand-deployments] container <storefront> has an invalid image repo",
+        '    <ghcr.io/acme/bookshop-web:1.4.2>, allowed repos are ["registry.example.com/",',
         '    "docker.io/library/", "quay.io/prometheus/"]',
     ]
 
 
 def test_every_manifest_together_defines_objects_twice(cli: Cli, example: Path) -> None:
-    """The all-in-one file repeats the separate ones: validate names every duplicate."""
-    add_manifests(example, sorted(p.name for p in GUESTBOOK.glob("*.yaml")))
+    """The all-in-one file repeats the separate ones: validate names every duplicate at the
+    line its document starts on (after a leading comment, after `--- # comment`)."""
+    add_manifests(example, manifests.names())
     done = cli("validate", "--repo", example)
-    g = "resources/guestbook"
+    g, first = "resources/app", f"first defined at resources/app/{ALL_IN_ONE}"
     assert done.code == 1
     assert done.lines == [
-        f"{g}/{ALL_IN_ONE}:98: duplicate Service//frontend, first defined at"
-        f" {g}/frontend-service.yaml:1",
-        f"{g}/{ALL_IN_ONE}:117: duplicate Deployment//frontend, first defined at"
-        f" {g}/frontend-deployment.yaml:1",
-        f"{g}/redis-master-deployment.yaml:1: duplicate Deployment//redis-master, first defined"
-        f" at {g}/{ALL_IN_ONE}:18",
-        f"{g}/redis-replica-deployment.yaml:1: duplicate Deployment//redis-replica, first defined"
-        f" at {g}/{ALL_IN_ONE}:62",
-        f"{g}/redis-replica-service.yaml:1: duplicate Service//redis-replica, first defined at"
-        f" {g}/{ALL_IN_ONE}:46",
+        f"{g}/cache-deployment.yaml:1: duplicate Deployment//cache, {first}:15",
+        f"{g}/catalog-deployment.yaml:1: duplicate Deployment//catalog, {first}:51",
+        f"{g}/catalog-service.yaml:1: duplicate Service//catalog, {first}:38",
+        f"{g}/web-deployment.yaml:2: duplicate Deployment//web, {first}:89",
+        f"{g}/web-service.yaml:1: duplicate Service//web, {first}:74",
         f"5 problems in HEAD@{head(example)[:12]}",
     ]
