@@ -23,9 +23,12 @@ from typing import Any
 from reconciler import clock as clock_mod
 from reconciler import errors
 from reconciler.policy import engine as engine_mod
+from reconciler.policy import versions
+from reconciler.specs import models
 from reconciler.specs import snapshot as snapshot_mod
 
 BUILTIN_PREFIX = "rego/"
+_V0 = models.RegoVersion.V0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PACKAGE = re.compile(r"^\s*package\s+(\S+)", re.MULTILINE)
 
@@ -178,16 +181,25 @@ def template_modules(templates: Sequence[snapshot_mod.Document]) -> list[snapsho
         for i, target in enumerate(targets):
             where = f"{doc.path}#spec.targets[{i}]"
             if isinstance(target.get("rego"), str):
-                modules.append(snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"]))
+                modules.append(
+                    snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"], version=_V0)
+                )
             for j, lib in enumerate(target.get("libs") or []):
                 if isinstance(lib, str):
-                    modules.append(snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib))
+                    modules.append(
+                        snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib, version=_V0)
+                    )
     return modules
 
 
 def snapshot_modules(snap: snapshot_mod.Snapshot) -> list[snapshot_mod.RegoFile]:
-    """Everything `reconciler test` loads from a repository: its Rego plus template Rego."""
-    return [*snap.rego, *template_modules(snap.constraint_templates)]
+    """Everything `reconciler test` loads from a repository: its Rego (each with the version
+    pinned for its folder) plus template Rego."""
+    folders = snap.settings.spec.rego_versions
+    own = [
+        dataclasses.replace(f, version=versions.configured(f.path, folders)) for f in snap.rego
+    ]
+    return [*own, *template_modules(snap.constraint_templates)]
 
 
 def run_tests(
@@ -256,7 +268,7 @@ def _build(
         if module.path in skip:
             continue
         try:
-            loaded.engine.add_module(module.path, module.text)
+            loaded.engine.add_module(module.path, module.text, version=module.version)
         except engine_mod.RegoCompileError as exc:
             loaded.errors.append(_load_error(module.path, modules, failure=exc.failure))
     try:
