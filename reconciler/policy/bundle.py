@@ -2,8 +2,9 @@
 
 A bundle holds every Rego module that applies to a revision (the built-in `rego/`
 library, the repository's non-test `.rego` files, the Rego of Gatekeeper templates and
-their libs, v0 as written; see `versions` for how the syntax is decided), its `data`, the valid bindings and constraints, and the
-problems found while compiling them (`path:line: message`).
+their libs, v0 as written; `versions` says how a module's syntax is decided), its `data`,
+the valid bindings and constraints, and the problems found while compiling them
+(`path:line: message`).
 
 Threads: a regorus engine may only be used by the thread that created it, and cloning
 is bound the same way. So a bundle keeps the module sources and builds its base engine
@@ -201,9 +202,7 @@ def _template_modules(templates: Iterable[gatekeeper.Template]) -> list[Module]:
             key = f"spec.targets[0].libs[{i}]"
             origin = Problem(path=doc.path, line=doc.line, key=key, message="")
             out.append(
-                Module(
-                    path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, version=_V0, origin=origin
-                )
+                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, version=_V0, origin=origin)
             )
     return out
 

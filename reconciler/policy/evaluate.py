@@ -8,8 +8,9 @@ with one regorus call per decision rule present (`data.<pkg>.deny`, ...): that m
 faster than one query on `data.<pkg>` (3.2x slower) or a generated wrapper rule
 collecting the sets (1.8x slower). A binding gives one decision per resource in scope
 (allow, deny or error), and a second one, `warn`, when its `warn` rules fired, each with
-its own messages, as `conftest test` reports FAIL and WARN apart. Each policy is evaluated on its own, so an error in
-one (e.g. a builtin regorus lacks) becomes an `error` decision and the others still run.
+its own messages, as `conftest test` reports FAIL and WARN apart. Each policy is
+evaluated on its own, so an error in one (e.g. a builtin regorus lacks) becomes an
+`error` decision and the others still run.
 
 Input for `input: reconciler` bindings: `{"change", "observed", "parameters", "resource",
 "revision"}`; for `input: conftest` bindings: the resource document itself.

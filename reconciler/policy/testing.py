@@ -12,6 +12,7 @@ comes from regorus' line coverage when asked for. `render_text` prints the repor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -196,9 +197,7 @@ def snapshot_modules(snap: snapshot_mod.Snapshot) -> list[snapshot_mod.RegoFile]
     """Everything `reconciler test` loads from a repository: its Rego (each with the version
     pinned for its folder) plus template Rego."""
     folders = snap.settings.spec.rego_versions
-    own = [
-        dataclasses.replace(f, version=versions.configured(f.path, folders)) for f in snap.rego
-    ]
+    own = [dataclasses.replace(f, version=versions.configured(f.path, folders)) for f in snap.rego]
     return [*own, *template_modules(snap.constraint_templates)]
 
 
@@ -394,10 +393,9 @@ def _coverage(
         probe = engine.clone()
         probe.clear_coverage()
         for package in sorted(set(packages.values())):
-            try:
+            # The lines it reached before a failure are recorded all the same.
+            with contextlib.suppress(engine_mod.RegoEvalError):
                 probe.eval_query(_package_ref(package))
-            except engine_mod.RegoEvalError:
-                pass  # the lines it reached before failing are recorded all the same
         for reached in _file_coverage(probe, packages.keys()):
             lines = tuple(sorted({*reached.covered, *reached.not_covered}))
             found[reached.path] = FileCoverage(path=reached.path, covered=(), not_covered=lines)
@@ -406,9 +404,7 @@ def _coverage(
     return tuple(found[p] for p in sorted(found))
 
 
-def _file_coverage(
-    engine: engine_mod.RegoEngine, paths: Collection[str]
-) -> Iterator[FileCoverage]:
+def _file_coverage(engine: engine_mod.RegoEngine, paths: Collection[str]) -> Iterator[FileCoverage]:
     for f in engine.coverage_json().get("files", []):
         if f["path"] in paths:
             yield FileCoverage(

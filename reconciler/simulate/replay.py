@@ -139,9 +139,7 @@ class Replayer:
         )
         if not head.scope.matches(subject):
             return False, ("out of the head binding's scope",)
-        outcome, messages, suppressed = self._run(
-            head.rules, _as_input(text, head), slot=d.outcome
-        )
+        outcome, messages, suppressed = self._run(head.rules, _as_input(text, head), slot=d.outcome)
         decision = bindings.decide(
             name=head.name,
             policy=head.spec.policy,

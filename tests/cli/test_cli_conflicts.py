@@ -75,8 +75,11 @@ def test_validate_reports_existing_conflicts_without_failing(cli: Cli, tmp_path:
     done = cli("validate", repo)
     assert (done.code, done.lines) == (
         0,
-        [LINE, "ok: working tree: 1 resource, 1 policy, 2 bindings, 0 constraints, "
-         "0 workflows, 0 runbooks"],
+        [
+            LINE,
+            "ok: working tree: 1 resource, 1 policy, 2 bindings, 0 constraints, "
+            "0 workflows, 0 runbooks",
+        ],
     )
     report = json.loads(cli("validate", repo, "--format", "json").out)
     assert (report["valid"], report["conflicts"]) == (True, [CONFLICT])

@@ -180,9 +180,7 @@ def test_conftest_example_as_acceptance_bats_expects(
     failures = [m for d in decisions if d["outcome"] in ("deny", "error") for m in d["messages"]]
     warnings = [m for d in decisions if d["outcome"] == "warn" for m in d["messages"]]
     exceptions = [
-        (d["resource"]["name"], rule)
-        for d in decisions
-        for rule in suppressed(d["explanation"])
+        (d["resource"]["name"], rule) for d in decisions for rule in suppressed(d["explanation"])
     ]
     assert (done.code, sorted(failures), sorted(warnings), exceptions) == (
         case.status,
@@ -207,9 +205,7 @@ VERIFY = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("bats", "policy", "data", "passed"), VERIFY, ids=[v[0] for v in VERIFY]
-)
+@pytest.mark.parametrize(("bats", "policy", "data", "passed"), VERIFY, ids=[v[0] for v in VERIFY])
 def test_conftest_verify_as_reconciler_test(
     shared: Path, tmp_path: Path, bats: str, policy: str, data: str | None, passed: int
 ) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from reconciler import clock
 from reconciler.policy import testing
-from reconciler.specs.snapshot import Document, RegoFile
 from reconciler.specs.models import RegoVersion
+from reconciler.specs.snapshot import Document, RegoFile
 
 POLICY = """package k8s.labels
 
@@ -284,9 +284,7 @@ def test_constraint_template_rego_becomes_a_module() -> None:
     )
     modules = testing.template_modules([doc])
     assert modules == [
-        RegoFile(
-            path="policies/demo.yaml#spec.targets[0].rego", text=rego, version=RegoVersion.V0
-        )
+        RegoFile(path="policies/demo.yaml#spec.targets[0].rego", text=rego, version=RegoVersion.V0)
     ]
     test = RegoFile(
         path="policies/demo_test.rego",

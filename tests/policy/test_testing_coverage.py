@@ -35,7 +35,8 @@ deny[msg] {
 """
 TEST = RegoFile(
     path="policies/tested_test.rego",
-    text='package tested_test\n\nimport rego.v1\n\ntest_admin if data.tested.allow with input as {"user": "admin"}\n',
+    text="package tested_test\n\nimport rego.v1\n\n"
+    'test_admin if data.tested.allow with input as {"user": "admin"}\n',
 )
 
 

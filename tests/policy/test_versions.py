@@ -172,7 +172,7 @@ def test_a_module_neither_version_reads_reports_the_reading_that_got_further() -
         ("package a\nimport future.keywords\nimport rego.v1\n", RegoVersion.V1),
         ("package a\n# import rego.v1\n", None),
         ('package a\nx := "\\nimport rego.v1"\n', None),
-        ("package a\nimport data.lib\ndeny[m] { contains(m, \"if\") }\n", None),
+        ('package a\nimport data.lib\ndeny[m] { contains(m, "if") }\n', None),
     ],
 )
 def test_declared_reads_only_the_imports(text: str, expected: RegoVersion | None) -> None:
