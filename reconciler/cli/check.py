@@ -17,7 +17,7 @@ from reconciler.clock import SystemClock
 from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
 from reconciler.policy import conflicts, evaluate
-from reconciler.policy.decisions import Action, Decision
+from reconciler.policy.decisions import Action
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Snapshot
 
@@ -69,8 +69,5 @@ def run_eval(args: argparse.Namespace) -> int:
         print(output.decisions_table(decisions, width=width))
         for line in output.conflict_lines(checked.conflicts):
             print(line)
-    return 1 if blocked(decisions) else 0
-
-
-def blocked(decisions: list[Decision]) -> bool:
-    return any(d.action_taken is Action.BLOCKED for d in decisions)
+    failing = {Action.BLOCKED, Action.WARNED} if args.fail_on_warn else {Action.BLOCKED}
+    return 1 if any(d.action_taken in failing for d in decisions) else 0

@@ -6,7 +6,8 @@ and `examples/data` unmodified, with the `acceptance.bats` that runs `conftest t
 examples; it builds the repository a reconciler user would write (the example's `.rego`
 files as they are under `policies/`, its manifests under `resources/`, its data under
 `data/`, and one `input: conftest` binding per package, `main` unless the case binds every
-package as `--all-namespaces` does), runs `reconciler eval --format json` (or
+package as `--all-namespaces` does), runs `reconciler eval --format json` (with
+`--fail-on-warn` where conftest has it) (or
 `reconciler test --format json` for `conftest verify`) in a subprocess, and checks what the
 bats test checks: the exit status, the FAIL/WARN/EXCP messages and their counts.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class Case:
     exceptions: tuple[tuple[str, str], ...] = ()  # (resource name, suppressed rule)
     data: str | None = None  # conftest -d
     packages: tuple[str, ...] = ("main",)  # --namespace, or every package (--all-namespaces)
-    extra: dict[str, Any] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # for `reconciler eval`
 
 
 K8S = "kubernetes/policy"
@@ -62,6 +63,14 @@ CASES = [
         policy=K8S,
         inputs=("kubernetes/service.yaml",),
         status=0,
+        warnings=(SERVICE_WARNING,),
+    ),
+    Case(
+        bats="Fail when testing a service with warnings",
+        policy=K8S,
+        inputs=("kubernetes/service.yaml",),
+        flags=("--fail-on-warn",),
+        status=1,
         warnings=(SERVICE_WARNING,),
     ),
     Case(
@@ -163,9 +172,9 @@ def binding(package: str) -> dict[str, Any]:
     }
 
 
-def evaluate(repo: Path, home: Path) -> tuple[Done, dict[str, Any]]:
+def evaluate(repo: Path, home: Path, *flags: str) -> tuple[Done, dict[str, Any]]:
     home.mkdir()
-    done = run_cli("eval", repo, "--format", "json", home=home)
+    done = run_cli("eval", repo, "--format", "json", *flags, home=home)
     assert done.out, done.err
     return done, json.loads(done.out)
 
@@ -175,7 +184,7 @@ def test_conftest_example_as_acceptance_bats_expects(
     shared: Path, tmp_path: Path, case: Case
 ) -> None:
     repo = build(shared, tmp_path / "repo", case)
-    done, report = evaluate(repo, tmp_path / "home")
+    done, report = evaluate(repo, tmp_path / "home", *case.flags)
     decisions = report["decisions"]
     failures = [m for d in decisions if d["outcome"] in ("deny", "error") for m in d["messages"]]
     warnings = [m for d in decisions if d["outcome"] == "warn" for m in d["messages"]]
