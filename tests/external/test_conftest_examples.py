@@ -132,6 +132,14 @@ CASES = [
         exceptions=(("can-run-as-root", "deny_run_as_root"),),
     ),
     Case(
+        bats="Exceptions output",  # EXCP names the rule the exception covers: run_as_root
+        policy="exceptions/policy",
+        inputs=("exceptions/deployments.yaml",),
+        status=1,
+        failures=("Containers must not run as root in Deployment cannot-run-as-root",),
+        exceptions=(("can-run-as-root", "deny_run_as_root"),),
+    ),
+    Case(
         bats="Can load data along with rego policies",
         policy="data/policy",
         inputs=("data/service.yaml",),
@@ -210,6 +218,7 @@ def suppressed(explanation: str) -> list[str]:
 VERIFY = [
     ("Can verify rego tests", K8S, None, 4),
     ("Verify command matches a namespace literally", K8S, None, 4),
+    ("Verify command matches namespaces with a wildcard", K8S, None, 4),
     ("Can load data in unit tests", "data/policy", "data/exclusions", 1),
 ]
 
