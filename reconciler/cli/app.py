@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("eval", help="evaluate bound policies over the repository's resources")
     add_source_options(p)
     add_format(p, "table", "json")
+    p.add_argument(
+        "--fail-on-warn",
+        action="store_true",
+        help="exit 1 also when a decision is warned (as conftest test --fail-on-warn)",
+    )
     p.set_defaults(handler=check.run_eval)
 
     p = verbs.add_parser("test", help="run the test_ rules of *_test.rego files, like opa test")

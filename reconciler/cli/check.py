@@ -1,5 +1,7 @@
 """`reconciler validate` and `reconciler eval`: load a revision, compile its policies, and
-(for eval) list the decisions of every bound policy over every resource."""
+(for eval) list the decisions of every bound policy over every resource. Both also report
+the conflicts the revision's bindings and modules already hold (the ones `simulate` names
+when a change introduces them); a conflict is reported but does not change the exit code."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from reconciler.cli import output, repo
 from reconciler.clock import SystemClock
 from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
-from reconciler.policy import evaluate
-from reconciler.policy.decisions import Action, Decision
+from reconciler.policy import conflicts, evaluate
+from reconciler.policy.decisions import Action
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Snapshot
 
@@ -25,21 +27,26 @@ class Checked:
     snapshot: Snapshot
     bundle: bundles.Bundle
     problems: tuple[Problem, ...]
+    # Bindings (or modules) of the revision that contradict each other; reported, not fatal.
+    conflicts: tuple[conflicts.Conflict, ...]
 
 
 def load_and_compile(args: argparse.Namespace) -> Checked:
     snapshot = loader.load(repo.open_tree(args))
     bundle = bundles.compile(snapshot)
     problems = tuple(sorted({*snapshot.problems, *bundle.problems}, key=errors.sort_key))
-    return Checked(snapshot=snapshot, bundle=bundle, problems=problems)
+    found = tuple(conflicts.find(bundle, resources=snapshot.resources))
+    return Checked(snapshot=snapshot, bundle=bundle, problems=problems, conflicts=found)
 
 
 def run_validate(args: argparse.Namespace) -> int:
     checked = load_and_compile(args)
     if args.format == "json":
-        print(json.dumps(output.validation_json(checked.snapshot, checked.problems), indent=2))
+        report = output.validation_json(checked.snapshot, checked.problems)
+        report["conflicts"] = [output.conflict_json(c) for c in checked.conflicts]
+        print(json.dumps(report, indent=2))
     else:
-        print(output.validation_text(checked.snapshot, checked.problems))
+        print(output.validation_text(checked.snapshot, checked.problems, checked.conflicts))
     return 1 if checked.problems else 0
 
 
@@ -54,12 +61,13 @@ def run_eval(args: argparse.Namespace) -> int:
     evaluator = evaluate.Evaluator(checked.bundle, clock=SystemClock(), revision=revision)
     decisions = evaluator.evaluate_all(checked.snapshot)
     if args.format == "json":
-        print(json.dumps(output.decisions_json(checked.snapshot, decisions), indent=2))
+        report = output.decisions_json(checked.snapshot, decisions)
+        report["conflicts"] = [output.conflict_json(c) for c in checked.conflicts]
+        print(json.dumps(report, indent=2))
     else:
         width = shutil.get_terminal_size((100, 24)).columns
         print(output.decisions_table(decisions, width=width))
-    return 1 if blocked(decisions) else 0
-
-
-def blocked(decisions: list[Decision]) -> bool:
-    return any(d.action_taken is Action.BLOCKED for d in decisions)
+        for line in output.conflict_lines(checked.conflicts):
+            print(line)
+    failing = {Action.BLOCKED, Action.WARNED} if args.fail_on_warn else {Action.BLOCKED}
+    return 1 if any(d.action_taken in failing for d in decisions) else 0

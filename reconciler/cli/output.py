@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.policy.conflicts import Conflict
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.specs.snapshot import Snapshot
 
@@ -61,13 +62,38 @@ def counts(snapshot: Snapshot) -> dict[str, int]:
     }
 
 
-def validation_text(snapshot: Snapshot, problems: Sequence[Problem]) -> str:
+def validation_text(
+    snapshot: Snapshot, problems: Sequence[Problem], found: Sequence[Conflict] = ()
+) -> str:
     label = revision_label(snapshot)
+    notes = conflict_lines(found)
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
-        return "\n".join([*(str(p) for p in problems), f"{len(problems)} {noun} in {label}"])
+        return "\n".join(
+            [*(str(p) for p in problems), *notes, f"{len(problems)} {noun} in {label}"]
+        )
     summary = ", ".join(plural(n, k) for k, n in counts(snapshot).items())
-    return f"ok: {label}: {summary}"
+    return "\n".join([*notes, f"ok: {label}: {summary}"])
+
+
+def conflict_json(conflict: Conflict) -> dict[str, Any]:
+    return {
+        "kind": conflict.kind.value,
+        "subjects": list(conflict.subjects),
+        "locations": list(conflict.locations),
+        "message": conflict.message,
+        "examples": list(conflict.examples),
+    }
+
+
+def conflict_lines(found: Sequence[Conflict]) -> list[str]:
+    """One line per conflict: `LOCATIONS: conflict (KIND): MESSAGE`, and the resources both
+    sides match when there are any."""
+    lines: list[str] = []
+    for c in found:
+        text = f"{', '.join(c.locations)}: conflict ({c.kind.value}): {c.message}"
+        lines.append(text + (f" (both match {', '.join(c.examples)})" if c.examples else ""))
+    return lines
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:

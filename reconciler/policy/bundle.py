@@ -2,8 +2,9 @@
 
 A bundle holds every Rego module that applies to a revision (the built-in `rego/`
 library, the repository's non-test `.rego` files, the Rego of Gatekeeper templates and
-their libs, v0 as written), its `data`, the valid bindings and constraints, and the
-problems found while compiling them (`path:line: message`).
+their libs, v0 as written; `versions` says how a module's syntax is decided), its `data`,
+the valid bindings and constraints, and the problems found while compiling them
+(`path:line: message`).
 
 Threads: a regorus engine may only be used by the thread that created it, and cloning
 is bound the same way. So a bundle keeps the module sources and builds its base engine
@@ -15,6 +16,7 @@ processes rebuild their own.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -25,10 +27,11 @@ from typing import Any
 from reconciler import assets
 from reconciler.errors import Problem
 from reconciler.policy import engine as rego
-from reconciler.policy import gatekeeper
+from reconciler.policy import gatekeeper, versions
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document, Snapshot
 
+_V0 = models.RegoVersion.V0
 _DECISION_RULE = re.compile(r"^(?:(?:deny|warn|violation)(?:_\w+)?|exception)$")
 
 
@@ -38,7 +41,7 @@ class Module:
 
     path: str
     text: str
-    v0: bool | None = None  # None: guessed from the text
+    version: models.RegoVersion | None = None  # unless its imports say: None is v1, else v0
     origin: Problem | None = None  # set for Rego embedded in YAML (a template)
 
 
@@ -112,9 +115,14 @@ class Bundle:
 def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
     """Load and check every policy of `snapshot`; problems are collected, never raised."""
     templates, constraints, problems = _gatekeeper(snapshot)
+    folders = snapshot.settings.spec.rego_versions
     modules = (
         *_builtin_modules(assets.rego_dir() if builtin_dir is None else builtin_dir),
-        *(Module(path=f.path, text=f.text) for f in snapshot.rego if not f.is_test),
+        *(
+            Module(path=f.path, text=f.text, version=versions.configured(f.path, folders))
+            for f in snapshot.rego
+            if not f.is_test
+        ),
         *_template_modules(templates.values()),
     )
     base, loaded = _build(modules, snapshot.data, problems=problems)
@@ -125,7 +133,12 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
         if c.kind not in templates:
             problems.append(_no_template(c))
     bundle = Bundle(
-        modules=tuple(m for m in modules if m.path in loaded),
+        # Each module keeps the version it was read in, so other threads read it the same.
+        modules=tuple(
+            dataclasses.replace(m, version=base.version_of(m.path))
+            for m in modules
+            if m.path in loaded
+        ),
         data=snapshot.data,
         policies=policies,
         duplicates=_duplicates(loaded),
@@ -147,7 +160,7 @@ def _build(
     loaded: dict[str, str] = {}
     for module in modules:
         try:
-            loaded[module.path] = base.add_module(module.path, module.text, v0=module.v0)
+            loaded[module.path] = base.add_module(module.path, module.text, version=module.version)
         except rego.RegoCompileError as exc:
             if problems is not None:
                 problems.append(_compile_problem(module, exc.failure))
@@ -184,12 +197,12 @@ def _template_modules(templates: Iterable[gatekeeper.Template]) -> list[Module]:
         doc = t.doc
         key = "spec.targets[0].rego"
         origin = Problem(path=doc.path, line=doc.line, key=key, message="")
-        out.append(Module(path=f"{doc.path}#{t.kind}", text=t.rego, v0=True, origin=origin))
+        out.append(Module(path=f"{doc.path}#{t.kind}", text=t.rego, version=_V0, origin=origin))
         for i, lib in enumerate(t.libs):
             key = f"spec.targets[0].libs[{i}]"
             origin = Problem(path=doc.path, line=doc.line, key=key, message="")
             out.append(
-                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, v0=True, origin=origin)
+                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, version=_V0, origin=origin)
             )
     return out
 

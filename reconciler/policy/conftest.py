@@ -5,6 +5,9 @@ variants (`deny_<name>`, `violation_<name>`, `warn_<name>`), whose members are s
 objects with a `msg`. `exception[rules]` lists rule-name suffixes (`""` is the plain
 rule) whose findings are suppressed for this input. Gatekeeper templates use the same
 reading for their `violation` set.
+
+A policy that both denies and warns about one input gives two outcomes, each with its own
+messages (conftest prints them as FAIL and WARN lines): `Findings.parts`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,35 @@ class Findings:
     @property
     def messages(self) -> tuple[str, ...]:
         return tuple(sorted((*self.denials, *self.warnings)))
+
+    def parts(self) -> tuple[Part, ...]:
+        """Each outcome with its own messages, as `conftest test` reports them: the gate
+        (deny with the denials, else allow), then a warning when a `warn` rule fired."""
+        gate = Part(
+            outcome=Outcome.DENY if self.denials else Outcome.ALLOW,
+            messages=self.denials,
+            suppressed=self.suppressed,
+        )
+        if not self.warnings:
+            return (gate,)
+        warned = tuple(r for r in self.suppressed if (split_rule(r) or ("",))[0] == "warn")
+        return gate, Part(outcome=Outcome.WARN, messages=self.warnings, suppressed=warned)
+
+    def part(self, outcome: Outcome) -> Part:
+        """The part a decision of `outcome` stands for: the warning for WARN, else the gate."""
+        found = self.parts()
+        if outcome is Outcome.WARN:
+            return found[1] if len(found) > 1 else Part(outcome=Outcome.ALLOW)
+        return found[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """One outcome of one policy on one input, with the messages and silenced rules behind it."""
+
+    outcome: Outcome
+    messages: tuple[str, ...] = ()
+    suppressed: tuple[str, ...] = ()
 
 
 def split_rule(rule: str) -> tuple[str, str] | None:

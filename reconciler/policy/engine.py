@@ -22,6 +22,8 @@ from typing import Any
 import regorus
 
 from reconciler.errors import PolicyError, Problem
+from reconciler.policy import versions
+from reconciler.specs.models import RegoVersion
 
 UNDEFINED = "<undefined>"
 _LOCATION = re.compile(r"-->\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+)")
@@ -120,24 +122,13 @@ class RegoCompileError(PolicyError):
         super().__init__(str(failure.problem(path)))
 
 
-def is_v0(text: str) -> bool:
-    """Guess whether a module is written in Rego v0 syntax (Gatekeeper/conftest era).
-
-    v1 modules either `import rego.v1` or use `if`/`contains`; a module that does neither
-    and has rule bodies is parsed as v0, which is what OPA < 1.0 did.
-    """
-    if re.search(r"^\s*import\s+rego\.v1\b", text, re.MULTILINE):
-        return False
-    return not re.search(r"\b(if|contains)\b", _strip_comments_and_strings(text))
+def _reach(error: RegoCompileError) -> tuple[int, int]:
+    """How far into the module a reading got before it failed (v1 wins a tie)."""
+    return (error.failure.line or 0, error.failure.column or 0)
 
 
 def _re_match(pattern: str, value: str) -> bool:
     return re.search(pattern, value) is not None
-
-
-def _strip_comments_and_strings(text: str) -> str:
-    text = re.sub(r'"(?:\\.|[^"\\])*"|`[^`]*`', '""', text)
-    return re.sub(r"#.*$", "", text, flags=re.MULTILINE)
 
 
 class RegoEngine:
@@ -149,6 +140,7 @@ class RegoEngine:
     def __init__(self, *, coverage: bool = False, _engine: Any = None) -> None:
         self._engine = _engine if _engine is not None else regorus.Engine()
         self._owner = threading.get_ident()
+        self._versions: dict[str, RegoVersion] = {}
         if coverage:
             self._engine.set_enable_coverage(True)
 
@@ -160,15 +152,38 @@ class RegoEngine:
         if threading.get_ident() != self._owner:
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._engine))
 
-    def add_module(self, path: str, text: str, *, v0: bool | None = None) -> str:
-        """Add one Rego module; returns its package (`data.x.y`). v0 is guessed if None."""
-        self._engine.set_rego_v0(is_v0(text) if v0 is None else v0)
+    def add_module(self, path: str, text: str, *, version: RegoVersion | None = None) -> str:
+        """Add one Rego module; returns its package (`data.x.y`).
+
+        The module's own `rego.v1`/`future.keywords` import decides its syntax, else
+        `version`; with neither it is read as v1, and as v0 when v1 does not parse it
+        (when both fail, the error of the reading that got further is raised).
+        """
+        chosen = versions.declared(text) or version
+        if chosen is not None:
+            return self._add(path, text, chosen)
         try:
-            return str(self._engine.add_policy(path, text))
+            return self._add(path, text, RegoVersion.V1)
+        except RegoCompileError as as_v1:
+            try:
+                return self._add(path, text, RegoVersion.V0)
+            except RegoCompileError as as_v0:
+                raise max(as_v1, as_v0, key=_reach) from None
+
+    def version_of(self, path: str) -> RegoVersion:
+        """The syntax the module added at `path` was read in."""
+        return self._versions[path]
+
+    def _add(self, path: str, text: str, version: RegoVersion) -> str:
+        self._engine.set_rego_v0(version is RegoVersion.V0)
+        try:
+            package = str(self._engine.add_policy(path, text))
         except RuntimeError as exc:
             raise RegoCompileError(parse_failure(exc), path=path) from None
         finally:
             self._engine.set_rego_v0(False)
+        self._versions[path] = version
+        return package
 
     def add_data(self, data: Mapping[str, Any]) -> None:
         """Merge a JSON-able document into `data`."""
@@ -233,4 +248,6 @@ class RegoEngine:
 
     def clone(self) -> RegoEngine:
         """A copy with the same modules and data; build it on the thread that will use it."""
-        return RegoEngine(_engine=self._engine.clone())
+        copy = RegoEngine(_engine=self._engine.clone())
+        copy._versions = dict(self._versions)
+        return copy

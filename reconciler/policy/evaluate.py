@@ -6,8 +6,11 @@ sorted keys, compact separators, whose sha256 is the decision's `input_digest`),
 only when it changes (bindings are visited grouped by input), and evaluates each policy
 with one regorus call per decision rule present (`data.<pkg>.deny`, ...): that measured
 faster than one query on `data.<pkg>` (3.2x slower) or a generated wrapper rule
-collecting the sets (1.8x slower). Each policy is evaluated on its own, so an error in
-one (e.g. a builtin regorus lacks) becomes an `error` decision and the others still run.
+collecting the sets (1.8x slower). A binding gives one decision per resource in scope
+(allow, deny or error), and a second one, `warn`, when its `warn` rules fired, each with
+its own messages, as `conftest test` reports FAIL and WARN apart. Each policy is
+evaluated on its own, so an error in one (e.g. a builtin regorus lacks) becomes an
+`error` decision and the others still run.
 
 Input for `input: reconciler` bindings: `{"change", "observed", "parameters", "resource",
 "revision"}`; for `input: conftest` bindings: the resource document itself.
@@ -64,6 +67,11 @@ class _Verdict:
     @property
     def messages(self) -> tuple[str, ...]:
         return (self.error,) if self.error is not None else self.findings.messages
+
+    def parts(self) -> tuple[conftest.Part, ...]:
+        if self.error is not None:
+            return (conftest.Part(outcome=Outcome.ERROR, messages=(self.error,)),)
+        return self.findings.parts()
 
 
 class _Inputs:
@@ -164,24 +172,22 @@ class Evaluator:
                 inputs.body if b.spec.input is InputFormat.CONFTEST else inputs.reconciler(b.params)
             )
             verdict = self._run(b.rules, text)
-            found.append(
-                (
-                    b.index,
-                    bindings.decide(
-                        name=b.name,
-                        policy=b.policy,
-                        spec=b.spec,
-                        subject=subject,
-                        ref=ref,
-                        outcome=verdict.outcome,
-                        messages=verdict.messages,
-                        suppressed=verdict.findings.suppressed,
-                        digest=self._kept(inputs.digest(text), text),
-                        revision=self._revision,
-                        now=now,
-                    ),
+            digest = self._kept(inputs.digest(text), text)
+            for part in verdict.parts():
+                decision = bindings.decide(
+                    name=b.name,
+                    policy=b.policy,
+                    spec=b.spec,
+                    subject=subject,
+                    ref=ref,
+                    outcome=part.outcome,
+                    messages=part.messages,
+                    suppressed=part.suppressed,
+                    digest=digest,
+                    revision=self._revision,
+                    now=now,
                 )
-            )
+                found.append((b.index, decision))
         decisions = [d for _, d in sorted(found, key=lambda pair: pair[0])]
         decisions.extend(self._constraint_decisions(inputs, subject=subject, ref=ref, now=now))
         return decisions

@@ -12,9 +12,10 @@ comes from regorus' line coverage when asked for. `render_text` prints the repor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -23,9 +24,12 @@ from typing import Any
 from reconciler import clock as clock_mod
 from reconciler import errors
 from reconciler.policy import engine as engine_mod
+from reconciler.policy import versions
+from reconciler.specs import models
 from reconciler.specs import snapshot as snapshot_mod
 
 BUILTIN_PREFIX = "rego/"
+_V0 = models.RegoVersion.V0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PACKAGE = re.compile(r"^\s*package\s+(\S+)", re.MULTILINE)
 
@@ -178,16 +182,23 @@ def template_modules(templates: Sequence[snapshot_mod.Document]) -> list[snapsho
         for i, target in enumerate(targets):
             where = f"{doc.path}#spec.targets[{i}]"
             if isinstance(target.get("rego"), str):
-                modules.append(snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"]))
+                modules.append(
+                    snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"], version=_V0)
+                )
             for j, lib in enumerate(target.get("libs") or []):
                 if isinstance(lib, str):
-                    modules.append(snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib))
+                    modules.append(
+                        snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib, version=_V0)
+                    )
     return modules
 
 
 def snapshot_modules(snap: snapshot_mod.Snapshot) -> list[snapshot_mod.RegoFile]:
-    """Everything `reconciler test` loads from a repository: its Rego plus template Rego."""
-    return [*snap.rego, *template_modules(snap.constraint_templates)]
+    """Everything `reconciler test` loads from a repository: its Rego (each with the version
+    pinned for its folder) plus template Rego."""
+    folders = snap.settings.spec.rego_versions
+    own = [dataclasses.replace(f, version=versions.configured(f.path, folders)) for f in snap.rego]
+    return [*own, *template_modules(snap.constraint_templates)]
 
 
 def run_tests(
@@ -256,7 +267,7 @@ def _build(
         if module.path in skip:
             continue
         try:
-            loaded.engine.add_module(module.path, module.text)
+            loaded.engine.add_module(module.path, module.text, version=module.version)
         except engine_mod.RegoCompileError as exc:
             loaded.errors.append(_load_error(module.path, modules, failure=exc.failure))
     try:
@@ -370,19 +381,47 @@ def _error_message(failure: engine_mod.RegoFailure) -> str:
 def _coverage(
     engine: engine_mod.RegoEngine, *, modules: Sequence[snapshot_mod.RegoFile]
 ) -> tuple[FileCoverage, ...]:
-    """Coverage of the repository's policy modules (not of tests or the built-in library)."""
+    """Coverage of the repository's policy modules (not of tests or the built-in library).
+
+    A module no test reached is missing from regorus' report; it counts at 0%, with the
+    lines regorus would count, found by evaluating its package once in a scratch clone.
+    """
     wanted = {m.path for m in modules if not m.is_test and not m.path.startswith(BUILTIN_PREFIX)}
-    files = engine.coverage_json().get("files", [])
-    found = {
-        f["path"]: FileCoverage(
-            path=f["path"],
-            covered=tuple(sorted(f.get("covered", []))),
-            not_covered=tuple(sorted(f.get("not_covered", []))),
-        )
-        for f in files
-        if f["path"] in wanted
-    }
+    found = {f.path: f for f in _file_coverage(engine, wanted)}
+    packages = {path: pkg for path, pkg in _packages(engine) if path in wanted - found.keys()}
+    if packages:
+        probe = engine.clone()
+        probe.clear_coverage()
+        for package in sorted(set(packages.values())):
+            # The lines it reached before a failure are recorded all the same.
+            with contextlib.suppress(engine_mod.RegoEvalError):
+                probe.eval_query(_package_ref(package))
+        for reached in _file_coverage(probe, packages.keys()):
+            lines = tuple(sorted({*reached.covered, *reached.not_covered}))
+            found[reached.path] = FileCoverage(path=reached.path, covered=(), not_covered=lines)
+        for path in packages.keys() - found.keys():
+            found[path] = FileCoverage(path=path, covered=(), not_covered=())
     return tuple(found[p] for p in sorted(found))
+
+
+def _file_coverage(engine: engine_mod.RegoEngine, paths: Collection[str]) -> Iterator[FileCoverage]:
+    for f in engine.coverage_json().get("files", []):
+        if f["path"] in paths:
+            yield FileCoverage(
+                path=f["path"],
+                covered=tuple(sorted(f.get("covered", []))),
+                not_covered=tuple(sorted(f.get("not_covered", []))),
+            )
+
+
+def _packages(engine: engine_mod.RegoEngine) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(path, package parts) of every loaded module."""
+    for module in engine.ast_json():
+        yield module["source"]["file"], tuple(_ref_parts(module["ast"]["package"]["refr"]))
+
+
+def _package_ref(parts: Sequence[str]) -> str:
+    return "data" + "".join(f".{p}" if _IDENTIFIER.match(p) else f'["{p}"]' for p in parts)
 
 
 def render_text(report: TestReport, *, verbose: bool = False) -> str:

@@ -152,8 +152,8 @@ def compare(
 ) -> DecisionsSection:
     """Deltas on the resources of `snapshot` (the head); `before` tells which it edits."""
     old = {d.key: d.body for d in before.resources}
-    before_map = {(d.binding, d.resource.key): d for d in base}
-    after = {(d.binding, d.resource.key): d for d in head}
+    before_map = {_pair(d): d for d in base}
+    after = {_pair(d): d for d in head}
     lines = {doc.key: doc.line for doc in snapshot.resources}
     cause = {
         doc.key: "policy"
@@ -182,6 +182,12 @@ def compare(
         deltas=tuple(deltas),
         blocked_at_head=blocked,
     )
+
+
+def _pair(d: Decision) -> tuple[str, str, bool]:
+    """Decisions pair by binding and resource, the gate (allow, deny, error) and the
+    warning of one binding apart: a policy may both deny and warn about a resource."""
+    return d.binding, d.resource.key, d.outcome is Outcome.WARN
 
 
 def _delta(old: Decision | None, new: Decision | None) -> Delta | None:

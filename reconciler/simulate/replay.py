@@ -139,7 +139,7 @@ class Replayer:
         )
         if not head.scope.matches(subject):
             return False, ("out of the head binding's scope",)
-        outcome, messages, suppressed = self._run(head.rules, _as_input(text, head))
+        outcome, messages, suppressed = self._run(head.rules, _as_input(text, head), slot=d.outcome)
         decision = bindings.decide(
             name=head.name,
             policy=head.spec.policy,
@@ -170,8 +170,10 @@ class Replayer:
         return denied, tuple(sorted(messages))
 
     def _run(
-        self, rules: tuple[tuple[str, str], ...], text: str
+        self, rules: tuple[tuple[str, str], ...], text: str, *, slot: Outcome = Outcome.DENY
     ) -> tuple[Outcome, tuple[str, ...], tuple[str, ...]]:
+        """What the head says about `text` for a logged decision of outcome `slot`: its
+        warning for a WARN, else its gate (a policy's deny and warn are logged apart)."""
         if text != self._current:
             self._engine.set_input_json(text)
             self._current = text
@@ -183,8 +185,8 @@ class Replayer:
                     results[name] = json.loads(raw)
         except RegoEvalError as exc:
             return Outcome.ERROR, (str(exc),), ()
-        findings = conftest.collect(results)
-        return findings.outcome, findings.messages, findings.suppressed
+        part = conftest.collect(results).part(slot)
+        return part.outcome, part.messages, part.suppressed
 
 
 def replay_log(

@@ -75,6 +75,13 @@ class InputFormat(StrEnum):
     CONFTEST = "conftest"  # the resource document itself, as `conftest test` passes it
 
 
+class RegoVersion(StrEnum):
+    """The Rego syntax a module is read in."""
+
+    V0 = "v0"  # OPA before 1.0: `deny[msg] { ... }`; keywords only by `import future.keywords`
+    V1 = "v1"  # OPA 1.0 and later: `deny contains msg if { ... }`
+
+
 class Gradual(Model):
     deadline: datetime
 
@@ -130,6 +137,11 @@ class SettingsSpec(Model):
         default_factory=dict, description="kind (or apiVersion/kind) -> provider name"
     )
     ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
+    rego_versions: dict[str, RegoVersion] = Field(
+        default_factory=dict,
+        description="folder (e.g. policies/legacy) -> Rego version of the modules under it"
+        " that import neither rego.v1 nor future.keywords",
+    )
 
 
 class RepoSettings(Model):

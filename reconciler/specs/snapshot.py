@@ -55,6 +55,8 @@ class Document:
 class RegoFile:
     path: str
     text: str
+    # The syntax to read it in when it does not say by an import; None: v1, else v0.
+    version: models.RegoVersion | None = None
 
     @property
     def is_test(self) -> bool:

@@ -38,6 +38,7 @@ def test_validate_json(cli: Cli, shared_example: Path) -> None:
         "valid": True,
         "counts": EXAMPLE_COUNTS,
         "problems": [],
+        "conflicts": [],
     }
 
 

@@ -101,31 +101,31 @@ def test_conftest_rules_and_exception() -> None:
             "resources/c.yaml": deployment("fine", owner="me", team="x"),
         }
     )
+    # A deny and a warning of one policy are two outcomes, each with its own messages.
     assert [(d.resource.name, d.outcome, d.action_taken, d.messages) for d in decisions] == [
         (
             "bad",
             Outcome.DENY,
             Action.BLOCKED,
-            (
-                "image uses :latest",
-                "no description",
-                "no team label",
-                "owner label missing",
-                "replicas must be positive",
-            ),
+            ("image uses :latest", "owner label missing", "replicas must be positive"),
         ),
+        ("bad", Outcome.WARN, Action.WARNED, ("no description", "no team label")),
+        ("legacy", Outcome.ALLOW, Action.ALLOWED, ()),
         ("legacy", Outcome.WARN, Action.WARNED, ("no description",)),
+        ("fine", Outcome.ALLOW, Action.ALLOWED, ()),
         ("fine", Outcome.WARN, Action.WARNED, ("no description",)),
     ]
-    assert decisions[1].explanation == (
-        "conv warned about Deployment/prod/legacy (1 finding); the policy's exception rule"
-        " suppressed deny_owner; a warning does not block."
-    )
+    assert [d.explanation for d in decisions[:4]] == [
+        "conv denied Deployment/prod/bad (3 findings); strict enforcement blocks the change.",
+        "conv warned about Deployment/prod/bad (2 findings); a warning does not block.",
+        "conv allowed Deployment/prod/legacy; the policy's exception rule suppressed deny_owner.",
+        "conv warned about Deployment/prod/legacy (1 finding); a warning does not block.",
+    ]
 
 
 def test_conftest_input_is_the_document_and_digest_is_its_canonical_json() -> None:
     doc = deployment("bad", image="app:latest")
-    [decision] = run(
+    [decision, warning] = run(
         {
             "policies/conv.rego": CONVENTIONS,
             "policies/b.yaml": binding("conv", "conv", input="conftest"),
@@ -134,6 +134,7 @@ def test_conftest_input_is_the_document_and_digest_is_its_canonical_json() -> No
     )
     canonical = json.dumps(json.loads(doc), sort_keys=True, separators=(",", ":"))
     assert decision.input_digest == hashlib.sha256(canonical.encode()).hexdigest()
+    assert warning.input_digest == decision.input_digest
 
 
 def test_v0_module_with_reconciler_input_and_parameters() -> None:
@@ -308,4 +309,4 @@ def test_parallel_evaluation_gives_the_same_decisions() -> None:
     clock = ManualClock()
     serial = evaluate.Evaluator(compiled, clock=clock, revision=None).evaluate_all(snapshot)
     parallel = evaluate.evaluate_parallel(snapshot, compiled, clock=clock, workers=2)
-    assert parallel == serial and len(serial) == 24
+    assert parallel == serial and len(serial) == 36  # conv also warns about every one

@@ -9,6 +9,7 @@ import pytest
 
 from reconciler import clock
 from reconciler.policy import testing
+from reconciler.specs.models import RegoVersion
 from reconciler.specs.snapshot import Document, RegoFile
 
 POLICY = """package k8s.labels
@@ -282,7 +283,9 @@ def test_constraint_template_rego_becomes_a_module() -> None:
         body={"spec": {"targets": [{"target": "admission.k8s.gatekeeper.sh", "rego": rego}]}},
     )
     modules = testing.template_modules([doc])
-    assert modules == [RegoFile(path="policies/demo.yaml#spec.targets[0].rego", text=rego)]
+    assert modules == [
+        RegoFile(path="policies/demo.yaml#spec.targets[0].rego", text=rego, version=RegoVersion.V0)
+    ]
     test = RegoFile(
         path="policies/demo_test.rego",
         text="package demo_test\n\nimport rego.v1\n\n"
