@@ -7,18 +7,20 @@ import json
 
 from reconciler import assets
 from reconciler.cli import repo
-from reconciler.policy import testing
+from reconciler.policy import configfiles, testing
 from reconciler.specs import loader
 
 
 def run(args: argparse.Namespace) -> int:
-    snapshot = loader.load(repo.open_tree(args))
+    tree = repo.open_tree(args)
+    snapshot = loader.load(tree)
     report = testing.run_tests(
         testing.snapshot_modules(snapshot),
         data=snapshot.data,
         builtin_dir=assets.rego_dir(),
         coverage=args.coverage,
         verbose=args.verbose,
+        files=configfiles.tree_reader(tree),
     )
     if args.format == "json":
         print(json.dumps(report.as_json(), indent=2))

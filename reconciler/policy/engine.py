@@ -15,7 +15,7 @@ import ctypes
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,6 +237,10 @@ class RegoEngine:
 
     def ast_json(self) -> Any:
         return json.loads(self._engine.get_ast_as_json())
+
+    def add_extension(self, name: str, nargs: int, function: Callable[..., Any]) -> None:
+        """A builtin written in Python; an exception it raises is the call's error."""
+        self._engine.add_extension(name, nargs, function)
 
     def add_v0_builtins(self) -> None:
         """Provide builtins OPA deprecated but Gatekeeper-era libraries still call, which

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import posixpath
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from typing import Any
 
 from reconciler import clock as clock_mod
 from reconciler import errors
+from reconciler.policy import configfiles, versions
 from reconciler.policy import engine as engine_mod
-from reconciler.policy import versions
 from reconciler.specs import models
 from reconciler.specs import snapshot as snapshot_mod
 
@@ -155,6 +156,7 @@ class _TestCase:
 class _Loaded:
     engine: engine_mod.RegoEngine
     errors: list[TestResult] = field(default_factory=list)
+    files: configfiles.ConfigFiles | None = None
 
 
 def builtin_modules(
@@ -210,23 +212,27 @@ def run_tests(
     verbose: bool = False,
     include_builtin_tests: bool = False,
     clock: clock_mod.Clock | None = None,
+    files: configfiles.Reader | None = None,
 ) -> TestReport:
     """Load every module and run each `test_*` rule in its own evaluation.
 
     `verbose` keeps `print()` output for passing tests too (it is always kept for the
-    others). Built-in library tests run only with `include_builtin_tests`.
+    others). Built-in library tests run only with `include_builtin_tests`. `files` reads
+    the repository's files for conftest's `parse_config_file` builtins (none without it).
     """
     timer = clock or clock_mod.SystemClock()
     builtin = (
         builtin_modules(builtin_dir, include_tests=include_builtin_tests) if builtin_dir else []
     )
     modules = [*builtin, *rego_files]
-    loaded = _load(modules, data=data, coverage=coverage)
+    loaded = _load(modules, data=data, coverage=coverage, files=files)
     results = list(loaded.errors)
     broken = {r.path for r in loaded.errors}
     if not any(r.path == "" for r in loaded.errors):
         for case in _discover(loaded.engine, skip=_skipped_paths(builtin, include_builtin_tests)):
             if case.path not in broken:
+                if loaded.files is not None:
+                    loaded.files.folder = posixpath.dirname(case.path)
                 results.append(_run_one(loaded.engine, case=case, clock=timer, verbose=verbose))
     covered = _coverage(loaded.engine, modules=modules) if coverage else None
     return TestReport(results=tuple(results), coverage=covered)
@@ -237,12 +243,19 @@ def _skipped_paths(builtin: Sequence[snapshot_mod.RegoFile], include: bool) -> f
 
 
 def _load(
-    modules: Sequence[snapshot_mod.RegoFile], *, data: Mapping[str, Any], coverage: bool
+    modules: Sequence[snapshot_mod.RegoFile],
+    *,
+    data: Mapping[str, Any],
+    coverage: bool,
+    files: configfiles.Reader | None,
 ) -> _Loaded:
     """Build the engine, leaving out (and reporting) every module that breaks it."""
     excluded: list[TestResult] = []
     while True:
         loaded = _build(modules, data=data, coverage=coverage, excluded=excluded)
+        if files is not None:
+            loaded.files = configfiles.ConfigFiles(read=files)
+            loaded.files.register(loaded.engine.add_extension)
         failure = _whole_program_failure(loaded.engine)
         if failure is None:
             return loaded

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from reconciler import assets, clock
 from reconciler.policy import bundle as bundles
-from reconciler.policy import testing
+from reconciler.policy import configfiles, testing
 from reconciler.providers import registry
 from reconciler.simulate import compare, decide, replay, runbook_checks, wire
 from reconciler.simulate.records import Change, TestItem, TestsSection
@@ -44,6 +44,7 @@ class Work:
     base_bundle: bundles.Bundle | None = None
     head_bundle: bundles.Bundle | None = None
     rejected: bool = False  # the daemon would not load the head: the later stages are moot
+    head_files: configfiles.Reader | None = None  # the head's files, for Rego tests
 
 
 def limit_memory(mib: int) -> None:
@@ -73,6 +74,7 @@ def _load(work: Work, out: IO[str], inp: IO[str]) -> None:
     base, head = loader.load(base_tree, cache=cache), loader.load(head_tree, cache=cache)
     base_bundle, head_bundle = bundles.compile(base), bundles.compile(head)
     work.base, work.head, work.base_bundle, work.head_bundle = base, head, base_bundle, head_bundle
+    work.head_files = configfiles.tree_reader(head_tree)
     base_books = runbook_checks.catalog(base_tree, base)
     head_books = runbook_checks.catalog(head_tree, head)
     head_extra = runbook_checks.problems(head_books)
@@ -155,6 +157,7 @@ def _tests(work: Work, out: IO[str], inp: IO[str]) -> None:
         data=work.head.data,
         builtin_dir=assets.rego_dir(),
         clock=work.clock,
+        files=work.head_files,
     )
     failing = {testing.TestOutcome.FAIL, testing.TestOutcome.ERROR}
     ordered = sorted(report.results, key=lambda r: (r.outcome not in failing, r.path, r.name))

@@ -14,7 +14,8 @@ kinds it admits are read in one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -310,6 +311,9 @@ class Role(StrEnum):
     SETTINGS = "settings"
     REGO = "rego"
     POLICY = "policy"
+    # YAML in a `policies/` folder that holds `*_test.rego` files: bindings, templates and
+    # constraints as in POLICY, or inputs those tests read (conftest's parse_config_file).
+    POLICY_TESTS = "policy-tests"
     DATA = "data"
     RESOURCE = "resource"
     WORKFLOW = "workflow"
@@ -320,18 +324,27 @@ _YAML = (".yaml", ".yml")
 _DIRS = {"resources/": Role.RESOURCE, "workflows/": Role.WORKFLOW, "runbooks/": Role.RUNBOOK}
 
 
-def route(path: str) -> Role | None:
-    """The role of the file at `path`, None for files the loader ignores."""
+def route(path: str, *, test_dirs: frozenset[str] = frozenset()) -> Role | None:
+    """The role of the file at `path`, None for files the loader ignores; `test_dirs` are
+    the folders of `policies/` that hold `*_test.rego` files (see `policy_test_dirs`)."""
     if path == "reconciler.yaml":
         return Role.SETTINGS
     if path.startswith("policies/"):
-        return (
-            Role.REGO if path.endswith(".rego") else Role.POLICY if path.endswith(_YAML) else None
-        )
+        if path.endswith(".rego"):
+            return Role.REGO
+        if not path.endswith(_YAML):
+            return None
+        return Role.POLICY_TESTS if posixpath.dirname(path) in test_dirs else Role.POLICY
     if path.startswith("data/"):
         return Role.DATA if path.endswith((*_YAML, ".json")) else None
     top = path[: path.find("/") + 1]
     return _DIRS.get(top) if path.endswith(_YAML) else None
+
+
+def policy_test_dirs(paths: Iterable[str]) -> frozenset[str]:
+    """The folders of `policies/` that hold Rego tests (`*_test.rego`)."""
+    tests = (p for p in paths if p.startswith("policies/") and p.endswith("_test.rego"))
+    return frozenset(posixpath.dirname(p) for p in tests)
 
 
 _PLACE = {
@@ -349,7 +362,7 @@ def placement(role: Role, env: Envelope) -> tuple[str, str | None, list[Issue]]:
         if own and env.kind == kind:
             return group, kind, []
         return group, None, [(("kind",), f"must be {kind} ({models.API_VERSION}) here")]
-    if role is Role.POLICY:
+    if role in (Role.POLICY, Role.POLICY_TESTS):
         return _policy_placement(env, own=own)
     if not own:
         return "resources", None, []

@@ -129,6 +129,8 @@ class _Checker:
             self.report(doc, issues)
             return None
         group, kind, issues = kinds.placement(self.role, env)
+        if issues and kind is None and self.role is kinds.Role.POLICY_TESTS:
+            return None  # an input the folder's Rego tests read, not a spec
         model = None
         if kind is not None:
             model, issues = kinds.validate(kind, doc.data)
@@ -198,9 +200,11 @@ def load(
     limits = limits or yamlio.Limits()
     cache = cache if cache is not None else SpecCache()
     assembly = _Assembly(tree=tree)
+    entries = list(tree.entries())
+    test_dirs = kinds.policy_test_dirs(e.path for e in entries)
     with _gc_paused():
-        for entry in tree.entries():
-            role = kinds.route(entry.path)
+        for entry in entries:
+            role = kinds.route(entry.path, test_dirs=test_dirs)
             if role is not None:
                 parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
                 assembly.add(entry=entry, role=role, parsed=parsed)

@@ -220,6 +220,7 @@ VERIFY = [
     ("Verify command matches a namespace literally", K8S, None, 4),
     ("Verify command matches namespaces with a wildcard", K8S, None, 4),
     ("Can load data in unit tests", "data/policy", "data/exclusions", 1),
+    ("Can verify rego tests that uses parse_combined_config_files", "kubernetes/combine", None, 2),
 ]
 
 
@@ -229,8 +230,11 @@ def test_conftest_verify_as_reconciler_test(
 ) -> None:
     case = Case(bats=bats, policy=policy, inputs=(), status=0, data=data)
     repo = build(shared, tmp_path / "repo", case)
-    for rego in sorted((shared / "corpora" / "conftest" / "examples" / policy).glob("*.rego")):
+    folder = shared / "corpora" / "conftest" / "examples" / policy
+    for rego in sorted(folder.glob("*.rego")):
         assert (repo / "policies" / rego.name).read_bytes() == rego.read_bytes()
+    for test_input in sorted(folder.glob("*.yaml")):  # kept beside the tests that read them
+        shutil.copyfile(test_input, repo / "policies" / test_input.name)
     home = tmp_path / "home"
     home.mkdir()
     done = run_cli("test", repo, "--format", "json", home=home)
