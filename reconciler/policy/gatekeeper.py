@@ -3,7 +3,9 @@
 Existing Gatekeeper policy libraries must work unchanged, so templates keep their Rego
 exactly as written (v0 syntax, `input.review.object`, `input.parameters`, libs under
 `data.lib.*`) and constraints keep their `spec.match`, `spec.parameters` and
-`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor).
+`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor); a
+constraint without one takes the repository's `defaultEnforcement` (Gatekeeper's own
+default, deny, unless `reconciler.yaml` says otherwise).
 
 Workload expansion follows Gatekeeper's `ExpansionTemplate`s: a constraint matching
 `Pod` (apiGroups `""` or `*`) also reviews the Pod a workload would create, built from
@@ -121,9 +123,14 @@ def parse_template(doc: Document) -> Template | Problem:
     return Template(kind=kind, package=found.group(1), doc=doc, rego=rego, libs=tuple(libs))
 
 
-def parse_constraint(doc: Document) -> Constraint | Problem:
+def parse_constraint(
+    doc: Document, *, default: Enforcement = Enforcement.STRICT
+) -> Constraint | Problem:
     spec = doc.body.get("spec") or {}
-    action = spec.get("enforcementAction", "deny")
+    if "enforcementAction" not in spec:
+        action = next(a for a, e in ENFORCEMENT_ACTIONS.items() if e is default)
+    else:
+        action = spec["enforcementAction"]
     if action not in ENFORCEMENT_ACTIONS:
         allowed = ", ".join(ENFORCEMENT_ACTIONS)
         return _problem(doc, "spec.enforcementAction", f"must be one of {allowed}, not {action!r}")
