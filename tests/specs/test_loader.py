@@ -431,7 +431,8 @@ UNSAID_BINDING = (
 
 
 def settings_yaml(spec: str) -> str:
-    return f"apiVersion: reconciler.dev/v1\nkind: Settings\nmetadata: {{name: repo}}\nspec: {spec}\n"
+    head = "apiVersion: reconciler.dev/v1\nkind: Settings\nmetadata: {name: repo}\n"
+    return f"{head}spec: {spec}\n"
 
 
 @pytest.mark.parametrize("default", ["advisory", "monitor", "strict"])
