@@ -4,6 +4,9 @@ asyncio loop. `Daemon.run` returns when `stop` is set, after in-flight reconcile
 Triggers: start-up; new commits (watchfiles on a local repository's refs); the source's
 interval (polling a remote, and drift correction for every source); webhooks and on-demand
 syncs through `request_sync`; the audit interval re-evaluates policies over observed state.
+Both intervals are the source's effective settings (`effective.py`: flag > settings file >
+the served revision's `reconciler.yaml` > default), rescheduled when a revision changes
+them. What the passes decide is logged by the `eventlog` subscriber of the bus.
 """
 
 from __future__ import annotations
