@@ -14,6 +14,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Action, Outcome
+from reconciler.reconcile.effective import Origin
 from reconciler.specs.models import Enforcement
 from reconciler.store.base import RunKind, RunStatus, StepStatus
 
@@ -41,6 +42,11 @@ def obj(
 
 def enum(values: Any) -> dict[str, Any]:
     return {"type": "string", "enum": [str(v) for v in values]}
+
+
+def _setting(value: dict[str, Any]) -> dict[str, Any]:
+    """An effective setting and where it came from."""
+    return obj({"value": value, "origin": enum(Origin)})
 
 
 STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
@@ -88,6 +94,13 @@ def schemas() -> dict[str, Any]:
                 "conditions": {"type": "array", "items": ref("Condition")},
                 "lastResult": {"type": "object", "additionalProperties": INTEGER},
                 "orphans": {"type": "array", "items": STRING},
+                "settings": obj(
+                    {
+                        "interval": _setting(STRING),
+                        "auditInterval": _setting(STRING),
+                        "selfHeal": _setting(BOOLEAN),
+                    }
+                ),
             }
         ),
         "Resource": obj(

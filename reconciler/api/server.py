@@ -22,8 +22,16 @@ class _Server(uvicorn.Server):
 
 class HttpServer:
     def __init__(self, app: Starlette, *, host: str, port: int) -> None:
+        # log_config=None: uvicorn's records go through the daemon's own handler and
+        # format (text or JSON lines) instead of a second, differently formatted one.
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,
         )
         self._server = _Server(config)
         self._app = app

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.conditions import Condition
+from reconciler.reconcile.effective import Effective, Setting
 from reconciler.reconcile.runner import SourceState
 from reconciler.store.base import EventRecord, ObjectStatus, RunRecord
 
@@ -45,7 +46,18 @@ def source(state: SourceState) -> dict[str, Any]:
         "conditions": conditions(state.conditions),
         "lastResult": state.last_result,
         "orphans": list(state.orphans),
+        "settings": settings(state.effective),
     }
+
+
+def settings(effective: Effective) -> dict[str, Any]:
+    """The settings a source runs with, each with where it came from."""
+    chosen: dict[str, Setting[str] | Setting[bool]] = {
+        "interval": effective.interval,
+        "auditInterval": effective.audit_interval,
+        "selfHeal": effective.self_heal,
+    }
+    return {k: {"value": v.value, "origin": v.origin.value} for k, v in chosen.items()}
 
 
 def resource(status: ObjectStatus) -> dict[str, Any]:

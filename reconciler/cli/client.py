@@ -1,4 +1,9 @@
-"""CLI verbs that talk to a running daemon over its HTTP API: `status` and `sync`."""
+"""CLI verbs that talk to a running daemon over its HTTP API: `status` and `sync`.
+
+`status` exits 0 when every source and every resource is Ready (a suspended source is
+deliberately idle and counts as fine) and 1 when one is not, like a failed policy check,
+so scripts can act on it; an unreachable daemon is an error (1, with an `error:` line).
+"""
 
 from __future__ import annotations
 
@@ -63,9 +68,10 @@ def run_sync(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     sources = call(args.url, "/api/v1/sources", token=args.token)["sources"]
     resources = call(args.url, "/api/v1/resources", token=args.token)["resources"]
+    code = EXIT_HEALTHY if healthy(sources, resources) else EXIT_NOT_READY
     if args.format == "json":
         print(json.dumps({"sources": sources, "resources": resources}, indent=2))
-        return 0
+        return code
     rows = [
         [
             s["name"],
@@ -78,6 +84,9 @@ def run_status(args: argparse.Namespace) -> int:
     ]
     print(output.table(rows, header=["SOURCE", "READY", "REVISION", "LAST SYNC", "MESSAGE"]))
     print()
+    rows = [[s["name"], *(_setting(s["settings"][k]) for k in _SETTINGS)] for s in sources]
+    print(output.table(rows, header=["SOURCE", "INTERVAL", "AUDIT INTERVAL", "SELF-HEAL"]))
+    print()
     rows = [
         [
             r["key"],
@@ -88,7 +97,25 @@ def run_status(args: argparse.Namespace) -> int:
         for r in resources
     ]
     print(output.table(rows, header=["RESOURCE", "READY", "APPLIED", "MESSAGE"]))
-    return 0
+    return code
+
+
+EXIT_HEALTHY = 0
+EXIT_NOT_READY = 1
+_SETTINGS = ("interval", "auditInterval", "selfHeal")
+
+
+def healthy(sources: list[dict[str, Any]], resources: list[dict[str, Any]]) -> bool:
+    """Every source Ready or suspended, and every resource Ready."""
+    return all(s["suspended"] or _ready(s["conditions"]) == "True" for s in sources) and all(
+        _ready(r["conditions"]) == "True" for r in resources
+    )
+
+
+def _setting(setting: dict[str, Any]) -> str:
+    value = setting["value"]
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{shown} ({setting['origin']})"
 
 
 def _ready(conditions: list[dict[str, Any]]) -> str:

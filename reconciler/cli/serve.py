@@ -2,8 +2,9 @@
 
 Either a settings file (`--config`), or a quick start on one local repository: `serve DIR`
 follows DIR's current branch, with the data directory outside the repository. Options on
-the command line override the file: `--host`, `--port`, `--data-dir`, `--interval` (every
-source) and `--no-self-heal`. Docs: docs/daemon.md.
+the command line override the file: `--host`, `--port`, `--data-dir`; `--interval` (every
+source), `--audit-interval` and `--no-self-heal` also override each repository's
+`reconciler.yaml`. `--log-format json` writes the log as JSON lines. Docs: docs/daemon.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from reconciler.api import app as web
 from reconciler.api import auth
 from reconciler.api.server import HttpServer
+from reconciler.cli import logformat
 from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
 from reconciler.reconcile import settings as daemon_settings
@@ -39,9 +41,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, help="port to listen on (default 8080; 0 picks one)")
     p.add_argument("--data-dir", help="where the state database lives")
     p.add_argument(
-        "--interval", type=_duration, help='poll and drift-check interval, e.g. "30s" (default 1m)'
+        "--interval",
+        type=_duration,
+        help='poll and drift-check interval of every source, e.g. "30s" (default: the '
+        "settings file, else the repository's, else 5m)",
+    )
+    p.add_argument(
+        "--audit-interval",
+        type=_duration,
+        help="policy audit interval of every source (default: the settings file, else the "
+        "repository's, else 10m)",
     )
     p.add_argument("--no-self-heal", action="store_true", help="report drift, do not correct it")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines (default) or JSON lines, one object per record",
+    )
 
 
 def _port(text: str) -> int:
@@ -51,9 +68,18 @@ def _port(text: str) -> int:
 
 
 def _duration(text: str) -> str:
-    if not types.is_duration(text):
+    if not types.is_duration(text) or types.seconds(text) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} {types.DURATION_MESSAGE}")
     return text
+
+
+def flags_from(args: argparse.Namespace) -> daemon_settings.Flags:
+    """The settings the command line gives, which win over the file and the repository."""
+    return daemon_settings.Flags(
+        interval=args.interval,
+        audit_interval=args.audit_interval,
+        self_heal=False if args.no_self_heal else None,
+    )
 
 
 def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
@@ -73,10 +99,7 @@ def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
     http = base.http.model_copy(
         update={k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     )
-    reconcile = base.reconcile.model_copy(update={"self_heal": False} if args.no_self_heal else {})
-    update: dict[str, object] = {"http": http, "reconcile": reconcile}
-    if args.interval:
-        update["sources"] = [s.model_copy(update={"interval": args.interval}) for s in base.sources]
+    update: dict[str, object] = {"http": http}
     if args.data_dir:
         update["data_dir"] = Path(args.data_dir)
     return base.model_copy(update=update)
@@ -97,15 +120,12 @@ def quick_start(repo: Path, *, ref: str | None) -> daemon_settings.DaemonSetting
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logformat.configure(json_lines=args.log_format == "json")
     settings = settings_from(args)
     # Every refusal comes before the daemon exists: it creates the data directory.
     auth.check_exposure(settings)
     _check_port(settings.http.host, settings.http.port)
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, flags=flags_from(args)))
     return 0
 
 
@@ -123,12 +143,12 @@ def _check_port(host: str, port: int) -> None:
         ) from None
 
 
-async def _serve(settings: daemon_settings.DaemonSettings) -> None:
+async def _serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_settings.Flags) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stopper(stop, sig))
-    daemon = Daemon(settings, clock=SystemClock())
+    daemon = Daemon(settings, clock=SystemClock(), flags=flags)
     server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))

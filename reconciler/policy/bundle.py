@@ -230,8 +230,9 @@ def _gatekeeper(
         else:
             templates[parsed.kind] = parsed
     constraints: list[gatekeeper.Constraint] = []
+    default = snapshot.settings.spec.default_enforcement
     for doc in snapshot.constraints:
-        c = gatekeeper.parse_constraint(doc)
+        c = gatekeeper.parse_constraint(doc, default=default)
         (problems if isinstance(c, Problem) else constraints).append(c)  # type: ignore[arg-type]
     return templates, constraints, problems
 

@@ -3,7 +3,9 @@
 Existing Gatekeeper policy libraries must work unchanged, so templates keep their Rego
 exactly as written (v0 syntax, `input.review.object`, `input.parameters`, libs under
 `data.lib.*`) and constraints keep their `spec.match`, `spec.parameters` and
-`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor).
+`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor); a
+constraint without one takes the repository's `defaultEnforcement` (Gatekeeper's own
+default, deny, unless `reconciler.yaml` says otherwise).
 
 Workload expansion follows Gatekeeper's `ExpansionTemplate`s: a constraint matching
 `Pod` (apiGroups `""` or `*`) also reviews the Pod a workload would create, built from
@@ -121,15 +123,21 @@ def parse_template(doc: Document) -> Template | Problem:
     return Template(kind=kind, package=found.group(1), doc=doc, rego=rego, libs=tuple(libs))
 
 
-def enforcement_action(doc: Document) -> Any:
-    """A constraint's `spec.enforcementAction` as written; Gatekeeper's default is `deny`.
+def enforcement_action(doc: Document, *, default: Enforcement = Enforcement.STRICT) -> Any:
+    """A constraint's `spec.enforcementAction` as written, else the action of the repository's
+    default enforcement (Gatekeeper's own default, `deny`, when it sets none).
     `ENFORCEMENT_ACTIONS` maps it to the enforcement its decisions are made and shown with."""
-    return (doc.body.get("spec") or {}).get("enforcementAction", "deny")
-
-
-def parse_constraint(doc: Document) -> Constraint | Problem:
     spec = doc.body.get("spec") or {}
-    action = enforcement_action(doc)
+    if "enforcementAction" in spec:
+        return spec["enforcementAction"]
+    return next(a for a, e in ENFORCEMENT_ACTIONS.items() if e is default)
+
+
+def parse_constraint(
+    doc: Document, *, default: Enforcement = Enforcement.STRICT
+) -> Constraint | Problem:
+    spec = doc.body.get("spec") or {}
+    action = enforcement_action(doc, default=default)
     if action not in ENFORCEMENT_ACTIONS:
         allowed = ", ".join(ENFORCEMENT_ACTIONS)
         return _problem(doc, "spec.enforcementAction", f"must be one of {allowed}, not {action!r}")

@@ -34,13 +34,13 @@ from reconciler.plan import order, planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers.registry import Registry
-from reconciler.reconcile import passes, resources, targets
+from reconciler.reconcile import effective, passes, resources, targets
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassResult, PassState, Sync
 from reconciler.reconcile.recording import Recorder
 from reconciler.reconcile.revisions import Loaded, SourceLoader
-from reconciler.reconcile.settings import ReconcileSettings
+from reconciler.reconcile.settings import NO_FLAGS, Flags, ReconcileSettings
 from reconciler.specs import models, types
 from reconciler.specs.snapshot import Document
 from reconciler.store.base import Store
@@ -68,9 +68,11 @@ class Controller:
         clock: Clock,
         settings: ReconcileSettings,
         pool: Executor,
+        flags: Flags = NO_FLAGS,
     ) -> None:
         self.name, self.loader, self.registry, self.store = name, loader, registry, store
         self.bus, self.clock, self.settings, self.pool = bus, clock, settings, pool
+        self.flags = flags
         self.backoff = Backoff(
             base=types.seconds(settings.backoff.base), maximum=types.seconds(settings.backoff.max)
         )
@@ -251,7 +253,9 @@ class Controller:
             change=change,
             provider=target.provider,
             drifted=self._drifted(state, change, target.doc),
-            self_heal=self.settings.self_heal and state.repo.self_heal,
+            self_heal=effective.self_heal(
+                flags=self.flags, reconcile=self.settings, repo=state.repo
+            ).value,
             backing_off=self.backoff.waiting(change.key, now),
             blocked_dependency=blocked,
             revision=state.revision,

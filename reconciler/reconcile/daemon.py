@@ -4,6 +4,9 @@ asyncio loop. `Daemon.run` returns when `stop` is set, after in-flight reconcile
 Triggers: start-up; new commits (watchfiles on a local repository's refs); the source's
 interval (polling a remote, and drift correction for every source); webhooks and on-demand
 syncs through `request_sync`; the audit interval re-evaluates policies over observed state.
+Both intervals are the source's effective settings (`effective.py`: flag > settings file >
+the served revision's `reconciler.yaml` > default), rescheduled when a revision changes
+them. What the passes decide is logged by the `eventlog` subscriber of the bus.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from datetime import timedelta
 
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event
+from reconciler.reconcile import eventlog
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
-from reconciler.reconcile.settings import DaemonSettings
+from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds
@@ -39,7 +43,12 @@ class UnknownSource(LookupError):
 
 class Daemon:
     def __init__(
-        self, settings: DaemonSettings, *, clock: Clock, store: Store | None = None
+        self,
+        settings: DaemonSettings,
+        *,
+        clock: Clock,
+        store: Store | None = None,
+        flags: Flags = NO_FLAGS,
     ) -> None:
         self.settings, self.clock = settings, clock
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +57,7 @@ class Daemon:
         )
         self.bus = Bus()
         self.bus.subscribe(self._record_event)
+        self.bus.subscribe(eventlog.subscriber)
         self.scheduler = Scheduler()
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
@@ -61,9 +71,12 @@ class Daemon:
                 settings=settings.reconcile,
                 pool=self._pool,
                 files_dir=settings.data_dir / FILES_DIR,
+                flags=flags,
             )
             for s in settings.sources
         }
+        for runner in self.runners.values():
+            runner.on_effective = self._schedule_source
         self.stop_hooks: list[Callable[[], None]] = []
         """Called on a thread when `run` ends, before the store closes (the API layer's
         services, e.g. its simulation queue, stop here)."""
@@ -122,23 +135,39 @@ class Daemon:
             self.store.close()
 
     def _schedule(self) -> None:
-        audit = seconds(self.settings.reconcile.audit_interval)
-        for name, runner in self.runners.items():
-            interval = seconds(runner.config.interval)
-            self.scheduler.every(
-                f"interval:{name}",
-                self._trigger(runner, "interval"),
-                seconds=interval,
-                # Jitter spreads sources apart; it never stretches a short interval much.
-                jitter=min(seconds(runner.config.jitter), interval / 10),
-            )
-            self.scheduler.every(
-                f"audit:{name}",
-                runner.run_audit,
-                seconds=audit,
-                first_at=self.clock.now() + timedelta(seconds=audit),
-            )
+        for runner in self.runners.values():
+            self._schedule_source(runner)
         self.scheduler.every("retention", self._retention, seconds=3600)
+
+    def _schedule_source(self, runner: SourceRunner) -> None:
+        """(Re)schedule a source's interval and audit jobs from its effective settings;
+        a job's next run is one (new) interval from now."""
+        name, settings = runner.config.name, runner.state.effective
+        interval = seconds(settings.interval.value)
+        audit = seconds(settings.audit_interval.value)
+        self.scheduler.every(
+            f"interval:{name}",
+            self._trigger(runner, "interval"),
+            seconds=interval,
+            # Jitter spreads sources apart; it never stretches a short interval much.
+            jitter=min(seconds(runner.config.jitter), interval / 10),
+        )
+        self.scheduler.every(
+            f"audit:{name}",
+            runner.run_audit,
+            seconds=audit,
+            first_at=self.clock.now() + timedelta(seconds=audit),
+        )
+        log.info(
+            "source %s: interval %s (%s), audit interval %s (%s), self-heal %s (%s)",
+            name,
+            settings.interval.value,
+            settings.interval.origin,
+            settings.audit_interval.value,
+            settings.audit_interval.origin,
+            str(settings.self_heal.value).lower(),
+            settings.self_heal.origin,
+        )
 
     def _close_interrupted_runs(self) -> None:
         """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""

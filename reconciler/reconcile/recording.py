@@ -16,7 +16,7 @@ from datetime import datetime
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import planner
-from reconciler.policy.decisions import Decision
+from reconciler.policy.decisions import Decision, Outcome
 from reconciler.reconcile import records, resources
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
@@ -138,6 +138,7 @@ class Recorder:
             "revision": state.revision,
             "result": outcome.result.value,
             "provider": outcome.provider,
+            "denials": [_denial(d) for d in outcome.decisions if d.outcome is not Outcome.ALLOW],
         }
         found = [(EventType.DRIFT_DETECTED, outcome.drift)] if outcome.drifted else []
         if outcome.result in _EVENT_OF:
@@ -153,6 +154,17 @@ class Recorder:
                     data=data,
                 )
             )
+
+
+def _denial(decision: Decision) -> dict[str, str]:
+    """A policy that did not allow the object, as events carry it (the daemon logs it)."""
+    return {
+        "policy": decision.policy,
+        "binding": decision.binding,
+        "outcome": decision.outcome.value,
+        "action": decision.action_taken.value,
+        "explanation": decision.explanation,
+    }
 
 
 def _standing(outcome: resources.Outcome, prev: ObjectStatus | None, revision: str) -> bool:

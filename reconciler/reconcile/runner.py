@@ -22,12 +22,15 @@ from typing import Any, TypeVar
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
+from reconciler.policy.decisions import Decision, Outcome
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
-from reconciler.reconcile import records
+from reconciler.reconcile import effective, records
 from reconciler.reconcile.controller import Controller, PassResult
+from reconciler.reconcile.effective import Effective
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
-from reconciler.reconcile.settings import DaemonSource, ReconcileSettings
+from reconciler.reconcile.settings import NO_FLAGS, DaemonSource, Flags, ReconcileSettings
+from reconciler.specs.models import SettingsSpec
 from reconciler.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class SourceState:
     conditions: tuple[Condition, ...] = ()  # the failures and Ready
     last_result: dict[str, int] = field(default_factory=dict)
     orphans: tuple[str, ...] = ()
+    effective: Effective  # the interval, audit interval and self-heal in force
 
 
 class SourceRunner:
@@ -66,10 +70,11 @@ class SourceRunner:
         settings: ReconcileSettings,
         pool: Executor,
         files_dir: Path | None = None,
+        flags: Flags = NO_FLAGS,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`)."""
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
-        self.settings = settings
+        self.settings, self.flags = settings, flags
         self.loader = SourceLoader(config)
         registry = Registry.load(
             ProviderSettings(repository_dir=config.path, file=FileSettings(managed_dir=files_dir))
@@ -83,16 +88,24 @@ class SourceRunner:
             clock=clock,
             settings=settings,
             pool=pool,
+            flags=flags,
         )
         self._lock = threading.Lock()
         self.state = SourceState(
-            name=config.name, location=config.location, ref=config.ref, suspended=config.suspend
+            name=config.name,
+            location=config.location,
+            ref=config.ref,
+            suspended=config.suspend,
+            effective=self._effective(),
         )
         self._update()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"source-{config.name}")
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
         self.passes = 0
+        self.on_effective: Callable[[SourceRunner], None] | None = None
+        """Called on the event loop when a pass changed the effective settings (a new
+        revision's `reconciler.yaml`): the daemon reschedules the source."""
 
     def trigger(self, reason: str) -> None:
         """Ask for a reconcile (call on the event loop); repeated asks coalesce."""
@@ -114,7 +127,10 @@ class SourceRunner:
                 if self.state.suspended:
                     continue
                 trigger = ",".join(sorted(set(reasons))) or "manual"
+                before = self.state.effective
                 await loop.run_in_executor(self._thread, self.cycle, trigger)
+                if self.state.effective != before and self.on_effective is not None:
+                    self.on_effective(self)
         finally:
             stopping.cancel()
             await loop.run_in_executor(self._thread, self._release)
@@ -160,7 +176,30 @@ class SourceRunner:
             for doc in loaded.snapshot.resources
             for d in evaluator.evaluate(doc, observed=observed.get(doc.key))
         ]
-        return self.controller.log_decisions(decisions)
+        logged = self.controller.log_decisions(decisions)
+        for decision in decisions:
+            if decision.outcome is not Outcome.ALLOW:
+                self._publish_violation(decision)
+        return logged
+
+    def _publish_violation(self, decision: Decision) -> None:
+        self.bus.publish(
+            Event(
+                type=EventType.DECISION_RECORDED,
+                at=decision.at,
+                source=self.config.name,
+                object_key=decision.resource.key,
+                message=decision.explanation,
+                data={
+                    "revision": decision.revision,
+                    "policy": decision.policy,
+                    "binding": decision.binding,
+                    "outcome": decision.outcome.value,
+                    "action": decision.action_taken.value,
+                    "audit": True,
+                },
+            )
+        )
 
     async def run_audit(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.audit)
@@ -179,7 +218,12 @@ class SourceRunner:
                 at=now,
             )
         self._update(
-            revision=got.revision.sha, rejected_revision=None, fetched=True, failures=(), at=now
+            revision=got.revision.sha,
+            rejected_revision=None,
+            fetched=True,
+            failures=(),
+            effective=self._effective(got.snapshot.settings.spec),
+            at=now,
         )
 
     def _rejected(self, got: Rejected, *, at: datetime) -> None:
@@ -238,6 +282,11 @@ class SourceRunner:
                 **state.last_result,
             },
             at=self.clock.now(),
+        )
+
+    def _effective(self, repo: SettingsSpec | None = None) -> Effective:
+        return effective.resolve(
+            flags=self.flags, source=self.config, reconcile=self.settings, repo=repo
         )
 
     @property

@@ -7,6 +7,7 @@ used, so the settings can be printed and logged).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from reconciler.errors import Problem, ProblemsError
 from reconciler.run.triggers import PrometheusSettings
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import kinds, yamlio
-from reconciler.specs.types import Duration
+from reconciler.specs.types import Duration, PositiveDuration
 from reconciler.store.retention import RetentionSettings
 
 
@@ -32,8 +33,8 @@ class DaemonSource(SourceSettings):
     """A Git source plus how the daemon follows it."""
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    interval: Duration = "1m"
-    """Poll (remote) and drift-check interval."""
+    interval: PositiveDuration | None = None
+    """Poll (remote) and drift-check interval; unset: the repository's `interval` (5m)."""
     jitter: Duration = "5s"
     suspend: bool = False
 
@@ -83,10 +84,12 @@ class BackoffSettings(_Group):
 
 
 class ReconcileSettings(_Group):
-    self_heal: bool = True
-    """Correct drift on the interval; when false, drift is only reported."""
-    audit_interval: Duration = "10m"
-    """Re-evaluate policies over observed state and record violations."""
+    self_heal: bool | None = None
+    """Correct drift on the interval; when false, drift is only reported. Unset: the
+    repository's `selfHeal` (true)."""
+    audit_interval: PositiveDuration | None = None
+    """Re-evaluate policies over observed state and record violations. Unset: the
+    repository's `auditInterval` (10m)."""
     backoff: BackoffSettings = BackoffSettings()
     provider_concurrency: int = Field(default=8, ge=1, le=256)
 
@@ -116,6 +119,19 @@ class ForgeSettings(_Group):
 
     github: ForgeApi = ForgeApi(api_url="https://api.github.com")
     gitlab: ForgeApi = ForgeApi(api_url="https://gitlab.com/api/v4")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flags:
+    """What `reconciler serve`'s command line sets; it wins over the settings file and the
+    repository (docs/daemon.md, "Which setting wins")."""
+
+    interval: str | None = None
+    audit_interval: str | None = None
+    self_heal: bool | None = None
+
+
+NO_FLAGS = Flags()
 
 
 class DaemonSettings(_Group):

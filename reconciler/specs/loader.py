@@ -276,11 +276,13 @@ class _Assembly:
 
     def snapshot(self, *, tree_problems: list[Problem]) -> snapshot.Snapshot:
         group = self.groups.get
+        settings = self.settings or models.default_settings()
+        default = settings.spec.default_enforcement
         return snapshot.Snapshot(
             revision=self.tree.revision,
-            settings=self.settings or models.default_settings(),
+            settings=settings,
             resources=tuple(group("resources", ())),
-            bindings=tuple(group("bindings", ())),
+            bindings=tuple(_enforced(pair, default=default) for pair in group("bindings", ())),
             workflows=tuple(group("workflows", ())),
             runbooks=tuple(group("runbooks", ())),
             constraint_templates=tuple(group("constraint_templates", ())),
@@ -292,6 +294,18 @@ class _Assembly:
 
 
 _PAIRED = frozenset({"bindings", "workflows", "runbooks"})
+
+
+def _enforced(
+    pair: tuple[snapshot.Document, models.PolicyBinding], *, default: models.Enforcement
+) -> tuple[snapshot.Document, models.PolicyBinding]:
+    """A binding that does not say how strictly it applies takes the repository's
+    `defaultEnforcement`."""
+    doc, binding = pair
+    if "enforcement" in binding.spec.model_fields_set or binding.spec.enforcement is default:
+        return pair
+    spec = binding.spec.model_copy(update={"enforcement": default})
+    return doc, binding.model_copy(update={"spec": spec})
 
 
 def _problem_order(problem: Problem) -> tuple[str, int, str, str]:

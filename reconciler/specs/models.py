@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from reconciler.specs import types
@@ -126,22 +126,52 @@ class PolicyBinding(Model):
 
 
 class SettingsSpec(Model):
-    """`reconciler.yaml`: repository-level settings."""
+    """`reconciler.yaml`: repository-level settings, read again at every revision.
 
-    interval: types.Duration = "5m"
-    audit_interval: types.Duration = "10m"
-    default_enforcement: Enforcement = Enforcement.STRICT
-    self_heal: bool = True
-    prune: bool = False
+    `interval`, `auditInterval` and `selfHeal` give way to the daemon's configuration and
+    command line (flag > daemon configuration > repository > default; docs/daemon.md).
+    """
+
+    interval: types.PositiveDuration = Field(
+        default="5m",
+        description="How often the daemon fetches and reconciles the source, new commit or "
+        "not (drift correction). Overridden by `serve --interval` and `sources[].interval`.",
+    )
+    audit_interval: types.PositiveDuration = Field(
+        default="10m",
+        description="How often the daemon re-evaluates every policy over the observed state. "
+        "Overridden by `serve --audit-interval` and `reconcile.auditInterval`.",
+    )
+    default_enforcement: Enforcement = Field(
+        default=Enforcement.STRICT,
+        description="Enforcement of policy bindings without `enforcement` and of Gatekeeper "
+        "constraints without `enforcementAction`; not `gradual`, which needs a binding's "
+        "deadline.",
+    )
+    self_heal: bool = Field(
+        default=True,
+        description="Put drifted objects back to what Git says (false: report drift only). "
+        "Overridden by `serve --no-self-heal` and `reconcile.selfHeal`.",
+    )
+    prune: bool = Field(default=False, description="Delete objects that were removed from Git.")
     providers: dict[str, str] = Field(
         default_factory=dict, description="kind (or apiVersion/kind) -> provider name"
     )
-    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
+    ignore_differences: list[dict[str, Any]] = Field(
+        default_factory=list, description="Differences that never count as drift."
+    )
     rego_versions: dict[str, RegoVersion] = Field(
         default_factory=dict,
         description="folder (e.g. policies/legacy) -> Rego version of the modules under it"
         " that import neither rego.v1 nor future.keywords",
     )
+
+    @field_validator("default_enforcement")
+    @classmethod
+    def _default_is_not_gradual(cls, value: Enforcement) -> Enforcement:
+        if value is Enforcement.GRADUAL:
+            raise ValueError("cannot be gradual: a gradual binding needs its own deadline")
+        return value
 
 
 class RepoSettings(Model):

@@ -83,6 +83,11 @@ def test_sources(served: live.Live, repo: Path) -> None:
         None,
     )
     assert one["lastResult"] == {"applied": 1, "blocked": 1}
+    assert one["settings"] == {
+        "interval": {"value": "1h", "origin": "config"},
+        "auditInterval": {"value": "10m", "origin": "default"},
+        "selfHeal": {"value": True, "origin": "default"},
+    }
     assert [(c["type"], c["status"], c["reason"]) for c in one["conditions"]] == [
         ("Ready", "True", "Succeeded")
     ]

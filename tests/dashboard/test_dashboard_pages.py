@@ -47,6 +47,12 @@ def test_the_overview_counts_objects_by_condition(page: Page, site: Site) -> Non
     expect(page.locator("#sources")).to_contain_text(revision[:12])
 
 
+def test_the_overview_shows_the_settings_in_force_and_their_origin(page: Page, site: Site) -> None:
+    sign_in(page, site, OPERATOR)
+    row = page.locator("#settings").get_by_role("row", name=re.compile(r"^demo"))
+    expect(row.locator("td")).to_have_text(["1h (config)", "10m (default)", "false (config)"])
+
+
 def test_the_policies_page_counts_violations_and_draws_the_trend(page: Page, site: Site) -> None:
     sign_in(page, site, OPERATOR, next_path="/policies")
     row = page.get_by_role("row", name=re.compile(r"^files\.owner"))

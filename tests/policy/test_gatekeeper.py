@@ -9,9 +9,11 @@ import json
 from reconciler.clock import ManualClock
 from reconciler.policy import bundle, evaluate
 from reconciler.policy.decisions import Action, Decision, Outcome
+from reconciler.specs import loader
 from reconciler.specs.models import Enforcement
 from tests import manifests
 from tests.policy.conftest import FIXTURES, NO_BUILTINS, make_snapshot
+from tests.specs.conftest import MemoryTree
 
 
 def gatekeeper_files() -> dict[str, str]:
@@ -207,3 +209,47 @@ def test_conftest_policies_on_the_manifests() -> None:
         ("web-service.yaml", "Service//web", "no-nodeport", nodeport),
     ]
     assert len(decisions) == 11  # one decision for each of 6 Deployments and 5 Services
+
+
+def _limits_on_cronjob(*, settings: str | None, **action: str) -> Decision:
+    files = {
+        "policies/containerlimits-template.yaml": (
+            FIXTURES / "containerlimits-template.yaml"
+        ).read_text(),
+        "policies/c.yaml": constraint(
+            "K8sContainerLimits",
+            "limits",
+            match={"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]},
+            **action,
+        ),
+        "resources/cron.yaml": CRONJOB,
+    }
+    if settings is not None:
+        files["reconciler.yaml"] = (
+            "apiVersion: reconciler.dev/v1\nkind: Settings\nmetadata: {name: repo}\n"
+            f"spec: {{defaultEnforcement: {settings}}}\n"
+        )
+    snapshot = loader.load(MemoryTree(files))  # the loader reads reconciler.yaml
+    compiled = bundle.compile(snapshot, builtin_dir=NO_BUILTINS)
+    assert (snapshot.problems, compiled.problems) == ((), ())
+    evaluator = evaluate.Evaluator(compiled, clock=ManualClock(), revision=None)
+    [decision] = evaluator.evaluate_all(snapshot)
+    return decision
+
+
+def test_a_constraint_without_an_enforcement_action_takes_the_default_enforcement() -> None:
+    found = {
+        settings: _limits_on_cronjob(settings=settings)
+        for settings in (None, "strict", "advisory", "monitor")
+    }
+    assert {k: (d.enforcement, d.action_taken) for k, d in found.items()} == {
+        None: (Enforcement.STRICT, Action.BLOCKED),
+        "strict": (Enforcement.STRICT, Action.BLOCKED),
+        "advisory": (Enforcement.ADVISORY, Action.WARNED),
+        "monitor": (Enforcement.MONITOR, Action.RECORDED),
+    }
+
+
+def test_a_constraints_own_enforcement_action_wins_over_the_default() -> None:
+    decision = _limits_on_cronjob(settings="monitor", enforcementAction="deny")
+    assert (decision.enforcement, decision.action_taken) == (Enforcement.STRICT, Action.BLOCKED)

@@ -425,3 +425,41 @@ def test_the_example_repository_on_disk_loads_cleanly_with_a_directory_tree(tmp_
     assert {doc.name for doc, _ in snap.runbooks} == {"disk-full", "rotate-logs"}
     assert len(snap.constraint_templates) == 1 and len(snap.constraints) == 1
     assert snap.bindings and snap.rego and snap.data
+
+
+UNSAID_BINDING = (
+    "apiVersion: reconciler.dev/v1\nkind: PolicyBinding\n"
+    "metadata: {name: unsaid}\nspec: {policy: k8s.required_labels}\n"
+)
+
+
+def settings_yaml(spec: str) -> str:
+    head = "apiVersion: reconciler.dev/v1\nkind: Settings\nmetadata: {name: repo}\n"
+    return f"{head}spec: {spec}\n"
+
+
+@pytest.mark.parametrize("default", ["advisory", "monitor", "strict"])
+def test_bindings_that_do_not_say_take_the_default_enforcement(default: str) -> None:
+    snap = load_with(
+        {
+            "reconciler.yaml": settings_yaml(f"{{defaultEnforcement: {default}}}"),
+            "policies/unsaid.yaml": UNSAID_BINDING,
+        }
+    )
+    assert messages(snap) == []
+    enforcement = {doc.name: binding.spec.enforcement for doc, binding in snap.bindings}
+    assert enforcement == {"require-owner-labels": "advisory", "unsaid": default}
+
+
+def test_without_a_default_enforcement_bindings_are_strict() -> None:
+    snap = load_with({"policies/unsaid.yaml": UNSAID_BINDING})
+    assert {doc.name: b.spec.enforcement for doc, b in snap.bindings}["unsaid"] == "strict"
+
+
+def test_a_gradual_default_enforcement_is_refused_and_the_rest_still_loads() -> None:
+    snap = load_with({"reconciler.yaml": settings_yaml("{defaultEnforcement: gradual}")})
+    assert messages(snap) == [
+        "reconciler.yaml:4 spec.defaultEnforcement: cannot be gradual: a gradual binding "
+        "needs its own deadline"
+    ]
+    assert [doc.key for doc in snap.resources] == ["File//motd", "Deployment/default/web"]

@@ -61,7 +61,7 @@ def binding_note(spec: models.PolicyBindingSpec, *, now: datetime) -> tuple[str,
 
 
 def constraint_row(source: str, constraint: gatekeeper.Constraint) -> dict[str, Any]:
-    action = gatekeeper.enforcement_action(constraint.doc)
+    action = gatekeeper.enforcement_action(constraint.doc, default=constraint.enforcement)
     return {
         "source": source,
         "name": constraint.name,
