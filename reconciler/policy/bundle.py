@@ -70,6 +70,7 @@ class Bundle:
         bindings: tuple[tuple[Document, models.PolicyBinding], ...],
         templates: Mapping[str, gatekeeper.Template],
         constraints: tuple[gatekeeper.Constraint, ...],
+        namespaces: Mapping[str, Mapping[str, str]],
         problems: tuple[Problem, ...],
     ) -> None:
         self.modules = modules
@@ -79,6 +80,7 @@ class Bundle:
         self.bindings = bindings
         self.templates = templates
         self.constraints = constraints
+        self.namespaces = namespaces  # Namespace documents' labels, for namespaceSelector
         self.problems = problems
         self._local = threading.local()
 
@@ -132,6 +134,7 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
         bindings=bindings,
         templates=templates,
         constraints=tuple(c for c in constraints if c.kind in templates),
+        namespaces=gatekeeper.namespace_labels(snapshot.resources),
         problems=tuple(problems),
     )
     bundle._adopt(base)
@@ -179,18 +182,18 @@ def _builtin_modules(root: Path) -> list[Module]:
 
 
 def _template_modules(templates: Iterable[gatekeeper.Template]) -> list[Module]:
+    """Each template's Rego (`path#Kind`) and libs (`path#Kind.libs[i]`), v0 unless its code
+    entry says `version: v1`; errors point at the key the text is written under."""
     out: list[Module] = []
     for t in templates:
-        doc = t.doc
-        key = "spec.targets[0].rego"
-        origin = Problem(path=doc.path, line=doc.line, key=key, message="")
-        out.append(Module(path=f"{doc.path}#{t.kind}", text=t.rego, v0=True, origin=origin))
-        for i, lib in enumerate(t.libs):
-            key = f"spec.targets[0].libs[{i}]"
+        source, doc = t.source, t.doc
+        names = [f"{doc.path}#{t.kind}"] + [
+            f"{doc.path}#{t.kind}.libs[{i}]" for i in range(len(source.libs))
+        ]
+        texts = [(source.key, source.rego), *source.libs]
+        for name, (key, text) in zip(names, texts, strict=True):
             origin = Problem(path=doc.path, line=doc.line, key=key, message="")
-            out.append(
-                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, v0=True, origin=origin)
-            )
+            out.append(Module(path=name, text=text, v0=source.v0, origin=origin))
     return out
 
 

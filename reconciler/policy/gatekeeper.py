@@ -16,18 +16,14 @@ evaluated (there are no live Namespace objects to read labels from): it is ignor
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from reconciler.errors import Problem
-from reconciler.policy import bindings
+from reconciler.policy import bindings, gatekeeper_match, gatekeeper_rego
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
-from reconciler.specs import models
 from reconciler.specs.models import Enforcement
 from reconciler.specs.snapshot import Document
 
@@ -47,7 +43,6 @@ _WORKLOADS = {
     ("", "ReplicationController"): "expand-deployments",
     ("batch", "CronJob"): "expand-cronjobs",
 }
-_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,22 +50,13 @@ class Template:
     """One ConstraintTemplate: the constraint kind it defines and its Rego."""
 
     kind: str
-    package: str  # without `data.`
     doc: Document
-    rego: str
-    libs: tuple[str, ...]
+    source: gatekeeper_rego.RegoSource
 
-
-@dataclass(frozen=True, kw_only=True)
-class Match:
-    """A constraint's `spec.match`; empty fields match everything."""
-
-    kinds: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # (apiGroups, kinds)
-    scope: str = "*"
-    namespaces: tuple[str, ...] = ()
-    excluded_namespaces: tuple[str, ...] = ()
-    name: str | None = None
-    label_selector: models.LabelSelector | None = None
+    @property
+    def package(self) -> str:
+        """The Rego's package, without `data.`."""
+        return self.source.package
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +64,7 @@ class Constraint:
     kind: str
     name: str
     doc: Document
-    match: Match
+    match: gatekeeper_match.Match
     parameters: Any
     enforcement: Enforcement
 
@@ -111,14 +97,13 @@ def parse_template(doc: Document) -> Template | Problem:
     if not isinstance(kind, str) or not kind:
         return _problem(doc, "spec.crd.spec.names.kind", "is required")
     targets = spec.get("targets") or []
-    target = targets[0] if isinstance(targets, list) and targets else {}
-    rego = target.get("rego") if isinstance(target, dict) else None
-    if not isinstance(rego, str) or not (found := _PACKAGE.search(rego)):
-        return _problem(doc, "spec.targets[0].rego", "must be a Rego module with a package")
-    libs = target.get("libs") or []
-    if not isinstance(libs, list) or not all(isinstance(x, str) for x in libs):
-        return _problem(doc, "spec.targets[0].libs", "must be a list of Rego modules")
-    return Template(kind=kind, package=found.group(1), doc=doc, rego=rego, libs=tuple(libs))
+    target = targets[0] if isinstance(targets, list) and targets else None
+    if not isinstance(target, dict):
+        return _problem(doc, "spec.targets", "must hold a target with Rego")
+    found = gatekeeper_rego.rego_of(target, where="spec.targets[0]")
+    if isinstance(found, gatekeeper_rego.Invalid):
+        return _problem(doc, found.key, found.message)
+    return Template(kind=kind, doc=doc, source=found)
 
 
 def parse_constraint(doc: Document) -> Constraint | Problem:
@@ -128,9 +113,9 @@ def parse_constraint(doc: Document) -> Constraint | Problem:
         allowed = ", ".join(ENFORCEMENT_ACTIONS)
         return _problem(doc, "spec.enforcementAction", f"must be one of {allowed}, not {action!r}")
     try:
-        match = _parse_match(spec.get("match") or {})
-    except (ValidationError, TypeError, AttributeError):
-        return _problem(doc, "spec.match", "is not a valid Gatekeeper match")
+        match = gatekeeper_match.parse(spec.get("match") or {})
+    except gatekeeper_match.MatchProblem as exc:
+        return _problem(doc, f"spec.match{exc.key}", exc.message)
     return Constraint(
         kind=doc.kind,
         name=doc.name,
@@ -141,49 +126,47 @@ def parse_constraint(doc: Document) -> Constraint | Problem:
     )
 
 
-def _parse_match(raw: dict[str, Any]) -> Match:
-    selector = raw.get("labelSelector")
-    return Match(
-        kinds=tuple(
-            (tuple(k.get("apiGroups") or ["*"]), tuple(k.get("kinds") or ["*"]))
-            for k in raw.get("kinds") or []
-        ),
-        scope=raw.get("scope", "*"),
-        namespaces=tuple(raw.get("namespaces") or ()),
-        excluded_namespaces=tuple(raw.get("excludedNamespaces") or ()),
-        name=raw.get("name"),
-        label_selector=models.LabelSelector.model_validate(selector) if selector else None,
-    )
-
-
 def _problem(doc: Document, key: str, message: str) -> Problem:
     return Problem(path=doc.path, line=doc.line, key=key, message=message)
 
 
-def _kind_matches(match: Match, subject: bindings.Subject) -> bool:
-    if not match.kinds:
-        return True
-    return any(
-        ("*" in groups or subject.group in groups) and ("*" in kinds or subject.kind in kinds)
-        for groups, kinds in match.kinds
-    )
+def namespace_labels(resources: Iterable[Document]) -> dict[str, Mapping[str, str]]:
+    """The labels of every Namespace document, by name (what `namespaceSelector` reads)."""
+    return {d.name: d.labels for d in resources if d.kind == "Namespace" and d.group == ""}
 
 
-def matches(match: Match, subject: bindings.Subject) -> bool:
-    """Gatekeeper match semantics (namespace globs, `name` glob, label selector)."""
-    if not _kind_matches(match, subject):
-        return False
-    if match.scope == "Cluster" and subject.namespace is not None:
-        return False
-    if match.scope == "Namespaced" and subject.namespace is None:
-        return False
-    if (match.namespaces or match.excluded_namespaces) and not bindings.namespace_matches(
-        included=match.namespaces, excluded=match.excluded_namespaces, namespace=subject.namespace
-    ):
-        return False
-    if match.name is not None and not bindings.globs_match([match.name], subject.name):
-        return False
-    return bindings.selector_matches(match.label_selector, subject.labels)
+@dataclass(frozen=True, kw_only=True)
+class Review:
+    """One review a constraint asks for: of the object itself (`expansion` None) or of the
+    Pod expanded from it; `error` when matching could not be decided."""
+
+    prefix: str
+    expansion: Expansion | None = None
+    error: str | None = None
+
+
+def reviews(
+    constraint: Constraint,
+    *,
+    subject: bindings.Subject,
+    expansion: Expansion | None,
+    namespaces: Mapping[str, Mapping[str, str]],
+) -> list[Review]:
+    """The reviews `constraint` makes of a resource, by its `spec.match` (and `source`)."""
+    match = constraint.match
+    candidates: list[tuple[str, bindings.Subject, Expansion | None]] = []
+    if match.source is not gatekeeper_match.Source.GENERATED:
+        candidates.append(("", subject, None))
+    if expansion is not None and match.source is not gatekeeper_match.Source.ORIGINAL:
+        candidates.append((expansion.prefix, expansion.subject, expansion))
+    out: list[Review] = []
+    for prefix, who, expanded in candidates:
+        try:
+            if gatekeeper_match.matches(match, who, namespaces=namespaces):
+                out.append(Review(prefix=prefix, expansion=expanded))
+        except gatekeeper_match.NamespaceNotFound as exc:
+            out.append(Review(prefix=prefix, expansion=expanded, error=str(exc)))
+    return out
 
 
 def expand(doc: Document) -> Expansion | None:

@@ -23,6 +23,7 @@ from typing import Any
 from reconciler import clock as clock_mod
 from reconciler import errors
 from reconciler.policy import engine as engine_mod
+from reconciler.policy import gatekeeper_rego
 from reconciler.specs import snapshot as snapshot_mod
 
 BUILTIN_PREFIX = "rego/"
@@ -168,21 +169,16 @@ def builtin_modules(
 
 
 def template_modules(templates: Sequence[snapshot_mod.Document]) -> list[snapshot_mod.RegoFile]:
-    """The Rego (and libs) of Gatekeeper ConstraintTemplates, as written, one module each.
+    """The Rego (and libs) of Gatekeeper ConstraintTemplates, as written, one module each,
+    from `rego`/`libs` or from a `code` entry with `engine: Rego`.
 
     Paths read `policies/x.yaml#spec.targets[0].rego`; lines count from the Rego text.
     """
-    modules: list[snapshot_mod.RegoFile] = []
-    for doc in templates:
-        targets = (doc.body.get("spec") or {}).get("targets") or []
-        for i, target in enumerate(targets):
-            where = f"{doc.path}#spec.targets[{i}]"
-            if isinstance(target.get("rego"), str):
-                modules.append(snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"]))
-            for j, lib in enumerate(target.get("libs") or []):
-                if isinstance(lib, str):
-                    modules.append(snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib))
-    return modules
+    return [
+        snapshot_mod.RegoFile(path=f"{doc.path}#{key}", text=text)
+        for doc in templates
+        for key, text in gatekeeper_rego.modules(doc.body)
+    ]
 
 
 def snapshot_modules(snap: snapshot_mod.Snapshot) -> list[snapshot_mod.RegoFile]:
