@@ -1,17 +1,19 @@
 """Gatekeeper `ConstraintTemplate`s and constraints, run the way Gatekeeper runs them.
 
 Existing Gatekeeper policy libraries must work unchanged, so templates keep their Rego
-exactly as written (v0 syntax, `input.review.object`, `input.parameters`, libs under
-`data.lib.*`) and constraints keep their `spec.match`, `spec.parameters` and
-`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor).
+exactly as written, in either format (`gatekeeper_rego`: v0 unless a code entry says
+`version: v1`, `input.review.object`, `input.parameters`, libs under `data.lib.*`) and
+constraints keep their `spec.match` (applied as Gatekeeper's matcher does, see
+`gatekeeper_match`), `spec.parameters` and `spec.enforcementAction` (deny -> strict,
+warn -> advisory, dryrun -> monitor).
 
 Workload expansion follows Gatekeeper's `ExpansionTemplate`s: a constraint matching
 `Pod` (apiGroups `""` or `*`) also reviews the Pod a workload would create, built from
 its pod template (`spec.template`, or `spec.jobTemplate.spec.template` for a CronJob) in
 the workload's namespace. Such violations are reported on the workload, prefixed with
 `[Implied by expand-deployments] ` (`expand-cronjobs` for CronJobs), the name of the
-expansion template Gatekeeper's documentation installs. `namespaceSelector` is not
-evaluated (there are no live Namespace objects to read labels from): it is ignored.
+expansion template Gatekeeper's documentation installs. `match.source` chooses between the
+object itself (`Original`), the expanded Pod (`Generated`) or both (`All`, the default).
 """
 
 from __future__ import annotations
