@@ -114,12 +114,13 @@ class Bundle:
 def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
     """Load and check every policy of `snapshot`; problems are collected, never raised."""
     templates, constraints, problems = _gatekeeper(snapshot)
+    data = _with_inventory(snapshot, templates.values())
     modules = (
         *_builtin_modules(assets.rego_dir() if builtin_dir is None else builtin_dir),
         *(Module(path=f.path, text=f.text) for f in snapshot.rego if not f.is_test),
         *_template_modules(templates.values()),
     )
-    base, loaded = _build(modules, snapshot.data, problems=problems)
+    base, loaded = _build(modules, data, problems=problems)
     packages = set(loaded.values())
     policies = _policies(base, loaded)
     bindings = tuple(_known_bindings(snapshot, packages, policies, problems))
@@ -128,7 +129,7 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
             problems.append(_no_template(c))
     bundle = Bundle(
         modules=tuple(m for m in modules if m.path in loaded),
-        data=snapshot.data,
+        data=data,
         policies=policies,
         duplicates=_duplicates(loaded),
         bindings=bindings,
@@ -139,6 +140,16 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
     )
     bundle._adopt(base)
     return bundle
+
+
+def _with_inventory(
+    snapshot: Snapshot, templates: Iterable[gatekeeper.Template]
+) -> Mapping[str, Any]:
+    """The repository's data, plus Gatekeeper's `data.inventory` of its resources when a
+    template reads it (and the repository's data does not define `inventory` itself)."""
+    if "inventory" in snapshot.data or not gatekeeper.reads_inventory(templates):
+        return snapshot.data
+    return {**snapshot.data, "inventory": gatekeeper.inventory(snapshot.resources)}
 
 
 def _build(

@@ -137,6 +137,27 @@ def namespace_labels(resources: Iterable[Document]) -> dict[str, Mapping[str, st
     return {d.name: d.labels for d in resources if d.kind == "Namespace" and d.group == ""}
 
 
+def reads_inventory(templates: Iterable[Template]) -> bool:
+    """Whether any template's Rego or libs refer to `data.inventory`."""
+    return any(
+        "data.inventory" in text
+        for t in templates
+        for text in (t.source.rego, *(lib for _, lib in t.source.libs))
+    )
+
+
+def inventory(resources: Iterable[Document]) -> dict[str, Any]:
+    """Gatekeeper's `data.inventory` over the repository's resources, laid out as it lays
+    out synced objects: `namespace[ns][apiVersion][kind][name]` for objects with a
+    namespace, `cluster[apiVersion][kind][name]` for the others."""
+    cluster: dict[str, Any] = {}
+    namespaced: dict[str, Any] = {}
+    for doc in resources:
+        where = namespaced.setdefault(doc.namespace, {}) if doc.namespace else cluster
+        where.setdefault(doc.api_version, {}).setdefault(doc.kind, {})[doc.name] = doc.body
+    return {"cluster": cluster, "namespace": namespaced}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Review:
     """One review a constraint asks for: of the object itself (`expansion` None) or of the

@@ -34,6 +34,7 @@ from tests import gitrepo
 from tests.conftest import SHARED
 
 LIBRARY = Path("corpora") / "gatekeeper-library" / "library"
+OBJECT = "resources/object.yaml"  # the case's object; inventory objects sit beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +93,7 @@ def lay_out(case: Case, *, folder: Path, root: Path) -> Path:
     (repo / "resources").mkdir()
     shutil.copyfile(folder / case.template, repo / "policies" / "template.yaml")
     shutil.copyfile(folder / case.constraint, repo / "policies" / "constraint.yaml")
-    shutil.copyfile(folder / case.object, repo / "resources" / "object.yaml")
+    shutil.copyfile(folder / case.object, repo / OBJECT)
     for i, name in enumerate(case.inventory):
         shutil.copyfile(folder / name, repo / "resources" / f"inventory-{i}.yaml")
     return repo
@@ -115,13 +116,17 @@ def eval_messages(repo: Path, *, home: Path, binding: str) -> list[str]:
     assert done.stderr == ""
     assert done.returncode in (0, 1)
     decisions = json.loads(done.stdout)["decisions"]
-    return [m for d in decisions if d["binding"] == binding for m in d["messages"]]
+    return [
+        m
+        for d in decisions
+        if d["binding"] == binding and d["resource"]["path"] == OBJECT
+        for m in d["messages"]
+    ]
 
 
 def update_messages(repo: Path, request: dict[str, Any], *, binding: str) -> list[str]:
     """The object of the AdmissionReview as a resource already live: reviewed as an UPDATE."""
-    resources = repo / "resources"
-    (resources / "object.yaml").write_text(json.dumps(request["object"]))
+    (repo / OBJECT).write_text(json.dumps(request["object"]))
     snapshot = loader.load(tree.DirectoryTree(repo))
     assert snapshot.problems == ()
     compiled = bundle.compile(snapshot)
@@ -129,7 +134,7 @@ def update_messages(repo: Path, request: dict[str, Any], *, binding: str) -> lis
     assert request["operation"] == "UPDATE"
     observed = request.get("oldObject") or request["object"]
     evaluator = evaluate.Evaluator(compiled, clock=ManualClock(), revision=None)
-    [resource] = snapshot.resources
+    [resource] = [r for r in snapshot.resources if r.path == OBJECT]
     decisions = evaluator.evaluate(resource, observed=observed)
     return [m for d in decisions if d.binding == binding for m in d.messages]
 
