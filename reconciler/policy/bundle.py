@@ -126,7 +126,7 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
     bindings = tuple(_known_bindings(snapshot, packages, policies, problems))
     for c in constraints:
         if c.kind not in templates:
-            problems.append(_no_template(c))
+            problems.append(_no_template(c, snapshot.constraint_templates))
     bundle = Bundle(
         modules=tuple(m for m in modules if m.path in loaded),
         data=data,
@@ -237,8 +237,15 @@ def _gatekeeper(
     return templates, constraints, problems
 
 
-def _no_template(c: gatekeeper.Constraint) -> Problem:
-    message = f'no ConstraintTemplate defines kind "{c.kind}"'
+def _no_template(c: gatekeeper.Constraint, documents: Iterable[Document]) -> Problem:
+    """A constraint whose kind no usable template defines; names a template that declares
+    the kind but has a problem of its own (reported at the template)."""
+    declared = next((d for d in documents if gatekeeper.declared_kind(d) == c.kind), None)
+    if declared is None:
+        message = f'no ConstraintTemplate defines kind "{c.kind}"'
+    else:
+        where = f"{declared.path}:{declared.line}"
+        message = f'the ConstraintTemplate of kind "{c.kind}" ({where}) has a problem'
     return Problem(path=c.doc.path, line=c.doc.line, key="kind", message=message)
 
 

@@ -92,11 +92,18 @@ def is_constraint(doc: Document) -> bool:
     return doc.group == CONSTRAINT_GROUP
 
 
+def declared_kind(doc: Document) -> str | None:
+    """The constraint kind a template declares (`spec.crd.spec.names.kind`), if any."""
+    spec = doc.body.get("spec") or {}
+    kind = (((spec.get("crd") or {}).get("spec") or {}).get("names") or {}).get("kind")
+    return kind if isinstance(kind, str) and kind else None
+
+
 def parse_template(doc: Document) -> Template | Problem:
     """Read kind, Rego and libs from the first target; a Problem names what is missing."""
     spec = doc.body.get("spec") or {}
-    kind = (((spec.get("crd") or {}).get("spec") or {}).get("names") or {}).get("kind")
-    if not isinstance(kind, str) or not kind:
+    kind = declared_kind(doc)
+    if kind is None:
         return _problem(doc, "spec.crd.spec.names.kind", "is required")
     targets = spec.get("targets") or []
     target = targets[0] if isinstance(targets, list) and targets else None

@@ -126,7 +126,10 @@ def test_either_format_reviews_the_pod(target: dict[str, Any]) -> None:
     )
 
 
-NO_TEMPLATE = 'policies/constraint.yaml:1 kind: no ConstraintTemplate defines kind "K8sHostNetwork"'
+NO_TEMPLATE = (
+    'policies/constraint.yaml:1 kind: the ConstraintTemplate of kind "K8sHostNetwork"'
+    " (policies/template.yaml:2) has a problem"
+)
 BAD = {
     "CEL only": (
         {"code": [CEL]},

@@ -11,6 +11,8 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.clock import ManualClock
 from reconciler.errors import Problem
@@ -285,3 +287,17 @@ def test_namespace_labels_are_those_of_core_namespace_documents() -> None:
         ),
     ]
     assert gatekeeper.namespace_labels(docs) == {"shop": MappingProxyType({"env": "prod"})}
+
+
+NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=12)
+
+
+@given(head=NAMES, middle=NAMES, tail=NAMES)
+def test_wildcards_glob_only_at_their_ends(head: str, middle: str, tail: str) -> None:
+    name = head + middle + tail
+    assert gatekeeper_match.wildcard_matches(name, name)
+    assert gatekeeper_match.wildcard_matches(f"{head}*", name)
+    assert gatekeeper_match.wildcard_matches(f"*{tail}", name)
+    assert gatekeeper_match.wildcard_matches(f"*{middle}*", name)
+    if head and tail:  # a * inside a name is no glob
+        assert not gatekeeper_match.wildcard_matches(f"{head}*{tail}", name)
