@@ -73,6 +73,7 @@ class Bundle:
         bindings: tuple[tuple[Document, models.PolicyBinding], ...],
         templates: Mapping[str, gatekeeper.Template],
         constraints: tuple[gatekeeper.Constraint, ...],
+        namespaces: Mapping[str, Mapping[str, str]],
         problems: tuple[Problem, ...],
     ) -> None:
         self.modules = modules
@@ -82,6 +83,7 @@ class Bundle:
         self.bindings = bindings
         self.templates = templates
         self.constraints = constraints
+        self.namespaces = namespaces  # Namespace documents' labels, for namespaceSelector
         self.problems = problems
         self._local = threading.local()
 
@@ -116,6 +118,7 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
     """Load and check every policy of `snapshot`; problems are collected, never raised."""
     templates, constraints, problems = _gatekeeper(snapshot)
     folders = snapshot.settings.spec.rego_versions
+    data = _with_inventory(snapshot, templates.values())
     modules = (
         *_builtin_modules(assets.rego_dir() if builtin_dir is None else builtin_dir),
         *(
@@ -125,13 +128,13 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
         ),
         *_template_modules(templates.values()),
     )
-    base, loaded = _build(modules, snapshot.data, problems=problems)
+    base, loaded = _build(modules, data, problems=problems)
     packages = set(loaded.values())
     policies = _policies(base, loaded)
     bindings = tuple(_known_bindings(snapshot, packages, policies, problems))
     for c in constraints:
         if c.kind not in templates:
-            problems.append(_no_template(c))
+            problems.append(_no_template(c, snapshot.constraint_templates))
     bundle = Bundle(
         # Each module keeps the version it was read in, so other threads read it the same.
         modules=tuple(
@@ -139,16 +142,27 @@ def compile(snapshot: Snapshot, *, builtin_dir: Path | None = None) -> Bundle:
             for m in modules
             if m.path in loaded
         ),
-        data=snapshot.data,
+        data=data,
         policies=policies,
         duplicates=_duplicates(loaded),
         bindings=bindings,
         templates=templates,
         constraints=tuple(c for c in constraints if c.kind in templates),
+        namespaces=gatekeeper.namespace_labels(snapshot.resources),
         problems=tuple(problems),
     )
     bundle._adopt(base)
     return bundle
+
+
+def _with_inventory(
+    snapshot: Snapshot, templates: Iterable[gatekeeper.Template]
+) -> Mapping[str, Any]:
+    """The repository's data, plus Gatekeeper's `data.inventory` of its resources when a
+    template reads it (and the repository's data does not define `inventory` itself)."""
+    if "inventory" in snapshot.data or not gatekeeper.reads_inventory(templates):
+        return snapshot.data
+    return {**snapshot.data, "inventory": gatekeeper.inventory(snapshot.resources)}
 
 
 def _build(
@@ -192,18 +206,19 @@ def _builtin_modules(root: Path) -> list[Module]:
 
 
 def _template_modules(templates: Iterable[gatekeeper.Template]) -> list[Module]:
+    """Each template's Rego (`path#Kind`) and libs (`path#Kind.libs[i]`), v0 unless its code
+    entry says `version: v1`; errors point at the key the text is written under."""
     out: list[Module] = []
     for t in templates:
-        doc = t.doc
-        key = "spec.targets[0].rego"
-        origin = Problem(path=doc.path, line=doc.line, key=key, message="")
-        out.append(Module(path=f"{doc.path}#{t.kind}", text=t.rego, version=_V0, origin=origin))
-        for i, lib in enumerate(t.libs):
-            key = f"spec.targets[0].libs[{i}]"
+        source, doc = t.source, t.doc
+        names = [f"{doc.path}#{t.kind}"] + [
+            f"{doc.path}#{t.kind}.libs[{i}]" for i in range(len(source.libs))
+        ]
+        texts = [(source.key, source.rego), *source.libs]
+        for name, (key, text) in zip(names, texts, strict=True):
             origin = Problem(path=doc.path, line=doc.line, key=key, message="")
-            out.append(
-                Module(path=f"{doc.path}#{t.kind}.libs[{i}]", text=lib, version=_V0, origin=origin)
-            )
+            version = _V0 if source.v0 else models.RegoVersion.V1
+            out.append(Module(path=name, text=text, version=version, origin=origin))
     return out
 
 
@@ -237,8 +252,15 @@ def _gatekeeper(
     return templates, constraints, problems
 
 
-def _no_template(c: gatekeeper.Constraint) -> Problem:
-    message = f'no ConstraintTemplate defines kind "{c.kind}"'
+def _no_template(c: gatekeeper.Constraint, documents: Iterable[Document]) -> Problem:
+    """A constraint whose kind no usable template defines; names a template that declares
+    the kind but has a problem of its own (reported at the template)."""
+    declared = next((d for d in documents if gatekeeper.declared_kind(d) == c.kind), None)
+    if declared is None:
+        message = f'no ConstraintTemplate defines kind "{c.kind}"'
+    else:
+        where = f"{declared.path}:{declared.line}"
+        message = f'the ConstraintTemplate of kind "{c.kind}" ({where}) has a problem'
     return Problem(path=c.doc.path, line=c.doc.line, key="kind", message=message)
 
 

@@ -142,6 +142,7 @@ class Evaluator:
             )
             for c in bundle.constraints
         ]
+        self._namespaces = bundle.namespaces
         self._current: str | None = None
 
     def evaluate(
@@ -205,16 +206,22 @@ class Evaluator:
         expansion = gatekeeper.expand(inputs.doc) if self._constraints else None
         out: list[Decision] = []
         for constraint, rules, params in self._constraints:
-            reviews: list[tuple[str, str]] = []
-            if gatekeeper.matches(constraint.match, subject):
-                reviews.append(("", inputs.review(expansion=None)))
-            if expansion is not None and gatekeeper.matches(constraint.match, expansion.subject):
-                reviews.append((expansion.prefix, inputs.review(expansion=expansion)))
+            reviews = gatekeeper.reviews(
+                constraint, subject=subject, expansion=expansion, namespaces=self._namespaces
+            )
             if not reviews:
                 continue
-            texts = [f'{{"parameters":{params},"review":{review}}}' for _, review in reviews]
+            texts = [
+                f'{{"parameters":{params},"review":{inputs.review(expansion=r.expansion)}}}'
+                for r in reviews
+            ]
             joined = texts[0] if len(texts) == 1 else f"[{','.join(texts)}]"
-            verdicts = [self._run(rules, t) for t in texts]
+            verdicts = [
+                self._run(rules, t)
+                if r.error is None
+                else _Verdict(findings=_NOTHING, error=r.error)
+                for r, t in zip(reviews, texts, strict=True)
+            ]
             out.append(
                 gatekeeper.decide(
                     constraint=constraint,
@@ -222,8 +229,8 @@ class Evaluator:
                     revision=self._revision,
                     now=now,
                     verdicts=[
-                        (p, v.outcome, v.messages)
-                        for (p, _), v in zip(reviews, verdicts, strict=True)
+                        (r.prefix, v.outcome, v.messages)
+                        for r, v in zip(reviews, verdicts, strict=True)
                     ],
                     digest=self._kept(_digest(joined), joined),
                 )

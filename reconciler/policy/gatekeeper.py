@@ -1,35 +1,32 @@
 """Gatekeeper `ConstraintTemplate`s and constraints, run the way Gatekeeper runs them.
 
 Existing Gatekeeper policy libraries must work unchanged, so templates keep their Rego
-exactly as written (v0 syntax, `input.review.object`, `input.parameters`, libs under
-`data.lib.*`) and constraints keep their `spec.match`, `spec.parameters` and
-`spec.enforcementAction` (deny -> strict, warn -> advisory, dryrun -> monitor); a
-constraint without one takes the repository's `defaultEnforcement` (Gatekeeper's own
-default, deny, unless `reconciler.yaml` says otherwise).
+exactly as written, in either format (`gatekeeper_rego`: v0 unless a code entry says
+`version: v1`, `input.review.object`, `input.parameters`, libs under `data.lib.*`) and
+constraints keep their `spec.match` (applied as Gatekeeper's matcher does, see
+`gatekeeper_match`), `spec.parameters` and `spec.enforcementAction` (deny -> strict,
+warn -> advisory, dryrun -> monitor); a constraint without one takes the repository's
+`defaultEnforcement` (Gatekeeper's own default, deny, unless `reconciler.yaml` says otherwise).
 
 Workload expansion follows Gatekeeper's `ExpansionTemplate`s: a constraint matching
 `Pod` (apiGroups `""` or `*`) also reviews the Pod a workload would create, built from
 its pod template (`spec.template`, or `spec.jobTemplate.spec.template` for a CronJob) in
 the workload's namespace. Such violations are reported on the workload, prefixed with
 `[Implied by expand-deployments] ` (`expand-cronjobs` for CronJobs), the name of the
-expansion template Gatekeeper's documentation installs. `namespaceSelector` is not
-evaluated (there are no live Namespace objects to read labels from): it is ignored.
+expansion template Gatekeeper's documentation installs. `match.source` chooses between the
+object itself (`Original`), the expanded Pod (`Generated`) or both (`All`, the default).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from reconciler.errors import Problem
-from reconciler.policy import bindings
+from reconciler.policy import bindings, gatekeeper_match, gatekeeper_rego
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
-from reconciler.specs import models
 from reconciler.specs.models import Enforcement
 from reconciler.specs.snapshot import Document
 
@@ -49,7 +46,6 @@ _WORKLOADS = {
     ("", "ReplicationController"): "expand-deployments",
     ("batch", "CronJob"): "expand-cronjobs",
 }
-_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,22 +53,13 @@ class Template:
     """One ConstraintTemplate: the constraint kind it defines and its Rego."""
 
     kind: str
-    package: str  # without `data.`
     doc: Document
-    rego: str
-    libs: tuple[str, ...]
+    source: gatekeeper_rego.RegoSource
 
-
-@dataclass(frozen=True, kw_only=True)
-class Match:
-    """A constraint's `spec.match`; empty fields match everything."""
-
-    kinds: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # (apiGroups, kinds)
-    scope: str = "*"
-    namespaces: tuple[str, ...] = ()
-    excluded_namespaces: tuple[str, ...] = ()
-    name: str | None = None
-    label_selector: models.LabelSelector | None = None
+    @property
+    def package(self) -> str:
+        """The Rego's package, without `data.`."""
+        return self.source.package
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +67,7 @@ class Constraint:
     kind: str
     name: str
     doc: Document
-    match: Match
+    match: gatekeeper_match.Match
     parameters: Any
     enforcement: Enforcement
 
@@ -106,21 +93,27 @@ def is_constraint(doc: Document) -> bool:
     return doc.group == CONSTRAINT_GROUP
 
 
+def declared_kind(doc: Document) -> str | None:
+    """The constraint kind a template declares (`spec.crd.spec.names.kind`), if any."""
+    spec = doc.body.get("spec") or {}
+    kind = (((spec.get("crd") or {}).get("spec") or {}).get("names") or {}).get("kind")
+    return kind if isinstance(kind, str) and kind else None
+
+
 def parse_template(doc: Document) -> Template | Problem:
     """Read kind, Rego and libs from the first target; a Problem names what is missing."""
     spec = doc.body.get("spec") or {}
-    kind = (((spec.get("crd") or {}).get("spec") or {}).get("names") or {}).get("kind")
-    if not isinstance(kind, str) or not kind:
+    kind = declared_kind(doc)
+    if kind is None:
         return _problem(doc, "spec.crd.spec.names.kind", "is required")
     targets = spec.get("targets") or []
-    target = targets[0] if isinstance(targets, list) and targets else {}
-    rego = target.get("rego") if isinstance(target, dict) else None
-    if not isinstance(rego, str) or not (found := _PACKAGE.search(rego)):
-        return _problem(doc, "spec.targets[0].rego", "must be a Rego module with a package")
-    libs = target.get("libs") or []
-    if not isinstance(libs, list) or not all(isinstance(x, str) for x in libs):
-        return _problem(doc, "spec.targets[0].libs", "must be a list of Rego modules")
-    return Template(kind=kind, package=found.group(1), doc=doc, rego=rego, libs=tuple(libs))
+    target = targets[0] if isinstance(targets, list) and targets else None
+    if not isinstance(target, dict):
+        return _problem(doc, "spec.targets", "must hold a target with Rego")
+    found = gatekeeper_rego.rego_of(target, where="spec.targets[0]")
+    if isinstance(found, gatekeeper_rego.Invalid):
+        return _problem(doc, found.key, found.message)
+    return Template(kind=kind, doc=doc, source=found)
 
 
 def enforcement_action(doc: Document, *, default: Enforcement = Enforcement.STRICT) -> Any:
@@ -142,9 +135,9 @@ def parse_constraint(
         allowed = ", ".join(ENFORCEMENT_ACTIONS)
         return _problem(doc, "spec.enforcementAction", f"must be one of {allowed}, not {action!r}")
     try:
-        match = _parse_match(spec.get("match") or {})
-    except (ValidationError, TypeError, AttributeError):
-        return _problem(doc, "spec.match", "is not a valid Gatekeeper match")
+        match = gatekeeper_match.parse(spec.get("match") or {})
+    except gatekeeper_match.MatchProblem as exc:
+        return _problem(doc, f"spec.match{exc.key}", exc.message)
     return Constraint(
         kind=doc.kind,
         name=doc.name,
@@ -155,49 +148,68 @@ def parse_constraint(
     )
 
 
-def _parse_match(raw: dict[str, Any]) -> Match:
-    selector = raw.get("labelSelector")
-    return Match(
-        kinds=tuple(
-            (tuple(k.get("apiGroups") or ["*"]), tuple(k.get("kinds") or ["*"]))
-            for k in raw.get("kinds") or []
-        ),
-        scope=raw.get("scope", "*"),
-        namespaces=tuple(raw.get("namespaces") or ()),
-        excluded_namespaces=tuple(raw.get("excludedNamespaces") or ()),
-        name=raw.get("name"),
-        label_selector=models.LabelSelector.model_validate(selector) if selector else None,
-    )
-
-
 def _problem(doc: Document, key: str, message: str) -> Problem:
     return Problem(path=doc.path, line=doc.line, key=key, message=message)
 
 
-def _kind_matches(match: Match, subject: bindings.Subject) -> bool:
-    if not match.kinds:
-        return True
+def namespace_labels(resources: Iterable[Document]) -> dict[str, Mapping[str, str]]:
+    """The labels of every Namespace document, by name (what `namespaceSelector` reads)."""
+    return {d.name: d.labels for d in resources if d.kind == "Namespace" and d.group == ""}
+
+
+def reads_inventory(templates: Iterable[Template]) -> bool:
+    """Whether any template's Rego or libs refer to `data.inventory`."""
     return any(
-        ("*" in groups or subject.group in groups) and ("*" in kinds or subject.kind in kinds)
-        for groups, kinds in match.kinds
+        "data.inventory" in text
+        for t in templates
+        for text in (t.source.rego, *(lib for _, lib in t.source.libs))
     )
 
 
-def matches(match: Match, subject: bindings.Subject) -> bool:
-    """Gatekeeper match semantics (namespace globs, `name` glob, label selector)."""
-    if not _kind_matches(match, subject):
-        return False
-    if match.scope == "Cluster" and subject.namespace is not None:
-        return False
-    if match.scope == "Namespaced" and subject.namespace is None:
-        return False
-    if (match.namespaces or match.excluded_namespaces) and not bindings.namespace_matches(
-        included=match.namespaces, excluded=match.excluded_namespaces, namespace=subject.namespace
-    ):
-        return False
-    if match.name is not None and not bindings.globs_match([match.name], subject.name):
-        return False
-    return bindings.selector_matches(match.label_selector, subject.labels)
+def inventory(resources: Iterable[Document]) -> dict[str, Any]:
+    """Gatekeeper's `data.inventory` over the repository's resources, laid out as it lays
+    out synced objects: `namespace[ns][apiVersion][kind][name]` for objects with a
+    namespace, `cluster[apiVersion][kind][name]` for the others."""
+    cluster: dict[str, Any] = {}
+    namespaced: dict[str, Any] = {}
+    for doc in resources:
+        where = namespaced.setdefault(doc.namespace, {}) if doc.namespace else cluster
+        where.setdefault(doc.api_version, {}).setdefault(doc.kind, {})[doc.name] = doc.body
+    return {"cluster": cluster, "namespace": namespaced}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Review:
+    """One review a constraint asks for: of the object itself (`expansion` None) or of the
+    Pod expanded from it; `error` when matching could not be decided."""
+
+    prefix: str
+    expansion: Expansion | None = None
+    error: str | None = None
+
+
+def reviews(
+    constraint: Constraint,
+    *,
+    subject: bindings.Subject,
+    expansion: Expansion | None,
+    namespaces: Mapping[str, Mapping[str, str]],
+) -> list[Review]:
+    """The reviews `constraint` makes of a resource, by its `spec.match` (and `source`)."""
+    match = constraint.match
+    candidates: list[tuple[str, bindings.Subject, Expansion | None]] = []
+    if match.source is not gatekeeper_match.Source.GENERATED:
+        candidates.append(("", subject, None))
+    if expansion is not None and match.source is not gatekeeper_match.Source.ORIGINAL:
+        candidates.append((expansion.prefix, expansion.subject, expansion))
+    out: list[Review] = []
+    for prefix, who, expanded in candidates:
+        try:
+            if gatekeeper_match.matches(match, who, namespaces=namespaces):
+                out.append(Review(prefix=prefix, expansion=expanded))
+        except gatekeeper_match.NamespaceNotFound as exc:
+            out.append(Review(prefix=prefix, expansion=expanded, error=str(exc)))
+    return out
 
 
 def expand(doc: Document) -> Expansion | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler import clock as clock_mod
 from reconciler import errors
-from reconciler.policy import configfiles, versions
+from reconciler.policy import configfiles, gatekeeper_rego, versions
 from reconciler.policy import engine as engine_mod
 from reconciler.specs import models
 from reconciler.specs import snapshot as snapshot_mod
@@ -174,25 +174,18 @@ def builtin_modules(
 
 
 def template_modules(templates: Sequence[snapshot_mod.Document]) -> list[snapshot_mod.RegoFile]:
-    """The Rego (and libs) of Gatekeeper ConstraintTemplates, as written, one module each.
+    """The Rego (and libs) of Gatekeeper ConstraintTemplates, as written, one module each,
+    from `rego`/`libs` or from a `code` entry with `engine: Rego`.
 
     Paths read `policies/x.yaml#spec.targets[0].rego`; lines count from the Rego text.
     """
-    modules: list[snapshot_mod.RegoFile] = []
-    for doc in templates:
-        targets = (doc.body.get("spec") or {}).get("targets") or []
-        for i, target in enumerate(targets):
-            where = f"{doc.path}#spec.targets[{i}]"
-            if isinstance(target.get("rego"), str):
-                modules.append(
-                    snapshot_mod.RegoFile(path=f"{where}.rego", text=target["rego"], version=_V0)
-                )
-            for j, lib in enumerate(target.get("libs") or []):
-                if isinstance(lib, str):
-                    modules.append(
-                        snapshot_mod.RegoFile(path=f"{where}.libs[{j}]", text=lib, version=_V0)
-                    )
-    return modules
+    return [
+        snapshot_mod.RegoFile(
+            path=f"{doc.path}#{key}", text=text, version=_V0 if v0 else models.RegoVersion.V1
+        )
+        for doc in templates
+        for key, text, v0 in gatekeeper_rego.modules(doc.body)
+    ]
 
 
 def snapshot_modules(snap: snapshot_mod.Snapshot) -> list[snapshot_mod.RegoFile]:

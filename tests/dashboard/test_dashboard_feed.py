@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from reconciler.api.dashboard import feed, render, served
-from reconciler.policy import gatekeeper
+from reconciler.policy import gatekeeper_match
 from reconciler.specs import models
 from reconciler.store.base import EventRecord
 
@@ -92,18 +92,22 @@ def test_scopes_read_as_text() -> None:
 
 
 def test_a_gatekeeper_match_reads_as_text() -> None:
-    match = gatekeeper.Match(
-        kinds=((("", "apps"), ("Service", "Deployment")),),
-        scope="Namespaced",
+    match = gatekeeper_match.Match(
+        kinds=(gatekeeper_match.Kinds(groups=("", "apps"), kinds=("Service", "Deployment")),),
+        scope=gatekeeper_match.Scope.NAMESPACED,
         namespaces=("prod-*",),
         name="web",
         label_selector=models.LabelSelector.model_validate({"matchLabels": {"app": "web"}}),
+        namespace_selector=models.LabelSelector.model_validate({"matchLabels": {"team": "a"}}),
     )
     assert served.match_text(match) == (
         "kinds Service, Deployment, apps/Service, apps/Deployment; namespaced objects only; "
-        "namespaces prod-*; name web; labels app=web"
+        "namespaces prod-*; name web; labels app=web; namespaces labelled team=a"
     )
-    assert served.match_text(gatekeeper.Match()) == "everything"
+    assert served.match_text(gatekeeper_match.Match()) == "everything"
+    assert served.match_text(gatekeeper_match.Match(kinds=(gatekeeper_match.Kinds(),))) == (
+        "kinds *"
+    )
 
 
 def test_times_are_compact_utc() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from reconciler.policy import bindings, gatekeeper
+from reconciler.policy import bindings, gatekeeper, gatekeeper_match
 from reconciler.reconcile.revisions import Loaded
 from reconciler.specs import models
 from reconciler.specs.models import Enforcement
@@ -87,17 +87,21 @@ def scope_text(scope: models.Scope) -> str:
     return "; ".join(p for p in parts if p) or EVERYTHING
 
 
-def match_text(match: gatekeeper.Match) -> str:
+def match_text(match: gatekeeper_match.Match) -> str:
     kinds = [
-        _group_kind(group, kind) for groups, ks in match.kinds for group in groups for kind in ks
+        _group_kind(group, kind)
+        for k in match.kinds
+        for group in k.groups or ("*",)
+        for kind in k.kinds or ("*",)
     ]
     parts = [
         _listed("kinds", kinds),
-        "" if match.scope == "*" else f"{match.scope.lower()} objects only",
+        "" if match.scope is gatekeeper_match.Scope.ALL else f"{match.scope.lower()} objects only",
         _listed("namespaces", match.namespaces),
         _listed("not in namespaces", match.excluded_namespaces),
         f"name {match.name}" if match.name else "",
         _labelled(match.label_selector),
+        _labelled(match.namespace_selector, what="namespaces labelled"),
     ]
     return "; ".join(p for p in parts if p) or EVERYTHING
 
@@ -128,6 +132,6 @@ def _listed(label: str, values: Iterable[str]) -> str:
     return f"{label} {', '.join(found)}" if found else ""
 
 
-def _labelled(selector: models.LabelSelector | None) -> str:
+def _labelled(selector: models.LabelSelector | None, *, what: str = "labels") -> str:
     text = selector_text(selector) if selector is not None else ""
-    return f"labels {text}" if text else ""
+    return f"{what} {text}" if text else ""
