@@ -195,7 +195,11 @@ class SourceRunner:
         self._publish(
             EventType.REVISION_REJECTED,
             message=got.message,
-            data={"revision": sha, "reason": got.reason.value},
+            data={
+                "revision": sha,
+                "reason": got.reason.value,
+                "problems": [str(p) for p in got.problems],
+            },
             at=at,
         )
         self._update(
@@ -220,11 +224,14 @@ class SourceRunner:
         )
 
     def _publish_finished(self, result: PassResult | None, *, duration: float) -> None:
-        status = "failed" if result is None or result.error else "succeeded"
+        """`succeeded` only when the source is at its newest revision and the pass had no
+        error: a pass over the last-known-good revision after a rejection failed."""
         state = self.state
+        failed = result is None or result.error or state.failures
+        status = "failed" if failed else "succeeded"
         self._publish(
             EventType.RECONCILE_FINISHED,
-            message=f"reconcile {status} in {duration * 1000:.0f} ms",
+            message=f"reconcile {status} in {duration * 1000:.0f} ms{_why(state, result)}",
             data={
                 "duration_seconds": duration,
                 "result": status,
@@ -245,6 +252,18 @@ class SourceRunner:
         self._update(suspended=value)
         if not value:
             self.trigger("resume")
+
+
+def _why(state: SourceState, result: PassResult | None) -> str:
+    """Why a pass failed, for the message of its `ReconcileFinished` event."""
+    if result is not None and result.error:
+        return f": {result.error}"
+    if not state.failures:
+        return ""
+    failure = state.failures[0]
+    what = f"revision {state.rejected_revision[:12]} rejected" if state.rejected_revision else ""
+    kept = f"; last-known-good {state.revision[:12]} kept" if state.revision else ""
+    return f": {what or failure.message} ({failure.reason}){kept}"
 
 
 def _message(failures: tuple[Condition, ...]) -> str | None:

@@ -176,9 +176,9 @@ def test_a_broken_revision_keeps_the_last_good_one_served(tmp_path: Path, launch
         bad_rego,
     ), spec_invalid
     assert spec_invalid["message"] == (
-        f"revision {bad_rego[:12]} rejected: policies/owner.rego:4: invalid character in "
-        'string; policies/bindings.yaml:1 spec.policy: policy "e2e.owner" not found (known: '
-        "reconciler.packs.runbook_safety)"
+        f"revision {bad_rego[:12]} rejected: policies/bindings.yaml:1 spec.policy: policy "
+        '"e2e.owner" not found (known: reconciler.packs.runbook_safety); policies/owner.rego:4: '
+        "invalid character in string"
     )
     assert motd.read_text() == "v1\n"
     finished = len(harness.events(daemon, type_="ReconcileFinished"))
@@ -209,3 +209,56 @@ def _ready_at(daemon: harness.RunningDaemon, sha: str) -> dict[str, Any]:
 
 def _content(path: Path, text: str) -> None:
     assert path.read_text() == text
+
+
+def test_a_rejection_lists_every_problem_and_no_pass_after_it_succeeds(
+    tmp_path: Path, launch: Launch
+) -> None:
+    repo, motd = tmp_path / "repo", tmp_path / "out" / "motd"
+    good = gitrepo.make_repo(
+        repo,
+        {
+            **repos.settings(),
+            **repos.owner_policy(),
+            "resources/motd.yaml": repos.file_resource("motd", path=motd, content="v1\n"),
+        },
+    )
+    daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "state"))
+    harness.eventually(lambda: _ready_at(daemon, good), what="first revision served")
+    seen = len(harness.events(daemon))
+    bad = gitrepo.commit(
+        repo, {"resources/broken.yaml": BROKEN_YAML, "policies/owner.rego": BROKEN_REGO}
+    )
+    source = harness.eventually(lambda: _rejected(daemon, bad), what="rejected")
+    problems = [
+        'policies/bindings.yaml:1 spec.policy: policy "e2e.owner" not found (known: '
+        "reconciler.packs.runbook_safety)",
+        "policies/owner.rego:4: invalid character in string",
+        "resources/broken.yaml:7: did not find expected ',' or ']' (while parsing a flow "
+        "sequence at line 6)",
+    ]
+    spec_invalid = harness.condition(source, "SpecInvalid")
+    assert spec_invalid is not None
+    assert (spec_invalid["reason"], spec_invalid["message"]) == (
+        "ValidationFailed",
+        f"revision {bad[:12]} rejected: " + "; ".join(problems),
+    )
+    [rejected] = harness.events(daemon, type_="RevisionRejected")
+    assert rejected["data"] == {
+        "source": "repo",
+        "revision": bad,
+        "reason": "ValidationFailed",
+        "problems": problems,
+    }
+    finished = len(harness.events(daemon, type_="ReconcileFinished"))
+    harness.eventually(
+        lambda: _at_least(len(harness.events(daemon, type_="ReconcileFinished")), finished + 2),
+        what="two more passes over the same rejected revision",
+    )
+    after = harness.events(daemon)[seen:]  # oldest first
+    results = [e["data"]["result"] for e in after if e["type"] == "ReconcileFinished"]
+    assert results and set(results) == {"failed"}, results
+    message = next(e["message"] for e in after if e["type"] == "ReconcileFinished")
+    assert message.endswith(
+        f": revision {bad[:12]} rejected (ValidationFailed); last-known-good {good[:12]} kept"
+    ), message
