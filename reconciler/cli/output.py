@@ -117,7 +117,14 @@ def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
     return "\n".join([*body, *([""] if body else []), tally(decisions)])
 
 
-_ACTION_ORDER = [Action.BLOCKED, Action.WARNED, Action.RECORDED, Action.EXEMPTED, Action.ALLOWED]
+_ACTION_ORDER = [
+    Action.BLOCKED,
+    Action.VIOLATION,
+    Action.WARNED,
+    Action.RECORDED,
+    Action.EXEMPTED,
+    Action.ALLOWED,
+]
 _OUTCOME_ORDER = [Outcome.ERROR, Outcome.DENY, Outcome.WARN, Outcome.ALLOW]
 
 

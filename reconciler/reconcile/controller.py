@@ -265,7 +265,8 @@ class Controller:
         state.logged.add(key)
 
     def log_decisions(self, decisions: Iterable[Decision]) -> int:
-        """Append decisions to the log, with the inputs they were made on (for replay)."""
+        """Append the decisions that differ from the latest one for their (policy, resource)
+        to the log, with the inputs they were made on (for replay); returns how many."""
         chosen = list(decisions)
         if not chosen:
             return 0
@@ -273,7 +274,7 @@ class Controller:
             self._inputs.update(self._evaluator[1].pop_inputs())
         wanted = {d.input_digest for d in chosen}
         inputs = {k: self._inputs.pop(k) for k in wanted if k in self._inputs}
-        return self.store.append_decisions(chosen, inputs=inputs)
+        return self.store.append_decisions(chosen, inputs=inputs, changes_only=True)
 
     def _drifted(self, state: PassState, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:

@@ -231,10 +231,18 @@ class Store(Protocol):
         ...
 
     def append_decisions(
-        self, decisions: Iterable[Decision], *, inputs: Mapping[str, str] | None = None
+        self,
+        decisions: Iterable[Decision],
+        *,
+        inputs: Mapping[str, str] | None = None,
+        changes_only: bool = False,
     ) -> int:
         """Append to the decision log, with the inputs they were made on (by digest, as
-        `put_inputs` keeps them) in the same transaction; returns how many were written."""
+        `put_inputs` keeps them) in the same transaction; returns how many were written.
+
+        `changes_only`: leave out each decision that says the same as the latest one logged
+        for its (policy, resource) (binding, outcome, messages, enforcement and action), and
+        its input, so passes and audits that find nothing new add nothing to the log."""
         ...
 
     def decisions(
