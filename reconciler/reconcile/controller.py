@@ -34,7 +34,7 @@ from reconciler.plan import order, planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers.registry import Registry
-from reconciler.reconcile import passes, resources, targets
+from reconciler.reconcile import passes, resources, targets, violations
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassResult, PassState, Sync
@@ -83,6 +83,9 @@ class Controller:
             memory=self.memory,
             backoff=self.backoff,
             log_decisions=self.log_decisions,
+        )
+        self.violations = violations.Violations(
+            source=name, bus=bus, clock=clock, log_decisions=self.log_decisions
         )
         self._evaluator: tuple[str, Evaluator] | None = None
         self._inputs: dict[str, str] = {}  # inputs of decisions not logged yet, by digest
@@ -156,6 +159,7 @@ class Controller:
         pending, settled = self._sort(state, work)
         plan = passes.plan(state, pending, clock=self.clock)
         self._run_changes(state, plan)
+        violating = self._check_new_revision(state, changed=changed)
         outcomes = self.recorder.record(state, plan)
         self._last = (state.revision, state.repo)
         return PassResult(
@@ -164,6 +168,36 @@ class Controller:
             orphans=plan.orphans,
             settled=settled + (len(state.targets) - len(work)),
             incremental=changed is not None,
+            violations=violating,
+        )
+
+    def _check_new_revision(self, state: PassState, *, changed: set[str] | None) -> int | None:
+        """At a revision new to this controller, evaluate the documents whose change the
+        gate did not see in this pass (unmanaged kinds, objects in sync); None otherwise."""
+        if self._last is not None and self._last[0] == state.revision:
+            return None
+        gated = {o.key for o in state.done.values() if o.decisions}
+        docs = violations.to_check(state.loaded, changed=changed, gated=gated)
+        return self.violations.check(
+            docs,
+            evaluator=self.evaluator(state.loaded),
+            observed=self._observed_or_known(state),
+            revision=state.revision,
+        )
+
+    def _observed_or_known(self, state: PassState) -> dict[str, dict[str, Any] | None]:
+        """Observed states of the pass; as last found in sync for objects it did not observe."""
+        known = {k: v.observed for k, v in self.memory.known.items() if v.observed is not None}
+        return {**known, **state.observed}
+
+    def audit(self, loaded: Loaded) -> int:
+        """Evaluate every document over its observed state, outside the gate; returns how
+        many documents violate a policy."""
+        return self.violations.check(
+            loaded.snapshot.resources,
+            evaluator=self.evaluator(loaded),
+            observed=self.observed_of(loaded),
+            revision=loaded.revision.sha,
         )
 
     def _sort(self, state: PassState, work: list[str]) -> tuple[list[str], int]:

@@ -1,17 +1,18 @@
 """Bring a source to a loaded revision, keeping the last-known-good one when a new one fails.
 
 A revision is promoted only when it fetched, verified, loaded without problems and its
-policies compiled. Otherwise the failure, naming every problem of the revision, is kept (shown in status) and reconciles go on
-with the last-known-good revision. Blocking work (pygit2, YAML, regorus): call it on the
-source's own worker thread, which then also owns the bundle's regorus engine.
+policies compiled. Otherwise the failure, naming every problem of the revision, is kept
+(shown in status) and reconciles go on with the last-known-good revision. Blocking work
+(pygit2, YAML, regorus): call it on the source's own worker thread, which then also owns
+the bundle's regorus engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.conditions import Reason
 from reconciler import errors
+from reconciler.conditions import Reason
 from reconciler.errors import Problem, ReconcilerError, SignatureError
 from reconciler.policy import bundle as bundles
 from reconciler.source import git

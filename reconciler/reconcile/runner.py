@@ -144,18 +144,12 @@ class SourceRunner:
         self._publish_finished(result, duration=self.clock.monotonic() - started)
 
     def audit(self) -> int:
-        """Re-evaluate policies over observed state; record the decisions (worker thread)."""
+        """Re-evaluate policies over observed state, log what changed, announce violations;
+        returns how many documents violate a policy (worker thread)."""
         loaded = self.loader.last_good
         if loaded is None or self.state.suspended:
             return 0
-        observed = self.controller.observed_of(loaded)
-        evaluator = self.controller.evaluator(loaded)
-        decisions = [
-            d
-            for doc in loaded.snapshot.resources
-            for d in evaluator.evaluate(doc, observed=observed.get(doc.key))
-        ]
-        return self.controller.log_decisions(decisions)
+        return self.controller.audit(loaded)
 
     async def run_audit(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.audit)
@@ -277,6 +271,8 @@ def _summary(result: PassResult | None) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.result.value] = counts.get(outcome.result.value, 0) + 1
+    if result.violations:
+        counts["violation"] = result.violations
     return {"last_result": counts, "orphans": result.orphans}
 
 
