@@ -163,7 +163,8 @@ def tally(decisions: Sequence[Decision]) -> str:
     outcomes = Counter(d.outcome for d in decisions)
     actions = Counter(d.action_taken for d in decisions if d.outcome is not Outcome.ALLOW)
     by_outcome = ", ".join(f"{outcomes.get(o, 0)} {o.value}" for o in Outcome)
-    gated = [a for a in Action if a is not Action.ALLOWED]
+    # `eval` gates every document, so it never finds a violation (a denial outside the gate).
+    gated = [a for a in Action if a not in (Action.ALLOWED, Action.VIOLATION) or actions[a]]
     by_action = ", ".join(f"{actions.get(a, 0)} {a.value}" for a in gated)
     noun = "decision" if len(decisions) == 1 else "decisions"
     return f"{len(decisions)} {noun}: {by_outcome} ({by_action})"

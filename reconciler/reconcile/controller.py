@@ -210,9 +210,7 @@ class Controller:
                 settled += 1
             elif found is Sync.IN_SYNC:
                 target = state.targets[key]
-                state.done[key] = resources.Outcome(
-                    key=key, result=resources.Result.UNCHANGED, provider=target.provider.name
-                )
+                state.done[key] = resources.in_sync(key, provider=target.provider.name)
             else:
                 pending.append(key)
         return pending, settled
