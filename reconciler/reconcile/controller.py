@@ -159,7 +159,7 @@ class Controller:
         pending, settled = self._sort(state, work)
         plan = passes.plan(state, pending, clock=self.clock)
         self._run_changes(state, plan)
-        violating = self._check_new_revision(state, changed=changed)
+        self._check_new_revision(state, changed=changed)
         outcomes = self.recorder.record(state, plan)
         self._last = (state.revision, state.repo)
         return PassResult(
@@ -168,17 +168,17 @@ class Controller:
             orphans=plan.orphans,
             settled=settled + (len(state.targets) - len(work)),
             incremental=changed is not None,
-            violations=violating,
+            violations=self.violations.standing({d.key for d in loaded.snapshot.resources}),
         )
 
-    def _check_new_revision(self, state: PassState, *, changed: set[str] | None) -> int | None:
+    def _check_new_revision(self, state: PassState, *, changed: set[str] | None) -> None:
         """At a revision new to this controller, evaluate the documents whose change the
-        gate did not see in this pass (unmanaged kinds, objects in sync); None otherwise."""
+        gate did not see in this pass (unmanaged kinds, objects in sync)."""
         if self._last is not None and self._last[0] == state.revision:
-            return None
+            return
         gated = {o.key for o in state.done.values() if o.decisions}
         docs = violations.to_check(state.loaded, changed=changed, gated=gated)
-        return self.violations.check(
+        self.violations.check(
             docs,
             evaluator=self.evaluator(state.loaded),
             observed=self._observed_or_known(state),

@@ -63,6 +63,13 @@ class Violations:
         self._announce(decisions, revision=revision)
         return len({d.resource.key for d in decisions if d.action_taken is Action.VIOLATION})
 
+    def standing(self, keys: set[str]) -> int:
+        """How many of the documents at `keys` stand in violation, as last evaluated; the
+        violations of documents no longer there are forgotten."""
+        for at in [at for at in self._announced if at[1] not in keys]:
+            del self._announced[at]
+        return len({key for _, key in self._announced})
+
     def _announce(self, decisions: list[Decision], *, revision: str) -> None:
         for decision in decisions:
             at = (decision.policy, decision.resource.key)

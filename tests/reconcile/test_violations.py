@@ -128,8 +128,14 @@ def test_a_changed_violation_is_announced_and_a_fixed_one_logged(
     assert (logged[0].revision, h.store.violations()) == (fixed, [])
 
 
-def test_a_pass_at_the_same_revision_evaluates_nothing_outside_the_gate(
+def test_a_pass_at_the_same_revision_evaluates_nothing_and_counts_what_stands(
     make_harness: MakeHarness, out: Path
 ) -> None:
     h = _harness(make_harness, out)
-    assert h.sync().violations is None
+    h.commit({"resources/web.yaml": deployment("web", replicas=1)})
+    assert h.sync().violations == 1
+    inputs = h.store.get_inputs([d.input_digest for d in h.store.decisions()])
+    assert h.sync().violations == 1
+    assert h.store.get_inputs([d.input_digest for d in h.store.decisions()]) == inputs
+    h.commit({}, delete=["resources/web.yaml"])
+    assert h.sync().violations == 0
