@@ -293,12 +293,15 @@ class Controller:
         )
 
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
-        self.log_decisions(decisions)
+        # The decisions that let a provider change an object are each logged, repeats
+        # included: they are the record of what allowed that change.
+        self.log_decisions(decisions, changes_only=False)
         state.logged.add(key)
 
-    def log_decisions(self, decisions: Iterable[Decision]) -> int:
-        """Append the decisions that differ from the latest one for their (policy, resource)
-        to the log, with the inputs they were made on (for replay); returns how many."""
+    def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
+        """Append decisions to the log, with the inputs they were made on (for replay);
+        returns how many. `changes_only`: only those that differ from the latest one for
+        their (policy, resource), so passes and audits that find the same add nothing."""
         chosen = list(decisions)
         if not chosen:
             return 0
@@ -306,7 +309,7 @@ class Controller:
             self._inputs.update(self._evaluator[1].pop_inputs())
         wanted = {d.input_digest for d in chosen}
         inputs = {k: self._inputs.pop(k) for k in wanted if k in self._inputs}
-        return self.store.append_decisions(chosen, inputs=inputs, changes_only=True)
+        return self.store.append_decisions(chosen, inputs=inputs, changes_only=changes_only)
 
     def _drifted(self, state: PassState, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:

@@ -221,7 +221,7 @@ class SourceRunner:
         """`succeeded` only when the source is at its newest revision and the pass had no
         error: a pass over the last-known-good revision after a rejection failed."""
         state = self.state
-        failed = result is None or result.error or state.failures
+        failed = result is None or bool(result.error) or bool(state.failures)
         status = "failed" if failed else "succeeded"
         self._publish(
             EventType.RECONCILE_FINISHED,

@@ -205,8 +205,8 @@ def test_a_deletion_is_gated_and_its_decisions_are_logged(
     result = h.sync()
     assert h.results(result) == {"File//a": "deleted"}
     logged = h.store.decisions(key="File//a")
-    # The deletion's decision says what the creation's did: the log keeps changes only.
     assert [(d.binding, d.action_taken.value, d.revision) for d in logged] == [
+        ("no-world-writable", "allowed", result.revision),
         ("no-world-writable", "allowed", first.revision),
     ]
     assert h.store.violations(key="File//a") == []
