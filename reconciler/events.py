@@ -28,6 +28,8 @@ class EventType(StrEnum):
     RESOURCE_BLOCKED = "ResourceBlocked"
     RESOURCE_FAILED = "ResourceFailed"
     DRIFT_DETECTED = "DriftDetected"
+    DRIFT_CORRECTED = "DriftCorrected"  # self-heal applied Git's document over a drift
+    POLICY_VIOLATION = "PolicyViolation"  # a denial where no change was gated (not blocked)
     DECISION_RECORDED = "DecisionRecorded"
     WEBHOOK_RECEIVED = "WebhookReceived"
     RUN_UPDATED = "RunUpdated"

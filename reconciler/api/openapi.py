@@ -52,6 +52,14 @@ def _setting(value: dict[str, Any]) -> dict[str, Any]:
 STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
 ANY: dict[str, Any] = {}
+DIFF = {  # field-level changes: `old` the value before (or live), `new` Git's
+    "type": "array",
+    "items": obj(
+        {"op": STRING, "path": STRING, "old": ANY, "new": ANY},
+        required=["op", "path"],
+        extra=True,
+    ),
+}
 
 
 def schemas() -> dict[str, Any]:
@@ -114,14 +122,17 @@ def schemas() -> dict[str, Any]:
                 "conditions": {"type": "array", "items": ref("Condition")},
                 "lastAttemptedRevision": nullable(STRING),
                 "lastAppliedRevision": nullable(STRING),
-                "diff": {
-                    "type": "array",
-                    "items": obj(
-                        {"op": STRING, "path": STRING, "old": ANY, "new": ANY},
-                        required=["op", "path"],
-                        extra=True,
-                    ),
-                },
+                "appliedChanges": DIFF,
+                "drift": nullable(
+                    obj(
+                        {
+                            "fields": DIFF,
+                            "revision": nullable(STRING),
+                            "detectedAt": TIME,
+                            "correctedAt": nullable(TIME),
+                        }
+                    )
+                ),
                 "history": {
                     "type": "array",
                     "items": obj(

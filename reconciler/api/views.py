@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.conditions import Condition
 from reconciler.reconcile.effective import Effective, Setting
 from reconciler.reconcile.runner import SourceState
-from reconciler.store.base import EventRecord, ObjectStatus, RunRecord
+from reconciler.store.base import Drift, EventRecord, ObjectStatus, RunRecord
 
 
 def when(value: datetime | None) -> str | None:
@@ -71,12 +71,24 @@ def resource(status: ObjectStatus) -> dict[str, Any]:
         "conditions": conditions(status.conditions),
         "lastAttemptedRevision": status.last_attempted_revision,
         "lastAppliedRevision": status.last_applied_revision,
-        "diff": status.last_diff,
+        "appliedChanges": status.applied_changes,
+        "drift": drift(status.drift),
         "history": [
             {"at": when(h.at), "revision": h.revision, "outcome": h.outcome, "message": h.message}
             for h in status.history
         ],
         "updatedAt": when(status.updated_at),
+    }
+
+
+def drift(record: Drift | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "fields": list(record.fields),
+        "revision": record.revision,
+        "detectedAt": when(record.detected_at),
+        "correctedAt": when(record.corrected_at),
     }
 
 

@@ -131,7 +131,8 @@ def counted(decisions: Sequence[Decision]) -> tuple[dict[Outcome, int], dict[Act
     of the table's tally and of the JSON summary."""
     outcomes = Counter(d.outcome for d in decisions)
     actions = Counter(d.action_taken for d in decisions if d.outcome is not Outcome.ALLOW)
-    gated = [a for a in Action if a is not Action.ALLOWED]
+    # `eval` gates every document, so it never finds a violation (a denial outside the gate).
+    gated = [a for a in Action if a not in (Action.ALLOWED, Action.VIOLATION) or actions[a]]
     return {o: outcomes.get(o, 0) for o in Outcome}, {a: actions.get(a, 0) for a in gated}
 
 
@@ -153,7 +154,14 @@ def decisions_table(decisions: Sequence[Decision], *, width: int = 100) -> str:
     return "\n".join([*body, *([""] if body else []), tally(decisions)])
 
 
-_ACTION_ORDER = [Action.BLOCKED, Action.WARNED, Action.RECORDED, Action.EXEMPTED, Action.ALLOWED]
+_ACTION_ORDER = [
+    Action.BLOCKED,
+    Action.VIOLATION,
+    Action.WARNED,
+    Action.RECORDED,
+    Action.EXEMPTED,
+    Action.ALLOWED,
+]
 _OUTCOME_ORDER = [Outcome.ERROR, Outcome.DENY, Outcome.WARN, Outcome.ALLOW]
 
 

@@ -160,10 +160,14 @@ _DENY_ACTIONS = {
 }
 
 
-def action_for(outcome: Outcome, enforcement: Enforcement, *, exempted: bool = False) -> Action:
+def action_for(
+    outcome: Outcome, enforcement: Enforcement, *, exempted: bool = False, gate: bool = True
+) -> Action:
     """What the gate does; `enforcement` must already be effective (not gradual).
 
     An evaluation error counts as a denial; a warning under monitor is only recorded.
+    Outside the gate (`gate=False`: nothing is being changed) a blocking denial is a
+    violation: it is reported, and there is nothing to block.
     """
     if exempted:
         return Action.EXEMPTED
@@ -171,7 +175,8 @@ def action_for(outcome: Outcome, enforcement: Enforcement, *, exempted: bool = F
         return Action.ALLOWED
     if outcome is Outcome.WARN:
         return Action.RECORDED if enforcement is Enforcement.MONITOR else Action.WARNED
-    return _DENY_ACTIONS[enforcement]
+    action = _DENY_ACTIONS[enforcement]
+    return Action.VIOLATION if action is Action.BLOCKED and not gate else action
 
 
 _VERBS = {
@@ -190,6 +195,13 @@ def gate_clause(
         if declared is Enforcement.GRADUAL:
             return f"gradual enforcement blocks it since its deadline {_iso(deadline)}"
         return "strict enforcement blocks the change"
+    if action is Action.VIOLATION:
+        if declared is Enforcement.GRADUAL:
+            return (
+                f"gradual enforcement is strict since its deadline {_iso(deadline)}; "
+                "no change was being made, so it is reported as a violation"
+            )
+        return "strict enforcement; no change was being made, so it is reported as a violation"
     if action is Action.WARNED:
         if declared is Enforcement.GRADUAL and effective is Enforcement.ADVISORY:
             return f"gradual enforcement only warns until {_iso(deadline)}"
@@ -230,8 +242,10 @@ def decide(
     digest: str,
     revision: str | None,
     now: datetime,
+    gate: bool = True,
 ) -> Decision:
-    """The decision of one binding on one resource, with its action and explanation."""
+    """The decision of one binding on one resource, with its action and explanation;
+    `gate=False`: made where nothing is being changed (see `action_for`)."""
     if outcome is Outcome.ALLOW and not spec.exceptions and not suppressed:  # kept cheap
         return Decision(
             policy=policy,
@@ -248,7 +262,7 @@ def decide(
         )
     effective = effective_enforcement(spec, now=now)
     excs = match_exceptions(spec.exceptions, subject, now=now) if spec.exceptions else _NONE
-    action = action_for(outcome, effective, exempted=excs.active is not None)
+    action = action_for(outcome, effective, exempted=excs.active is not None, gate=gate)
     clauses = [f'exception "{e.name}" expired at {_iso(e.expires)}' for e in excs.expired]
     if suppressed:
         clauses.append(f"the policy's exception rule suppressed {', '.join(suppressed)}")

@@ -31,6 +31,9 @@ class Action(StrEnum):
     WARNED = "warned"
     RECORDED = "recorded"
     EXEMPTED = "exempted"
+    # A denial that would block, found where nothing was being changed: a document the
+    # daemon does not manage (evaluated as data), or a policy audit of observed state.
+    VIOLATION = "violation"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -151,8 +151,12 @@ class Evaluator:
         *,
         observed: dict[str, Any] | None = None,
         change: dict[str, Any] | None = None,
+        gate: bool = True,
     ) -> list[Decision]:
-        """Decisions of every binding, then every constraint, whose scope matches."""
+        """Decisions of every binding, then every constraint, whose scope matches.
+
+        `gate=False`: no change of `resource` is being gated (it is not managed, or this is
+        an audit), so a denial that would block is labelled a violation."""
         now = self._clock.now()
         subject = bindings.Subject.of(resource)
         inputs = _Inputs(
@@ -187,10 +191,13 @@ class Evaluator:
                     digest=digest,
                     revision=self._revision,
                     now=now,
+                    gate=gate,
                 )
                 found.append((b.index, decision))
         decisions = [d for _, d in sorted(found, key=lambda pair: pair[0])]
-        decisions.extend(self._constraint_decisions(inputs, subject=subject, ref=ref, now=now))
+        decisions.extend(
+            self._constraint_decisions(inputs, subject=subject, ref=ref, now=now, gate=gate)
+        )
         return decisions
 
     def evaluate_all(self, snapshot: Snapshot) -> list[Decision]:
@@ -201,7 +208,13 @@ class Evaluator:
         return out
 
     def _constraint_decisions(
-        self, inputs: _Inputs, *, subject: bindings.Subject, ref: ResourceRef, now: Any
+        self,
+        inputs: _Inputs,
+        *,
+        subject: bindings.Subject,
+        ref: ResourceRef,
+        now: Any,
+        gate: bool,
     ) -> list[Decision]:
         expansion = gatekeeper.expand(inputs.doc) if self._constraints else None
         out: list[Decision] = []
@@ -233,6 +246,7 @@ class Evaluator:
                         for r, v in zip(reviews, verdicts, strict=True)
                     ],
                     digest=self._kept(_digest(joined), joined),
+                    gate=gate,
                 )
             )
         return out

@@ -247,13 +247,15 @@ def decide(
     digest: str,
     revision: str | None,
     now: datetime,
+    gate: bool = True,
 ) -> Decision:
     """One decision per constraint and resource; `verdicts` are (message prefix, outcome,
-    messages) for the resource itself and for the Pod expanded from it."""
+    messages) for the resource itself and for the Pod expanded from it. `gate=False`:
+    made where nothing is being changed (see `bindings.action_for`)."""
     outcomes = {outcome for _, outcome, _ in verdicts}
     outcome = next((o for o in _SEVERITY if o in outcomes), Outcome.ALLOW)
     messages = tuple(sorted(prefix + m for prefix, _, found in verdicts for m in found))
-    action = bindings.action_for(outcome, constraint.enforcement)
+    action = bindings.action_for(outcome, constraint.enforcement, gate=gate)
     clause = bindings.gate_clause(
         action=action,
         declared=constraint.enforcement,

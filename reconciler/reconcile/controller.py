@@ -34,7 +34,7 @@ from reconciler.plan import order, planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers.registry import Registry
-from reconciler.reconcile import effective, passes, resources, targets
+from reconciler.reconcile import effective, passes, resources, targets, violations
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassResult, PassState, Sync
@@ -85,6 +85,9 @@ class Controller:
             memory=self.memory,
             backoff=self.backoff,
             log_decisions=self.log_decisions,
+        )
+        self.violations = violations.Violations(
+            source=name, bus=bus, clock=clock, log_decisions=self.log_decisions
         )
         self._evaluator: tuple[str, Evaluator] | None = None
         self._inputs: dict[str, str] = {}  # inputs of decisions not logged yet, by digest
@@ -158,6 +161,7 @@ class Controller:
         pending, settled = self._sort(state, work)
         plan = passes.plan(state, pending, clock=self.clock)
         self._run_changes(state, plan)
+        self._check_new_revision(state, changed=changed)
         outcomes = self.recorder.record(state, plan)
         self._last = (state.revision, state.repo)
         return PassResult(
@@ -166,6 +170,36 @@ class Controller:
             orphans=plan.orphans,
             settled=settled + (len(state.targets) - len(work)),
             incremental=changed is not None,
+            violations=self.violations.standing({d.key for d in loaded.snapshot.resources}),
+        )
+
+    def _check_new_revision(self, state: PassState, *, changed: set[str] | None) -> None:
+        """At a revision new to this controller, evaluate the documents whose change the
+        gate did not see in this pass (unmanaged kinds, objects in sync)."""
+        if self._last is not None and self._last[0] == state.revision:
+            return
+        gated = {o.key for o in state.done.values() if o.decisions}
+        docs = violations.to_check(state.loaded, changed=changed, gated=gated)
+        self.violations.check(
+            docs,
+            evaluator=self.evaluator(state.loaded),
+            observed=self._observed_or_known(state),
+            revision=state.revision,
+        )
+
+    def _observed_or_known(self, state: PassState) -> dict[str, dict[str, Any] | None]:
+        """Observed states of the pass; as last found in sync for objects it did not observe."""
+        known = {k: v.observed for k, v in self.memory.known.items() if v.observed is not None}
+        return {**known, **state.observed}
+
+    def audit(self, loaded: Loaded) -> int:
+        """Evaluate every document over its observed state, outside the gate; returns how
+        many documents violate a policy."""
+        return self.violations.check(
+            loaded.snapshot.resources,
+            evaluator=self.evaluator(loaded),
+            observed=self.observed_of(loaded),
+            revision=loaded.revision.sha,
         )
 
     def _sort(self, state: PassState, work: list[str]) -> tuple[list[str], int]:
@@ -178,9 +212,7 @@ class Controller:
                 settled += 1
             elif found is Sync.IN_SYNC:
                 target = state.targets[key]
-                state.done[key] = resources.Outcome(
-                    key=key, result=resources.Result.UNCHANGED, provider=target.provider.name
-                )
+                state.done[key] = resources.in_sync(key, provider=target.provider.name)
             else:
                 pending.append(key)
         return pending, settled
@@ -265,11 +297,15 @@ class Controller:
         )
 
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
-        self.log_decisions(decisions)
+        # The decisions that let a provider change an object are each logged, repeats
+        # included: they are the record of what allowed that change.
+        self.log_decisions(decisions, changes_only=False)
         state.logged.add(key)
 
-    def log_decisions(self, decisions: Iterable[Decision]) -> int:
-        """Append decisions to the log, with the inputs they were made on (for replay)."""
+    def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
+        """Append decisions to the log, with the inputs they were made on (for replay);
+        returns how many. `changes_only`: only those that differ from the latest one for
+        their (policy, resource), so passes and audits that find the same add nothing."""
         chosen = list(decisions)
         if not chosen:
             return 0
@@ -277,7 +313,7 @@ class Controller:
             self._inputs.update(self._evaluator[1].pop_inputs())
         wanted = {d.input_digest for d in chosen}
         inputs = {k: self._inputs.pop(k) for k in wanted if k in self._inputs}
-        return self.store.append_decisions(chosen, inputs=inputs)
+        return self.store.append_decisions(chosen, inputs=inputs, changes_only=changes_only)
 
     def _drifted(self, state: PassState, change: planner.Change, doc: Document) -> bool:
         """Applied (or found in sync) with this very desired document, yet different now:

@@ -49,15 +49,21 @@ def _lines(event: Event) -> Iterator[tuple[int, str, dict[str, Any]]]:
             base | {"reason": reason},
         )
     elif event.type is EventType.DRIFT_DETECTED:
-        corrected = data.get("result") == "applied"
-        verb = "drift corrected" if corrected else "drift reported"
         yield (
             logging.INFO,
-            f"{verb}: {event.object_key} ({at}): {event.message}",
-            base | {"corrected": corrected},
+            f"drift detected: {event.object_key} ({at}): {event.message}",
+            base | {"corrected": False},
         )
-    elif event.type is EventType.DECISION_RECORDED:
-        yield _decision(data, base=base, at=at, key=event.object_key, message=event.message)
+    elif event.type is EventType.DRIFT_CORRECTED:
+        yield (
+            logging.INFO,
+            f"drift corrected: {event.object_key} ({at}): {event.message}",
+            base | {"corrected": True},
+        )
+    elif event.type is EventType.POLICY_VIOLATION:
+        yield _decision(
+            data | {"audit": True}, base=base, at=at, key=event.object_key, message=event.message
+        )
     elif event.type in _RESOURCE:
         yield from _resource(event, base=base, at=at)
 
@@ -87,8 +93,9 @@ def _decision(
     message: str | None = None,
 ) -> tuple[int, str, dict[str, Any]]:
     policy, action, outcome = data.get("policy"), data.get("action"), data.get("outcome")
-    level = logging.WARNING if action == "blocked" else logging.INFO
     kind = "violation" if data.get("audit") else "denial"
+    strict = kind == "violation" and data.get("enforcement") == "strict"
+    level = logging.WARNING if action == "blocked" or strict else logging.INFO
     explanation = message or data.get("explanation") or ""
     text = f"policy {kind}: {policy} {outcome} {key} ({at}), {action}: {explanation}"
     fields = base | {

@@ -37,6 +37,8 @@ class PassResult:
     error: str | None = None
     settled: int = 0  # objects in sync without an outcome of their own (not planned)
     incremental: bool = False  # only what changed since the previous revision was reconciled
+    # Documents of the revision that stand in violation of a policy outside the gate.
+    violations: int = 0
 
     def count(self, result: resources.Result) -> int:
         found = sum(1 for o in self.outcomes if o.result is result)

@@ -16,6 +16,7 @@ from datetime import datetime
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import planner
+from reconciler.policy.decisions import Action as GateAction
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.reconcile import records, resources
 from reconciler.reconcile.backoff import Backoff
@@ -134,16 +135,17 @@ class Recorder:
 
     def _publish(self, outcome: resources.Outcome, state: PassState) -> None:
         now = self.clock.now()
-        data = {
+        data: dict[str, object] = {
             "revision": state.revision,
             "result": outcome.result.value,
             "provider": outcome.provider,
             "denials": [_denial(d) for d in outcome.decisions if d.outcome is not Outcome.ALLOW],
         }
-        found = [(EventType.DRIFT_DETECTED, outcome.drift)] if outcome.drifted else []
-        if outcome.result in _EVENT_OF:
-            found.append((_EVENT_OF[outcome.result], outcome.message))
-        for type_, message in found:
+        if outcome.result is resources.Result.BLOCKED:
+            data["policies"] = [
+                d.policy for d in outcome.decisions if d.action_taken is GateAction.BLOCKED
+            ]
+        for type_, message in _events_of(outcome):
             self.bus.publish(
                 Event(
                     type=type_,
@@ -165,6 +167,24 @@ def _denial(decision: Decision) -> dict[str, str]:
         "action": decision.action_taken.value,
         "explanation": decision.explanation,
     }
+
+
+def _events_of(outcome: resources.Outcome) -> list[tuple[EventType, str]]:
+    """The events of an outcome: a drift, then what was done. Applying Git's document
+    over a drift corrects it; that is not a change applied from Git."""
+    found = [(EventType.DRIFT_DETECTED, outcome.drift)] if outcome.drifted else []
+    if outcome.drifted and outcome.result is resources.Result.APPLIED:
+        found.append((EventType.DRIFT_CORRECTED, _corrected(outcome.drift)))
+    elif outcome.result in _EVENT_OF:
+        found.append((_EVENT_OF[outcome.result], outcome.message))
+    return found
+
+
+def _corrected(drift: str) -> str:
+    fields = drift.removeprefix("changed outside Git: ")
+    return (
+        "recreated from Git: it was missing" if fields == drift else f"restored from Git: {fields}"
+    )
 
 
 def _standing(outcome: resources.Outcome, prev: ObjectStatus | None, revision: str) -> bool:

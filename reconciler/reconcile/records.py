@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.conditions import (
     FAILURE_TYPES,
@@ -27,6 +27,7 @@ from reconciler.plan.planner import Change
 from reconciler.reconcile.resources import Outcome, Result
 from reconciler.specs.snapshot import Document
 from reconciler.store.base import (
+    Drift,
     HistoryEntry,
     ObjectStatus,
     RunRecord,
@@ -114,7 +115,8 @@ def status_after(
         if outcome.result in _IN_SYNC
         else (prev.last_applied_revision if prev else None),
         inventory=True,
-        last_diff=[item.as_json() for item in change.diff],
+        applied_changes=_applied_changes(prev, outcome, change),
+        drift=_drift(prev, outcome, change, revision=revision, at=at),
         history=_history(
             prev.history if prev else (),
             HistoryEntry(
@@ -123,6 +125,36 @@ def status_after(
         ),
         updated_at=at,
     )
+
+
+def _applied_changes(
+    prev: ObjectStatus | None, outcome: Outcome, change: Change
+) -> list[dict[str, Any]]:
+    """The fields the last change from Git changed. Re-applying Git's document over a
+    drift changes nothing in Git: that is the drift's record, not this one."""
+    if outcome.result is Result.APPLIED and not outcome.drifted:
+        return [item.as_json() for item in change.diff]
+    return prev.applied_changes if prev else []
+
+
+def _drift(
+    prev: ObjectStatus | None, outcome: Outcome, change: Change, *, revision: str, at: datetime
+) -> Drift | None:
+    """The latest drift: found in this pass (corrected at once when self-heal applied Git's
+    document), still standing, corrected since (the object is in sync), or none."""
+    before = prev.drift if prev else None
+    if outcome.drifted:
+        fields = tuple(item.as_json() for item in change.diff)
+        standing = before is not None and before.corrected_at is None and before.fields == fields
+        return Drift(
+            fields=fields,
+            revision=revision,
+            detected_at=before.detected_at if before and standing else at,
+            corrected_at=at if outcome.result is Result.APPLIED else None,
+        )
+    if before is not None and before.corrected_at is None and outcome.result in _IN_SYNC:
+        return dataclasses.replace(before, corrected_at=at)
+    return before
 
 
 @functools.lru_cache(maxsize=4)

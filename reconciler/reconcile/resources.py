@@ -81,16 +81,16 @@ def condition(step: Step, type_: Type, reason: Reason, message: str) -> Conditio
     )
 
 
+def in_sync(key: str, *, provider: str | None) -> Outcome:
+    """The outcome of an object found as Git wants it: no failure holds any more."""
+    return Outcome(key=key, result=Result.UNCHANGED, provider=provider, cleared=_FAILURES)
+
+
 def run(step: Step) -> Outcome:
     """The chain for one planned change (never raises for provider or policy failures)."""
     key = step.change.key
     if step.change.action is Action.NOOP:
-        return Outcome(
-            key=key,
-            result=Result.UNCHANGED,
-            provider=step.provider.name,
-            cleared=_FAILURES,
-        )
+        return in_sync(key, provider=step.provider.name)
     drift = (
         (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),)
         if step.drifted

@@ -1,15 +1,17 @@
 """Bring a source to a loaded revision, keeping the last-known-good one when a new one fails.
 
 A revision is promoted only when it fetched, verified, loaded without problems and its
-policies compiled. Otherwise the failure is kept (shown in status) and reconciles go on
-with the last-known-good revision. Blocking work (pygit2, YAML, regorus): call it on the
-source's own worker thread, which then also owns the bundle's regorus engine.
+policies compiled. Otherwise the failure, naming every problem of the revision, is kept
+(shown in status) and reconciles go on with the last-known-good revision. Blocking work
+(pygit2, YAML, regorus): call it on the source's own worker thread, which then also owns
+the bundle's regorus engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler import errors
 from reconciler.conditions import Reason
 from reconciler.errors import Problem, ReconcilerError, SignatureError
 from reconciler.policy import bundle as bundles
@@ -87,11 +89,13 @@ class SourceLoader:
             return self._reject(
                 Rejected(revision=revision, reason=Reason.VALIDATION_FAILED, message=str(exc))
             )
-        if snapshot.problems:
-            return self._reject(_problems(revision, Reason.VALIDATION_FAILED, snapshot.problems))
+        # Policies are compiled even when some files did not load, so a rejection names
+        # every problem of the revision at once, as `reconciler validate` does.
         bundle = bundles.compile(snapshot)
-        if bundle.problems:
-            return self._reject(_problems(revision, Reason.COMPILE_FAILED, bundle.problems))
+        problems = tuple(sorted({*snapshot.problems, *bundle.problems}, key=errors.sort_key))
+        if problems:
+            reason = Reason.VALIDATION_FAILED if snapshot.problems else Reason.COMPILE_FAILED
+            return self._reject(_problems(revision, reason, problems))
         self.last_good = Loaded(revision=revision, snapshot=snapshot, bundle=bundle)
         self.last_rejected = None
         return self.last_good
@@ -126,7 +130,6 @@ class SourceLoader:
 
 
 def _problems(revision: Revision, reason: Reason, problems: tuple[Problem, ...]) -> Rejected:
-    head = "; ".join(str(p) for p in problems[:3])
-    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-    message = f"revision {revision.short} rejected: {head}{more}"
+    listed = "; ".join(str(p) for p in problems)
+    message = f"revision {revision.short} rejected: {listed}"
     return Rejected(revision=revision, reason=reason, message=message, problems=problems)

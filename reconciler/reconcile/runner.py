@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
-from reconciler.policy.decisions import Decision, Outcome
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, records
@@ -165,41 +164,12 @@ class SourceRunner:
         self._publish_finished(result, duration=self.clock.monotonic() - started)
 
     def audit(self) -> int:
-        """Re-evaluate policies over observed state; record the decisions (worker thread)."""
+        """Re-evaluate policies over observed state, log what changed, announce violations;
+        returns how many documents violate a policy (worker thread)."""
         loaded = self.loader.last_good
         if loaded is None or self.state.suspended:
             return 0
-        observed = self.controller.observed_of(loaded)
-        evaluator = self.controller.evaluator(loaded)
-        decisions = [
-            d
-            for doc in loaded.snapshot.resources
-            for d in evaluator.evaluate(doc, observed=observed.get(doc.key))
-        ]
-        logged = self.controller.log_decisions(decisions)
-        for decision in decisions:
-            if decision.outcome is not Outcome.ALLOW:
-                self._publish_violation(decision)
-        return logged
-
-    def _publish_violation(self, decision: Decision) -> None:
-        self.bus.publish(
-            Event(
-                type=EventType.DECISION_RECORDED,
-                at=decision.at,
-                source=self.config.name,
-                object_key=decision.resource.key,
-                message=decision.explanation,
-                data={
-                    "revision": decision.revision,
-                    "policy": decision.policy,
-                    "binding": decision.binding,
-                    "outcome": decision.outcome.value,
-                    "action": decision.action_taken.value,
-                    "audit": True,
-                },
-            )
-        )
+        return self.controller.audit(loaded)
 
     async def run_audit(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.audit)
@@ -244,7 +214,11 @@ class SourceRunner:
         self._publish(
             EventType.REVISION_REJECTED,
             message=got.message,
-            data={"revision": sha, "reason": got.reason.value},
+            data={
+                "revision": sha,
+                "reason": got.reason.value,
+                "problems": [str(p) for p in got.problems],
+            },
             at=at,
         )
         self._update(
@@ -269,11 +243,14 @@ class SourceRunner:
         )
 
     def _publish_finished(self, result: PassResult | None, *, duration: float) -> None:
-        status = "failed" if result is None or result.error else "succeeded"
+        """`succeeded` only when the source is at its newest revision and the pass had no
+        error: a pass over the last-known-good revision after a rejection failed."""
         state = self.state
+        failed = result is None or bool(result.error) or bool(state.failures)
+        status = "failed" if failed else "succeeded"
         self._publish(
             EventType.RECONCILE_FINISHED,
-            message=f"reconcile {status}",
+            message=f"reconcile {status}{_why(state, result)}",
             data={
                 "duration_seconds": duration,
                 "result": status,
@@ -301,6 +278,18 @@ class SourceRunner:
             self.trigger("resume")
 
 
+def _why(state: SourceState, result: PassResult | None) -> str:
+    """Why a pass failed, for the message of its `ReconcileFinished` event."""
+    if result is not None and result.error:
+        return f": {result.error}"
+    if not state.failures:
+        return ""
+    failure = state.failures[0]
+    what = f"revision {state.rejected_revision[:12]} rejected" if state.rejected_revision else ""
+    kept = f"; last-known-good {state.revision[:12]} kept" if state.revision else ""
+    return f": {what or failure.message} ({failure.reason}){kept}"
+
+
 def _message(failures: tuple[Condition, ...]) -> str | None:
     return failures[0].message if failures else None
 
@@ -312,6 +301,8 @@ def _summary(result: PassResult | None) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.result.value] = counts.get(outcome.result.value, 0) + 1
+    if result.violations:
+        counts["violation"] = result.violations
     return {"last_result": counts, "orphans": result.orphans}
 
 

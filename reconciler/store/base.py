@@ -70,6 +70,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Drift:
+    """The fields of an object last found changed outside Git (not by a change from Git)."""
+
+    fields: tuple[dict[str, Any], ...]  # diff items: `old` the live value, `new` Git's
+    revision: str | None  # the revision whose document the live object differed from
+    detected_at: datetime
+    corrected_at: datetime | None = None  # when Git's document held again; None: it stands
+
+
+@dataclass(frozen=True, kw_only=True)
 class ObjectStatus:
     """What the daemon last knew about one object; `key` is `kind/namespace/name`."""
 
@@ -83,7 +93,9 @@ class ObjectStatus:
     last_attempted_revision: str | None = None
     last_applied_revision: str | None = None
     inventory: bool = True  # the object is in the desired state of the source
-    last_diff: list[dict[str, Any]] = field(default_factory=list)
+    # The fields the last change applied from Git changed (`old` as it was, `new` Git's).
+    applied_changes: list[dict[str, Any]] = field(default_factory=list)
+    drift: Drift | None = None  # the latest drift, standing or corrected
     history: tuple[HistoryEntry, ...] = ()  # oldest first; the store keeps the newest N
     updated_at: datetime
 
@@ -231,10 +243,18 @@ class Store(Protocol):
         ...
 
     def append_decisions(
-        self, decisions: Iterable[Decision], *, inputs: Mapping[str, str] | None = None
+        self,
+        decisions: Iterable[Decision],
+        *,
+        inputs: Mapping[str, str] | None = None,
+        changes_only: bool = False,
     ) -> int:
         """Append to the decision log, with the inputs they were made on (by digest, as
-        `put_inputs` keeps them) in the same transaction; returns how many were written."""
+        `put_inputs` keeps them) in the same transaction; returns how many were written.
+
+        `changes_only`: leave out each decision that says the same as the latest one logged
+        for its (policy, resource) (binding, outcome, messages, enforcement and action), and
+        its input, so passes and audits that find nothing new add nothing to the log."""
         ...
 
     def decisions(

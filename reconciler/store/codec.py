@@ -82,6 +82,29 @@ def history_from_json(items: list[dict[str, Any]]) -> tuple[base.HistoryEntry, .
     )
 
 
+def drift_to_json(drift: base.Drift | None) -> dict[str, Any] | None:
+    if drift is None:
+        return None
+    return {
+        "fields": list(drift.fields),
+        "revision": drift.revision,
+        "detectedAt": iso(drift.detected_at),
+        "correctedAt": iso(drift.corrected_at) if drift.corrected_at else None,
+    }
+
+
+def drift_from_json(item: dict[str, Any] | None) -> base.Drift | None:
+    if item is None:
+        return None
+    corrected = item["correctedAt"]
+    return base.Drift(
+        fields=tuple(item["fields"]),
+        revision=item["revision"],
+        detected_at=from_iso(item["detectedAt"]),
+        corrected_at=from_iso(corrected) if corrected else None,
+    )
+
+
 def resource_from_row(
     *, api_version: str, kind: str, namespace: str | None, name: str, path: str
 ) -> ResourceRef:

@@ -56,7 +56,8 @@ def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, An
         "last_attempted_revision": status.last_attempted_revision,
         "last_applied_revision": status.last_applied_revision,
         "inventory": status.inventory,
-        "last_diff": list(status.last_diff),
+        "applied_changes": list(status.applied_changes),
+        "drift": codec.drift_to_json(status.drift),
         "history": codec.history_to_json(history),
         "updated_at": codec.utc(status.updated_at),
     }
@@ -74,7 +75,8 @@ def status_from_row(row: Row) -> base.ObjectStatus:
         last_attempted_revision=row["last_attempted_revision"],
         last_applied_revision=row["last_applied_revision"],
         inventory=row["inventory"],
-        last_diff=row["last_diff"],
+        applied_changes=row["applied_changes"],
+        drift=codec.drift_from_json(row["drift"]),
         history=codec.history_from_json(row["history"]),
         updated_at=row["updated_at"],
     )

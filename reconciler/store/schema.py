@@ -93,7 +93,8 @@ object_status = sa.Table(
     sa.Column("last_attempted_revision", sa.String, nullable=True),
     sa.Column("last_applied_revision", sa.String, nullable=True),
     sa.Column("inventory", sa.Boolean, nullable=False),
-    sa.Column("last_diff", sa.JSON, nullable=False),
+    sa.Column("applied_changes", sa.JSON, nullable=False),
+    sa.Column("drift", sa.JSON, nullable=True),
     sa.Column("history", sa.JSON, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -241,7 +242,21 @@ def _add_simulations(connection: sa.Connection) -> None:
     simulations.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_add_simulations,)
+def _split_drift(connection: sa.Connection) -> None:
+    """Version 3: an object's changes applied from Git and its drift are kept apart.
+
+    The one `last_diff` column held whichever came last; it becomes `applied_changes` and
+    `drift` starts empty (the next pass that finds a drift records it)."""
+    names = {c["name"] for c in sa.inspect(connection).get_columns(object_status.name)}
+    if "last_diff" in names:
+        connection.exec_driver_sql(
+            "ALTER TABLE object_status RENAME COLUMN last_diff TO applied_changes"
+        )
+    if "drift" not in names:
+        connection.exec_driver_sql("ALTER TABLE object_status ADD COLUMN drift JSON")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift)
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 
 

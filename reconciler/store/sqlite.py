@@ -195,13 +195,24 @@ class SqliteStore:
     # decisions
 
     def append_decisions(
-        self, decisions: Iterable[Decision], *, inputs: Mapping[str, str] | None = None
+        self,
+        decisions: Iterable[Decision],
+        *,
+        inputs: Mapping[str, str] | None = None,
+        changes_only: bool = False,
     ) -> int:
-        log_rows = [rows.decision_row(d) for d in decisions]
-        if not log_rows:
+        chosen = list(decisions)
+        if not chosen:
             return 0
         log = schema.decisions
         with self._write() as conn:
+            if changes_only:
+                chosen = _changed(conn, chosen)
+                kept = {d.input_digest for d in chosen}
+                inputs = {k: v for k, v in (inputs or {}).items() if k in kept}
+            log_rows = [rows.decision_row(d) for d in chosen]
+            if not log_rows:
+                return 0
             if inputs:
                 conn.execute(_inputs_insert(), _input_rows(inputs))
             before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.id), 0))).scalar()
@@ -488,6 +499,36 @@ class SqliteStore:
             revisions=revisions,
             simulations=simulations,
         )
+
+
+def _changed(conn: sa.Connection, decisions: list[Decision]) -> list[Decision]:
+    """The decisions that differ from the latest one logged for their (policy, resource):
+    in binding, outcome, messages, enforcement or action. The others only repeat it."""
+    current = schema.current_decisions
+    keys = sorted({d.resource.key for d in decisions})
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for start in range(0, len(keys), 500):  # SQLite caps bound parameters
+        query = sa.select(current).where(current.c.key.in_(keys[start : start + 500]))
+        for row in conn.execute(query).mappings():
+            latest[(row["policy"], row["key"])] = _gist(rows.decision_from_row(row))
+    changed: list[Decision] = []
+    for decision in decisions:
+        at, gist = (decision.policy, decision.resource.key), _gist(decision)
+        if latest.get(at) != gist:
+            changed.append(decision)
+            latest[at] = gist
+    return changed
+
+
+def _gist(decision: Decision) -> tuple[Any, ...]:
+    """What a decision says, apart from when, at which revision and on which input."""
+    return (
+        decision.binding,
+        decision.outcome,
+        tuple(decision.messages),
+        decision.enforcement,
+        decision.action_taken,
+    )
 
 
 def _inputs_insert() -> Any:

@@ -104,3 +104,58 @@ def _finished(daemon: harness.RunningDaemon) -> int:
 
 def _more_passes(daemon: harness.RunningDaemon, count: int) -> None:
     assert _finished(daemon) >= count
+
+
+def test_a_commit_is_an_applied_change_and_a_hand_edit_is_drift(
+    tmp_path: Path, launch: Launch
+) -> None:
+    daemon, target, _ = _start(tmp_path, launch)
+    repo = tmp_path / "repo"
+    sha = gitrepo.commit(
+        repo, {"resources/motd.yaml": repos.file_resource("motd", path=target, content="v2\n")}
+    )
+
+    def applied() -> dict[str, Any]:
+        item = daemon.resource("File//motd")
+        assert item is not None and item["lastAppliedRevision"] == sha, item
+        return item
+
+    item = harness.eventually(applied, what="the commit applied")
+    change = {"op": "replace", "path": "spec.content", "old": "hi\n", "new": "v2\n"}
+    assert (item["appliedChanges"], item["drift"]) == ([change], None)
+    assert _drift_cell(daemon.text("/resources")) == "0"
+    page = daemon.text("/resources/File//motd")
+    assert "Fields where the live object differs from Git" not in page
+    assert "No drift: the live object matches Git." in page
+    assert "Fields the last change from Git changed" in page
+
+    target.write_text("edited by hand\n")
+    harness.eventually(lambda: _drift_events(daemon), what="drift event")
+    item = harness.eventually(lambda: _corrected(daemon), what="the drift corrected")
+    assert item["appliedChanges"] == [change]
+    assert item["drift"]["fields"] == [
+        {"op": "replace", "path": "spec.content", "old": "edited by hand\n", "new": "v2\n"}
+    ]
+    assert item["drift"]["detectedAt"] == item["drift"]["correctedAt"]
+    [corrected] = harness.events(daemon, type_="DriftCorrected")
+    assert (corrected["objectKey"], corrected["message"], corrected["data"]["revision"]) == (
+        "File//motd",
+        "restored from Git: spec.content",
+        sha,
+    )
+    assert _drift_cell(daemon.text("/resources")) == "0"
+    page = daemon.text("/resources/File//motd")
+    assert "Last drift, found" in page and "edited by hand" in page
+
+
+def _corrected(daemon: harness.RunningDaemon) -> dict[str, Any]:
+    item = daemon.resource("File//motd")
+    assert item is not None and item["drift"] and item["drift"]["correctedAt"], item
+    return item
+
+
+def _drift_cell(html: str) -> str:
+    """The Drift column of the `File//motd` row on /resources."""
+    row = html[html.index('href="/resources/File//motd"') :]
+    cells = row[: row.index("</tr>")].split('<td class="num">')
+    return cells[1].split("</td>")[0].strip()

@@ -117,7 +117,7 @@ def test_json_lines_name_the_object_policy_and_revision(tmp_path: Path, launch: 
 
     (out / "good").write_text("edited by hand\n")
     drift = harness.eventually(
-        lambda: _one(daemon, event="DriftDetected"), what="the drift correction logged"
+        lambda: _one(daemon, event="DriftCorrected"), what="the drift correction logged"
     )
     assert (drift["level"], drift["object"], drift["revision"], drift["corrected"]) == (
         "info",
@@ -126,7 +126,12 @@ def test_json_lines_name_the_object_policy_and_revision(tmp_path: Path, launch: 
         True,
     )
     assert drift["message"] == (
-        f"drift corrected: File//good (repo@{sha[:12]}): changed outside Git: spec.content"
+        f"drift corrected: File//good (repo@{sha[:12]}): restored from Git: spec.content"
+    )
+    found = _one(daemon, event="DriftDetected")
+    assert (found["corrected"], found["message"]) == (
+        False,
+        f"drift detected: File//good (repo@{sha[:12]}): changed outside Git: spec.content",
     )
 
     broken = gitrepo.commit(repo, {"resources/broken.yaml": "a: [\n"}, message="broken")

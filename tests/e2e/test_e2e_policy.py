@@ -176,9 +176,9 @@ def test_a_broken_revision_keeps_the_last_good_one_served(tmp_path: Path, launch
         bad_rego,
     ), spec_invalid
     assert spec_invalid["message"] == (
-        f"revision {bad_rego[:12]} rejected: policies/owner.rego:4: invalid character in "
-        'string; policies/bindings.yaml:1 spec.policy: policy "e2e.owner" not found (known: '
-        "reconciler.packs.runbook_safety)"
+        f"revision {bad_rego[:12]} rejected: policies/bindings.yaml:1 spec.policy: policy "
+        '"e2e.owner" not found (known: reconciler.packs.runbook_safety); policies/owner.rego:4: '
+        "invalid character in string"
     )
     assert motd.read_text() == "v1\n"
     finished = len(harness.events(daemon, type_="ReconcileFinished"))
@@ -209,3 +209,143 @@ def _ready_at(daemon: harness.RunningDaemon, sha: str) -> dict[str, Any]:
 
 def _content(path: Path, text: str) -> None:
     assert path.read_text() == text
+
+
+def test_a_rejection_lists_every_problem_and_no_pass_after_it_succeeds(
+    tmp_path: Path, launch: Launch
+) -> None:
+    repo, motd = tmp_path / "repo", tmp_path / "out" / "motd"
+    good = gitrepo.make_repo(
+        repo,
+        {
+            **repos.settings(),
+            **repos.owner_policy(),
+            "resources/motd.yaml": repos.file_resource("motd", path=motd, content="v1\n"),
+        },
+    )
+    daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "state"))
+    harness.eventually(lambda: _ready_at(daemon, good), what="first revision served")
+    seen = len(harness.events(daemon))
+    bad = gitrepo.commit(
+        repo, {"resources/broken.yaml": BROKEN_YAML, "policies/owner.rego": BROKEN_REGO}
+    )
+    source = harness.eventually(lambda: _rejected(daemon, bad), what="rejected")
+    problems = [
+        'policies/bindings.yaml:1 spec.policy: policy "e2e.owner" not found (known: '
+        "reconciler.packs.runbook_safety)",
+        "policies/owner.rego:4: invalid character in string",
+        "resources/broken.yaml:7: did not find expected ',' or ']' (while parsing a flow "
+        "sequence at line 6)",
+    ]
+    spec_invalid = harness.condition(source, "SpecInvalid")
+    assert spec_invalid is not None
+    assert (spec_invalid["reason"], spec_invalid["message"]) == (
+        "ValidationFailed",
+        f"revision {bad[:12]} rejected: " + "; ".join(problems),
+    )
+    [rejected] = harness.events(daemon, type_="RevisionRejected")
+    assert rejected["data"] == {
+        "source": "repo",
+        "revision": bad,
+        "reason": "ValidationFailed",
+        "problems": problems,
+    }
+    finished = len(harness.events(daemon, type_="ReconcileFinished"))
+    harness.eventually(
+        lambda: _at_least(len(harness.events(daemon, type_="ReconcileFinished")), finished + 2),
+        what="two more passes over the same rejected revision",
+    )
+    after = harness.events(daemon)[seen:]  # oldest first
+    results = [e["data"]["result"] for e in after if e["type"] == "ReconcileFinished"]
+    assert results and set(results) == {"failed"}, results
+    message = next(e["message"] for e in after if e["type"] == "ReconcileFinished")
+    assert message.endswith(
+        f": revision {bad[:12]} rejected (ValidationFailed); last-known-good {good[:12]} kept"
+    ), message
+
+
+DEPLOYMENT_POLICY = """\
+package e2e.replicas
+
+import rego.v1
+
+deny contains msg if {
+	input.resource.spec.replicas < 2
+	name := input.resource.metadata.name
+	msg := sprintf("%s runs %d replica(s)", [name, input.resource.spec.replicas])
+}
+"""
+
+DEPLOYMENT_BINDING = """\
+apiVersion: reconciler.dev/v1
+kind: PolicyBinding
+metadata:
+  name: enough-replicas
+spec:
+  policy: e2e.replicas
+  scope:
+    kinds: [Deployment]
+  enforcement: strict
+"""
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 1
+"""
+
+
+def test_a_denied_unmanaged_document_is_a_violation_as_soon_as_it_is_loaded(
+    tmp_path: Path, launch: Launch
+) -> None:
+    repo = tmp_path / "repo"
+    policies = {
+        "policies/replicas.rego": DEPLOYMENT_POLICY,
+        "policies/deployments.yaml": DEPLOYMENT_BINDING,
+    }
+    good = gitrepo.make_repo(repo, {**repos.settings(), **policies})
+    daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "state"))  # audits: 10m
+    harness.eventually(lambda: _serving(daemon, good), what="first revision served")
+    sha = gitrepo.commit(repo, {"resources/web.yaml": DEPLOYMENT}, message="a deployment")
+
+    def announced() -> dict[str, Any]:
+        found = harness.events(daemon, type_="PolicyViolation")
+        assert len(found) == 1, found
+        return found[0]
+
+    event = harness.eventually(announced, what="the violation announced")
+    assert (event["objectKey"], event["message"]) == (
+        "Deployment/shop/web",
+        "e2e.replicas: web runs 1 replica(s)",
+    )
+    assert event["data"] == {
+        "source": "repo",
+        "revision": sha,
+        "policy": "e2e.replicas",
+        "binding": "enough-replicas",
+        "outcome": "deny",
+        "enforcement": "strict",
+        "action": "violation",
+        "messages": ["web runs 1 replica(s)"],
+        "path": "resources/web.yaml",
+    }
+    source = harness.eventually(lambda: _serving(daemon, sha), what="the commit served")
+    assert source["lastResult"] == {"violation": 1}
+    [decision] = daemon.get("/api/v1/decisions?key=Deployment/shop/web")["decisions"]
+    assert (decision["action"], decision["revision"]) == ("violation", sha)
+    assert [v["resource"]["name"] for v in daemon.get("/api/v1/violations")["violations"]] == [
+        "web"
+    ]
+    assert harness.events(daemon, type_="ResourceBlocked") == []
+    assert daemon.resource("Deployment/shop/web") is None  # not managed: no status
+
+
+def _serving(daemon: harness.RunningDaemon, sha: str) -> dict[str, Any]:
+    source = _source(daemon)
+    assert source["revision"] == sha and harness.ready(source) == "True", source
+    assert source["reconciling"] is False and source["lastSyncAt"], source
+    return source

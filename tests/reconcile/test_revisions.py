@@ -108,3 +108,26 @@ def test_document_at_reads_an_older_revision(make_harness: MakeHarness, out: Pat
     assert (old.path, old.body["spec"]["content"]) == ("resources/a.yaml", "v1\n")
     assert h.loader.document_at(first, "File//zzz") is None
     assert h.loader.document_at("0" * 40, "File//a") is None
+
+
+def test_a_rejection_names_every_problem_of_the_revision(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    sha = h.commit(
+        {
+            "resources/bad.yaml": "apiVersion: v1\nkind: File\nmetadata: {name: [\n",
+            "policies/broken.rego": "package broken\nallow if {\n",
+        }
+    )
+    got = h.loader.refresh(fetch=False)
+    assert isinstance(got, Rejected)
+    rego = Problem(path="policies/broken.rego", line=3, message="expecting expression")
+    yaml = Problem(
+        path="resources/bad.yaml",
+        line=4,
+        message="did not find expected node content (while parsing a flow node at line 4)",
+    )
+    assert (got.reason, got.problems) == (Reason.VALIDATION_FAILED, (rego, yaml))
+    assert got.message == f"revision {sha[:12]} rejected: {rego}; {yaml}"

@@ -92,7 +92,13 @@ def status(
         last_attempted_revision="b" * 40,
         last_applied_revision="a" * 40,
         inventory=True,
-        last_diff=[{"op": "replace", "path": "/spec/content", "old": "a", "new": "b"}],
+        applied_changes=[{"op": "replace", "path": "/spec/content", "old": "a", "new": "b"}],
+        drift=base.Drift(
+            fields=({"op": "replace", "path": "/spec/mode", "old": "0600", "new": "0644"},),
+            revision="a" * 40,
+            detected_at=at(1),
+            corrected_at=at(2),
+        ),
         history=tuple(
             base.HistoryEntry(
                 at=at(i), revision=f"r{i}", outcome="succeeded", message=f"reconcile {i}"

@@ -10,7 +10,7 @@ import pytest
 import store_factories as f
 
 from reconciler.conditions import ConditionStatus
-from reconciler.policy.decisions import Outcome
+from reconciler.policy.decisions import Action, Outcome
 from reconciler.store import base
 
 
@@ -130,6 +130,36 @@ def test_violations_follow_time_across_batches_not_arrival(store: base.Store) ->
     later_same_time = f.decision(outcome=Outcome.DENY, seconds=10, digest="d1")
     store.append_decisions([later_same_time])
     assert store.violations() == [later_same_time]
+
+
+def test_changes_only_logs_a_decision_when_it_differs_from_the_latest(
+    store: base.Store,
+) -> None:
+    first = f.decision(seconds=0, digest="d0")
+    assert store.append_decisions([first], inputs={"d0": "{}"}, changes_only=True) == 1
+    again = f.decision(seconds=60, digest="d1")  # the same verdict, later, on a new input
+    assert store.append_decisions([again], inputs={"d1": '{"a":1}'}, changes_only=True) == 0
+    relabelled = replace(again, action_taken=Action.VIOLATION)
+    fixed = f.decision(seconds=120, outcome=Outcome.ALLOW, digest="d2")
+    other = f.decision(name="api", seconds=60, digest="d3")
+    batch = [relabelled, relabelled, fixed, other]
+    inputs = {"d1": '{"a":1}', "d2": '{"a":2}', "d3": '{"a":3}'}
+    assert store.append_decisions(batch, inputs=inputs, changes_only=True) == 3
+    assert store.decisions() == [other, fixed, relabelled, first]
+    assert store.get_inputs(["d0", "d1", "d2", "d3"]) == {
+        "d0": "{}",
+        "d1": '{"a":1}',
+        "d2": '{"a":2}',
+        "d3": '{"a":3}',
+    }
+    assert store.append_decisions([again], changes_only=False) == 1  # the plain log appends
+
+
+def test_changes_only_drops_the_inputs_of_repeated_decisions(store: base.Store) -> None:
+    store.append_decisions([f.decision(digest="d0")], inputs={"d0": "{}"}, changes_only=True)
+    repeat = f.decision(seconds=5, digest="d9")
+    assert store.append_decisions([repeat], inputs={"d9": "[]"}, changes_only=True) == 0
+    assert store.get_inputs(["d9"]) == {}
 
 
 def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> None:

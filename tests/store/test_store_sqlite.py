@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_p
     store.close()
     assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(2,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(3,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -74,19 +75,19 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     event = store.append_event(f.event())
     store.close()
     real = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v3", calls)))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v4", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        schema, "MIGRATIONS", (*real, _migration("v3", calls), _migration("v4", calls))
+        schema, "MIGRATIONS", (*real, _migration("v4", calls), _migration("v5", calls))
     )
     store = open_db(path)
-    assert (store.schema_version, calls) == (4, ["v3", "v4"])
+    assert (store.schema_version, calls) == (5, ["v4", "v5"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v3", "v4"]
-    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v3", "v4"]
+    assert calls == ["v4", "v5"]
+    assert raw(path, "SELECT version FROM schema_version") == [(5,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v4", "v5"]
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
@@ -101,12 +102,30 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
         store.close()
     assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
     store = open_db(path)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     assert store.events() == [event]
     store.put_simulation(f.simulation("s1"))
     assert store.get_simulation("s1") == f.simulation("s1")
     store.close()
-    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
+
+
+def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    store = open_db(path)
+    status = f.status("motd", ready=True)
+    store.put_status(status)
+    store.close()
+    with sqlite3.connect(path) as conn:  # the object_status table as version 2 had it
+        conn.execute("ALTER TABLE object_status RENAME COLUMN applied_changes TO last_diff")
+        conn.execute("ALTER TABLE object_status DROP COLUMN drift")
+        conn.execute("UPDATE schema_version SET version = 2")
+    store = open_db(path)
+    assert store.schema_version == 3
+    assert store.get_status("File//motd") == replace(status, drift=None)
+    store.close()
 
 
 def _create_all_but_simulations(connection: Any, **kwargs: Any) -> None:
@@ -127,7 +146,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -141,7 +160,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(base.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 7 is newer than this reconciler supports (2);"
+        f"{path}: database schema version 7 is newer than this reconciler supports (3);"
         " open it with a newer reconciler"
     )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]

@@ -1,0 +1,105 @@
+"""Policy findings outside the gate: what the policies say about documents whose change is
+not being gated (kinds no provider manages, evaluated as data; managed objects already in
+sync; every object at an audit).
+
+A pass at a new revision evaluates these documents at once, so a strict denial of a
+document the daemon does not manage is known when the revision is loaded, not at the next
+audit. Such a denial blocks nothing: its decision's action is `violation`. Each violation is
+announced once, as a `PolicyViolation` event, when it first appears or says something new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.clock import Clock
+from reconciler.events import Bus, Event, EventType
+from reconciler.policy.decisions import Action, Decision
+from reconciler.policy.evaluate import Evaluator
+from reconciler.reconcile.revisions import Loaded
+from reconciler.specs.snapshot import Document
+
+# Files whose change can change the decisions about any document.
+_POLICY_INPUTS = ("policies/", "data/", "reconciler.yaml")
+
+
+def to_check(loaded: Loaded, *, changed: set[str] | None, gated: set[str]) -> list[Document]:
+    """The documents of `loaded` to evaluate outside the gate: those of the `changed` files
+    (every one when that is unknown, or when policies, data or settings changed), leaving
+    out the `gated` keys, whose decisions the gate made in this pass."""
+    docs = loaded.snapshot.resources
+    if changed is None or any(p.startswith(_POLICY_INPUTS) for p in changed):
+        return [d for d in docs if d.key not in gated]
+    return [d for d in docs if d.path in changed and d.key not in gated]
+
+
+@dataclass(kw_only=True)
+class Violations:
+    """Evaluates documents outside the gate, logs the decisions, announces violations."""
+
+    source: str
+    bus: Bus
+    clock: Clock
+    log_decisions: Callable[[Iterable[Decision]], int]  # appends what changed, with inputs
+    _announced: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+
+    def check(
+        self,
+        docs: Iterable[Document],
+        *,
+        evaluator: Evaluator,
+        observed: Mapping[str, dict[str, Any] | None],
+        revision: str,
+    ) -> int:
+        """Evaluate `docs`; returns how many of them violate a policy."""
+        decisions = [
+            d
+            for doc in docs
+            for d in evaluator.evaluate(doc, observed=observed.get(doc.key), gate=False)
+        ]
+        self.log_decisions(decisions)
+        self._announce(decisions, revision=revision)
+        return len({d.resource.key for d in decisions if d.action_taken is Action.VIOLATION})
+
+    def standing(self, keys: set[str]) -> int:
+        """How many of the documents at `keys` stand in violation, as last evaluated; the
+        violations of documents no longer there are forgotten."""
+        for at in [at for at in self._announced if at[1] not in keys]:
+            del self._announced[at]
+        return len({key for _, key in self._announced})
+
+    def _announce(self, decisions: list[Decision], *, revision: str) -> None:
+        for decision in decisions:
+            at = (decision.policy, decision.resource.key)
+            if decision.action_taken is not Action.VIOLATION:
+                self._announced.pop(at, None)
+                continue
+            gist = (decision.binding, decision.messages, decision.enforcement)
+            if self._announced.get(at) == gist:
+                continue
+            self._announced[at] = gist
+            self.bus.publish(event(decision, source=self.source, revision=revision))
+
+
+def event(decision: Decision, *, source: str, revision: str) -> Event:
+    """The `PolicyViolation` event of one decision."""
+    said = "; ".join(decision.messages) or decision.explanation
+    return Event(
+        type=EventType.POLICY_VIOLATION,
+        at=decision.at,
+        source=source,
+        object_key=decision.resource.key,
+        message=f"{decision.policy}: {said}",
+        data={
+            "revision": revision,
+            "policy": decision.policy,
+            "binding": decision.binding,
+            "outcome": decision.outcome.value,
+            "enforcement": decision.enforcement.value,
+            "action": decision.action_taken.value,
+            "messages": list(decision.messages),
+            "path": decision.resource.path,
+        },
+    )
