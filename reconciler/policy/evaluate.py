@@ -28,7 +28,7 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.errors import PolicyError
-from reconciler.policy import bindings, conftest, gatekeeper
+from reconciler.policy import admission, bindings, conftest, gatekeeper
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
 from reconciler.policy.engine import RegoEngine, RegoEvalError
@@ -201,11 +201,16 @@ class Evaluator:
         return decisions
 
     def evaluate_all(self, snapshot: Snapshot) -> list[Decision]:
-        """Every resource of the snapshot, in snapshot order."""
-        out: list[Decision] = []
-        for resource in snapshot.resources:
-            out.extend(self.evaluate(resource))
-        return out
+        """Every resource of the snapshot, in snapshot order; a recorded AdmissionReview
+        is evaluated as the review it records (see `admission`)."""
+        return [d for resource in snapshot.resources for d in self.evaluate_document(resource)]
+
+    def evaluate_document(self, resource: Document) -> list[Decision]:
+        """`evaluate` a document of the repository as it stands (nothing observed)."""
+        review = admission.review_of(resource) if admission.is_review(resource) else None
+        if review is None:
+            return self.evaluate(resource)
+        return self.evaluate(review.resource, observed=review.observed, change=review.change)
 
     def _constraint_decisions(
         self,
@@ -368,7 +373,7 @@ def evaluate_parallel(
         jobs.append((process, receiver))
     # The calling process takes the first share itself instead of waiting idle.
     evaluator = Evaluator(bundle, clock=clock, revision=revision)
-    out = [d for resource in chunks[0] for d in evaluator.evaluate(resource)]
+    out = [d for resource in chunks[0] for d in evaluator.evaluate_document(resource)]
     for process, receiver in jobs:
         try:
             out.extend(receiver.recv())
@@ -390,6 +395,6 @@ def _worker(
     evaluator = Evaluator(bundle.without_engines(), clock=clock, revision=revision)
     decisions: list[Decision] = []
     for resource in resources:
-        decisions.extend(evaluator.evaluate(resource))
+        decisions.extend(evaluator.evaluate_document(resource))
     sender.send(decisions)
     sender.close()

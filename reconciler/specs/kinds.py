@@ -264,6 +264,8 @@ def envelope(body: Any) -> tuple[Envelope | None, list[Issue]]:
     api_version = _string(body, ("apiVersion",), issues)
     kind = _string(body, ("kind",), issues)
     metadata = body.get("metadata")
+    if metadata is None and api_version and kind and is_admission_review(api_version, kind):
+        return _review_envelope(body, api_version=api_version, kind=kind)
     if not isinstance(metadata, dict):
         issues.append((("metadata",), "required" if metadata is None else "must be a mapping"))
         return None, issues
@@ -286,6 +288,28 @@ def envelope(body: Any) -> tuple[Envelope | None, list[Issue]]:
         name=name,
         namespace=namespace,
         labels=MappingProxyType(labels),
+    ), []
+
+
+def is_admission_review(api_version: str, kind: str) -> bool:
+    """A recorded Kubernetes AdmissionReview (as `gator verify` test cases hold them)."""
+    return kind == "AdmissionReview" and api_version.startswith("admission.k8s.io/")
+
+
+def _review_envelope(
+    body: dict[str, Any], *, api_version: str, kind: str
+) -> tuple[Envelope | None, list[Issue]]:
+    """An AdmissionReview carries no metadata: it is named by the object it reviews."""
+    request = body.get("request")
+    if not isinstance(request, dict):
+        return None, [(("request",), "required: the review's request")]
+    reviewed = request.get("object") or request.get("oldObject")
+    meta = reviewed.get("metadata") if isinstance(reviewed, dict) else None
+    name = (meta.get("name") if isinstance(meta, dict) else None) or request.get("name")
+    if not isinstance(name, str) or not name:
+        return None, [(("request", "object", "metadata", "name"), "required")]
+    return Envelope(
+        api_version=api_version, kind=kind, name=name, namespace=None, labels=MappingProxyType({})
     ), []
 
 

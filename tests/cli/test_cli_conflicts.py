@@ -92,7 +92,10 @@ def test_eval_reports_existing_conflicts(cli: Cli, tmp_path: Path) -> None:
     assert (done.code, report["conflicts"], report["summary"]) == (
         1,
         [CONFLICT],
-        {"allow": 0, "deny": 2, "warn": 0, "error": 0},
+        {
+            **{"allow": 0, "deny": 2, "warn": 0, "error": 0},
+            **{"blocked": 2, "warned": 0, "recorded": 0, "exempted": 0},
+        },
     )
     table = cli("eval", repo)
     assert table.lines[-2:] == [

@@ -5,10 +5,9 @@ repository laid out as a user would: the template and the constraint under `poli
 the case's object (and any inventory objects) under `resources/`, all copied unchanged.
 `reconciler eval --format json` runs on it and the suite's assertions are checked on the
 constraint's decision: `violations: yes/no/N`, counted over the messages matching
-`message` (a regex) when it is given. A case whose object is an `AdmissionReview` of an
-UPDATE describes an object that already exists; `eval` reads nothing live, so such a case
-is run through the daemon's evaluator with the object as the observed one, which reviews
-it as an UPDATE. At the end of the session the pass counts are printed.
+`message` (a regex) when it is given. A case whose object is an `AdmissionReview` (an
+UPDATE of an object that already exists) goes through `eval` too, which evaluates the
+review it records, as gator does. At the end of the session the pass counts are printed.
 """
 
 from __future__ import annotations
@@ -26,10 +25,6 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.clock import ManualClock
-from reconciler.policy import bundle, evaluate
-from reconciler.source import tree
-from reconciler.specs import loader
 from tests import gitrepo
 from tests.conftest import SHARED
 
@@ -99,11 +94,6 @@ def lay_out(case: Case, *, folder: Path, root: Path) -> Path:
     return repo
 
 
-def admission_request(path: Path) -> dict[str, Any] | None:
-    body = yaml.safe_load(path.read_text())
-    return body["request"] if body.get("kind") == "AdmissionReview" else None
-
-
 def eval_messages(repo: Path, *, home: Path, binding: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-m", "reconciler", "eval", str(repo), "--format", "json"],
@@ -122,21 +112,6 @@ def eval_messages(repo: Path, *, home: Path, binding: str) -> list[str]:
         if d["binding"] == binding and d["resource"]["path"] == OBJECT
         for m in d["messages"]
     ]
-
-
-def update_messages(repo: Path, request: dict[str, Any], *, binding: str) -> list[str]:
-    """The object of the AdmissionReview as a resource already live: reviewed as an UPDATE."""
-    (repo / OBJECT).write_text(json.dumps(request["object"]))
-    snapshot = loader.load(tree.DirectoryTree(repo))
-    assert snapshot.problems == ()
-    compiled = bundle.compile(snapshot)
-    assert compiled.problems == ()
-    assert request["operation"] == "UPDATE"
-    observed = request.get("oldObject") or request["object"]
-    evaluator = evaluate.Evaluator(compiled, clock=ManualClock(), revision=None)
-    [resource] = [r for r in snapshot.resources if r.path == OBJECT]
-    decisions = evaluator.evaluate(resource, observed=observed)
-    return [m for d in decisions if d.binding == binding for m in d.messages]
 
 
 def holds(assertion: dict[str, Any], messages: list[str]) -> bool:
@@ -158,11 +133,7 @@ def test_suite_case(case: Case, shared: Path, tmp_path: Path) -> None:
     constraint = yaml.safe_load((folder / case.constraint).read_text())
     binding = f"{constraint['kind']}/{constraint['metadata']['name']}"
     repo = lay_out(case, folder=folder, root=tmp_path)
-    request = admission_request(folder / case.object)
-    if request is None:
-        messages = eval_messages(repo, home=tmp_path, binding=binding)
-    else:
-        messages = update_messages(repo, request, binding=binding)
+    messages = eval_messages(repo, home=tmp_path, binding=binding)
     failed = [a for a in case.assertions if not holds(a, messages)]
     RESULTS[case.id] = not failed
     assert failed == [], f"violations {messages}"
