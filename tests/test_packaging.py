@@ -92,3 +92,20 @@ def test_the_package_imports_only_declared_runtime_dependencies() -> None:
 def test_tests_and_benchmarks_import_only_declared_extras() -> None:
     assert undeclared("tests", "runtime", "test", "dev") == []
     assert undeclared("benchmarks", "runtime", "bench") == []
+
+
+def test_constraints_pin_every_declared_dependency() -> None:
+    """constraints.txt (scripts/lock) covers the package and all its extras, one exact pin each."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = requirement_names(
+        [
+            *project["dependencies"],
+            *(r for e in project["optional-dependencies"].values() for r in e),
+        ]
+    )
+    lines = (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    assert all(len(pin) == 2 for pin in pins)
+    names = [canonical(name) for name, _ in pins]
+    assert len(names) == len(set(names))
+    assert declared - set(names) == set()
