@@ -1,33 +1,31 @@
 """Where the files shipped with the package live: the built-in Rego library and the
 example repository that `reconciler init` copies.
 
-In the source tree they are the top-level `rego/` and `repo-template/` folders; an
-installed wheel maps them to the `reconciler._rego` and `reconciler._template` packages.
+In the source tree (a checkout, or an editable install) they are the top-level `rego/` and
+`repo-template/` folders; an installed wheel maps them to the `reconciler/_rego` and
+`reconciler/_template` folders inside the package (pyproject's package-dir). Those hold no
+`__init__.py`, and `importlib.resources` gives no single path for such namespace packages
+on Python 3.11, so the two places are looked up directly.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCE_ROOT = _PACKAGE.parent
 
 
-def _locate(package: str, folder: str) -> Path:
-    try:
-        found = Path(str(resources.files(package)))
-        if found.is_dir():
-            return found
-    except ModuleNotFoundError:
-        pass
-    return _SOURCE_ROOT / folder
+def _locate(*, installed: str, source: str) -> Path:
+    in_package = _PACKAGE / installed
+    return in_package if in_package.is_dir() else _SOURCE_ROOT / source
 
 
 def rego_dir() -> Path:
     """The built-in Rego library (helpers and packs), loaded into every policy bundle."""
-    return _locate("reconciler._rego", "rego")
+    return _locate(installed="_rego", source="rego")
 
 
 def template_dir() -> Path:
     """The example repository."""
-    return _locate("reconciler._template", "repo-template")
+    return _locate(installed="_template", source="repo-template")

@@ -14,19 +14,13 @@ import asyncio
 import logging
 import os
 import re
-import signal
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.api import app as web
 from reconciler.api import auth
-from reconciler.api.server import HttpServer
 from reconciler.cli import logformat
-from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
 from reconciler.reconcile import settings as daemon_settings
-from reconciler.reconcile.daemon import Daemon
 from reconciler.source import git
 from reconciler.specs import types
 
@@ -125,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     # Every refusal comes before the daemon exists: it creates the data directory.
     auth.check_exposure(settings)
     _check_port(settings.http.host, settings.http.port)
-    asyncio.run(_serve(settings, flags=flags_from(args)))
+    # Imported here so that the other verbs never load the web stack (starlette, uvicorn, ...).
+    from reconciler.cli import serving
+
+    asyncio.run(serving.serve(settings, flags=flags_from(args)))
     return 0
 
 
@@ -141,34 +138,3 @@ def _check_port(host: str, port: int) -> None:
             f"cannot listen on {host}:{port}: {reason}; choose another port with --port "
             "(--port 0 picks a free one)"
         ) from None
-
-
-async def _serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_settings.Flags) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _stopper(stop, sig))
-    daemon = Daemon(settings, clock=SystemClock(), flags=flags)
-    server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
-    serving = asyncio.create_task(server.serve(stop))
-    running = asyncio.create_task(daemon.run(stop))
-    while not server.started and not serving.done():
-        await asyncio.sleep(0.01)
-    if server.started:
-        names = ", ".join(daemon.runners)
-        print(
-            f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
-            f"data: {settings.data_dir})",
-            flush=True,
-        )
-    await asyncio.gather(serving, running)
-    log.info("stopped")
-
-
-def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
-    def handle() -> None:
-        if not stop.is_set():
-            log.info("%s received: finishing in-flight reconciles, then stopping", sig.name)
-        stop.set()
-
-    return handle

@@ -4,7 +4,8 @@
 `DELETE url` deletes. Credentials come from an environment variable or a file at request
 time, never from the spec itself, and every message that could carry them (an error
 body echoing a header, a URL with a password) is redacted before it leaves this module.
-This is the only module importing httpx.
+This is the only module importing httpx, and only once a request is made, so that loading
+the provider registry (every CLI verb that plans) does not load an HTTP client.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from reconciler.providers import base, validation
 from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
+
+if TYPE_CHECKING:
+    import httpx
 
 NAME = "http"
 REDACTED = "***"
@@ -69,6 +71,8 @@ class HttpProvider:
         headers, secrets = self._headers(resource, spec)
         timeout = self._timeout(spec)
         shown = f"{method} {_USERINFO.sub(REDACTED + '@', spec.url)}"
+        import httpx
+
         try:
             with httpx.Client(timeout=timeout) as client:
                 response = client.request(method, spec.url, headers=headers, json=body)

@@ -24,6 +24,7 @@ from reconciler.source.revision import FileEntry
 MiB = 1024 * 1024
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _UNSUPPORTED_TAGS = ("set", "omap", "pairs")
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"  # its scanner error's `problem`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,8 +203,15 @@ def _depth_problem(text: str, *, path: str, limits: Limits) -> Problem | None:
                     return Problem(path=path, line=line, message=message)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        if exc.problem != _LIBYAML_TOO_DEEP or exc.problem_mark is None:
+            return None  # the real parse reports it with its line
+        # libyaml (from PyYAML 6.0.4) stops at a nesting limit of its own, as deep as ours,
+        # often before the events above reach it (the scanner reads ahead).
+        message = f"nested deeper than the limit of {limits.max_depth}"
+        return Problem(path=path, line=exc.problem_mark.line + 1, message=message)
     except yaml.YAMLError:
-        return None  # the real parse reports it with its line
+        return None
     finally:
         loader.dispose()
     return None

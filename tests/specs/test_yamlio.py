@@ -128,9 +128,36 @@ def test_modest_alias_use_is_fine() -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "- " * 100_000 + "x\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "- " * 100_000 + "x\n",
+        # Just past the limit, where libyaml (PyYAML >= 6.0.4) stops with its own error first.
+        "[" * 1001 + "]" * 1001,
+        "- " * 1001 + "x\n",
+        "{a: " * 1001 + "1" + "}" * 1001,
+        "a: [" + "[" * 1000 + "]" * 1001 + "\n",
+    ],
+    ids=["flow", "block", "flow-1001", "block-1001", "mapping-1001", "under-a-key-1001"],
+)
 def test_nesting_deeper_than_the_limit_is_refused_without_crashing(text: str) -> None:
+    """Our own message whichever PyYAML reads it (newer ones have a nesting limit too)."""
     assert read(text) == ([], ["f.yaml:1: nested deeper than the limit of 1000"])
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    docs, problems = read("[" * 1000 + "]" * 1000)
+    assert problems == []
+    assert len(docs) == 1
+
+
+def test_a_syntax_error_in_a_deep_file_is_reported_as_such() -> None:
+    """The parser's own message (its wording is PyYAML's, so only its place is compared)."""
+    docs, problems = read("- " * 999 + "x\n" + "a: [1, 2\n")
+    assert docs == []
+    assert [p.split(": ", 1)[0] for p in problems] == ["f.yaml:2"]
+    assert "nested deeper" not in problems[0]
 
 
 def test_locate_finds_the_line_of_a_key_path_or_its_deepest_existing_part() -> None:

@@ -1,0 +1,51 @@
+"""The running daemon of `reconciler serve`: the reconcile loops and the HTTP server on one
+asyncio loop until SIGTERM or SIGINT. Kept apart from `serve.py` (arguments and settings) so
+that only this verb imports the web stack; `serve.run` imports it when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from reconciler.api import app as web
+from reconciler.api.server import HttpServer
+from reconciler.clock import SystemClock
+from reconciler.reconcile import settings as daemon_settings
+from reconciler.reconcile.daemon import Daemon
+
+log = logging.getLogger("reconciler")
+
+
+async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_settings.Flags) -> None:
+    """Run the daemon and its HTTP server until a signal sets `stop`; both finish in-flight work."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stopper(stop, sig))
+    daemon = Daemon(settings, clock=SystemClock(), flags=flags)
+    server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
+    serving = asyncio.create_task(server.serve(stop))
+    running = asyncio.create_task(daemon.run(stop))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        names = ", ".join(daemon.runners)
+        print(
+            f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
+            f"data: {settings.data_dir})",
+            flush=True,
+        )
+    await asyncio.gather(serving, running)
+    log.info("stopped")
+
+
+def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
+    def handle() -> None:
+        if not stop.is_set():
+            log.info("%s received: finishing in-flight reconciles, then stopping", sig.name)
+        stop.set()
+
+    return handle
