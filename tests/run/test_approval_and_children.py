@@ -185,7 +185,10 @@ def test_runbook_variables_are_checked_before_anything_runs(
         eng = engine(store)
         with pytest.raises(UsageError) as caught:
             await eng.start_runbook(_runbook(tmp_path), variables={"host": "a; rm -rf /"})
-        assert str(caught.value) == ('runbook disk-full: variable "host" must match ^[a-z0-9.-]+$')
+        assert str(caught.value) == (
+            'runbook disk-full: variable "host": "a; rm -rf /" does not match pattern'
+            ' "^[a-z0-9.-]+$"'
+        )
         run_id = await eng.start_runbook(_runbook(tmp_path), variables={"host": "db1"})
         run = await eng.wait(run_id)
         await eng.close()

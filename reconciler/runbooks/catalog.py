@@ -15,8 +15,10 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.errors import Problem
-from reconciler.run import runbook_check, runbook_plan, runbook_safety
-from reconciler.run.runbook_check import Entry, RunbookCheck
+from reconciler.runbooks import check as runbook_check
+from reconciler.runbooks import plan as runbook_plan
+from reconciler.runbooks import safety as runbook_safety
+from reconciler.runbooks.check import Entry, RunbookCheck
 from reconciler.source.revision import Tree
 from reconciler.specs import loader, runs, yamlio
 from reconciler.specs.snapshot import Snapshot
