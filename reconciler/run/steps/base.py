@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.clock import Clock
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.specs import runs
 from reconciler.store.base import RunKind, RunRecord
 
@@ -142,7 +142,7 @@ class StepFailed(ReconcilerError):
         self.exit_code = exit_code
 
 
-class UnsafeCommands(ReconcilerError, PermissionError):
+class UnsafeCommands(UsageError):
     """The safety policy flags commands of a run and its spec does not allow them."""
 
 

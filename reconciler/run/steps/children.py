@@ -56,7 +56,7 @@ async def _child(
         child = await ctx.host.run_child(
             kind=kind, spec=spec, variables=variables, child_id=child_id(ctx, step)
         )
-    except (UsageError, base.UnsafeCommands) as exc:
+    except UsageError as exc:
         raise base.StepFailed(str(exc)) from None
     return _result(child)
 
