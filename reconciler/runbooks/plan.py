@@ -1,9 +1,11 @@
 """The plan of one runbook run: its steps in execution order with their commands rendered.
 
-`runbook test` prints it and stops (nothing runs); `runbook execute` hands it to an
-executor. Order follows `dependsOn`, and among steps that are ready, the order they are
-written in. The rendered document (variables substituted) is kept too, so the safety pack
-can look at the commands as they will actually run.
+`runbook test` prints it and stops (nothing runs); `runbook execute` runs the runbook on
+the workflow engine and its report shows each step's argv from here. Order follows
+`dependsOn`, and among steps that are ready, the order they are written in. Commands
+render with the engine's renderer (`run.templating`), so the plan shows what runs. The
+rendered document (variables substituted) is kept too, so the safety pack can look at the
+commands as they will actually run.
 """
 
 from __future__ import annotations
