@@ -3,30 +3,40 @@
 The first positional argument is the repository directory when it names an existing
 folder, else it is the first runbook name and the directory is the current one. `execute`
 refuses a runbook with problems, and one whose dangerous commands are allowed by an
-override runs only after the user types its name on a terminal, or with `--yes`.
+override runs only after the user types its name on a terminal, or with `--yes`. It runs
+on the workflow engine, like every run of the daemon, and prints a line per step event.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import sys
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.cli import output
 from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
-from reconciler.run import (
-    runbook_exec,
-    runbook_generate,
-    runbook_plan,
-    runbook_report,
-    runbook_vars,
-    runbooks,
-)
+from reconciler.run import plans
+from reconciler.run.engine import Engine
+from reconciler.run.steps import base
+from reconciler.runbooks import catalog as runbooks
+from reconciler.runbooks import generate as runbook_generate
+from reconciler.runbooks import plan as runbook_plan
+from reconciler.runbooks import report as runbook_report
+from reconciler.runbooks import variables as runbook_vars
+from reconciler.runbooks import vetting
 from reconciler.source import git, tree
+from reconciler.specs import runs
+from reconciler.store.base import RunRecord, RunStatus
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
@@ -153,33 +163,56 @@ def run_execute(args: argparse.Namespace) -> int:
     ready = prepared(args)
     if ready is None:
         return 1
-    unsupported = runbook_exec.unsupported(ready.plan)
-    if unsupported:
-        raise UsageError("\n".join(unsupported))
     confirmed_by = confirm(ready, yes=args.yes)
     if confirmed_by is None:
         return 1
-    clock = SystemClock()
-    executor = runbook_exec.SequentialExecutor(
-        runner=runbook_exec.SubprocessRunner(clock=clock), clock=clock
-    )
-    result = executor.execute(ready.plan, progress=lambda line: print(line, flush=True))
+    with tempfile.TemporaryDirectory(prefix="reconciler-runbook-") as scratch:
+        store = SqliteStore(Path(scratch) / "run.db", retention=RetentionSettings())
+        try:
+            run = asyncio.run(execute(ready, store=store))
+        finally:
+            store.close()
     context = runbook_report.Context(
-        run_id=runbook_report.new_run_id(),
+        run_id=run.id,
         who=getpass.getuser(),
         override_reason=ready.entry.model.spec.dangerous_commands.reason if confirmed_by else None,
         dangers=ready.dangers,
         confirmed_by=confirmed_by,
     )
-    report = runbook_report.as_json(result, context=context)
-    stamp = result.started_at.strftime("%Y%m%dT%H%M%SZ")
+    report = runbook_report.as_json(run, plan=ready.plan, context=context)
+    started = run.started_at or datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     directory = Path(args.report_dir or Path("runbook-reports") / f"{ready.plan.name}-{stamp}")
     json_path, md_path = runbook_report.write(report, directory=directory)
     if args.data_dir:
-        record(runbook_report.run_record(result, context=context), data_dir=Path(args.data_dir))
-    print(f"{result.status.value}: {ready.plan.name} in {result.duration:.2f}s")
+        record(run, data_dir=Path(args.data_dir))
+    print(f"{run.status.value}: {ready.plan.name} in {report['durationSeconds']:.2f}s")
     print(f"report: {json_path} {md_path}")
-    return 0 if result.status.value == "succeeded" else 1
+    return 0 if run.status is RunStatus.SUCCEEDED else 1
+
+
+async def execute(ready: runbooks.Prepared, *, store: SqliteStore) -> RunRecord:
+    """Run the runbook on the workflow engine, one progress line per step event; the safety
+    pack already ran over it (`prepare`) and any override was confirmed (`confirm`)."""
+    found = vetting.findings(ready.dangers)
+
+    def vetted(spec: runs.Workflow | runs.Runbook, values: Mapping[str, Any]) -> base.Vetting:
+        return base.Vetting(findings=found, allowed=True, confirmed=True)
+
+    engine = Engine(
+        store=store,
+        clock=SystemClock(),
+        services=base.Services(vet=vetted),
+        new_id=lambda: str(uuid.uuid4()),
+        progress=lambda line: print(line, flush=True),
+    )
+    try:
+        run_id = await engine.start_runbook(
+            ready.entry.model, trigger="cli", variables=ready.plan.variables
+        )
+        return await engine.wait(run_id)
+    finally:
+        await engine.close()
 
 
 def confirm(ready: runbooks.Prepared, *, yes: bool) -> str | None:
@@ -207,11 +240,12 @@ def confirm(ready: runbooks.Prepared, *, yes: bool) -> str | None:
     return "tty"
 
 
-def record(run: Any, *, data_dir: Path) -> None:
+def record(run: RunRecord, *, data_dir: Path) -> None:
+    """Keep the run in the daemon's store, as the daemon shows it (no bookkeeping records)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(data_dir / "reconciler.db", retention=RetentionSettings())
     try:
-        store.create_run(run)
+        store.create_run(replace(run, steps=tuple(s for s in run.steps if s.name != plans.META)))
     finally:
         store.close()
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from reconciler.cli import client, output
 from reconciler.errors import TransientError, UsageError
-from reconciler.run import history, runbook_vars
+from reconciler.run import history
+from reconciler.runbooks import variables as runbook_vars
 from reconciler.source import tree
 from reconciler.specs import loader, runs
 from reconciler.store.base import RunKind

@@ -97,6 +97,7 @@ class Automation:
             runbook=self.catalog.runbook,
             request_sync=self._sync,
             evaluate_policy=self._check_policy,
+            vet=self.catalog.vet,
         )
         self.engine = Engine(store=self.store, clock=self.clock, services=services)
         found = await asyncio.to_thread(self.store.violations)

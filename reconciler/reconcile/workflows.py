@@ -1,7 +1,8 @@
 """The workflows, runbooks and bindings Git defines, and the timed jobs they ask for.
 
 `Catalog` keeps, per source, what its last-known-good revision defines; a name defined by
-two sources is taken from the source listed first in the settings. `Schedule` turns the
+two sources is taken from the source listed first in the settings. It also vets a run's
+commands with the safety pack and the extensions of the source that defines it. `Schedule` turns the
 catalog's cron and interval triggers into scheduler jobs named `workflow:<name>:<i>` (`i`
 is the trigger's position) and reconciles them like everything else: a job whose trigger
 changed is replaced, one whose workflow or trigger left Git is removed. Event triggers
@@ -11,13 +12,16 @@ changed is replaced, one whose workflow or trigger left Git is removed. Event tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reconciler.run.scheduling import Scheduler
+from reconciler.run.steps.base import Vetting
+from reconciler.runbooks import safety, vetting
 from reconciler.specs import models, runs, types
-from reconciler.specs.snapshot import Snapshot
+from reconciler.specs.snapshot import RegoFile, Snapshot
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "workflow:"
@@ -42,6 +46,8 @@ class _Defined:
     workflows: dict[str, Entry]
     runbooks: dict[str, runs.Runbook]
     bindings: dict[str, models.PolicyBinding]
+    safety: tuple[RegoFile, ...]  # the source's extensions of the runbook safety pack
+    data: dict[str, Any]
 
 
 class Catalog:
@@ -59,7 +65,11 @@ class Catalog:
         runbooks = {m.metadata.name: m for _, m in snapshot.runbooks if isinstance(m, runs.Runbook)}
         bindings = {m.metadata.name: m for _, m in snapshot.bindings}
         self._by_source[source] = _Defined(
-            workflows=workflows, runbooks=runbooks, bindings=bindings
+            workflows=workflows,
+            runbooks=runbooks,
+            bindings=bindings,
+            safety=tuple(safety.extension_modules(snapshot.rego)),
+            data=snapshot.data,
         )
 
     def _each(self) -> Iterator[_Defined]:
@@ -83,6 +93,21 @@ class Catalog:
 
     def runbook(self, name: str) -> runs.Runbook | None:
         return next((d.runbooks[name] for d in self._each() if name in d.runbooks), None)
+
+    def vet(self, spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any]) -> Vetting:
+        """The safety pack over `spec`, with the extensions of the source that defines it."""
+        name = spec.metadata.name
+        defined = next(
+            (
+                d
+                for d in self._each()
+                if name in (d.runbooks if isinstance(spec, runs.Runbook) else d.workflows)
+            ),
+            None,
+        )
+        if defined is None:
+            return vetting.vet(spec, variables)
+        return vetting.vet(spec, variables, extensions=defined.safety, data=defined.data)
 
     def binding(self, name: str) -> models.PolicyBinding | None:
         return next((d.bindings[name] for d in self._each() if name in d.bindings), None)

@@ -52,6 +52,7 @@ class Engine:
         sleep: base.Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.store, self.clock, self.new_id = store, clock, new_id
         self.recorder = Recorder(store)
@@ -65,6 +66,7 @@ class Engine:
             kinds=steps.kinds(),
             run_child=self._run_child,
             record_event=self._record_event,
+            progress=progress,
         )
         self._live: dict[str, workflow.Execution] = {}
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}
@@ -99,6 +101,7 @@ class Engine:
     async def _begin(
         self, plan: plans.Plan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> str:
+        plan = await self._vetted(plan)
         header = RunRecord(
             id=run_id or self.new_id(),
             kind=plan.kind,
@@ -111,6 +114,22 @@ class Engine:
         await self.recorder.create(replace(header, steps=(plans.meta_record(plan),)))
         self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
         return header.id
+
+    async def _vetted(self, plan: plans.Plan) -> plans.Plan:
+        """`plan` once the safety policy has seen its commands: refused when it flags any
+        the spec does not allow, else gated by an approval unless a human already confirmed."""
+        vetting = await asyncio.to_thread(self.parts.services.vet, plan.spec, plan.variables)
+        if not vetting.findings or vetting.confirmed:
+            return plan
+        found = "; ".join(vetting.findings)
+        what = f"{plan.kind.value} {plan.name}"
+        if not vetting.allowed:
+            raise base.UnsafeCommands(f"{what}: the safety policy refuses its commands: {found}")
+        message = (
+            f"{what} runs commands the safety policy flags ({found});"
+            f" allowed because: {vetting.reason}. Run it?"
+        )
+        return plans.with_approval(plan, message=message)
 
     def _launch(self, execution: workflow.Execution) -> None:
         run_id = execution.header.id

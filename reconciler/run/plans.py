@@ -10,18 +10,18 @@ exactly what was started even if the spec in Git has changed since.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.errors import UsageError
-from reconciler.run import dag, expressions, retry, templating
+from reconciler.run import dag, expressions, retry, templating, variables
 from reconciler.specs import runs, types
 from reconciler.store.base import RunKind, StepRecord, StepStatus
 
 META = "#run"
 """Name of the bookkeeping step record; no step name can start with `#`."""
+SAFETY_APPROVAL = "dangerous-commands"
+"""Name of the approval step a run gets when its commands are dangerous but allowed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +43,13 @@ class Plan:
     @property
     def max_parallelism(self) -> int:
         return self.spec.spec.max_parallelism if isinstance(self.spec, runs.Workflow) else 1
+
+    @property
+    def scope_variables(self) -> dict[str, Any]:
+        """`vars` of the run's templates and expressions (see `run.variables.scope`)."""
+        if isinstance(self.spec, runs.Runbook):
+            return variables.scope(self.spec.spec.variables, self.variables)
+        return dict(self.variables)
 
     @property
     def timeout(self) -> float | None:
@@ -92,34 +99,27 @@ def check(plan: Plan) -> None:
         retry.RetryPolicy.of(step.retry)
 
 
+def with_approval(plan: Plan, *, message: str) -> Plan:
+    """`plan` with an approval step first: every step without dependencies waits for it."""
+    taken = {s.name for s in [*plan.steps, *plan.on_failure]}
+    name = SAFETY_APPROVAL
+    while name in taken:
+        name += "-approval"
+    steps = plan.spec.spec.steps
+    gate = type(steps[0]).model_validate(
+        {"name": name, "kind": "approval", "approval": {"message": message}}
+    )
+    waiting = [s.model_copy(update={"depends_on": list(s.depends_on) or [name]}) for s in steps]
+    inner = plan.spec.spec.model_copy(update={"steps": [gate, *waiting]})
+    return replace(plan, spec=plan.spec.model_copy(update={"spec": inner}))
+
+
 def runbook_variables(runbook: runs.Runbook, given: Mapping[str, Any]) -> dict[str, Any]:
-    """`given` checked against the declared variables, with defaults filled in."""
-    declared = {v.name: v for v in runbook.spec.variables}
-    where = f"runbook {runbook.metadata.name}"
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        raise UsageError(f'{where}: unknown variable "{unknown[0]}"')
-    values: dict[str, Any] = {}
-    for name, variable in declared.items():
-        value = given.get(name, variable.default)
-        if value is None:
-            if variable.required:
-                raise UsageError(f'{where}: variable "{name}" is required')
-            continue
-        _check_variable(where, variable, value)
-        values[name] = value
-    return values
-
-
-def _check_variable(where: str, variable: runs.Variable, value: Any) -> None:
-    accepted, words = runs._TYPE_CHECKS[variable.type]
-    is_bool = isinstance(value, bool)
-    if not isinstance(value, accepted) or (
-        is_bool and variable.type is not runs.VariableType.BOOLEAN
-    ):
-        raise UsageError(f'{where}: variable "{variable.name}" must be {words}')
-    if variable.pattern and not re.search(variable.pattern, str(value)):
-        raise UsageError(f'{where}: variable "{variable.name}" must match {variable.pattern}')
+    """`given` typed and checked against the declared variables, with defaults filled in."""
+    try:
+        return variables.resolve(runbook.spec.variables, given)
+    except variables.VariableError as exc:
+        raise variables.VariableError(f"runbook {runbook.metadata.name}: {exc}") from None
 
 
 def _check_branches(graph: dag.Dag, step: runs.Step) -> None:

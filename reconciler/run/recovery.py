@@ -99,28 +99,33 @@ def _retry_left(step: runs.Step, record: StepRecord) -> bool:
     return retry.RetryPolicy.of(step.retry).should_retry(attempt=record.attempt, failure=failure)
 
 
+ROLLBACK_SUFFIX = ".rollback"
+"""A rollback runs as a step named after the step it undoes: `<step>.rollback`."""
+
+
 def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
-    """For a failed runbook: the rollback of each step that ran, newest first, in a chain."""
+    """For a failed runbook: the rollback of each step that succeeded, newest first, in a
+    chain. A step that failed is not rolled back: what it left is for a human to see."""
     if not isinstance(plan.spec, runs.Runbook):
         return []
     by_name = {s.name: s for s in plan.spec.spec.steps}
-    ran = [
+    done = [
         n
         for n in reversed(prior.finished)
-        if n in by_name and prior.states.get(n) in (StepStatus.SUCCEEDED, StepStatus.FAILED)
+        if n in by_name and prior.states.get(n) is StepStatus.SUCCEEDED
     ]
     chain: list[runs.Step] = []
-    for name in ran:
-        rollback = by_name[name].rollback
-        if rollback is None:
+    for name in done:
+        step = by_name[name]
+        if step.rollback is None:
             continue
         depends = [chain[-1].name] if chain else []
         chain.append(
             runs.Step(
-                name=f"{name}.rollback",
-                command=rollback.command,
-                shell=rollback.shell,
-                timeout=rollback.timeout,
+                name=f"{name}{ROLLBACK_SUFFIX}",
+                command=step.rollback.command,
+                shell=step.rollback.shell,
+                timeout=step.rollback.timeout or step.timeout or plan.spec.spec.timeout,
                 depends_on=depends,
                 always=True,
             )

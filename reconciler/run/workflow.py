@@ -48,6 +48,7 @@ class Parts:
     kinds: Mapping[runs.StepKind, base.Kind]
     run_child: Callable[..., Awaitable[RunRecord]]
     record_event: Callable[..., Awaitable[None]]
+    progress: Callable[[str], None] | None = None  # one line per step event, for a terminal
 
 
 class Execution:
@@ -66,13 +67,16 @@ class Execution:
         self.paused = paused
         self.abort: str | None = None  # why running steps are being stopped, if they are
         self.scope: dict[str, Any] = {
-            "vars": dict(plan.variables),
+            "vars": plan.scope_variables,
             "run": {"id": header.id, "name": header.name},
             "steps": {name: _view(rec) for name, rec in self.state.records.items()},
         }
         self.approvals: dict[str, asyncio.Future[base.Approval]] = {}
         self.waiting: set[str] = set()
         self._wake = asyncio.Event()
+        order = dag.build(plan.steps).order
+        self.labels = {n: f"[{i}/{len(order)}] {n}" for i, n in enumerate(order, start=1)}
+        self._announced: set[str] = set()
 
     @property
     def states(self) -> dict[str, StepStatus]:
@@ -127,6 +131,10 @@ class Execution:
     async def _handle_failure(self, error: str) -> None:
         self.scope["failure"] = {"error": error}
         handlers = self.plan.on_failure or recovery.rollbacks(self.plan, self.state)
+        for step in handlers:
+            undone = step.name.removesuffix(recovery.ROLLBACK_SUFFIX)
+            rollback = undone != step.name and not self.plan.on_failure
+            self.labels[step.name] = f"rollback {undone}" if rollback else f"onFailure {step.name}"
         if handlers:
             await self._walk(dag.build(handlers), self.plan.max_parallelism)
 
@@ -225,17 +233,26 @@ class Execution:
         if step.name in self.state.gated and not await self._gate(step, attempt):
             return
         while True:
-            failure = await self._attempt(step, attempt)
-            if failure is None:
+            failed = await self._attempt(step, attempt)
+            if failed is None:
                 return
+            failure, error = failed
             if not policy.should_retry(attempt=attempt, failure=failure):
                 self.states[step.name] = StepStatus.FAILED
+                self._say(step.name, f"failed: {error}")
                 return
-            await self.parts.sleep(policy.delay(attempt=attempt, rand=self.parts.rand))
+            delay = policy.delay(attempt=attempt, rand=self.parts.rand)
+            self._say(
+                step.name,
+                f"attempt {attempt}/{policy.max_attempts} failed: {error}; retry in {delay:.2f}s",
+            )
+            await self.parts.sleep(delay)
             attempt += 1
 
-    async def _attempt(self, step: runs.Step, attempt: int) -> retry.Failure | None:
+    async def _attempt(self, step: runs.Step, attempt: int) -> tuple[retry.Failure, str] | None:
+        """None when the attempt succeeded (or was cancelled), else why it failed."""
         self.states[step.name] = StepStatus.RUNNING
+        began = self.parts.clock.monotonic()
         async with self._slot(step):
             record = StepRecord(
                 name=step.name,
@@ -263,8 +280,10 @@ class Execution:
         )
         if failure is None or status is StepStatus.CANCELLED:
             self.states[step.name] = status
+            took = self.parts.clock.monotonic() - began
+            self._say(step.name, f"{status.value} in {took:.2f}s")
             return None
-        return failure
+        return failure, error or ""
 
     async def _outcome(
         self, step: runs.Step, attempt: int
@@ -279,6 +298,7 @@ class Execution:
             clock=self.parts.clock,
             sleep=self.parts.sleep,
             host=self,
+            announce=lambda line: self._announce(step.name, line),
         )
         try:
             async with asyncio.timeout(timeout):
@@ -333,6 +353,7 @@ class Execution:
         self, name: str, status: StepStatus, *, attempt: int | None = None, error: str | None = None
     ) -> None:
         self.states[name] = status
+        self._say(name, status.value + (f": {error}" if error else ""))
         now = self.parts.clock.now()
         await self._record(
             StepRecord(
@@ -344,6 +365,16 @@ class Execution:
                 error=error,
             )
         )
+
+    def _announce(self, name: str, line: str) -> None:
+        """A step's own progress line, said once per step (not again for each retry)."""
+        if name not in self._announced:
+            self._announced.add(name)
+            self._say(name, line)
+
+    def _say(self, name: str, text: str) -> None:
+        if self.parts.progress is not None:
+            self.parts.progress(f"{self.labels.get(name, name)}: {text}")
 
     async def _record(self, record: StepRecord, *, wait: bool = False) -> None:
         self.state.add(record)

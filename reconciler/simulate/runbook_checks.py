@@ -8,7 +8,10 @@ defaults, run nothing), over a snapshot the sandbox already loaded.
 from __future__ import annotations
 
 from reconciler.errors import Problem, ReconcilerError
-from reconciler.run import runbook_check, runbook_plan, runbook_safety, runbooks
+from reconciler.runbooks import catalog as runbooks
+from reconciler.runbooks import check as runbook_check
+from reconciler.runbooks import plan as runbook_plan
+from reconciler.runbooks import safety as runbook_safety
 from reconciler.source.revision import Tree
 from reconciler.specs import runs
 from reconciler.specs.snapshot import Snapshot

@@ -139,6 +139,31 @@ class PolicyCheck(models.Model):
     deny: list[str] = Field(default_factory=list, description="steps run only when denied")
 
 
+class JsonCheck(models.Model):
+    """A value of the command's JSON stdout: `path` like `$.status` or `$.items[0].id`,
+    which must exist (`exists: true`), be absent (`exists: false`) or equal `equals`."""
+
+    path: str = Field(pattern=r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*$")
+    equals: Any = None
+    exists: bool | None = None
+
+
+class Expect(models.Model):
+    """Checks on a finished command; `stdout`/`stderr` are substrings to find,
+    `stdoutRegex` a regular expression to search for, `json` checks on stdout as JSON."""
+
+    exit_code: int | None = 0
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_regex: str | None = None
+    json_: list[JsonCheck] = Field(default_factory=list, alias="json")
+
+    @field_validator("stdout_regex", mode="after")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        return _regex(value)
+
+
 class Step(models.Model):
     """One node of the DAG. The key named by `kind` holds what the step does."""
 
@@ -159,6 +184,9 @@ class Step(models.Model):
     retry: Retry | None = None
     idempotent: bool = False
     always: bool = Field(default=False, description="run even when a dependency failed")
+    expect: Expect | None = Field(
+        default=None, description="checks on a command step's result (default: exit code 0)"
+    )
 
     @field_validator(*(kind.value for kind in StepKind), mode="after")
     @classmethod
@@ -285,31 +313,6 @@ class Variable(models.Model):
         return value
 
 
-class JsonCheck(models.Model):
-    """A value of the command's JSON stdout: `path` like `$.status` or `$.items[0].id`,
-    which must exist (`exists: true`), be absent (`exists: false`) or equal `equals`."""
-
-    path: str = Field(pattern=r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*$")
-    equals: Any = None
-    exists: bool | None = None
-
-
-class Expect(models.Model):
-    """Checks on a finished command; `stdout`/`stderr` are substrings to find,
-    `stdoutRegex` a regular expression to search for, `json` checks on stdout as JSON."""
-
-    exit_code: int | None = 0
-    stdout: str | None = None
-    stderr: str | None = None
-    stdout_regex: str | None = None
-    json_: list[JsonCheck] = Field(default_factory=list, alias="json")
-
-    @field_validator("stdout_regex", mode="after")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        return _regex(value)
-
-
 class Rollback(models.Model):
     command: list[str] = Field(min_length=1)
     shell: bool = False
@@ -317,7 +320,6 @@ class Rollback(models.Model):
 
 
 class RunbookStep(Step):
-    expect: Expect | None = None
     rollback: Rollback | None = None
 
 

@@ -12,7 +12,7 @@ from reconciler.run.engine import ApprovalRefused
 from reconciler.run.steps import base
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
+from reconciler.store.base import RunRecord, RunStatus, StepStatus
 from tests.run.helpers import (
     engine,
     latest,
@@ -185,7 +185,10 @@ def test_runbook_variables_are_checked_before_anything_runs(
         eng = engine(store)
         with pytest.raises(UsageError) as caught:
             await eng.start_runbook(_runbook(tmp_path), variables={"host": "a; rm -rf /"})
-        assert str(caught.value) == ('runbook disk-full: variable "host" must match ^[a-z0-9.-]+$')
+        assert str(caught.value) == (
+            'runbook disk-full: variable "host": "a; rm -rf /" does not match pattern'
+            ' "^[a-z0-9.-]+$"'
+        )
         run_id = await eng.start_runbook(_runbook(tmp_path), variables={"host": "db1"})
         run = await eng.wait(run_id)
         await eng.close()
@@ -194,3 +197,25 @@ def test_runbook_variables_are_checked_before_anything_runs(
 
     asyncio.run(scenario())
     assert store.list_runs()[0].status is RunStatus.SUCCEEDED
+
+
+def test_runbook_variables_are_typed_from_text_and_missing_ones_render_empty(
+    store: sqlite.SqliteStore,
+) -> None:
+    book = runbook(
+        [{"name": "show", "command": ["echo", "{{ vars.n }}+1|{{ vars.note }}|"]}],
+        variables=[{"name": "n", "type": "integer", "required": True}, {"name": "note"}],
+    )
+
+    async def scenario() -> RunRecord:
+        eng = engine(store)
+        run = await eng.wait(await eng.start_runbook(book, variables={"n": "3"}))
+        await eng.close()
+        return run
+
+    run = asyncio.run(scenario())
+    assert latest(run)["show"].output["stdout"] == "3+1||\n"
+    stored = store.get_run(run.id)
+    assert stored is not None
+    meta = next(s for s in stored.steps if s.name == "#run")
+    assert meta.output["variables"] == {"n": 3}

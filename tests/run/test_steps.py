@@ -249,3 +249,48 @@ def test_policy_deny_without_branches_fails(store: sqlite.SqliteStore) -> None:
     )
     run = asyncio.run(run_to_end(store, spec, services=base.Services(evaluate_policy=_evaluate)))
     assert run.error == "step p failed: deploy.freeze: prod is frozen"
+
+
+def test_workflow_command_steps_take_the_runbook_expectations(store: sqlite.SqliteStore) -> None:
+    document = '{"state": "down", "items": [{"id": 7}]}'
+    expect = {
+        "stdoutRegex": "^version [0-9]+$",
+        "json": [{"path": "$.state", "equals": "ok"}, {"path": "$.items[0].id", "exists": True}],
+    }
+    spec = workflow(
+        [
+            {"name": "ok", "command": ["echo", "version 2"], "expect": {"stdoutRegex": "^version"}},
+            {"name": "bad", "command": ["echo", document], "expect": expect},
+            {"name": "any", "command": ["sh", "-c", "exit 5"], "expect": {"exitCode": None}},
+        ]
+    )
+    run = asyncio.run(run_to_end(store, spec))
+    assert statuses(run) == {
+        "ok": StepStatus.SUCCEEDED,
+        "bad": StepStatus.FAILED,
+        "any": StepStatus.SUCCEEDED,
+    }
+    assert latest(run)["bad"].error == (
+        'stdout does not match "^version [0-9]+$"; $.state is "down", expected "ok"'
+    )
+
+
+def test_progress_lines_follow_the_steps(store: sqlite.SqliteStore) -> None:
+    lines: list[str] = []
+    spec = workflow(
+        [
+            {
+                "name": "flaky",
+                "command": ["sh", "-c", "exit 2"],
+                "retry": {"maxAttempts": 2, "backoff": "1ms", "jitter": False},
+            },
+            {"name": "next", "dependsOn": ["flaky"], "command": ["true"]},
+        ]
+    )
+    asyncio.run(run_to_end(store, spec, progress=lines.append))
+    assert lines == [
+        "[1/2] flaky: running sh -c 'exit 2'",
+        "[1/2] flaky: attempt 1/2 failed: exit code 2, expected 0; retry in 0.00s",
+        "[1/2] flaky: failed: exit code 2, expected 0",
+        "[2/2] next: skipped",
+    ]

@@ -102,7 +102,7 @@ def test_bad_variables_are_refused(
 
 
 def test_a_nul_in_a_value_is_refused(tmp_path: Path) -> None:
-    from reconciler.run import runbook_vars
+    from reconciler.run import variables as runbook_vars
     from reconciler.specs import runs
 
     variable = runs.Variable(name="x")

@@ -168,11 +168,11 @@ def test_a_timeout_kills_the_whole_process_group(cli: Cli, repo: Repo, tmp_path:
         "runbook", "execute", repo({"runbooks/h.yaml": book}), "hang", "--report-dir", reports
     )
     assert done.code == 1
-    assert "[1/1] hang: failed: timed out after 0.3s" in done.lines
+    assert "[1/1] hang: failed: timed out after 300ms" in done.lines
     child = int(pidfile.read_text())
     assert not alive(child)
     step = report_of(reports)["steps"][0]
-    assert (step["timedOut"], step["error"]) == (True, "timed out after 0.3s")
+    assert (step["timedOut"], step["error"]) == (True, "timed out after 300ms")
 
 
 def test_report_files_and_store_record(cli: Cli, repo: Repo, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.run import runbook_generate
+from reconciler.runbooks import generate as runbook_generate
 from tests import gitrepo
 from tests.runbooks.conftest import Cli, Repo, runbook
 

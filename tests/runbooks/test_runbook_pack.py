@@ -9,7 +9,7 @@ import pytest
 
 from reconciler import assets
 from reconciler.policy import testing
-from reconciler.run import runbook_safety
+from reconciler.runbooks import safety as runbook_safety
 from reconciler.specs.snapshot import RegoFile
 
 PACK_TESTS = "reconciler.packs.runbook_safety_test"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.clock import Clock
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.specs import runs
 from reconciler.store.base import RunKind, RunRecord
 
@@ -38,6 +38,24 @@ async def _no_policy(policy: str, document: Mapping[str, Any]) -> PolicyVerdict:
     raise StepFailed("no policy evaluator is configured")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Vetting:
+    """What the command-safety check found in a run's commands before it starts."""
+
+    findings: tuple[str, ...] = ()
+    allowed: bool = False  # the spec's `dangerousCommands` override allows them
+    reason: str = ""  # the override's reason
+    confirmed: bool = False  # a human already confirmed the override (`runbook execute`)
+
+
+def _unvetted(spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any]) -> Vetting:
+    return Vetting()
+
+
+def _quiet(line: str) -> None:
+    return None
+
+
 def _none(name: str) -> None:
     return None
 
@@ -50,6 +68,7 @@ class Services:
     runbook: Callable[[str], runs.Runbook | None] = _none
     request_sync: Callable[[str | None], Awaitable[Any]] = _no_sync
     evaluate_policy: Callable[[str, Mapping[str, Any]], Awaitable[PolicyVerdict]] = _no_policy
+    vet: Callable[[runs.Workflow | runs.Runbook, Mapping[str, Any]], Vetting] = _unvetted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +122,7 @@ class StepContext:
     clock: Clock
     sleep: Sleep
     host: Host
+    announce: Callable[[str], None] = _quiet  # a line of progress about this step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +140,10 @@ class StepFailed(ReconcilerError):
         super().__init__(message)
         self.outputs = outputs or {}
         self.exit_code = exit_code
+
+
+class UnsafeCommands(UsageError):
+    """The safety policy flags commands of a run and its spec does not allow them."""
 
 
 class Kind(Protocol):

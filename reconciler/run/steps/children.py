@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.errors import UsageError
 from reconciler.run import templating
 from reconciler.run.steps import base
 from reconciler.specs import runs
@@ -27,10 +28,7 @@ class Subflow:
         if workflow is None:
             raise base.StepFailed(f'no workflow "{spec.workflow}"')
         variables = templating.render_value(dict(spec.inputs), ctx.scope)
-        child = await ctx.host.run_child(
-            kind=RunKind.WORKFLOW, spec=workflow, variables=variables, child_id=child_id(ctx, step)
-        )
-        return _result(child)
+        return await _child(ctx, step, kind=RunKind.WORKFLOW, spec=workflow, variables=variables)
 
 
 class Runbook:
@@ -41,10 +39,26 @@ class Runbook:
         if runbook is None:
             raise base.StepFailed(f'no runbook "{spec.name}"')
         variables = templating.render_value(dict(spec.variables), ctx.scope)
+        return await _child(ctx, step, kind=RunKind.RUNBOOK, spec=runbook, variables=variables)
+
+
+async def _child(
+    ctx: base.StepContext,
+    step: runs.Step,
+    *,
+    kind: RunKind,
+    spec: runs.Workflow | runs.Runbook,
+    variables: Any,
+) -> base.StepResult:
+    """The child run's result; a child refused before it starts (its variables, the safety
+    policy) fails the step with the reason."""
+    try:
         child = await ctx.host.run_child(
-            kind=RunKind.RUNBOOK, spec=runbook, variables=variables, child_id=child_id(ctx, step)
+            kind=kind, spec=spec, variables=variables, child_id=child_id(ctx, step)
         )
-        return _result(child)
+    except UsageError as exc:
+        raise base.StepFailed(str(exc)) from None
+    return _result(child)
 
 
 def _result(child: RunRecord) -> base.StepResult:

@@ -5,7 +5,8 @@ argument whatever it holds; only `shell: true` goes through `/bin/sh -c`, with e
 quoted. The process leads a new session (`start_new_session=True`), so a timeout or cancel
 kills the whole group with `os.killpg`, grandchildren included: SIGTERM, then SIGKILL after
 a grace period. stdout and stderr are read concurrently and kept up to a bound (the rest is
-drained and counted). Runbook steps may carry `expect` checks on the result.
+drained and counted). `expect` checks the result (`run.expect`): exit code (0 unless
+said otherwise), substrings and a regular expression of the output, JSON paths of stdout.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 from typing import Any
 
-from reconciler.run import templating
+from reconciler.run import expect, templating
 from reconciler.run.steps import base
 from reconciler.specs import runs
 
@@ -26,9 +28,12 @@ class Command:
     async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.command is not None
         if step.shell:
-            argv = ["/bin/sh", "-c", templating.render_shell(step.command, ctx.scope)]
+            line = templating.render_shell(step.command, ctx.scope)
+            argv = ["/bin/sh", "-c", line]
         else:
             argv = templating.render_argv(step.command, ctx.scope)
+            line = shlex.join(argv)
+        ctx.announce(f"running {line}")
         outputs = await execute(argv, limits=ctx.limits)
         _check(step, outputs)
         return base.StepResult(outputs=outputs)
@@ -98,15 +103,9 @@ async def _kill_group(proc: asyncio.subprocess.Process, *, grace: float) -> None
 
 
 def _check(step: runs.Step, outputs: dict[str, Any]) -> None:
-    expect = getattr(step, "expect", None) or runs.Expect()
     code = outputs["exitCode"]
-    if expect.exit_code is not None and code != expect.exit_code:
-        raise base.StepFailed(
-            f"exit code {code}, expected {expect.exit_code}", outputs=outputs, exit_code=code
-        )
-    for stream in ("stdout", "stderr"):
-        wanted = getattr(expect, stream)
-        if wanted is not None and wanted not in outputs[stream]:
-            raise base.StepFailed(
-                f"{stream} does not contain {wanted!r}", outputs=outputs, exit_code=code
-            )
+    found = expect.failures(
+        step.expect, exit_code=code, stdout=outputs["stdout"], stderr=outputs["stderr"]
+    )
+    if found:
+        raise base.StepFailed("; ".join(found), outputs=outputs, exit_code=code)

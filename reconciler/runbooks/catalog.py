@@ -2,9 +2,10 @@
 
 A `Catalog` is one load of the repository (every runbook that passed the schema, the
 problems of those that did not, and the safety pack with the repository's extensions).
-`validate` adds the checks of `runbook_check`; `prepare` renders one runbook's variables
+`validate` adds the checks of `runbooks.check`; `prepare` renders one runbook's variables
 into a plan and checks it again as rendered, since a variable can turn a harmless command
-into a dangerous one. Running a plan is `runbook_exec`'s job, reporting `runbook_report`'s.
+into a dangerous one. Running is the workflow engine's job (`run.engine`), reporting
+`runbooks.report`'s.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 
 from reconciler import errors
 from reconciler.errors import Problem
-from reconciler.run import runbook_check, runbook_plan, runbook_safety
-from reconciler.run.runbook_check import Entry, RunbookCheck
+from reconciler.runbooks import check as runbook_check
+from reconciler.runbooks import plan as runbook_plan
+from reconciler.runbooks import safety as runbook_safety
+from reconciler.runbooks.check import Entry, RunbookCheck
 from reconciler.source.revision import Tree
 from reconciler.specs import loader, runs, yamlio
 from reconciler.specs.snapshot import Snapshot

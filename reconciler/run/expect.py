@@ -1,4 +1,4 @@
-"""The `expect` checks of a runbook step, applied to a finished command.
+"""The `expect` checks of a command step (workflow or runbook), applied to its result.
 
 Without `expect` a step must exit 0. `stdout`/`stderr` are substrings to find, `stdoutRegex`
 a regular expression searched line-wise, and each `json` check reads stdout as JSON and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler.specs import runs
 
@@ -18,41 +18,20 @@ _PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
 _MISSING = object()
 
 
-class Finished(Protocol):
-    """What a check needs of a finished command."""
-
-    @property
-    def exit_code(self) -> int | None: ...
-    @property
-    def stdout(self) -> str: ...
-    @property
-    def stderr(self) -> str: ...
-    @property
-    def timed_out(self) -> bool: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-def failures(expect: runs.Expect | None, *, result: Finished, timeout: float | None) -> list[str]:
-    """Why `result` does not meet `expect`; empty when it does."""
-    if result.error is not None:
-        return [result.error]
-    if result.timed_out:
-        return [f"timed out after {timeout:g}s" if timeout is not None else "timed out"]
+def failures(expect: runs.Expect | None, *, exit_code: int, stdout: str, stderr: str) -> list[str]:
+    """Why the result does not meet `expect`; empty when it does."""
     expect = expect or runs.Expect()
     found: list[str] = []
-    if expect.exit_code is not None and result.exit_code != expect.exit_code:
-        found.append(f"exit code {result.exit_code}, expected {expect.exit_code}")
-    if expect.stdout is not None and expect.stdout not in result.stdout:
+    if expect.exit_code is not None and exit_code != expect.exit_code:
+        found.append(f"exit code {exit_code}, expected {expect.exit_code}")
+    if expect.stdout is not None and expect.stdout not in stdout:
         found.append(f"stdout does not contain {json.dumps(expect.stdout)}")
-    if expect.stderr is not None and expect.stderr not in result.stderr:
+    if expect.stderr is not None and expect.stderr not in stderr:
         found.append(f"stderr does not contain {json.dumps(expect.stderr)}")
-    if expect.stdout_regex is not None and not re.search(
-        expect.stdout_regex, result.stdout, re.MULTILINE
-    ):
+    if expect.stdout_regex is not None and not re.search(expect.stdout_regex, stdout, re.MULTILINE):
         found.append(f"stdout does not match {json.dumps(expect.stdout_regex)}")
     if expect.json_:
-        found += _json_failures(expect.json_, stdout=result.stdout)
+        found += _json_failures(expect.json_, stdout=stdout)
     return found
 
 

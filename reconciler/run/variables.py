@@ -1,41 +1,27 @@
-"""Runbook variables: typed values from `--var k=v`, and their substitution into commands.
+"""Run variables: declared, typed, checked once for every path that starts a run.
 
-Substitution is the injection boundary, so it is deliberately dumb: `{{ vars.x }}` inside one
-argv element becomes the value's text inside that same element, never re-split and never
-seen by a shell. With `shell: true` the value is `shlex.quote`d first, so the shell reads it
-as one word. A NUL character cannot be passed in an argv element and is refused outright;
-every other character (`;`, `$(...)`, backquotes, newlines) is passed through as data.
+A runbook declares its variables; `resolve` turns what a caller gave (command-line text
+from `--var k=v`, a workflow step's rendered values, a remediation's violation) into typed
+values: text is coerced to the declared type (`"3"` for an integer is 3), defaults fill
+in, and every problem is reported at once. A declared variable given no value and without
+a default is rendered as the empty string (`scope`); a name nobody declared is an error.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import UsageError
 from reconciler.specs import runs
 
-PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
-_VAR_REF = re.compile(r"^vars\.([A-Za-z0-9_][-A-Za-z0-9_.]*)$")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
 
 class VariableError(UsageError):
     """A variable given on the command line (or its default) is missing or wrong."""
-
-
-def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """`["a=1", "b=x=y"]` -> `{"a": "1", "b": "x=y"}`; `VariableError` for an item without `=`."""
-    values: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise VariableError(f'--var "{item}": must be NAME=VALUE')
-        values[name] = value
-    return values
 
 
 def coerce(variable: runs.Variable, value: Any) -> Any:
@@ -100,48 +86,12 @@ def resolve(variables: Sequence[runs.Variable], given: Mapping[str, Any]) -> dic
     return values
 
 
-def template_issues(text: str, declared: Iterable[str]) -> list[str]:
-    """What is wrong with the `{{ ... }}` placeholders of one string."""
-    known = set(declared)
-    issues: list[str] = []
-    for match in PLACEHOLDER.finditer(text):
-        ref = _VAR_REF.fullmatch(match.group(1))
-        if ref is None:
-            issues.append(f'unsupported template "{match.group(0)}" (use {{{{ vars.NAME }}}})')
-        elif ref.group(1) not in known:
-            issues.append(f'unknown variable "{ref.group(1)}"')
-    return issues
-
-
-def render(text: str, values: Mapping[str, Any], *, shell: bool = False) -> str:
-    """`text` with each `{{ vars.x }}` replaced by the value (quoted for a shell when `shell`).
-
-    A variable without a value renders as the empty string (quoted: `''`).
-    """
-
-    def value_of(match: re.Match[str]) -> str:
-        ref = _VAR_REF.fullmatch(match.group(1))
-        if ref is None:
-            return match.group(0)
-        value = _text(values.get(ref.group(1), ""))
-        if "\0" in value:
-            raise VariableError(f'variable "{ref.group(1)}": must not contain a NUL character')
-        return shlex.quote(value) if shell else value
-
-    return PLACEHOLDER.sub(value_of, text)
-
-
-def render_argv(argv: Sequence[str], values: Mapping[str, Any], *, shell: bool) -> tuple[str, ...]:
-    """Each element rendered on its own: the result has exactly as many elements as `argv`."""
-    return tuple(render(item, values, shell=shell) for item in argv)
+def scope(variables: Sequence[runs.Variable], values: Mapping[str, Any]) -> dict[str, Any]:
+    """What templates see as `vars`: every declared variable, "" for those without a value."""
+    return {v.name: "" for v in variables} | dict(values)
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
-
-
-def display(value: Any) -> str:
-    """How a variable's value is shown in plans and reports."""
-    return _text(value)

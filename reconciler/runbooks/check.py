@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Problem
-from reconciler.run import runbook_safety, runbook_vars
+from reconciler.run import variables as run_vars
+from reconciler.runbooks import safety as runbook_safety
+from reconciler.runbooks import variables as runbook_vars
 from reconciler.source.revision import Tree
 from reconciler.specs import runs, types, yamlio
 from reconciler.specs.snapshot import Document
@@ -143,6 +145,6 @@ def _default_issues(loc: Loc, variable: runs.Variable) -> Iterator[tuple[Loc, An
     if variable.default is None:
         return
     try:
-        runbook_vars.coerce(variable, variable.default)
+        run_vars.coerce(variable, variable.default)
     except ValueError as exc:
         yield loc, str(exc)

@@ -23,7 +23,7 @@ import yaml
 
 from reconciler import assets, errors
 from reconciler.errors import Problem
-from reconciler.run import runbook_vars
+from reconciler.run import variables as run_vars
 from reconciler.source.revision import FileEntry, Revision, Tree
 from reconciler.source.tree import git_blob_id
 from reconciler.specs import runs
@@ -115,7 +115,7 @@ def _with_default(raw: dict[str, Any], incident: Mapping[str, Any]) -> dict[str,
         return raw
     variable = runs.Variable.model_validate({k: v for k, v in raw.items() if k != "default"})
     try:
-        value = runbook_vars.coerce(variable, incident[name])
+        value = run_vars.coerce(variable, incident[name])
     except ValueError as exc:
         raise errors.UsageError(f'incident "{name}": {exc}') from None
     return {**raw, "default": value}

@@ -1,5 +1,8 @@
-"""The record of one runbook run: `report.json` for machines, `report.md` for people, and a
-`RunRecord` for the store.
+"""The report of one runbook run, rendered from its run record: `report.json` for machines,
+`report.md` for people.
+
+The engine records the run (one step record per attempt, rollbacks as `<step>.rollback`);
+the report reads that record beside the runbook's plan (for each step's argv as run).
 
 Outputs are truncated (head and tail kept) so a chatty command cannot make a report huge.
 Who ran it, when, with which variables, and any override of the safety pack (with its
@@ -12,14 +15,15 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.run import runbook_vars
-from reconciler.run.runbook_exec import RunResult, StepResult
-from reconciler.run.runbook_safety import Danger
-from reconciler.store.base import RunKind, RunRecord, StepRecord, StepStatus
+from reconciler.run.recovery import ROLLBACK_SUFFIX
+from reconciler.runbooks import variables as runbook_vars
+from reconciler.runbooks.plan import Command, Plan
+from reconciler.runbooks.safety import Danger
+from reconciler.store.base import RunRecord, StepRecord, StepStatus
 
 MAX_OUTPUT = 4000
 
@@ -48,25 +52,57 @@ def truncate(text: str, limit: int = MAX_OUTPUT) -> str:
     return f"{text[:half]}\n... [{len(text) - 2 * half} characters truncated] ...\n{text[-half:]}"
 
 
-def as_json(result: RunResult, *, context: Context) -> dict[str, Any]:
-    plan = result.plan
+def as_json(run: RunRecord, *, plan: Plan, context: Context) -> dict[str, Any]:
+    attempts = _attempts(run)
+    steps = [_step_json(s.name, s.command, attempts.get(s.name, [])) for s in plan.steps]
+    rollbacks = [
+        _step_json(name.removesuffix(ROLLBACK_SUFFIX), _rollback_of(plan, name), records)
+        for name, records in attempts.items()
+        if name.endswith(ROLLBACK_SUFFIX)
+    ]
+    finished = run.finished_at or run.started_at
     return {
-        "runId": context.run_id,
+        "runId": run.id,
         "runbook": plan.name,
         "path": plan.path,
         "type": plan.type.value,
         "revision": context.revision,
-        "result": result.status.value,
-        "error": result.error,
+        "result": run.status.value,
+        "error": _error(run, steps),
         "who": context.who,
-        "startedAt": result.started_at.isoformat(),
-        "finishedAt": result.finished_at.isoformat(),
-        "durationSeconds": round(result.duration, 3),
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "finishedAt": finished.isoformat() if finished else None,
+        "durationSeconds": round(_seconds(run.started_at, finished), 3),
         "variables": {k: runbook_vars.display(v) for k, v in plan.variables.items()},
         "overrides": _overrides(context),
-        "steps": [_step_json(s) for s in result.steps],
-        "rollback": [_step_json(s) for s in result.rollbacks],
+        "steps": steps,
+        "rollback": rollbacks,
     }
+
+
+def _attempts(run: RunRecord) -> dict[str, list[StepRecord]]:
+    """Each step's attempt records in attempt order, steps in the order they first ran."""
+    found: dict[str, dict[int, StepRecord]] = {}
+    for record in run.steps:
+        if not record.name.startswith("#"):
+            found.setdefault(record.name, {})[record.attempt] = record
+    return {name: [byn[n] for n in sorted(byn)] for name, byn in found.items()}
+
+
+def _rollback_of(plan: Plan, name: str) -> Command | None:
+    undone = name.removesuffix(ROLLBACK_SUFFIX)
+    return next((s.rollback for s in plan.steps if s.name == undone), None)
+
+
+def _error(run: RunRecord, steps: Sequence[dict[str, Any]]) -> str | None:
+    failed = next((s for s in steps if s["status"] == StepStatus.FAILED.value), None)
+    if failed is not None:
+        return f"step {failed['name']}: {failed['error']}"
+    return run.error
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float:
+    return 0.0 if start is None or end is None else (end - start).total_seconds()
 
 
 def _overrides(context: Context) -> list[dict[str, Any]]:
@@ -86,21 +122,24 @@ def _overrides(context: Context) -> list[dict[str, Any]]:
     ]
 
 
-def _step_json(step: StepResult) -> dict[str, Any]:
-    last = step.attempts[-1] if step.attempts else None
-    result = last.result if last else None
+def _step_json(name: str, command: Command | None, records: Sequence[StepRecord]) -> dict[str, Any]:
+    last = records[-1] if records else None
+    output = last.output if last else {}
+    error = last.error if last else None
     return {
-        "name": step.name,
-        "status": step.status.value,
-        "argv": list(step.command.argv) if step.command else None,
-        "shell": step.command.shell if step.command else False,
-        "attempts": len(step.attempts),
-        "durationSeconds": round(step.duration, 3),
-        "exitCode": result.exit_code if result else None,
-        "timedOut": result.timed_out if result else False,
-        "stdout": truncate(result.stdout) if result else "",
-        "stderr": truncate(result.stderr) if result else "",
-        "error": step.error,
+        "name": name,
+        "status": last.status.value if last else StepStatus.SKIPPED.value,
+        "argv": list(command.argv) if command else None,
+        "shell": command.shell if command else False,
+        "attempts": len([r for r in records if r.status is not StepStatus.SKIPPED]),
+        "durationSeconds": round(
+            _seconds(records[0].started_at, last.finished_at) if last else 0.0, 3
+        ),
+        "exitCode": output.get("exitCode"),
+        "timedOut": (error or "").startswith("timed out"),
+        "stdout": truncate(output.get("stdout", "")),
+        "stderr": truncate(output.get("stderr", "")),
+        "error": error,
     }
 
 
@@ -172,56 +211,3 @@ def write(report: dict[str, Any], *, directory: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")
     return json_path, md_path
-
-
-def run_record(result: RunResult, *, context: Context, trigger: str = "cli") -> RunRecord:
-    """The run as the store keeps it: one step record per attempt."""
-    steps: list[StepRecord] = []
-    for step in [*result.steps, *(_renamed(s) for s in result.rollbacks)]:
-        steps += _step_records(step)
-    return RunRecord(
-        id=context.run_id,
-        kind=RunKind.RUNBOOK,
-        name=result.plan.name,
-        trigger=trigger,
-        revision=context.revision,
-        status=result.status,
-        steps=tuple(steps),
-        started_at=result.started_at,
-        finished_at=result.finished_at,
-        error=result.error,
-    )
-
-
-def _renamed(step: StepResult) -> StepResult:
-    return StepResult(
-        name=f"rollback:{step.name}",
-        status=step.status,
-        command=step.command,
-        attempts=step.attempts,
-        duration=step.duration,
-    )
-
-
-def _step_records(step: StepResult) -> list[StepRecord]:
-    if not step.attempts:
-        return [StepRecord(name=step.name, status=step.status)]
-    records = []
-    for attempt in step.attempts:
-        result = attempt.result
-        output: dict[str, Any] = {}
-        if result is not None:
-            output = {"exitCode": result.exit_code, "stdout": truncate(result.stdout, 1000)}
-        status = step.status if attempt is step.attempts[-1] else StepStatus.FAILED
-        records.append(
-            StepRecord(
-                name=step.name,
-                status=status,
-                attempt=attempt.number,
-                started_at=attempt.started_at,
-                finished_at=attempt.started_at + timedelta(seconds=attempt.duration),
-                output=output,
-                error="; ".join(attempt.failures) or None,
-            )
-        )
-    return records

@@ -1,9 +1,11 @@
 """The plan of one runbook run: its steps in execution order with their commands rendered.
 
-`runbook test` prints it and stops (nothing runs); `runbook execute` hands it to an
-executor. Order follows `dependsOn`, and among steps that are ready, the order they are
-written in. The rendered document (variables substituted) is kept too, so the safety pack
-can look at the commands as they will actually run.
+`runbook test` prints it and stops (nothing runs); `runbook execute` runs the runbook on
+the workflow engine and its report shows each step's argv from here. Order follows
+`dependsOn`, and among steps that are ready, the order they are written in. Commands
+render with the engine's renderer (`run.templating`), so the plan shows what runs. The
+rendered document (variables substituted) is kept too, so the safety pack can look at the
+commands as they will actually run.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import copy
 import heapq
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.run import runbook_vars
+from reconciler.run import expressions, templating
+from reconciler.run import variables as run_vars
+from reconciler.runbooks import variables as runbook_vars
 from reconciler.specs import runs, types
 
 
@@ -92,8 +96,9 @@ def build(
 ) -> Plan:
     """The plan of `model` with the variables `given`; `VariableError` when they are wrong."""
     spec = model.spec
-    values = runbook_vars.resolve(spec.variables, given)
-    steps = [_step(i, s, values=values, run_timeout=spec.timeout) for i, s in enumerate(spec.steps)]
+    values = run_vars.resolve(spec.variables, given)
+    scope = {"vars": run_vars.scope(spec.variables, values)}
+    steps = [_step(i, s, scope=scope, run_timeout=spec.timeout) for i, s in enumerate(spec.steps)]
     return Plan(
         name=model.metadata.name,
         path=path,
@@ -125,16 +130,16 @@ def order(steps: Sequence[runs.RunbookStep]) -> list[int]:
 
 
 def _step(
-    index: int, step: runs.RunbookStep, *, values: Mapping[str, Any], run_timeout: str | None
+    index: int, step: runs.RunbookStep, *, scope: Mapping[str, Any], run_timeout: str | None
 ) -> Step:
     timeout = _seconds(step.timeout or run_timeout)
     command = None
     if step.command is not None:
-        argv = runbook_vars.render_argv(step.command, values, shell=step.shell)
+        argv = render_argv(step.command, scope, shell=step.shell)
         command = Command(argv=argv, shell=step.shell, timeout=timeout)
     rollback = None
     if step.rollback is not None:
-        argv = runbook_vars.render_argv(step.rollback.command, values, shell=step.rollback.shell)
+        argv = render_argv(step.rollback.command, scope, shell=step.rollback.shell)
         rollback = Command(
             argv=argv, shell=step.rollback.shell, timeout=_seconds(step.rollback.timeout) or timeout
         )
@@ -150,6 +155,22 @@ def _step(
         always=step.always,
         wait_seconds=_seconds(step.wait.duration) if step.wait else None,
     )
+
+
+def render_argv(argv: Sequence[str], scope: Mapping[str, Any], *, shell: bool) -> tuple[str, ...]:
+    """Each element rendered on its own by the engine's renderer (values quoted for a shell).
+
+    An element whose template is not one the engine can render (the checks report it) is
+    kept as written.
+    """
+    quote: Callable[[str], str] = shlex.quote if shell else str
+    rendered = []
+    for item in argv:
+        try:
+            rendered.append(templating.render(item, scope, quote=quote))
+        except expressions.ExpressionError:
+            rendered.append(item)
+    return tuple(rendered)
 
 
 def _rendered(body: Mapping[str, Any], steps: Sequence[Step]) -> dict[str, Any]:
