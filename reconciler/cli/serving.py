@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -17,10 +18,14 @@ from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
 
 log = logging.getLogger("reconciler")
+DATA_DIR_ENV = "RECONCILER_DATA_DIR"
 
 
 async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_settings.Flags) -> None:
     """Run the daemon and its HTTP server until a signal sets `stop`; both finish in-flight work."""
+    # Every process the daemon starts (exec providers, workflow and runbook commands) finds
+    # its data directory here, so examples and scripts keep their state in it.
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir.resolve())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,8 @@ to its stdin and reads ONE JSON response from its stdout:
 `observed` has the same keys as `spec.desired`, so reconciler can diff the two directly.
 apply and delete must be idempotent: reconciler retries them after failures. Anything
 written to stderr is kept in the run log. The state lives in
-$RECONCILER_EXAMPLE_STATE_DIR/services/<name>.json (default /tmp/reconciler-example).
+$RECONCILER_EXAMPLE_STATE_DIR/services/<name>.json, by default under the data directory the
+daemon gives every process it starts: $RECONCILER_DATA_DIR/files/services/<name>.json.
 """
 
 from __future__ import annotations
@@ -37,8 +38,19 @@ def state_file(resource: dict[str, Any]) -> Path:
     name = str((resource.get("metadata") or {}).get("name") or "")
     if not name or "/" in name or name.startswith("."):
         raise ProviderError(f"metadata.name {name!r} is not a valid service name")
-    root = Path(os.environ.get("RECONCILER_EXAMPLE_STATE_DIR", "/tmp/reconciler-example"))
-    return root / "services" / f"{name}.json"
+    return state_dir() / "services" / f"{name}.json"
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("RECONCILER_EXAMPLE_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    data_dir = os.environ.get("RECONCILER_DATA_DIR")
+    if not data_dir:
+        raise ProviderError(
+            "set RECONCILER_EXAMPLE_STATE_DIR (the daemon sets RECONCILER_DATA_DIR)"
+        )
+    return Path(data_dir) / "files"
 
 
 def desired_state(resource: dict[str, Any]) -> dict[str, Any]:
@@ -89,8 +101,9 @@ def handle(request: Any) -> dict[str, Any]:
         raise ProviderError("the request must be a JSON object")
     action = ACTIONS.get(request.get("action"))
     if action is None:
-        raise ProviderError(f"unknown action {request.get('action')!r}; expected one of "
-                            + ", ".join(ACTIONS))
+        raise ProviderError(
+            f"unknown action {request.get('action')!r}; expected one of " + ", ".join(ACTIONS)
+        )
     resource = request.get("resource")
     if not isinstance(resource, dict):
         raise ProviderError("request.resource must be the resource document")

@@ -38,15 +38,12 @@ def cli(daemon: harness.RunningDaemon, tmp: Path, *args: str) -> subprocess.Comp
     )
 
 
-def example_repo(tmp: Path) -> tuple[Path, Path]:
-    """The example repository with its /tmp/reconciler-example paths moved under `tmp`."""
-    repo, managed = tmp / "example", tmp / "managed"
+def example_repo(tmp: Path) -> Path:
+    """The example repository as shipped: everything it writes is under the data dir."""
+    repo = tmp / "example"
     shutil.copytree(ROOT / "repo-template", repo)
-    for path in [*repo.glob("resources/**/*.yaml"), *repo.glob("workflows/*.yaml")]:
-        text = path.read_text().replace('"/tmp", "reconciler-example"', f'"{tmp}", "managed"')
-        path.write_text(text.replace("/tmp/reconciler-example", str(managed)))
     gitrepo.make_repo(repo, {})
-    return repo, managed
+    return repo
 
 
 def next_two_am(now: datetime) -> datetime:
@@ -64,7 +61,7 @@ def finished(daemon: harness.RunningDaemon, run_id: str) -> dict[str, Any]:
 
 
 def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, launch: Launch) -> None:
-    repo, _ = example_repo(tmp_path)
+    repo = example_repo(tmp_path)
     daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "data"))
     until(lambda: daemon.get("/api/v1/workflows")["workflows"], "the workflow")
     [backup] = daemon.get("/api/v1/workflows")["workflows"]
@@ -87,8 +84,9 @@ def test_the_example_workflow_is_scheduled_and_runs_by_hand(tmp_path: Path, laun
     assert (run["status"], run["trigger"]) == ("succeeded", "cli")
     steps = {s["name"]: s for s in run["steps"]}
     assert list(steps) == ["prepare", "archive", "verify", "checksum"]
-    assert steps["verify"]["output"]["stdout"].splitlines()[0] == "managed/"
-    archive = tmp_path / "managed-backups" / "nightly.tgz"
+    archived = steps["verify"]["output"]["stdout"].splitlines()
+    assert {"files/", "files/motd", "files/services/web-service.json"} <= set(archived)
+    archive = (tmp_path / "data").resolve() / "backups" / "nightly.tgz"
     assert steps["checksum"]["output"]["stdout"].endswith(f"  {archive}\n")
     shown = cli(daemon, tmp_path, "status", run_id)
     assert shown.stdout.splitlines()[0] == f"run {run_id} (workflow nightly-backup): succeeded"
