@@ -98,6 +98,7 @@ def schemas() -> dict[str, Any]:
                 "revision": nullable(STRING),
                 "rejectedRevision": nullable(STRING),
                 "lastSyncAt": nullable(TIME),
+                "lastAuditAt": nullable(TIME),
                 "lastTrigger": nullable(STRING),
                 "conditions": {"type": "array", "items": ref("Condition")},
                 "lastResult": {"type": "object", "additionalProperties": INTEGER},

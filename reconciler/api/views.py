@@ -42,6 +42,7 @@ def source(state: SourceState) -> dict[str, Any]:
         "revision": state.revision,
         "rejectedRevision": state.rejected_revision,
         "lastSyncAt": when(state.last_sync_at),
+        "lastAuditAt": when(state.last_audit_at),
         "lastTrigger": state.last_trigger,
         "conditions": conditions(state.conditions),
         "lastResult": state.last_result,

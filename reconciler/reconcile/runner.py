@@ -48,6 +48,7 @@ class SourceState:
     reconciling: bool = False
     fetched: bool = False
     last_sync_at: datetime | None = None
+    last_audit_at: datetime | None = None  # the last audit of the served revision
     last_trigger: str | None = None
     revision: str | None = None  # last-known-good revision being served
     rejected_revision: str | None = None
@@ -169,7 +170,10 @@ class SourceRunner:
         loaded = self.loader.last_good
         if loaded is None or self.state.suspended:
             return 0
-        return self.controller.audit(loaded)
+        try:
+            return self.controller.audit(loaded)
+        finally:
+            self._update(last_audit_at=self.clock.now())
 
     async def run_audit(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.audit)

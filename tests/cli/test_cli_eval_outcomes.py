@@ -56,7 +56,13 @@ def test_deny_and_warning_of_one_policy_are_reported_apart(cli: Cli, tmp_path: P
     repo = repository(tmp_path / "repo", ("web.yaml", WEB))
     done = cli("eval", repo, "--format", "json")
     report = json.loads(done.out)
-    assert (done.code, report["summary"]) == (1, {"allow": 0, "deny": 1, "warn": 1, "error": 0})
+    assert (done.code, report["summary"]) == (
+        1,
+        {
+            **{"allow": 0, "deny": 1, "warn": 1, "error": 0},
+            **{"blocked": 1, "warned": 1, "recorded": 0, "exempted": 0},
+        },
+    )
     assert [(d["outcome"], d["action"], d["messages"]) for d in report["decisions"]] == [
         ("deny", "blocked", ["web uses :latest"]),
         ("warn", "warned", ["web has no owner label"]),
@@ -79,5 +85,8 @@ def test_fail_on_warn(cli: Cli, tmp_path: Path) -> None:
     done = cli("eval", repo, "--fail-on-warn", "--format", "json")
     assert (done.code, json.loads(done.out)["summary"]) == (
         1,
-        {"allow": 1, "deny": 0, "warn": 1, "error": 0},
+        {
+            **{"allow": 1, "deny": 0, "warn": 1, "error": 0},
+            **{"blocked": 0, "warned": 1, "recorded": 0, "exempted": 0},
+        },
     )
