@@ -502,22 +502,45 @@ class SqliteStore:
 
 
 def _changed(conn: sa.Connection, decisions: list[Decision]) -> list[Decision]:
-    """The decisions that differ from the latest one logged for their (policy, resource):
-    in binding, outcome, messages, enforcement or action. The others only repeat it."""
+    """The decisions that differ from the latest one logged for their (policy, resource)
+    and part (the gate's allow/deny/error, or a separate warn): in binding, outcome,
+    messages, enforcement or action. The others only repeat it."""
     current = schema.current_decisions
     keys = sorted({d.resource.key for d in decisions})
-    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    latest: dict[tuple[str, str, bool], tuple[Any, ...] | None] = {}
     for start in range(0, len(keys), 500):  # SQLite caps bound parameters
         query = sa.select(current).where(current.c.key.in_(keys[start : start + 500]))
         for row in conn.execute(query).mappings():
-            latest[(row["policy"], row["key"])] = _gist(rows.decision_from_row(row))
+            found = rows.decision_from_row(row)
+            latest[_part(found)] = _gist(found)
     changed: list[Decision] = []
     for decision in decisions:
-        at, gist = (decision.policy, decision.resource.key), _gist(decision)
-        if latest.get(at) != gist:
+        at = _part(decision)
+        if at not in latest:  # the current row holds the policy's other part
+            latest[at] = _latest_part(conn, at)
+        gist = _gist(decision)
+        if latest[at] != gist:
             changed.append(decision)
             latest[at] = gist
     return changed
+
+
+def _part(decision: Decision) -> tuple[str, str, bool]:
+    return decision.policy, decision.resource.key, decision.outcome is Outcome.WARN
+
+
+def _latest_part(conn: sa.Connection, at: tuple[str, str, bool]) -> tuple[Any, ...] | None:
+    log = schema.decisions
+    policy, key, warn = at
+    outcome = log.c.outcome == Outcome.WARN.value if warn else log.c.outcome != Outcome.WARN.value
+    query = (
+        sa.select(log)
+        .where(log.c.policy == policy, log.c.key == key, outcome)
+        .order_by(log.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return None if row is None else _gist(rows.decision_from_row(row))
 
 
 def _gist(decision: Decision) -> tuple[Any, ...]:

@@ -155,6 +155,19 @@ def test_changes_only_logs_a_decision_when_it_differs_from_the_latest(
     assert store.append_decisions([again], changes_only=False) == 1  # the plain log appends
 
 
+def test_changes_only_keeps_a_policys_gate_and_warning_apart(store: base.Store) -> None:
+    # One binding gives a gate decision (allow) and a separate warning for one resource;
+    # each repeats only itself, however the two interleave.
+    gate = f.decision(seconds=0, outcome=Outcome.ALLOW, digest="d0")
+    warning = f.decision(seconds=0, outcome=Outcome.WARN, digest="d0")
+    assert store.append_decisions([gate, warning], changes_only=True) == 2
+    again = [replace(gate, at=gate.at.replace(minute=5)), replace(warning, at=gate.at)]
+    assert store.append_decisions(again, changes_only=True) == 0
+    assert store.append_decisions(again[::-1], changes_only=True) == 0
+    assert store.append_decisions([again[1]], changes_only=True) == 0
+    assert store.decisions() == [warning, gate]
+
+
 def test_changes_only_drops_the_inputs_of_repeated_decisions(store: base.Store) -> None:
     store.append_decisions([f.decision(digest="d0")], inputs={"d0": "{}"}, changes_only=True)
     repeat = f.decision(seconds=5, digest="d9")
