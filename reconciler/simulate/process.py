@@ -136,7 +136,9 @@ def run_program(
         if "done" not in collected.sections:
             if failure == "memory":
                 failure = _memory(settings)
-            reason = failure or _death(code, _tail(errors, most=most), settings)
+            # replay: the head's policies print with live observed values in reach
+            shown = collected.stage != "replay"
+            reason = failure or _death(code, _tail(errors, most=most), settings, shown=shown)
             _fail(collected, collected.stage, reason)
     return collected
 
@@ -169,7 +171,8 @@ def _tail(errors: IO[bytes], *, most: int) -> str | None:
     return errors.read().decode(errors="replace")
 
 
-def _death(code: int, stderr: str | None, settings: SimulateSettings) -> str:
+def _death(code: int, stderr: str | None, settings: SimulateSettings, *, shown: bool) -> str:
+    """What killed the sandbox; the last line of its error output only when `shown`."""
     if stderr is None:
         return f"wrote more than the {settings.output_mib} MiB output limit to its error output"
     if code == -signal.SIGXCPU:
@@ -184,6 +187,8 @@ def _death(code: int, stderr: str | None, settings: SimulateSettings) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
     last = (stderr.strip().splitlines() or [""])[-1]
+    if not shown or not last:
+        return f"the sandbox exited with status {code}"
     return f"the sandbox exited with status {code}: {last}"
 
 

@@ -203,6 +203,12 @@ def _section(out: IO[str], name: str, value: Any) -> None:
     wire.send(out, {"section": name, "value": bounds.bound(value)})
 
 
+def _reason(stage: str, exc: Exception) -> str:
+    """Why a stage failed; replay says no more than the kind of error, as its inputs hold
+    live observed values the head's policies could have put in the error's text."""
+    return type(exc).__name__ if stage == "replay" else f"{type(exc).__name__}: {exc}"
+
+
 _RUN = {"load": _load, "decisions": _decisions, "tests": _tests, "replay": _replay}
 
 
@@ -222,7 +228,7 @@ def main(inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
             wire.send(out, {"failed": stage, "reason": "memory"})
             return 1
         except Exception as exc:  # reported as the stage's failure, whatever it was
-            wire.send(out, {"failed": stage, "reason": f"{type(exc).__name__}: {exc}"})
+            wire.send(out, {"failed": stage, "reason": _reason(stage, exc)})
             return 1
     wire.send(out, {"done": True})
     return 0
