@@ -6,9 +6,9 @@ Without it, providers are asked to `observe` only, never to apply or delete, and
 those that read nothing the change names: ExecResource programs come from the revision
 under review and are not started, HttpResource URLs it names are not requested, and File
 paths it names are not read (any host file, a FIFO or /dev/zero could be named; whether
-its content equals the desired one would show in the plan). In that mode observed values never reach the head's policies or the report
-(a pull request could otherwise read any file the runner can): policies get the planned
-action and the changed paths with their desired values, the report the paths alone.
+its content equals the desired one would show in the plan). In that mode observed values
+never reach the head's policies or the report: policies get the planned action and the
+changed paths with their desired values, the report the paths alone.
 """
 
 from __future__ import annotations
