@@ -6,9 +6,9 @@ untrusted until merged. GitHub keeps a pull request's head at `refs/pull/N/head`
 a merge request's at `refs/merge-requests/N/head` (forks included); the branch name is the
 fallback. `simulate.engine` then compares base and head in its sandbox process, with the
 daemon's store as the observed state and the decision log to replay. Whatever happens ends
-in one stored `SimulationRecord`, one `RunRecord` of kind `simulation`, the forge report
-(errors recorded, never raised) and one `SimulationFinished` event. Blocking: call on a
-worker thread.
+in one stored `SimulationRecord` (its report bounded: `stored_reports`), one `RunRecord` of
+kind `simulation`, the forge report (errors recorded, never raised) and one
+`SimulationFinished` event. Blocking: call on a worker thread.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.api import forge
+from reconciler.api import forge, stored_reports
 from reconciler.errors import ReconcilerError
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon
@@ -129,7 +129,8 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
 
 
 def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
-    """Store the final record and its run, and announce it."""
+    """Store the final record and its run, and announce it; reports over the total bound
+    lose the oldest first."""
     daemon.store.put_simulation(record)
     steps = (
         [
@@ -171,6 +172,9 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
                 "conclusion": record.conclusion,
             },
         )
+    )
+    daemon.store.trim_simulation_reports(
+        max_bytes=daemon.settings.simulations.max_reports_mib * 1024 * 1024
     )
 
 
@@ -226,6 +230,7 @@ def limits(settings: SimulationSettings) -> SimulateSettings:
         cpu_seconds=settings.cpu_seconds,
         wall_seconds=settings.wall_seconds,
         memory_mib=settings.memory_mib,
+        output_mib=settings.output_mib,
     )
 
 
@@ -257,7 +262,7 @@ def _first(source: git.GitSource, names: Sequence[str]) -> str:
 def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> SimulationRecord:
     reasons = found.blocking_reasons()
     summary = markdown.verdict(found) + (": " + "; ".join(reasons) if reasons else "")
-    return dataclasses.replace(
+    whole = dataclasses.replace(
         record,
         status=SimulationStatus.FAILED if found.errors else SimulationStatus.SUCCEEDED,
         blocked=found.blocked,
@@ -270,6 +275,9 @@ def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> Sim
         },
         markdown=tuple(markdown.render(found, details.sections(found))),
         finished_at=daemon.clock.now(),
+    )
+    return stored_reports.bounded(
+        whole, max_bytes=daemon.settings.simulations.max_report_kib * 1024
     )
 
 
@@ -333,19 +341,26 @@ def _post(job: Job, record: SimulationRecord, *, api: ForgeApi, token: str) -> N
 
 def check_run(record: SimulationRecord) -> dict[str, Any]:
     """The check run: `simulate.github`'s payload, or a failure saying why there is none."""
-    if record.report is not None:
+    if record.report is not None and not stored_reports.is_stub(record.report):
         return github.payload(
             Report.model_validate(
                 {k: v for k, v in record.report.items() if k not in ("blocked", "blockingReasons")}
             )
         )
-    return {
+    payload: dict[str, Any] = {
         "name": github.NAME,
         "head_sha": record.head,
         "status": "completed",
         "conclusion": "failure",
         "output": {"title": "could not simulate", "summary": record.summary[:65_535]},
     }
+    if record.report is not None:  # a stub: the report was over the bound of one
+        why = record.report[stored_reports.TRUNCATED]
+        payload["output"] = {
+            "title": "report cut",
+            "summary": f"{record.summary}\n\n{why}"[:65_535],
+        }
+    return payload
 
 
 def _label(record: SimulationRecord) -> str:

@@ -5,8 +5,10 @@ A pull or merge request that is opened, reopened or pushed to (`synchronize`) st
 simulation of base..head for every source whose repository the delivery names (matched by
 `hooks.canonical_url`; a local source by its path); other actions start nothing. A newer
 delivery for the same pull request supersedes one still queued (it is stored `cancelled`);
-one already running finishes. Simulations a stopped daemon left queued or running are
-stored `failed` when the next one starts.
+one already running finishes. At most `simulations.maxQueued` wait: past that the oldest
+waiting one is superseded the same way, so a flood of deliveries costs no more than that.
+Simulations a stopped daemon left queued or running are stored `failed` when the next one
+starts.
 """
 
 from __future__ import annotations
@@ -68,12 +70,29 @@ def jobs_for(delivery: Delivery, sources: list[DaemonSource]) -> list[Job]:
     ]
 
 
+def admit(queue: collections.deque[Job], job: Job, *, most: int) -> list[tuple[Job, str]]:
+    """Append `job` to the waiting `queue`; the jobs it pushed out, each with why: a queued
+    job of the same pull request, then the oldest while more than `most` wait."""
+    out = [(j, f"superseded by simulation {job.id}") for j in queue if _same(j, job)]
+    for old, _ in out:
+        queue.remove(old)
+    queue.append(job)
+    while len(queue) > most:
+        out.append((queue.popleft(), f"superseded: more than {most} simulations waiting"))
+    return out
+
+
+def _same(a: Job, b: Job) -> bool:
+    return a.key is not None and a.key == b.key
+
+
 class Simulator:
     """Queues simulations and runs them on its own worker threads."""
 
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
         self._limit = daemon.settings.simulations.max_concurrent
+        self._most = daemon.settings.simulations.max_queued
         self._ready = threading.Condition()
         self._queue: collections.deque[Job] = collections.deque()
         self._workers: list[threading.Thread] = []
@@ -94,15 +113,12 @@ class Simulator:
     def submit(self, job: Job) -> str:
         simulation_run.queued(job, daemon=self._daemon)
         with self._ready:
-            superseded = [j for j in self._queue if job.key is not None and j.key == job.key]
-            for old in superseded:
-                self._queue.remove(old)
-            self._queue.append(job)
+            superseded = admit(self._queue, job, most=self._most)
             if len(self._workers) < self._limit:
                 self._spawn()
             self._ready.notify()
-        for old in superseded:
-            self._cancel(old, reason=f"superseded by simulation {job.id}")
+        for old, reason in superseded:
+            self._cancel(old, reason=reason)
         return job.id
 
     def recover(self) -> None:

@@ -102,6 +102,19 @@ def _text(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and value != "" else None
 
 
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a JSON object; anything else reads as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _push(forge: Forge, payload: Mapping[str, Any], urls: tuple[str, ...]) -> Delivery:
     ref = str(payload.get("ref") or "")
     after = str(payload.get("after") or payload.get("checkout_sha") or "")
@@ -113,25 +126,25 @@ def _push(forge: Forge, payload: Mapping[str, Any], urls: tuple[str, ...]) -> De
 
 
 def parse_github(event: str | None, payload: Mapping[str, Any]) -> Delivery:
-    repo = payload.get("repository") or {}
+    repo = _object(payload.get("repository"))
     urls = _urls(repo, "clone_url", "ssh_url", "html_url", "git_url")
     if event == "ping":
         return Delivery(forge=Forge.GITHUB, kind=Kind.PING, repo_urls=urls)
     if event == "push":
         return _push(Forge.GITHUB, payload, urls)
     if event == "pull_request":
-        pr = payload.get("pull_request") or {}
-        head, base = pr.get("head") or {}, pr.get("base") or {}
+        pr = _object(payload.get("pull_request"))
+        head, base = _object(pr.get("head")), _object(pr.get("base"))
         return Delivery(
             forge=Forge.GITHUB,
             kind=Kind.PULL_REQUEST,
             repo_urls=urls,
             ref=f"refs/heads/{head.get('ref')}",
-            sha=head.get("sha"),
-            action=payload.get("action"),
-            number=payload.get("number"),
+            sha=_string(head.get("sha")),
+            action=_string(payload.get("action")),
+            number=_number(payload.get("number")),
             base_ref=f"refs/heads/{base.get('ref')}",
-            base_sha=base.get("sha"),
+            base_sha=_string(base.get("sha")),
             forge_repo=_text(repo.get("full_name")),
         )
     return Delivery(forge=Forge.GITHUB, kind=Kind.OTHER, repo_urls=urls)
@@ -141,24 +154,24 @@ _GITLAB_MR_ACTIONS = {"open": "opened", "reopen": "reopened", "update": "synchro
 
 
 def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
-    project = payload.get("project") or payload.get("repository") or {}
+    project = _object(payload.get("project")) or _object(payload.get("repository"))
     urls = _urls(project, "git_http_url", "git_ssh_url", "http_url", "url", "web_url")
-    kind = payload.get("object_kind") or ""
+    kind = _string(payload.get("object_kind")) or ""
     if kind in ("push", "tag_push") or event in ("Push Hook", "Tag Push Hook"):
         return _push(Forge.GITLAB, payload, urls)
     if kind == "merge_request" or event == "Merge Request Hook":
-        attrs = payload.get("object_attributes") or {}
-        action = str(attrs.get("action") or "")
+        attrs = _object(payload.get("object_attributes"))
+        action = _string(attrs.get("action")) or ""
         return Delivery(
             forge=Forge.GITLAB,
             kind=Kind.PULL_REQUEST,
             repo_urls=urls,
             ref=f"refs/heads/{attrs.get('source_branch')}",
-            sha=(attrs.get("last_commit") or {}).get("id"),
+            sha=_string(_object(attrs.get("last_commit")).get("id")),
             action=_GITLAB_MR_ACTIONS.get(action, action),
-            number=attrs.get("iid"),
+            number=_number(attrs.get("iid")),
             base_ref=f"refs/heads/{attrs.get('target_branch')}",
-            base_sha=_text((attrs.get("diff_refs") or {}).get("base_sha")),
+            base_sha=_text(_object(attrs.get("diff_refs")).get("base_sha")),
             forge_repo=_text(attrs.get("target_project_id") or project.get("id")),
         )
     return Delivery(forge=Forge.GITLAB, kind=Kind.OTHER, repo_urls=urls)

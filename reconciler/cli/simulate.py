@@ -52,6 +52,12 @@ def register(verbs: Any) -> None:
     p.add_argument(
         "--memory-mib", type=int, default=defaults.memory_mib, help="memory the sandbox may map"
     )
+    p.add_argument(
+        "--output-mib",
+        type=int,
+        default=defaults.output_mib,
+        help="most the sandbox may write to its error output, and its longest message",
+    )
     p.set_defaults(handler=run)
 
 
@@ -67,7 +73,10 @@ def source_settings(args: argparse.Namespace) -> SourceSettings:
 
 def run(args: argparse.Namespace) -> int:
     settings = SimulateSettings(
-        cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds, memory_mib=args.memory_mib
+        cpu_seconds=args.cpu_seconds,
+        wall_seconds=args.wall_seconds,
+        memory_mib=args.memory_mib,
+        output_mib=args.output_mib,
     )
     request = engine.Request(
         source=source_settings(args),

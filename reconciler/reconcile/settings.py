@@ -105,6 +105,14 @@ class SimulationSettings(_Group):
     """Wall-clock time one simulation's sandbox may take before it is killed."""
     memory_mib: int = Field(default=2048, ge=256)
     """Address space of the sandbox process."""
+    output_mib: int = Field(default=16, ge=1)
+    """Most the sandbox may write to its error output, and the longest message it may send."""
+    max_queued: int = Field(default=32, ge=1)
+    """Simulations waiting to run; past it the oldest waiting one is superseded."""
+    max_report_kib: int = Field(default=1024, ge=16)
+    """Largest stored report (JSON and Markdown together); a larger one is cut, marked."""
+    max_reports_mib: int = Field(default=256, ge=1)
+    """All stored reports together; the oldest finished simulations lose theirs first."""
 
 
 class ForgeApi(_Group):

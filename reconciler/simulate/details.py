@@ -6,7 +6,9 @@ the revision under review, so they are put in code spans, never rendered as Mark
 
 from __future__ import annotations
 
-from reconciler.simulate import markdown
+import re
+
+from reconciler.simulate import bounds, markdown
 from reconciler.simulate.markdown import Section
 from reconciler.simulate.records import Delta, Report
 
@@ -16,14 +18,20 @@ _TITLES = {
     Delta.NEW_WARNING: "New warnings",
 }
 
+_CODE_CHARS = 3_000  # under markdown's line limit, with room for the rest of the line
 _CAUSES = {"policy": "policy change", "edited": "resource edited", "added": "resource added"}
 
 
 def code(text: str) -> str:
-    """`text` as an inline code span that its own backticks cannot close."""
-    clean = text.replace("\n", " ")
-    fence = "``" if "`" in clean else "`"
-    return f"{fence} {clean} {fence}" if fence == "``" else f"`{clean}`"
+    """`text` as an inline code span that its own backticks cannot close: the fence is one
+    backtick longer than the longest run of them in it, and the text is clipped first so
+    that a line cut at `markdown`'s line limit never loses the closing fence."""
+    clean = bounds.clip(" ".join(text.splitlines()), limit=_CODE_CHARS)
+    runs = re.findall(r"`+", clean)
+    if not runs and clean.strip() == clean:
+        return f"`{clean}`"
+    fence = "`" * (max((len(r) for r in runs), default=0) + 1)
+    return f"{fence} {clean} {fence}"
 
 
 def sections(report: Report) -> list[Section]:
@@ -72,7 +80,7 @@ def _tests(report: Report) -> Section | None:
         return None
     bad = [r for r in t.results if r.outcome in ("FAIL", "ERROR")]
     lines = [
-        f"- {r.outcome} `{r.package}.{r.name}` ({r.path}:{r.line})"
+        f"- {r.outcome} {code(f'{r.package}.{r.name}')} ({r.path}:{r.line})"
         + (f": {code(r.message)}" if r.message else "")
         for r in bad
     ]
@@ -91,7 +99,7 @@ def _policies(report: Report) -> Section | None:
         detail = f" ({'; '.join(p.details)})" if p.details else ""
         where = f"{p.path}:{p.line}" if p.line else p.path
         lines.append(
-            f"| {p.kind} | `{p.name}` | {p.change.value}{detail} | {enforcement} | {where} |"
+            f"| {p.kind} | {code(p.name)} | {p.change.value}{detail} | {enforcement} | {where} |"
         )
     if not report.policies:
         return None
@@ -110,7 +118,7 @@ def _decisions(report: Report) -> list[Section]:
         for d in items:
             flag = "🛑 blocks" if d.blocking else (d.action_after or "not evaluated")
             lines.append(
-                f"- **{d.key}** — `{d.policy}` via `{d.binding}` ({d.enforcement}; "
+                f"- **{code(d.key)}** — {code(d.policy)} via {code(d.binding)} ({d.enforcement}; "
                 f"{d.action_before or 'not evaluated'} → {flag}; {_CAUSES[d.cause]}) "
                 f"at {d.path}:{d.line}"
             )
@@ -127,8 +135,8 @@ def _plan(report: Report) -> Section | None:
     for item in plan.items:
         blocked = f" — 🛑 blocked by {', '.join(item.blocked_by)}" if item.blocked_by else ""
         note = f" — {item.note}" if item.note else ""
-        lines.append(f"- **{item.action}** `{item.key}`{note}{blocked}")
-        lines += [f"  - `{c}`" for c in item.changes[:20]]
+        lines.append(f"- **{item.action}** {code(item.key)}{note}{blocked}")
+        lines += [f"  - {code(c)}" for c in item.changes[:20]]
         if len(item.changes) > 20:
             lines.append(f"  - … {len(item.changes) - 20} more")
     return Section(title=f"Plan: {markdown.plan_counts(plan)}", lines=tuple(lines))
@@ -145,10 +153,14 @@ def _replay(report: Report) -> Section | None:
         "",
     ]
     for flip in r.flips:
-        lines.append(f"- `{flip.policy}` via `{flip.binding}`: **{flip.count}** {flip.direction}")
+        lines.append(
+            f"- {code(flip.policy)} via {code(flip.binding)}: **{flip.count}** {flip.direction}"
+        )
         for e in flip.examples:
             shown = "; ".join(e.messages)
-            lines.append(f"  - `{e.key}` (logged {e.at})" + (f": {code(shown)}" if shown else ""))
+            lines.append(
+                f"  - {code(e.key)} (logged {e.at})" + (f": {code(shown)}" if shown else "")
+            )
     return Section(
         title=f"Decision-log replay: {sum(f.count for f in r.flips)} flips", lines=tuple(lines)
     )
@@ -162,10 +174,12 @@ def _runs(report: Report) -> Section | None:
     for c in runs.changes:
         where = f"{c.path}:{c.line}" if c.line else c.path
         state = "invalid" if c.problems else "valid"
-        lines.append(f"- {c.kind} `{c.name}` {c.change.value} ({where}): {state}")
+        lines.append(f"- {c.kind} {code(c.name)} {c.change.value} ({where}): {state}")
         lines += [f"  - {code(p)}" for p in c.problems]
         lines += [f"  - dry run: {code(s)}" for s in c.dry_run]
-    lines += [f"- would start {f.kind} `{f.name}` ({f.trigger}): {f.reason}" for f in runs.fires]
+    lines += [
+        f"- would start {f.kind} {code(f.name)} ({f.trigger}): {f.reason}" for f in runs.fires
+    ]
     return Section(
         title=f"Workflows and runbooks: {len(runs.changes)} changed, {len(runs.fires)} would start",
         lines=tuple(lines),
@@ -177,7 +191,7 @@ def _conflicts(report: Report) -> Section | None:
     for c in report.conflicts:
         lines.append(f"- **{c.kind}** {c.message} ({', '.join(c.locations)})")
         if c.examples:
-            lines.append(f"  - e.g. {', '.join(f'`{k}`' for k in c.examples)}")
+            lines.append(f"  - e.g. {', '.join(code(k) for k in c.examples)}")
     return Section(
         title=f"Policy conflicts introduced: {len(report.conflicts)}", lines=tuple(lines)
     )

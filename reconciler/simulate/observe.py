@@ -3,11 +3,12 @@
 With the daemon's store, an object's observed state is the document it last applied (from
 `ObjectStatus.last_applied_revision`, read from Git) and its inventory is the store's.
 Without it, providers are asked to `observe` only, never to apply or delete, and only
-those that read without running anything from the change: ExecResource programs come
-from the revision under review and are not started, HttpResource URLs it names are not
-requested. In that mode observed values never reach the head's policies or the report
-(a pull request could otherwise read any file the runner can): policies get the planned
-action and the changed paths with their desired values, the report the paths alone.
+those that read nothing the change names: ExecResource programs come from the revision
+under review and are not started, HttpResource URLs it names are not requested, and File
+paths it names are not read (any host file, a FIFO or /dev/zero could be named; whether
+its content equals the desired one would show in the plan). In that mode observed values
+never reach the head's policies or the report: policies get the planned action and the
+changed paths with their desired values, the report the paths alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reconciler.errors import ProblemsError, ReconcilerError
 from reconciler.plan import ignore, planner
 from reconciler.providers import base, registry
 from reconciler.providers import exec as exec_provider
+from reconciler.providers import file as file_provider
 from reconciler.providers import http as http_provider
 from reconciler.simulate import wire
 from reconciler.simulate.records import PlanItem, PlanSection
@@ -30,6 +32,9 @@ from reconciler.store.base import Store
 UNTRUSTED = {
     exec_provider.NAME: "not observed (untrusted provider program)",
     http_provider.NAME: "not observed (URLs from the change are not requested)",
+    file_provider.NAME: (
+        "not observed (files the change names are read only with the daemon's data directory)"
+    ),
 }
 
 

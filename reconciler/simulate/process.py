@@ -3,8 +3,10 @@
 The sandbox is `python -m reconciler.simulate.sandbox` (a fresh interpreter: nothing of
 this process' state leaks into it). Its output is read against a wall-clock deadline;
 past it the process is killed. A sandbox that dies (CPU limit, stack overflow, memory
-cap) leaves the sections it finished; the stage it was in and the stages after it become
-`Issue`s whose message says which limit was hit.
+cap, output limit) leaves the sections it finished; the stage it was in and the stages
+after it become `Issue`s whose message says which limit was hit. Nothing the sandbox writes
+is read whole: message lines longer than the output limit stop it, and of its error output
+(a file it cannot grow past that limit) only the last 64 KiB are read.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _WHAT = {
     "tests": "Rego tests at head could not be run",
     "replay": "the decision log could not be replayed",
 }
+_MIB = 1024 * 1024
+_TAIL = 64 * 1024  # of the error output, read for the last line when the sandbox died
 InputsFor = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -43,18 +47,26 @@ class Collected:
     stage: str = "load"  # the stage the sandbox was last known to be in
 
 
-class _Lines:
-    """Lines of a pipe, read with a deadline."""
+class TooLong(Exception):
+    """A line longer than the output limit: the sandbox is stopped, the line never kept."""
 
-    def __init__(self, stream: IO[bytes], *, clock: Clock, deadline: float) -> None:
-        self._fd, self._buffer = stream.fileno(), b""
-        self._clock, self._deadline = clock, deadline
+
+class _Lines:
+    """Lines of a pipe, read with a deadline, none longer than `most` bytes."""
+
+    def __init__(self, stream: IO[bytes], *, clock: Clock, deadline: float, most: int) -> None:
+        self._fd, self._buffer = stream.fileno(), bytearray()
+        self._clock, self._deadline, self._most = clock, deadline, most
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._fd, selectors.EVENT_READ)
 
     def next(self) -> bytes | None:
         """The next line; None at end of stream. Raises TimeoutError past the deadline."""
-        while b"\n" not in self._buffer:
+        seen = 0  # bytes of the buffer already searched for the end of the line
+        while (end := self._buffer.find(b"\n", seen)) < 0:
+            if len(self._buffer) > self._most:
+                raise TooLong
+            seen = len(self._buffer)
             left = self._deadline - self._clock.monotonic()
             if left <= 0 or not self._selector.select(timeout=left):
                 raise TimeoutError
@@ -62,7 +74,8 @@ class _Lines:
             if not chunk:
                 return None
             self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
         return line
 
 
@@ -70,10 +83,34 @@ def run(
     request: dict[str, Any], *, settings: SimulateSettings, clock: Clock, inputs_for: InputsFor
 ) -> Collected:
     """Start the sandbox with `request`, answer its request for inputs, collect sections."""
-    payload = {**request, "cpuSeconds": settings.cpu_seconds, "memoryMib": settings.memory_mib}
+    return run_program(
+        [sys.executable, "-m", sandbox.__name__],
+        request=request,
+        settings=settings,
+        clock=clock,
+        inputs_for=inputs_for,
+    )
+
+
+def run_program(
+    argv: list[str],
+    *,
+    request: dict[str, Any],
+    settings: SimulateSettings,
+    clock: Clock,
+    inputs_for: InputsFor,
+) -> Collected:
+    """`run` with the program `argv` in the sandbox's place (it speaks `wire`)."""
+    payload = {
+        **request,
+        "cpuSeconds": settings.cpu_seconds,
+        "memoryMib": settings.memory_mib,
+        "outputMib": settings.output_mib,
+    }
+    most = settings.output_mib * _MIB
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", sandbox.__name__],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -83,22 +120,25 @@ def run(
         collected, failure = Collected(), None
         try:
             _write(proc.stdin, payload)
-            lines = _Lines(
-                proc.stdout, clock=clock, deadline=clock.monotonic() + settings.wall_seconds
-            )
+            deadline = clock.monotonic() + settings.wall_seconds
+            lines = _Lines(proc.stdout, clock=clock, deadline=deadline, most=most)
             failure = _converse(proc.stdin, lines, collected, inputs_for)
         except TimeoutError:
             failure = f"exceeded the {settings.wall_seconds:g} s time limit"
+            proc.kill()
+        except TooLong:
+            failure = f"sent a message larger than the {settings.output_mib} MiB output limit"
             proc.kill()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the sandbox died: its exit status says why
         finally:
             code = _reap(proc)
         if "done" not in collected.sections:
-            errors.seek(0)
             if failure == "memory":
                 failure = _memory(settings)
-            reason = failure or _death(code, errors.read().decode(errors="replace"), settings)
+            # replay: the head's policies print with live observed values in reach
+            shown = collected.stage != "replay"
+            reason = failure or _death(code, _tail(errors, most=most), settings, shown=shown)
             _fail(collected, collected.stage, reason)
     return collected
 
@@ -122,7 +162,19 @@ def _converse(
     return None
 
 
-def _death(code: int, stderr: str, settings: SimulateSettings) -> str:
+def _tail(errors: IO[bytes], *, most: int) -> str | None:
+    """The end of the sandbox's error output; None when it reached the output limit."""
+    size = os.fstat(errors.fileno()).st_size
+    if size >= most:
+        return None
+    errors.seek(max(0, size - _TAIL))
+    return errors.read().decode(errors="replace")
+
+
+def _death(code: int, stderr: str | None, settings: SimulateSettings, *, shown: bool) -> str:
+    """What killed the sandbox; the last line of its error output only when `shown`."""
+    if stderr is None:
+        return f"wrote more than the {settings.output_mib} MiB output limit to its error output"
     if code == -signal.SIGXCPU:
         return f"exceeded the {settings.cpu_seconds:g} s CPU limit"
     if code == -signal.SIGSEGV:
@@ -135,6 +187,8 @@ def _death(code: int, stderr: str, settings: SimulateSettings) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
     last = (stderr.strip().splitlines() or [""])[-1]
+    if not shown or not last:
+        return f"the sandbox exited with status {code}"
     return f"the sandbox exited with status {code}: {last}"
 
 

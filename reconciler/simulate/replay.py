@@ -8,6 +8,12 @@ exceptions): the input's `parameters` are swapped for the head's, a resource the
 scope no longer matches counts as allowed. Decisions whose input was not kept, or whose
 binding the head removed, are counted and skipped. Results are cached per (binding,
 digest): a log holds the same input many times (every reconcile of an unchanged object).
+
+Logged inputs hold live `observed` values, and the head's policies are the pull request's
+own: whatever they say could carry those values into a report posted to the forge. So
+replay reports outcome changes only: a flip's examples show the messages the decision was
+logged with (made by the trusted base policies; an allowed decision has none), never the
+messages, print output or evaluation errors of the head's.
 """
 
 from __future__ import annotations
@@ -106,7 +112,7 @@ class Replayer:
         )
 
     def _count(self, d: Decision, verdict: Verdict) -> None:
-        before, (after, messages) = denies(d), verdict
+        before, (after, _) = denies(d), verdict
         if before == after:
             self.unchanged += 1
             return
@@ -114,8 +120,10 @@ class Replayer:
         tally = self._flips.setdefault((d.policy, d.binding, direction), _Tally())
         tally.count += 1
         if len(tally.examples) < _EXAMPLES and all(e.key != d.resource.key for e in tally.examples):
-            shown = messages if after else d.messages
-            tally.examples.append(FlipExample(key=d.resource.key, at=_iso(d.at), messages=shown))
+            # the logged messages, never the head's: they saw live observed values
+            tally.examples.append(
+                FlipExample(key=d.resource.key, at=_iso(d.at), messages=d.messages)
+            )
 
     def _decide(self, d: Decision, text: str) -> Verdict | None:
         head = self._heads.get(d.binding)

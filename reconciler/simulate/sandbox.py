@@ -2,12 +2,14 @@
 
 Run as `python -m reconciler.simulate.sandbox`, speaking JSON lines (`wire`). A head the
 daemon would reject (it does not load or its policies do not compile) ends the work after
-loading: nothing the daemon would not do (decisions, tests, a plan) is predicted for it. It caps its
-own address space (RLIMIT_AS) first, then gives each stage a fresh CPU-time budget
-(RLIMIT_CPU soft limit = used + budget: the kernel stops the process with SIGXCPU past
-it). Head Rego that recurses without end overflows regorus' stack and kills the process
-(SIGSEGV); the parent turns each way of dying into a message. Nothing in the revisions is
-executed: Rego is evaluated by the embedded engine, provider programs are never started.
+loading: nothing the daemon would not do (decisions, tests, a plan) is predicted for it. It
+caps its own address space (RLIMIT_AS) and the files it writes, its error output among them
+(RLIMIT_FSIZE), first; it clips every string of a section (`bounds`) before sending it; it
+gives each stage a fresh CPU-time budget (RLIMIT_CPU soft limit = used + budget: the
+kernel stops the process with SIGXCPU past it). Head Rego that recurses without end
+overflows regorus' stack and kills the process (SIGSEGV); the parent turns each way of dying
+into a message. Nothing in the revisions is executed: Rego is evaluated by the embedded
+engine, provider programs are never started.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from reconciler import assets, clock
 from reconciler.policy import bundle as bundles
 from reconciler.policy import configfiles, testing
 from reconciler.providers import registry
-from reconciler.simulate import compare, decide, replay, runbook_checks, wire
+from reconciler.simulate import bounds, compare, decide, replay, runbook_checks, wire
 from reconciler.simulate.records import Change, TestItem, TestsSection
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
@@ -52,6 +54,18 @@ def limit_memory(mib: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def limit_output(mib: int) -> None:
+    """Cap the files this process writes, its error output among them (RLIMIT_FSIZE).
+
+    Python ignores SIGXFSZ, so a write past the cap fails (EFBIG) instead of killing it;
+    the caller sees the error output at the cap and says so.
+    """
+    cap = mib * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    soft = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def cpu_budget(seconds: float) -> None:
@@ -189,7 +203,13 @@ def _replay(work: Work, out: IO[str], inp: IO[str]) -> None:
 
 
 def _section(out: IO[str], name: str, value: Any) -> None:
-    wire.send(out, {"section": name, "value": value})
+    wire.send(out, {"section": name, "value": bounds.bound(value)})
+
+
+def _reason(stage: str, exc: Exception) -> str:
+    """Why a stage failed; replay says no more than the kind of error, as its inputs hold
+    live observed values the head's policies could have put in the error's text."""
+    return type(exc).__name__ if stage == "replay" else f"{type(exc).__name__}: {exc}"
 
 
 _RUN = {"load": _load, "decisions": _decisions, "tests": _tests, "replay": _replay}
@@ -198,6 +218,7 @@ _RUN = {"load": _load, "decisions": _decisions, "tests": _tests, "replay": _repl
 def main(inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
     request = wire.receive(inp)
     limit_memory(int(request["memoryMib"]))
+    limit_output(int(request["outputMib"]))
     work = Work(request=request, clock=clock.ManualClock(datetime.fromisoformat(request["now"])))
     for stage in STAGES:
         if work.rejected:
@@ -210,7 +231,7 @@ def main(inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
             wire.send(out, {"failed": stage, "reason": "memory"})
             return 1
         except Exception as exc:  # reported as the stage's failure, whatever it was
-            wire.send(out, {"failed": stage, "reason": f"{type(exc).__name__}: {exc}"})
+            wire.send(out, {"failed": stage, "reason": _reason(stage, exc)})
             return 1
     wire.send(out, {"done": True})
     return 0

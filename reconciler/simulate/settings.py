@@ -2,7 +2,9 @@
 
 Every stage of the sandbox process (load and compile, evaluate, test, replay) gets its own
 CPU-time budget; the process as a whole gets an address-space cap and a wall-clock limit
-after which the caller kills it. A stage past its limit is reported, never waited for.
+after which the caller kills it, and an output limit: its error output is a file it may
+not grow past `output_mib` (RLIMIT_FSIZE) and the caller refuses a longer message line.
+A stage past its limit is reported, never waited for.
 """
 
 from __future__ import annotations
@@ -24,3 +26,6 @@ class SimulateSettings(BaseModel):
     """Wall-clock time the whole sandbox may take before it is killed."""
     memory_mib: int = Field(default=2048, ge=256)
     """Address space of the sandbox process (RLIMIT_AS)."""
+    output_mib: int = Field(default=16, ge=1)
+    """Most the sandbox may write to its error output (RLIMIT_FSIZE), and the longest
+    message line it may send; past either it is stopped and the stage reported."""

@@ -343,6 +343,12 @@ class Store(Protocol):
         """Simulations, the most recently created first (ties: the last inserted first)."""
         ...
 
+    def trim_simulation_reports(self, *, max_bytes: int) -> int:
+        """Drop the reports (JSON and Markdown) of finished simulations, oldest first, until
+        those left hold at most `max_bytes`; the records stay. Returns how many were
+        dropped."""
+        ...
+
     def append_event(self, event: EventRecord) -> EventRecord:
         """Append to the feed; returns the event with its id."""
         ...

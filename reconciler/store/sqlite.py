@@ -446,6 +446,31 @@ class SqliteStore:
         with self._read() as conn:
             return [rows.simulation_from_row(r) for r in conn.execute(query).mappings().all()]
 
+    def trim_simulation_reports(self, *, max_bytes: int) -> int:
+        table = schema.simulations
+        size = sa.func.length(sa.cast(table.c.markdown, sa.LargeBinary)) + sa.func.coalesce(
+            sa.func.length(sa.cast(table.c.report, sa.LargeBinary)), 0
+        )
+        query = (
+            sa.select(table.c.seq, size)
+            .where(table.c.status.in_([s.value for s in base.SIMULATION_FINISHED]))
+            .where(table.c.report.is_not(None) | (table.c.markdown != sa.literal("[]")))
+            .order_by(table.c.created_at.desc(), table.c.seq.desc())
+        )
+        with self._write() as conn:
+            total, over = 0, []
+            for seq, bytes_ in conn.execute(query):
+                total += bytes_
+                if total > max_bytes:
+                    over.append(seq)
+            for chunk in _chunks(over):
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.seq.in_(chunk))
+                    .values(report=sa.null(), markdown=[])
+                )
+        return len(over)
+
     # events
 
     def append_event(self, event: base.EventRecord) -> base.EventRecord:
@@ -666,3 +691,8 @@ def _prune_inputs(conn: sa.Connection) -> None:
         sa.select(schema.current_decisions.c.input_digest),
     )
     conn.execute(sa.delete(table).where(table.c.digest.not_in(used)))
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -66,7 +66,7 @@ def test_the_plan_against_the_store_updates_changed_and_prunes_removed_objects(
     }
 
 
-def test_without_a_store_removed_objects_are_listed_and_files_observed_read_only(
+def test_without_a_store_removed_objects_are_listed_and_files_not_observed(
     pr: PullRequest,
 ) -> None:
     pr.change({}, delete=["resources/files/app-config.yaml"])
@@ -84,8 +84,7 @@ def test_without_a_store_removed_objects_are_listed_and_files_observed_read_only
     assert report.plan.counts["not-observed"] == 2
     not_observed = {i.key: i.note for i in report.plan.items if i.action == "not-observed"}
     assert not_observed["File//motd"] == (
-        "not observed: resources/files/motd.yaml:5 spec.path: a relative path needs the "
-        "daemon's data directory (<data-dir>/files) (File//motd, file provider)"
+        "not observed (files the change names are read only with the daemon's data directory)"
     )
 
 
@@ -129,3 +128,23 @@ def test_objects_left_in_place_are_plan_items_and_every_rendering_counts_the_sam
     assert ("Plan", "2 unchanged, 2 left in place") in markdown.summary_rows(report)
     titles = [s.title for s in details.sections(report)]
     assert "Plan: 2 unchanged, 2 left in place" in titles
+
+
+def test_without_a_data_directory_files_the_change_names_are_not_read(
+    pr: PullRequest, tmp_path: Path
+) -> None:
+    host = tmp_path / "host-secret"
+    host.write_text("hunter2\n")
+    probe = (
+        "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: probe}\n"
+        f'spec: {{path: {host}, content: "hunter2\\n"}}\n'
+    )
+    pr.change({"resources/files/probe.yaml": probe})
+    report = pr.simulate()
+    assert report.plan is not None
+    items = {i.key: (i.action, i.note) for i in report.plan.items}
+    assert items["File//probe"] == (
+        "not-observed",
+        "not observed (files the change names are read only with the daemon's data directory)",
+    )
+    assert report.plan.counts["noop"] == 0

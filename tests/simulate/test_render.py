@@ -216,7 +216,7 @@ def test_a_huge_report_is_split_into_self_describing_parts_under_the_limit() -> 
         assert part.count("<details>") == part.count("</details>") >= 1
     assert "| Check | Result |" in parts[0] and "| Check | Result |" not in parts[1]
     assert "<summary>Newly denied: 2000 (continued)</summary>" in parts[1]
-    shown = re.findall(r"\*\*(Deployment/prod/web-\d+)\*\*", "".join(parts))
+    shown = re.findall(r"\*\*`(Deployment/prod/web-\d+)`\*\*", "".join(parts))
     assert shown == [f"Deployment/prod/web-{i}" for i in range(2_000)]
 
 
@@ -340,3 +340,26 @@ def test_markdown_parts_go_to_numbered_files(tmp_path: Path) -> None:
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written[0] == "comment.md" and written[1] == "comment.part2.md"
     assert all(len(p.read_text()) <= markdown.LIMIT for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("plain", "`plain`"),
+        ("one ` tick", "`` one ` tick ``"),
+        ("closes `` early", "``` closes `` early ```"),
+        ("```` four\nlines", "````` ```` four lines `````"),
+        ("`edge`", "`` `edge` ``"),
+    ],
+)
+def test_a_code_span_is_fenced_longer_than_any_run_of_backticks_in_it(text: str, span: str) -> None:
+    assert details.code(text) == span
+
+
+def test_a_message_cannot_close_its_code_span_and_a_long_one_keeps_its_fence() -> None:
+    attack = "`` </details> **injected** [link](https://example.invalid) ``"
+    long = "y" * 10_000
+    found = full_report(deltas=(delta(1).model_copy(update={"messages": (attack, long)}),))
+    text = "".join(markdown.render(found, details.sections(found)))
+    assert f"  - ``` {attack} ```\n" in text
+    assert f"  - `{'y' * 3_000}… [truncated: 7000 more characters]`\n" in text

@@ -82,3 +82,31 @@ def test_queued_and_running_simulations_are_never_pruned(open_store: Opener) -> 
     store.put_simulation(running)
     assert store.apply_retention(now=NOW).simulations == 0
     assert {s.id for s in store.list_simulations()} == {"waiting", "running"}
+
+
+def test_stored_reports_are_bounded_in_total_the_oldest_dropped_first(store: base.Store) -> None:
+    big = {"base": "a" * 40, "head": "b" * 40, "blocked": True, "errors": [], "pad": "x" * 4_000}
+    for i in range(4):
+        store.put_simulation(f.simulation(f"s{i}", seconds=i, report=big, markdown=("y" * 3_000,)))
+    waiting = replace(
+        f.simulation("waiting", seconds=0, report=big, markdown=("y" * 3_000,)),
+        status=QUEUED,
+        finished_at=None,
+    )
+    store.put_simulation(waiting)
+    assert store.trim_simulation_reports(max_bytes=15_000) == 2
+    kept = {s.id: (s.report is not None, s.markdown) for s in store.list_simulations()}
+    assert kept == {
+        "s3": (True, ("y" * 3_000,)),
+        "s2": (True, ("y" * 3_000,)),
+        "s1": (False, ()),
+        "s0": (False, ()),
+        "waiting": (True, ("y" * 3_000,)),
+    }
+    dropped = store.get_simulation("s0")
+    assert dropped is not None
+    assert (dropped.status, dropped.summary) == (
+        base.SimulationStatus.SUCCEEDED,
+        "would be blocked: 1 newly denied strict decision(s)",
+    )
+    assert store.trim_simulation_reports(max_bytes=15_000) == 0
