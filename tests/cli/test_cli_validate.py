@@ -122,7 +122,7 @@ BROKEN_LINES = [
     "policies/k8s/extra.rego:6: expecting `}` while parsing set",
     "resources/broken.yaml:6: did not find expected ',' or ']'"
     " (while parsing a flow sequence at line 5)",
-    'workflows/nightly-backup.yaml:18 spec.timeout: must be a duration like "30s"',
+    'workflows/nightly-backup.yaml:21 spec.timeout: must be a duration like "30s"',
 ]
 
 
@@ -180,7 +180,7 @@ def test_validate_json_lists_every_problem(cli: Cli, example: Path) -> None:
         },
         {
             "path": "workflows/nightly-backup.yaml",
-            "line": 18,
+            "line": 21,
             "key": "spec.timeout",
             "message": 'must be a duration like "30s"',
         },
