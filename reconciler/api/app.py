@@ -130,7 +130,7 @@ def create_app(daemon: Daemon) -> Starlette:
             name = request.path_params["name"]
             runner = daemon.runner(name)
             if action == "sync":
-                daemon.request_sync(name, reason="api")
+                daemon.request_sync(name, reason=_sync_reason(request))
             else:
                 runner.set_suspended(action == "suspend")
             return JSONResponse({"source": name, "action": action}, status_code=202)
@@ -138,7 +138,8 @@ def create_app(daemon: Daemon) -> Starlette:
         return act
 
     async def sync_all(request: Request) -> Response:
-        return JSONResponse({"triggered": daemon.request_sync(reason="api")}, status_code=202)
+        triggered = daemon.request_sync(reason=_sync_reason(request))
+        return JSONResponse({"triggered": triggered}, status_code=202)
 
     def resources(request: Request) -> Response:
         q = request.query_params
@@ -555,3 +556,9 @@ async def _internal_get(request: Request, routes: list[BaseRoute], path: str) ->
         return json.loads(b"".join(chunks))
     except ValueError:
         return {}
+
+
+def _sync_reason(request: Request) -> str:
+    """What a requested sync is recorded as coming from: `cli` when `reconciler sync` asked
+    (`?trigger=cli`), else `api`."""
+    return "cli" if request.query_params.get("trigger") == "cli" else "api"

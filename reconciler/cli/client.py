@@ -42,7 +42,8 @@ def call(url: str, path: str, *, method: str = "GET", token: str | None = None) 
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
-        raise UsageError(f"{method} {path}: HTTP {exc.code}: {_detail(exc)}") from None
+        where = path.partition("?")[0]
+        raise UsageError(f"{method} {where}: HTTP {exc.code}: {_detail(exc)}") from None
     except OSError as exc:
         raise TransientError(f"cannot reach the daemon at {url}: {exc}") from None
 
@@ -59,6 +60,7 @@ def _detail(exc: urllib.error.HTTPError) -> str:
 
 def run_sync(args: argparse.Namespace) -> int:
     path = f"/api/v1/sources/{args.source}/sync" if args.source else "/api/v1/sync"
+    path += "?trigger=cli"  # the pass it starts is recorded as started from the CLI
     answer = call(args.url, path, method="POST", token=args.token)
     names = [answer["source"]] if "source" in answer else answer.get("triggered", [])
     print(f"sync requested: {', '.join(names) or 'no sources'}")

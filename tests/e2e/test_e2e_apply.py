@@ -94,7 +94,7 @@ def test_sync_and_status_verbs_against_the_running_daemon(tmp_path: Path, launch
     assert done.stderr == (
         'error: POST /api/v1/sources/nope/sync: HTTP 404: no source named "nope" (known: repo)\n'
     )
-    harness.eventually(lambda: _assert_trigger(daemon, "api"), what="the sync verb's reconcile")
+    harness.eventually(lambda: _assert_trigger(daemon, "cli"), what="the sync verb's reconcile")
 
     done = _cli("status", "--url", daemon.url, tmp=tmp_path)
     assert done.returncode == 0, done.stderr
