@@ -130,8 +130,8 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
 
 def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
     """Store the final record and its run, and announce it; reports over the total bound
-    lose the oldest first."""
-    daemon.store.put_simulation(record)
+    lose the oldest first. The run is stored before the simulation, so whoever sees the
+    simulation finished finds its run complete."""
     steps = (
         [
             StepRecord(
@@ -158,6 +158,7 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
             )
         )
     _run_record(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    daemon.store.put_simulation(record)
     daemon.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
