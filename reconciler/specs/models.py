@@ -12,21 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
 from reconciler.specs import types
+from reconciler.specs.decisions import DecisionSettings
+from reconciler.specs.types import Model as Model
 
 API_GROUP = "reconciler.dev"
 API_VERSION = f"{API_GROUP}/v1"
-
-
-class Model(BaseModel):
-    """Base of our own kinds: camelCase aliases, no unknown keys, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
 
 
 class Metadata(Model):
@@ -95,10 +88,36 @@ class PolicyException(Model):
     expires: datetime | None = None
 
 
+class RemediationOption(Model):
+    """One thing a remediation may do: run a runbook or a workflow."""
+
+    runbook: str | None = None
+    workflow: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RemediationOption:
+        if (self.runbook is None) == (self.workflow is None):
+            raise ValueError("an option names exactly one of runbook or workflow")
+        return self
+
+
 class Remediation(Model):
     runbook: str | None = None
     workflow: str | None = None
-    approval: Literal["auto", "required", "confidence"] = "required"
+    approval: Literal["auto", "required", "confidence", "always-ask", "never-automatic"] = Field(
+        default="required",
+        description="auto: no approval; required or always-ask: a human approves; confidence:"
+        " the decision's confidence sets the level; never-automatic: an operator approves at"
+        " best (docs/decisions.md).",
+    )
+    options: list[RemediationOption] = Field(
+        default_factory=list,
+        description="Alternatives to the runbook or workflow above, scored by the decision "
+        "engine; the first one is tried first when scores tie.",
+    )
+    cooldown: types.PositiveDuration = Field(
+        default="10m", description="Wait after an attempt before another for the same resource."
+    )
 
 
 class PolicyBindingSpec(Model):
@@ -159,6 +178,10 @@ class SettingsSpec(Model):
     )
     ignore_differences: list[dict[str, Any]] = Field(
         default_factory=list, description="Differences that never count as drift."
+    )
+    decisions: DecisionSettings = Field(
+        default_factory=DecisionSettings,
+        description="How the daemon scores its own decisions and how much it may do alone.",
     )
     rego_versions: dict[str, RegoVersion] = Field(
         default_factory=dict,

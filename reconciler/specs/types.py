@@ -11,7 +11,8 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
@@ -80,3 +81,11 @@ Cron = Annotated[
 
 Name = Annotated[str, Field(min_length=1, max_length=253, pattern=NAME_PATTERN)]
 """A name users refer to (a step, a variable): letters, digits, `-`, `_`, `.`."""
+
+
+class Model(BaseModel):
+    """Base of our own kinds: camelCase aliases, no unknown keys, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
