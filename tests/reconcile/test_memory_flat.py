@@ -15,6 +15,8 @@ import shutil
 import threading
 from pathlib import Path
 
+import pytest
+
 from reconciler import assets
 from reconciler.clock import SystemClock
 from reconciler.policy.evaluate import Evaluator
@@ -61,6 +63,7 @@ def _worker(repo: Path, shas: list[str], out: queue.Queue[Loaded | int]) -> None
     out.put(len(shas))
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_many_revisions(tmp_path: Path) -> None:
     shas = _repo(tmp_path / "repo", WARM_UP + REVISIONS)
     handed: queue.Queue[Loaded | int] = queue.Queue()
