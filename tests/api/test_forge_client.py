@@ -5,51 +5,36 @@ echoes it back."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from reconciler.api import forge
+from tests import loopback
 
 TOKEN = "ghp_s3cret"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _Handler(loopback.Handler):
     def do_POST(self) -> None:
         sent = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         seen = {"body": sent, "auth": self.headers["Authorization"]}
-        self._reply(201, json.dumps(seen).encode())
+        self.reply(201, json.dumps(seen).encode())
 
     def do_GET(self) -> None:
         if self.path == "/echo":  # a forge that echoes the request's headers in its error
-            self._reply(401, f"bad credentials: {self.headers['Authorization']}".encode())
+            self.reply(401, f"bad credentials: {self.headers['Authorization']}".encode())
         else:
-            self._reply(200, b"<html>not json</html>")
+            self.reply(200, b"<html>not json</html>")
 
     def do_DELETE(self) -> None:
-        self._reply(204, b"")
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(204, b"")
 
 
 @pytest.fixture
 def client() -> Iterator[forge.Client]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield forge.github_client(api_url=f"http://127.0.0.1:{httpd.server_address[1]}", token=TOKEN)
-    httpd.shutdown()
-    httpd.server_close()
+    for url in loopback.serve(_Handler):
+        yield forge.github_client(api_url=url, token=TOKEN)
 
 
 def test_json_goes_out_and_comes_back(client: forge.Client) -> None:

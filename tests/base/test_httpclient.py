@@ -7,43 +7,25 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from reconciler import httpclient
+from tests import loopback
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(loopback.Handler):
     def do_GET(self) -> None:
         if self.path == "/loop":
-            self.send_response(302)
-            self.send_header("Location", "/loop")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        reply = b"x" * 10_000
-        self.send_response(418)
-        self.send_header("Content-Length", str(len(reply)))
-        self.send_header("X-Mixed-Case", "yes")
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            self.reply(302, b"", {"Location": "/loop"})
+        else:
+            self.reply(418, b"x" * 10_000, {"X-Mixed-Case": "yes"})
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from loopback.serve(_Handler)
 
 
 def test_any_status_is_an_answer_and_the_body_read_is_bounded(server: str) -> None:
