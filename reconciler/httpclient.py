@@ -2,23 +2,32 @@
 
 The http provider, the workflow `http` step, forge posting, the Prometheus client of metric
 triggers and the CLI's calls to the daemon all send their requests with `request()`, so
-they share one set of rules: a body read is bounded when asked, every failure to get an
-answer is an `HttpFailed` (a `Timeout` when time ran out) whose message names the method
-and the URL with any password in it masked, and redirects are followed (when asked) by
-hand, so that one leading to another origin (scheme, host or port) leaves the credential
-headers behind (`Authorization`, `Proxy-Authorization`, `Cookie`, and any whose name holds
-`api-key`, `apikey`, `token` or `secret`), as curl does, while one to the same origin keeps
-them all (httpx itself drops cookies on every redirect and keeps an `X-Api-Key` on all).
+they share one set of rules:
+- a body read is bounded when asked;
+- every failure to get an answer is an `HttpFailed` (a `Timeout` when time ran out) whose
+  message names the method and the URL, with URL credentials and the caller's secrets
+  masked (`source.settings.redact_text`);
+- redirects are followed (when asked) by hand: one leading to another origin (scheme, host
+  or port) leaves the credential headers behind (`Authorization`, `Proxy-Authorization`,
+  `Cookie`, and any whose name holds `api-key`, `apikey`, `token` or `secret`), as curl
+  does, while one to the same origin keeps them all (httpx itself drops cookies on every
+  redirect and keeps an `X-Api-Key` on all);
+- TLS trusts the system's certificate store (as the standard library does; `SSL_CERT_FILE`
+  and `SSL_CERT_DIR` still apply), not httpx's bundled one, so a private CA the host trusts
+  is trusted here too.
 httpx is imported at the first request, so commands that never send one do not load it.
 """
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
-import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from reconciler.source.settings import redact_text
 
 if TYPE_CHECKING:
     import httpx
@@ -27,7 +36,6 @@ MAX_REDIRECTS = 20
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _CREDENTIAL_WORDS = ("api-key", "apikey", "token", "secret")  # X-Api-Key, Private-Token, ...
 _PORTS = {"http": 80, "https": 443}
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 class HttpFailed(Exception):
@@ -68,11 +76,6 @@ class Response:
         return jsonlib.loads(self.body)
 
 
-def shown(url: str) -> str:
-    """`url` with the password (any user info) masked, for messages."""
-    return _USERINFO.sub("***@", url)
-
-
 def request(
     method: str,
     url: str,
@@ -84,13 +87,15 @@ def request(
     params: Mapping[str, str] | None = None,
     follow_redirects: bool = True,
     max_body: int | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Response:
-    """Send one request (and its redirects); the answer, or `HttpFailed`."""
+    """Send one request (and its redirects); the answer, or `HttpFailed`, whose message
+    shows none of `secrets` (the credentials in `headers`)."""
     import httpx
 
-    where = f"{method} {shown(url)}"
+    where = redact_text(f"{method} {url}")
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, verify=_system_trust()) as client:
             sent = client.build_request(
                 method, url, headers=headers, json=json, content=content, params=params
             )
@@ -98,7 +103,14 @@ def request(
     except httpx.TimeoutException:
         raise Timeout(where=where, reason=f"timed out after {timeout:g}s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise HttpFailed(where=where, reason=f"failed: {error}") from None
+        reason = redact_text(f"failed: {error}", secrets=secrets)
+        raise HttpFailed(where=where, reason=reason) from None
+
+
+@functools.cache
+def _system_trust() -> ssl.SSLContext:
+    """One TLS context for every request (building one reads the whole store)."""
+    return ssl.create_default_context()
 
 
 def _exchange(

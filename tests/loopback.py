@@ -3,6 +3,7 @@ helper, and `serve` yielding the base URL of a threaded server until the test en
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,13 +23,21 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve with `handler` on a free port of `host`; yields `http://host:port`."""
+def serve(
+    handler: type[BaseHTTPRequestHandler],
+    host: str = "127.0.0.1",
+    *,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """Serve with `handler` on a free port of `host`; yields `http://host:port` (or
+    `https://...` when a server-side `tls` context is given)."""
     httpd = ThreadingHTTPServer((host, 0), handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://{host}:{httpd.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://{host}:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -54,7 +54,12 @@ class Client:
         headers = {**self._headers, "User-Agent": "reconciler"}
         try:
             answer = httpclient.request(
-                method, self._base + path, headers=headers, json=body, timeout=self._timeout
+                method,
+                self._base + path,
+                headers=headers,
+                json=body,
+                timeout=self._timeout,
+                secrets=(self._token,),
             )
         except httpclient.HttpFailed as exc:
             raise ForgeError(self._clean(f"{method} {path} {exc.reason}")) from None

@@ -17,11 +17,11 @@ from typing import Any
 
 from reconciler import httpclient
 from reconciler.providers import base, validation
+from reconciler.source.settings import redact_text
 from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
 
 NAME = "http"
-REDACTED = "***"
 _EXCERPT = 200
 
 
@@ -74,26 +74,27 @@ class HttpProvider:
                 json=body,
                 timeout=self._timeout(spec),
                 follow_redirects=False,
+                secrets=secrets,
             )
         except httpclient.Timeout as error:
-            detail = _redact(str(error), secrets)
+            detail = str(error)
             raise base.ProviderTimeout(provider=NAME, key=resource.key, detail=detail) from None
         except httpclient.HttpFailed as error:
-            raise self._error(resource, _redact(str(error), secrets)) from None
+            raise self._error(resource, str(error)) from None
         if response.ok or (response.status == 404 and method in ("GET", "DELETE")):
             return response
         excerpt = " ".join(response.text.split())[:_EXCERPT]
-        detail = f"{method} {httpclient.shown(spec.url)} returned {response.status}: {excerpt}"
-        raise self._error(resource, _redact(detail, secrets))
+        detail = f"{method} {spec.url} returned {response.status}: {excerpt}"
+        raise self._error(resource, redact_text(detail, secrets=secrets))
 
     def _headers(
         self, resource: Document, spec: kinds.HttpResourceSpec
-    ) -> tuple[dict[str, str], list[str]]:
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
         """Request headers, and the secret values in them that messages must never show."""
         headers = {"Accept": "application/json", **spec.headers}
         auth = spec.auth
         if auth is None:
-            return headers, []
+            return headers, ()
         if auth.bearer_token_env is not None:
             token = os.environ.get(auth.bearer_token_env)
             if not token:
@@ -103,11 +104,11 @@ class HttpProvider:
                     "(spec.auth.bearerTokenEnv) is not set",
                 )
             headers["Authorization"] = f"Bearer {token}"
-            return headers, [token]
+            return headers, (token,)
         assert auth.header_from_file is not None  # the model requires one of the two
         secret = self._read_secret(resource, auth.header_from_file.path)
         headers[auth.header_from_file.name] = secret
-        return headers, [secret]
+        return headers, (secret,)
 
     def _read_secret(self, resource: Document, path: str) -> str:
         try:
@@ -120,8 +121,8 @@ class HttpProvider:
     def _object(self, resource: Document, response: httpclient.Response) -> dict[str, Any]:
         value = _json(response)
         if not isinstance(value, dict):
-            shown = httpclient.shown(response.url)
-            raise self._error(resource, f"{response.method} {shown} returned no JSON object")
+            shown = redact_text(f"{response.method} {response.url}")
+            raise self._error(resource, f"{shown} returned no JSON object")
         return value
 
     def _timeout(self, spec: kinds.HttpResourceSpec) -> float:
@@ -138,9 +139,3 @@ def _json(response: httpclient.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
