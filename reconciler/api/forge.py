@@ -4,22 +4,20 @@ GitHub gets a check run (the `simulate.github` payload) and the Markdown report 
 request comments; GitLab gets a commit status and the report as merge-request notes. Each
 comment part carries a hidden marker (`<!-- reconciler-simulation part 1/2 -->`), so a
 later simulation of the same pull request edits the comments it wrote before instead of
-adding new ones, and deletes parts it no longer needs. Posting needs the network (a plain
-`urllib.request` client); the tests run it against a local HTTP server standing in for the
+adding new ones, and deletes parts it no longer needs. Posting needs the network (through
+`reconciler.httpclient`); the tests run it against a local HTTP server standing in for the
 forge. Tokens go into request headers only and are masked out of every error message.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler import httpclient
 from reconciler.source.settings import redact_text
 
 MARKER = "<!-- reconciler-simulation part {index}/{total} -->"
@@ -53,25 +51,24 @@ class Client:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """The decoded JSON answer (None when empty); `ForgeError` on any failure."""
-        data = None if body is None else json.dumps(body).encode()
         headers = {**self._headers, "User-Agent": "reconciler"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(
-            self._base + path, data=data, method=method, headers=headers
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(500).decode(errors="replace").strip()
-            message = f"{method} {path} answered {exc.code}: {detail}"
-            raise ForgeError(self._clean(message)) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ForgeError(self._clean(f"{method} {path} failed: {reason}")) from None
+            answer = httpclient.request(
+                method,
+                self._base + path,
+                headers=headers,
+                json=body,
+                timeout=self._timeout,
+                secrets=(self._token,),
+            )
+        except httpclient.HttpFailed as exc:
+            raise ForgeError(self._clean(f"{method} {path} {exc.reason}")) from None
+        if not answer.ok:
+            detail = answer.body[:500].decode(errors="replace").strip()
+            message = f"{method} {path} answered {answer.status}: {detail}"
+            raise ForgeError(self._clean(message))
         try:
-            return json.loads(raw) if raw.strip() else None
+            return answer.json() if answer.body.strip() else None
         except ValueError:
             raise ForgeError(f"{method} {path} answered with something that is not JSON") from None
 

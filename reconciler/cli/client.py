@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 
+from reconciler import httpclient
 from reconciler.cli import output
 from reconciler.errors import TransientError, UsageError
 
@@ -33,29 +32,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def call(url: str, path: str, *, method: str = "GET", token: str | None = None) -> Any:
+def call(
+    url: str,
+    path: str,
+    *,
+    method: str = "GET",
+    token: str | None = None,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """The daemon's JSON answer to `method path` (with `body` as JSON when given)."""
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url.rstrip("/") + path, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
+        answer = httpclient.request(
+            method, url.rstrip("/") + path, headers=headers, json=body, timeout=10
+        )
+    except httpclient.HttpFailed as exc:
+        raise TransientError(f"cannot reach the daemon at {url}: {exc.reason}") from None
+    if not answer.ok:
         where = path.partition("?")[0]
-        raise UsageError(f"{method} {where}: HTTP {exc.code}: {_detail(exc)}") from None
-    except OSError as exc:
-        raise TransientError(f"cannot reach the daemon at {url}: {exc}") from None
-
-
-def _detail(exc: urllib.error.HTTPError) -> str:
-    """The API's `{"error": ...}` message, else the body as text."""
-    body = exc.read().decode(errors="replace")
+        raise UsageError(f"{method} {where}: HTTP {answer.status}: {_detail(answer)}")
     try:
-        answer = json.loads(body)
+        return answer.json()
     except ValueError:
-        return body.strip() or str(exc.reason)
-    return str(answer["error"]) if isinstance(answer, dict) and "error" in answer else body
+        raise TransientError(f"{method} {path}: the daemon answered with no JSON") from None
+
+
+def _detail(answer: httpclient.Response) -> str:
+    """The API's `{"error": ...}` message, else the body as text."""
+    try:
+        found = answer.json()
+    except ValueError:
+        return answer.text.strip() or f"status {answer.status}"
+    return str(found["error"]) if isinstance(found, dict) and "error" in found else answer.text
 
 
 def run_sync(args: argparse.Namespace) -> int:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from reconciler.cli import client, output
-from reconciler.errors import TransientError, UsageError
+from reconciler.errors import UsageError
 from reconciler.run import history
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.source import tree
@@ -92,20 +90,7 @@ def _get(args: argparse.Namespace, path: str) -> Any:
 
 
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
-    """POST a JSON body (client.call sends none)."""
-    headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    if args.token:
-        headers["Authorization"] = f"Bearer {args.token}"
-    request = urllib.request.Request(
-        args.url.rstrip("/") + path, method="POST", headers=headers, data=json.dumps(body).encode()
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise UsageError(f"POST {path}: HTTP {exc.code}: {client._detail(exc)}") from None
-    except OSError as exc:
-        raise TransientError(f"cannot reach the daemon at {args.url}: {exc}") from None
+    return client.call(args.url, path, method="POST", token=args.token, body=body)
 
 
 def variables(items: list[str]) -> dict[str, Any]:

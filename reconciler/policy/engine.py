@@ -7,12 +7,20 @@ file/line/column, each policy is evaluated in its own call (one builtin error ab
 whole query), and missing builtins (`crypto.*`, `io.jwt.*`, some `net.cidr_*`) are named
 as such. A regorus `Engine` may only be used on the thread that created it: build one
 per worker with `RegoEngine()` or `clone()` inside that worker, never share one.
+
+It may only be freed there too (PyO3 refuses anywhere else and leaks it). So every thread
+that builds engines has an `_Owner`: an engine whose last reference goes away on another
+thread (a revision dropped by the thread that replaced it) is handed back to its owner,
+which frees what it was handed on its own thread the next time that thread builds an
+engine, and when the thread ends. Only an engine that outlives the thread that built it
+cannot be freed by anyone; it is kept, with a warning in the log.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -127,6 +135,53 @@ def _reach(error: RegoCompileError) -> tuple[int, int]:
     return (error.failure.line or 0, error.failure.column or 0)
 
 
+class _Owner:
+    """The engines one thread built and another thread let go of, until this one frees them."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._returned: list[Any] = []
+        self._ended = False
+
+    def hand_back(self, engine: Any) -> bool:
+        """Keep `engine` to free on the owner's thread; False when that thread has ended."""
+        with self._lock:
+            if not self._ended:
+                self._returned.append(engine)
+            return not self._ended
+
+    def free_returned(self, *, ending: bool = False) -> None:
+        """Free what other threads handed back; call on the owner's thread only."""
+        assert threading.get_ident() == self.thread
+        with self._lock:
+            returned, self._returned = self._returned, []
+            self._ended = self._ended or ending
+        returned.clear()  # the engines' last references: freed here, on their thread
+
+
+class _ThreadEnd:
+    """Lives only in its thread's locals, so it is freed on that thread as the thread ends."""
+
+    def __init__(self, owner: _Owner) -> None:
+        self.owner = owner
+
+    def __del__(self) -> None:
+        self.owner.free_returned(ending=True)
+
+
+# Per-thread state by nature (an engine is bound to a thread): each thread sees only its own.
+_THREADS = threading.local()
+log = logging.getLogger(__name__)
+
+
+def _owner() -> _Owner:
+    end: _ThreadEnd | None = getattr(_THREADS, "end", None)
+    if end is None:
+        end = _THREADS.end = _ThreadEnd(_Owner())
+    return end.owner
+
+
 def _re_match(pattern: str, value: str) -> bool:
     return re.search(pattern, value) is not None
 
@@ -138,19 +193,22 @@ class RegoEngine:
     """
 
     def __init__(self, *, coverage: bool = False, _engine: Any = None) -> None:
+        self._owner = _owner()
+        self._owner.free_returned()
         self._engine = _engine if _engine is not None else regorus.Engine()
-        self._owner = threading.get_ident()
         self._versions: dict[str, RegoVersion] = {}
         if coverage:
             self._engine.set_enable_coverage(True)
 
     def __del__(self) -> None:
-        # PyO3 refuses to free an engine on any thread but its creator's ("unsendable"),
-        # which surfaces as an unraisable RuntimeError and leaks it anyway. When the last
-        # reference goes away elsewhere (a revision dropped by another thread), keep the
-        # engine deliberately instead: a bounded leak, one engine per revision and thread.
-        if threading.get_ident() != self._owner:
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._engine))
+        owner: _Owner | None = getattr(self, "_owner", None)
+        engine = getattr(self, "_engine", None)
+        if owner is None or engine is None or threading.get_ident() == owner.thread:
+            return
+        if not owner.hand_back(engine):
+            # Its thread has ended: nobody may free it, and PyO3 would raise trying.
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
+            log.warning("a Rego engine outlived the thread that built it and is kept")
 
     def add_module(self, path: str, text: str, *, version: RegoVersion | None = None) -> str:
         """Add one Rego module; returns its package (`data.x.y`).

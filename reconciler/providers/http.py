@@ -4,27 +4,24 @@
 `DELETE url` deletes. Credentials come from an environment variable or a file at request
 time, never from the spec itself, and every message that could carry them (an error
 body echoing a header, a URL with a password) is redacted before it leaves this module.
-This is the only module importing httpx, and only once a request is made, so that loading
-the provider registry (every CLI verb that plans) does not load an HTTP client.
+Requests go through `reconciler.httpclient`, which loads its HTTP client only once a
+request is made, so loading the provider registry (every CLI verb that plans) does not.
+Redirects are not followed: a 3xx answer is an error, like any other non-2xx but a 404.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from reconciler import httpclient
 from reconciler.providers import base, validation
+from reconciler.source.settings import redact_text
 from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
 
-if TYPE_CHECKING:
-    import httpx
-
 NAME = "http"
-REDACTED = "***"
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _EXCERPT = 200
 
 
@@ -39,7 +36,7 @@ class HttpProvider:
 
     def observe(self, resource: Document) -> dict[str, Any] | None:
         response = self._request(resource, method="GET")
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         return self._object(resource, response)
 
@@ -51,7 +48,7 @@ class HttpProvider:
     def apply(self, resource: Document) -> dict[str, Any]:
         spec = self._spec(resource)
         response = self._request(resource, method=spec.method, body=spec.body)
-        if response.content and isinstance(_json(response), dict):
+        if response.body and isinstance(_json(response), dict):
             return self._object(resource, response)
         after = self.observe(resource)
         if after is None:
@@ -66,35 +63,38 @@ class HttpProvider:
 
     def _request(
         self, resource: Document, *, method: str, body: dict[str, Any] | None = None
-    ) -> httpx.Response:
+    ) -> httpclient.Response:
         spec = self._spec(resource)
         headers, secrets = self._headers(resource, spec)
-        timeout = self._timeout(spec)
-        shown = f"{method} {_USERINFO.sub(REDACTED + '@', spec.url)}"
-        import httpx
-
         try:
-            with httpx.Client(timeout=timeout) as client:
-                response = client.request(method, spec.url, headers=headers, json=body)
-        except httpx.TimeoutException:
-            detail = f"{shown} timed out after {timeout:g}s"
+            response = httpclient.request(
+                method,
+                spec.url,
+                headers=headers,
+                json=body,
+                timeout=self._timeout(spec),
+                follow_redirects=False,
+                secrets=secrets,
+            )
+        except httpclient.Timeout as error:
+            detail = str(error)
             raise base.ProviderTimeout(provider=NAME, key=resource.key, detail=detail) from None
-        except httpx.HTTPError as error:
-            raise self._error(resource, _redact(f"{shown} failed: {error}", secrets)) from None
-        if response.is_success or (response.status_code == 404 and method in ("GET", "DELETE")):
+        except httpclient.HttpFailed as error:
+            raise self._error(resource, str(error)) from None
+        if response.ok or (response.status == 404 and method in ("GET", "DELETE")):
             return response
         excerpt = " ".join(response.text.split())[:_EXCERPT]
-        detail = f"{shown} returned {response.status_code}: {excerpt}"
-        raise self._error(resource, _redact(detail, secrets))
+        detail = f"{method} {spec.url} returned {response.status}: {excerpt}"
+        raise self._error(resource, redact_text(detail, secrets=secrets))
 
     def _headers(
         self, resource: Document, spec: kinds.HttpResourceSpec
-    ) -> tuple[dict[str, str], list[str]]:
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
         """Request headers, and the secret values in them that messages must never show."""
         headers = {"Accept": "application/json", **spec.headers}
         auth = spec.auth
         if auth is None:
-            return headers, []
+            return headers, ()
         if auth.bearer_token_env is not None:
             token = os.environ.get(auth.bearer_token_env)
             if not token:
@@ -104,11 +104,11 @@ class HttpProvider:
                     "(spec.auth.bearerTokenEnv) is not set",
                 )
             headers["Authorization"] = f"Bearer {token}"
-            return headers, [token]
+            return headers, (token,)
         assert auth.header_from_file is not None  # the model requires one of the two
         secret = self._read_secret(resource, auth.header_from_file.path)
         headers[auth.header_from_file.name] = secret
-        return headers, [secret]
+        return headers, (secret,)
 
     def _read_secret(self, resource: Document, path: str) -> str:
         try:
@@ -118,13 +118,11 @@ class HttpProvider:
                 resource, f"cannot read {path} (spec.auth.headerFromFile.path): {error.strerror}"
             ) from None
 
-    def _object(self, resource: Document, response: httpx.Response) -> dict[str, Any]:
+    def _object(self, resource: Document, response: httpclient.Response) -> dict[str, Any]:
         value = _json(response)
         if not isinstance(value, dict):
-            shown = _USERINFO.sub(REDACTED + "@", str(response.request.url))
-            raise self._error(
-                resource, f"{response.request.method} {shown} returned no JSON object"
-            )
+            shown = redact_text(f"{response.method} {response.url}")
+            raise self._error(resource, f"{shown} returned no JSON object")
         return value
 
     def _timeout(self, spec: kinds.HttpResourceSpec) -> float:
@@ -136,14 +134,8 @@ class HttpProvider:
         return base.ProviderError(provider=NAME, key=resource.key, detail=detail)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: httpclient.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text

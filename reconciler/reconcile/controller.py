@@ -21,7 +21,6 @@ planning) and `recording` (statuses, decisions, events and the run).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from typing import Any
@@ -110,13 +109,6 @@ class Controller:
     def reconcile(self, loaded: Loaded, *, trigger: str) -> PassResult:
         run = self.recorder.start_run(loaded, trigger=trigger)
         self._inputs.clear()  # inputs of standing outcomes, never logged, are not kept
-        # A pass over many objects allocates many small records that live to its end:
-        # collections during it find nothing to free. Afterwards what is still alive (the
-        # revision's documents, the statuses, what the controller remembers) will live
-        # long: young cycles are collected, then the survivors are moved out of the
-        # collector's sight, so later passes do not pay for scanning them again and again.
-        paused = gc.isenabled()
-        gc.disable()
         try:
             result = self._pass(loaded)
         except ReconcilerError as exc:
@@ -129,11 +121,6 @@ class Controller:
                 run, PassResult(revision=run.revision or "", outcomes=(), orphans=(), error=error)
             )
             raise
-        finally:
-            if paused:
-                gc.enable()
-                gc.collect(1)
-                gc.freeze()
         self.recorder.finish_run(run, result)
         return result
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -162,10 +161,7 @@ def load(path: Path) -> DaemonSettings:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemsError([Problem(path=str(path), message=_reason(exc))]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProblemsError([_yaml_problem(exc, path=path)]) from None
+    raw = yamlio.load_one(text, path=str(path))
     if raw is None:
         raw = {}
     try:
@@ -187,9 +183,3 @@ def _reason(exc: OSError | UnicodeDecodeError) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "is not UTF-8 text"
     return exc.strerror.lower() if exc.strerror else str(exc)
-
-
-def _yaml_problem(exc: yaml.YAMLError, *, path: Path) -> Problem:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return Problem(path=str(path), line=mark.line + 1 if mark else None, message=problem)

@@ -11,12 +11,8 @@ and `?` stay inside one path segment and `**` spans any number of them.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from reconciler import httpclient
 from reconciler.errors import TransientError
 from reconciler.specs import runs, types
 
@@ -71,25 +68,30 @@ class Prometheus:
 
     def query(self, expression: str) -> list[Sample]:
         """The instant vector (or scalar) `expression` evaluates to now."""
-        address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
         try:
-            with urllib.request.urlopen(address, timeout=self.timeout) as response:
-                answer = json.load(response)
-        except urllib.error.HTTPError as exc:
-            answer = _error_body(exc)
-        except (OSError, ValueError) as exc:
-            raise QueryFailed(f"prometheus at {self.url}: {exc}") from None
+            response = httpclient.request(
+                "GET",
+                f"{self.url}/api/v1/query",
+                params={"query": expression},
+                timeout=self.timeout,
+            )
+        except httpclient.HttpFailed as exc:
+            raise QueryFailed(f"prometheus at {self.url}: {exc.reason}") from None
+        answer = _answer(response)
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error") if isinstance(answer, dict) else answer
             raise QueryFailed(f"prometheus query {expression!r}: {error}")
         return samples(answer.get("data") or {})
 
 
-def _error_body(exc: urllib.error.HTTPError) -> Any:
+def _answer(response: httpclient.Response) -> Any:
+    """The decoded answer; Prometheus sends its errors as JSON too (with a 4xx or 5xx)."""
     try:
-        return json.load(exc)
+        return response.json()
     except ValueError:
-        return {"status": "error", "error": f"HTTP {exc.code}"}
+        if response.ok:
+            raise QueryFailed(f"prometheus at {response.url}: the answer is not JSON") from None
+        return {"status": "error", "error": f"HTTP {response.status}"}
 
 
 def samples(data: dict[str, Any]) -> list[Sample]:

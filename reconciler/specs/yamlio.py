@@ -138,6 +138,24 @@ def load_all(text: str, *, path: str, limits: Limits) -> YamlFile:
     return YamlFile(documents=tuple(documents))
 
 
+def load_one(text: str, *, path: str, limits: Limits | None = None) -> Any:
+    """The one document of a file that holds a single one (None when it is empty), read
+    like every repository file; `ProblemsError` names the file and line of a problem."""
+    found = load_all(text, path=path, limits=limits or Limits())
+    if found.problems:
+        raise ProblemsError(found.problems)
+    if len(found.documents) > 1:
+        line = found.documents[1].line
+        message = "holds more than one YAML document; only one is allowed here"
+        raise ProblemsError([Problem(path=path, line=line, message=message)])
+    return found.documents[0].data if found.documents else None
+
+
+def dump(data: Any) -> str:
+    """`data` as block-style YAML text, keys in their order, Unicode kept as written."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
 def _construct(text: str, *, path: str, limits: Limits, into: list[YamlDoc]) -> None:
     """Append each non-empty document to `into`; a problem stops at the document having it."""
     loader = _Loader(text)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from reconciler.run import triggers
 from tests.workflows import helpers
 
 pytestmark = pytest.mark.slow
@@ -145,3 +146,14 @@ def test_a_metric_trigger_fires_after_its_condition_held_for_its_duration(
         running.wait_for(lambda: len(helpers.runs_of(running, "spike")) == 2, "a second run")
         second = helpers.runs_of(running, "spike")[0]
         assert datetime.fromisoformat(second["started_at"]).timestamp() >= again + 2 - 0.3
+
+
+def test_the_client_reads_samples_and_names_a_refused_query(load: tuple[Gauge, str]) -> None:
+    """Prometheus answers a bad query with a 400 and its error as JSON: the error is shown."""
+    url = load[1]
+    client = triggers.Prometheus(url, timeout=5)
+    assert [s.value for s in client.query("app_load")] == [0.0]
+    with pytest.raises(triggers.QueryFailed) as caught:
+        client.query("app_load{")
+    assert str(caught.value).startswith("prometheus query 'app_load{': ")
+    assert "parse error" in str(caught.value)
