@@ -10,9 +10,10 @@ and measures three phases, each with its peak RSS (VmHWM, reset at the start of 
 
 The baseline is linear growth: for each phase the growth exponent is the slope of
 log(time) against log(size) (numpy.polyfit over all sizes, and between each two sizes, so
-a fit over three points cannot hide one steep step), printed as `ratio` = slope / 1 (ours /
-linear growth; lower is better). Targets: slope <= 1.1, peak RSS <= 1.5 GB at 100k. Sizes run one
-after another; each size's figures print as soon as it finishes.
+a fit over three points cannot hide one steep step; the target holds for both), printed
+as `ratio` = slope / 1 (ours / linear growth; lower is better). Targets: slope <= 1.1,
+peak RSS <= 1.5 GB at 100k. Sizes run one after another; each size's figures print as
+soon as it finishes.
 
     python benchmarks/growth.py [--sizes 1000,10000,100000] [--quick]   (quick: 1k and 3k)
 """
@@ -110,7 +111,8 @@ def slopes(results: list[dict[str, Any]]) -> None:
     for name in PHASES:
         slope = float(np.polyfit(sizes, np.log([r[name]["seconds"] for r in results]), 1)[0])
         rss = float(np.polyfit(sizes, np.log([r[name]["rss_mb"] for r in results]), 1)[0])
-        verdict = "met" if slope <= SLOPE_TARGET else "MISSED"
+        steepest = max(step_slope(a, b, name) for a, b in itertools.pairwise(results))
+        verdict = "met" if max(slope, steepest) <= SLOPE_TARGET else "MISSED"
         steps = ", ".join(
             f"{a['size']}->{b['size']} {step_slope(a, b, name):.2f}"
             for a, b in itertools.pairwise(results)

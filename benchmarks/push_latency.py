@@ -60,7 +60,7 @@ def _read(path: Path) -> str | None:
 
 
 class Floor:
-    """The same commit's work done directly: resolve, tree diff, parse changed, evaluate."""
+    """The same commit's work done directly: resolve, tree diff, parse, evaluate, write."""
 
     def __init__(self, repo: Path) -> None:
         self.source = git.GitSource.open(SourceSettings(path=repo))
