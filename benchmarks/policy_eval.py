@@ -11,21 +11,22 @@ replicas) x 10 bound policies written like the example repository's. Three figur
   inside a comprehension) measured slower than this (about 1.5x), so per-resource calls
   are the baseline.
 
-Run: `python benchmarks/policy_eval.py [resources]`. Prints decisions/s and `ratio`
-(project single-process time / baseline time).
+Each figure is the best of 3. Prints decisions/s and `ratio` lines, ours / baseline, lower
+is better: the Evaluator in one process and `evaluate_parallel` on 2 processes, each
+against the plain-regorus baseline (one process).
+Run: `python benchmarks/policy_eval.py [resources] [rounds] [--quick]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-import sys
-import time
-from collections.abc import Callable, Sized
 from types import MappingProxyType
 from typing import Any
 
 import regorus
+import timing
 
 from reconciler.clock import ManualClock
 from reconciler.policy import bundle, evaluate
@@ -223,25 +224,17 @@ def baseline(bodies: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def best_of(rounds: int, fn: Callable[[], Sized]) -> tuple[float, int]:
-    """The fastest of `rounds` runs (the machine may be shared: the minimum is the signal)."""
-    times = []
-    size = 0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        size = len(fn())
-        times.append(time.perf_counter() - start)
-    return min(times), size
-
-
-def report(label: str, count: int, result: tuple[float, int]) -> None:
-    elapsed, size = result
+def report(label: str, count: int, elapsed: float, size: int) -> None:
     print(f"{label:<32} {elapsed:7.3f} s  {count / elapsed:10,.0f} decisions/s  ({size})")
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", type=int, nargs="?", default=10_000)
+    parser.add_argument("rounds", type=int, nargs="?", default=3)
+    parser.add_argument("--quick", action="store_true", help="200 resources, one round")
+    args = parser.parse_args()
+    count, rounds = (200, 1) if args.quick else (args.count, args.rounds)
     snap = snapshot(count)
     compiled = bundle.compile(snap)
     assert not compiled.problems, compiled.problems
@@ -250,19 +243,21 @@ def main() -> None:
     bodies = [doc.body for doc in snap.resources]
     print(f"{count} resources x {len(POLICIES)} policies = {decisions} decisions, best of {rounds}")
 
-    def single() -> list[Any]:
-        return evaluate.Evaluator(compiled, clock=clock, revision=None).evaluate_all(snap)
+    def single() -> int:
+        return len(evaluate.Evaluator(compiled, clock=clock, revision=None).evaluate_all(snap))
 
-    def parallel() -> list[Any]:
-        return evaluate.evaluate_parallel(snap, compiled, clock=clock, workers=2)
+    def parallel() -> int:
+        return len(evaluate.evaluate_parallel(snap, compiled, clock=clock, workers=2))
 
-    base = best_of(rounds, lambda: baseline(bodies))
-    ours = best_of(rounds, single)
-    two = best_of(rounds, parallel)
-    report("baseline (plain regorus)", decisions, base)
-    report("Evaluator, 1 process", decisions, ours)
-    report("evaluate_parallel, 2 processes", decisions, two)
-    print(f"ratio {ours[0] / base[0]:.2f} (Evaluator 1 process / baseline)")
+    base, base_size = timing.best_of(rounds, lambda: len(baseline(bodies)))
+    ours, ours_size = timing.best_of(rounds, single)
+    two, two_size = timing.best_of(rounds, parallel)
+    report("baseline (plain regorus)", decisions, base, base_size)
+    report("Evaluator, 1 process", decisions, ours, ours_size)
+    report("evaluate_parallel, 2 processes", decisions, two, two_size)
+    against = "plain regorus, 1 process"
+    timing.ratio("Evaluator 1 process", ours, base, against=against)
+    timing.ratio("evaluate_parallel 2 processes", two, base, against=against)
 
 
 if __name__ == "__main__":
