@@ -31,6 +31,8 @@ class EventType(StrEnum):
     DRIFT_CORRECTED = "DriftCorrected"  # self-heal applied Git's document over a drift
     POLICY_VIOLATION = "PolicyViolation"  # a denial where no change was gated (not blocked)
     DECISION_RECORDED = "DecisionRecorded"
+    DECISION_TAKEN = "DecisionTaken"  # the daemon chose an option (remediation, ...)
+    DECISION_SETTLED = "DecisionSettled"  # what became of it (succeeded, failed, rejected...)
     WEBHOOK_RECEIVED = "WebhookReceived"
     RUN_UPDATED = "RunUpdated"
     SIMULATION_FINISHED = "SimulationFinished"  # a pull-request simulation ended (any way)

@@ -25,6 +25,7 @@ from typing import Any
 
 from reconciler.errors import UsageError
 from reconciler.reconcile.settings import AuthSettings, DaemonSettings, Role
+from reconciler.run.steps import approval
 
 SESSION_COOKIE = "reconciler_token"
 CSRF_COOKIE = "reconciler_csrf"
@@ -32,7 +33,8 @@ CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/", "/webhooks/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+RANK = {Role(name): rank for rank, name in enumerate(approval.ROLES, start=1)}
+"""One ranking of roles, shared with the approvers of approval steps (`role:<role>`)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -160,6 +160,7 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
             approver=approver,
             approved=approved,
             comment=str(body.get("comment") or ""),
+            role=principal.role.value if (principal := _principal(request)) else None,
         )
         return JSONResponse(
             {"run": run_id, "step": step, "approved": approved, "approver": approver},

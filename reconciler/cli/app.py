@@ -8,6 +8,7 @@ from reconciler import __version__
 from reconciler.cli import (
     check,
     client,
+    decisions,
     init,
     runbook,
     schema,
@@ -91,4 +92,5 @@ def build_parser() -> argparse.ArgumentParser:
     runbook.register(verbs)
     tokens.register(verbs)
     workflow.register(verbs)
+    decisions.register(verbs, add_format=add_format, add_source_options=add_source_options)
     return parser

@@ -118,6 +118,8 @@ class DecisionRecord:
     approver: str | None = None
     outcome: Outcome = Outcome.PENDING
     run_id: str | None = None
+    settled_at: str | None = None
+    note: str = ""  # how the outcome was established (confirmation, rejection, timeout)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

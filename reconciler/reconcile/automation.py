@@ -19,11 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
 from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
+from reconciler.reconcile.remediator import Hooks, Remediator, Scorer
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog, Schedule
 from reconciler.run import triggers
@@ -31,6 +33,7 @@ from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.specs import runs, types
+from reconciler.specs.decisions import DecisionSettings
 from reconciler.store.base import RunKind, RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class Automation:
         self.catalog = Catalog(list(runners))
         self.schedule = Schedule(scheduler, start=self._timed)
         self.engine: Engine | None = None
+        self.remediator: Remediator | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seen: dict[str, str] = {}  # source -> newest revision handled
         self._violations: set[tuple[str, str]] | None = None  # (binding, resource key)
@@ -100,12 +104,26 @@ class Automation:
             vet=self.catalog.vet,
         )
         self.engine = Engine(store=self.store, clock=self.clock, services=services)
+        self.remediator = Remediator(
+            store=self.store,
+            clock=self.clock,
+            bus=self.bus,
+            hooks=Hooks(
+                binding=self.catalog.binding,
+                runbook=self.catalog.runbook,
+                on_worker=self._score,
+                start=functools.partial(self.engine.start, kind=RunKind.REMEDIATION),
+                wait=self.engine.wait,
+                resync=functools.partial(self._sync, None),
+            ),
+        )
         found = await asyncio.to_thread(self.store.violations)
         with self._lock:
             self._violations = {(d.binding, d.resource.key) for d in found}
         resumed = await self.engine.resume_all()
         for run_id in resumed:
             self._follow(run_id)
+        await self.remediator.resume()
         if self.prometheus.url:
             self.schedule.scheduler.every(
                 METRICS_JOB, self.poll_metrics, seconds=types.seconds(self.prometheus.interval)
@@ -113,6 +131,8 @@ class Automation:
         return resumed
 
     async def stop(self) -> None:
+        if self.remediator is not None:
+            await self.remediator.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -246,26 +266,45 @@ class Automation:
                 )
 
     def _pass_finished(self, source: str) -> None:
-        new = self._new_violations()
+        new, current = self._new_violations()
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._after_pass, source, new)
+        self._loop.call_soon_threadsafe(self._after_pass, source, new, current)
 
-    def _new_violations(self) -> list[Decision]:
-        """Violations that were not current after the previous pass (worker thread)."""
+    def _new_violations(self) -> tuple[list[Decision], list[Decision]]:
+        """Violations that were not current after the previous pass, and all current ones
+        (worker thread)."""
         with self._lock:
             current = self.store.violations()
             keys = {(d.binding, d.resource.key) for d in current}
             before, self._violations = self._violations, keys
         if before is None:
-            return []
-        return [d for d in current if (d.binding, d.resource.key) not in before]
+            return [], current
+        return [d for d in current if (d.binding, d.resource.key) not in before], current
 
-    def _after_pass(self, source: str, new: list[Decision]) -> None:
+    def _after_pass(self, source: str, new: list[Decision], current: list[Decision]) -> None:
         for future in self._passes.pop(source, []):
             if not future.done():
                 future.set_result(None)
         for decision in new:
             self._on_violation(decision)
+        if self.remediator is not None:
+            self.remediator.consider(current)
+
+    async def _score(
+        self, binding: str, score: Scorer
+    ) -> tuple[DecisionRecord, DecisionSettings] | None:
+        """Score a decision on the worker owning the source that defines `binding`, with
+        an engine over that revision's policies (the repository's decision rules)."""
+        for runner in self.runners.values():
+            loaded = runner.loader.last_good
+            if loaded is None or not any(
+                m.metadata.name == binding for _, m in loaded.snapshot.bindings
+            ):
+                continue
+            settings = loaded.snapshot.settings.spec.decisions
+            work = functools.partial(_score_with, score, loaded.bundle, settings)
+            return await runner.on_worker(work), settings
+        return None
 
     def _on_violation(self, decision: Decision) -> None:
         variables = remediation.variables(decision)
@@ -277,22 +316,6 @@ class Automation:
                         name, trigger=f"violation:{decision.binding}", variables=variables
                     )
                 )
-        binding = self.catalog.binding(decision.binding)
-        if binding is not None and binding.spec.remediation is not None:
-            self._spawn(self.remediate(decision, binding.spec.remediation))
-
-    async def remediate(self, decision: Decision, how: Any) -> str:
-        spec = remediation.workflow(decision, how, runbook=self.catalog.runbook)
-        run_id = await self._engine().start(
-            spec,
-            trigger=f"violation:{decision.binding}",
-            kind=RunKind.REMEDIATION,
-            variables=remediation.variables(decision),
-            revision=decision.revision,
-        )
-        log.info("started remediation run %s for %s", run_id, decision.resource.key)
-        self._follow(run_id)
-        return run_id
 
     # the reconcile step's service
 
@@ -349,6 +372,11 @@ class Automation:
                     name, trigger="metric", variables={"query": metric.query, "values": values}
                 )
             )
+
+
+def _score_with(score: Scorer, bundle: Any, settings: DecisionSettings) -> DecisionRecord:
+    """On the worker owning `bundle`: an engine over its policies, then the scoring."""
+    return score(bundle.new_engine(), settings)
 
 
 def finished_data(run: RunRecord) -> dict[str, Any]:

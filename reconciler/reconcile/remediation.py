@@ -1,10 +1,10 @@
-"""The run a binding's `remediation` asks for when one of its resources starts violating it.
+"""The run a remediation decision starts for a violating resource.
 
-A remediation run is a small workflow built for the violation: an approval step (unless
-the binding says `approval: auto`) and then one step running the bound runbook or
-workflow as a child run. `confidence` asks a human too until decisions are scored.
-The child gets the violation as variables: a runbook only those it declares, so it can
-take `resource`, `name`, `namespace`, `kind`, `binding` or `policy` by declaring them.
+A remediation run is a small workflow built for the violation and the option the decision
+chose: an approval step when the decision's level asks for one, and then one step running
+the chosen runbook or workflow as a child run. The child gets the violation as variables:
+a runbook only those it declares, so it can take `resource`, `name`, `namespace`, `kind`,
+`binding` or `policy` by declaring them.
 """
 
 from __future__ import annotations
@@ -33,42 +33,54 @@ def variables(decision: Decision) -> dict[str, Any]:
     }
 
 
+def options(how: models.Remediation) -> list[tuple[str, str]]:
+    """The remediation's options as (kind, target): its runbook or workflow, then `options`."""
+    found = [("runbook", how.runbook)] if how.runbook else []
+    found += [("workflow", how.workflow)] if how.workflow else []
+    found += [
+        ("runbook", o.runbook) if o.runbook else ("workflow", o.workflow or "") for o in how.options
+    ]
+    return list(dict.fromkeys(found))
+
+
 def workflow(
-    decision: Decision, how: models.Remediation, *, runbook: Callable[[str], runs.Runbook | None]
+    decision: Decision,
+    option: tuple[str, str],
+    *,
+    approval: dict[str, Any] | None,
+    runbook: Callable[[str], runs.Runbook | None],
 ) -> runs.Workflow:
-    """The remediation run's spec; `UsageError` when the binding names nothing runnable."""
+    """The remediation run's spec: `option` = (kind, target), behind `approval` (the
+    approval step's spec without its message) when given; `UsageError` when the option
+    names nothing runnable."""
+    kind, target = option
     given = {k: v for k, v in variables(decision).items() if isinstance(v, str)}
-    if how.runbook:
-        book = runbook(how.runbook)
+    if kind == "runbook":
+        book = runbook(target)
         if book is None:
-            raise UsageError(f'binding {decision.binding}: no runbook "{how.runbook}"')
+            raise UsageError(f'binding {decision.binding}: no runbook "{target}"')
         declared = {v.name for v in book.spec.variables}
         call: dict[str, Any] = {
             "kind": "runbook",
             "runbook": {
-                "name": how.runbook,
+                "name": target,
                 "variables": {k: _literal(v) for k, v in given.items() if k in declared},
             },
         }
-        target = f"runbook {how.runbook}"
-    elif how.workflow:
+    else:
         call = {
             "kind": "subflow",
-            "subflow": {
-                "workflow": how.workflow,
-                "inputs": {k: _literal(v) for k, v in given.items()},
-            },
+            "subflow": {"workflow": target, "inputs": {k: _literal(v) for k, v in given.items()}},
         }
-        target = f"workflow {how.workflow}"
-    else:
-        raise UsageError(f"binding {decision.binding}: remediation names no runbook or workflow")
     steps: list[dict[str, Any]] = []
-    if how.approval != "auto":
+    if approval is not None:
         message = (
             f"{decision.resource.key} violates {decision.binding}: "
-            f"{'; '.join(decision.messages) or decision.outcome.value}. Run {target}?"
+            f"{'; '.join(decision.messages) or decision.outcome.value}. Run {kind} {target}?"
         )
-        steps.append({"name": APPROVE, "kind": "approval", "approval": {"message": message}})
+        steps.append(
+            {"name": APPROVE, "kind": "approval", "approval": {"message": message, **approval}}
+        )
     steps.append({"name": REMEDIATE, **call, "dependsOn": [APPROVE] if steps else []})
     return runs.Workflow.model_validate(
         {

@@ -21,7 +21,7 @@ from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
 from reconciler.run import plans, recovery, steps, workflow
 from reconciler.run.recorder import Recorder
-from reconciler.run.steps import base
+from reconciler.run.steps import approval, base
 from reconciler.specs import runs
 from reconciler.store.base import (
     FINISHED,
@@ -229,7 +229,14 @@ class Engine:
         )
 
     async def approve(
-        self, run_id: str, step: str, *, approver: str, approved: bool, comment: str = ""
+        self,
+        run_id: str,
+        step: str,
+        *,
+        approver: str,
+        approved: bool,
+        comment: str = "",
+        role: str | None = None,
     ) -> None:
         """Answer an approval step, or the question asked about an interrupted step."""
         execution = self._live.get(run_id)
@@ -238,7 +245,7 @@ class Engine:
         spec = next(
             (s for s in [*execution.plan.steps, *execution.plan.on_failure] if s.name == step), None
         )
-        _check_approver(execution, spec, step=step, approver=approver)
+        _check_approver(execution, spec, step=step, approver=approver, role=role)
         answer = base.Approval(
             approved=approved, approver=approver, comment=comment, at=self.clock.now().isoformat()
         )
@@ -299,7 +306,12 @@ def _meta(run: RunRecord) -> dict[str, Any]:
 
 
 def _check_approver(
-    execution: workflow.Execution, spec: runs.Step | None, *, step: str, approver: str
+    execution: workflow.Execution,
+    spec: runs.Step | None,
+    *,
+    step: str,
+    approver: str,
+    role: str | None,
 ) -> None:
     gated = step in execution.state.gated
     if spec is None or not (gated or spec.kind is runs.StepKind.APPROVAL):
@@ -312,7 +324,7 @@ def _check_approver(
     ):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} has finished")
     allowed = spec.approval.approvers if spec.approval else []
-    if allowed and approver not in allowed:
+    if not approval.may_approve(allowed, name=approver, role=role):
         raise ApprovalRefused(
             f"{approver} may not approve step {step}; approvers: {', '.join(allowed)}"
         )

@@ -17,6 +17,7 @@ import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from reconciler.clock import Clock
@@ -298,6 +299,7 @@ class Execution:
             clock=self.parts.clock,
             sleep=self.parts.sleep,
             host=self,
+            since=self._first_start(step.name),
             announce=lambda line: self._announce(step.name, line),
         )
         try:
@@ -375,6 +377,11 @@ class Execution:
     def _say(self, name: str, text: str) -> None:
         if self.parts.progress is not None:
             self.parts.progress(f"{self.labels.get(name, name)}: {text}")
+
+    def _first_start(self, name: str) -> datetime | None:
+        """When the step first started in this run, before any retry or restart."""
+        starts = [r.started_at for (n, _), r in self.state.attempts.items() if n == name]
+        return min((s for s in starts if s is not None), default=None)
 
     async def _record(self, record: StepRecord, *, wait: bool = False) -> None:
         self.state.add(record)

@@ -66,6 +66,9 @@ class DecisionSettings(Model):
     maintenance_windows: list[Window] = Field(
         default_factory=list, description="Windows in which changes are expected."
     )
+    concurrency: int = Field(
+        default=3, ge=1, description="Remediation runs open at once; more violations wait."
+    )
     approval_timeout: PositiveDuration = Field(
         default="1h", description="How long a decision waits for its approval by default."
     )

@@ -118,6 +118,17 @@ class Remediation(Model):
     cooldown: types.PositiveDuration = Field(
         default="10m", description="Wait after an attempt before another for the same resource."
     )
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="Who may approve: token names or `role:<role>` (a token with at least that"
+        " role). Empty: the role the decision's level asks for (admin or operator).",
+    )
+    timeout: types.PositiveDuration | None = Field(
+        default=None, description="How long an approval waits (default: decisions.approvalTimeout)."
+    )
+    on_timeout: Literal["reject", "approve"] = Field(
+        default="reject", description="What an unanswered approval becomes after `timeout`."
+    )
 
 
 class PolicyBindingSpec(Model):

@@ -110,8 +110,17 @@ class Decision(models.Model):
 
 class Approval(models.Model):
     message: str = ""
-    approvers: list[str] = Field(default_factory=list)
-    timeout: types.Duration | None = None
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="token names or `role:<role>` (any token with at least that role); empty:"
+        " anyone allowed to answer approvals",
+    )
+    timeout: types.Duration | None = Field(
+        default=None, description="from the step's first start, kept across restarts"
+    )
+    on_timeout: Literal["reject", "approve"] = Field(
+        default="reject", description="the answer an approval gets when `timeout` passes"
+    )
     escalate: list[str] = Field(
         default_factory=list, description="notified when half the timeout has passed"
     )

@@ -21,6 +21,7 @@ from reconciler.conditions import Condition, ConditionStatus
 from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
+from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.retention import RetentionReport
 
 
@@ -204,7 +205,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(Protocol):
+class Store(DaemonDecisions, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:

@@ -164,8 +164,9 @@ adds it to a database made before it existed."""
 
 
 def create_missing(connection: sa.Connection) -> None:
-    """Create tables added after a database was stamped (additive, idempotent)."""
-    decision_inputs.create(connection, checkfirst=True)
+    """Create tables added after a database was stamped (additive, idempotent): every
+    table declared on `metadata`, including those of the store's role modules."""
+    metadata.create_all(connection, checkfirst=True)
 
 
 runs = sa.Table(

@@ -23,6 +23,7 @@ from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store import base, codec, rows, schema
+from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
 _WRITE = "reconciler_write"
@@ -46,7 +47,7 @@ def _on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqliteStore:
+class SqliteStore(DaemonDecisionsMixin):
     """`base.Store` in one SQLite file; see the module docstring."""
 
     def __init__(

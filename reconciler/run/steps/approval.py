@@ -1,9 +1,12 @@
 """The `approval` step: wait for a human's answer, escalating when it is slow.
 
 `Engine.approve` delivers the answer (who, yes/no, a comment), which becomes the step's
-outputs. A rejection fails the step; no answer within `timeout` fails it too. When half
-the timeout has passed an `ApprovalEscalated` event naming the `escalate` list is recorded
-so notifiers can chase the next people in line.
+outputs. A rejection fails the step. `timeout` counts from the step's first start in the
+run, so a restart of the daemon does not give the question a new deadline. When it passes
+unanswered, the step takes its declared default (`onTimeout`): `reject` fails it, `approve`
+lets the run go on, both with `approver: timeout` and `expired: true` in the outputs. When
+half the timeout has passed an `ApprovalEscalated` event naming the `escalate` list is
+recorded so notifiers can chase the next people in line.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ from reconciler.run.steps import base
 from reconciler.specs import runs, types
 
 ESCALATED = "ApprovalEscalated"
+TIMEOUT = "timeout"
+"""The approver an unanswered approval is recorded with."""
 
 
 class Approval:
     async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.approval
         assert spec is not None
-        timeout = types.seconds(spec.timeout) if spec.timeout else None
-        answer = await _answer(step.name, spec, ctx, timeout=timeout)
+        answer = await _answer(step.name, spec, ctx)
         if answer is None:
-            raise base.StepFailed(f"no approval within {spec.timeout}")
+            return _expired(spec)
         outputs = {
             "approved": answer.approved,
             "approver": answer.approver,
@@ -34,17 +38,41 @@ class Approval:
         return base.StepResult(outputs=outputs)
 
 
-async def _answer(
-    name: str, spec: runs.Approval, ctx: base.StepContext, *, timeout: float | None
-) -> base.Approval | None:
-    if timeout is None or not spec.escalate:
-        return await ctx.host.await_approval(name, timeout=timeout)
-    answer = await ctx.host.await_approval(name, timeout=timeout / 2)
-    if answer is not None:
-        return answer
-    await ctx.host.record_event(
-        type=ESCALATED,
-        message=f"approval of {name} is waiting; escalating",
-        data={"step": name, "escalate": list(spec.escalate), "message": spec.message},
-    )
-    return await ctx.host.await_approval(name, timeout=timeout / 2)
+def _expired(spec: runs.Approval) -> base.StepResult:
+    outputs = {"approved": spec.on_timeout == "approve", "approver": TIMEOUT, "expired": True}
+    if spec.on_timeout == "approve":
+        return base.StepResult(outputs=outputs)
+    raise base.StepFailed(f"no approval within {spec.timeout}; default: reject", outputs=outputs)
+
+
+async def _answer(name: str, spec: runs.Approval, ctx: base.StepContext) -> base.Approval | None:
+    if spec.timeout is None:
+        return await ctx.host.await_approval(name, timeout=None)
+    total = types.seconds(spec.timeout)
+    began = ctx.since or ctx.clock.now()
+    left = total - (ctx.clock.now() - began).total_seconds()
+    half = left - total / 2
+    if spec.escalate and half > 0:
+        answer = await ctx.host.await_approval(name, timeout=half)
+        if answer is not None:
+            return answer
+        await ctx.host.record_event(
+            type=ESCALATED,
+            message=f"approval of {name} is waiting; escalating",
+            data={"step": name, "escalate": list(spec.escalate), "message": spec.message},
+        )
+        left = total / 2
+    return await ctx.host.await_approval(name, timeout=max(left, 0.0))
+
+
+ROLES = ("viewer", "operator", "admin")
+"""API roles from the least to the most trusted; `role:<role>` approvers accept any higher."""
+
+
+def may_approve(approvers: list[str], *, name: str, role: str | None) -> bool:
+    """Whether the token `name` with `role` is one of `approvers` (empty: anyone may)."""
+    if not approvers or name in approvers:
+        return True
+    rank = ROLES.index(role) if role in ROLES else -1
+    wanted = [a.removeprefix("role:") for a in approvers if a.startswith("role:")]
+    return any(w in ROLES and rank >= ROLES.index(w) for w in wanted)

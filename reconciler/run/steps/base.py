@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.clock import Clock
@@ -122,6 +123,7 @@ class StepContext:
     clock: Clock
     sleep: Sleep
     host: Host
+    since: datetime | None = None  # the step's first start in this run (kept across restarts)
     announce: Callable[[str], None] = _quiet  # a line of progress about this step
 
 
