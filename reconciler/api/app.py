@@ -32,7 +32,17 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from reconciler.api import auth, cache, metrics, openapi, runs, simulations, views, webhooks
+from reconciler.api import (
+    auth,
+    cache,
+    daemon_decisions,
+    metrics,
+    openapi,
+    runs,
+    simulations,
+    views,
+    webhooks,
+)
 from reconciler.api.dashboard import pages, render, stream
 from reconciler.api.hooks import route_delivery
 from reconciler.api.simulator import Simulator
@@ -205,10 +215,18 @@ def create_app(daemon: Daemon) -> Starlette:
         for action in ("sync", "suspend", "resume")
     ]
     hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
-    extra = runs.routes(daemon) + [
-        _mounted(e) for e in simulations.routes(daemon, simulator=simulator)
+    extra = [
+        *runs.routes(daemon),
+        *daemon_decisions.routes(daemon.store),
+        *(_mounted(e) for e in simulations.routes(daemon, simulator=simulator)),
     ]
-    document = openapi.document(extra_paths={**runs.openapi_paths(), **simulations.openapi_paths()})
+    document = openapi.document(
+        extra_paths={
+            **runs.openapi_paths(),
+            **daemon_decisions.openapi_paths(),
+            **simulations.openapi_paths(),
+        }
+    )
 
     def openapi_json(request: Request) -> Response:
         return JSONResponse(document)

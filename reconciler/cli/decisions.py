@@ -90,6 +90,8 @@ def run_list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
+        from reconciler.decide.ledger import summary
+
         print(json.dumps({"decisions": [summary(e) for e in entries]}, indent=2))
         return 0
     if not entries:
@@ -101,21 +103,6 @@ def run_list(args: argparse.Namespace) -> int:
             f"{e.option or '-':<28} {e.confidence:.2f} {e.level:<10} {e.outcome}"
         )
     return 0
-
-
-def summary(entry: Any) -> dict[str, Any]:
-    """A stored decision's indexed fields, as the API and `list --format json` show them."""
-    return {
-        "id": entry.id,
-        "at": entry.at.isoformat(),
-        "type": entry.type,
-        "subject": entry.subject,
-        "option": entry.option,
-        "confidence": entry.confidence,
-        "level": entry.level,
-        "outcome": entry.outcome,
-        "runId": entry.run_id,
-    }
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -83,3 +83,18 @@ def settled(
         approver=approver if approver is not None else record.approver,
         settled_at=at.isoformat(),
     )
+
+
+def summary(entry: DecisionEntry) -> dict[str, Any]:
+    """A stored decision's indexed fields, as the API and `list --format json` show them."""
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "type": entry.type,
+        "subject": entry.subject,
+        "option": entry.option,
+        "confidence": entry.confidence,
+        "level": entry.level,
+        "outcome": entry.outcome,
+        "runId": entry.run_id,
+    }

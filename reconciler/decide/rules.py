@@ -42,14 +42,16 @@ def evaluate(
 ) -> dict[str, RuleScore]:
     """The rule scores for `options`; empty when the repository has no rules for the type."""
     package = f"{PACKAGE}.{context.type}"
-    if package.removeprefix("data.") not in engine.packages():
+    if package not in engine.packages():
         return {}
     engine.set_input_json(json.dumps(_input(context, options)))
     try:
-        scores = engine.eval_rule(f"{package}.score")
-        reasons = engine.eval_rule(f"{package}.reasons")
+        found = engine.eval_query(package)
     except rego.RegoEvalError as exc:
         raise RuleProblem(f"{package}: {exc}") from None
+    value = found[0]["expressions"][0]["value"] if found else {}
+    rules = value if isinstance(value, dict) else {}
+    scores, reasons = rules.get("score", rego.UNDEFINED), rules.get("reasons", {})
     return _read(package, scores, reasons, {o.name for o in options})
 
 
