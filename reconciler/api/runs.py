@@ -26,6 +26,7 @@ from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import Role
 from reconciler.run import plans, recovery, workflow
 from reconciler.run.engine import ApprovalRefused, Engine
+from reconciler.run.steps.base import Ask
 from reconciler.store.base import RunKind, RunNotFound, RunRecord, RunStatus, StepRecord
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -220,11 +221,15 @@ async def pending(daemon: Daemon, engine: Engine) -> list[dict[str, Any]]:
     found = []
     for status in (RunStatus.WAITING, RunStatus.RUNNING):
         found += await asyncio.to_thread(daemon.store.list_runs, status=status, limit=1000)
-    items = [_approval(run, step) for run in found for step in engine.waiting(run.id)]
+    items = [
+        _approval(run, step, engine.asked(run.id, step))
+        for run in found
+        for step in engine.waiting(run.id)
+    ]
     return sorted(items, key=lambda i: (i["since"] or "", i["runId"], i["step"]))
 
 
-def _approval(run: RunRecord, step: str) -> dict[str, Any]:
+def _approval(run: RunRecord, step: str, asked: Ask | None = None) -> dict[str, Any]:
     meta = next((s for s in run.steps if s.name == plans.META), None)
     plan = plans.from_meta(meta)[0] if meta else None
     spec = (
@@ -233,13 +238,14 @@ def _approval(run: RunRecord, step: str) -> dict[str, Any]:
     record = _newest(run, step)
     gated = record is not None and bool(record.output.get(recovery.GATE))
     ask = spec.approval if spec is not None else None
+    prompt = workflow.GATE_MESSAGE if gated or ask is None else ask.message
     return {
         "runId": run.id,
         "kind": run.kind.value,
         "workflow": run.name,
         "step": step,
-        "prompt": workflow.GATE_MESSAGE if gated or ask is None else ask.message,
-        "approvers": list(ask.approvers) if ask else [],
+        "prompt": asked.prompt if asked else prompt,
+        "approvers": list(asked.approvers) if asked else list(ask.approvers) if ask else [],
         "since": views.when(record.started_at) if record else None,
         "timeout": ask.timeout if ask and not gated else None,
         "resume": gated,

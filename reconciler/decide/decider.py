@@ -24,17 +24,19 @@ def decide(
     approval: str = "confidence",
     at: str = "",
     seed: int | None = None,
+    package: str | None = None,
 ) -> DecisionRecord:
     """Score `options` for `context` and say what the daemon may do about the best one.
 
-    Deterministic: the sampling seed defaults to a hash of the context's bucket and
+    `package` names the rules (default `data.reconciler.decisions.<type>`). Deterministic:
+    the sampling seed defaults to a hash of the context's bucket and
     subject, so the same inputs give the same record (apart from `id` and `at`).
     """
     problem = None
     scored: dict[str, scoring.RuleScore] = {}
     if engine is not None:
         try:
-            scored = rules.evaluate(engine, context, options)
+            scored = rules.evaluate(engine, context, options, package=package)
         except rules.RuleProblem as exc:
             problem = str(exc)
     counts = history.counts(context.bucket, [o.name for o in options])

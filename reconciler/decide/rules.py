@@ -38,10 +38,15 @@ class RuleProblem(Exception):
 
 
 def evaluate(
-    engine: rego.RegoEngine, context: Context, options: Sequence[Option]
+    engine: rego.RegoEngine,
+    context: Context,
+    options: Sequence[Option],
+    *,
+    package: str | None = None,
 ) -> dict[str, RuleScore]:
-    """The rule scores for `options`; empty when the repository has no rules for the type."""
-    package = f"{PACKAGE}.{context.type}"
+    """The rule scores for `options` from `package` (default: the rules for the context's
+    type); empty when the repository has no such package."""
+    package = f"data.{package.removeprefix('data.')}" if package else f"{PACKAGE}.{context.type}"
     if package not in engine.packages():
         return {}
     engine.set_input_json(json.dumps(_input(context, options)))

@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from reconciler.clock import Clock
-from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
 from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
-from reconciler.reconcile.remediator import Hooks, Remediator, Scorer
+from reconciler.reconcile.choices import Choices, Workers
+from reconciler.reconcile.remediator import Hooks, Remediator
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog, Schedule
 from reconciler.run import triggers
@@ -33,7 +33,6 @@ from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.specs import runs, types
-from reconciler.specs.decisions import DecisionSettings
 from reconciler.store.base import RunKind, RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +67,13 @@ class Automation:
         self.schedule = Schedule(scheduler, start=self._timed)
         self.engine: Engine | None = None
         self.remediator: Remediator | None = None
+        self.workers = Workers(runners, self.catalog)
+        self.choices = Choices(
+            store=store,
+            clock=clock,
+            workflow=self.catalog.workflow,
+            on_worker=self.workers.for_workflow,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seen: dict[str, str] = {}  # source -> newest revision handled
         self._violations: set[tuple[str, str]] | None = None  # (binding, resource key)
@@ -102,6 +108,7 @@ class Automation:
             request_sync=self._sync,
             evaluate_policy=self._check_policy,
             vet=self.catalog.vet,
+            decide=self.choices.decide,
         )
         self.engine = Engine(store=self.store, clock=self.clock, services=services)
         self.remediator = Remediator(
@@ -111,7 +118,7 @@ class Automation:
             hooks=Hooks(
                 binding=self.catalog.binding,
                 runbook=self.catalog.runbook,
-                on_worker=self._score,
+                on_worker=self.workers.for_binding,
                 start=functools.partial(self.engine.start, kind=RunKind.REMEDIATION),
                 wait=self.engine.wait,
                 resync=functools.partial(self._sync, None),
@@ -208,6 +215,7 @@ class Automation:
 
     async def _finished(self, run_id: str) -> None:
         run = await self._engine().wait(run_id)
+        await self.choices.settle(run)
         event = Event(
             type=EventType.RUN_UPDATED,
             at=self.clock.now(),
@@ -290,22 +298,6 @@ class Automation:
         if self.remediator is not None:
             self.remediator.consider(current)
 
-    async def _score(
-        self, binding: str, score: Scorer
-    ) -> tuple[DecisionRecord, DecisionSettings] | None:
-        """Score a decision on the worker owning the source that defines `binding`, with
-        an engine over that revision's policies (the repository's decision rules)."""
-        for runner in self.runners.values():
-            loaded = runner.loader.last_good
-            if loaded is None or not any(
-                m.metadata.name == binding for _, m in loaded.snapshot.bindings
-            ):
-                continue
-            settings = loaded.snapshot.settings.spec.decisions
-            work = functools.partial(_score_with, score, loaded.bundle, settings)
-            return await runner.on_worker(work), settings
-        return None
-
     def _on_violation(self, decision: Decision) -> None:
         variables = remediation.variables(decision)
         for name, entry in self.catalog.workflows().items():
@@ -372,11 +364,6 @@ class Automation:
                     name, trigger="metric", variables={"query": metric.query, "values": values}
                 )
             )
-
-
-def _score_with(score: Scorer, bundle: Any, settings: DecisionSettings) -> DecisionRecord:
-    """On the worker owning `bundle`: an engine over its policies, then the scoring."""
-    return score(bundle.new_engine(), settings)
 
 
 def finished_data(run: RunRecord) -> dict[str, Any]:

@@ -256,6 +256,11 @@ class Engine:
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
 
+    def asked(self, run_id: str, step: str) -> base.Ask | None:
+        """The question a waiting step put itself (None: its approval spec holds it)."""
+        execution = self._live.get(run_id)
+        return execution.asks.get(step) if execution else None
+
     async def close(self) -> None:
         """Stop every live run, leaving them to `resume_all`, and flush the store writes."""
         for task in list(self._tasks.values()):
@@ -314,7 +319,8 @@ def _check_approver(
     role: str | None,
 ) -> None:
     gated = step in execution.state.gated
-    if spec is None or not (gated or spec.kind is runs.StepKind.APPROVAL):
+    asked = execution.asks.get(step)
+    if spec is None or not (gated or asked or spec.kind is runs.StepKind.APPROVAL):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} takes no approval")
     if execution.states.get(step) in (
         StepStatus.SUCCEEDED,
@@ -323,7 +329,7 @@ def _check_approver(
         StepStatus.CANCELLED,
     ):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} has finished")
-    allowed = spec.approval.approvers if spec.approval else []
+    allowed = list(asked.approvers) if asked else spec.approval.approvers if spec.approval else []
     if not approval.may_approve(allowed, name=approver, role=role):
         raise ApprovalRefused(
             f"{approver} may not approve step {step}; approvers: {', '.join(allowed)}"

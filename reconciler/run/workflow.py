@@ -73,6 +73,7 @@ class Execution:
             "steps": {name: _view(rec) for name, rec in self.state.records.items()},
         }
         self.approvals: dict[str, asyncio.Future[base.Approval]] = {}
+        self.asks: dict[str, base.Ask] = {}  # questions steps put without an approval spec
         self.waiting: set[str] = set()
         self._wake = asyncio.Event()
         order = dag.build(plan.steps).order
@@ -398,7 +399,11 @@ class Execution:
 
     # base.Host
 
-    async def await_approval(self, step: str, *, timeout: float | None) -> base.Approval | None:
+    async def await_approval(
+        self, step: str, *, timeout: float | None, ask: base.Ask | None = None
+    ) -> base.Approval | None:
+        if ask is not None:
+            self.asks[step] = ask
         loop = asyncio.get_running_loop()
         future = self.approvals.setdefault(step, loop.create_future())
         self.waiting.add(step)
@@ -417,6 +422,7 @@ class Execution:
             self.waiting.discard(step)
             if future.done():
                 self.approvals.pop(step, None)
+                self.asks.pop(step, None)
             if not self.waiting:
                 await self._set_status(RunStatus.RUNNING)
 

@@ -95,8 +95,15 @@ class Decision(models.Model):
     steps when false; the other branch is skipped), or score the options (Rego rules of
     `policy` + outcome history) and pick one."""
 
-    policy: str | None = None
+    policy: str | None = Field(
+        default=None,
+        description="package of the rules scoring `options`"
+        " (default: reconciler.decisions.workflow)",
+    )
     options: list[DecisionOption] = Field(default_factory=list)
+    approval: Literal["auto", "required", "confidence", "always-ask", "never-automatic"] = Field(
+        default="confidence", description="how `options` decisions are approved (docs/decisions.md)"
+    )
     when: str | None = Field(default=None, min_length=1)
     then: list[str] = Field(default_factory=list)
     else_: list[str] = Field(default_factory=list, alias="else")

@@ -78,7 +78,10 @@ def test_approval_records_who_answered(store: sqlite.SqliteStore, approved: bool
 
 def test_approval_times_out_after_escalating(store: sqlite.SqliteStore) -> None:
     run = asyncio.run(run_to_end(store, GATE))
-    assert (run.status, run.error) == (RunStatus.FAILED, "step ok failed: no approval within 200ms")
+    assert (run.status, run.error) == (
+        RunStatus.FAILED,
+        "step ok failed: no approval within 200ms; default: reject",
+    )
     [event] = store.events()
     assert (event.type, event.object_key, event.data) == (
         "ApprovalEscalated",

@@ -57,6 +57,42 @@ def _quiet(line: str) -> None:
     return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Ask:
+    """A question a step puts to a human, and who may answer it (`role:<role>` or names)."""
+
+    prompt: str
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionRequest:
+    """A `decision` step with `options`: what it asks the daemon to score."""
+
+    run_id: str
+    workflow: str
+    step: str
+    options: tuple[str, ...]
+    policy: str | None  # the rules' package; None: data.reconciler.decisions.workflow
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionVerdict:
+    """The daemon's choice among a decision step's options."""
+
+    decision: str  # the decision record's id
+    chosen: str
+    confidence: float
+    level: str
+    explanation: str
+    ask: Ask | None = None  # set when the level needs a human's approval first
+
+
+async def _no_decide(request: DecisionRequest) -> DecisionVerdict:
+    raise StepFailed("decision options are scored by the daemon (reconciler serve) only")
+
+
 def _none(name: str) -> None:
     return None
 
@@ -70,6 +106,7 @@ class Services:
     request_sync: Callable[[str | None], Awaitable[Any]] = _no_sync
     evaluate_policy: Callable[[str, Mapping[str, Any]], Awaitable[PolicyVerdict]] = _no_policy
     vet: Callable[[runs.Workflow | runs.Runbook, Mapping[str, Any]], Vetting] = _unvetted
+    decide: Callable[[DecisionRequest], Awaitable[DecisionVerdict]] = _no_decide
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,8 +132,11 @@ class Approval:
 class Host(Protocol):
     """What the running engine does for a step."""
 
-    async def await_approval(self, step: str, *, timeout: float | None) -> Approval | None:
-        """The answer for `step`, or None when `timeout` seconds passed first."""
+    async def await_approval(
+        self, step: str, *, timeout: float | None, ask: Ask | None = None
+    ) -> Approval | None:
+        """The answer for `step`, or None when `timeout` seconds passed first; `ask` is
+        the question and its approvers when the step's spec does not hold them."""
         ...
 
     async def record_event(self, *, type: str, message: str, data: dict[str, Any]) -> None: ...
