@@ -77,6 +77,7 @@ class Automation:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seen: dict[str, str] = {}  # source -> newest revision handled
         self._violations: set[tuple[str, str]] | None = None  # (binding, resource key)
+        self._auditing: asyncio.Future[None] | None = None
         self._breaches: dict[tuple[str, int, str], triggers.Breach] = {}
         self._passes: dict[str, list[asyncio.Future[None]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -121,7 +122,7 @@ class Automation:
                 on_worker=self.workers.for_binding,
                 start=functools.partial(self.engine.start, kind=RunKind.REMEDIATION),
                 wait=self.engine.wait,
-                resync=functools.partial(self._sync, None),
+                resync=self._recheck,
             ),
         )
         found = await asyncio.to_thread(self.store.violations)
@@ -235,6 +236,8 @@ class Automation:
             self._revision(self.runners[event.source], str(event.data.get("revision")))
         elif event.type is EventType.RECONCILE_FINISHED:
             self._pass_finished(event.source)
+        elif event.type is EventType.POLICY_VIOLATION:  # from a pass or an audit
+            self._loop.call_soon_threadsafe(self._violation_found)
 
     def _revision(self, runner: SourceRunner, sha: str) -> None:
         """On the source's worker thread, which owns its repository: diff, then hand over."""
@@ -297,6 +300,24 @@ class Automation:
             self._on_violation(decision)
         if self.remediator is not None:
             self.remediator.consider(current)
+
+    def _violation_found(self) -> None:
+        """A pass or an audit announced a violation: remediate what is current (audits
+        publish no end of pass, so their findings reach remediation this way)."""
+        if self._auditing is None or self._auditing.done():
+            self._auditing = asyncio.ensure_future(self._remediate_current())
+
+    async def _remediate_current(self) -> None:
+        await asyncio.sleep(0)  # the rest of the audit's events arrive first
+        current = await asyncio.to_thread(self.store.violations)
+        if self.remediator is not None:
+            self.remediator.consider(current)
+
+    async def _recheck(self) -> None:
+        """Re-observe and re-evaluate everything: a fresh pass, then an audit, of every
+        source (an object in sync is evaluated over its observed state only by audits)."""
+        await self._sync(None)
+        await asyncio.gather(*(r.run_audit() for r in self.runners.values()))
 
     def _on_violation(self, decision: Decision) -> None:
         variables = remediation.variables(decision)
