@@ -25,7 +25,7 @@ deny     exempted  strict       Deployment/reporting/legacy-reporting  k8s.requi
     team is moving it to the new chart (DATA-412) and labels it there.) until
     2028-06-30T00:00:00+00:00.
 
-35 decisions: 32 allow, 3 deny, 0 warn, 0 error (0 blocked, 1 warned, 1 recorded, 1 exempted)
+36 decisions: 33 allow, 3 deny, 0 warn, 0 error (0 blocked, 1 warned, 1 recorded, 1 exempted)
 """
 
 EXAMPLE_FINDINGS = {
@@ -124,7 +124,7 @@ def test_eval_json_of_the_example(cli: Cli, shared_example: Path) -> None:
     assert set(report) >= {"revision", "summary", "decisions"}
     assert report["revision"] is None
     assert report["summary"] == {
-        "allow": 32,
+        "allow": 33,
         "deny": 3,
         "warn": 0,
         "error": 0,
@@ -133,7 +133,7 @@ def test_eval_json_of_the_example(cli: Cli, shared_example: Path) -> None:
         "recorded": 1,
         "exempted": 1,
     }
-    assert len(report["decisions"]) == 35
+    assert len(report["decisions"]) == 36
     for decision in report["decisions"]:
         check_decision_types(decision)
     assert findings(report) == EXAMPLE_FINDINGS
@@ -175,7 +175,7 @@ def test_a_strict_violation_added_by_a_commit_fails_eval(cli: Cli, example: Path
         '  - Deployment storefront/checkout is missing the required label "team"',
     ]
     assert done.lines[-1] == (
-        "40 decisions: 36 allow, 4 deny, 0 warn, 0 error"
+        "41 decisions: 37 allow, 4 deny, 0 warn, 0 error"
         " (1 blocked, 1 warned, 1 recorded, 1 exempted)"
     )
     report = json.loads(cli("eval", "--repo", example, "--format", "json").out)

@@ -77,7 +77,8 @@ def test_coverage_names_the_lines_no_test_reaches(cli: Cli, example: Path) -> No
         RULER,
         f"PASS: {n}/{n}",
         RULER,
-        "Coverage: 95.29%",
+        "Coverage: 95.92%",
+        "  policies/decisions/remediation.rego: 100.00% (8/8 lines)",
         "  policies/gatekeeper/k8sallowedrepos-template.yaml#spec.targets[0].rego:"
         " 100.00% (10/10 lines)",
         "  policies/k8s/container_limits.rego: 100.00% (26/26 lines)",
@@ -85,6 +86,7 @@ def test_coverage_names_the_lines_no_test_reaches(cli: Cli, example: Path) -> No
         "  policies/k8s/privileged.rego: 100.00% (14/14 lines)",
         "  policies/k8s/replicas.rego: 60.00% (6/10 lines) not covered: 13, 16, 19, 22",
         "  policies/k8s/required_labels.rego: 100.00% (14/14 lines)",
+        "  policies/services/replica_ceiling.rego: 100.00% (5/5 lines)",
     ]
 
 
@@ -100,10 +102,11 @@ def test_json_report(cli: Cli, shared_example: Path) -> None:
     assert len(report["results"]) == n
     first = report["results"][0]
     assert {k: first[k] for k in ("package", "name", "rule", "path", "outcome")} == {
-        "package": "k8sallowedrepos_test",
-        "name": "test_allowed_repos_pass",
-        "rule": "data.k8sallowedrepos_test.test_allowed_repos_pass",
-        "path": "policies/gatekeeper/k8sallowedrepos_test.rego",
+        "package": "reconciler.decisions.remediation_test",
+        "name": "test_scaling_back_waits_for_an_operator_by_default",
+        "rule": "data.reconciler.decisions.remediation_test"
+        ".test_scaling_back_waits_for_an_operator_by_default",
+        "path": "policies/decisions/remediation_test.rego",
         "outcome": "PASS",
     }
     assert isinstance(first["line"], int) and isinstance(first["durationSeconds"], float)
@@ -122,4 +125,4 @@ def test_json_report_with_a_failure_and_coverage(cli: Cli, example: Path) -> Non
     ]
     files = {f["path"]: f for f in report["coverage"]["files"]}
     assert files["policies/k8s/replicas.rego"]["notCovered"] == [13, 16, 19, 22]
-    assert report["coverage"]["percent"] == 95.29
+    assert report["coverage"]["percent"] == 95.92

@@ -38,16 +38,18 @@ def under_tmp(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_they_validate_and_list(cli: Cli, example: Path) -> None:
-    assert cli("runbook", "validate", example).lines == ["ok: 2 runbooks"]
+    assert cli("runbook", "validate", example).lines == ["ok: 3 runbooks"]
     assert cli("runbook", "list", example).lines == [
-        "NAME         TYPE         STEPS  VARIABLES                   DANGEROUS",
-        "disk-full    incident     5      mount, threshold, work_dir  no",
-        "rotate-logs  maintenance  5      log_dir, keep_days          no",
+        "NAME               TYPE         STEPS  VARIABLES                   DANGEROUS",
+        "disk-full          incident     5      mount, threshold, work_dir  no",
+        "rotate-logs        maintenance  5      log_dir, keep_days          no",
+        "scale-web-service  incident     1      name, replicas              no",
     ]
     rows = json.loads(cli("runbook", "list", example, "--format", "json").out)["runbooks"]
     assert [(r["name"], r["dangerous"], r["steps"]) for r in rows] == [
         ("disk-full", False, 5),
         ("rotate-logs", False, 5),
+        ("scale-web-service", False, 1),
     ]
 
 

@@ -246,7 +246,7 @@ BROKEN_REGO = "package k8s.replicas\n\ndeny contains msg if {\n  input.x ==\n}\n
 REJECTED = [
     'policies/bindings.yaml:66 spec.policy: policy "k8s.replicas" not found (known: '
     "k8s.container_limits, k8s.images, k8s.privileged, k8s.required_labels, "
-    "k8sallowedrepos, reconciler.packs.runbook_safety)",
+    "k8sallowedrepos, reconciler.packs.runbook_safety, services.replica_ceiling)",
     "policies/k8s/replicas.rego:5: expecting expression",
     "resources/files/motd.yaml:4: did not find expected ',' or '}' (while parsing a flow "
     "mapping at line 3)",

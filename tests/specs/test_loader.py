@@ -422,7 +422,11 @@ def test_the_example_repository_on_disk_loads_cleanly_with_a_directory_tree(tmp_
         "resources/outside.yaml: symlink escapes the repository (-> /etc/hostname)"
     ]
     assert [doc.name for doc, _ in snap.workflows] == ["nightly-backup"]
-    assert {doc.name for doc, _ in snap.runbooks} == {"disk-full", "rotate-logs"}
+    assert {doc.name for doc, _ in snap.runbooks} == {
+        "disk-full",
+        "rotate-logs",
+        "scale-web-service",
+    }
     assert len(snap.constraint_templates) == 1 and len(snap.constraints) == 1
     assert snap.bindings and snap.rego and snap.data
 
