@@ -108,6 +108,8 @@ def test_template_policy_tests_pass_with_coverage() -> None:
         "k8s.replicas",
         "k8s.privileged",
         "k8sallowedrepos",
+        "services.replica_ceiling",
+        "reconciler.decisions.remediation",
     }
     assert report.coverage is not None
     assert {c.path: c.percent for c in report.coverage if c.percent < 100} == {}
@@ -138,8 +140,8 @@ def test_every_yaml_document_has_the_envelope(path: Path) -> None:
 def test_loader_loads_the_template_without_problems() -> None:
     snap = loader.load(tree.DirectoryTree(TEMPLATE))
     assert [str(p) for p in snap.problems] == []
-    assert len(snap.bindings) == 5
-    assert (len(snap.workflows), len(snap.runbooks)) == (1, 2)
+    assert len(snap.bindings) == 6
+    assert (len(snap.workflows), len(snap.runbooks)) == (1, 3)
     assert (len(snap.constraint_templates), len(snap.constraints)) == (1, 1)
     assert sorted(snap.data) == ["registries", "teams"]
 
