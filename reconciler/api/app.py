@@ -43,7 +43,7 @@ from reconciler.api import (
     views,
     webhooks,
 )
-from reconciler.api.dashboard import pages, render, stream
+from reconciler.api.dashboard import choices, pages, render, stream
 from reconciler.api.hooks import route_delivery
 from reconciler.api.simulator import Simulator
 from reconciler.conditions import ConditionStatus
@@ -384,6 +384,7 @@ NAV = (
     ("/policies", "Policies"),
     ("/runs", "Runs"),
     ("/decisions", "Decisions"),
+    ("/daemon/decisions", "Daemon decisions"),
     ("/approvals", "Approvals"),
     ("/simulations", "Simulations"),
 )
@@ -408,6 +409,10 @@ class Dashboard:
             "/runs": lambda r: pages.runs(d, q(r)),
             "/runs/{run_id:path}": lambda r: pages.run(d, r.path_params["run_id"]),
             "/decisions": lambda r: pages.decisions(d, q(r)),
+            "/daemon/decisions": lambda r: choices.listing(d, q(r)),
+            "/daemon/decisions/{decision_id}": lambda r: choices.one(
+                d, r.path_params["decision_id"]
+            ),
             "/simulations": lambda r: pages.simulations(d),
             "/simulations/{sim_id}": lambda r: pages.simulation(d, r.path_params["sim_id"]),
         }

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page
 
+from reconciler.decide import decider, ledger
+from reconciler.decide.history import MemoryHistory
+from reconciler.decide.records import Context, Option
+from reconciler.policy.engine import RegoEngine
+from reconciler.specs.decisions import DecisionSettings
 from reconciler.store import base
 from tests.api import live
 
@@ -28,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWER, OPERATOR = "viewer-token-0123456789", "operator-token-0123456789"
 WORKFLOW_RUN = "wf-0001-nightly-backup"
+DECISION = "dec-0001"
 GATED_WORKFLOW = """apiVersion: reconciler.dev/v1
 kind: Workflow
 metadata: {name: gated}
@@ -103,6 +110,36 @@ def seed_workflow_run(store: base.Store) -> None:
             ),
         )
     )
+
+
+def seed_decision(store: base.Store) -> None:
+    """A remediation decision as the daemon takes one: scored by a repository rule (real
+    regorus) and two recorded outcomes, waiting for an operator, started by the workflow run."""
+    engine = RegoEngine()
+    engine.add_module(
+        "decisions.rego",
+        "package reconciler.decisions.remediation\nimport rego.v1\n"
+        'score["runbook:label-owner"] := 0.7\n'
+        'reasons["runbook:label-owner"] contains "labels are safe to add"\n',
+    )
+    history = MemoryHistory([("remediation|File|off-hours", "runbook:label-owner", True)] * 2)
+    record = decider.decide(
+        Context(
+            type="remediation",
+            subject="owner/File//banner",
+            kind="File",
+            binding="owner",
+            policy="files.owner",
+            window="off-hours",
+            facts={"resource": "File//banner", "messages": ["banner has no owner"]},
+        ),
+        [Option("runbook", "label-owner"), Option("workflow", "page-owner")],
+        settings=DecisionSettings(),
+        history=history,
+        engine=engine,
+        at=datetime.now(UTC).isoformat(),
+    )
+    store.put_daemon_decision(ledger.to_entry(replace(record, id=DECISION, run_id=WORKFLOW_RUN)))
 
 
 def sign_in(page: Page, site: Site, token: str, *, next_path: str = "/") -> None:

@@ -21,6 +21,7 @@ from tests.dashboard.browser import (
     CHROMIUM_ARGS,
     GATED_WORKFLOW,
     Site,
+    seed_decision,
     seed_workflow_run,
     tokens,
 )
@@ -41,6 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with live.serve(settings) as running:
         running.wait_for(lambda: running.passes("demo") >= 1, "the first reconcile")
         seed_workflow_run(running.daemon.store)
+        seed_decision(running.daemon.store)
         yield Site(live=running, repo=repo, out=out)
 
 

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.browser import OPERATOR, WORKFLOW_RUN, Site, screenshot, sign_in
+from tests.dashboard.browser import DECISION, OPERATOR, WORKFLOW_RUN, Site, screenshot, sign_in
 
 PAGES = [
     ("overview", "/", ["demo", "Objects by condition", "ReconcileFinished"]),
@@ -19,6 +19,16 @@ PAGES = [
     ("runs", "/runs", ["nightly-backup", "reconcile", "startup"]),
     ("run", f"/runs/{WORKFLOW_RUN}", ["approve-upload", "attempt 2", "Timeline"]),
     ("decisions", "/decisions", ["files.owner", "File//banner", "blocked"]),
+    (
+        "daemon decisions",
+        "/daemon/decisions",
+        ["owner/File//banner", "runbook:label-owner", "operator", "pending"],
+    ),
+    (
+        "daemon decision",
+        f"/daemon/decisions/{DECISION}",
+        ["labels are safe to add", "2 recorded outcomes", "waits for approval by the operator"],
+    ),
     ("approvals", "/approvals", ["Nothing is waiting for approval"]),
     ("simulations", "/simulations", ["No simulation reports are stored"]),
 ]
@@ -92,3 +102,23 @@ def test_an_unknown_resource_is_a_404_page(page: Page, site: Site) -> None:
     response = page.goto(f"{site.url}/resources/File//nope")
     assert response is not None and response.status == 404
     expect(page.get_by_role("alert")).to_have_text('no resource "File//nope"')
+
+
+def test_a_run_links_to_the_decision_that_started_it(page: Page, site: Site) -> None:
+    sign_in(page, site, OPERATOR, next_path=f"/runs/{WORKFLOW_RUN}")
+    page.get_by_role("link", name=re.compile(r"^runbook:label-owner at 0\.\d\d")).click()
+    page.wait_for_url(f"{site.url}/daemon/decisions/{DECISION}")
+    scores = page.locator("#h-scores + table")
+    expect(scores.get_by_role("row", name=re.compile(r"^runbook:label-owner"))).to_contain_text(
+        "0.70"
+    )
+    expect(scores.get_by_role("row", name=re.compile(r"^workflow:page-owner"))).to_contain_text(
+        "none"
+    )
+
+
+def test_daemon_decisions_filter_by_outcome(page: Page, site: Site) -> None:
+    sign_in(page, site, OPERATOR, next_path="/daemon/decisions")
+    page.get_by_label("Outcome").select_option("succeeded")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#daemon-decision-table")).to_contain_text("No decisions match.")

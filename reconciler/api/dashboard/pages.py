@@ -16,6 +16,7 @@ from reconciler.api import simulations as simulation_views
 from reconciler.api import views
 from reconciler.api.dashboard import feed, graph, report, served
 from reconciler.api.dashboard.render import Page
+from reconciler.decide import ledger
 from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
 from reconciler.run import plans
@@ -191,6 +192,10 @@ def run(daemon: Daemon, run_id: str) -> Page:
             "bars": graph.timeline(body, now=daemon.clock.now()),
             "node": graph,
             "max_steps": MAX_DAG_STEPS,
+            "decisions": [
+                {**ledger.summary(e), "href": f"/daemon/decisions/{e.id}"}
+                for e in daemon.store.daemon_decisions(run_id=run_id, limit=20)
+            ],
         },
     )
 
