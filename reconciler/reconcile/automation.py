@@ -123,6 +123,8 @@ class Automation:
                 start=functools.partial(self.engine.start, kind=RunKind.REMEDIATION),
                 wait=self.engine.wait,
                 resync=self._recheck,
+                settings=self.workers.settings_for_binding,
+                signals=self._signals,
             ),
         )
         found = await asyncio.to_thread(self.store.violations)
@@ -312,6 +314,23 @@ class Automation:
         current = await asyncio.to_thread(self.store.violations)
         if self.remediator is not None:
             self.remediator.consider(current)
+
+    async def _signals(self, queries: Mapping[str, str]) -> dict[str, Any]:
+        """The first sample's value of each query (None with an error when it fails)."""
+        if not self.prometheus.url:
+            return {name: None for name in queries} | {"error": "no prometheus.url"}
+        client = triggers.Prometheus(
+            self.prometheus.url, timeout=types.seconds(self.prometheus.timeout)
+        )
+        found: dict[str, Any] = {}
+        for name, query in queries.items():
+            try:
+                samples = await asyncio.to_thread(client.query, query)
+            except triggers.QueryFailed as exc:
+                found[name], found["error"] = None, str(exc)
+                continue
+            found[name] = samples[0].value if samples else None
+        return found
 
     async def _recheck(self) -> None:
         """Re-observe and re-evaluate everything: a fresh pass, then an audit, of every

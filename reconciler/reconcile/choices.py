@@ -138,6 +138,16 @@ class Workers:
                 return await _score_in(runner, score)
         return None
 
+    def settings_for_binding(self, binding: str) -> DecisionSettings | None:
+        """The decision settings of the revision defining `binding` (immutable: any thread)."""
+        for runner in self.runners.values():
+            loaded = runner.loader.last_good
+            if loaded is not None and any(
+                m.metadata.name == binding for _, m in loaded.snapshot.bindings
+            ):
+                return loaded.snapshot.settings.spec.decisions
+        return None
+
     async def for_workflow(
         self, name: str, score: Scorer
     ) -> tuple[DecisionRecord, DecisionSettings] | None:

@@ -33,6 +33,15 @@ def variables(decision: Decision) -> dict[str, Any]:
     }
 
 
+def costs(how: models.Remediation) -> dict[str, float]:
+    """The costs the remediation declares, by option name (`runbook:<name>`, ...)."""
+    found = {f"{k}:{t}": how.cost for k, t in options(how)[:1] if how.cost is not None}
+    for o in how.options:
+        if o.cost is not None:
+            found[f"runbook:{o.runbook}" if o.runbook else f"workflow:{o.workflow}"] = o.cost
+    return found
+
+
 def options(how: models.Remediation) -> list[tuple[str, str]]:
     """The remediation's options as (kind, target): its runbook or workflow, then `options`."""
     found = [("runbook", how.runbook)] if how.runbook else []

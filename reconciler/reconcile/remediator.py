@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,8 @@ class Hooks:
     start: Callable[..., Awaitable[str]]  # a remediation run: spec, trigger, variables, revision
     wait: Callable[[str], Awaitable[RunRecord]]
     resync: Callable[[], Awaitable[Any]]  # a fresh pass of every source, awaited
+    settings: Callable[[str], DecisionSettings | None]  # of the source defining a binding
+    signals: Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]  # PromQL -> values
 
 
 class Remediator:
@@ -65,6 +67,9 @@ class Remediator:
 
     def consider(self, violations: list[Decision]) -> None:
         """After a pass (on the loop): remediate what is violating and not yet handled."""
+        scope: dict[str, set[str]] = {}
+        for violation in violations:
+            scope.setdefault(violation.resource.key, set()).add(violation.binding)
         for violation in violations:
             binding = self.hooks.binding(violation.binding)
             if binding is None or binding.spec.remediation is None:
@@ -73,7 +78,9 @@ class Remediator:
             if subject in self._open:
                 continue
             self._open.add(subject)
-            self._spawn(self._attempt(violation, binding.spec.remediation, subject), subject)
+            violated = sorted(scope[violation.resource.key])
+            how = binding.spec.remediation
+            self._spawn(self._attempt(violation, how, subject, violated), subject)
 
     async def resume(self) -> None:
         """Follow the remediations a previous process left open (their runs resume)."""
@@ -110,7 +117,9 @@ class Remediator:
 
     # one attempt
 
-    async def _attempt(self, violation: Decision, how: models.Remediation, subject: str) -> None:
+    async def _attempt(
+        self, violation: Decision, how: models.Remediation, subject: str, violated: list[str]
+    ) -> None:
         past = await asyncio.to_thread(
             self.store.daemon_decisions, type=TYPE, subject=subject, limit=100
         )
@@ -123,6 +132,11 @@ class Remediator:
         left = [o for o in every if o.name not in tried]
         approval = how.approval if left else "always-ask"
         facts = _facts(violation, attempt=len(tried) + 1, escalated=not left)
+        facts["compliance"] = violated  # every binding the resource violates now
+        facts["costs"] = remediation.costs(how)
+        known = self.hooks.settings(violation.binding)
+        if known is not None and known.signals:
+            facts["signals"] = await self.hooks.signals(known.signals)
 
         def score(engine: rego.RegoEngine | None, settings: DecisionSettings) -> DecisionRecord:
             context = Context(

@@ -66,6 +66,12 @@ class DecisionSettings(Model):
     maintenance_windows: list[Window] = Field(
         default_factory=list, description="Windows in which changes are expected."
     )
+    signals: dict[str, str] = Field(
+        default_factory=dict,
+        description="PromQL queries read when a decision is taken (the daemon's"
+        " prometheus.url), e.g. `load` or `errorRate`: the first sample's value of each is in"
+        " the context's facts.signals for the rules to weigh.",
+    )
     concurrency: int = Field(
         default=3, ge=1, description="Remediation runs open at once; more violations wait."
     )

@@ -93,6 +93,9 @@ class RemediationOption(Model):
 
     runbook: str | None = None
     workflow: str | None = None
+    cost: float | None = Field(
+        default=None, ge=0, description="What running it costs, in any unit the rules use."
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> RemediationOption:
@@ -104,6 +107,9 @@ class RemediationOption(Model):
 class Remediation(Model):
     runbook: str | None = None
     workflow: str | None = None
+    cost: float | None = Field(
+        default=None, ge=0, description="What running the runbook or workflow above costs."
+    )
     approval: Literal["auto", "required", "confidence", "always-ask", "never-automatic"] = Field(
         default="required",
         description="auto: no approval; required or always-ask: a human approves; confidence:"
