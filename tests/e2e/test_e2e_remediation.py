@@ -42,6 +42,7 @@ def test_a_hand_scaled_service_is_remediated_after_an_operator_approves(
     repo, data = example_repo(tmp_path), tmp_path / "data"
     daemon = launch(harness.serve_args(repo, data_dir=data, extra=["--audit-interval", "1s"]))
     state = data / "files" / "services" / "web-service.json"
+
     def applied() -> None:
         assert state.exists()
 
