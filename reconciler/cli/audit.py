@@ -38,6 +38,11 @@ def register(
         "verify", help="walk the chain; exit 1 naming the first entry that breaks it"
     )
     decisions.add_data_dir(verify)
+    verify.add_argument(
+        "--anchors",
+        metavar="PATH",
+        help="also check every head anchored in this Git repository is still in the chain",
+    )
     add_format(verify, "text", "json")
     verify.set_defaults(handler=run_verify)
     export = actions.add_parser("export", help="write the entries as JSON Lines (for a SIEM)")
@@ -53,16 +58,35 @@ def run_verify(args: argparse.Namespace) -> int:
     store = decisions.open_store(args)
     try:
         found = store.verify_audit()
+        kept, unanchored = _anchors(args, store, head_seq=found.head_seq, walk=found.intact)
     finally:
         store.close()
+    intact = found.intact and unanchored is None
     if args.format == "json":
-        print(json.dumps(found.to_json(), indent=2))
-    elif found.intact:
-        print(f"audit log intact: {found.count} entries, head {found.head_seq} {found.head}")
-    else:
+        extra = {} if kept is None else {"anchors": len(kept), "anchorProblem": unanchored}
+        print(json.dumps({**found.to_json(), **extra, "intact": intact}, indent=2))
+    elif not found.intact:
         print(f"audit log broken at entry {found.seq} (id {found.id}): {found.message}")
         print(f"the {found.count} entries before it are intact (head {found.head})")
-    return 0 if found.intact else 1
+    elif unanchored is not None:
+        print(f"audit log does not hold its anchors: {unanchored}")
+    else:
+        print(f"audit log intact: {found.count} entries, head {found.head_seq} {found.head}")
+        if kept is not None:
+            print(f"{len(kept)} anchors hold" + (f", newest {kept[-1].describe()}" if kept else ""))
+    return 0 if intact else 1
+
+
+def _anchors(
+    args: argparse.Namespace, store: Any, *, head_seq: int, walk: bool
+) -> tuple[list[Any] | None, str | None]:
+    """The anchors in `--anchors` and the first one the chain no longer holds."""
+    if not args.anchors:
+        return None, None
+    from reconciler.store import anchors
+
+    kept = anchors.read(Path(args.anchors))
+    return kept, anchors.check(store, kept, head_seq=head_seq) if walk else None
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ import pytest
 from tests import gitrepo
 from tests.e2e import harness, repos
 
+ANCHORS = "refs/reconciler/audit-anchors"
 PRUNING = repos.SETTINGS.replace("spec:\n", "spec:\n  prune: true\n")
 
 
@@ -184,4 +185,65 @@ def test_verify_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
     assert done.stderr == (
         f"error: {tmp_path / 'none' / 'reconciler.db'}: no store here"
         " (give the daemon's --data-dir)\n"
+    )
+
+
+def test_the_daemon_anchors_its_head_and_verify_holds_the_chain_to_it(tmp_path: Path) -> None:
+    repo, out, vault = tmp_path / "repo", tmp_path / "out", tmp_path / "anchors.git"
+    vault.mkdir()
+    gitrepo.git(vault, "init", "--bare", "-q")
+    gitrepo.make_repo(
+        repo,
+        {
+            **repos.settings(),
+            "resources/a.yaml": repos.file_resource("a", path=out / "a", content="a\n"),
+        },
+    )
+    config = tmp_path / "daemon.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "dataDir": str(tmp_path / "state"),
+                "http": {"port": 0},
+                "sources": [{"name": "repo", "path": str(repo), "ref": "main", "interval": "1h"}],
+                "audit": {"anchor": {"repository": str(vault), "interval": "1s"}},
+            }
+        )
+    )
+    daemon = harness.start(["--config", str(config)], tmp=tmp_path)
+    try:
+        harness.eventually(
+            lambda: _assert(
+                gitrepo.git(vault, "rev-list", "--count", "refs/reconciler/audit-anchors") == "1"
+            ),
+            what="the first anchor",
+        )
+        gitrepo.commit(
+            repo, {"resources/b.yaml": repos.file_resource("b", path=out / "b", content="b\n")}
+        )
+        harness.eventually(
+            lambda: _assert(len(_entries(daemon)) == 2), what="the second object audited"
+        )
+    finally:
+        daemon.stop()
+    state = tmp_path / "state"
+    done = audit_cli(tmp_path, "verify", "--data-dir", str(state), "--anchors", str(vault))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("audit log intact: 2 entries, head 2 ")
+    assert lines[1].startswith("2 anchors hold, newest anchor ")  # the last one at stop
+    assert lines[1].endswith(" of entry 2")
+
+    cut = tmp_path / "cut"
+    shutil.copytree(state, cut)
+    with sqlite3.connect(cut / "reconciler.db") as conn:
+        conn.execute("DELETE FROM audit_log WHERE seq = 2")
+    conn.close()
+    alone = audit_cli(tmp_path, "verify", "--data-dir", str(cut))
+    assert alone.returncode == 0  # the chain alone cannot show a cut end
+    held = audit_cli(tmp_path, "verify", "--data-dir", str(cut), "--anchors", str(vault))
+    assert held.returncode == 1
+    assert held.stdout.startswith("audit log does not hold its anchors: anchor ")
+    assert held.stdout.endswith(
+        " of entry 2: the chain ends at entry 1: entries were cut off its end\n"
     )
