@@ -17,6 +17,7 @@ import pytest
 
 from tests import gitrepo
 from tests.e2e import harness, repos
+from tests.e2e.test_e2e_workflows import example_repo
 
 ANCHORS = "refs/reconciler/audit-anchors"
 PRUNING = repos.SETTINGS.replace("spec:\n", "spec:\n  prune: true\n")
@@ -247,3 +248,51 @@ def test_the_daemon_anchors_its_head_and_verify_holds_the_chain_to_it(tmp_path: 
     assert held.stdout.endswith(
         " of entry 2: the chain ends at entry 1: entries were cut off its end\n"
     )
+
+
+@pytest.mark.slow
+def test_a_remediation_leaves_its_decision_approval_and_outcome_in_the_chain(
+    tmp_path: Path,
+) -> None:
+    """The example's remediation tour (tests/e2e/test_e2e_remediation.py), audited."""
+    repo, data = example_repo(tmp_path), tmp_path / "data"
+    args = harness.serve_args(repo, data_dir=data, extra=["--audit-interval", "1s"])
+    daemon = harness.start(args, tmp=tmp_path)
+    try:
+        state = data / "files" / "services" / "web-service.json"
+        harness.eventually(lambda: _assert(state.exists()), what="the example service")
+        state.write_text(json.dumps({**json.loads(state.read_text()), "replicas": 9}))
+
+        def asked() -> str:
+            questions = daemon.get("/api/v1/approvals")["approvals"]
+            assert len(questions) == 1, questions
+            return str(questions[0]["runId"])
+
+        run_id = harness.eventually(asked, what="the approval question")
+        status, _ = daemon.request(
+            f"/api/v1/approvals/{run_id}/approve",
+            method="POST",
+            body=json.dumps({"approved": True, "approver": "oncall"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert status == 202
+        harness.eventually(
+            lambda: _assert("DecisionSettled" in [e["type"] for e in _entries(daemon)]),
+            what="the decision settled",
+            timeout=60,
+        )
+        entries = _entries(daemon)
+    finally:
+        daemon.stop()
+    trail = [
+        (e["type"], e["actor"], e["data"].get("run"))
+        for e in entries
+        if e["type"] in ("DecisionTaken", "ApprovalAnswered", "DecisionSettled")
+    ]
+    assert trail == [
+        ("DecisionTaken", "reconciler", None),  # the run starts after the decision
+        ("ApprovalAnswered", "oncall", run_id),
+        ("DecisionSettled", "reconciler", run_id),
+    ]
+    done = audit_cli(tmp_path, "verify", "--data-dir", str(data))
+    assert done.returncode == 0, done.stdout
