@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.cli import decisions
+from reconciler.errors import UsageError
 
 _PAGE = 1000
 
@@ -91,13 +92,11 @@ def _anchors(
 
 def run_export(args: argparse.Namespace) -> int:
     if args.since < 0:
-        from reconciler.errors import UsageError
-
         raise UsageError(f"--since must be a position (0 or more), got {args.since}")
     store = decisions.open_store(args)
     try:
         if args.output:
-            with Path(args.output).open("w", encoding="utf-8") as out:
+            with _open(args.output) as out:
                 count = _write(store, out, since=args.since)
             print(f"{count} entries written to {args.output}", file=sys.stderr)
         else:
@@ -105,6 +104,13 @@ def run_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _open(name: str) -> IO[str]:
+    try:
+        return Path(name).open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot write: {(exc.strerror or str(exc)).lower()}") from None
 
 
 def _write(store: Any, out: IO[str], *, since: int) -> int:

@@ -180,6 +180,27 @@ def test_swapped_entries_are_named(
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--since", "-1"), "--since must be a position (0 or more), got -1"),
+        (
+            ("-o", "{tmp}/no/such/dir/out.jsonl"),
+            "{tmp}/no/such/dir/out.jsonl: cannot write: no such file or directory",
+        ),
+    ],
+)
+def test_export_refuses_what_it_cannot_do(
+    history: tuple[Path, list[dict[str, Any]]], tmp_path: Path, args: tuple[str, str], error: str
+) -> None:
+    state, _ = history
+    given = [a.format(tmp=tmp_path) for a in args]
+    done = audit_cli(tmp_path, "export", "--data-dir", str(state), *given)
+    assert done.returncode == 1
+    assert done.stderr == f"error: {error.format(tmp=tmp_path)}\n"
+    assert done.stdout == ""
+
+
 def test_verify_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
     done = audit_cli(tmp_path, "verify", "--data-dir", str(tmp_path / "none"))
     assert done.returncode == 1
