@@ -35,15 +35,16 @@ table = sa.Table(
 )
 
 _BATCH = 1000
+# Built once: SQLAlchemy spends more on building a statement than SQLite on running it.
+_HEAD = sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
+_INSERT = sa.insert(table)
 
 
 def append(conn: sa.Connection, event: EventRecord) -> audit.AuditEntry | None:
     """Chain `event` onto the log if its type is audited (in the caller's transaction)."""
     if not audit.audited(event.type, event.data):
         return None
-    head = conn.execute(
-        sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
-    ).first()
+    head = conn.execute(_HEAD).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, audit.GENESIS)
     entry = audit.link(
         seq=seq,
@@ -54,7 +55,7 @@ def append(conn: sa.Connection, event: EventRecord) -> audit.AuditEntry | None:
         subject=event.object_key or "",
         data=event.data,
     )
-    conn.execute(sa.insert(table).values(_row(entry)))
+    conn.execute(_INSERT, _row(entry))
     return entry
 
 
