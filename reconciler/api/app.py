@@ -33,6 +33,7 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 
 from reconciler.api import (
+    audit,
     auth,
     cache,
     daemon_decisions,
@@ -218,12 +219,14 @@ def create_app(daemon: Daemon) -> Starlette:
     extra = [
         *runs.routes(daemon),
         *daemon_decisions.routes(daemon.store),
+        *audit.routes(daemon.store),
         *(_mounted(e) for e in simulations.routes(daemon, simulator=simulator)),
     ]
     document = openapi.document(
         extra_paths={
             **runs.openapi_paths(),
             **daemon_decisions.openapi_paths(),
+            **audit.openapi_paths(),
             **simulations.openapi_paths(),
         }
     )

@@ -6,6 +6,7 @@ import argparse
 
 from reconciler import __version__
 from reconciler.cli import (
+    audit,
     check,
     client,
     decisions,
@@ -93,4 +94,5 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.register(verbs)
     workflow.register(verbs)
     decisions.register(verbs, add_format=add_format, add_source_options=add_source_options)
+    audit.register(verbs, add_format=add_format)
     return parser

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from reconciler.clock import Clock
+from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event
 from reconciler.reconcile import eventlog
 from reconciler.reconcile.automation import Automation
@@ -28,6 +29,7 @@ from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds
+from reconciler.store import anchors
 from reconciler.store.base import EventRecord, RunKind, RunStatus, Store
 from reconciler.store.sqlite import SqliteStore
 
@@ -132,12 +134,16 @@ class Daemon:
             self._pool.shutdown(wait=True)
             for hook in self.stop_hooks:
                 await asyncio.to_thread(hook)
+            await self._anchor()  # the head as the daemon leaves it
             self.store.close()
 
     def _schedule(self) -> None:
         for runner in self.runners.values():
             self._schedule_source(runner)
         self.scheduler.every("retention", self._retention, seconds=3600)
+        if self.settings.audit.anchor is not None:
+            interval = seconds(self.settings.audit.anchor.interval)
+            self.scheduler.every("audit-anchor", self._anchor, seconds=interval)
 
     def _schedule_source(self, runner: SourceRunner) -> None:
         """(Re)schedule a source's interval and audit jobs from its effective settings;
@@ -190,6 +196,19 @@ class Daemon:
 
     async def _retention(self) -> None:
         await asyncio.to_thread(self.store.apply_retention, now=self.clock.now())
+
+    async def _anchor(self) -> None:
+        """Commit the audit chain's head to the configured repository (docs/audit.md)."""
+        if self.settings.audit.anchor is None:
+            return
+        where = self.settings.audit.anchor.repository
+        try:
+            made = await asyncio.to_thread(anchors.anchor, self.store, where, at=self.clock.now())
+        except ReconcilerError as exc:
+            log.error("anchoring the audit log in %s failed: %s", where, exc)
+            return
+        if made is not None:
+            log.info("audit log anchored in %s: entry %d %s", where, made.seq, made.hash)
 
     async def _watch(self, runner: SourceRunner, stop: asyncio.Event) -> None:
         assert runner.config.path is not None

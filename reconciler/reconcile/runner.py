@@ -24,7 +24,7 @@ from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_
 from reconciler.events import Bus, Event, EventType
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
-from reconciler.reconcile import effective, records
+from reconciler.reconcile import effective, records, settings_change
 from reconciler.reconcile.controller import Controller, PassResult
 from reconciler.reconcile.effective import Effective
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
@@ -103,6 +103,7 @@ class SourceRunner:
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
         self.passes = 0
+        self._served_settings: SettingsSpec | None = None
         self.on_effective: Callable[[SourceRunner], None] | None = None
         """Called on the event loop when a pass changed the effective settings (a new
         revision's `reconciler.yaml`): the daemon reschedules the source."""
@@ -191,6 +192,7 @@ class SourceRunner:
                 data={"revision": got.revision.sha},
                 at=now,
             )
+            self._settings_served(got, at=now)
         self._update(
             revision=got.revision.sha,
             rejected_revision=None,
@@ -199,6 +201,21 @@ class SourceRunner:
             effective=self._effective(got.snapshot.settings.spec),
             at=now,
         )
+
+    def _settings_served(self, got: Loaded, *, at: datetime) -> None:
+        """Publish SettingsChanged when this revision's settings differ from the last one's."""
+        before = self._served_settings
+        self._served_settings = spec = got.snapshot.settings.spec
+        changed = settings_change.change(before, spec) if before is not None else None
+        if changed:
+            keys = ", ".join(changed["changed"])
+            self._publish(
+                EventType.SETTINGS_CHANGED,
+                message=f"settings changed at {got.revision.short}: {keys}",
+                data={"revision": got.revision.sha, "actor": got.revision.author, **changed},
+                at=at,
+                object_key=f"settings/{self.config.name}",
+            )
 
     def _rejected(self, got: Rejected, *, at: datetime) -> None:
         fetch = got.reason in (Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID)
@@ -240,10 +257,23 @@ class SourceRunner:
             self.state = dataclasses.replace(state, conditions=conditions)
 
     def _publish(
-        self, type_: EventType, *, message: str, data: dict[str, Any], at: datetime
+        self,
+        type_: EventType,
+        *,
+        message: str,
+        data: dict[str, Any],
+        at: datetime,
+        object_key: str | None = None,
     ) -> None:
         self.bus.publish(
-            Event(type=type_, at=at, source=self.config.name, message=message, data=data)
+            Event(
+                type=type_,
+                at=at,
+                source=self.config.name,
+                object_key=object_key,
+                message=message,
+                data=data,
+            )
         )
 
     def _publish_finished(self, result: PassResult | None, *, duration: float) -> None:

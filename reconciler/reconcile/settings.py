@@ -93,6 +93,20 @@ class ReconcileSettings(_Group):
     provider_concurrency: int = Field(default=8, ge=1, le=256)
 
 
+class AnchorSettings(_Group):
+    """Where the audit chain's head is committed (docs/audit.md, "Anchoring")."""
+
+    repository: Path
+    """An existing Git repository (bare or not) the daemon may write to."""
+    interval: PositiveDuration = "1h"
+    """How often the head is anchored; also once when the daemon stops."""
+
+
+class AuditSettings(_Group):
+    anchor: AnchorSettings | None = None
+    """Anchor the audit chain's head in a Git repository. Unset: no anchoring."""
+
+
 class SimulationSettings(_Group):
     """Pull-request simulations the daemon runs on webhooks (docs/simulate.md)."""
 
@@ -153,6 +167,7 @@ class DaemonSettings(_Group):
     """The Prometheus server workflows' metric triggers query."""
     simulations: SimulationSettings = SimulationSettings()
     forges: ForgeSettings = ForgeSettings()
+    audit: AuditSettings = AuditSettings()
 
 
 def load(path: Path) -> DaemonSettings:

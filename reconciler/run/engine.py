@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
+from reconciler.events import EventType
 from reconciler.run import plans, recovery, steps, workflow
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import approval, base
@@ -248,6 +249,21 @@ class Engine:
         _check_approver(execution, spec, step=step, approver=approver, role=role)
         answer = base.Approval(
             approved=approved, approver=approver, comment=comment, at=self.clock.now().isoformat()
+        )
+        # Recorded (and audited) before the run sees it: no answer acts unrecorded.
+        await self._record_event(
+            run_id=run_id,
+            type=EventType.APPROVAL_ANSWERED.value,
+            message=f"{step} {'approved' if approved else 'rejected'} by {approver}",
+            data={
+                "run": run_id,
+                "step": step,
+                "approver": approver,
+                "actor": approver,
+                "role": role,
+                "approved": approved,
+                "comment": comment,
+            },
         )
         execution.answer(step, answer)
 

@@ -425,3 +425,40 @@ def commit_file_on_branch(
         author = pygit2.Signature("reconciler", "reconciler@localhost")
     oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [parent.id])
     return str(oid)
+
+
+def append_commit(path: Path, *, ref: str, files: Mapping[str, bytes], message: str) -> str:
+    """Commit a tree of exactly `files` onto `ref` (created when absent) in the repository
+    at `path`, bare or not; HEAD, the index and the working tree are left alone."""
+    repo = _open_local(path)
+    index = pygit2.Index()
+    for name, data in files.items():
+        index.add(pygit2.IndexEntry(name, repo.create_blob(data), enums.FileMode.BLOB))
+    parents = [repo.references[ref].peel(pygit2.Commit).id] if ref in repo.references else []
+    author = pygit2.Signature("reconciler", "reconciler@localhost")
+    return str(repo.create_commit(ref, author, author, message, index.write_tree(repo), parents))
+
+
+def file_history(path: Path, *, ref: str, name: str) -> list[tuple[str, bytes | None]]:
+    """`(commit sha, the file `name` in it or None)` along `ref`'s first parents, oldest
+    first; empty when `ref` does not exist."""
+    repo = _open_local(path)
+    if ref not in repo.references:
+        return []
+    found: list[tuple[str, bytes | None]] = []
+    commit: pygit2.Commit | None = repo.references[ref].peel(pygit2.Commit)
+    while commit is not None:
+        try:
+            blob: object = commit.tree[name]
+        except KeyError:
+            blob = None
+        found.append((str(commit.id), blob.data if isinstance(blob, pygit2.Blob) else None))
+        commit = commit.parents[0] if commit.parents else None
+    return found[::-1]
+
+
+def _open_local(path: Path) -> pygit2.Repository:
+    try:
+        return pygit2.Repository(str(path), flags=enums.RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError as exc:
+        raise errors.SourceError(f"cannot open {path}: {_first_line(exc)}") from None

@@ -21,6 +21,7 @@ from reconciler.conditions import Condition, ConditionStatus
 from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
+from reconciler.store.audit import AuditLog
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.retention import RetentionReport
 
@@ -205,7 +206,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(DaemonDecisions, Protocol):
+class Store(DaemonDecisions, AuditLog, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:
@@ -351,7 +352,8 @@ class Store(DaemonDecisions, Protocol):
         ...
 
     def append_event(self, event: EventRecord) -> EventRecord:
-        """Append to the feed; returns the event with its id."""
+        """Append to the feed; returns the event with its id. An event of an audited type
+        (`audit.audited`) is chained onto the audit log in the same transaction."""
         ...
 
     def events(self, *, since_id: int = 0, limit: int = 100) -> list[EventRecord]:

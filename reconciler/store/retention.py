@@ -4,6 +4,7 @@ The decision log, events, finished runs and simulations, and each source's revis
 pruned by `Store.apply_retention`; an object's status history is trimmed on every write.
 What is current is never pruned: unfinished runs and simulations, object statuses and the
 current violations (the latest decision per policy and resource) stay however old they are.
+The audit log (`audit`) is never pruned: a bounded chain could not show what was removed.
 """
 
 from __future__ import annotations

@@ -257,7 +257,15 @@ def _split_drift(connection: sa.Connection) -> None:
         connection.exec_driver_sql("ALTER TABLE object_status ADD COLUMN drift JSON")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift)
+def _add_audit_log(connection: sa.Connection) -> None:
+    """Version 4: the hash-chained `audit_log` (declared in `audit_sql`); the chain starts
+    empty, with the first audited event after the upgrade."""
+    from reconciler.store import audit_sql  # it declares its table on `metadata`
+
+    audit_sql.table.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
-from reconciler.store import base, codec, rows, schema
+from reconciler.store import audit_sql, base, codec, rows, schema
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
@@ -47,7 +47,7 @@ def _on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqliteStore(DaemonDecisionsMixin):
+class SqliteStore(DaemonDecisionsMixin, audit_sql.AuditLogMixin):
     """`base.Store` in one SQLite file; see the module docstring."""
 
     def __init__(
@@ -479,6 +479,7 @@ class SqliteStore(DaemonDecisionsMixin):
         with self._write() as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
+            audit_sql.append(conn, event)  # same transaction: an audited event is chained
         return base.EventRecord(
             id=event_id,
             at=codec.utc(event.at),

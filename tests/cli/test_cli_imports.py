@@ -35,6 +35,7 @@ def imported(stderr: str) -> set[str]:
         (("runbook", "list", "{repo}"), 0),
         (("simulate", "{repo}", "--base", "HEAD", "--head", "HEAD", "--format", "json"), 0),
         (("token", "new"), 0),
+        (("audit", "verify", "--data-dir", "{repo}"), 1),  # no store there: refused
         (("serve",), 1),  # a usage error: the verb's arguments are read, the daemon never starts
     ],
     ids=lambda value: value[0] if isinstance(value, tuple) else str(value),

@@ -67,6 +67,26 @@ def test_approval_records_who_answered(store: sqlite.SqliteStore, approved: bool
         await eng.close()
         step = latest(run)["ok"]
         assert (step.output["approver"], step.output["approved"]) == ("alice", approved)
+        [answered] = [e for e in store.events() if e.type == "ApprovalAnswered"]
+        assert (answered.object_key, answered.data) == (
+            f"run/{run_id}",
+            {
+                "run": run_id,
+                "step": "ok",
+                "approver": "alice",
+                "actor": "alice",
+                "role": None,
+                "approved": approved,
+                "comment": "seen",
+            },
+        )
+        [entry] = store.audit_entries()
+        assert (entry.type, entry.actor, entry.data) == (
+            "ApprovalAnswered",
+            "alice",
+            answered.data,
+        )
+        assert store.verify_audit().intact
         if approved:
             assert statuses(run)["deploy"] is StepStatus.SUCCEEDED
         else:

@@ -39,7 +39,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_p
     store.close()
     assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(3,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(4,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -75,19 +75,19 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     event = store.append_event(f.event())
     store.close()
     real = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v4", calls)))
+    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v5", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        schema, "MIGRATIONS", (*real, _migration("v4", calls), _migration("v5", calls))
+        schema, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
     )
     store = open_db(path)
-    assert (store.schema_version, calls) == (5, ["v4", "v5"])
+    assert (store.schema_version, calls) == (6, ["v5", "v6"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v4", "v5"]
-    assert raw(path, "SELECT version FROM schema_version") == [(5,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v4", "v5"]
+    assert calls == ["v5", "v6"]
+    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v5", "v6"]
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
@@ -102,12 +102,12 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
         store.close()
     assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
     store = open_db(path)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     assert store.events() == [event]
     store.put_simulation(f.simulation("s1"))
     assert store.get_simulation("s1") == f.simulation("s1")
     store.close()
-    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
 
 
 def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
@@ -123,7 +123,7 @@ def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
         conn.execute("ALTER TABLE object_status DROP COLUMN drift")
         conn.execute("UPDATE schema_version SET version = 2")
     store = open_db(path)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     assert store.get_status("File//motd") == replace(status, drift=None)
     store.close()
 
@@ -146,7 +146,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(3,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -160,7 +160,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(base.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 7 is newer than this reconciler supports (3);"
+        f"{path}: database schema version 7 is newer than this reconciler supports (4);"
         " open it with a newer reconciler"
     )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
