@@ -120,7 +120,7 @@ class Automation:
                 binding=self.catalog.binding,
                 runbook=self.catalog.runbook,
                 on_worker=self.workers.for_binding,
-                start=functools.partial(self.engine.start, kind=RunKind.REMEDIATION),
+                start=self._start_remediation,
                 wait=self.engine.wait,
                 resync=self._recheck,
                 settings=self.workers.settings_for_binding,
@@ -314,6 +314,12 @@ class Automation:
         current = await asyncio.to_thread(self.store.violations)
         if self.remediator is not None:
             self.remediator.consider(current)
+
+    async def _start_remediation(self, spec: runs.Workflow, **options: Any) -> str:
+        run_id = await self._engine().start(spec, kind=RunKind.REMEDIATION, **options)
+        log.info("started remediation run %s (%s)", run_id, spec.spec.description)
+        self._follow(run_id)
+        return run_id
 
     async def _signals(self, queries: Mapping[str, str]) -> dict[str, Any]:
         """The first sample's value of each query (None with an error when it fails)."""
