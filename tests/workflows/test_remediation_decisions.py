@@ -102,11 +102,11 @@ class Setup:
         )
         self.script.chmod(0o755)
 
-    def make(self, **remediation: Any) -> None:
+    def make(self, *, settings: str = SETTINGS, **remediation: Any) -> None:
         gitrepo.make_repo(
             self.repo,
             {
-                "reconciler.yaml": SETTINGS,
+                "reconciler.yaml": settings,
                 "policies/owner.rego": live.OWNER_REGO,
                 "policies/bindings.yaml": binding(**remediation),
                 "policies/decisions.rego": RULES,
@@ -378,3 +378,31 @@ def test_decisions_survive_in_the_store_for_the_cli(setup: Setup, serve: Any) ->
     with sqlite3.connect(setup.data / "reconciler.db") as db:
         rows = db.execute("SELECT id, outcome FROM daemon_decisions").fetchall()
     assert rows == [(done["id"], "succeeded")]
+
+
+def test_no_more_remediations_are_open_than_the_cap(setup: Setup, serve: Any) -> None:
+    setup.make(settings=SETTINGS + "    concurrency: 1\n")
+    with serve() as running:
+        running.wait_for(lambda: running.passes("wf") >= 1, "the first reconcile")
+        setup.break_("banner")
+        setup.break_("poster")
+        sync(running)
+        running.wait_for(lambda: asked(running) != [], "the first remediation to ask")
+        sync(running)
+        sync(running)
+        [first] = decisions(running, type="remediation")
+        [question] = asked(running)
+        running.post(
+            f"/api/v1/approvals/{question['runId']}/approve",
+            json={"approved": True},
+            headers=bearer(OPERATOR),
+        )
+        settled(running, first["subject"])
+
+        def second() -> bool:
+            sync(running)
+            return len(decisions(running, type="remediation")) == 2
+
+        running.wait_for(second, "the second remediation once the first closed")
+        subjects = {d["subject"] for d in decisions(running, type="remediation")}
+        assert subjects == {"owner/File//banner", "owner/File//poster"}
