@@ -25,6 +25,7 @@ from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
 from reconciler.reconcile.choices import Choices, Workers
+from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog, Schedule
@@ -78,7 +79,7 @@ class Automation:
         self._seen: dict[str, str] = {}  # source -> newest revision handled
         self._violations: set[tuple[str, str]] | None = None  # (binding, resource key)
         self._auditing: asyncio.Future[None] | None = None
-        self._breaches: dict[tuple[str, int, str], triggers.Breach] = {}
+        self.metrics = MetricWatch(prometheus, clock=clock, start=self._metric_start)
         self._passes: dict[str, list[asyncio.Future[None]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = threading.Lock()  # sources finish passes on their own threads
@@ -372,44 +373,14 @@ class Automation:
         await asyncio.gather(*waits)
         return {"synced": names}
 
-    # metric triggers
+    # metric and anomaly triggers
 
     async def poll_metrics(self) -> None:
-        """Evaluate every metric trigger once; start the workflows whose breach is due."""
-        assert self.prometheus.url
-        client = triggers.Prometheus(
-            self.prometheus.url, timeout=types.seconds(self.prometheus.timeout)
-        )
-        seen = set()
-        for name, entry in self.catalog.workflows().items():
-            for index, trigger in enumerate(entry.workflow.spec.triggers):
-                if trigger.metric is not None:
-                    key = (name, index, trigger.metric.model_dump_json())
-                    seen.add(key)
-                    await self._poll_one(client, name, key, trigger.metric)
-        for key in set(self._breaches) - seen:
-            del self._breaches[key]
+        """Evaluate every metric and anomaly trigger once (reconcile/metric_watch.py)."""
+        await self.metrics.poll(self.catalog.workflows())
 
-    async def _poll_one(
-        self,
-        client: triggers.Prometheus,
-        name: str,
-        key: tuple[str, int, str],
-        metric: runs.MetricTrigger,
-    ) -> None:
-        breach = self._breaches.setdefault(key, triggers.Breach(metric))
-        try:
-            found = await asyncio.to_thread(client.query, metric.query)
-        except triggers.QueryFailed as exc:
-            log.warning("metric trigger of %s: %s", name, exc)
-            return
-        if breach.observe(holding=triggers.holds(metric, found), now=self.clock.now()):
-            values = [s.value for s in found]
-            self._spawn(
-                self.run_workflow(
-                    name, trigger="metric", variables={"query": metric.query, "values": values}
-                )
-            )
+    def _metric_start(self, name: str, kind: str, variables: dict[str, Any]) -> None:
+        self._spawn(self.run_workflow(name, trigger=kind, variables=variables))
 
 
 def finished_data(run: RunRecord) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,11 +69,20 @@ class Prometheus:
 
     def query(self, expression: str) -> list[Sample]:
         """The instant vector (or scalar) `expression` evaluates to now."""
+        return samples(self._get("query", expression, {}))
+
+    def query_range(self, expression: str, *, lookback: float, step: float) -> list[list[float]]:
+        """Each series' values over the last `lookback` seconds, every `step` seconds."""
+        end = time.time()
+        bounds = {"start": f"{end - lookback:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        return ranges(self._get("query_range", expression, bounds))
+
+    def _get(self, endpoint: str, expression: str, extra: dict[str, str]) -> dict[str, Any]:
         try:
             response = httpclient.request(
                 "GET",
-                f"{self.url}/api/v1/query",
-                params={"query": expression},
+                f"{self.url}/api/v1/{endpoint}",
+                params={"query": expression, **extra},
                 timeout=self.timeout,
             )
         except httpclient.HttpFailed as exc:
@@ -81,7 +91,8 @@ class Prometheus:
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error") if isinstance(answer, dict) else answer
             raise QueryFailed(f"prometheus query {expression!r}: {error}")
-        return samples(answer.get("data") or {})
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {}
 
 
 def _answer(response: httpclient.Response) -> Any:
@@ -92,6 +103,13 @@ def _answer(response: httpclient.Response) -> Any:
         if response.ok:
             raise QueryFailed(f"prometheus at {response.url}: the answer is not JSON") from None
         return {"status": "error", "error": f"HTTP {response.status}"}
+
+
+def ranges(data: dict[str, Any]) -> list[list[float]]:
+    """The value series of a range query result (`matrix`; others give none)."""
+    if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        return []
+    return [[float(v) for _, v in item.get("values") or []] for item in data["result"]]
 
 
 def samples(data: dict[str, Any]) -> list[Sample]:
@@ -116,7 +134,7 @@ def holds(trigger: runs.MetricTrigger, found: Iterable[Sample]) -> bool:
 class Breach:
     """One metric trigger's state: since when its condition holds, and whether it fired."""
 
-    def __init__(self, trigger: runs.MetricTrigger) -> None:
+    def __init__(self, trigger: runs.MetricTrigger | runs.AnomalyTrigger) -> None:
         self.trigger = trigger
         self.hold = types.seconds(trigger.for_) if trigger.for_ else 0.0
         self.since: datetime | None = None

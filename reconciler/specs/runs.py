@@ -233,6 +233,20 @@ class MetricTrigger(models.Model):
     for_: types.Duration | None = Field(default=None, alias="for")
 
 
+class AnomalyTrigger(models.Model):
+    """Start when the newest sample of a series is out of line with its recent past
+    (a robust z-score against the lookback window; docs/workflows.md)."""
+
+    query: str = Field(min_length=1, description="PromQL")
+    lookback: types.PositiveDuration = Field(
+        default="1h", description="the baseline: samples over this long before the newest"
+    )
+    step: types.PositiveDuration = Field(default="1m", description="the sampling step")
+    threshold: float = Field(default=3.5, gt=0, description="modified z-score to cross")
+    direction: Literal["above", "below", "both"] = "above"
+    for_: types.Duration | None = Field(default=None, alias="for")
+
+
 class ViolationTrigger(models.Model):
     binding: types.Name
 
@@ -249,6 +263,7 @@ class Trigger(models.Model):
     git: GitTrigger | None = None
     webhook: WebhookTrigger | None = None
     metric: MetricTrigger | None = None
+    anomaly: AnomalyTrigger | None = None
     violation: ViolationTrigger | None = None
     manual: ManualTrigger | None = None
 
