@@ -153,7 +153,8 @@ def test_the_documented_runbook_validates() -> None:
             "6h",
             (
                 "spec.triggers.0",
-                "must have exactly one of: cron, interval, git, webhook, metric, anomaly, violation, manual",
+                "must have exactly one of: cron, interval, git, webhook, metric, anomaly,"
+                " violation, manual",
             ),
         ),
         (
