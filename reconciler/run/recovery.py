@@ -125,6 +125,7 @@ def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
                 name=f"{name}{ROLLBACK_SUFFIX}",
                 command=step.rollback.command,
                 shell=step.rollback.shell,
+                env=step.rollback.env,
                 timeout=step.rollback.timeout or step.timeout or plan.spec.spec.timeout,
                 depends_on=depends,
                 always=True,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.specs import models, types
+from reconciler.specs import models, shellcode, types
 
 
 def _regex(value: str | None) -> str | None:
@@ -180,6 +180,46 @@ class Expect(models.Model):
         return _regex(value)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _no_code_templates(command: list[str] | None) -> list[str] | None:
+    """A template where an interpreter would parse it as code is refused (specs.shellcode)."""
+    for index, why in shellcode.splices(command or [], shell=False):
+        raise PydanticCustomError(
+            "shell_code",
+            "command[{index}]: a template in {why} would run as code; pass the value as an"
+            ' argument after the script ("$1") or in env',
+            {"index": index, "why": why},
+        )
+    return command
+
+
+def _no_shell_templates(shell: bool, info: ValidationInfo) -> bool:
+    command = info.data.get("command") or []
+    for index, _ in shellcode.splices(command, shell=shell) if shell else []:
+        raise PydanticCustomError(
+            "shell_code",
+            "command[{index}] holds a template, which the shell would parse as code: keep"
+            ' the command line fixed and pass values in env ("$NAME")',
+            {"index": index},
+        )
+    return shell
+
+
+def _env_names(env: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise PydanticCustomError(
+                "env", "{name!r} is not an environment variable name", {"name": name}
+            )
+        if shellcode.forbidden_env(name):
+            raise PydanticCustomError(
+                "env", "{name} changes which code runs and may not be set", {"name": name}
+            )
+    return env
+
+
 class Step(models.Model):
     """One node of the DAG. The key named by `kind` holds what the step does."""
 
@@ -188,6 +228,10 @@ class Step(models.Model):
     depends_on: list[str] = Field(default_factory=list)
     command: list[str] | None = Field(default=None, min_length=1, validate_default=True)
     shell: bool = Field(default=False, description="run the command line through /bin/sh")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="environment of the command; values may hold templates (data, never code)",
+    )
     http: HttpRequest | None = Field(default=None, validate_default=True)
     wait: Wait | None = Field(default=None, validate_default=True)
     decision: Decision | None = Field(default=None, validate_default=True)
@@ -203,6 +247,10 @@ class Step(models.Model):
     expect: Expect | None = Field(
         default=None, description="checks on a command step's result (default: exit code 0)"
     )
+
+    _code = field_validator("command", mode="after")(_no_code_templates)
+    _shell = field_validator("shell", mode="after")(_no_shell_templates)
+    _env = field_validator("env", mode="after")(_env_names)
 
     @field_validator(*(kind.value for kind in StepKind), mode="after")
     @classmethod
@@ -347,7 +395,12 @@ class Variable(models.Model):
 class Rollback(models.Model):
     command: list[str] = Field(min_length=1)
     shell: bool = False
+    env: dict[str, str] = Field(default_factory=dict)
     timeout: types.Duration | None = None
+
+    _code = field_validator("command", mode="after")(_no_code_templates)
+    _shell = field_validator("shell", mode="after")(_no_shell_templates)
+    _env = field_validator("env", mode="after")(_env_names)
 
 
 class RunbookStep(Step):

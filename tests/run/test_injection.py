@@ -56,7 +56,7 @@ def test_argv_elements_render_to_exactly_one_argument(
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_shell_commands_get_values_quoted(
+def test_shell_commands_get_values_through_the_environment(
     store: sqlite.SqliteStore, tmp_path: Path, value: str
 ) -> None:
     spec = workflow(
@@ -64,13 +64,8 @@ def test_shell_commands_get_values_quoted(
             {
                 "name": "dump",
                 "shell": True,
-                "command": [
-                    sys.executable,
-                    "-c",
-                    "'" + DUMP + "'",
-                    "{{ vars.x }}",
-                    "x{{ vars.x }}y",
-                ],
+                "env": {"X": "{{ vars.x }}"},
+                "command": [sys.executable, "-c", "'" + DUMP + "'", '"$X"', 'x"$X"y'],
             }
         ]
     )
@@ -102,16 +97,10 @@ def test_outputs_of_one_step_are_literal_arguments_of_the_next(
 def test_a_value_holding_nul_fails_the_step_without_running_it(
     store: sqlite.SqliteStore, tmp_path: Path, shell: bool
 ) -> None:
-    spec = workflow(
-        [
-            {
-                "name": "dump",
-                "shell": shell,
-                "retry": {"maxAttempts": 3},
-                "command": ["touch", "pwned{{ vars.x }}"],
-            }
-        ]
-    )
+    step = {"command": ["touch", "pwned{{ vars.x }}"]}
+    if shell:
+        step = {"shell": True, "env": {"X": "{{ vars.x }}"}, "command": ["touch", 'pwned"$X"']}
+    spec = workflow([{"name": "dump", "retry": {"maxAttempts": 3}, **step}])
     run = asyncio.run(run_to_end(store, spec, variables={"x": "a\x00b"}))
     step = latest(run)["dump"]
     assert (step.status, step.attempt, step.error) == (

@@ -1,5 +1,6 @@
-"""Variables never reach a shell: hostile values are passed as data, one argv element each
-(or one shell word with `shell: true`), and a dangerous runbook needs a confirmation."""
+"""Variables never become code: hostile values are passed as data, one argv element each
+(or, with `shell: true`, in the environment the fixed command line reads), and a dangerous
+runbook needs a confirmation."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ ECHO = runbook(
       command: [echo, "{{ vars.x }}"]
       timeout: 5s
     - name: shell
-      command: ["echo {{ vars.x }}"]
+      command: ['echo "$X"']
+      env: {X: "{{ vars.x }}"}
       shell: true
       timeout: 5s
     - name: embedded

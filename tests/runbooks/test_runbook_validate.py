@@ -173,3 +173,27 @@ def test_json_format(cli: Cli, repo: Repo) -> None:
         ],
         "warnings": [],
     }
+
+
+SPLICED = runbook(
+    "greet",
+    """
+    - name: greet
+      command: ["sh", "-c", "echo hello {{ vars.who }}"]
+      timeout: 1m
+    """,
+    extra="variables: [{name: who, type: string}]",
+)
+
+
+def test_a_variable_spliced_into_a_shell_script_is_refused(cli: Cli, repo: Repo) -> None:
+    root = repo({"runbooks/greet.yaml": SPLICED})
+    done = cli("runbook", "validate", root)
+    assert done.code == 1
+    assert done.lines[0].startswith(
+        "runbooks/greet.yaml:8 spec.steps[0].command: command[2]: a template in the script of"
+        " sh -c would run as code"
+    )
+    executed = cli("runbook", "execute", root, "greet", "--var", "who=$(touch pwned)")
+    assert executed.code != 0
+    assert not (root / "pwned").exists()

@@ -343,3 +343,45 @@ def test_a_policy_step_branches_on_a_policy_of_the_repository(tmp_path: Path) ->
         {"check": "succeeded", "scale-up": "skipped", "refuse": "succeeded"},
         {"allowed": False, "messages": ["9 replicas is more than 5"], "skipped": ["scale-up"]},
     )
+
+
+def test_a_workflow_splicing_a_variable_into_shell_text_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: a `shell: true` step whose author quoted the placeholder, reached through
+    the workflow-run API and the generic webhook. The revision holding it is rejected with
+    the file and key, the last good one keeps serving, and nothing runs."""
+    monkeypatch.setenv(TOKEN_ENV, "hook-t0ken")
+    repo, sentinel = tmp_path / "repo", tmp_path / "pwned"
+    helpers.make(
+        repo,
+        {"workflows/other.yaml": workflow("other", triggers=[{"manual": {}}], steps=[echo("a")])},
+    )
+    attack = workflow(
+        "greet",
+        triggers=[{"webhook": {}}, {"manual": {}}],
+        steps=[{"name": "hi", "shell": True, "command": ["echo", '"hello {{ vars.who }}"']}],
+    )
+    with helpers.served(tmp_path, repo, webhooks={"genericTokenEnv": TOKEN_ENV}) as running:
+        good = running.get("/api/v1/sources/wf").json()["revision"]
+        gitrepo.commit(repo, {"workflows/greet.yaml": attack})
+        helpers.sync(running)
+        source = running.get("/api/v1/sources/wf").json()
+        assert (source["revision"], source["rejectedRevision"] is not None) == (good, True)
+        events = running.get("/api/v1/events?limit=200").json()["events"]
+        [rejected] = [e for e in events if e["type"] == "RevisionRejected"]
+        assert rejected["data"]["problems"] == [
+            "workflows/greet.yaml:1 spec.steps[0].shell: command[1] holds a template, which the"
+            " shell would parse as code: keep the command line fixed and pass values in env"
+            ' ("$NAME")'
+        ]
+        who = {"who": f"$(touch {sentinel})"}
+        started = running.post("/api/v1/workflows/greet/run", json={"variables": who})
+        assert started.status_code == 404
+        hooked = running.post(
+            "/webhooks/generic",
+            json={"workflow": "greet", "variables": who},
+            headers={"X-Reconciler-Token": "hook-t0ken"},
+        )
+        assert hooked.json()["triggered"] == []
+    assert not sentinel.exists()

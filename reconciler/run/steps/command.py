@@ -1,10 +1,13 @@
 """The `command` step: a program run as an argv, in its own process group.
 
 The argv is rendered element by element (`run.templating`), so a variable's value is one
-argument whatever it holds; only `shell: true` goes through `/bin/sh -c`, with every value
-quoted. The process leads a new session (`start_new_session=True`), so a timeout or cancel
-kills the whole group with `os.killpg`, grandchildren included: SIGTERM, then SIGKILL after
-a grace period. stdout and stderr are read concurrently and kept up to a bound (the rest is
+argument whatever it holds. A template where an interpreter would parse it as code — the
+command line of `shell: true`, the script of `sh -c`, `python -c`, ... (`specs.shellcode`)
+— is refused here as it is by validation: values reach such code only as arguments after
+the script or in `env`, whose values are rendered and passed as the environment. The
+process leads a new session (`start_new_session=True`), so a timeout or cancel kills the
+whole group with `os.killpg`, grandchildren included: SIGTERM, then SIGKILL after a grace
+period. stdout and stderr are read concurrently and kept up to a bound (the rest is
 drained and counted). `expect` checks the result (`run.expect`): exit code (0 unless
 said otherwise), substrings and a regular expression of the output, JSON paths of stdout.
 """
@@ -21,12 +24,17 @@ from typing import Any
 
 from reconciler.run import expect, templating
 from reconciler.run.steps import base
-from reconciler.specs import runs
+from reconciler.specs import runs, shellcode
 
 
 class Command:
     async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.command is not None
+        for index, why in shellcode.splices(step.command, shell=step.shell):
+            raise templating.TemplateError(
+                f"command[{index}]: a template in {why} would run as code; refused"
+            )
+        env = {name: templating.render(value, ctx.scope) for name, value in step.env.items()}
         if step.shell:
             line = templating.render_shell(step.command, ctx.scope)
             argv = ["/bin/sh", "-c", line]
@@ -34,16 +42,20 @@ class Command:
             argv = templating.render_argv(step.command, ctx.scope)
             line = shlex.join(argv)
         ctx.announce(f"running {line}")
-        outputs = await execute(argv, limits=ctx.limits)
+        outputs = await execute(argv, limits=ctx.limits, env=env)
         _check(step, outputs)
         return base.StepResult(outputs=outputs)
 
 
-async def execute(argv: list[str], *, limits: base.Limits) -> dict[str, Any]:
-    """Run `argv` to completion; outputs `exitCode`, `stdout`, `stderr` and maybe `json`."""
+async def execute(
+    argv: list[str], *, limits: base.Limits, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `argv` to completion with the daemon's environment plus `env`; outputs
+    `exitCode`, `stdout`, `stderr` and maybe `json`."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
+            env={**os.environ, **env} if env else None,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
