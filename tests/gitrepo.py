@@ -26,7 +26,14 @@ class Symlink:
     target: str
 
 
-FileContent = str | bytes | Symlink
+@dataclass(frozen=True)
+class Executable:
+    """A file to write with its executable bits set (git records mode 100755)."""
+
+    text: str
+
+
+FileContent = str | bytes | Symlink | Executable
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -63,6 +70,9 @@ def write_files(root: Path, files: Mapping[str, FileContent]) -> None:
             path.unlink()
         if isinstance(content, Symlink):
             path.symlink_to(content.target)
+        elif isinstance(content, Executable):
+            path.write_text(content.text)
+            path.chmod(0o755)
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:

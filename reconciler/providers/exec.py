@@ -1,12 +1,14 @@
 """The `exec` provider: ExecResources are managed by an external program speaking JSON.
 
 The program named by `spec.provider` (relative to the repository, or absolute) is run once
-per action, as an argv without a shell, in its own process group. It reads one request on
-stdin, `{"action": "observe" | "apply" | "delete", "resource": {apiVersion, kind, metadata,
-spec}}`, and prints one JSON object on stdout: `{"observed": {...} | null}` for observe,
-`{"observed": {...}}` or `{"ok": true}` for apply, `{"ok": true}` for delete, and
-`{"error": "..."}` for any failure. On timeout the whole process group is killed. The
-protocol is documented for program authors in docs/providers.md.
+per action — a relative one from the revision being served, as the daemon materialised it
+(`source.programs`, `serve_programs`), never from a working tree — as an argv without a
+shell, in its own process group. It reads one request on stdin, `{"action": "observe" |
+"apply" | "delete", "resource": {apiVersion, kind, metadata, spec}}`, and prints one JSON
+object on stdout: `{"observed": {...} | null}` for observe, `{"observed": {...}}` or
+`{"ok": true}` for apply, `{"ok": true}` for delete, and `{"error": "..."}` for any
+failure. On timeout the whole process group is killed. The protocol is documented for
+program authors in docs/providers.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class ExecProvider:
 
     def __init__(self, settings: base.ProviderSettings) -> None:
         self._settings = settings
+        self._programs: Path | None = None
+
+    def serve_programs(self, root: Path | None) -> None:
+        """Run relative programs from `root`: the served revision's programs (the daemon
+        calls this before each pass on the source's worker); None: `repository_dir`."""
+        self._programs = root
 
     def observe(self, resource: Document) -> dict[str, Any] | None:
         reply = self._call(resource, action="observe")
@@ -86,7 +94,7 @@ class ExecProvider:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=self._settings.repository_dir,
+            cwd=self._programs or self._settings.repository_dir,
             start_new_session=True,  # its own process group, so a timeout kills it all
         ) as process:
             try:
@@ -134,7 +142,7 @@ class ExecProvider:
         raise self._spec_error(resource, f"{spec.provider} is not executable (chmod +x it)")
 
     def _in_repository(self, resource: Document, spec: kinds.ExecResourceSpec) -> Path:
-        root = self._settings.repository_dir
+        root = self._programs or self._settings.repository_dir
         if root is None:
             raise self._spec_error(
                 resource, f"{spec.provider} is relative but no repository directory is configured"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 from reconciler.errors import Problem, ProblemsError, StalledError
@@ -90,6 +91,13 @@ class Registry:
         """Every discovered provider (or those of `factories`), built with `settings`."""
         chosen = discover() if factories is None else factories
         return cls({name: factory(settings) for name, factory in chosen.items()})
+
+    def serve_programs(self, root: Path | None) -> None:
+        """Tell the providers that run repository programs where the served revision's are."""
+        for provider in self._providers.values():
+            serve = getattr(provider, "serve_programs", None)
+            if serve is not None:
+                serve(root)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -107,6 +107,7 @@ class Controller:
         return self._evaluator[1]
 
     def reconcile(self, loaded: Loaded, *, trigger: str) -> PassResult:
+        self.registry.serve_programs(loaded.programs)
         run = self.recorder.start_run(loaded, trigger=trigger)
         self._inputs.clear()  # inputs of standing outcomes, never logged, are not kept
         try:
@@ -126,6 +127,7 @@ class Controller:
 
     def observed_of(self, loaded: Loaded) -> dict[str, dict[str, Any] | None]:
         """Observed state of every managed object (for audits and simulations)."""
+        self.registry.serve_programs(loaded.programs)
         state = PassState(
             loaded=loaded, targets=self._targets.of(loaded, changed=None)[0], statuses={}
         )

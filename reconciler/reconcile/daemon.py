@@ -35,6 +35,7 @@ from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 FILES_DIR = "files"  # under the data directory: where relative File paths resolve
+PROGRAMS_DIR = "programs"  # under the data directory: each source's served provider programs
 INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 
 
@@ -73,6 +74,7 @@ class Daemon:
                 settings=settings.reconcile,
                 pool=self._pool,
                 files_dir=settings.data_dir / FILES_DIR,
+                programs_dir=settings.data_dir / PROGRAMS_DIR / s.name,
                 flags=flags,
             )
             for s in settings.sources

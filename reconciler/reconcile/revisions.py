@@ -10,12 +10,13 @@ the bundle's regorus engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from reconciler import errors
 from reconciler.conditions import Reason
 from reconciler.errors import Problem, ReconcilerError, SignatureError
 from reconciler.policy import bundle as bundles
-from reconciler.source import git
+from reconciler.source import git, programs
 from reconciler.source.revision import Revision
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import loader
@@ -31,6 +32,7 @@ class Loaded:
     revision: Revision
     snapshot: Snapshot
     bundle: bundles.Bundle
+    programs: Path | None = None  # the revision's provider programs (source.programs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,8 +48,9 @@ class Rejected:
 class SourceLoader:
     """One source's repository, spec cache and current/last-known-good revisions."""
 
-    def __init__(self, config: SourceSettings) -> None:
-        self.config = config
+    def __init__(self, config: SourceSettings, *, programs_dir: Path | None = None) -> None:
+        """`programs_dir`: where served revisions' provider programs are materialised."""
+        self.config, self.programs_dir = config, programs_dir
         self.cache = loader.SpecCache()
         self.last_good: Loaded | None = None
         self.last_rejected: Rejected | None = None
@@ -77,6 +80,26 @@ class SourceLoader:
             return self.last_rejected
         return self._load(source, revision)
 
+    def _programs(
+        self, source: git.GitSource, revision: Revision, snapshot: Snapshot
+    ) -> Path | None:
+        """The served revision's repository-relative provider programs, from its tree."""
+        if self.programs_dir is None:
+            return None
+        wanted = [
+            program
+            for doc in snapshot.resources
+            if isinstance(program := (doc.body.get("spec") or {}).get("provider"), str)
+            and not program.startswith("/")
+        ]
+        keep = [revision.sha] + ([self.last_good.revision.sha] if self.last_good else [])
+        self.programs_dir.mkdir(parents=True, exist_ok=True)
+        placed = programs.materialize(
+            source.tree(revision, subpath=""), wanted, into=self.programs_dir, revision=revision.sha
+        )
+        programs.prune(self.programs_dir, keep=keep)
+        return placed
+
     def _open(self) -> git.GitSource:
         if self._source is None:
             self._source = git.GitSource.open(self.config)
@@ -96,7 +119,16 @@ class SourceLoader:
         if problems:
             reason = Reason.VALIDATION_FAILED if snapshot.problems else Reason.COMPILE_FAILED
             return self._reject(_problems(revision, reason, problems))
-        self.last_good = Loaded(revision=revision, snapshot=snapshot, bundle=bundle)
+        try:
+            placed = self._programs(source, revision, snapshot)
+        except (ReconcilerError, OSError) as exc:
+            message = f"cannot materialise the provider programs: {exc}"
+            return self._reject(
+                Rejected(revision=revision, reason=Reason.FETCH_FAILED, message=message)
+            )
+        self.last_good = Loaded(
+            revision=revision, snapshot=snapshot, bundle=bundle, programs=placed
+        )
         self.last_rejected = None
         return self.last_good
 

@@ -70,12 +70,14 @@ class SourceRunner:
         settings: ReconcileSettings,
         pool: Executor,
         files_dir: Path | None = None,
+        programs_dir: Path | None = None,
         flags: Flags = NO_FLAGS,
     ) -> None:
-        """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`)."""
+        """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
+        `programs_dir`: where served revisions' provider programs are materialised."""
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings, self.flags = settings, flags
-        self.loader = SourceLoader(config)
+        self.loader = SourceLoader(config, programs_dir=programs_dir)
         registry = Registry.load(
             ProviderSettings(repository_dir=config.path, file=FileSettings(managed_dir=files_dir))
         )

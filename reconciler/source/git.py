@@ -278,13 +278,14 @@ class CommitTree:
             elif item.filemode == _LINK and isinstance(item, pygit2.Blob):
                 links.append((path, item))
             elif isinstance(item, pygit2.Blob):
-                found[path] = self._entry(path, item.id)
+                found[path] = self._entry(path, item.id, mode=item.filemode)
             elif item.filemode == _SUBMODULE:
                 self._problems.append(errors.Problem(path=path, message="submodules are not read"))
 
-    def _entry(self, path: str, oid: pygit2.Oid) -> FileEntry:
+    def _entry(self, path: str, oid: pygit2.Oid, *, mode: int) -> FileEntry:
         _, size = self._repo.odb.read_header(oid)
-        return FileEntry(path=path, blob_id=str(oid), size=size)
+        executable = mode == pygit2.enums.FileMode.BLOB_EXECUTABLE
+        return FileEntry(path=path, blob_id=str(oid), size=size, executable=executable)
 
     def _add_link(self, path: str, *, target: str, found: dict[str, FileEntry]) -> None:
         resolved = tree.resolve_symlink(link=path, target=target, lookup=self._node)
@@ -292,7 +293,7 @@ class CommitTree:
             self._problems.append(resolved)
             return
         item = self._root[resolved]
-        found[path] = self._entry(path, item.id)
+        found[path] = self._entry(path, item.id, mode=item.filemode)
 
     def _node(self, path: str) -> tree.Node:
         try:

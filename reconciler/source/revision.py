@@ -40,6 +40,7 @@ class FileEntry:
     path: str
     blob_id: str
     size: int
+    executable: bool = False  # the tree's mode says so (100755), or the file's on disk
 
 
 class Tree(Protocol):

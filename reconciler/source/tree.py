@@ -10,6 +10,7 @@ tree was opened at, is skipped and reported instead of read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
@@ -156,7 +157,11 @@ class DirectoryTree:
         except OSError as exc:
             self._problems.append(errors.Problem(path=path, message=f"cannot read: {exc.strerror}"))
             return
-        found[path] = (FileEntry(path=path, blob_id=git_blob_id(data), size=len(data)), real)
+        executable = os.access(self._base / real, os.X_OK)
+        entry = FileEntry(
+            path=path, blob_id=git_blob_id(data), size=len(data), executable=executable
+        )
+        found[path] = (entry, real)
 
     def _add_link(self, link: str, *, found: dict[str, tuple[FileEntry, str]]) -> None:
         target = os.readlink(self._base / link)
@@ -165,9 +170,7 @@ class DirectoryTree:
             self._problems.append(resolved)
         elif resolved in found:
             found[link] = (
-                FileEntry(
-                    path=link, blob_id=found[resolved][0].blob_id, size=found[resolved][0].size
-                ),
+                dataclasses.replace(found[resolved][0], path=link),
                 resolved,
             )
         else:
