@@ -48,6 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-self-heal", action="store_true", help="report drift, do not correct it")
     p.add_argument(
+        "--file-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an absolute directory File resources may live in (repeatable; adds to"
+        " providers.file.roots; default: only relative paths, under <data-dir>/files)",
+    )
+    p.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -94,6 +102,10 @@ def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
         update={k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     )
     update: dict[str, object] = {"http": http}
+    if args.file_root:
+        roots = [*base.providers.file.roots, *(Path(r).resolve() for r in args.file_root)]
+        file = base.providers.file.model_copy(update={"roots": roots})
+        update["providers"] = base.providers.model_copy(update={"file": file})
     if args.data_dir:
         update["data_dir"] = Path(args.data_dir)
     return base.model_copy(update=update)

@@ -2,10 +2,14 @@
 
 `observe` reads the real file (content and mode); `apply` writes it atomically (a temporary
 file in the same directory, renamed over the target) so readers never see half a file;
-`delete` removes it (directories only when empty). An absolute path must, when the settings
-name allowed roots, resolve (after `..` and symlinks) strictly inside one. A relative path
-resolves under the daemon's managed folder (`<data-dir>/files`) and must stay inside it:
-the safe default, needing no roots, for files that are the daemon's alone.
+`delete` removes it (directories only when empty). A relative path resolves under the
+daemon's managed folder (`<data-dir>/files`) and must stay inside it: the default, for
+files that are the daemon's alone. An absolute path is allowed only inside one of the
+roots the daemon settings name (`providers.file.roots`, `serve --file-root`). Either way
+the path is resolved (after `..` and symlinks) and checked against its root, and then
+reached from the root without following any symlink (`providers.confined`), so a link
+planted on the way — before or during the write — cannot lead the write, the mode change
+or the removal out of the root.
 
 A File with `state: absent` asserts that the path does not exist: it observes as
 `{"path", "state": "absent"}` while the path is missing, applying it removes the path, and
@@ -14,18 +18,17 @@ deleting the resource leaves the path alone.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from reconciler.providers import base, templates, validation
+from reconciler.providers import base, confined, templates, validation
 from reconciler.specs import kinds
 from reconciler.specs.snapshot import Document
 
 NAME = "file"
+At = tuple[Path, Path]  # (the root a File must stay in, its resolved path)
 
 
 class FileProvider:
@@ -41,7 +44,7 @@ class FileProvider:
 
     def observe(self, resource: Document) -> dict[str, Any] | None:
         spec = self._spec(resource)
-        observed = self._read(resource, spec=spec, target=self._target(resource, spec))
+        observed = self._read(resource, spec=spec, at=self._target(resource, spec))
         if observed is None and spec.state == "absent":
             return {"path": spec.path, "state": "absent"}
         return observed
@@ -63,18 +66,18 @@ class FileProvider:
 
     def apply(self, resource: Document) -> dict[str, Any]:
         spec = self._spec(resource)
-        target = self._target(resource, spec)
+        at = self._target(resource, spec)
         if spec.state == "absent":
-            self._remove(resource, target)
+            self._remove(resource, at)
             return {"path": spec.path, "state": "absent"}
-        current = self._read(resource, spec=spec, target=target)
+        current = self._read(resource, spec=spec, at=at)
         if spec.directory:
-            self._make_directory(resource, spec=spec, target=target, current=current)
+            self._make_directory(resource, spec=spec, at=at, current=current)
         else:
-            self._write(resource, spec=spec, target=target, current=current)
-        after = self._read(resource, spec=spec, target=target)
+            self._write(resource, spec=spec, at=at, current=current)
+        after = self._read(resource, spec=spec, at=at)
         if after is None:
-            raise self._error(resource, f"{target} vanished right after it was written")
+            raise self._error(resource, f"{at[1]} vanished right after it was written")
         return after
 
     def delete(self, resource: Document) -> None:
@@ -85,19 +88,27 @@ class FileProvider:
     def _spec(self, resource: Document) -> kinds.FileSpec:
         return validation.parse_spec(kinds.FileSpec, provider=NAME, resource=resource)
 
-    def _target(self, resource: Document, spec: kinds.FileSpec) -> Path:
+    def _target(self, resource: Document, spec: kinds.FileSpec) -> At:
+        """(root, resolved path): where the File is, and the root it must stay in."""
         if not os.path.isabs(spec.path):
             return self._managed(resource, spec.path)
         real = Path(os.path.realpath(spec.path))
-        if not self._roots or any(root in real.parents for root in self._roots):
-            return real
+        for root in self._roots:
+            if root in real.parents:
+                return root, real
         where = f"{spec.path} is" if str(real) == spec.path else f"{spec.path} resolves to {real},"
-        message = f"{where} outside the allowed roots {self._shown_roots}"
+        message = (
+            f"{where} outside the allowed roots {self._shown_roots}"
+            if self._roots
+            else f"{spec.path} is absolute and no roots allow absolute paths (daemon setting"
+            " providers.file.roots, or serve --file-root); relative paths live in"
+            " <data-dir>/files"
+        )
         raise validation.spec_error(
             provider=NAME, resource=resource, key="spec.path", message=message
         )
 
-    def _managed(self, resource: Document, path: str) -> Path:
+    def _managed(self, resource: Document, path: str) -> At:
         """`path` inside the managed folder (created by the first write, like any parent)."""
         if self._managed_dir is None:
             message = "a relative path needs the daemon's data directory (<data-dir>/files)"
@@ -107,73 +118,51 @@ class FileProvider:
         root = Path(os.path.realpath(self._managed_dir))
         real = Path(os.path.realpath(root / path))
         if root in real.parents:
-            return real
+            return root, real
         message = f"{path} resolves to {real}, outside the managed folder {root}"
         raise validation.spec_error(
             provider=NAME, resource=resource, key="spec.path", message=message
         )
 
-    def _read(
-        self, resource: Document, *, spec: kinds.FileSpec, target: Path
-    ) -> dict[str, Any] | None:
+    def _read(self, resource: Document, *, spec: kinds.FileSpec, at: At) -> dict[str, Any] | None:
+        root, target = at
         try:
-            info = target.stat()
-            if stat.S_ISDIR(info.st_mode):
-                return {
-                    "path": spec.path,
-                    "state": "present",
-                    "directory": True,
-                    "mode": _mode(info.st_mode),
-                }
-            if not stat.S_ISREG(info.st_mode):
-                raise self._error(resource, f"{target} is neither a file nor a directory")
-            content = target.read_bytes().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            return None
+            found = confined.read(root, target)
         except OSError as error:
-            raise self._error(resource, f"cannot read {target}: {error.strerror}") from error
-        return {
-            "path": spec.path,
-            "state": "present",
-            "directory": False,
-            "mode": _mode(info.st_mode),
-            "content": content,
-        }
+            raise self._error(resource, f"cannot read {target}: {_why(error)}") from error
+        if found is None:
+            return None
+        info, data = found
+        if data is None and not stat.S_ISDIR(info.st_mode):
+            raise self._error(resource, f"{target} is neither a file nor a directory")
+        observed = {"path": spec.path, "state": "present", "mode": _mode(info.st_mode)}
+        if data is None:
+            return {**observed, "directory": True}
+        return {**observed, "directory": False, "content": data.decode("utf-8", "replace")}
 
     def _make_directory(
-        self,
-        resource: Document,
-        *,
-        spec: kinds.FileSpec,
-        target: Path,
-        current: dict[str, Any] | None,
+        self, resource: Document, *, spec: kinds.FileSpec, at: At, current: dict[str, Any] | None
     ) -> None:
         if current is not None and not current["directory"]:
-            raise self._error(resource, f"{target} exists and is not a directory")
+            raise self._error(resource, f"{at[1]} exists and is not a directory")
         try:
-            target.mkdir(parents=True, exist_ok=True)
-            target.chmod(int(spec.mode or "0755", 8))
+            confined.make_directory(*at, mode=int(spec.mode or "0755", 8))
         except OSError as error:
-            raise self._error(resource, f"cannot create {target}: {error.strerror}") from error
+            raise self._error(resource, f"cannot create {at[1]}: {_why(error)}") from error
 
     def _write(
-        self,
-        resource: Document,
-        *,
-        spec: kinds.FileSpec,
-        target: Path,
-        current: dict[str, Any] | None,
+        self, resource: Document, *, spec: kinds.FileSpec, at: At, current: dict[str, Any] | None
     ) -> None:
         if current is not None and current["directory"]:
-            raise self._error(resource, f"{target} is a directory")
+            raise self._error(resource, f"{at[1]} is a directory")
         text = self._render(resource, spec)
         mode = spec.mode or (current["mode"] if current else "0644")
         if current and current["content"] == text and current["mode"] == mode:
             return
         try:
-            _write_atomically(target, data=text.encode("utf-8"), mode=int(mode, 8))
+            confined.write(*at, data=text.encode("utf-8"), mode=int(mode, 8))
         except OSError as error:
-            raise self._error(resource, f"cannot write {target}: {error.strerror}") from error
+            raise self._error(resource, f"cannot write {at[1]}: {_why(error)}") from error
 
     def _render(self, resource: Document, spec: kinds.FileSpec) -> str:
         if spec.template is None:
@@ -185,34 +174,18 @@ class FileProvider:
                 provider=NAME, resource=resource, key="spec.template", message=str(error)
             ) from None
 
-    def _remove(self, resource: Document, target: Path) -> None:
+    def _remove(self, resource: Document, at: At) -> None:
         try:
-            if target.is_dir():
-                target.rmdir()
-            else:
-                target.unlink(missing_ok=True)
+            confined.remove(*at)
         except OSError as error:
-            raise self._error(resource, f"cannot remove {target}: {error.strerror}") from error
+            raise self._error(resource, f"cannot remove {at[1]}: {_why(error)}") from error
 
     def _error(self, resource: Document, detail: str) -> base.ProviderError:
         return base.ProviderError(provider=NAME, key=resource.key, detail=detail)
 
 
-def _write_atomically(target: Path, *, data: bytes, mode: int) -> None:
-    """Write `data` to `target` so that readers see the old file or the new one, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # before the rename: no moment with a wrong mode
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+def _why(error: OSError) -> str:
+    return str(error) if isinstance(error, confined.Escaped) else str(error.strerror)
 
 
 def _renders_to(desired: dict[str, Any], content: Any) -> bool:

@@ -75,6 +75,7 @@ class Daemon:
                 pool=self._pool,
                 files_dir=settings.data_dir / FILES_DIR,
                 programs_dir=settings.data_dir / PROGRAMS_DIR / s.name,
+                providers=settings.providers,
                 flags=flags,
             )
             for s in settings.sources

@@ -28,7 +28,13 @@ from reconciler.reconcile import effective, records, settings_change
 from reconciler.reconcile.controller import Controller, PassResult
 from reconciler.reconcile.effective import Effective
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
-from reconciler.reconcile.settings import NO_FLAGS, DaemonSource, Flags, ReconcileSettings
+from reconciler.reconcile.settings import (
+    NO_FLAGS,
+    DaemonSource,
+    Flags,
+    ProviderOptions,
+    ReconcileSettings,
+)
 from reconciler.specs.models import SettingsSpec
 from reconciler.store.base import Store
 
@@ -71,6 +77,7 @@ class SourceRunner:
         pool: Executor,
         files_dir: Path | None = None,
         programs_dir: Path | None = None,
+        providers: ProviderOptions | None = None,
         flags: Flags = NO_FLAGS,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
@@ -78,9 +85,7 @@ class SourceRunner:
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings, self.flags = settings, flags
         self.loader = SourceLoader(config, programs_dir=programs_dir)
-        registry = Registry.load(
-            ProviderSettings(repository_dir=config.path, file=FileSettings(managed_dir=files_dir))
-        )
+        registry = Registry.load(provider_settings(config, providers, files_dir=files_dir))
         self.controller = Controller(
             name=config.name,
             loader=self.loader,
@@ -373,3 +378,22 @@ def _keep_times(
 
 
 __all__ = ["ConditionStatus", "SourceRunner", "SourceState"]
+
+
+def provider_settings(
+    config: DaemonSource, options: ProviderOptions | None, *, files_dir: Path | None
+) -> ProviderSettings:
+    """What the built-in providers get: the daemon's `providers:` and the source's places."""
+    options = options or ProviderOptions()
+    timeouts = {
+        name: {"timeout": o.timeout}
+        for name, o in (("exec", options.exec), ("http", options.http))
+        if o.timeout is not None
+    }
+    return ProviderSettings.model_validate(
+        {
+            "repository_dir": config.path,
+            "file": FileSettings(roots=tuple(options.file.roots), managed_dir=files_dir),
+            **timeouts,
+        }
+    )

@@ -43,6 +43,25 @@ class HttpSettings(_Group):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class FileProviderOptions(_Group):
+    roots: list[Path] = Field(default_factory=list)
+    """Absolute directories File resources may live in. Empty (the default): only relative
+    paths, under `<data-dir>/files`."""
+
+
+class TimeoutOptions(_Group):
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds a call may take when the resource sets no `spec.timeout`."""
+
+
+class ProviderOptions(_Group):
+    """`providers:` of the daemon settings: what the built-in providers may do."""
+
+    file: FileProviderOptions = FileProviderOptions()
+    exec: TimeoutOptions = TimeoutOptions()
+    http: TimeoutOptions = TimeoutOptions()
+
+
 class WebhookSettings(_Group):
     github_secret_env: str | None = None
     """Environment variable holding the GitHub webhook secret."""
@@ -161,6 +180,7 @@ class DaemonSettings(_Group):
     http: HttpSettings = HttpSettings()
     webhooks: WebhookSettings = WebhookSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    providers: ProviderOptions = ProviderOptions()
     retention: RetentionSettings = RetentionSettings()
     auth: AuthSettings = AuthSettings()
     prometheus: PrometheusSettings = PrometheusSettings()

@@ -76,6 +76,9 @@ def demo_repo(path: Path, *, out: Path, owned: int = 1, unowned: int = 1) -> str
 
 
 def settings_for(data_dir: Path, *sources: dict[str, Any], **extra: Any) -> DaemonSettings:
+    """Daemon settings for a test; File resources may live anywhere in the test's folder
+    (the data directory's parent) unless `providers` says otherwise."""
+    extra.setdefault("providers", {"file": {"roots": [str(data_dir.parent.resolve())]}})
     return DaemonSettings.model_validate({"dataDir": str(data_dir), "sources": sources, **extra})
 
 

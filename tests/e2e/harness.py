@@ -160,7 +160,10 @@ def _pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
 
 
 def serve_args(repo: Path, *, data_dir: Path, extra: Sequence[str] = ()) -> list[str]:
-    return [str(repo), "--port", "0", "--data-dir", str(data_dir), "--interval", "1s", *extra]
+    """`serve` arguments; File resources may live anywhere in the test's folder."""
+    root = str(data_dir.parent.resolve())
+    fixed = ["--port", "0", "--data-dir", str(data_dir), "--interval", "1s", "--file-root", root]
+    return [str(repo), *fixed, *extra]
 
 
 def eventually(check: Callable[[], T], *, timeout: float = DEADLINE, what: str = "") -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -208,15 +207,19 @@ def test_state_absent_removes_the_file_and_then_holds(
     assert provider.normalise(resource.body, provider.observe(resource) or {}) == resource.body
 
 
-def test_any_absolute_path_is_allowed_without_roots(
+def test_no_absolute_path_is_allowed_without_roots(
     tmp_path: Path, make_document: MakeDocument
 ) -> None:
     provider = file_provider.FileProvider(base.ProviderSettings())
     target = tmp_path / "free.txt"
     resource = make_document("File", "free", {"path": str(target), "content": "ok"})
-    provider.apply(resource)
-    assert target.read_text() == "ok"
-    assert oct(os.stat(target).st_mode & 0o777) == "0o644"
+    with pytest.raises(base.ProviderSpecError) as caught:
+        provider.apply(resource)
+    assert str(caught.value).startswith(
+        f"{resource.path}:{resource.line} spec.path: {target} is absolute and no roots allow"
+        " absolute paths (daemon setting providers.file.roots, or serve --file-root)"
+    )
+    assert not target.exists()
 
 
 def test_roots_in_the_settings_must_be_absolute() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.clock import ManualClock
 from reconciler.events import Bus, Event
-from reconciler.providers.base import ProviderSettings
+from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile.controller import Controller, PassResult
 from reconciler.reconcile.revisions import Loaded, SourceLoader
@@ -81,7 +81,11 @@ class Harness:
         self.controller = Controller(
             name="main",
             loader=self.loader,
-            registry=Registry.load(ProviderSettings(repository_dir=self.repo)),
+            registry=Registry.load(
+                ProviderSettings(
+                    repository_dir=self.repo, file=FileSettings(roots=(self.repo.parent.resolve(),))
+                )
+            ),
             store=self.store,
             bus=bus,
             clock=self.clock,

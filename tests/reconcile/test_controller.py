@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.conditions import ConditionStatus
 from reconciler.events import EventType
-from reconciler.providers.base import Capabilities, ProviderSettings
+from reconciler.providers.base import Capabilities, FileSettings, ProviderSettings
 from reconciler.providers.file import FileProvider
 from reconciler.reconcile import targets
 from reconciler.reconcile.resources import Result
@@ -375,7 +375,7 @@ def test_local_providers_are_observed_inline_and_waiting_ones_on_the_pool(
     h = make_harness(base_files(out))
     h.sync()
     assert h.loader is not None and h.loader.last_good is not None
-    file_provider = FileProvider(ProviderSettings())
+    file_provider = FileProvider(ProviderSettings(file=FileSettings(roots=(out.resolve(),))))
     waiting = Waiting(file_provider)
     found = {
         doc.key: Target(doc=doc, provider=waiting if doc.name in ("b", "c") else file_provider)

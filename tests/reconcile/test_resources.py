@@ -137,7 +137,8 @@ def world(tmp_path: Path) -> World:
     bundle = bundles.compile(snapshot)
     assert not bundle.problems, bundle.problems
     clock = ManualClock(START)
-    settings = base.ProviderSettings(repository_dir=repo)
+    roots = base.FileSettings(roots=(out.resolve(),))
+    settings = base.ProviderSettings(repository_dir=repo, file=roots)
     impatient = base.ProviderSettings(repository_dir=repo, exec=base.ExecSettings(timeout=0.3))
     return World(
         root=tmp_path,
