@@ -232,7 +232,7 @@ def test_the_daemon_anchors_its_head_and_verify_holds_the_chain_to_it(tmp_path: 
             }
         )
     )
-    daemon = harness.start(["--config", str(config)], tmp=tmp_path)
+    daemon = harness.start(["--config", str(config), "--file-root", str(tmp_path)], tmp=tmp_path)
     try:
         harness.eventually(
             lambda: _assert(

@@ -21,7 +21,16 @@ def settings_yaml(spec: dict[str, Any]) -> str:
 
 
 def _args(repo: Path, tmp: Path, *extra: str) -> list[str]:
-    return [str(repo), "--port", "0", "--data-dir", str(tmp / "state"), *extra]
+    return [
+        str(repo),
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp / "state"),
+        "--file-root",
+        str(tmp),
+        *extra,
+    ]
 
 
 def _interval_passes(daemon: harness.RunningDaemon) -> int:
@@ -98,7 +107,9 @@ def test_a_flag_and_the_settings_file_win_over_the_repository(
             }
         )
     )
-    daemon = launch(["--config", str(config), "--audit-interval", "1h"])
+    daemon = launch(
+        ["--config", str(config), "--audit-interval", "1h", "--file-root", str(tmp_path)]
+    )
     harness.eventually(
         lambda: _assert_equal(daemon.source("repo")["revision"] is not None, True),
         what="the first revision",

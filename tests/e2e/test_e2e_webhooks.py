@@ -60,7 +60,10 @@ def test_only_a_signed_push_makes_the_daemon_fetch(tmp_path: Path, launch: Launc
         },
     )
     url = f"file://{origin}"
-    daemon = launch(["--config", str(_config(tmp_path, url))], env={"E2E_GITHUB_SECRET": SECRET})
+    daemon = launch(
+        ["--config", str(_config(tmp_path, url)), "--file-root", str(tmp_path)],
+        env={"E2E_GITHUB_SECRET": SECRET},
+    )
     harness.eventually(lambda: _serving(daemon, v1), what="first fetch")
     v2 = gitrepo.commit(
         origin,
