@@ -37,6 +37,7 @@ from reconciler.api import (
     auth,
     cache,
     daemon_decisions,
+    frontdoor,
     metrics,
     openapi,
     runs,
@@ -51,9 +52,6 @@ from reconciler.conditions import ConditionStatus
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 from reconciler.reconcile.settings import Role
-
-MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
-"""GitHub caps payloads at 25 MB; a larger body is refused unread (413)."""
 
 FORGES = ("github", "gitlab", "generic")
 
@@ -196,7 +194,7 @@ def create_app(daemon: Daemon) -> Starlette:
     def webhook(forge: str) -> Callable[[Request], Awaitable[Response]]:
         async def deliver(request: Request) -> Response:
             try:
-                body = await _body(request)
+                body = await request.body()
                 delivery = _verified(forge, request, body, daemon)
             except webhooks.WebhookRejected as exc:
                 await run_in_threadpool(_note, daemon, forge, "rejected")
@@ -263,7 +261,10 @@ def create_app(daemon: Daemon) -> Starlette:
             *hooks,
             *site.routes(),
         ],
-        middleware=[Middleware(auth.Gate, tokens=tokens, login_page=site.login_401)],
+        middleware=[
+            Middleware(frontdoor.FrontDoor, settings=daemon.settings.http),
+            Middleware(auth.Gate, tokens=tokens, login_page=site.login_401),
+        ],
         exception_handlers={
             HTTPException: _http_error,
             BadQuery: _bad_query,
@@ -315,20 +316,6 @@ async def _bad_query(request: Request, exc: Exception) -> Response:
 
 async def _unknown_source(request: Request, exc: Exception) -> Response:
     return _error(str(exc), 404)
-
-
-async def _body(request: Request) -> bytes:
-    """The body, refused with 413 past `MAX_WEBHOOK_BYTES` without reading the rest."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise webhooks.WebhookRejected("body is too large", status=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            raise webhooks.WebhookRejected("body is too large", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _secret(env_name: str | None, what: str) -> str:
@@ -542,11 +529,10 @@ def _cookie(response: Response, request: Request, name: str, value: str) -> None
     )
 
 
-async def _form(request: Request, *, most: int = 64 * 1024) -> dict[str, str]:
-    """A small urlencoded form (sign-in), parsed without extra dependencies."""
+async def _form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (sign-in), parsed without extra dependencies; its size is
+    bounded while it streams by `frontdoor.FrontDoor`."""
     body = await request.body()
-    if len(body) > most:
-        return {}
     parsed = urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True)
     return {k: v[0] for k, v in parsed.items()}
 

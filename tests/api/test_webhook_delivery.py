@@ -7,13 +7,13 @@ triggered, so "nothing was triggered" is asserted outright rather than by waitin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.api import app as web
 from reconciler.api import webhooks as wh
 from tests import forge_payloads as fp
 from tests.api import conftest, live
@@ -175,12 +175,15 @@ def test_generic_with_a_wrong_token_is_401(forge_served: live.Live) -> None:
 
 
 def test_an_oversized_body_is_413_and_triggers_nothing(
-    forge_served: live.Live, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(web, "MAX_WEBHOOK_BYTES", 1024)
-    r = github(forge_served, PUSH)
-    assert (r.status_code, r.json()) == (413, {"error": "body is too large"})
-    assert forge_served.triggers == []
+    with conftest.forge_serve(tmp_path, monkeypatch, http={"maxWebhookBytes": 1024}) as served:
+        r = github(served, PUSH)
+        assert (r.status_code, r.json()) == (
+            413,
+            {"error": "request body is larger than the limit of 1024 bytes"},
+        )
+        assert served.triggers == []
 
 
 def test_unknown_forge_and_wrong_method(forge_served: live.Live) -> None:
