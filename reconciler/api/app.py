@@ -199,6 +199,9 @@ def create_app(daemon: Daemon) -> Starlette:
             except webhooks.WebhookRejected as exc:
                 await run_in_threadpool(_note, daemon, forge, "rejected")
                 return _error(str(exc), exc.status)
+            if not await run_in_threadpool(_first, daemon, forge, request):
+                await run_in_threadpool(_note, daemon, forge, "duplicate")
+                return JSONResponse({"kind": delivery.kind.value, "duplicate": True})
             triggered = route_delivery(daemon, delivery)
             started = await run_in_threadpool(simulator.on_delivery, delivery)
             await run_in_threadpool(_note, daemon, forge, "accepted")
@@ -353,6 +356,22 @@ def _verified(forge: str, request: Request, body: bytes, daemon: Daemon) -> webh
     )
     payload: dict[str, Any] = webhooks.load_json(body) if body.strip() else {}
     return webhooks.parse_generic(payload)
+
+
+DELIVERY_ID_HEADERS = {
+    "github": "x-github-delivery",
+    "gitlab": "x-gitlab-event-uuid",
+    "generic": "x-request-id",
+}
+
+
+def _first(daemon: Daemon, forge: str, request: Request) -> bool:
+    """False for a delivery id already acknowledged (a retry or a replay); remembered in
+    the store, so this holds across restarts. A delivery without an id is always new."""
+    delivery_id = request.headers.get(DELIVERY_ID_HEADERS[forge], "").strip()
+    if not delivery_id:
+        return True
+    return daemon.store.first_delivery(forge, delivery_id, at=daemon.clock.now())
 
 
 def _note(daemon: Daemon, forge: str, result: str) -> None:
