@@ -48,10 +48,11 @@ from reconciler.api import (
 from reconciler.api.dashboard import choices, pages, render, stream
 from reconciler.api.hooks import route_delivery
 from reconciler.api.simulator import Simulator
-from reconciler.conditions import ConditionStatus
+from reconciler.conditions import ConditionStatus, Type
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 from reconciler.reconcile.settings import Role
+from reconciler.store.base import StoreError
 
 FORGES = ("github", "gitlab", "generic")
 
@@ -114,16 +115,17 @@ def create_app(daemon: Daemon) -> Starlette:
 
     def readyz(request: Request) -> Response:
         sources = {name: r.ready for name, r in daemon.runners.items()}
+        body: dict[str, Any] = {"sources": sources, "store": True}
         try:
-            store.events(since_id=0, limit=1)
-            store_ok = True
-        except Exception:
-            store_ok = False
-        ready = store_ok and all(sources.values())
-        return JSONResponse(
-            {"ready": ready, "sources": sources, "store": store_ok},
-            status_code=200 if ready else 503,
-        )
+            store.probe_write(at=daemon.clock.now())
+        except StoreError as exc:
+            body.update(store=False, reason=str(exc))
+        # The probe rewrites one row in place; a pass's writes need room the probe does not.
+        failed = _store_failure(daemon)
+        if body["store"] and failed:
+            body.update(store=False, reason=failed)
+        ready = body["store"] and all(sources.values())
+        return JSONResponse({"ready": ready, **body}, status_code=200 if ready else 503)
 
     def metrics_endpoint(request: Request) -> Response:
         return Response(prom.render(), media_type=metrics.CONTENT_TYPE)
@@ -276,6 +278,15 @@ def create_app(daemon: Daemon) -> Starlette:
     )
     app.state.stopping = asyncio.Event()  # set by `server.HttpServer` when it stops
     return app
+
+
+def _store_failure(daemon: Daemon) -> str | None:
+    """Why the last pass of a source could not write the store, if one could not."""
+    for runner in daemon.runners.values():
+        for failure in runner.state.failures:
+            if failure.type is Type.STORE_FAILED:
+                return failure.message
+    return None
 
 
 def _mounted(endpoint: simulations.Endpoint) -> Route:

@@ -191,6 +191,11 @@ class StoreError(ReconcilerError):
     """The store refused an operation."""
 
 
+class StoreUnavailable(StoreError, OSError):
+    """The database cannot be opened or written: corrupt, read-only, or the disk is full.
+    The message names the file and SQLite's reason."""
+
+
 class RunNotFound(StoreError, LookupError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id!r} does not exist")
@@ -363,6 +368,10 @@ class Store(DaemonDecisions, Deliveries, AuditLog, Protocol):
 
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         """Prune by age and count as the retention settings say; returns what was removed."""
+        ...
+
+    def probe_write(self, *, at: datetime) -> None:
+        """Write a heartbeat row; `StoreUnavailable` when the store takes no writes."""
         ...
 
     def close(self) -> None: ...
