@@ -1,14 +1,18 @@
-"""A store that takes no more writes shows: the source's `StoreFailed` condition and a 503
-`/readyz` naming SQLite's reason, and both clear once writes succeed again. The full disk
-is SQLite's own: `PRAGMA max_page_count` caps the file at its current size, so every write
-that needs a new page fails with "database or disk is full", as on a full file system."""
+"""Failures show. A store that takes no more writes shows: the source's `StoreFailed`
+condition and a 503 `/readyz` naming SQLite's reason, and both clear once writes succeed
+again. The full disk is SQLite's own: `PRAGMA max_page_count` caps the file at its current
+size, so every write that needs a new page fails with "database or disk is full", as on a
+full file system. A revision whose data nests too deep is rejected like any invalid one,
+naming file and line."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from tests import gitrepo
 from tests.api import live
 
 
@@ -61,3 +65,36 @@ def test_a_full_store_fails_the_source_and_readiness_until_writes_succeed(
     served.wait_for(lambda: served.passes("demo") > passes, "a pass after the disk has room")
     assert "StoreFailed" not in _conditions(served)
     assert served.get("/readyz").status_code == 200
+
+
+DEEP = 100_000
+
+
+def test_a_revision_nested_too_deep_is_rejected_and_the_last_good_one_kept(
+    served: live.Live, repo: Path
+) -> None:
+    good = served.get("/api/v1/sources/demo").json()["revision"]
+    bad = gitrepo.commit(
+        repo,
+        {
+            "data/deep.json": '{"a": ' + "[" * DEEP + "]" * DEEP + "}\n",
+            "data/deep.yaml": "b:\n  c: " + "[" * DEEP + "]" * DEEP + "\n",
+        },
+    )
+    passes = served.passes("demo")
+    served.post("/api/v1/sources/demo/sync")
+    served.wait_for(lambda: served.passes("demo") > passes, "the pass over the deep revision")
+    source = served.get("/api/v1/sources/demo").json()
+    assert (source["revision"], source["rejectedRevision"]) == (good, bad)
+    spec_invalid = [c for c in source["conditions"] if c["type"] == "SpecInvalid"]
+    assert [(c["status"], c["reason"]) for c in spec_invalid] == [("True", "ValidationFailed")]
+    assert "data/deep.json:1: nested deeper than the limit of 1000" in spec_invalid[0]["message"]
+    assert "data/deep.yaml:2: nested deeper than the limit of 1000" in spec_invalid[0]["message"]
+    rejected = served.get("/api/v1/events", params={"limit": 1000}).json()["events"]
+    problems = [e["data"]["problems"] for e in rejected if e["type"] == "RevisionRejected"]
+    assert problems == [
+        [
+            "data/deep.json:1: nested deeper than the limit of 1000",
+            "data/deep.yaml:2: nested deeper than the limit of 1000",
+        ]
+    ]
