@@ -87,3 +87,20 @@ def test_a_corrupt_database_exits_1_naming_the_file(
     assert capsys.readouterr().err == (
         f"error: {data / 'reconciler.db'}: cannot open the database: file is not a database\n"
     )
+
+
+def test_a_database_that_cannot_be_opened_exits_1_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    (data / "reconciler.db").mkdir(parents=True)  # a directory where the file should be
+    assert entry.main(["decisions", "list", "--data-dir", str(data)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data / 'reconciler.db'}: no store here (give the daemon's --data-dir)\n"
+    )
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"README.md": "empty\n"})
+    assert entry.main(["serve", "--port", "0", "--data-dir", str(data), str(repo)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data / 'reconciler.db'}: cannot open the database: unable to open database file\n"
+    )
