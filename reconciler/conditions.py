@@ -30,6 +30,7 @@ class Type(StrEnum):
     DRIFTED = "Drifted"  # observed state differs from desired state
     APPLY_FAILED = "ApplyFailed"  # the provider failed or timed out applying the change
     RUN_FAILED = "RunFailed"  # a workflow or runbook run failed
+    STORE_FAILED = "StoreFailed"  # the daemon could not write its store (disk full, read-only)
 
 
 FAILURE_TYPES = frozenset(
@@ -40,6 +41,7 @@ FAILURE_TYPES = frozenset(
         Type.DRIFTED,
         Type.APPLY_FAILED,
         Type.RUN_FAILED,
+        Type.STORE_FAILED,
     }
 )
 
@@ -50,6 +52,7 @@ class Reason(StrEnum):
     SUCCEEDED = "Succeeded"  # the last reconcile applied everything
     PROGRESSING = "Progressing"  # a reconcile is running
     FETCH_FAILED = "FetchFailed"  # git fetch or clone failed
+    STORE_WRITE_FAILED = "StoreWriteFailed"  # a write to the store failed
     SIGNATURE_INVALID = "SignatureInvalid"  # the revision is unsigned or untrusted
     VALIDATION_FAILED = "ValidationFailed"  # specs had problems
     COMPILE_FAILED = "CompileFailed"  # Rego did not compile

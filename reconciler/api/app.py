@@ -37,6 +37,7 @@ from reconciler.api import (
     auth,
     cache,
     daemon_decisions,
+    frontdoor,
     metrics,
     openapi,
     runs,
@@ -47,13 +48,11 @@ from reconciler.api import (
 from reconciler.api.dashboard import choices, pages, render, stream
 from reconciler.api.hooks import route_delivery
 from reconciler.api.simulator import Simulator
-from reconciler.conditions import ConditionStatus
+from reconciler.conditions import ConditionStatus, Type
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 from reconciler.reconcile.settings import Role
-
-MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
-"""GitHub caps payloads at 25 MB; a larger body is refused unread (413)."""
+from reconciler.store.base import StoreError
 
 FORGES = ("github", "gitlab", "generic")
 
@@ -116,16 +115,17 @@ def create_app(daemon: Daemon) -> Starlette:
 
     def readyz(request: Request) -> Response:
         sources = {name: r.ready for name, r in daemon.runners.items()}
+        body: dict[str, Any] = {"sources": sources, "store": True}
         try:
-            store.events(since_id=0, limit=1)
-            store_ok = True
-        except Exception:
-            store_ok = False
-        ready = store_ok and all(sources.values())
-        return JSONResponse(
-            {"ready": ready, "sources": sources, "store": store_ok},
-            status_code=200 if ready else 503,
-        )
+            store.probe_write(at=daemon.clock.now())
+        except StoreError as exc:
+            body.update(store=False, reason=str(exc))
+        # The probe rewrites one row in place; a pass's writes need room the probe does not.
+        failed = _store_failure(daemon)
+        if body["store"] and failed:
+            body.update(store=False, reason=failed)
+        ready = body["store"] and all(sources.values())
+        return JSONResponse({"ready": ready, **body}, status_code=200 if ready else 503)
 
     def metrics_endpoint(request: Request) -> Response:
         return Response(prom.render(), media_type=metrics.CONTENT_TYPE)
@@ -196,11 +196,14 @@ def create_app(daemon: Daemon) -> Starlette:
     def webhook(forge: str) -> Callable[[Request], Awaitable[Response]]:
         async def deliver(request: Request) -> Response:
             try:
-                body = await _body(request)
+                body = await request.body()
                 delivery = _verified(forge, request, body, daemon)
             except webhooks.WebhookRejected as exc:
                 await run_in_threadpool(_note, daemon, forge, "rejected")
                 return _error(str(exc), exc.status)
+            if not await run_in_threadpool(_first, daemon, forge, request):
+                await run_in_threadpool(_note, daemon, forge, "duplicate")
+                return JSONResponse({"kind": delivery.kind.value, "duplicate": True})
             triggered = route_delivery(daemon, delivery)
             started = await run_in_threadpool(simulator.on_delivery, delivery)
             await run_in_threadpool(_note, daemon, forge, "accepted")
@@ -263,7 +266,10 @@ def create_app(daemon: Daemon) -> Starlette:
             *hooks,
             *site.routes(),
         ],
-        middleware=[Middleware(auth.Gate, tokens=tokens, login_page=site.login_401)],
+        middleware=[
+            Middleware(frontdoor.FrontDoor, settings=daemon.settings.http),
+            Middleware(auth.Gate, tokens=tokens, login_page=site.login_401),
+        ],
         exception_handlers={
             HTTPException: _http_error,
             BadQuery: _bad_query,
@@ -272,6 +278,15 @@ def create_app(daemon: Daemon) -> Starlette:
     )
     app.state.stopping = asyncio.Event()  # set by `server.HttpServer` when it stops
     return app
+
+
+def _store_failure(daemon: Daemon) -> str | None:
+    """Why the last pass of a source could not write the store, if one could not."""
+    for runner in daemon.runners.values():
+        for failure in runner.state.failures:
+            if failure.type is Type.STORE_FAILED:
+                return failure.message
+    return None
 
 
 def _mounted(endpoint: simulations.Endpoint) -> Route:
@@ -317,20 +332,6 @@ async def _unknown_source(request: Request, exc: Exception) -> Response:
     return _error(str(exc), 404)
 
 
-async def _body(request: Request) -> bytes:
-    """The body, refused with 413 past `MAX_WEBHOOK_BYTES` without reading the rest."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise webhooks.WebhookRejected("body is too large", status=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            raise webhooks.WebhookRejected("body is too large", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _secret(env_name: str | None, what: str) -> str:
     value = os.environ.get(env_name) if env_name else None
     if not value:
@@ -366,6 +367,22 @@ def _verified(forge: str, request: Request, body: bytes, daemon: Daemon) -> webh
     )
     payload: dict[str, Any] = webhooks.load_json(body) if body.strip() else {}
     return webhooks.parse_generic(payload)
+
+
+DELIVERY_ID_HEADERS = {
+    "github": "x-github-delivery",
+    "gitlab": "x-gitlab-event-uuid",
+    "generic": "x-request-id",
+}
+
+
+def _first(daemon: Daemon, forge: str, request: Request) -> bool:
+    """False for a delivery id already acknowledged (a retry or a replay); remembered in
+    the store, so this holds across restarts. A delivery without an id is always new."""
+    delivery_id = request.headers.get(DELIVERY_ID_HEADERS[forge], "").strip()
+    if not delivery_id:
+        return True
+    return daemon.store.first_delivery(forge, delivery_id, at=daemon.clock.now())
 
 
 def _note(daemon: Daemon, forge: str, result: str) -> None:
@@ -542,11 +559,10 @@ def _cookie(response: Response, request: Request, name: str, value: str) -> None
     )
 
 
-async def _form(request: Request, *, most: int = 64 * 1024) -> dict[str, str]:
-    """A small urlencoded form (sign-in), parsed without extra dependencies."""
+async def _form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (sign-in), parsed without extra dependencies; its size is
+    bounded while it streams by `frontdoor.FrontDoor`."""
     body = await request.body()
-    if len(body) > most:
-        return {}
     parsed = urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True)
     return {k: v[0] for k, v in parsed.items()}
 

@@ -293,10 +293,11 @@ def paths() -> dict[str, Any]:
         required=["kind", "triggered"],
     )
     hook_errors = {
-        "400": error("the body is not a JSON object"),
+        "400": error("not a JSON object, nested too deep, or a field of the wrong type"),
         "401": error("no valid signature or token, or no secret configured"),
-        "413": error("the body is over 25 MB"),
+        "413": error("the body is over http.maxWebhookBytes (25 MiB)"),
     }
+    duplicate = obj({"kind": STRING, "duplicate": BOOLEAN})
     found: dict[str, Any] = {
         "/healthz": {
             "get": {
@@ -317,7 +318,9 @@ def paths() -> dict[str, Any]:
                                 "ready": BOOLEAN,
                                 "store": BOOLEAN,
                                 "sources": {"type": "object", "additionalProperties": BOOLEAN},
-                            }
+                                "reason": STRING,
+                            },
+                            required=["ready", "store", "sources"],
                         ),
                     )
                     for status, text in (("200", "ready"), ("503", "not ready"))
@@ -388,6 +391,9 @@ def paths() -> dict[str, Any]:
             secured=False,
         )
         found[f"/webhooks/{forge}"]["post"]["security"] = []
+        found[f"/webhooks/{forge}"]["post"]["responses"]["200"] = response(
+            "a delivery id already acknowledged: nothing is done again", duplicate
+        )
     return found
 
 

@@ -5,7 +5,9 @@ GitLab and the generic endpoint send a shared token (`X-Gitlab-Token`, or
 `Authorization: Bearer` / `X-Reconciler-Token`). Comparisons are constant-time. Anything
 unverified is refused before the payload is even parsed, so it can cause no fetch.
 
-Parsing tolerates unknown keys. A push names the ref and the new commit; a branch deletion
+Payloads are validated by the models of `api.payloads` (400 naming the key path for a
+field of the wrong type, a number past the store's range, nesting past 64 levels); keys
+the daemon does not read are ignored. A push names the ref and the new commit; a branch deletion
 (`after` all zeros) and a tag push are told apart so the daemon can ignore refs it does not
 track; pull/merge requests carry base and head for a simulation.
 """
@@ -19,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from reconciler.api import payloads
 
 ZERO_SHA = "0" * 40
 
@@ -85,67 +89,74 @@ def verify_token(given: str | None, *, token: str, header: str) -> None:
 
 
 def load_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object nested at most `payloads.MAX_DEPTH` deep, else 400."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookRejected(f"body is not JSON: {exc}", status=400) from None
+    except RecursionError:
+        payload = None  # nested past the parser's own limit
+    if payload is None or payloads.depth(payload) > payloads.MAX_DEPTH:
+        raise WebhookRejected(f"body is nested deeper than {payloads.MAX_DEPTH} levels", status=400)
     if not isinstance(payload, dict):
         raise WebhookRejected("body is not a JSON object", status=400)
     return payload
 
 
-def _urls(repo: Mapping[str, Any], *keys: str) -> tuple[str, ...]:
-    return tuple(str(repo[k]) for k in keys if isinstance(repo.get(k), str))
+def _read(model: type[payloads.M], payload: Any) -> payloads.M:
+    try:
+        return payloads.read(model, payload)
+    except payloads.Invalid as exc:
+        raise WebhookRejected(f"payload is invalid: {exc}", status=400) from None
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if isinstance(value, (str, int)) and value != "" else None
+def _repository(payload: Mapping[str, Any], *keys: str) -> payloads.Repository:
+    try:
+        return payloads.repository(payload, *keys)
+    except payloads.Invalid as exc:
+        raise WebhookRejected(f"payload is invalid: {exc}", status=400) from None
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _number(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _object(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a JSON object; anything else reads as an empty one."""
-    return value if isinstance(value, dict) else {}
+def _urls(repo: payloads.Repository, *keys: str) -> tuple[str, ...]:
+    found = (getattr(repo, k) for k in keys)
+    return tuple(url for url in found if url)
 
 
 def _push(forge: Forge, payload: Mapping[str, Any], urls: tuple[str, ...]) -> Delivery:
-    ref = str(payload.get("ref") or "")
-    after = str(payload.get("after") or payload.get("checkout_sha") or "")
-    if after == ZERO_SHA or payload.get("deleted") is True:
+    push = _read(payloads.Push, payload)
+    ref, after = push.ref, push.after or push.checkout_sha or ""
+    if after == ZERO_SHA or push.deleted:
         kind = Kind.BRANCH_DELETED if ref.startswith("refs/heads/") else Kind.OTHER
         return Delivery(forge=forge, kind=kind, repo_urls=urls, ref=ref)
     kind = Kind.TAG if ref.startswith("refs/tags/") else Kind.PUSH
     return Delivery(forge=forge, kind=kind, repo_urls=urls, ref=ref, sha=after or None)
 
 
+def _name(value: int | str | None) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
 def parse_github(event: str | None, payload: Mapping[str, Any]) -> Delivery:
-    repo = _object(payload.get("repository"))
+    repo = _repository(payload, "repository")
     urls = _urls(repo, "clone_url", "ssh_url", "html_url", "git_url")
     if event == "ping":
         return Delivery(forge=Forge.GITHUB, kind=Kind.PING, repo_urls=urls)
     if event == "push":
         return _push(Forge.GITHUB, payload, urls)
     if event == "pull_request":
-        pr = _object(payload.get("pull_request"))
-        head, base = _object(pr.get("head")), _object(pr.get("base"))
+        pr = _read(payloads.GithubPullRequest, payload)
+        head, base = pr.pull_request.head, pr.pull_request.base
         return Delivery(
             forge=Forge.GITHUB,
             kind=Kind.PULL_REQUEST,
             repo_urls=urls,
-            ref=f"refs/heads/{head.get('ref')}",
-            sha=_string(head.get("sha")),
-            action=_string(payload.get("action")),
-            number=_number(payload.get("number")),
-            base_ref=f"refs/heads/{base.get('ref')}",
-            base_sha=_string(base.get("sha")),
-            forge_repo=_text(repo.get("full_name")),
+            ref=f"refs/heads/{head.ref}",
+            sha=head.sha,
+            action=pr.action,
+            number=pr.number,
+            base_ref=f"refs/heads/{base.ref}",
+            base_sha=base.sha,
+            forge_repo=_name(repo.full_name),
         )
     return Delivery(forge=Forge.GITHUB, kind=Kind.OTHER, repo_urls=urls)
 
@@ -154,25 +165,24 @@ _GITLAB_MR_ACTIONS = {"open": "opened", "reopen": "reopened", "update": "synchro
 
 
 def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
-    project = _object(payload.get("project")) or _object(payload.get("repository"))
+    project = _repository(payload, "project", "repository")
     urls = _urls(project, "git_http_url", "git_ssh_url", "http_url", "url", "web_url")
-    kind = _string(payload.get("object_kind")) or ""
+    kind = payload.get("object_kind")
     if kind in ("push", "tag_push") or event in ("Push Hook", "Tag Push Hook"):
         return _push(Forge.GITLAB, payload, urls)
     if kind == "merge_request" or event == "Merge Request Hook":
-        attrs = _object(payload.get("object_attributes"))
-        action = _string(attrs.get("action")) or ""
+        attrs = _read(payloads.GitlabMergeRequest, payload).object_attributes
         return Delivery(
             forge=Forge.GITLAB,
             kind=Kind.PULL_REQUEST,
             repo_urls=urls,
-            ref=f"refs/heads/{attrs.get('source_branch')}",
-            sha=_string(_object(attrs.get("last_commit")).get("id")),
-            action=_GITLAB_MR_ACTIONS.get(action, action),
-            number=_number(attrs.get("iid")),
-            base_ref=f"refs/heads/{attrs.get('target_branch')}",
-            base_sha=_text(_object(attrs.get("diff_refs")).get("base_sha")),
-            forge_repo=_text(attrs.get("target_project_id") or project.get("id")),
+            ref=f"refs/heads/{attrs.source_branch}",
+            sha=attrs.last_commit.id,
+            action=_GITLAB_MR_ACTIONS.get(attrs.action, attrs.action),
+            number=attrs.iid,
+            base_ref=f"refs/heads/{attrs.target_branch}",
+            base_sha=attrs.diff_refs.base_sha or None,
+            forge_repo=_name(attrs.target_project_id or project.id),
         )
     return Delivery(forge=Forge.GITLAB, kind=Kind.OTHER, repo_urls=urls)
 
@@ -180,23 +190,20 @@ def parse_gitlab(event: str | None, payload: Mapping[str, Any]) -> Delivery:
 def parse_generic(payload: Mapping[str, Any]) -> Delivery:
     """`{"ref": "refs/heads/main", "sha": "...", "repo": "url"}`, every key optional; or
     `{"workflow": "name", "variables": {...}}` to start a workflow with a webhook trigger."""
-    ref = payload.get("ref")
-    repo = payload.get("repo")
+    generic = _read(payloads.Generic, payload)
     if "workflow" in payload:
-        return _workflow(payload)
+        if generic.workflow is None:
+            raise WebhookRejected("workflow must be a workflow name", status=400)
+        return Delivery(
+            forge=Forge.GENERIC,
+            kind=Kind.OTHER,
+            workflow=generic.workflow,
+            variables=generic.variables,
+        )
     return Delivery(
         forge=Forge.GENERIC,
         kind=Kind.PUSH,
-        repo_urls=(str(repo),) if repo else (),
-        ref=str(ref) if ref else None,
-        sha=str(payload["sha"]) if payload.get("sha") else None,
+        repo_urls=(generic.repo,) if generic.repo else (),
+        ref=generic.ref or None,
+        sha=generic.sha or None,
     )
-
-
-def _workflow(payload: Mapping[str, Any]) -> Delivery:
-    name, variables = payload.get("workflow"), payload.get("variables") or {}
-    if not isinstance(name, str) or not name:
-        raise WebhookRejected("workflow must be a workflow name", status=400)
-    if not isinstance(variables, dict):
-        raise WebhookRejected("variables must be a JSON object", status=400)
-    return Delivery(forge=Forge.GENERIC, kind=Kind.OTHER, workflow=name, variables=variables)

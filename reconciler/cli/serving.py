@@ -31,7 +31,12 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stopper(stop, sig))
     daemon = Daemon(settings, clock=SystemClock(), flags=flags)
-    server = HttpServer(web.create_app(daemon), host=settings.http.host, port=settings.http.port)
+    server = HttpServer(
+        web.create_app(daemon),
+        host=settings.http.host,
+        port=settings.http.port,
+        limits=settings.http,
+    )
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))
     while not server.started and not serving.done():

@@ -36,7 +36,7 @@ from reconciler.reconcile.settings import (
     ReconcileSettings,
 )
 from reconciler.specs.models import SettingsSpec
-from reconciler.store.base import Store
+from reconciler.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -165,6 +165,9 @@ class SourceRunner:
             self._note_revision(self.loader.refresh(fetch=self.config.url is not None))
             loaded = self.loader.last_good
             result = self.controller.reconcile(loaded, trigger=trigger) if loaded else None
+        except StoreError as exc:
+            log.error("reconcile of source %s failed: %s", self.config.name, exc)
+            self._store_failed(exc)
         except Exception:
             log.exception("reconcile of source %s failed", self.config.name)
         finally:
@@ -223,6 +226,14 @@ class SourceRunner:
                 at=at,
                 object_key=f"settings/{self.config.name}",
             )
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """The pass could not record what it did: not Ready until a pass records again."""
+        at = self.clock.now()
+        failure = records.true_condition(
+            Type.STORE_FAILED, Reason.STORE_WRITE_FAILED, str(exc), revision=None, at=at
+        )
+        self._update(failures=(*self.state.failures, failure), at=at)
 
     def _rejected(self, got: Rejected, *, at: datetime) -> None:
         fetch = got.reason in (Reason.FETCH_FAILED, Reason.SIGNATURE_INVALID)

@@ -41,6 +41,21 @@ class DaemonSource(SourceSettings):
 class HttpSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """`Host` names served besides loopback names, IP literals and `host` (DNS rebinding:
+    any other name is refused with 421); `"*"` serves every name."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest request body of the API and the dashboard, counted while it streams (413)."""
+    max_webhook_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    """Largest webhook body (GitHub caps payloads at 25 MB)."""
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Largest request line plus headers; a larger one closes the connection."""
+    header_timeout: PositiveDuration = "10s"
+    """A connection whose request headers are not complete by then is closed."""
+    keep_alive_timeout: PositiveDuration = "5s"
+    """An idle kept-alive connection is closed after this long."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections (and requests in flight) served at once; more get 503."""
 
 
 class FileProviderOptions(_Group):

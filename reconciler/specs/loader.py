@@ -77,14 +77,17 @@ def parse_file(
     if role is kinds.Role.REGO:
         return ParsedFile(text=text)
     if entry.path.endswith(".json"):
-        return _parse_json(text, path=entry.path)
+        return _parse_json(text, path=entry.path, limits=limits)
     read = yamlio.load_all(text, path=entry.path, limits=limits)
     checker = _Checker(path=entry.path, role=role, locator=yamlio.Locator(text))
     documents = [parsed for doc in read.documents if (parsed := checker.check(doc)) is not None]
     return ParsedFile(documents=tuple(documents), problems=(*read.problems, *checker.problems))
 
 
-def _parse_json(text: str, *, path: str) -> ParsedFile:
+def _parse_json(text: str, *, path: str, limits: yamlio.Limits) -> ParsedFile:
+    too_deep = yamlio.depth_problem_of(text, path=path, limits=limits)
+    if too_deep is not None:  # before the parser, whose own limit is the stack's
+        return ParsedFile(problems=(too_deep,))
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -127,7 +127,7 @@ def load_all(text: str, *, path: str, limits: Limits) -> YamlFile:
 
     Documents before a syntax error are kept; libyaml cannot resume after one.
     """
-    depth_problem = _depth_problem(text, path=path, limits=limits)
+    depth_problem = depth_problem_of(text, path=path, limits=limits)
     if depth_problem is not None:
         return YamlFile(documents=(), problems=(depth_problem,))
     documents: list[YamlDoc] = []
@@ -203,7 +203,9 @@ def _yaml_problem(exc: yaml.YAMLError, *, path: str) -> Problem:
     return Problem(path=path, line=exc.problem_mark.line + 1, message=message)
 
 
-def _depth_problem(text: str, *, path: str, limits: Limits) -> Problem | None:
+def depth_problem_of(text: str, *, path: str, limits: Limits) -> Problem | None:
+    """A problem naming the line where `text` (YAML, or JSON, which YAML's flow style
+    reads) nests past `limits.max_depth`; None when it does not."""
     # Every collection needs one of these indicators, so their count bounds the depth and
     # the exact (slower) event scan runs only for big files.
     if sum(text.count(c) for c in "-:?[{") <= limits.max_depth:

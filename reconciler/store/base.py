@@ -23,6 +23,7 @@ from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store.audit import AuditLog
 from reconciler.store.daemon_decisions import DaemonDecisions
+from reconciler.store.deliveries import Deliveries
 from reconciler.store.retention import RetentionReport
 
 
@@ -190,6 +191,11 @@ class StoreError(ReconcilerError):
     """The store refused an operation."""
 
 
+class StoreUnavailable(StoreError, OSError):
+    """The database cannot be opened or written: corrupt, read-only, or the disk is full.
+    The message names the file and SQLite's reason."""
+
+
 class RunNotFound(StoreError, LookupError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id!r} does not exist")
@@ -206,7 +212,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(DaemonDecisions, AuditLog, Protocol):
+class Store(DaemonDecisions, Deliveries, AuditLog, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:
@@ -362,6 +368,10 @@ class Store(DaemonDecisions, AuditLog, Protocol):
 
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         """Prune by age and count as the retention settings say; returns what was removed."""
+        ...
+
+    def probe_write(self, *, at: datetime) -> None:
+        """Write a heartbeat row; `StoreUnavailable` when the store takes no writes."""
         ...
 
     def close(self) -> None: ...

@@ -163,6 +163,10 @@ log can be replayed against other policies. Added without a version bump: `creat
 adds it to a database made before it existed."""
 
 
+heartbeat = sa.Table("heartbeat", metadata, sa.Column("at", UtcDateTime, nullable=False))
+"""One row, rewritten by `/readyz` to prove the store still takes writes. Additive."""
+
+
 def create_missing(connection: sa.Connection) -> None:
     """Create tables added after a database was stamped (additive, idempotent): every
     table declared on `metadata`, including those of the store's role modules."""

@@ -24,6 +24,7 @@ from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store import audit_sql, base, codec, rows, schema
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
+from reconciler.store.deliveries_sql import DeliveriesMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
 _WRITE = "reconciler_write"
@@ -47,7 +48,7 @@ def _on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqliteStore(DaemonDecisionsMixin, audit_sql.AuditLogMixin):
+class SqliteStore(DaemonDecisionsMixin, DeliveriesMixin, audit_sql.AuditLogMixin):
     """`base.Store` in one SQLite file; see the module docstring."""
 
     def __init__(
@@ -63,21 +64,37 @@ class SqliteStore(DaemonDecisionsMixin, audit_sql.AuditLogMixin):
         self._busy_timeout_ms = int(busy_timeout * 1000)
         sa.event.listen(self._engine, "connect", self._on_connect)
         sa.event.listen(self._engine, "begin", _on_begin)
-        with self._write() as conn:
+        with self._write(doing="open") as conn:
             self.schema_version = schema.upgrade(
                 conn, migrations=schema.MIGRATIONS, where=str(self.path)
             )
             schema.create_missing(conn)
+            conn.exec_driver_sql("PRAGMA quick_check(1)")  # a corrupt file fails here
 
     def _on_connect(self, dbapi_connection: sqlite3.Connection, record: object) -> None:
         _pragmas(dbapi_connection, busy_timeout_ms=self._busy_timeout_ms)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        with self._connect() as conn:
-            conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+    def _write(self, *, doing: str = "write") -> Iterator[sa.Connection]:
+        try:
+            with self._connect() as conn:
+                conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+        except sa.exc.DatabaseError as exc:
+            # Full disk, read-only file, I/O error (OperationalError) or "file is not a
+            # database"; constraint and programming errors are bugs and stay what they are.
+            if type(exc) not in (sa.exc.OperationalError, sa.exc.DatabaseError):
+                raise
+            raise base.StoreUnavailable(
+                f"{self.path}: cannot {doing} the database: {exc.orig}"
+            ) from exc
+
+    def probe_write(self, *, at: datetime) -> None:
+        """Write the one heartbeat row: cheap proof that the store still takes writes."""
+        with self._write() as conn:
+            conn.execute(sa.delete(schema.heartbeat))
+            conn.execute(sa.insert(schema.heartbeat).values(at=at))
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:

@@ -3,8 +3,10 @@ sources point at the repositories named in `tests/forge_payloads.py` (never fetc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,15 @@ def served(tmp_path: Path, repo: Path) -> Iterator[live.Live]:
 def forge_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[live.Live]:
     """Sources following the built payloads' repositories; the daemon itself is not started,
     so nothing is fetched and every trigger stays in `triggers`."""
+    with forge_serve(tmp_path, monkeypatch) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def forge_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra: Any
+) -> Iterator[live.Live]:
+    """`forge_served` with extra daemon settings (e.g. `http`)."""
     monkeypatch.setenv(GITHUB_SECRET_ENV, "gh-s3cret")
     monkeypatch.setenv(GITLAB_TOKEN_ENV, "gl-t0ken")
     monkeypatch.setenv(GENERIC_TOKEN_ENV, "gen-t0ken")
@@ -64,6 +75,7 @@ def forge_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
             "gitlabTokenEnv": GITLAB_TOKEN_ENV,
             "genericTokenEnv": GENERIC_TOKEN_ENV,
         },
+        **extra,
     )
     with live.serve(settings, run_daemon=False) as running:
         yield running

@@ -139,7 +139,7 @@ def _record_triggers(daemon: Daemon, into: list[tuple[str, str]]) -> None:
 def serve(settings: DaemonSettings, *, run_daemon: bool = True) -> Iterator[Live]:
     """Serve `create_app(daemon)` on 127.0.0.1:<free port>; stop everything on exit."""
     daemon = Daemon(settings, clock=SystemClock())
-    server = HttpServer(web.create_app(daemon), host="127.0.0.1", port=0)
+    server = HttpServer(web.create_app(daemon), host="127.0.0.1", port=0, limits=settings.http)
     loop = asyncio.new_event_loop()
     live = Live(daemon=daemon, server=server, loop=loop, client=httpx.Client(timeout=10))
     _record_triggers(daemon, live.triggers)

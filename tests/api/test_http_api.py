@@ -65,9 +65,15 @@ def test_readyz_is_503_when_the_store_is_unusable(served: live.Live) -> None:
     assert served.get("/readyz").status_code == 200
     served.daemon.store.close()
     r = served.get("/readyz")
+    path = served.daemon.settings.data_dir / "reconciler.db"
     assert (r.status_code, r.json()) == (
         503,
-        {"ready": False, "sources": {"demo": True}, "store": False},
+        {
+            "ready": False,
+            "sources": {"demo": True},
+            "store": False,
+            "reason": f"{path}: the store is closed",
+        },
     )
 
 

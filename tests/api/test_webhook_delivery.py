@@ -7,13 +7,13 @@ triggered, so "nothing was triggered" is asserted outright rather than by waitin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.api import app as web
 from reconciler.api import webhooks as wh
 from tests import forge_payloads as fp
 from tests.api import conftest, live
@@ -175,12 +175,15 @@ def test_generic_with_a_wrong_token_is_401(forge_served: live.Live) -> None:
 
 
 def test_an_oversized_body_is_413_and_triggers_nothing(
-    forge_served: live.Live, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(web, "MAX_WEBHOOK_BYTES", 1024)
-    r = github(forge_served, PUSH)
-    assert (r.status_code, r.json()) == (413, {"error": "body is too large"})
-    assert forge_served.triggers == []
+    with conftest.forge_serve(tmp_path, monkeypatch, http={"maxWebhookBytes": 1024}) as served:
+        r = github(served, PUSH)
+        assert (r.status_code, r.json()) == (
+            413,
+            {"error": "request body is larger than the limit of 1024 bytes"},
+        )
+        assert served.triggers == []
 
 
 def test_unknown_forge_and_wrong_method(forge_served: live.Live) -> None:
@@ -222,3 +225,67 @@ def test_deliveries_are_counted_in_metrics_and_the_event_feed(forge_served: live
         ("WebhookReceived", "github webhook rejected"),
         ("WebhookReceived", "gitlab webhook accepted"),
     ]
+
+
+def _pull_request(**changes: Any) -> bytes:
+    return fp.encode({**fp.github_pull_request(), **changes})
+
+
+def _push(**changes: Any) -> bytes:
+    return fp.encode({**fp.github_push(), **changes})
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "message"),
+    [
+        (
+            "pull_request",
+            _pull_request(number="seven"),
+            "payload is invalid: number: Input should be a valid integer",
+        ),
+        (
+            "pull_request",
+            _pull_request(number=10**30),
+            "payload is invalid: number: Input should be less than or equal to 2147483647",
+        ),
+        (
+            "push",
+            _push(ref=["refs/heads/main"]),
+            "payload is invalid: ref: Input should be a valid string",
+        ),
+        (
+            "push",
+            _push(repository="acme/web"),
+            "payload is invalid: repository: Input should be a valid dictionary or "
+            "instance of Repository",
+        ),
+        ("push", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None),
+        ("push", b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", None),
+    ],
+    ids=["text-number", "huge-number", "list-ref", "text-repository", "deep", "65-levels"],
+)
+def test_a_signed_malformed_payload_is_400_with_its_reason(
+    forge_served: live.Live, event: str, body: bytes, message: str | None
+) -> None:
+    r = github(forge_served, body, event=event)
+    expected = message or "body is nested deeper than 64 levels"
+    assert (r.status_code, r.json()) == (400, {"error": expected})
+    assert forge_served.triggers == []
+
+
+def test_a_replayed_delivery_is_acknowledged_once_even_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = {**fp.github_headers("push", PUSH, secret="gh-s3cret"), "X-GitHub-Delivery": "d-1"}
+    with conftest.forge_serve(tmp_path, monkeypatch) as served:
+        first = served.post("/webhooks/github", content=PUSH, headers=headers)
+        assert (first.status_code, first.json()) == (202, {"kind": "push", "triggered": ["web"]})
+        again = served.post("/webhooks/github", content=PUSH, headers=headers)
+        assert (again.status_code, again.json()) == (200, {"kind": "push", "duplicate": True})
+        other = {**headers, "X-GitHub-Delivery": "d-2"}
+        assert served.post("/webhooks/github", content=PUSH, headers=other).status_code == 202
+        assert served.triggers == [("web", "webhook:github")] * 2
+    with conftest.forge_serve(tmp_path, monkeypatch) as restarted:
+        replay = restarted.post("/webhooks/github", content=PUSH, headers=headers)
+        assert (replay.status_code, replay.json()) == (200, {"kind": "push", "duplicate": True})
+        assert restarted.triggers == []

@@ -13,6 +13,7 @@ from reconciler import cli as entry
 from reconciler.source.revision import Tree
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Snapshot
+from tests import gitrepo
 from tests.cli.conftest import Cli
 
 
@@ -70,3 +71,36 @@ def test_help_and_version_exit_0(cli: Cli) -> None:
     assert cli("--help").code == 0
     version = cli("--version")
     assert (version.code, version.out) == (0, f"reconciler {__version__}\n")
+
+
+@pytest.mark.parametrize("verb", [["serve", "--port", "0"], ["decisions", "list"]])
+def test_a_corrupt_database_exits_1_naming_the_file(
+    verb: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "reconciler.db").write_bytes(b"SQLite format 3\0" + b"not pages" * 1000)
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"README.md": "empty\n"})
+    args = [*verb, "--data-dir", str(data)] + ([str(repo)] if verb[0] == "serve" else [])
+    assert entry.main(args) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data / 'reconciler.db'}: cannot open the database: file is not a database\n"
+    )
+
+
+def test_a_database_that_cannot_be_opened_exits_1_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    (data / "reconciler.db").mkdir(parents=True)  # a directory where the file should be
+    assert entry.main(["decisions", "list", "--data-dir", str(data)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data / 'reconciler.db'}: no store here (give the daemon's --data-dir)\n"
+    )
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"README.md": "empty\n"})
+    assert entry.main(["serve", "--port", "0", "--data-dir", str(data), str(repo)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data / 'reconciler.db'}: cannot open the database: unable to open database file\n"
+    )
