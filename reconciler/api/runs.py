@@ -246,10 +246,18 @@ def _approval(run: RunRecord, step: str, asked: Ask | None = None) -> dict[str, 
         "step": step,
         "prompt": asked.prompt if asked else prompt,
         "approvers": list(asked.approvers) if asked else list(ask.approvers) if ask else [],
-        "since": views.when(record.started_at) if record else None,
+        "since": views.when(_first_start(run, step) if not gated else record.started_at)
+        if record
+        else None,
         "timeout": ask.timeout if ask and not gated else None,
         "resume": gated,
     }
+
+
+def _first_start(run: RunRecord, step: str) -> Any:
+    """When the step was first asked: an approval's timeout counts from there."""
+    starts = [s.started_at for s in run.steps if s.name == step and s.started_at is not None]
+    return min(starts, default=None)
 
 
 def _newest(run: RunRecord, step: str) -> StepRecord | None:
