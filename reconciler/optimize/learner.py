@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from reconciler.store.learners import Learners
+
 
 @dataclass(frozen=True)
 class Prior:
@@ -88,6 +90,29 @@ class Learner:
             },
             sort_keys=True,
         )
+
+    def save(self, store: Learners, name: str) -> None:
+        """Keep the whole state in the store under `name`."""
+        store.save_learner(name, self.to_json())
+
+    @classmethod
+    def restore(
+        cls,
+        store: Learners,
+        name: str,
+        actions: Sequence[str],
+        *,
+        seed: int = 0,
+        prior: Prior = Prior(),
+    ) -> Learner:
+        """The learner saved as `name`, or a new one when none was saved (or its actions
+        changed since: what it learnt about other actions does not carry over)."""
+        saved = store.load_learner(name)
+        if saved is not None:
+            learner = cls.from_json(saved)
+            if learner.actions == list(actions):
+                return learner
+        return cls(actions, seed=seed, prior=prior)
 
     @classmethod
     def from_json(cls, text: str) -> Learner:

@@ -25,6 +25,7 @@ from reconciler.source.revision import Revision
 from reconciler.store import audit_sql, base, codec, rows, schema
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.deliveries_sql import DeliveriesMixin
+from reconciler.store.learners_sql import LearnersMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
 _WRITE = "reconciler_write"
@@ -48,7 +49,7 @@ def _on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqliteStore(DaemonDecisionsMixin, DeliveriesMixin, audit_sql.AuditLogMixin):
+class SqliteStore(DaemonDecisionsMixin, DeliveriesMixin, audit_sql.AuditLogMixin, LearnersMixin):
     """`base.Store` in one SQLite file; see the module docstring."""
 
     def __init__(

@@ -3,10 +3,14 @@ with a seed, and a learner restored from its saved state chooses exactly as the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from reconciler.optimize.learner import Learner, Prior
+from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
 
 
 def play(learner: Learner, steps: int, *, seed: int = 1) -> list[str]:
@@ -55,3 +59,20 @@ def test_a_restored_learner_continues_exactly() -> None:
 def test_a_learner_needs_actions() -> None:
     with pytest.raises(ValueError, match="at least one action"):
         Learner([])
+
+
+def test_a_saved_learner_survives_a_restart_of_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path, retention=RetentionSettings())
+    learner = Learner.restore(store, "replicas", ["a", "b", "c"], seed=2)
+    play(learner, 30)
+    learner.save(store, "replicas")
+    store.close()
+    reopened = SqliteStore(path, retention=RetentionSettings())
+    restored = Learner.restore(reopened, "replicas", ["a", "b", "c"], seed=99)
+    assert restored.to_json() == learner.to_json()
+    assert play(restored, 40, seed=8) == play(learner, 40, seed=8)
+    fresh = Learner.restore(reopened, "replicas", ["a", "b"], seed=2)  # the actions changed
+    assert fresh.to_json() == Learner(["a", "b"], seed=2).to_json()
+    assert Learner.restore(reopened, "other", ["a"]).to_json() == Learner(["a"]).to_json()
+    reopened.close()
