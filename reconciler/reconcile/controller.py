@@ -36,8 +36,9 @@ from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, passes, resources, targets, violations
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
-from reconciler.reconcile.passes import PassResult, PassState, Sync
+from reconciler.reconcile.passes import PassState, Sync
 from reconciler.reconcile.recording import Recorder
+from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded, SourceLoader
 from reconciler.reconcile.settings import NO_FLAGS, Flags, ReconcileSettings
 from reconciler.specs import models, types

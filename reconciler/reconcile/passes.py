@@ -29,22 +29,6 @@ from reconciler.specs.snapshot import Document
 from reconciler.store.base import ObjectStatus
 
 
-@dataclass(frozen=True, kw_only=True)
-class PassResult:
-    revision: str
-    outcomes: tuple[resources.Outcome, ...]
-    orphans: tuple[str, ...]
-    error: str | None = None
-    settled: int = 0  # objects in sync without an outcome of their own (not planned)
-    incremental: bool = False  # only what changed since the previous revision was reconciled
-    # Documents of the revision that stand in violation of a policy outside the gate.
-    violations: int = 0
-
-    def count(self, result: resources.Result) -> int:
-        found = sum(1 for o in self.outcomes if o.result is result)
-        return found + (self.settled if result is resources.Result.UNCHANGED else 0)
-
-
 class Sync(enum.Enum):
     SETTLED = "settled"  # as the last pass found it: no outcome, no status change
     IN_SYNC = "in-sync"  # in sync, found so now: an `unchanged` outcome

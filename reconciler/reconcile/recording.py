@@ -21,7 +21,8 @@ from reconciler.policy.decisions import Decision, Outcome
 from reconciler.reconcile import records, resources
 from reconciler.reconcile.backoff import Backoff
 from reconciler.reconcile.memory import Memory, same
-from reconciler.reconcile.passes import PassResult, PassState
+from reconciler.reconcile.passes import PassState
+from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
 from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.conditions import (
     FAILURE_TYPES,
@@ -25,6 +25,7 @@ from reconciler.conditions import (
 )
 from reconciler.plan.planner import Change
 from reconciler.reconcile.resources import Outcome, Result
+from reconciler.reconcile.results import PassResult
 from reconciler.specs.snapshot import Document
 from reconciler.store.base import (
     Drift,
@@ -35,9 +36,6 @@ from reconciler.store.base import (
     StepRecord,
     StepStatus,
 )
-
-if TYPE_CHECKING:
-    from reconciler.reconcile.controller import PassResult
 
 HISTORY = 20
 # Results at which the revision was tried on the object (the others stopped before trying).

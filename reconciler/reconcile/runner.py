@@ -25,8 +25,9 @@ from reconciler.events import Bus, Event, EventType
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, records, settings_change
-from reconciler.reconcile.controller import Controller, PassResult
+from reconciler.reconcile.controller import Controller
 from reconciler.reconcile.effective import Effective
+from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
 from reconciler.reconcile.settings import (
     NO_FLAGS,

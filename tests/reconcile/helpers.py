@@ -13,7 +13,8 @@ from reconciler.clock import ManualClock
 from reconciler.events import Bus, Event
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
-from reconciler.reconcile.controller import Controller, PassResult
+from reconciler.reconcile.controller import Controller
+from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded, SourceLoader
 from reconciler.reconcile.settings import ReconcileSettings
 from reconciler.source.settings import SourceSettings
