@@ -2,18 +2,18 @@
 
 A template is an expression of `run.expressions` between double braces. In an argv each
 element renders into exactly one element: a value is never re-split and never reaches a
-shell. With `shell: true` every rendered value is `shlex.quote`d, so it stays one word of
-the command line whatever it holds. Values holding a NUL byte are refused everywhere (no
-argv or C string can carry one). Structured fields (an http body, headers) render string
-leaves only; a leaf that is exactly one template keeps the value's type.
+shell — a template where an interpreter would parse it (a `shell: true` command line, the
+script of `sh -c`, ...) is refused before rendering (`specs.shellcode`). Values holding a
+NUL byte are refused everywhere (no argv or C string can carry one). Structured fields (an
+http body, headers) render string leaves only; a leaf that is exactly one template keeps
+the value's type.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import StalledError
@@ -42,13 +42,11 @@ def to_text(value: Any) -> str:
     return text
 
 
-def render(
-    text: str, scope: Mapping[str, Any], *, quote: Callable[[str], str] = lambda s: s
-) -> str:
-    """`text` with each template replaced by its value, passed through `quote`."""
+def render(text: str, scope: Mapping[str, Any]) -> str:
+    """`text` with each template replaced by its value."""
 
     def one(match: re.Match[str]) -> str:
-        return quote(to_text(expressions.evaluate(match.group(1).strip(), scope)))
+        return to_text(expressions.evaluate(match.group(1).strip(), scope))
 
     rendered = _TEMPLATE.sub(one, text)
     if "\x00" in rendered:
@@ -59,11 +57,6 @@ def render(
 def render_argv(argv: list[str], scope: Mapping[str, Any]) -> list[str]:
     """Each element rendered on its own: one element in, one element out."""
     return [render(arg, scope) for arg in argv]
-
-
-def render_shell(argv: list[str], scope: Mapping[str, Any]) -> str:
-    """One command line for `/bin/sh -c`, the elements joined by spaces, values quoted."""
-    return " ".join(render(arg, scope, quote=shlex.quote) for arg in argv)
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:

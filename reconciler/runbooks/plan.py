@@ -14,7 +14,7 @@ import copy
 import heapq
 import json
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,16 +158,16 @@ def _step(
 
 
 def render_argv(argv: Sequence[str], scope: Mapping[str, Any], *, shell: bool) -> tuple[str, ...]:
-    """Each element rendered on its own by the engine's renderer (values quoted for a shell).
+    """Each element rendered on its own by the engine's renderer (a `shell` command line
+    holds no template: `specs.shellcode`).
 
     An element whose template is not one the engine can render (the checks report it) is
     kept as written.
     """
-    quote: Callable[[str], str] = shlex.quote if shell else str
     rendered = []
     for item in argv:
         try:
-            rendered.append(templating.render(item, scope, quote=quote))
+            rendered.append(templating.render(item, scope))
         except expressions.ExpressionError:
             rendered.append(item)
     return tuple(rendered)

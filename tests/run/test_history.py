@@ -89,13 +89,6 @@ def test_templates_render_values_as_text(
     assert templating.render(template, scope) == rendered
 
 
-def test_shell_rendering_quotes_every_value() -> None:
-    scope = {"vars": {"x": "a b'; rm -rf /"}}
-    assert templating.render_shell(["echo", "{{ vars.x }}"], scope) == (
-        "echo 'a b'\"'\"'; rm -rf /'"
-    )
-
-
 def test_a_lone_template_keeps_its_type_in_structured_fields() -> None:
     scope = {"vars": {"n": 3}}
     assert templating.render_value({"n": "{{ vars.n }}", "s": "n{{ vars.n }}"}, scope) == {

@@ -36,7 +36,7 @@ class Command:
             )
         env = {name: templating.render(value, ctx.scope) for name, value in step.env.items()}
         if step.shell:
-            line = templating.render_shell(step.command, ctx.scope)
+            line = " ".join(step.command)  # holds no template: refused above
             argv = ["/bin/sh", "-c", line]
         else:
             argv = templating.render_argv(step.command, ctx.scope)
