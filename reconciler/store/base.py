@@ -22,6 +22,7 @@ from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store.audit import AuditLog
+from reconciler.store.children import Children
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
 from reconciler.store.retention import RetentionReport
@@ -212,7 +213,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(DaemonDecisions, Deliveries, AuditLog, Protocol):
+class Store(Children, DaemonDecisions, Deliveries, AuditLog, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:
