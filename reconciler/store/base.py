@@ -61,6 +61,7 @@ class StepStatus(StrEnum):
     CANCELLED = "cancelled"
     WAITING = "waiting"
     SKIPPED = "skipped"  # a dependency failed and the step is not `always`
+    INTERRUPTED = "interrupted"  # the daemon died during this attempt (finished_at: found so)
 
 
 @dataclass(frozen=True, kw_only=True)
