@@ -205,11 +205,19 @@ class Engine:
             for run in found:
                 if run.id in self._live or _meta(run).get("parent"):
                     continue
+                run = await asyncio.to_thread(self._close_interrupted, run)
                 execution = self._execution_of(run, keep_paused=True)
                 if execution is not None:
                     self._launch(execution)
                     resumed.append(run.id)
         return resumed
+
+    def _close_interrupted(self, run: RunRecord) -> RunRecord:
+        """Mark the attempts a dead daemon left `running` as `interrupted`, durably."""
+        closed = {(s.name, s.attempt): s for s in recovery.interrupted(run, at=self.clock.now())}
+        for step in closed.values():
+            self.store.update_step(run.id, step)
+        return replace(run, steps=tuple(closed.get((s.name, s.attempt), s) for s in run.steps))
 
     async def _restore(self, run_id: str) -> workflow.Execution | None:
         run = await self.get(run_id)

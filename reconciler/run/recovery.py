@@ -5,12 +5,14 @@ attempt, which steps a branch ruled out and the order steps finished in. `from_r
 rebuilds it from a stored run after a restart, deciding for each interrupted step: a step
 that was `running` is run again when that is safe (`idempotent: true`, or a kind without
 side effects), re-attached when it waits on a child run, and otherwise put to a human
-(`gated`), who approves a new attempt or rejects it, which fails the step.
+(`gated`), who approves a new attempt or rejects it, which fails the step. Either way the
+attempt that was `running` is closed as `interrupted`, with the time the restart found it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from reconciler.run import dag, plans, retry
 from reconciler.specs import runs
@@ -23,6 +25,17 @@ _SAFE = frozenset(
     {runs.StepKind.WAIT, runs.StepKind.DECISION, runs.StepKind.APPROVAL, runs.StepKind.POLICY}
 )
 _REATTACH = frozenset({runs.StepKind.SUBFLOW, runs.StepKind.RUNBOOK})
+INTERRUPTIBLE = (StepStatus.RUNNING, StepStatus.INTERRUPTED)
+
+
+def interrupted(run: RunRecord, *, at: datetime) -> list[StepRecord]:
+    """The attempts a dead daemon left `running`, closed as `interrupted` at `at`, so no
+    attempt stays `running` once the run moves on."""
+    return [
+        replace(s, status=StepStatus.INTERRUPTED, finished_at=at)
+        for s in run.steps
+        if s.name != plans.META and s.status is StepStatus.RUNNING
+    ]
 
 
 @dataclass(kw_only=True)
@@ -84,7 +97,7 @@ def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
             prior.states[name] = status
     elif status is StepStatus.WAITING and record.output.get(GATE):
         prior.gated.add(name)
-    elif status is StepStatus.RUNNING and not rerunnable(step):
+    elif status in INTERRUPTIBLE and not rerunnable(step):
         (prior.reattach if step.kind in _REATTACH else prior.gated).add(name)
 
 

@@ -22,6 +22,7 @@ from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store.audit import AuditLog
+from reconciler.store.children import Children
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
 from reconciler.store.learners import Learners
@@ -61,6 +62,7 @@ class StepStatus(StrEnum):
     CANCELLED = "cancelled"
     WAITING = "waiting"
     SKIPPED = "skipped"  # a dependency failed and the step is not `always`
+    INTERRUPTED = "interrupted"  # the daemon died during this attempt (finished_at: found so)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,7 +215,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(DaemonDecisions, Deliveries, AuditLog, Learners, Protocol):
+class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:

@@ -23,6 +23,7 @@ from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.store import audit_sql, base, codec, rows, schema
+from reconciler.store.children_sql import ChildrenMixin
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.deliveries_sql import DeliveriesMixin
 from reconciler.store.learners_sql import LearnersMixin
@@ -49,7 +50,13 @@ def _on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqliteStore(DaemonDecisionsMixin, DeliveriesMixin, audit_sql.AuditLogMixin, LearnersMixin):
+class SqliteStore(
+    ChildrenMixin,
+    DaemonDecisionsMixin,
+    DeliveriesMixin,
+    audit_sql.AuditLogMixin,
+    LearnersMixin,
+):
     """`base.Store` in one SQLite file; see the module docstring."""
 
     def __init__(

@@ -97,6 +97,14 @@ def test_resume_reruns_idempotent_steps_and_asks_about_the_others(
     assert "a" not in log  # finished before the crash: not repeated
     found = latest(run)
     assert (found["b"].attempt, found["b"].status) == (2, StepStatus.SUCCEEDED)
+    # the attempts the crash cut short are closed, not left `running` in a finished run
+    first = {s.name: s for s in run.steps if s.attempt == 1 and s.name in ("b", "c")}
+    assert {n: s.status for n, s in first.items()} == {
+        "b": StepStatus.INTERRUPTED,
+        "c": StepStatus.INTERRUPTED,
+    }
+    assert all(s.finished_at is not None and s.finished_at > T0 for s in first.values())
+    assert not [s for s in run.steps if s.status is StepStatus.RUNNING]
     if approved:
         assert sorted(log.split()) == ["b", "c"]
         assert found["d"].output["stdout"] == "from-a\n"
@@ -252,6 +260,6 @@ def test_resume_after_kill_9(store: sqlite.SqliteStore, tmp_path: Path) -> None:
     assert run.error == "step slow failed: rejected by ops"
     assert [(s.name, s.attempt, s.status) for s in run.steps if s.name != "#run"] == [
         ("fast", 1, StepStatus.SUCCEEDED),
-        ("slow", 1, StepStatus.RUNNING),
+        ("slow", 1, StepStatus.INTERRUPTED),  # killed, closed at the restart
         ("slow", 2, StepStatus.FAILED),
     ]

@@ -1,0 +1,75 @@
+"""Orphans of a previous daemon: wait for them (bounded), then kill them, before re-planning.
+
+Steps and providers run in their own sessions, so a kill -9 of the daemon leaves them
+running, and a restart that re-planned at once would apply the same object a second time,
+concurrently with the first. Each child group is recorded in the store before it works
+(`store.children`); at start-up the groups recorded by any other daemon process are
+orphans. Each is given up to `wait` seconds to finish its work on its own, then its whole
+group gets SIGKILL, and its row is forgotten. The owners returned name the work that was
+interrupted, for the caller to mark `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+from reconciler.store.children import ChildGroup, Children
+
+POLL = 0.05
+"""Seconds between checks that an orphan group is gone."""
+
+
+def alive(pgid: int) -> bool:
+    """Whether a running (not zombie) process is left in the group `pgid`."""
+    try:
+        os.killpg(pgid, 0)  # signal 0: checks without sending
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process holds the id: not ours to signal
+    return _running_member(pgid, proc=Path("/proc"))
+
+
+def _running_member(pgid: int, *, proc: Path) -> bool:
+    """A zombie stays in its group until its parent reaps it (and a container's pid 1 may
+    never do so), so on Linux look past zombies; elsewhere trust `killpg`."""
+    if not proc.is_dir():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # after "(comm)": state, ppid, pgrp
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+async def _gone(pgid: int) -> None:
+    while alive(pgid):
+        await asyncio.sleep(POLL)
+
+
+async def settle(child: ChildGroup, *, wait: float) -> bool:
+    """Wait up to `wait` seconds for the group to finish; SIGKILL what is left.
+    True when it had to be killed."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_gone(child.pgid), wait)
+    if not alive(child.pgid):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pgid, signal.SIGKILL)
+    await _gone(child.pgid)
+    return True
+
+
+async def reap(store: Children, *, own_pid: int, wait: float) -> list[ChildGroup]:
+    """Settle every group a previous daemon left behind, forget them, and return them."""
+    orphans = store.children(other_than=own_pid)
+    await asyncio.gather(*(settle(child, wait=wait) for child in orphans))
+    for child in orphans:
+        store.forget_child(child.pgid)
+    return orphans

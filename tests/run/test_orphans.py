@@ -1,0 +1,81 @@
+"""Orphans of a killed daemon: a recorded child group that finishes within the bound is
+waited for (its work completes), one that does not is killed with its whole group, and
+either way its row is forgotten. Children are real processes in their own sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.run import orphans
+from reconciler.store import sqlite
+from reconciler.store.children import ChildGroup
+
+DEAD_DAEMON = 2**22 + 1  # a pid no daemon here has
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start `script` in a new session (its pid is its group id). The test does not wait
+    for it before `reap`: until then it is as unattended as a dead daemon's child."""
+    return subprocess.Popen(["sh", "-c", script, "sh", *args], start_new_session=True)
+
+
+def _record(store: sqlite.SqliteStore, pgid: int, owner: str) -> ChildGroup:
+    child = ChildGroup(
+        pgid=pgid, daemon_pid=DEAD_DAEMON, started_at=datetime(2026, 1, 1, tzinfo=UTC), owner=owner
+    )
+    store.record_child(child)
+    return child
+
+
+def test_an_orphan_that_finishes_within_the_bound_is_waited_for(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    log = tmp_path / "apply.log"
+    go = tmp_path / "go"
+    script = 'while [ ! -e "$1" ]; do sleep 0.01; done; echo applied >> "$2"'
+    proc = _spawn(script, str(go), str(log))
+    pgid = proc.pid
+    child = _record(store, pgid, "object:File/default/a")
+    go.touch()
+    reaped = asyncio.run(orphans.reap(store, own_pid=1, wait=60))
+    assert reaped == [child]
+    assert log.read_text() == "applied\n"
+    assert not orphans.alive(pgid)
+    assert store.children() == []
+    assert proc.wait() == 0
+
+
+def test_an_orphan_past_the_bound_is_killed_with_its_group(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    log = tmp_path / "apply.log"
+    # the leader starts a grandchild in the same group; both must die
+    proc = _spawn('sleep 600 & sleep 600; echo applied >> "$1"', str(log))
+    pgid = proc.pid
+    _record(store, pgid, "run:r-1/apply")
+    assert orphans.alive(pgid)
+    reaped = asyncio.run(orphans.reap(store, own_pid=1, wait=0))
+    assert [c.owner for c in reaped] == ["run:r-1/apply"]
+    assert not orphans.alive(pgid)
+    assert not log.exists()
+    assert store.children() == []
+    assert proc.wait() == -9
+
+
+def test_the_current_daemons_own_children_are_left_alone(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    proc = _spawn("sleep 600")
+    pgid = proc.pid
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    store.record_child(ChildGroup(pgid=pgid, daemon_pid=4242, started_at=started, owner="x"))
+    try:
+        assert asyncio.run(orphans.reap(store, own_pid=4242, wait=0)) == []
+        assert orphans.alive(pgid)
+        assert [c.pgid for c in store.children()] == [pgid]
+    finally:
+        asyncio.run(orphans.settle(store.children()[0], wait=0))
+        proc.wait()
