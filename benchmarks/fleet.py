@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.clock import SystemClock
 from reconciler.events import Bus
-from reconciler.providers.base import ProviderSettings
+from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile.controller import Controller
 from reconciler.reconcile.results import PassResult
@@ -131,7 +131,7 @@ def start(
     controller = Controller(
         name="bench",
         loader=loader,
-        registry=Registry.load(ProviderSettings()),
+        registry=Registry.load(ProviderSettings(file=FileSettings(roots=(repo.parent.resolve(),)))),
         store=store,
         bus=Bus(),
         clock=SystemClock(),

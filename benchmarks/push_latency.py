@@ -96,7 +96,7 @@ def run(count: int, rounds: int) -> tuple[list[float], list[float]]:
         scratch = root / "scratch"
         scratch.mkdir()
         serve = [sys.executable, "-m", "reconciler", "serve", str(repo), "--port", "0"]
-        serve += ["--data-dir", str(root / "state"), "--interval", "1h"]
+        serve += ["--data-dir", str(root / "state"), "--interval", "1h", "--file-root", str(root)]
         with server(serve) as url:
             wait_ready(url)
             floor = Floor(repo)
