@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,9 +35,23 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler[Any]):
+    """Writes to whatever `sys.stderr` is when a record is emitted, not the stream it was
+    when the handler was made: a process that swaps stderr (a host embedding the CLI, a
+    test capturing it) never gets records written into a closed stream."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure(*, json_lines: bool) -> None:
     """Log at info to stderr in the chosen format (APScheduler's chatter at warning)."""
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -74,12 +74,19 @@ def from_json(data: dict[str, Any]) -> DecisionRecord:
 
 
 def settled(
-    record: DecisionRecord, outcome: Outcome, *, at: datetime, approver: str | None = None
+    record: DecisionRecord,
+    outcome: Outcome,
+    *,
+    at: datetime,
+    note: str,
+    approver: str | None = None,
 ) -> DecisionRecord:
-    """`record` with its outcome (and approver, when one answered) and the time it settled."""
+    """`record` with its outcome, how it was established (`note`), the approver when one
+    answered, and the time it settled."""
     return replace(
         record,
         outcome=outcome,
+        note=note,
         approver=approver if approver is not None else record.approver,
         settled_at=at.isoformat(),
     )

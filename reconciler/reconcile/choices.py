@@ -112,11 +112,9 @@ class Choices:
                 outcome,
                 at=self.clock.now(),
                 approver=answer.get("approver"),
+                note="the run succeeded" if succeeded else f"the run {run.status.value}",
             )
-            note = "the run succeeded" if succeeded else f"the run {run.status.value}"
-            await asyncio.to_thread(
-                self.store.put_daemon_decision, ledger.to_entry(replace(record, note=note))
-            )
+            await asyncio.to_thread(self.store.put_daemon_decision, ledger.to_entry(record))
 
 
 class Workers:
@@ -130,22 +128,23 @@ class Workers:
         self, binding: str, score: Scorer
     ) -> tuple[DecisionRecord, DecisionSettings] | None:
         """Score a remediation on the worker of the source that defines `binding`."""
-        for runner in self.runners.values():
-            loaded = runner.loader.last_good
-            if loaded is not None and any(
-                m.metadata.name == binding for _, m in loaded.snapshot.bindings
-            ):
-                return await _score_in(runner, score)
-        return None
+        runner = self._defining(binding)
+        return None if runner is None else await _score_in(runner, score)
 
     def settings_for_binding(self, binding: str) -> DecisionSettings | None:
         """The decision settings of the revision defining `binding` (immutable: any thread)."""
+        runner = self._defining(binding)
+        loaded = runner.loader.last_good if runner else None
+        return loaded.snapshot.settings.spec.decisions if loaded else None
+
+    def _defining(self, binding: str) -> SourceRunner | None:
+        """The runner whose last-good revision defines `binding`."""
         for runner in self.runners.values():
             loaded = runner.loader.last_good
             if loaded is not None and any(
                 m.metadata.name == binding for _, m in loaded.snapshot.bindings
             ):
-                return loaded.snapshot.settings.spec.decisions
+                return runner
         return None
 
     async def for_workflow(

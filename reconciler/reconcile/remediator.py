@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.clock import Clock
@@ -38,6 +38,7 @@ from reconciler.store.base import RunRecord, RunStatus, Store
 
 log = logging.getLogger(__name__)
 TYPE = "remediation"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRIED = frozenset({Outcome.FAILED, Outcome.REJECTED, Outcome.EXPIRED})
 
 Scorer = Callable[[rego.RegoEngine | None, DecisionSettings], DecisionRecord]
@@ -62,6 +63,9 @@ class Remediator:
     def __init__(self, *, store: Store, clock: Clock, bus: Bus, hooks: Hooks) -> None:
         self.store, self.clock, self.bus, self.hooks = store, clock, bus, hooks
         self._open: set[str] = set()  # subjects being decided on or remediated here
+        # Subjects known to cool down until then: a standing violation is not looked up in
+        # the store after every pass while its cooldown runs.
+        self._cool: dict[str, datetime] = {}
         self._running: set[str] = set()  # subjects with a remediation run open
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -75,7 +79,7 @@ class Remediator:
             if binding is None or binding.spec.remediation is None:
                 continue
             subject = subject_of(violation)
-            if subject in self._open:
+            if subject in self._open or self.clock.now() < self._cool.get(subject, _EPOCH):
                 continue
             self._open.add(subject)
             violated = sorted(scope[violation.resource.key])
@@ -125,8 +129,13 @@ class Remediator:
         )
         history = [ledger.from_entry(e) for e in past]
         now = self.clock.now()
-        if any(r.outcome is Outcome.PENDING for r in history) or _cooling(history, how, now):
+        if any(r.outcome is Outcome.PENDING for r in history):
             return
+        until = _cooling_until(history, how)
+        if until is not None and now < until:
+            self._cool[subject] = until
+            return
+        self._cool.pop(subject, None)
         every = [Option(kind, target) for kind, target in remediation.options(how)]
         tried = _tried(history)
         left = [o for o in every if o.name not in tried]
@@ -229,9 +238,7 @@ class Remediator:
     async def _settle(
         self, record: DecisionRecord, outcome: Outcome, *, note: str, approver: str | None = None
     ) -> None:
-        done = replace(
-            ledger.settled(record, outcome, at=self.clock.now(), approver=approver), note=note
-        )
+        done = ledger.settled(record, outcome, at=self.clock.now(), approver=approver, note=note)
         await self._put(done)
         self._publish(EventType.DECISION_SETTLED, done, f"{outcome.value}: {note}")
 
@@ -288,14 +295,12 @@ def _tried(history: list[DecisionRecord]) -> set[str]:
     return tried
 
 
-def _cooling(history: list[DecisionRecord], how: models.Remediation, now: datetime) -> bool:
-    settled = next((r for r in history if r.settled_at), None)
-    if settled is None or settled.settled_at is None:
-        return False
-    until = datetime.fromisoformat(settled.settled_at) + timedelta(
-        seconds=types.seconds(how.cooldown)
-    )
-    return now < until
+def _cooling_until(history: list[DecisionRecord], how: models.Remediation) -> datetime | None:
+    """When the cooldown after the newest settled decision ends (None: nothing settled)."""
+    settled = next((r.settled_at for r in history if r.settled_at), None)
+    if settled is None:
+        return None
+    return datetime.fromisoformat(settled) + timedelta(seconds=types.seconds(how.cooldown))
 
 
 def _answer(run: RunRecord) -> dict[str, Any]:

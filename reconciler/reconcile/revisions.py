@@ -93,6 +93,9 @@ class SourceLoader:
             and not program.startswith("/")
         ]
         keep = [revision.sha] + ([self.last_good.revision.sha] if self.last_good else [])
+        if not wanted:  # most revisions run no repository program: no tree walk, no files
+            programs.prune(self.programs_dir, keep=[])
+            return None
         self.programs_dir.mkdir(parents=True, exist_ok=True)
         placed = programs.materialize(
             source.tree(revision, subpath=""), wanted, into=self.programs_dir, revision=revision.sha

@@ -156,6 +156,13 @@ def sync(running: live.Live) -> None:
     running.wait_for(lambda: running.passes("wf") > before, "a reconcile after the sync")
 
 
+def answer(running: live.Live, question: dict[str, Any], token: str, body: dict[str, Any]) -> Any:
+    """Answer the approval `question` as the holder of `token`."""
+    return running.post(
+        f"/api/v1/approvals/{question['runId']}/approve", json=body, headers=bearer(token)
+    )
+
+
 def decisions(running: live.Live, **query: str) -> list[dict[str, Any]]:
     answer = running.get("/api/v1/daemon/decisions", params=query, headers=bearer(VIEWER))
     assert answer.status_code == 200, answer.text
@@ -213,19 +220,11 @@ def test_a_low_confidence_remediation_waits_for_an_operator_then_fixes_the_viola
         assert pending["confidence"] == pytest.approx(0.75)
         [question] = asked(running)
         assert (question["runId"], question["approvers"]) == (pending["runId"], ["role:operator"])
-        refused = running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": True},
-            headers=bearer(VIEWER),
-        )
+        refused = answer(running, question, VIEWER, {"approved": True})
         assert refused.status_code == 403
         assert setup.labelled() == []
 
-        running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": True},
-            headers=bearer(OPERATOR),
-        )
+        answer(running, question, OPERATOR, {"approved": True})
         done = settled(running, SUBJECT)
         assert (done["outcome"], done["approver"], done["note"]) == (
             "succeeded",
@@ -335,11 +334,7 @@ def test_a_rejected_remediation_escalates_to_a_human_next_time(setup: Setup, ser
         sync(running)
         running.wait_for(lambda: asked(running) != [], "the remediation to ask")
         [question] = asked(running)
-        running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": False, "comment": "not now"},
-            headers=bearer(OPERATOR),
-        )
+        answer(running, question, OPERATOR, {"approved": False, "comment": "not now"})
         first = settled(running, SUBJECT)
         assert (first["outcome"], first["approver"]) == ("rejected", "otto")
 
@@ -354,17 +349,9 @@ def test_a_rejected_remediation_escalates_to_a_human_next_time(setup: Setup, ser
         running.wait_for(lambda: asked(running) != [], "the escalated question")
         [question] = asked(running)
         assert question["approvers"] == ["role:admin"]
-        refused = running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": True},
-            headers=bearer(OPERATOR),
-        )
+        refused = answer(running, question, OPERATOR, {"approved": True})
         assert refused.status_code == 409
-        running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": True},
-            headers=bearer(ADMIN),
-        )
+        answer(running, question, ADMIN, {"approved": True})
         assert settled(running, SUBJECT)["outcome"] == "succeeded"
 
 
@@ -392,11 +379,7 @@ def test_no_more_remediations_are_open_than_the_cap(setup: Setup, serve: Any) ->
         sync(running)
         [first] = decisions(running, type="remediation")
         [question] = asked(running)
-        running.post(
-            f"/api/v1/approvals/{question['runId']}/approve",
-            json={"approved": True},
-            headers=bearer(OPERATOR),
-        )
+        answer(running, question, OPERATOR, {"approved": True})
         settled(running, first["subject"])
 
         def second() -> bool:
