@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import Problem, ProblemsError
+from reconciler.notify.settings import NotificationSettings
 from reconciler.run.triggers import PrometheusSettings
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import kinds, yamlio
@@ -203,6 +204,8 @@ class DaemonSettings(_Group):
     simulations: SimulationSettings = SimulationSettings()
     forges: ForgeSettings = ForgeSettings()
     audit: AuditSettings = AuditSettings()
+    notifications: NotificationSettings = NotificationSettings()
+    """Where events that need a human are sent (docs/notifications.md)."""
 
 
 def load(path: Path) -> DaemonSettings:
