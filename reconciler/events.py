@@ -37,6 +37,9 @@ class EventType(StrEnum):
     APPROVAL_ANSWERED = "ApprovalAnswered"  # someone approved or rejected a waiting step
     SETTINGS_CHANGED = "SettingsChanged"  # a served revision changed the repository's settings
     WEBHOOK_RECEIVED = "WebhookReceived"
+    INCIDENT_TRIGGERED = "IncidentTriggered"  # PagerDuty / Opsgenie reported a new incident
+    INCIDENT_ACKNOWLEDGED = "IncidentAcknowledged"
+    INCIDENT_RESOLVED = "IncidentResolved"
     RUN_UPDATED = "RunUpdated"
     SIMULATION_FINISHED = "SimulationFinished"  # a pull-request simulation ended (any way)
 

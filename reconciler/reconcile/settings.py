@@ -83,6 +83,11 @@ class WebhookSettings(_Group):
     """Environment variable holding the GitHub webhook secret."""
     gitlab_token_env: str | None = None
     generic_token_env: str | None = None
+    pagerduty_secret_env: str | None = None
+    """Environment variable holding the PagerDuty v3 webhook subscription's signing secret."""
+    opsgenie_token_env: str | None = None
+    """Environment variable holding the token Opsgenie's webhook integration sends (a custom
+    header `X-Reconciler-Token`, or `Authorization: Bearer`)."""
 
 
 class Role(StrEnum):
