@@ -33,9 +33,13 @@ class EventType(StrEnum):
     DECISION_RECORDED = "DecisionRecorded"
     DECISION_TAKEN = "DecisionTaken"  # the daemon chose an option (remediation, ...)
     DECISION_SETTLED = "DecisionSettled"  # what became of it (succeeded, failed, rejected...)
+    APPROVAL_REQUESTED = "ApprovalRequested"  # a run's step waits for a human's answer
     APPROVAL_ANSWERED = "ApprovalAnswered"  # someone approved or rejected a waiting step
     SETTINGS_CHANGED = "SettingsChanged"  # a served revision changed the repository's settings
     WEBHOOK_RECEIVED = "WebhookReceived"
+    INCIDENT_TRIGGERED = "IncidentTriggered"  # PagerDuty / Opsgenie reported a new incident
+    INCIDENT_ACKNOWLEDGED = "IncidentAcknowledged"
+    INCIDENT_RESOLVED = "IncidentResolved"
     RUN_UPDATED = "RunUpdated"
     SIMULATION_FINISHED = "SimulationFinished"  # a pull-request simulation ended (any way)
 

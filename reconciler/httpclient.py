@@ -15,6 +15,8 @@ they share one set of rules:
 - TLS trusts the system's certificate store (as the standard library does; `SSL_CERT_FILE`
   and `SSL_CERT_DIR` still apply), not httpx's bundled one, so a private CA the host trusts
   is trusted here too.
+- httpx's own log of each request (INFO, the full URL) is silenced: a URL may be a secret
+  itself (a Slack incoming-webhook URL) and the failures above say what went wrong.
 httpx is imported at the first request, so commands that never send one do not load it.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
+import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,6 +96,7 @@ def request(
     shows none of `secrets` (the credentials in `headers`)."""
     import httpx
 
+    _quiet_httpx()
     where = redact_text(f"{method} {url}")
     try:
         with httpx.Client(timeout=timeout, verify=_system_trust()) as client:
@@ -105,6 +109,11 @@ def request(
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         reason = redact_text(f"failed: {error}", secrets=secrets)
         raise HttpFailed(where=where, reason=reason) from None
+
+
+@functools.cache
+def _quiet_httpx() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @functools.cache

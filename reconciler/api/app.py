@@ -38,6 +38,7 @@ from reconciler.api import (
     cache,
     daemon_decisions,
     frontdoor,
+    incidents,
     metrics,
     openapi,
     runs,
@@ -219,6 +220,7 @@ def create_app(daemon: Daemon) -> Starlette:
         for action in ("sync", "suspend", "resume")
     ]
     hooks = [Route(f"/webhooks/{forge}", webhook(forge), methods=["POST"]) for forge in FORGES]
+    hooks += incidents.routes(daemon, note=_note, secret=_secret)
     extra = [
         *runs.routes(daemon),
         *daemon_decisions.routes(daemon.store),
@@ -230,6 +232,7 @@ def create_app(daemon: Daemon) -> Starlette:
             **runs.openapi_paths(),
             **daemon_decisions.openapi_paths(),
             **audit.openapi_paths(),
+            **incidents.openapi_paths(),
             **simulations.openapi_paths(),
         }
     )

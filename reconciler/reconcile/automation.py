@@ -34,7 +34,7 @@ from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.specs import runs, types
-from reconciler.store.base import RunKind, RunRecord, Store
+from reconciler.store.base import EventRecord, RunKind, RunRecord, Store
 
 log = logging.getLogger(__name__)
 METRICS_JOB = "workflow-metrics"
@@ -60,8 +60,10 @@ class Automation:
         runners: Mapping[str, SourceRunner],
         request_sync: Callable[[str | None], list[str]],
         prometheus: triggers.PrometheusSettings,
+        on_run_event: Callable[[EventRecord], None] | None = None,
     ) -> None:
         self.store, self.clock, self.bus, self.runners = store, clock, bus, runners
+        self.on_run_event = on_run_event
         self.prometheus = prometheus
         self._request_sync = request_sync
         self.catalog = Catalog(list(runners))
@@ -112,7 +114,9 @@ class Automation:
             vet=self.catalog.vet,
             decide=self.choices.decide,
         )
-        self.engine = Engine(store=self.store, clock=self.clock, services=services)
+        self.engine = Engine(
+            store=self.store, clock=self.clock, services=services, on_event=self.on_run_event
+        )
         self.remediator = Remediator(
             store=self.store,
             clock=self.clock,

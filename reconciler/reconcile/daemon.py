@@ -22,6 +22,8 @@ from datetime import timedelta
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event
+from reconciler.notify.notifier import Notifier
+from reconciler.notify.sender import Sender
 from reconciler.reconcile import eventlog
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
@@ -61,6 +63,13 @@ class Daemon:
         self.bus = Bus()
         self.bus.subscribe(self._record_event)
         self.bus.subscribe(eventlog.subscriber)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox_changed = asyncio.Event()
+        self.notifier = Notifier(
+            settings.notifications, store=self.store, clock=clock, wake=self._wake_sender
+        )
+        self.sender = Sender(settings.notifications, store=self.store, clock=clock)
+        self.bus.subscribe(self.notifier.on_event)
         self.scheduler = Scheduler()
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
@@ -93,6 +102,7 @@ class Daemon:
             runners=self.runners,
             request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
+            on_run_event=self.notifier.on_record,
         )
 
     def runner(self, name: str) -> SourceRunner:
@@ -115,11 +125,13 @@ class Daemon:
         return all(r.ready for r in self.runners.values())
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._close_interrupted_runs)
         await self.workflows.start()
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
+        tasks.append(asyncio.create_task(self.sender.run(stop, self._outbox_changed)))
         tasks += [
             asyncio.create_task(self._watch(r, stop))
             for r in self.runners.values()
@@ -221,6 +233,11 @@ class Daemon:
                     runner.trigger("git")
             except Exception:
                 log.exception("watching %s failed; relying on the interval", runner.config.path)
+
+    def _wake_sender(self) -> None:
+        """A notification was queued (on any thread): sweep the outbox now."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._outbox_changed.set)
 
     def _record_event(self, event: Event) -> None:
         self.store.append_event(

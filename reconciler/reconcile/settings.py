@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from reconciler.errors import Problem, ProblemsError
+from reconciler.notify.settings import NotificationSettings
 from reconciler.run.triggers import PrometheusSettings
 from reconciler.source.settings import SourceSettings
 from reconciler.specs import kinds, yamlio
@@ -82,6 +83,11 @@ class WebhookSettings(_Group):
     """Environment variable holding the GitHub webhook secret."""
     gitlab_token_env: str | None = None
     generic_token_env: str | None = None
+    pagerduty_secret_env: str | None = None
+    """Environment variable holding the PagerDuty v3 webhook subscription's signing secret."""
+    opsgenie_token_env: str | None = None
+    """Environment variable holding the token Opsgenie's webhook integration sends (a custom
+    header `X-Reconciler-Token`, or `Authorization: Bearer`)."""
 
 
 class Role(StrEnum):
@@ -203,6 +209,8 @@ class DaemonSettings(_Group):
     simulations: SimulationSettings = SimulationSettings()
     forges: ForgeSettings = ForgeSettings()
     audit: AuditSettings = AuditSettings()
+    notifications: NotificationSettings = NotificationSettings()
+    """Where events that need a human are sent (docs/notifications.md)."""
 
 
 def load(path: Path) -> DaemonSettings:

@@ -54,8 +54,12 @@ class Engine:
         rand: Callable[[], float] = random.random,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         progress: Callable[[str], None] | None = None,
+        on_event: Callable[[EventRecord], None] | None = None,
     ) -> None:
+        """`on_event` is called (on a worker thread) with each event the engine records,
+        after the store holds it: approvals asked, escalated and answered."""
         self.store, self.clock, self.new_id = store, clock, new_id
+        self.on_event = on_event
         self.recorder = Recorder(store)
         self.parts = workflow.Parts(
             recorder=self.recorder,
@@ -326,7 +330,12 @@ class Engine:
         event = EventRecord(
             at=self.clock.now(), type=type, object_key=f"run/{run_id}", message=message, data=data
         )
-        await asyncio.to_thread(self.store.append_event, event)
+        await asyncio.to_thread(self._append_event, event)
+
+    def _append_event(self, event: EventRecord) -> None:
+        self.store.append_event(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
 
 def _meta(run: RunRecord) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.errors import StalledError
+from reconciler.events import EventType
 from reconciler.run import dag, plans, recovery, retry
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import base
@@ -79,6 +80,7 @@ class Execution:
         order = dag.build(plan.steps).order
         self.labels = {n: f"[{i}/{len(order)}] {n}" for i, n in enumerate(order, start=1)}
         self._announced: set[str] = set()
+        self._requested: set[str] = set()  # steps whose approval request was recorded
 
     @property
     def states(self) -> dict[str, StepStatus]:
@@ -408,6 +410,7 @@ class Execution:
         future = self.approvals.setdefault(step, loop.create_future())
         self.waiting.add(step)
         await self._set_status(RunStatus.WAITING, error=f"waiting for approval of {step}")
+        await self._request_approval(step, ask)
         try:
             if timeout is None:
                 return await asyncio.shield(future)
@@ -425,6 +428,22 @@ class Execution:
                 self.asks.pop(step, None)
             if not self.waiting:
                 await self._set_status(RunStatus.RUNNING)
+
+    async def _request_approval(self, step: str, ask: base.Ask | None) -> None:
+        """Record `ApprovalRequested` once per step and execution (notifications chase it;
+        a restarted daemon asks again)."""
+        if step in self._requested:
+            return
+        self._requested.add(step)
+        spec = next((s for s in [*self.plan.steps, *self.plan.on_failure] if s.name == step), None)
+        approval = spec.approval if spec else None
+        approvers = list(ask.approvers) if ask else approval.approvers if approval else []
+        prompt = ask.prompt if ask else approval.message if approval else ""
+        await self.record_event(
+            type=EventType.APPROVAL_REQUESTED.value,
+            message=f"approval of {step} is waiting",
+            data={"run": self.header.id, "step": step, "approvers": approvers, "prompt": prompt},
+        )
 
     async def record_event(self, *, type: str, message: str, data: dict[str, Any]) -> None:
         await self.parts.record_event(run_id=self.header.id, type=type, message=message, data=data)

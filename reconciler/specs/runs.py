@@ -303,6 +303,28 @@ class ManualTrigger(models.Model):
     pass
 
 
+class IncidentTrigger(models.Model):
+    """Start when an incident tool reports a new incident that matches (docs/workflows.md,
+    "Incident triggers"); every condition given must hold."""
+
+    source: Literal["pagerduty", "opsgenie"] | None = Field(
+        default=None, description="the tool; unset: either"
+    )
+    service: list[str] = Field(
+        default_factory=list,
+        description="service names or ids (Opsgenie: the alert's entity); empty: any",
+    )
+    title: str | None = Field(
+        default=None, description="a regular expression searched in the title"
+    )
+    urgency: list[str] = Field(
+        default_factory=list,
+        description="PagerDuty `high` / `low`, Opsgenie `P1`..`P5`; empty: any",
+    )
+
+    _title = field_validator("title", mode="after")(_regex)
+
+
 class Trigger(models.Model):
     """What starts a workflow; each item has exactly one key."""
 
@@ -314,6 +336,7 @@ class Trigger(models.Model):
     anomaly: AnomalyTrigger | None = None
     violation: ViolationTrigger | None = None
     manual: ManualTrigger | None = None
+    incident: IncidentTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:

@@ -26,6 +26,7 @@ from reconciler.store.children import Children
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
 from reconciler.store.learners import Learners
+from reconciler.store.outbox import Outbox
 from reconciler.store.retention import RetentionReport
 
 
@@ -215,7 +216,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Protocol):
+class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:

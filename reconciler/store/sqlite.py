@@ -27,6 +27,7 @@ from reconciler.store.children_sql import ChildrenMixin
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.deliveries_sql import DeliveriesMixin
 from reconciler.store.learners_sql import LearnersMixin
+from reconciler.store.outbox_sql import OutboxMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
 _WRITE = "reconciler_write"
@@ -56,6 +57,7 @@ class SqliteStore(
     DeliveriesMixin,
     audit_sql.AuditLogMixin,
     LearnersMixin,
+    OutboxMixin,
 ):
     """`base.Store` in one SQLite file; see the module docstring."""
 

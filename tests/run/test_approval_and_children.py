@@ -102,8 +102,15 @@ def test_approval_times_out_after_escalating(store: sqlite.SqliteStore) -> None:
         RunStatus.FAILED,
         "step ok failed: no approval within 200ms; default: reject",
     )
-    [event] = store.events()
-    assert (event.type, event.object_key, event.data) == (
+    # Asked once, though the step waits twice (before and after escalating).
+    requested, escalated = store.events()
+    assert (requested.type, requested.object_key, requested.message, requested.data) == (
+        "ApprovalRequested",
+        f"run/{run.id}",
+        "approval of ok is waiting",
+        {"run": run.id, "step": "ok", "approvers": ["alice"], "prompt": "deploy?"},
+    )
+    assert (escalated.type, escalated.object_key, escalated.data) == (
         "ApprovalEscalated",
         f"run/{run.id}",
         {"step": "ok", "escalate": ["bob"], "message": "deploy?"},

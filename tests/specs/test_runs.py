@@ -154,7 +154,7 @@ def test_the_documented_runbook_validates() -> None:
             (
                 "spec.triggers.0",
                 "must have exactly one of: cron, interval, git, webhook, metric, anomaly,"
-                " violation, manual",
+                " violation, manual, incident",
             ),
         ),
         (
