@@ -5,7 +5,7 @@ block it and cost a transaction each. Writes are queued in order and a single wr
 drains the queue on a worker thread, folding everything queued for one run into one
 `update_run` (one transaction carrying the newest run fields and every step attempt
 written since). Order is kept: a write is committed no later than anything queued after
-it. Callers await the writes that must be durable before they go on (a step is recorded
+it. Callers await the writes that must be durable before they go on (every attempt is recorded
 `running` before it starts); the rest are queued without waiting.
 """
 

@@ -266,14 +266,15 @@ class Execution:
                 attempt=attempt,
                 started_at=self.parts.clock.now(),
             )
-            # Durable before it starts only where running it twice could do harm.
-            await self._record(record, wait=not recovery.rerunnable(step))
+            # Durable before it starts, so every execution has its attempt on record even
+            # when a kill cuts it off (a rerunnable step is then simply run again).
+            await self._record(record, wait=True)
             outputs, error, failure = await self._outcome(step, attempt)
         status = StepStatus.FAILED if failure else StepStatus.SUCCEEDED
         if self.abort is not None and error == self.abort:
             status = StepStatus.CANCELLED
-        # Durable before dependents start, for the same steps: else a crash right after
-        # would put a step that finished to a human again.
+        # Durable before dependents start where running it twice could do harm: else a
+        # crash right after would put a step that finished to a human again.
         await self._record(
             replace(
                 record,
