@@ -27,20 +27,13 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, engine, github, markdown
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
-from reconciler.store.base import (
-    RunKind,
-    RunRecord,
-    RunStatus,
-    SimulationRecord,
-    SimulationStatus,
-    StepRecord,
-    StepStatus,
-)
+from reconciler.store.base import SimulationRecord, SimulationStatus
 
 log = logging.getLogger(__name__)
 STORE_FILE = "reconciler.db"

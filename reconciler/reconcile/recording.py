@@ -24,7 +24,8 @@ from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassState
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
-from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
+from reconciler.runstate import RunKind, RunRecord, RunStatus
+from reconciler.store.base import ObjectStatus, Store
 
 _EVENT_OF = {
     resources.Result.APPLIED: EventType.RESOURCE_APPLIED,

@@ -23,17 +23,9 @@ from reconciler.events import EventType
 from reconciler.run import plans, recovery, steps, workflow
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import approval, base
+from reconciler.runstate import FINISHED, RunKind, RunRecord, RunStatus, StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import (
-    FINISHED,
-    EventRecord,
-    RunKind,
-    RunNotFound,
-    RunRecord,
-    RunStatus,
-    StepStatus,
-    Store,
-)
+from reconciler.store.base import EventRecord, RunNotFound, Store
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 

@@ -15,7 +15,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, Store
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
+from reconciler.store.base import Store
 
 log = logging.getLogger(__name__)
 

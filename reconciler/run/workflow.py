@@ -26,8 +26,8 @@ from reconciler.events import EventType
 from reconciler.run import dag, plans, recovery, retry
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import base
+from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.specs import runs, types
-from reconciler.store.base import RunRecord, RunStatus, StepRecord, StepStatus
 
 _WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
 CANCELLED = "cancelled"

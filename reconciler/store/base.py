@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from reconciler.conditions import Condition, ConditionStatus
 from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
 from reconciler.source.revision import Revision
 from reconciler.store.audit import AuditLog
 from reconciler.store.children import Children
@@ -29,41 +30,8 @@ from reconciler.store.learners import Learners
 from reconciler.store.outbox import Outbox
 from reconciler.store.retention import RetentionReport
 
-
-class RunKind(StrEnum):
-    RECONCILE = "reconcile"
-    WORKFLOW = "workflow"
-    RUNBOOK = "runbook"
-    REMEDIATION = "remediation"
-    OPTIMIZATION = "optimization"
-    SIMULATION = "simulation"
-
-
-class RunStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    WAITING = "waiting"  # for an approval, a wait step or a retry delay
-
-
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
 """Decision outcomes that make a (policy, resource key) pair a current violation."""
-
-FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
-"""Run statuses that never change again; only these runs are pruned by retention."""
-
-
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    WAITING = "waiting"
-    SKIPPED = "skipped"  # a dependency failed and the step is not `always`
-    INTERRUPTED = "interrupted"  # the daemon died during this attempt (finished_at: found so)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,33 +73,6 @@ class ObjectStatus:
     drift: Drift | None = None  # the latest drift, standing or corrected
     history: tuple[HistoryEntry, ...] = ()  # oldest first; the store keeps the newest N
     updated_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepRecord:
-    """One attempt of one step of a run; (run id, name, attempt) identifies it."""
-
-    name: str
-    status: StepStatus
-    attempt: int = 1
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    output: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunRecord:
-    id: str
-    kind: RunKind
-    name: str
-    trigger: str
-    revision: str | None
-    status: RunStatus
-    steps: tuple[StepRecord, ...] = ()  # in the order they were first written
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler import runstate
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.specs.models import Enforcement
@@ -133,7 +134,7 @@ def decision_from_row(row: Row) -> Decision:
     )
 
 
-def run_row(run: base.RunRecord) -> dict[str, Any]:
+def run_row(run: runstate.RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
         "kind": run.kind.value,
@@ -147,14 +148,14 @@ def run_row(run: base.RunRecord) -> dict[str, Any]:
     }
 
 
-def run_from_row(row: Row, steps: Sequence[base.StepRecord]) -> base.RunRecord:
-    return base.RunRecord(
+def run_from_row(row: Row, steps: Sequence[runstate.StepRecord]) -> runstate.RunRecord:
+    return runstate.RunRecord(
         id=row["id"],
-        kind=base.RunKind(row["kind"]),
+        kind=runstate.RunKind(row["kind"]),
         name=row["name"],
         trigger=row["trigger"],
         revision=row["revision"],
-        status=base.RunStatus(row["status"]),
+        status=runstate.RunStatus(row["status"]),
         steps=tuple(steps),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
@@ -162,7 +163,7 @@ def run_from_row(row: Row, steps: Sequence[base.StepRecord]) -> base.RunRecord:
     )
 
 
-def step_row(run_id: str, step: base.StepRecord) -> dict[str, Any]:
+def step_row(run_id: str, step: runstate.StepRecord) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "name": step.name,
@@ -175,10 +176,10 @@ def step_row(run_id: str, step: base.StepRecord) -> dict[str, Any]:
     }
 
 
-def step_from_row(row: Row) -> base.StepRecord:
-    return base.StepRecord(
+def step_from_row(row: Row) -> runstate.StepRecord:
+    return runstate.StepRecord(
         name=row["name"],
-        status=base.StepStatus(row["status"]),
+        status=runstate.StepStatus(row["status"]),
         attempt=row["attempt"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],

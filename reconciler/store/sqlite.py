@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
@@ -363,14 +364,14 @@ class SqliteStore(
 
     # runs
 
-    def create_run(self, run: base.RunRecord) -> None:
+    def create_run(self, run: runstate.RunRecord) -> None:
         with self._write() as conn:
             if self._run_exists(conn, run.id):
                 raise base.RunExists(run.id)
             conn.execute(sa.insert(schema.runs).values(rows.run_row(run)))
             self._upsert_steps(conn, run.id, run.steps)
 
-    def update_run(self, run: base.RunRecord) -> None:
+    def update_run(self, run: runstate.RunRecord) -> None:
         table = schema.runs
         with self._write() as conn:
             updated = conn.execute(
@@ -380,7 +381,7 @@ class SqliteStore(
                 raise base.RunNotFound(run.id)
             self._upsert_steps(conn, run.id, run.steps)
 
-    def update_step(self, run_id: str, step: base.StepRecord) -> None:
+    def update_step(self, run_id: str, step: runstate.StepRecord) -> None:
         with self._write() as conn:
             if not self._run_exists(conn, run_id):
                 raise base.RunNotFound(run_id)
@@ -392,7 +393,9 @@ class SqliteStore(
         return conn.execute(query).first() is not None
 
     @staticmethod
-    def _upsert_steps(conn: sa.Connection, run_id: str, steps: Iterable[base.StepRecord]) -> None:
+    def _upsert_steps(
+        conn: sa.Connection, run_id: str, steps: Iterable[runstate.StepRecord]
+    ) -> None:
         step_rows = [rows.step_row(run_id, step) for step in steps]
         if not step_rows:
             return
@@ -406,17 +409,17 @@ class SqliteStore(
             step_rows,
         )
 
-    def get_run(self, run_id: str) -> base.RunRecord | None:
+    def get_run(self, run_id: str) -> runstate.RunRecord | None:
         found = self._load_runs(sa.select(schema.runs).where(schema.runs.c.id == run_id))
         return found[0] if found else None
 
     def list_runs(
         self,
         *,
-        kind: base.RunKind | None = None,
-        status: base.RunStatus | None = None,
+        kind: runstate.RunKind | None = None,
+        status: runstate.RunStatus | None = None,
         limit: int = 100,
-    ) -> list[base.RunRecord]:
+    ) -> list[runstate.RunRecord]:
         table = schema.runs
         query = sa.select(table).order_by(table.c.seq.desc()).limit(limit)
         if kind is not None:
@@ -425,13 +428,13 @@ class SqliteStore(
             query = query.where(table.c.status == status.value)
         return self._load_runs(query)
 
-    def _load_runs(self, query: sa.Select[Any]) -> list[base.RunRecord]:
+    def _load_runs(self, query: sa.Select[Any]) -> list[runstate.RunRecord]:
         steps = schema.run_steps
         with self._read() as conn:
             run_rows = conn.execute(query).mappings().all()
             ids = [r["id"] for r in run_rows]
             step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
-            by_run: dict[str, list[base.StepRecord]] = {run_id: [] for run_id in ids}
+            by_run: dict[str, list[runstate.StepRecord]] = {run_id: [] for run_id in ids}
             for r in conn.execute(step_query):
                 by_run[r.run_id].append(rows.step_from_row(r._mapping))
         return [rows.run_from_row(r, by_run[r["id"]]) for r in run_rows]
@@ -656,7 +659,7 @@ def _prune_runs(conn: sa.Connection, *, keep: int, before: datetime) -> int:
     return _prune_finished(
         conn,
         table=table,
-        statuses=base.FINISHED,
+        statuses=runstate.FINISHED,
         began=table.c.started_at,
         keep=keep,
         before=before,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reconciler import runstate
 from reconciler.conditions import Condition, ConditionStatus
 from reconciler.policy.decisions import Action, Decision, Outcome, ResourceRef
 from reconciler.source.revision import Revision
@@ -115,9 +116,9 @@ def step(
     name: str,
     *,
     attempt: int = 1,
-    status: base.StepStatus = base.StepStatus.SUCCEEDED,
+    status: runstate.StepStatus = runstate.StepStatus.SUCCEEDED,
     **changes: Any,
-) -> base.StepRecord:
+) -> runstate.StepRecord:
     fields: dict[str, Any] = dict(
         name=name,
         status=status,
@@ -128,16 +129,16 @@ def step(
         error=None,
     )
     fields.update(changes)
-    return base.StepRecord(**fields)
+    return runstate.StepRecord(**fields)
 
 
 def run(
     run_id: str,
     *,
-    kind: base.RunKind = base.RunKind.WORKFLOW,
-    status: base.RunStatus = base.RunStatus.RUNNING,
+    kind: runstate.RunKind = runstate.RunKind.WORKFLOW,
+    status: runstate.RunStatus = runstate.RunStatus.RUNNING,
     **changes: Any,
-) -> base.RunRecord:
+) -> runstate.RunRecord:
     fields: dict[str, Any] = dict(
         id=run_id,
         kind=kind,
@@ -151,7 +152,7 @@ def run(
         error=None,
     )
     fields.update(changes)
-    return base.RunRecord(**fields)
+    return runstate.RunRecord(**fields)
 
 
 def event(type_: str = "ReconcileSucceeded", *, seconds: float = 0) -> base.EventRecord:

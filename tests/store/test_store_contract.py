@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 import store_factories as f
 
+from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Action, Outcome
 from reconciler.store import base
@@ -180,7 +181,7 @@ def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> N
         "r1",
         steps=(
             f.step("b"),
-            f.step("a", status=base.StepStatus.RUNNING, finished_at=None, output={}),
+            f.step("a", status=runstate.StepStatus.RUNNING, finished_at=None, output={}),
         ),
     )
     store.create_run(run)
@@ -198,9 +199,9 @@ def test_creating_a_run_twice_is_refused_and_keeps_the_first(store: base.Store) 
 
 def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
     store.create_run(f.run("r1"))
-    running = f.step("archive", status=base.StepStatus.RUNNING, finished_at=None)
+    running = f.step("archive", status=runstate.StepStatus.RUNNING, finished_at=None)
     done = f.step("archive")
-    retry = f.step("archive", attempt=2, status=base.StepStatus.FAILED, error="exit 2")
+    retry = f.step("archive", attempt=2, status=runstate.StepStatus.FAILED, error="exit 2")
     for step in (running, running, done, done, retry, retry):
         store.update_step("r1", step)
     stored = store.get_run("r1")
@@ -209,14 +210,14 @@ def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
 
 
 def test_update_run_overwrites_fields_and_upserts_its_steps(store: base.Store) -> None:
-    store.create_run(f.run("r1", steps=(f.step("a", status=base.StepStatus.RUNNING),)))
+    store.create_run(f.run("r1", steps=(f.step("a", status=runstate.StepStatus.RUNNING),)))
     store.update_step("r1", f.step("b"))
     finished = f.run(
         "r1",
-        status=base.RunStatus.FAILED,
+        status=runstate.RunStatus.FAILED,
         finished_at=f.at(9),
         error="a failed",
-        steps=(f.step("a", status=base.StepStatus.FAILED, error="boom"),),
+        steps=(f.step("a", status=runstate.StepStatus.FAILED, error="boom"),),
     )
     store.update_run(finished)
     store.update_run(finished)
@@ -233,16 +234,16 @@ def test_updates_of_an_unknown_run_are_refused(store: base.Store) -> None:
 
 
 def test_list_runs_newest_first_filtered_by_kind_and_status(store: base.Store) -> None:
-    store.create_run(f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),)))
-    store.create_run(f.run("r2", status=base.RunStatus.SUCCEEDED))
-    store.create_run(f.run("r3", status=base.RunStatus.WAITING))
+    store.create_run(f.run("r1", kind=runstate.RunKind.RUNBOOK, steps=(f.step("x"),)))
+    store.create_run(f.run("r2", status=runstate.RunStatus.SUCCEEDED))
+    store.create_run(f.run("r3", status=runstate.RunStatus.WAITING))
     assert [r.id for r in store.list_runs()] == ["r3", "r2", "r1"]
     assert [r.id for r in store.list_runs(limit=2)] == ["r3", "r2"]
-    assert store.list_runs(kind=base.RunKind.RUNBOOK) == [
-        f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),))
+    assert store.list_runs(kind=runstate.RunKind.RUNBOOK) == [
+        f.run("r1", kind=runstate.RunKind.RUNBOOK, steps=(f.step("x"),))
     ]
-    assert [r.id for r in store.list_runs(status=base.RunStatus.WAITING)] == ["r3"]
-    assert store.list_runs(kind=base.RunKind.SIMULATION) == []
+    assert [r.id for r in store.list_runs(status=runstate.RunStatus.WAITING)] == ["r3"]
+    assert store.list_runs(kind=runstate.RunKind.SIMULATION) == []
 
 
 def test_events_get_growing_ids_and_are_paged_by_id(store: base.Store) -> None:

@@ -237,7 +237,7 @@ def _kill_while_writing(path: Path, prefix: str, *, rng: random.Random) -> list[
 
 
 def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> None:
-    from reconciler.store.base import RunStatus, StepStatus
+    from reconciler.runstate import RunStatus, StepStatus
 
     path, rng, committed = tmp_path / "state.db", random.Random(7), []
     for round_ in range(3):

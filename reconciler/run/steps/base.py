@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import runs
-from reconciler.store.base import RunKind, RunRecord
 
 Sleep = Callable[[float], Awaitable[None]]
 
