@@ -28,7 +28,7 @@ from reconciler.run import plans, recovery, workflow
 from reconciler.run.engine import ApprovalRefused, Engine
 from reconciler.run.steps.base import Ask
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
-from reconciler.store.base import RunNotFound
+from reconciler.store.interfaces import RunNotFound
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")

@@ -33,7 +33,7 @@ from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
-from reconciler.store.base import SimulationRecord, SimulationStatus
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 
 log = logging.getLogger(__name__)
 STORE_FILE = "reconciler.db"

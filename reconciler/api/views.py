@@ -11,7 +11,7 @@ from reconciler.conditions import Condition
 from reconciler.reconcile.effective import Effective, Setting
 from reconciler.reconcile.runner import SourceState
 from reconciler.runstate import RunRecord
-from reconciler.store.base import Drift, EventRecord, ObjectStatus
+from reconciler.store.interfaces import Drift, EventRecord, ObjectStatus
 
 
 def when(value: datetime | None) -> str | None:

@@ -35,7 +35,7 @@ from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import runs, types
-from reconciler.store.base import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store
 
 log = logging.getLogger(__name__)
 METRICS_JOB = "workflow-metrics"

@@ -27,7 +27,7 @@ from reconciler.run.steps import base
 from reconciler.runstate import RunRecord, RunStatus
 from reconciler.specs import runs
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 
 TYPE = "workflow"
 Scorer = Callable[[rego.RegoEngine | None, DecisionSettings], DecisionRecord]

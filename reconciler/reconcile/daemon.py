@@ -33,7 +33,7 @@ from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
 from reconciler.specs.types import seconds
 from reconciler.store import anchors
-from reconciler.store.base import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store
 from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)

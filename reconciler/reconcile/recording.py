@@ -25,7 +25,7 @@ from reconciler.reconcile.passes import PassState
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
 from reconciler.runstate import RunKind, RunRecord, RunStatus
-from reconciler.store.base import ObjectStatus, Store
+from reconciler.store.interfaces import ObjectStatus, Store
 
 _EVENT_OF = {
     resources.Result.APPLIED: EventType.RESOURCE_APPLIED,

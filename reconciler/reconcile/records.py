@@ -28,7 +28,7 @@ from reconciler.reconcile.resources import Outcome, Result
 from reconciler.reconcile.results import PassResult
 from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import Drift, HistoryEntry, ObjectStatus
+from reconciler.store.interfaces import Drift, HistoryEntry, ObjectStatus
 
 HISTORY = 20
 # Results at which the revision was tried on the object (the others stopped before trying).

@@ -35,7 +35,7 @@ from reconciler.reconcile import remediation
 from reconciler.runstate import RunRecord, RunStatus
 from reconciler.specs import models, runs, types
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 
 log = logging.getLogger(__name__)
 TYPE = "remediation"

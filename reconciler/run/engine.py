@@ -25,7 +25,7 @@ from reconciler.run.recorder import Recorder
 from reconciler.run.steps import approval, base
 from reconciler.runstate import FINISHED, RunKind, RunRecord, RunStatus, StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import EventRecord, RunNotFound, Store
+from reconciler.store.interfaces import EventRecord, RunNotFound, Store
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from reconciler.store import audit, codec, schema
-from reconciler.store.base import EventRecord
+from reconciler.store.interfaces import EventRecord
 
 table = sa.Table(
     "audit_log",

@@ -14,7 +14,7 @@ from reconciler import runstate
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.specs.models import Enforcement
-from reconciler.store import base, codec
+from reconciler.store import codec, interfaces
 
 Row = Mapping[Any, Any]
 
@@ -44,7 +44,7 @@ def revision_from_row(row: Row) -> Revision:
     )
 
 
-def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, Any]:
+def status_row(status: interfaces.ObjectStatus, *, history_limit: int) -> dict[str, Any]:
     history = status.history[-history_limit:] if history_limit else ()
     return {
         "key": status.key,
@@ -64,8 +64,8 @@ def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, An
     }
 
 
-def status_from_row(row: Row) -> base.ObjectStatus:
-    return base.ObjectStatus(
+def status_from_row(row: Row) -> interfaces.ObjectStatus:
+    return interfaces.ObjectStatus(
         key=row["key"],
         kind=row["kind"],
         namespace=row["namespace"],
@@ -83,7 +83,7 @@ def status_from_row(row: Row) -> base.ObjectStatus:
     )
 
 
-def condition_rows(status: base.ObjectStatus) -> list[dict[str, Any]]:
+def condition_rows(status: interfaces.ObjectStatus) -> list[dict[str, Any]]:
     return [
         {"key": status.key, "type": c.type, "status": c.status.value} for c in status.conditions
     ]
@@ -188,7 +188,7 @@ def step_from_row(row: Row) -> runstate.StepRecord:
     )
 
 
-def event_row(event: base.EventRecord) -> dict[str, Any]:
+def event_row(event: interfaces.EventRecord) -> dict[str, Any]:
     return {
         "at": codec.utc(event.at),
         "type": event.type,
@@ -198,8 +198,8 @@ def event_row(event: base.EventRecord) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: Row) -> base.EventRecord:
-    return base.EventRecord(
+def event_from_row(row: Row) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         id=row["id"],
         at=row["at"],
         type=row["type"],
@@ -209,7 +209,7 @@ def event_from_row(row: Row) -> base.EventRecord:
     )
 
 
-def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
+def simulation_row(simulation: interfaces.SimulationRecord) -> dict[str, Any]:
     return {
         "id": simulation.id,
         "source": simulation.source,
@@ -229,15 +229,15 @@ def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
     }
 
 
-def simulation_from_row(row: Row) -> base.SimulationRecord:
-    return base.SimulationRecord(
+def simulation_from_row(row: Row) -> interfaces.SimulationRecord:
+    return interfaces.SimulationRecord(
         id=row["id"],
         source=row["source"],
         forge=row["forge"],
         number=row["number"],
         base=row["base"],
         head=row["head"],
-        status=base.SimulationStatus(row["status"]),
+        status=interfaces.SimulationStatus(row["status"]),
         blocked=row["blocked"],
         conclusion=row["conclusion"],
         summary=row["summary"],

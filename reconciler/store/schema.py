@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.store import base, codec
+from reconciler.store import codec, interfaces
 
 BASELINE = 1
 """The version `create_all` produces when `MIGRATIONS` is empty."""
@@ -289,7 +289,7 @@ def upgrade(connection: sa.Connection, *, migrations: Sequence[Migration], where
         connection.execute(sa.insert(schema_version).values(version=head))
         return head
     if version > head:
-        raise base.SchemaVersionError(
+        raise interfaces.SchemaVersionError(
             f"{where}: database schema version {version} is newer than this reconciler"
             f" supports ({head}); open it with a newer reconciler"
         )

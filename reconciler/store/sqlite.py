@@ -23,7 +23,7 @@ from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
-from reconciler.store import audit_sql, base, codec, rows, schema
+from reconciler.store import audit_sql, codec, interfaces, rows, schema
 from reconciler.store.children_sql import ChildrenMixin
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.deliveries_sql import DeliveriesMixin
@@ -97,7 +97,7 @@ class SqliteStore(
             # database"; constraint and programming errors are bugs and stay what they are.
             if type(exc) not in (sa.exc.OperationalError, sa.exc.DatabaseError):
                 raise
-            raise base.StoreUnavailable(
+            raise interfaces.StoreUnavailable(
                 f"{self.path}: cannot {doing} the database: {exc.orig}"
             ) from exc
 
@@ -114,7 +114,7 @@ class SqliteStore(
 
     def _connect(self) -> sa.Connection:
         if self._closed:
-            raise base.StoreError(f"{self.path}: the store is closed")
+            raise interfaces.StoreError(f"{self.path}: the store is closed")
         return self._engine.connect()
 
     def close(self) -> None:
@@ -150,7 +150,7 @@ class SqliteStore(
 
     # object status
 
-    def put_status(self, status: base.ObjectStatus) -> None:
+    def put_status(self, status: interfaces.ObjectStatus) -> None:
         row = rows.status_row(status, history_limit=self.retention.history_per_object)
         upsert = sqlite_insert(schema.object_status).values(row)
         upsert = upsert.on_conflict_do_update(
@@ -163,7 +163,7 @@ class SqliteStore(
             if status.conditions:
                 conn.execute(sa.insert(conditions), rows.condition_rows(status))
 
-    def put_statuses(self, statuses: Iterable[base.ObjectStatus]) -> int:
+    def put_statuses(self, statuses: Iterable[interfaces.ObjectStatus]) -> int:
         chosen = {s.key: s for s in statuses}  # the last one of a key wins, as with put_status
         if not chosen:
             return 0
@@ -184,7 +184,7 @@ class SqliteStore(
                 conn.execute(sa.insert(conditions), condition_rows)
         return len(chosen)
 
-    def get_status(self, key: str) -> base.ObjectStatus | None:
+    def get_status(self, key: str) -> interfaces.ObjectStatus | None:
         table = schema.object_status
         with self._read() as conn:
             row = conn.execute(sa.select(table).where(table.c.key == key)).first()
@@ -196,7 +196,7 @@ class SqliteStore(
         source: str | None = None,
         condition: str | None = None,
         condition_status: ConditionStatus = ConditionStatus.TRUE,
-    ) -> list[base.ObjectStatus]:
+    ) -> list[interfaces.ObjectStatus]:
         table, conditions = schema.object_status, schema.object_conditions
         query = sa.select(table).order_by(table.c.key)
         if source is not None:
@@ -268,7 +268,9 @@ class SqliteStore(
         with self._read() as conn:
             return [rows.decision_from_row(r) for r in conn.execute(query).mappings().all()]
 
-    def decision_counts(self, *, since: datetime, bucket: timedelta) -> list[base.DecisionCount]:
+    def decision_counts(
+        self, *, since: datetime, bucket: timedelta
+    ) -> list[interfaces.DecisionCount]:
         width = int(bucket.total_seconds())
         if width < 1:
             raise ValueError(f"bucket must be at least one second, got {bucket}")
@@ -285,7 +287,7 @@ class SqliteStore(
         with self._read() as conn:
             found = conn.execute(query).all()
         return [
-            base.DecisionCount(
+            interfaces.DecisionCount(
                 policy=r.policy,
                 outcome=Outcome(r.outcome),
                 bucket_start=start + r.bucket * bucket,
@@ -349,7 +351,7 @@ class SqliteStore(
 
     def violations(self, *, policy: str | None = None, key: str | None = None) -> list[Decision]:
         table = schema.current_decisions
-        outcomes = sorted(o.value for o in base.VIOLATION_OUTCOMES)
+        outcomes = sorted(o.value for o in interfaces.VIOLATION_OUTCOMES)
         query = (
             sa.select(table)
             .where(table.c.outcome.in_(outcomes))
@@ -367,7 +369,7 @@ class SqliteStore(
     def create_run(self, run: runstate.RunRecord) -> None:
         with self._write() as conn:
             if self._run_exists(conn, run.id):
-                raise base.RunExists(run.id)
+                raise interfaces.RunExists(run.id)
             conn.execute(sa.insert(schema.runs).values(rows.run_row(run)))
             self._upsert_steps(conn, run.id, run.steps)
 
@@ -378,13 +380,13 @@ class SqliteStore(
                 sa.update(table).where(table.c.id == run.id).values(rows.run_row(run))
             )
             if updated.rowcount == 0:
-                raise base.RunNotFound(run.id)
+                raise interfaces.RunNotFound(run.id)
             self._upsert_steps(conn, run.id, run.steps)
 
     def update_step(self, run_id: str, step: runstate.StepRecord) -> None:
         with self._write() as conn:
             if not self._run_exists(conn, run_id):
-                raise base.RunNotFound(run_id)
+                raise interfaces.RunNotFound(run_id)
             self._upsert_steps(conn, run_id, (step,))
 
     @staticmethod
@@ -441,7 +443,7 @@ class SqliteStore(
 
     # simulations
 
-    def put_simulation(self, simulation: base.SimulationRecord) -> None:
+    def put_simulation(self, simulation: interfaces.SimulationRecord) -> None:
         row = rows.simulation_row(simulation)
         upsert = sqlite_insert(schema.simulations).values(row)
         upsert = upsert.on_conflict_do_update(
@@ -450,7 +452,7 @@ class SqliteStore(
         with self._write() as conn:
             conn.execute(upsert)
 
-    def get_simulation(self, simulation_id: str) -> base.SimulationRecord | None:
+    def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
         table = schema.simulations
         with self._read() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == simulation_id)).first()
@@ -461,9 +463,9 @@ class SqliteStore(
         *,
         source: str | None = None,
         number: int | None = None,
-        status: base.SimulationStatus | None = None,
+        status: interfaces.SimulationStatus | None = None,
         limit: int = 100,
-    ) -> list[base.SimulationRecord]:
+    ) -> list[interfaces.SimulationRecord]:
         table = schema.simulations
         query = (
             sa.select(table).order_by(table.c.created_at.desc(), table.c.seq.desc()).limit(limit)
@@ -484,7 +486,7 @@ class SqliteStore(
         )
         query = (
             sa.select(table.c.seq, size)
-            .where(table.c.status.in_([s.value for s in base.SIMULATION_FINISHED]))
+            .where(table.c.status.in_([s.value for s in interfaces.SIMULATION_FINISHED]))
             .where(table.c.report.is_not(None) | (table.c.markdown != sa.literal("[]")))
             .order_by(table.c.created_at.desc(), table.c.seq.desc())
         )
@@ -504,13 +506,13 @@ class SqliteStore(
 
     # events
 
-    def append_event(self, event: base.EventRecord) -> base.EventRecord:
+    def append_event(self, event: interfaces.EventRecord) -> interfaces.EventRecord:
         row = rows.event_row(event)
         with self._write() as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
             audit_sql.append(conn, event)  # same transaction: an audited event is chained
-        return base.EventRecord(
+        return interfaces.EventRecord(
             id=event_id,
             at=codec.utc(event.at),
             type=event.type,
@@ -519,7 +521,7 @@ class SqliteStore(
             data=dict(event.data),
         )
 
-    def events(self, *, since_id: int = 0, limit: int = 100) -> list[base.EventRecord]:
+    def events(self, *, since_id: int = 0, limit: int = 100) -> list[interfaces.EventRecord]:
         table = schema.events
         query = sa.select(table).where(table.c.id > since_id).order_by(table.c.id).limit(limit)
         with self._read() as conn:
@@ -649,7 +651,7 @@ def _prune_log(conn: sa.Connection, *, table: sa.Table, keep: int, before: datet
 def _prune_settled(conn: sa.Connection, *, before: datetime) -> None:
     """Forget old latest-decisions that are not violations: their absence says the same."""
     table = schema.current_decisions
-    outcomes = sorted(o.value for o in base.VIOLATION_OUTCOMES)
+    outcomes = sorted(o.value for o in interfaces.VIOLATION_OUTCOMES)
     conn.execute(sa.delete(table).where(table.c.at < before, table.c.outcome.not_in(outcomes)))
 
 
@@ -672,7 +674,7 @@ def _prune_simulations(conn: sa.Connection, *, keep: int, before: datetime) -> i
     return _prune_finished(
         conn,
         table=table,
-        statuses=base.SIMULATION_FINISHED,
+        statuses=interfaces.SIMULATION_FINISHED,
         began=table.c.created_at,
         keep=keep,
         before=before,

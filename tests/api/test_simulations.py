@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.events import EventType
 from reconciler.runstate import RunKind, RunStatus
-from reconciler.store.base import SimulationStatus
+from reconciler.store.interfaces import SimulationStatus
 from tests.api import forge_server, live, prs
 from tests.api.prs import PrRepo
 

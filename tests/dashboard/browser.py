@@ -17,7 +17,7 @@ from reconciler.decide.history import MemoryHistory
 from reconciler.decide.records import Context, Option
 from reconciler.policy.engine import RegoEngine
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store import base
+from reconciler.store import interfaces
 from tests.api import live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ class Site:
         return r.json()
 
 
-def seed_workflow_run(store: base.Store) -> None:
+def seed_workflow_run(store: interfaces.Store) -> None:
     """A workflow run as the workflow engine writes one: a DAG, a retried step, and an
     approval step waiting for a human."""
     t0 = datetime.now(UTC) - timedelta(minutes=5)
@@ -113,7 +113,7 @@ def seed_workflow_run(store: base.Store) -> None:
     )
 
 
-def seed_decision(store: base.Store) -> None:
+def seed_decision(store: interfaces.Store) -> None:
     """A remediation decision as the daemon takes one: scored by a repository rule (real
     regorus) and two recorded outcomes, waiting for an operator, started by the workflow run."""
     engine = RegoEngine()

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from reconciler import runstate
-from reconciler.store import base
+from reconciler.store import interfaces
 from tests import gitrepo
 from tests.api import live
 from tests.dashboard.browser import (
@@ -75,7 +75,7 @@ SEEDED_KINDS = (
 )
 
 
-def _seed(store: base.Store) -> None:
+def _seed(store: interfaces.Store) -> None:
     """Runs of the kinds a short test cannot start for real, an event about the child run,
     and events about a run and an object the store no longer has (pruned and deleted)."""
     seed_workflow_run(store)
@@ -110,7 +110,9 @@ def _seed(store: base.Store) -> None:
         ("File//gone", "ResourceDeleted", "gone"),
     ):
         store.append_event(
-            base.EventRecord(at=datetime.now(UTC), type=type_, object_key=key, message=message)
+            interfaces.EventRecord(
+                at=datetime.now(UTC), type=type_, object_key=key, message=message
+            )
         )
 
 

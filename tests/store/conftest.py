@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.store import base, sqlite
+from reconciler.store import interfaces, sqlite
 from reconciler.store.retention import RetentionSettings
 
-Opener = Callable[..., base.Store]
+Opener = Callable[..., interfaces.Store]
 
 
 @pytest.fixture(params=["sqlite"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    opened: list[base.Store] = []
+    opened: list[interfaces.Store] = []
 
-    def opener(retention: RetentionSettings | None = None) -> base.Store:
+    def opener(retention: RetentionSettings | None = None) -> interfaces.Store:
         store = sqlite.SqliteStore(
             tmp_path / "state.db", retention=retention or RetentionSettings()
         )
@@ -31,5 +31,5 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 
 
 @pytest.fixture
-def store(open_store: Opener) -> base.Store:
+def store(open_store: Opener) -> interfaces.Store:
     return open_store()

@@ -11,7 +11,7 @@ import pytest
 import store_factories as f
 
 from reconciler.errors import SourceError
-from reconciler.store import anchors, audit, base
+from reconciler.store import anchors, audit, interfaces
 from tests import gitrepo
 
 
@@ -23,13 +23,13 @@ def vault(tmp_path: Path) -> Path:
     return path
 
 
-def applied(n: int) -> base.EventRecord:
-    return base.EventRecord(
+def applied(n: int) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         at=f.at(n), type="ResourceApplied", object_key=f"File//r{n}", data={"n": n}
     )
 
 
-def test_the_head_is_committed_once_per_move(store: base.Store, vault: Path) -> None:
+def test_the_head_is_committed_once_per_move(store: interfaces.Store, vault: Path) -> None:
     assert anchors.anchor(store, vault, at=f.at(0)) is None  # nothing to anchor yet
     for n in range(3):
         store.append_event(applied(n))
@@ -50,7 +50,9 @@ def test_the_head_is_committed_once_per_move(store: base.Store, vault: Path) -> 
     assert anchors.check(store, anchors.read(vault), head_seq=4) is None
 
 
-def test_entries_cut_off_the_end_are_found(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_entries_cut_off_the_end_are_found(
+    store: interfaces.Store, vault: Path, tmp_path: Path
+) -> None:
     for n in range(4):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
@@ -66,7 +68,7 @@ def test_entries_cut_off_the_end_are_found(store: base.Store, vault: Path, tmp_p
     )
 
 
-def test_a_recomputed_chain_is_found(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tmp_path: Path) -> None:
     for n in range(3):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
@@ -102,14 +104,16 @@ def test_a_recomputed_chain_is_found(store: base.Store, vault: Path, tmp_path: P
     )
 
 
-def test_a_broken_chain_is_not_anchored(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_a_broken_chain_is_not_anchored(
+    store: interfaces.Store, vault: Path, tmp_path: Path
+) -> None:
     for n in range(2):
         store.append_event(applied(n))
     with sqlite3.connect(tmp_path / "state.db") as conn:
         conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
     conn.close()
     edited = store.audit_entries()[0].id
-    with pytest.raises(base.StoreError) as refused:
+    with pytest.raises(interfaces.StoreError) as refused:
         anchors.anchor(store, vault, at=f.at(10))
     assert str(refused.value) == (
         f"audit log not anchored: entry 1 (id {edited}) was edited: its fields do not match "
@@ -118,7 +122,7 @@ def test_a_broken_chain_is_not_anchored(store: base.Store, vault: Path, tmp_path
     assert anchors.read(vault) == []
 
 
-def test_a_missing_repository_is_named(store: base.Store, tmp_path: Path) -> None:
+def test_a_missing_repository_is_named(store: interfaces.Store, tmp_path: Path) -> None:
     store.append_event(applied(0))
     with pytest.raises(SourceError) as refused:
         anchors.anchor(store, tmp_path / "nope", at=f.at(10))

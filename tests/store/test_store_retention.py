@@ -9,14 +9,14 @@ import store_factories as f
 
 from reconciler import runstate
 from reconciler.policy.decisions import Outcome
-from reconciler.store import base
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
-Opener = Callable[..., base.Store]
+Opener = Callable[..., interfaces.Store]
 NOW = f.at(10_000)
 
 
-def test_an_empty_store_prunes_nothing(store: base.Store) -> None:
+def test_an_empty_store_prunes_nothing(store: interfaces.Store) -> None:
     assert store.apply_retention(now=NOW) == RetentionReport()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import store_factories as f
 
-from reconciler.store import base, schema, sqlite
+from reconciler.store import interfaces, schema, sqlite
 from reconciler.store.retention import RetentionSettings
 
 HERE = Path(__file__).resolve().parent
@@ -157,7 +157,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schema_version SET version = 7")
-    with pytest.raises(base.SchemaVersionError) as raised:
+    with pytest.raises(interfaces.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
         f"{path}: database schema version 7 is newer than this reconciler supports (4);"

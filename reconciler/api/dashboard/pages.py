@@ -21,7 +21,7 @@ from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
 from reconciler.run import plans
 from reconciler.runstate import RunKind, RunRecord
-from reconciler.store.base import VIOLATION_OUTCOMES
+from reconciler.store.interfaces import VIOLATION_OUTCOMES
 
 WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedelta(days=1)}
 """Trend windows of the policies page and the width of one bar in each."""
