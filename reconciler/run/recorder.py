@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
-from reconciler.store.interfaces import Store
+from reconciler.store.interfaces import Runs
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class _Batch:
 
 
 class Recorder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Runs) -> None:
         self.store = store
         self._queue: list[_Write] = []
         self._wake = asyncio.Event()

@@ -1,12 +1,13 @@
-"""The store interface every backend implements, and the records it keeps.
+"""The store's interfaces, one protocol per role, and the records they keep.
 
-The daemon persists six things: the revisions each source went through, one `ObjectStatus`
-per managed object (Flux-style), the decision log, runs with their steps, an event feed, and
-the reports of pull-request simulations.
-`Store` names what the daemon may ask of them and nothing about how they are kept, so
-SQLite (the default) and a later PostgreSQL backend pass the same contract suite. Every
-method is one transaction: a reader never sees half of a write. Timestamps are
-timezone-aware; naive ones are refused with `ValueError` rather than guessed at.
+The daemon persists: the revisions each source went through (`Revisions`), one
+`ObjectStatus` per managed object (`Statuses`), the decision log (`DecisionLog`), runs with
+their steps (`Runs`), pull-request simulations (`Simulations`), an event feed (`Events`), and
+the store's own upkeep (`Upkeep`); the audit log, outbox and the other role modules beside
+this one add theirs. `Store` is their union. They name what the daemon may ask and nothing
+about how it is kept, so SQLite (the default) and a later PostgreSQL backend pass the same
+contract suite. Every method is one transaction: a reader never sees half of a write.
+Timestamps are timezone-aware; naive ones are refused with `ValueError` rather than guessed.
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, Protocol):
-    """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
+class Revisions(Protocol):
+    """The revisions each source went through."""
 
     def record_revision(self, source: str, revision: Revision) -> None:
         """Remember that `source` reached `revision`; recording it again makes it the newest."""
@@ -167,6 +168,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
     def revisions(self, source: str, limit: int = 20) -> list[Revision]:
         """The revisions `source` went through, newest first."""
         ...
+
+
+class Statuses(Protocol):
+    """One `ObjectStatus` per managed object, Flux-style."""
 
     def put_status(self, status: ObjectStatus) -> None:
         """Replace the status of `status.key`, keeping only the newest history entries."""
@@ -194,6 +199,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
         The decision log keeps its past decisions. Returns whether a status existed.
         """
         ...
+
+
+class DecisionLog(Protocol):
+    """The decision log, the inputs its decisions were made on, and the current violations."""
 
     def append_decisions(
         self,
@@ -255,6 +264,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
         """
         ...
 
+
+class Runs(Protocol):
+    """Runs of every kind with their step attempts (records in `reconciler.runstate`)."""
+
     def create_run(self, run: RunRecord) -> None:
         """Insert a run and its steps; `RunExists` if the id is taken."""
         ...
@@ -279,6 +292,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
         """Runs, the most recently created first."""
         ...
 
+
+class Simulations(Protocol):
+    """Pull-request simulations and their reports."""
+
     def put_simulation(self, simulation: SimulationRecord) -> None:
         """Insert or replace the simulation `simulation.id`."""
         ...
@@ -302,6 +319,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
         dropped."""
         ...
 
+
+class Events(Protocol):
+    """The event feed (and, through it, the audit log's chain)."""
+
     def append_event(self, event: EventRecord) -> EventRecord:
         """Append to the feed; returns the event with its id. An event of an audited type
         (`audit.audited`) is chained onto the audit log in the same transaction."""
@@ -310,6 +331,10 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
     def events(self, *, since_id: int = 0, limit: int = 100) -> list[EventRecord]:
         """Events with an id above `since_id`, oldest first."""
         ...
+
+
+class Upkeep(Protocol):
+    """Retention, the liveness probe and closing."""
 
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         """Prune by age and count as the retention settings say; returns what was removed."""
@@ -320,3 +345,24 @@ class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, P
         ...
 
     def close(self) -> None: ...
+
+
+class Store(
+    Revisions,
+    Statuses,
+    DecisionLog,
+    Runs,
+    Simulations,
+    Events,
+    Upkeep,
+    Children,
+    DaemonDecisions,
+    Deliveries,
+    AuditLog,
+    Learners,
+    Outbox,
+    Protocol,
+):
+    """Persistence for the daemon: the union of the role protocols above and of the store's
+    role modules. Every method is one transaction; all are thread-safe. A part that needs
+    one role takes that protocol, so a backend or a test sees what it really uses."""
