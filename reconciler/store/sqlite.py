@@ -23,13 +23,14 @@ from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.source.revision import Revision
-from reconciler.store import audit_sql, codec, interfaces, rows, schema
-from reconciler.store.children_sql import ChildrenMixin
-from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
-from reconciler.store.deliveries_sql import DeliveriesMixin
-from reconciler.store.learners_sql import LearnersMixin
-from reconciler.store.outbox_sql import OutboxMixin
+from reconciler.store import codec, interfaces
 from reconciler.store.retention import RetentionReport, RetentionSettings
+from reconciler.store.sql import audit, rows, schema
+from reconciler.store.sql.children import ChildrenMixin
+from reconciler.store.sql.daemon_decisions import DaemonDecisionsMixin
+from reconciler.store.sql.deliveries import DeliveriesMixin
+from reconciler.store.sql.learners import LearnersMixin
+from reconciler.store.sql.outbox import OutboxMixin
 
 _WRITE = "reconciler_write"
 
@@ -56,7 +57,7 @@ class SqliteStore(
     ChildrenMixin,
     DaemonDecisionsMixin,
     DeliveriesMixin,
-    audit_sql.AuditLogMixin,
+    audit.AuditLogMixin,
     LearnersMixin,
     OutboxMixin,
 ):
@@ -511,7 +512,7 @@ class SqliteStore(
         with self._write() as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
-            audit_sql.append(conn, event)  # same transaction: an audited event is chained
+            audit.append(conn, event)  # same transaction: an audited event is chained
         return interfaces.EventRecord(
             id=event_id,
             at=codec.utc(event.at),

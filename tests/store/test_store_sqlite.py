@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import store_factories as f
 
-from reconciler.store import interfaces, schema, sqlite
+from reconciler.store import interfaces, sqlite
 from reconciler.store.retention import RetentionSettings
+from reconciler.store.sql import schema
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -262,11 +262,11 @@ def _split_drift(connection: sa.Connection) -> None:
 
 
 def _add_audit_log(connection: sa.Connection) -> None:
-    """Version 4: the hash-chained `audit_log` (declared in `audit_sql`); the chain starts
+    """Version 4: the hash-chained `audit_log` (declared in `sql.audit`); the chain starts
     empty, with the first audited event after the upgrade."""
-    from reconciler.store import audit_sql  # it declares its table on `metadata`
+    from reconciler.store.sql import audit  # it declares its table on `metadata`
 
-    audit_sql.table.create(connection, checkfirst=True)
+    audit.table.create(connection, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
