@@ -38,7 +38,7 @@ def raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
 def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_path: Path) -> None:
     store = open_db(tmp_path / "state.db")
     store.close()
-    assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
+    assert store.schema_version == sqlite.BASELINE + len(sqlite.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
     assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(4,)]
 
@@ -60,7 +60,7 @@ def test_reopening_keeps_everything(tmp_path: Path) -> None:
     again.close()
 
 
-def _migration(name: str, calls: list[str]) -> schema.Migration:
+def _migration(name: str, calls: list[str]) -> sqlite.Migration:
     def migrate(connection: Any) -> None:
         calls.append(name)
         connection.exec_driver_sql(f"ALTER TABLE events ADD COLUMN {name} TEXT")
@@ -75,11 +75,11 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     store = open_db(path)
     event = store.append_event(f.event())
     store.close()
-    real = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v5", calls)))
+    real = sqlite.MIGRATIONS
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v5", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        schema, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
+        sqlite, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
     )
     store = open_db(path)
     assert (store.schema_version, calls) == (6, ["v5", "v6"])
@@ -96,7 +96,7 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
 ) -> None:
     path = tmp_path / "state.db"
     with monkeypatch.context() as patched:  # a database as version 1 made it
-        patched.setattr(schema, "MIGRATIONS", ())
+        patched.setattr(sqlite, "MIGRATIONS", ())
         patched.setattr(schema.metadata, "create_all", _create_all_but_simulations)
         store = open_db(path)
         event = store.append_event(f.event())
@@ -144,7 +144,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         connection.exec_driver_sql("ALTER TABLE events ADD COLUMN half TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*sqlite.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
     assert raw(path, "SELECT version FROM schema_version") == [(4,)]
