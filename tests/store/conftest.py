@@ -1,4 +1,12 @@
-"""The store contract runs once per backend: `open_store` opens (or reopens) the same store."""
+"""The store contract runs once per backend: every test taking `store` or `open_store` is
+parametrised over `BACKENDS`.
+
+A backend joins the whole suite by adding one entry to `BACKENDS`: a function that, given
+the test's temporary directory, returns an opener. The opener opens (or, called again,
+reopens) the same store with the retention settings given, so tests can check what
+survives a reopen. Tests of one backend's own promises (a file, WAL, migrations of old
+files) live in their own modules (`test_store_sqlite.py`) and open that backend directly.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +21,27 @@ from reconciler.store.retention import RetentionSettings
 Opener = Callable[..., interfaces.Store]
 
 
-@pytest.fixture(params=["sqlite"])
+def _sqlite(tmp_path: Path) -> Opener:
+    def opener(retention: RetentionSettings | None = None) -> interfaces.Store:
+        return sqlite.SqliteStore(tmp_path / "state.db", retention=retention or RetentionSettings())
+
+    return opener
+
+
+BACKENDS: dict[str, Callable[[Path], Opener]] = {"sqlite": _sqlite}
+"""Every store backend the contract suite runs against, by name."""
+
+
+@pytest.fixture(params=sorted(BACKENDS))
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     opened: list[interfaces.Store] = []
+    backend = BACKENDS[request.param](tmp_path)
 
     def opener(retention: RetentionSettings | None = None) -> interfaces.Store:
-        store = sqlite.SqliteStore(
-            tmp_path / "state.db", retention=retention or RetentionSettings()
-        )
+        store = backend(retention)
         opened.append(store)
         return store
 
-    assert request.param == "sqlite"
     yield opener
     for store in opened:
         store.close()

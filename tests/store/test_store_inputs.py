@@ -1,29 +1,21 @@
 """The store keeps decision inputs by digest for replay (the contract every backend passes),
-forgets those no decision refers to any more, and adds the table to older databases."""
+and forgets those no decision refers to any more."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from reconciler.store import interfaces, sqlite
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionSettings
 from tests.store import store_factories as f
+from tests.store.conftest import Opener
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[interfaces.Store]:
-    assert request.param == "sqlite"
-    opened = sqlite.SqliteStore(
-        tmp_path / "state.db",
-        retention=RetentionSettings(max_decisions=2, decision_max_age=timedelta(days=3650)),
-    )
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(open_store: Opener) -> interfaces.Store:
+    return open_store(RetentionSettings(max_decisions=2, decision_max_age=timedelta(days=3650)))
 
 
 def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(
@@ -54,17 +46,6 @@ def test_retention_forgets_inputs_no_decision_refers_to(store: interfaces.Store)
     store.apply_retention(now=f.at(10))
     # "a" left the log but is still the current decision of (policy, web-a): its input stays
     assert store.get_inputs(["old", "kept", "orphan"]) == {"old": "{}", "kept": "[]"}
-
-
-def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    sqlite.SqliteStore(path, retention=RetentionSettings()).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE decision_inputs")
-    reopened = sqlite.SqliteStore(path, retention=RetentionSettings())
-    reopened.put_inputs({"d": "{}"})
-    assert reopened.get_inputs(["d"]) == {"d": "{}"}
-    reopened.close()
 
 
 def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: interfaces.Store) -> None:

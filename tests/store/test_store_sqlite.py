@@ -257,3 +257,14 @@ def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> 
     assert len(list(store.iter_decisions())) % 50 == 0
     assert len(list(store.iter_decisions())) >= 50 * len(committed)
     store.close()
+
+
+def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    open_db(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE decision_inputs")
+    reopened = open_db(path)
+    reopened.put_inputs({"d": "{}"})
+    assert reopened.get_inputs(["d"]) == {"d": "{}"}
+    reopened.close()
