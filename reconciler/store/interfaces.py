@@ -300,6 +300,11 @@ class Simulations(Protocol):
         """Insert or replace the simulation `simulation.id`."""
         ...
 
+    def record_simulation(self, simulation: SimulationRecord, *, run: RunRecord) -> None:
+        """`put_simulation` and, in the same transaction, insert `run` or overwrite its
+        fields and upsert the steps it carries: no reader sees one without the other."""
+        ...
+
     def get_simulation(self, simulation_id: str) -> SimulationRecord | None: ...
 
     def list_simulations(

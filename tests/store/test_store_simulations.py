@@ -1,14 +1,17 @@
 """The `Store` contract for simulations: reports round-trip, lists filter and order, and
-retention bounds finished simulations while queued and running ones stay."""
+retention bounds finished simulations while queued and running ones stay; a simulation and
+its run are written in one transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 import store_factories as f
 
+from reconciler.runstate import RunKind, RunStatus
 from reconciler.store import interfaces
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
@@ -112,3 +115,20 @@ def test_stored_reports_are_bounded_in_total_the_oldest_dropped_first(
         "would be blocked: 1 newly denied strict decision(s)",
     )
     assert store.trim_simulation_reports(max_bytes=15_000) == 0
+
+
+def test_a_simulation_and_its_run_are_recorded_in_one_transaction(
+    store: interfaces.Store,
+) -> None:
+    queued = f.simulation("s1", status=interfaces.SimulationStatus.QUEUED, finished_at=None)
+    store.record_simulation(queued, run=f.run("s1", kind=RunKind.SIMULATION, steps=()))
+    done = f.run(
+        "s1", kind=RunKind.SIMULATION, status=RunStatus.SUCCEEDED, steps=(f.step("simulate"),)
+    )
+    store.record_simulation(f.simulation("s1"), run=done)
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (f.simulation("s1"), done)
+    naive = replace(done, status=RunStatus.FAILED, finished_at=datetime(2026, 3, 1, 12))
+    failed = f.simulation("s1", status=interfaces.SimulationStatus.FAILED)
+    with pytest.raises(ValueError):
+        store.record_simulation(failed, run=naive)
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (f.simulation("s1"), done)

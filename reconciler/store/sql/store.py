@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.source.revision import Revision
 from reconciler.store import codec, interfaces
@@ -30,12 +29,16 @@ from reconciler.store.sql.decision_log import DecisionLogMixin
 from reconciler.store.sql.deliveries import DeliveriesMixin
 from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.outbox import OutboxMixin
+from reconciler.store.sql.runs import RunsMixin
+from reconciler.store.sql.simulations import SimulationsMixin
 
 WRITE = "reconciler_write"
 """The execution option set on a write transaction's connection before it begins."""
 
 
 class SqlStore(
+    RunsMixin,
+    SimulationsMixin,
     DecisionLogMixin,
     ChildrenMixin,
     DaemonDecisionsMixin,
@@ -191,145 +194,6 @@ class SqlStore(
             conn.execute(sa.delete(current).where(current.c.key == key))
         return deleted.rowcount > 0
 
-    # runs
-
-    def create_run(self, run: runstate.RunRecord) -> None:
-        with self._write() as conn:
-            if self._run_exists(conn, run.id):
-                raise interfaces.RunExists(run.id)
-            conn.execute(sa.insert(schema.runs).values(rows.run_row(run)))
-            self._upsert_steps(conn, run.id, run.steps)
-
-    def update_run(self, run: runstate.RunRecord) -> None:
-        table = schema.runs
-        with self._write() as conn:
-            updated = conn.execute(
-                sa.update(table).where(table.c.id == run.id).values(rows.run_row(run))
-            )
-            if updated.rowcount == 0:
-                raise interfaces.RunNotFound(run.id)
-            self._upsert_steps(conn, run.id, run.steps)
-
-    def update_step(self, run_id: str, step: runstate.StepRecord) -> None:
-        with self._write() as conn:
-            if not self._run_exists(conn, run_id):
-                raise interfaces.RunNotFound(run_id)
-            self._upsert_steps(conn, run_id, (step,))
-
-    @staticmethod
-    def _run_exists(conn: sa.Connection, run_id: str) -> bool:
-        query = sa.select(schema.runs.c.seq).where(schema.runs.c.id == run_id)
-        return conn.execute(query).first() is not None
-
-    def _upsert_steps(
-        self, conn: sa.Connection, run_id: str, steps: Iterable[runstate.StepRecord]
-    ) -> None:
-        step_rows = [rows.step_row(run_id, step) for step in steps]
-        if not step_rows:
-            return
-        stmt = self._upsert(schema.run_steps)
-        keep = ("run_id", "name", "attempt", "id")
-        columns = {
-            c.name: stmt.excluded[c.name] for c in schema.run_steps.columns if c.name not in keep
-        }
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=["run_id", "name", "attempt"], set_=columns),
-            step_rows,
-        )
-
-    def get_run(self, run_id: str) -> runstate.RunRecord | None:
-        found = self._load_runs(sa.select(schema.runs).where(schema.runs.c.id == run_id))
-        return found[0] if found else None
-
-    def list_runs(
-        self,
-        *,
-        kind: runstate.RunKind | None = None,
-        status: runstate.RunStatus | None = None,
-        limit: int = 100,
-    ) -> list[runstate.RunRecord]:
-        table = schema.runs
-        query = sa.select(table).order_by(table.c.seq.desc()).limit(limit)
-        if kind is not None:
-            query = query.where(table.c.kind == kind.value)
-        if status is not None:
-            query = query.where(table.c.status == status.value)
-        return self._load_runs(query)
-
-    def _load_runs(self, query: sa.Select[Any]) -> list[runstate.RunRecord]:
-        steps = schema.run_steps
-        with self._read() as conn:
-            run_rows = conn.execute(query).mappings().all()
-            ids = [r["id"] for r in run_rows]
-            step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
-            by_run: dict[str, list[runstate.StepRecord]] = {run_id: [] for run_id in ids}
-            for r in conn.execute(step_query):
-                by_run[r.run_id].append(rows.step_from_row(r._mapping))
-        return [rows.run_from_row(r, by_run[r["id"]]) for r in run_rows]
-
-    # simulations
-
-    def put_simulation(self, simulation: interfaces.SimulationRecord) -> None:
-        row = rows.simulation_row(simulation)
-        upsert = self._upsert(schema.simulations).values(row)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"}
-        )
-        with self._write() as conn:
-            conn.execute(upsert)
-
-    def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
-        table = schema.simulations
-        with self._read() as conn:
-            row = conn.execute(sa.select(table).where(table.c.id == simulation_id)).first()
-        return None if row is None else rows.simulation_from_row(row._mapping)
-
-    def list_simulations(
-        self,
-        *,
-        source: str | None = None,
-        number: int | None = None,
-        status: interfaces.SimulationStatus | None = None,
-        limit: int = 100,
-    ) -> list[interfaces.SimulationRecord]:
-        table = schema.simulations
-        query = (
-            sa.select(table).order_by(table.c.created_at.desc(), table.c.seq.desc()).limit(limit)
-        )
-        if source is not None:
-            query = query.where(table.c.source == source)
-        if number is not None:
-            query = query.where(table.c.number == number)
-        if status is not None:
-            query = query.where(table.c.status == status.value)
-        with self._read() as conn:
-            return [rows.simulation_from_row(r) for r in conn.execute(query).mappings().all()]
-
-    def trim_simulation_reports(self, *, max_bytes: int) -> int:
-        table = schema.simulations
-        size = sa.func.length(sa.cast(table.c.markdown, sa.LargeBinary)) + sa.func.coalesce(
-            sa.func.length(sa.cast(table.c.report, sa.LargeBinary)), 0
-        )
-        query = (
-            sa.select(table.c.seq, size)
-            .where(table.c.status.in_([s.value for s in interfaces.SIMULATION_FINISHED]))
-            .where(table.c.report.is_not(None) | (table.c.markdown != sa.literal("[]")))
-            .order_by(table.c.created_at.desc(), table.c.seq.desc())
-        )
-        with self._write() as conn:
-            total, over = 0, []
-            for seq, bytes_ in conn.execute(query):
-                total += bytes_
-                if total > max_bytes:
-                    over.append(seq)
-            for chunk in _chunks(over):
-                conn.execute(
-                    sa.update(table)
-                    .where(table.c.seq.in_(chunk))
-                    .values(report=sa.null(), markdown=[])
-                )
-        return len(over)
-
     # events
 
     def append_event(self, event: interfaces.EventRecord) -> interfaces.EventRecord:
@@ -358,8 +222,3 @@ class SqlStore(
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         with self._write() as conn:
             return pruning.apply(conn, settings=self.retention, now=now)
-
-
-def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
