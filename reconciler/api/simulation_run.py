@@ -23,12 +23,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler import runstate
 from reconciler.api import forge, stored_reports
 from reconciler.errors import ReconcilerError
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
-from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
+from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, engine, github, markdown
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
@@ -83,14 +84,13 @@ def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
         status=SimulationStatus.QUEUED,
         created_at=now,
     )
-    run = RunRecord(
+    run = runstate.started(
         id=job.id,
         kind=RunKind.SIMULATION,
         name=job.name,
         trigger=job.trigger,
         revision=None,
-        status=RunStatus.PENDING,
-        started_at=now,
+        at=now,
     )
     daemon.store.record_simulation(record, run=run)
     return record
@@ -176,15 +176,13 @@ def _store(
     if run is None:
         daemon.store.put_simulation(record)
         return
-    done = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-    run = dataclasses.replace(
-        run,
-        status=status,
-        steps=steps,
-        revision=_sha(record.head) or run.revision,
-        finished_at=record.finished_at if done else None,
-        error=record.summary if status is RunStatus.FAILED else None,
-    )
+    run = dataclasses.replace(run, revision=_sha(record.head) or run.revision)
+    if status in runstate.FINISHED:
+        error = record.summary if status is RunStatus.FAILED else None
+        at = record.finished_at or daemon.clock.now()
+        run = runstate.finished(run, status=status, at=at, error=error, steps=steps)
+    else:
+        run = dataclasses.replace(run, status=status, steps=steps, finished_at=None, error=None)
     daemon.store.record_simulation(record, run=run)
 
 

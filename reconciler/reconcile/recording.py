@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from reconciler import runstate
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import planner
@@ -71,14 +72,14 @@ class Recorder:
         return [*outcomes, *orphans]
 
     def start_run(self, loaded: Loaded, *, trigger: str) -> RunRecord:
-        run = RunRecord(
+        run = runstate.started(
             id=str(uuid.uuid4()),
             kind=RunKind.RECONCILE,
             name=self.source,
             trigger=trigger,
             revision=loaded.revision.sha,
+            at=self.clock.now(),
             status=RunStatus.RUNNING,
-            started_at=self.clock.now(),
         )
         self.store.create_run(run)
         return run

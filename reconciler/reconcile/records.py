@@ -13,6 +13,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
+from reconciler import runstate
 from reconciler.conditions import (
     FAILURE_TYPES,
     Condition,
@@ -223,7 +224,7 @@ def finished_run(
         for o in result.outcomes
         if o.result in _STEP_STATUS
     )
-    return dataclasses.replace(run, status=status, steps=steps, finished_at=at, error=result.error)
+    return runstate.finished(run, status=status, at=at, error=result.error, steps=steps)
 
 
 def source_conditions(

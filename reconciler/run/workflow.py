@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler import runstate
 from reconciler.clock import Clock
 from reconciler.errors import StalledError
 from reconciler.events import EventType
@@ -150,8 +151,8 @@ class Execution:
         return None
 
     async def _finish(self, status: RunStatus, error: str | None) -> RunRecord:
-        self.header = replace(
-            self.header, status=status, error=error, finished_at=self.parts.clock.now()
+        self.header = runstate.finished(
+            self.header, status=status, at=self.parts.clock.now(), error=error
         )
         await self.parts.recorder.write(self.header, wait=True)
         return replace(self.header, steps=tuple(self.state.history))
