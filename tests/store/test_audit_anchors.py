@@ -4,7 +4,6 @@ cannot — entries cut off its end, and a chain recomputed after an edit."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import store_factories as f
 from reconciler.errors import SourceError
 from reconciler.store import anchors, audit, interfaces
 from tests import gitrepo
+from tests.store.conftest import Tamper
 
 
 @pytest.fixture
@@ -51,15 +51,13 @@ def test_the_head_is_committed_once_per_move(store: interfaces.Store, vault: Pat
 
 
 def test_entries_cut_off_the_end_are_found(
-    store: interfaces.Store, vault: Path, tmp_path: Path
+    store: interfaces.Store, vault: Path, tamper: Tamper
 ) -> None:
     for n in range(4):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
     assert made is not None
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute("DELETE FROM audit_log WHERE seq > 2")
-    conn.close()
+    tamper("DELETE FROM audit_log WHERE seq > 2")
     walked = store.verify_audit()
     assert (walked.intact, walked.head_seq) == (True, 2)  # the chain alone cannot tell
     assert anchors.check(store, anchors.read(vault), head_seq=2) == (
@@ -68,7 +66,7 @@ def test_entries_cut_off_the_end_are_found(
     )
 
 
-def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tmp_path: Path) -> None:
+def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tamper: Tamper) -> None:
     for n in range(3):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
@@ -89,13 +87,10 @@ def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tmp_p
         )
         forged.append(new)
         prev = new.hash
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        for new in forged:
-            conn.execute(
-                "UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                (audit.canonical(new.data), new.prev_hash, new.hash, new.seq),
-            )
-    conn.close()
+    tamper(
+        "UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+        [(audit.canonical(new.data), new.prev_hash, new.hash, new.seq) for new in forged],
+    )
     assert store.verify_audit().intact
     assert anchors.check(store, anchors.read(vault), head_seq=3) == (
         f"anchor {made.commit[:12]} (2026-03-01T12:00:10+00:00) of entry 3: entry 3 (id "
@@ -105,13 +100,11 @@ def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tmp_p
 
 
 def test_a_broken_chain_is_not_anchored(
-    store: interfaces.Store, vault: Path, tmp_path: Path
+    store: interfaces.Store, vault: Path, tamper: Tamper
 ) -> None:
     for n in range(2):
         store.append_event(applied(n))
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
-    conn.close()
+    tamper("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
     edited = store.audit_entries()[0].id
     with pytest.raises(interfaces.StoreError) as refused:
         anchors.anchor(store, vault, at=f.at(10))

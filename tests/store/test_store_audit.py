@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from sqlalchemy import exc as sa_exc
 from reconciler.store import audit, interfaces
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
-
-Opener = Callable[..., interfaces.Store]
+from tests.store.conftest import Opener, Tamper
 
 
 def audited(
@@ -72,14 +70,10 @@ def test_the_actor_is_the_one_the_event_names(store: interfaces.Store) -> None:
 
 
 def test_an_event_is_kept_only_with_its_audit_entry(
-    store: interfaces.Store, tmp_path: Path
+    store: interfaces.Store, tamper: Tamper
 ) -> None:
     store.append_event(audited(0))
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no'); END"
-        )
-    conn.close()
+    tamper("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no'); END")
     with pytest.raises(sa_exc.IntegrityError):
         store.append_event(audited(1))
     assert [e.data["n"] for e in store.events()] == [0]
@@ -124,20 +118,18 @@ def test_retention_never_prunes_the_audit_log(open_store: Opener) -> None:
     assert store.verify_audit().count == 5
 
 
-def _tampered(store: interfaces.Store, path: Path, sql: str) -> audit.Verification:
-    with sqlite3.connect(path) as conn:
-        conn.executescript(sql)
-    conn.close()
+def _tampered(store: interfaces.Store, tamper: Tamper, sql: str) -> audit.Verification:
+    tamper(sql)
     return store.verify_audit()
 
 
-def test_an_edited_entry_is_named(store: interfaces.Store, tmp_path: Path) -> None:
+def test_an_edited_entry_is_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(4):
         store.append_event(audited(n))
     target = store.audit_entries()[1]
     found = _tampered(
         store,
-        tmp_path / "state.db",
+        tamper,
         "UPDATE audit_log SET data = replace(data, '\"n\":1', '\"n\":9') WHERE seq = 2",
     )
     assert (found.breach, found.seq, found.id, found.count) == (
@@ -149,22 +141,22 @@ def test_an_edited_entry_is_named(store: interfaces.Store, tmp_path: Path) -> No
     assert found.message == f"entry 2 (id {target.id}) was edited: its fields do not match its hash"
 
 
-def test_a_deleted_entry_is_named(store: interfaces.Store, tmp_path: Path) -> None:
+def test_a_deleted_entry_is_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(4):
         store.append_event(audited(n))
     after = store.audit_entries()[2]
-    found = _tampered(store, tmp_path / "state.db", "DELETE FROM audit_log WHERE seq = 2")
+    found = _tampered(store, tamper, "DELETE FROM audit_log WHERE seq = 2")
     assert (found.breach, found.seq, found.id) == (audit.Breach.REMOVED, 2, after.id)
     assert found.message == f"entry 2 removed: entry 3 (id {after.id}) follows entry 1"
 
 
-def test_swapped_entries_are_named(store: interfaces.Store, tmp_path: Path) -> None:
+def test_swapped_entries_are_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(5):
         store.append_event(audited(n))
     moved = store.audit_entries()[3]
     found = _tampered(
         store,
-        tmp_path / "state.db",
+        tamper,
         "UPDATE audit_log SET seq = -1 WHERE seq = 2;"
         "UPDATE audit_log SET seq = 2 WHERE seq = 4;"
         "UPDATE audit_log SET seq = 4 WHERE seq = -1;",
@@ -173,10 +165,10 @@ def test_swapped_entries_are_named(store: interfaces.Store, tmp_path: Path) -> N
 
 
 def test_data_that_is_no_longer_json_counts_as_edited(
-    store: interfaces.Store, tmp_path: Path
+    store: interfaces.Store, tamper: Tamper
 ) -> None:
     store.append_event(audited(0))
-    found = _tampered(store, tmp_path / "state.db", "UPDATE audit_log SET data = '{oops'")
+    found = _tampered(store, tamper, "UPDATE audit_log SET data = '{oops'")
     assert (found.breach, found.seq) == (audit.Breach.EDITED, 1)
 
 
