@@ -27,6 +27,7 @@ from reconciler.store.audit import AuditLog
 from reconciler.store.children import Children
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
+from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
 from reconciler.store.outbox import Outbox
 from reconciler.store.retention import RetentionReport
@@ -363,6 +364,7 @@ class Store(
     Children,
     DaemonDecisions,
     Deliveries,
+    Intents,
     AuditLog,
     Learners,
     Outbox,

@@ -27,6 +27,7 @@ from reconciler.store.sql.children import ChildrenMixin
 from reconciler.store.sql.daemon_decisions import DaemonDecisionsMixin
 from reconciler.store.sql.decision_log import DecisionLogMixin
 from reconciler.store.sql.deliveries import DeliveriesMixin
+from reconciler.store.sql.intents import IntentsMixin
 from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.outbox import OutboxMixin
 from reconciler.store.sql.runs import RunsMixin
@@ -43,6 +44,7 @@ class SqlStore(
     ChildrenMixin,
     DaemonDecisionsMixin,
     DeliveriesMixin,
+    IntentsMixin,
     audit.AuditLogMixin,
     LearnersMixin,
     OutboxMixin,
