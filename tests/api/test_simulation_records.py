@@ -41,7 +41,10 @@ class WatchedStore(SqliteStore):
         if doing == "write":
             simulation, run = self.get_simulation(self.watch), self.get_run(self.watch)
             self.seen.append(
-                (simulation and simulation.status, run and run.status)  # type: ignore[arg-type]
+                (
+                    None if simulation is None else simulation.status,
+                    None if run is None else run.status,
+                )
             )
 
 

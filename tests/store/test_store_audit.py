@@ -3,10 +3,8 @@ under concurrent writers, retention leaves it alone, and tampering with the file
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import store_factories as f
@@ -14,7 +12,6 @@ from sqlalchemy import exc as sa_exc
 
 from reconciler.store import audit, interfaces
 from reconciler.store.retention import RetentionSettings
-from reconciler.store.sqlite import SqliteStore
 from tests.store.conftest import Opener, Tamper
 
 
@@ -170,22 +167,3 @@ def test_data_that_is_no_longer_json_counts_as_edited(
     store.append_event(audited(0))
     found = _tampered(store, tamper, "UPDATE audit_log SET data = '{oops'")
     assert (found.breach, found.seq) == (audit.Breach.EDITED, 1)
-
-
-def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    store = SqliteStore(path, retention=RetentionSettings())
-    store.append_event(f.event("ReconcileFinished"))
-    store.close()
-    with sqlite3.connect(path) as conn:  # as a reconciler before the audit log left it
-        conn.executescript("DROP TABLE audit_log; UPDATE schema_version SET version = 3;")
-    conn.close()
-    store = SqliteStore(path, retention=RetentionSettings())
-    try:
-        assert store.schema_version == 4
-        assert [e.type for e in store.events()] == ["ReconcileFinished"]
-        assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
-        store.append_event(audited(1))
-        assert [e.seq for e in store.audit_entries()] == [1]
-    finally:
-        store.close()

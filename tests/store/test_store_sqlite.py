@@ -1,5 +1,5 @@
 """What only the SQLite backend promises: WAL on disk, schema versions, reopening, sharing
-between threads, and surviving a writer killed with SIGKILL."""
+between threads, surviving a writer killed with SIGKILL, and older files brought forward."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import store_factories as f
 
-from reconciler.store import interfaces, sqlite
+from reconciler.store import audit, interfaces, sqlite
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sql import schema
 
@@ -268,3 +268,22 @@ def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) 
     reopened.put_inputs({"d": "{}"})
     assert reopened.get_inputs(["d"]) == {"d": "{}"}
     reopened.close()
+
+
+def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = open_db(path)
+    store.append_event(f.event("ReconcileFinished"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a reconciler before the audit log left it
+        conn.executescript("DROP TABLE audit_log; UPDATE schema_version SET version = 3;")
+    conn.close()
+    store = open_db(path)
+    try:
+        assert store.schema_version == 4
+        assert [e.type for e in store.events()] == ["ReconcileFinished"]
+        assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
+        store.append_event(f.event("ApprovalAnswered"))
+        assert [e.seq for e in store.audit_entries()] == [1]
+    finally:
+        store.close()
