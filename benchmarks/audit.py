@@ -19,15 +19,15 @@ from pathlib import Path
 
 import timing
 
-from reconciler.store import base, sqlite
+from reconciler.store import interfaces, sqlite
 from reconciler.store.retention import RetentionSettings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def events(count: int, type_: str) -> list[base.EventRecord]:
+def events(count: int, type_: str) -> list[interfaces.EventRecord]:
     return [
-        base.EventRecord(
+        interfaces.EventRecord(
             at=START + timedelta(milliseconds=i),
             type=type_,
             object_key=f"File//web-{i % 500}",
@@ -38,7 +38,7 @@ def events(count: int, type_: str) -> list[base.EventRecord]:
     ]
 
 
-def append(path: Path, batch: list[base.EventRecord]) -> sqlite.SqliteStore:
+def append(path: Path, batch: list[interfaces.EventRecord]) -> sqlite.SqliteStore:
     store = sqlite.SqliteStore(path, retention=RetentionSettings(max_events=10**9))
     for event in batch:
         store.append_event(event)

@@ -33,9 +33,9 @@ import timing
 from reconciler.clock import SystemClock
 from reconciler.run import history
 from reconciler.run.engine import Engine
+from reconciler.runstate import RunStatus, StepStatus
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
 from reconciler.store.retention import RetentionSettings
 
 

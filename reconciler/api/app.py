@@ -53,7 +53,7 @@ from reconciler.conditions import ConditionStatus, Type
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 from reconciler.reconcile.settings import Role
-from reconciler.store.base import StoreError
+from reconciler.store.interfaces import StoreError
 
 FORGES = ("github", "gitlab", "generic")
 

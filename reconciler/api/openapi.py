@@ -15,8 +15,8 @@ from reconciler import __version__
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Action, Outcome
 from reconciler.reconcile.effective import Origin
+from reconciler.runstate import RunKind, RunStatus, StepStatus
 from reconciler.specs.models import Enforcement
-from reconciler.store.base import RunKind, RunStatus, StepStatus
 
 JSON = "application/json"
 

@@ -27,7 +27,8 @@ from reconciler.reconcile.settings import Role
 from reconciler.run import plans, recovery, workflow
 from reconciler.run.engine import ApprovalRefused, Engine
 from reconciler.run.steps.base import Ask
-from reconciler.store.base import RunKind, RunNotFound, RunRecord, RunStatus, StepRecord
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
+from reconciler.store.interfaces import RunNotFound
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")

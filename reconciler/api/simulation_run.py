@@ -6,9 +6,10 @@ untrusted until merged. GitHub keeps a pull request's head at `refs/pull/N/head`
 a merge request's at `refs/merge-requests/N/head` (forks included); the branch name is the
 fallback. `simulate.engine` then compares base and head in its sandbox process, with the
 daemon's store as the observed state and the decision log to replay. Whatever happens ends
-in one stored `SimulationRecord` (its report bounded: `stored_reports`), one `RunRecord` of
-kind `simulation`, the forge report (errors recorded, never raised) and one
-`SimulationFinished` event. Blocking: call on a worker thread.
+in one stored `SimulationRecord` (its report bounded: `stored_reports`) and one `RunRecord`
+of kind `simulation`, each state of the two written in one transaction, the forge report
+(errors recorded, never raised) and one `SimulationFinished` event. Blocking: call on a
+worker thread.
 """
 
 from __future__ import annotations
@@ -22,25 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler import runstate
 from reconciler.api import forge, stored_reports
 from reconciler.errors import ReconcilerError
 from reconciler.events import Event, EventType
 from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
+from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, engine, github, markdown
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
-from reconciler.store.base import (
-    RunKind,
-    RunRecord,
-    RunStatus,
-    SimulationRecord,
-    SimulationStatus,
-    StepRecord,
-    StepStatus,
-)
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 
 log = logging.getLogger(__name__)
 STORE_FILE = "reconciler.db"
@@ -89,18 +84,15 @@ def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
         status=SimulationStatus.QUEUED,
         created_at=now,
     )
-    daemon.store.put_simulation(record)
-    daemon.store.create_run(
-        RunRecord(
-            id=job.id,
-            kind=RunKind.SIMULATION,
-            name=job.name,
-            trigger=job.trigger,
-            revision=None,
-            status=RunStatus.PENDING,
-            started_at=now,
-        )
+    run = runstate.started(
+        id=job.id,
+        kind=RunKind.SIMULATION,
+        name=job.name,
+        trigger=job.trigger,
+        revision=None,
+        at=now,
     )
+    daemon.store.record_simulation(record, run=run)
     return record
 
 
@@ -109,8 +101,7 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
     store, now = daemon.store, daemon.clock.now()
     record = store.get_simulation(job.id) or queued(job, daemon=daemon)
     record = dataclasses.replace(record, status=SimulationStatus.RUNNING)
-    store.put_simulation(record)
-    _run_record(
+    _store(
         daemon,
         record,
         status=RunStatus.RUNNING,
@@ -129,9 +120,8 @@ def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
 
 
 def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
-    """Store the final record and its run, and announce it; reports over the total bound
-    lose the oldest first. The run is stored before the simulation, so whoever sees the
-    simulation finished finds its run complete."""
+    """Store the final record and its run in one transaction, and announce it; reports
+    over the total bound lose the oldest first."""
     steps = (
         [
             StepRecord(
@@ -157,8 +147,7 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
                 error=record.forge_error,
             )
         )
-    _run_record(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
-    daemon.store.put_simulation(record)
+    _store(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
     daemon.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
@@ -179,23 +168,22 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
     )
 
 
-def _run_record(
+def _store(
     daemon: Daemon, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
 ) -> None:
+    """Write `record` and, when it has one, its run with `status` and `steps`, together."""
     run = daemon.store.get_run(record.id)
     if run is None:
+        daemon.store.put_simulation(record)
         return
-    done = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-    daemon.store.update_run(
-        dataclasses.replace(
-            run,
-            status=status,
-            steps=steps,
-            revision=_sha(record.head) or run.revision,
-            finished_at=record.finished_at if done else None,
-            error=record.summary if status is RunStatus.FAILED else None,
-        )
-    )
+    run = dataclasses.replace(run, revision=_sha(record.head) or run.revision)
+    if status in runstate.FINISHED:
+        error = record.summary if status is RunStatus.FAILED else None
+        at = record.finished_at or daemon.clock.now()
+        run = runstate.finished(run, status=status, at=at, error=error, steps=steps)
+    else:
+        run = dataclasses.replace(run, status=status, steps=steps, finished_at=None, error=None)
+    daemon.store.record_simulation(record, run=run)
 
 
 def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:

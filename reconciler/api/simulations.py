@@ -20,7 +20,7 @@ from reconciler.api.auth import Principal
 from reconciler.api.simulator import Simulator
 from reconciler.reconcile.daemon import Daemon, UnknownSource
 from reconciler.reconcile.settings import Role
-from reconciler.store.base import SimulationRecord, SimulationStatus
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 
 MARKDOWN = "text/markdown; charset=utf-8"
 

@@ -25,7 +25,7 @@ from reconciler.api.simulation_run import Job
 from reconciler.api.webhooks import Delivery, Forge, Kind
 from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import DaemonSource
-from reconciler.store.base import SimulationStatus
+from reconciler.store.interfaces import SimulationStatus
 
 log = logging.getLogger(__name__)
 ACTIONS = frozenset({"opened", "synchronize", "reopened"})

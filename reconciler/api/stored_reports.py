@@ -15,7 +15,7 @@ import dataclasses
 import json
 from typing import Any
 
-from reconciler.store.base import SimulationRecord
+from reconciler.store.interfaces import SimulationRecord
 
 TRUNCATED = "truncated"
 """The key of a stub report, saying why the report was cut."""

@@ -10,7 +10,8 @@ from typing import Any
 from reconciler.conditions import Condition
 from reconciler.reconcile.effective import Effective, Setting
 from reconciler.reconcile.runner import SourceState
-from reconciler.store.base import Drift, EventRecord, ObjectStatus, RunRecord
+from reconciler.runstate import RunRecord
+from reconciler.store.interfaces import Drift, EventRecord, ObjectStatus
 
 
 def when(value: datetime | None) -> str | None:

@@ -34,9 +34,9 @@ from reconciler.runbooks import plan as runbook_plan
 from reconciler.runbooks import report as runbook_report
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.runbooks import vetting
+from reconciler.runstate import RunRecord, RunStatus
 from reconciler.source import git, tree
 from reconciler.specs import runs
-from reconciler.store.base import RunRecord, RunStatus
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 

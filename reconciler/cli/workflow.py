@@ -19,9 +19,9 @@ from reconciler.cli import client, output
 from reconciler.errors import UsageError
 from reconciler.run import history
 from reconciler.runbooks import variables as runbook_vars
+from reconciler.runstate import RunKind
 from reconciler.source import tree
 from reconciler.specs import loader, runs
-from reconciler.store.base import RunKind
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 

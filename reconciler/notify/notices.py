@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.events import Event, EventType
-from reconciler.store.base import EventRecord
+from reconciler.store.interfaces import EventRecord
 
 
 class Severity(StrEnum):

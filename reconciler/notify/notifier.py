@@ -19,7 +19,7 @@ from reconciler.notify import notices, render, routing
 from reconciler.notify.notices import Notice
 from reconciler.notify.settings import NotificationSettings
 from reconciler.specs.types import seconds
-from reconciler.store.base import EventRecord
+from reconciler.store.interfaces import EventRecord
 from reconciler.store.outbox import Notification, Outbox
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,9 @@ from reconciler.run import triggers
 from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
+from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import runs, types
-from reconciler.store.base import EventRecord, RunKind, RunRecord, Store
+from reconciler.store.interfaces import EventRecord, Store
 
 log = logging.getLogger(__name__)
 METRICS_JOB = "workflow-metrics"

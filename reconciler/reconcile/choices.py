@@ -24,9 +24,10 @@ from reconciler.policy import engine as rego
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog
 from reconciler.run.steps import base
+from reconciler.runstate import RunRecord, RunStatus
 from reconciler.specs import runs
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store.base import RunRecord, RunStatus, Store
+from reconciler.store.interfaces import Store
 
 TYPE = "workflow"
 Scorer = Callable[[rego.RegoEngine | None, DecisionSettings], DecisionRecord]

@@ -43,8 +43,8 @@ from reconciler.reconcile.revisions import Loaded, SourceLoader
 from reconciler.reconcile.settings import NO_FLAGS, Flags, ReconcileSettings
 from reconciler.specs import models, types
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import Store
 from reconciler.store.intents import ApplyIntent
+from reconciler.store.interfaces import Store
 
 _NOT_READY = {
     resources.Result.BLOCKED,

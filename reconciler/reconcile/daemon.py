@@ -31,10 +31,11 @@ from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags
 from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
+from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
 from reconciler.specs.types import seconds
 from reconciler.store import anchors
-from reconciler.store.base import EventRecord, RunKind, RunStatus, Store
+from reconciler.store.interfaces import EventRecord, Store
 from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.reconcile.revisions import SourceLoader
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import ObjectStatus, Store
+from reconciler.store.interfaces import ObjectStatus, Store
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,7 +26,7 @@ from reconciler.reconcile.revisions import Loaded
 from reconciler.reconcile.targets import Observed, Target
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import ObjectStatus
+from reconciler.store.interfaces import ObjectStatus
 
 
 class Sync(enum.Enum):

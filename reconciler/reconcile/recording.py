@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from reconciler import runstate
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
 from reconciler.plan import planner
@@ -25,8 +26,9 @@ from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassState
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
-from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
+from reconciler.runstate import RunKind, RunRecord, RunStatus
 from reconciler.store.intents import ApplyIntent
+from reconciler.store.interfaces import ObjectStatus, Store
 
 _EVENT_OF = {
     resources.Result.APPLIED: EventType.RESOURCE_APPLIED,
@@ -76,14 +78,14 @@ class Recorder:
         return [*outcomes, *orphans]
 
     def start_run(self, loaded: Loaded, *, trigger: str) -> RunRecord:
-        run = RunRecord(
+        run = runstate.started(
             id=str(uuid.uuid4()),
             kind=RunKind.RECONCILE,
             name=self.source,
             trigger=trigger,
             revision=loaded.revision.sha,
+            at=self.clock.now(),
             status=RunStatus.RUNNING,
-            started_at=self.clock.now(),
         )
         self.store.create_run(run)
         return run

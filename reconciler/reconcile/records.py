@@ -13,6 +13,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
+from reconciler import runstate
 from reconciler.conditions import (
     FAILURE_TYPES,
     Condition,
@@ -26,16 +27,9 @@ from reconciler.conditions import (
 from reconciler.plan.planner import Change
 from reconciler.reconcile.resources import Outcome, Result
 from reconciler.reconcile.results import PassResult
+from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import (
-    Drift,
-    HistoryEntry,
-    ObjectStatus,
-    RunRecord,
-    RunStatus,
-    StepRecord,
-    StepStatus,
-)
+from reconciler.store.interfaces import Drift, HistoryEntry, ObjectStatus
 
 HISTORY = 20
 # Results at which the revision was tried on the object (the others stopped before trying).
@@ -230,7 +224,7 @@ def finished_run(
         for o in result.outcomes
         if o.result in _STEP_STATUS
     )
-    return dataclasses.replace(run, status=status, steps=steps, finished_at=at, error=result.error)
+    return runstate.finished(run, status=status, at=at, error=result.error, steps=steps)
 
 
 def source_conditions(

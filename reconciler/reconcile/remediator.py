@@ -32,9 +32,10 @@ from reconciler.events import Bus, Event, EventType
 from reconciler.policy import engine as rego
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
+from reconciler.runstate import RunRecord, RunStatus
 from reconciler.specs import models, runs, types
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store.base import RunRecord, RunStatus, Store
+from reconciler.store.interfaces import Store
 
 log = logging.getLogger(__name__)
 TYPE = "remediation"

@@ -38,7 +38,7 @@ from reconciler.reconcile.settings import (
     ReconcileSettings,
 )
 from reconciler.specs.models import SettingsSpec
-from reconciler.store.base import Store, StoreError
+from reconciler.store.interfaces import Store, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import StalledError
+from reconciler.runstate import StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import StepStatus
 
 DONE = frozenset(
     {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}

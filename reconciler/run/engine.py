@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler import runstate
 from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
@@ -24,17 +25,9 @@ from reconciler.events import EventType
 from reconciler.run import plans, recovery, steps, workflow
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import approval, base
+from reconciler.runstate import FINISHED, RunKind, RunRecord, RunStatus, StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import (
-    FINISHED,
-    EventRecord,
-    RunKind,
-    RunNotFound,
-    RunRecord,
-    RunStatus,
-    StepStatus,
-    Store,
-)
+from reconciler.store.interfaces import EventRecord, RunNotFound, Store
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 
@@ -110,14 +103,13 @@ class Engine:
         self, plan: plans.Plan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> str:
         plan = await self._vetted(plan)
-        header = RunRecord(
+        header = runstate.started(
             id=run_id or self.new_id(),
             kind=plan.kind,
             name=plan.name,
             trigger=trigger,
             revision=revision,
-            status=RunStatus.PENDING,
-            started_at=self.clock.now(),
+            at=self.clock.now(),
         )
         await self.recorder.create(replace(header, steps=(plans.meta_record(plan),)))
         self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
@@ -170,8 +162,12 @@ class Engine:
             run = await self.get(run_id)
             if run.status not in FINISHED:
                 await self.recorder.write(
-                    replace(
-                        run, steps=(), status=RunStatus.CANCELLED, finished_at=self.clock.now()
+                    runstate.finished(
+                        run,
+                        status=RunStatus.CANCELLED,
+                        at=self.clock.now(),
+                        error=run.error,
+                        steps=(),
                     ),
                     wait=True,
                 )

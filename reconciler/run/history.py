@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.run import dag
+from reconciler.runstate import RunKind, RunRecord, StepRecord, StepStatus
 from reconciler.specs import runs, types
-from reconciler.store.base import RunKind, RunRecord, StepRecord, StepStatus, Store
+from reconciler.store.interfaces import Store
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.run import dag, expressions, retry, templating, variables
+from reconciler.runstate import RunKind, StepRecord, StepStatus
 from reconciler.specs import runs, types
-from reconciler.store.base import RunKind, StepRecord, StepStatus
 
 META = "#run"
 """Name of the bookkeeping step record; no step name can start with `#`."""

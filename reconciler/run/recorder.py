@@ -15,7 +15,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, Store
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
+from reconciler.store.interfaces import Runs
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class _Batch:
 
 
 class Recorder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Runs) -> None:
         self.store = store
         self._queue: list[_Write] = []
         self._wake = asyncio.Event()

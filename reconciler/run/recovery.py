@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from reconciler.run import dag, plans, retry
+from reconciler.runstate import RunRecord, StepRecord, StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import RunRecord, StepRecord, StepStatus
 
 GATE = "resumeGate"
 """Output key of the `waiting` record of a step put to a human after a restart."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler import runstate
 from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import StalledError
@@ -27,8 +28,8 @@ from reconciler.events import EventType
 from reconciler.run import dag, plans, recovery, retry
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import base
+from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.specs import runs, types
-from reconciler.store.base import RunRecord, RunStatus, StepRecord, StepStatus
 
 _WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
 CANCELLED = "cancelled"
@@ -152,8 +153,8 @@ class Execution:
         return None
 
     async def _finish(self, status: RunStatus, error: str | None) -> RunRecord:
-        self.header = replace(
-            self.header, status=status, error=error, finished_at=self.parts.clock.now()
+        self.header = runstate.finished(
+            self.header, status=status, at=self.parts.clock.now(), error=error
         )
         await self.parts.recorder.write(self.header, wait=True)
         return replace(self.header, steps=tuple(self.state.history))

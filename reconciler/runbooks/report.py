@@ -23,7 +23,7 @@ from reconciler.run.recovery import ROLLBACK_SUFFIX
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.runbooks.plan import Command, Plan
 from reconciler.runbooks.safety import Danger
-from reconciler.store.base import RunRecord, StepRecord, StepStatus
+from reconciler.runstate import RunRecord, StepRecord, StepStatus
 
 MAX_OUTPUT = 4000
 

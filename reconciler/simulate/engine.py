@@ -30,7 +30,7 @@ from reconciler.simulate.records import (
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 

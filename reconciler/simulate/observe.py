@@ -27,7 +27,7 @@ from reconciler.simulate.records import PlanItem, PlanSection
 from reconciler.source import git
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Document
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 
 UNTRUSTED = {
     exec_provider.NAME: "not observed (untrusted provider program)",

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reconciler.source import git
-from reconciler.store import audit, base, codec
+from reconciler.store import audit, codec, interfaces
 
 REF = "refs/reconciler/audit-anchors"
 FILE = "audit-head.json"
@@ -44,7 +44,7 @@ def read(repository: Path) -> list[Anchor]:
                 Anchor(seq=int(fields["seq"]), hash=fields["hash"], at=fields["at"], commit=commit)
             )
         except (ValueError, KeyError, TypeError):
-            raise base.StoreError(
+            raise interfaces.StoreError(
                 f"{repository}: anchor commit {commit[:12]} on {REF}: {FILE} is missing or is "
                 "not a chain head"
             ) from None
@@ -56,7 +56,7 @@ def anchor(log: audit.AuditLog, repository: Path, *, at: datetime) -> Anchor | N
     for an empty chain); a broken chain is never anchored (`StoreError`)."""
     verified = log.verify_audit()
     if not verified.intact:
-        raise base.StoreError(f"audit log not anchored: {verified.message}")
+        raise interfaces.StoreError(f"audit log not anchored: {verified.message}")
     anchors = read(repository)
     if verified.count == 0 or (anchors and anchors[-1].seq == verified.head_seq):
         return None

@@ -1,11 +1,11 @@
 """The tamper-evident audit log: what the daemon did and was told, as a hash chain.
 
 Every event of a type in `AUDITED` that the store appends to its event feed is also
-appended here, in the same write transaction (`audit_sql`), as an `AuditEntry` holding the
+appended here, in the same write transaction (`sql.audit`), as an `AuditEntry` holding the
 SHA-256 of the previous entry. An entry's hash covers every other field of it, in canonical
 JSON (sorted keys, no whitespace, UTF-8), so editing, removing or reordering any entry
 breaks the chain at that entry, which `walk` finds. This module is the pure part (records,
-hashing, the walk, the store's role); `audit_sql` holds the table and its queries.
+hashing, the walk, the store's role); `sql.audit` holds the table and its queries.
 Retention never prunes the log (docs/audit.md).
 """
 

@@ -5,7 +5,7 @@ running. Each is recorded here (its process-group id, the daemon's pid, and the 
 object it works for) before it is let go, and forgotten once it has been reaped. At start-up
 the daemon reads the rows a previous daemon left behind: those are its orphans, to wait for
 or kill before re-planning, and the run/step or object each names is the work they
-interrupted. `children_sql` holds the table and queries.
+interrupted. `sql.children` holds the table and queries.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.conditions import Condition, ConditionStatus
 from reconciler.policy.decisions import ResourceRef
-from reconciler.store import base
+from reconciler.store import interfaces
 
 
 def utc(value: datetime) -> datetime:
@@ -63,16 +63,16 @@ def conditions_from_json(items: list[dict[str, Any]]) -> tuple[Condition, ...]:
     )
 
 
-def history_to_json(history: tuple[base.HistoryEntry, ...]) -> list[dict[str, Any]]:
+def history_to_json(history: tuple[interfaces.HistoryEntry, ...]) -> list[dict[str, Any]]:
     return [
         {"at": iso(h.at), "revision": h.revision, "outcome": h.outcome, "message": h.message}
         for h in history
     ]
 
 
-def history_from_json(items: list[dict[str, Any]]) -> tuple[base.HistoryEntry, ...]:
+def history_from_json(items: list[dict[str, Any]]) -> tuple[interfaces.HistoryEntry, ...]:
     return tuple(
-        base.HistoryEntry(
+        interfaces.HistoryEntry(
             at=from_iso(item["at"]),
             revision=item["revision"],
             outcome=item["outcome"],
@@ -82,7 +82,7 @@ def history_from_json(items: list[dict[str, Any]]) -> tuple[base.HistoryEntry, .
     )
 
 
-def drift_to_json(drift: base.Drift | None) -> dict[str, Any] | None:
+def drift_to_json(drift: interfaces.Drift | None) -> dict[str, Any] | None:
     if drift is None:
         return None
     return {
@@ -93,11 +93,11 @@ def drift_to_json(drift: base.Drift | None) -> dict[str, Any] | None:
     }
 
 
-def drift_from_json(item: dict[str, Any] | None) -> base.Drift | None:
+def drift_from_json(item: dict[str, Any] | None) -> interfaces.Drift | None:
     if item is None:
         return None
     corrected = item["correctedAt"]
-    return base.Drift(
+    return interfaces.Drift(
         fields=tuple(item["fields"]),
         revision=item["revision"],
         detected_at=from_iso(item["detectedAt"]),

@@ -1,6 +1,6 @@
 """The daemon's own decisions (which remediation to run, and how much approval it needs).
 
-This module holds the record and the store's role for them; `daemon_decisions_sql` the
+This module holds the record and the store's role for them; `sql.daemon_decisions` the
 table and queries. The store keeps each decision as its indexed fields (type, subject,
 context bucket, chosen option, level, confidence, outcome, run) beside the whole record as
 JSON, so decisions are listed and filtered without reading the records, and an option's

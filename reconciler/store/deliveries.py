@@ -4,7 +4,7 @@ Forges retry a delivery (and anyone holding a captured one may replay it) with t
 delivery id (`X-GitHub-Delivery`, `X-Gitlab-Event-UUID`, `X-Request-Id`); the store keeps
 the ids it has seen, in the database rather than in the process, so the dedupe holds across
 restarts. The table is bounded: past `keep` ids the oldest are forgotten (forges retry
-within hours, never after thousands of later deliveries). `deliveries_sql` holds the table.
+within hours, never after thousands of later deliveries). `sql.deliveries` holds the table.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ decisions that allow the change, before the provider changes anything, and forge
 when the pass writes the object's status. A daemon killed in between leaves the intent
 behind: the next pass that finds the object in sync at that revision knows the change was
 made by the pass the kill cut short, and records it as applied (status history, a
-`ResourceApplied` event and its audit entry) instead of losing it. `intents_sql` holds
+`ResourceApplied` event and its audit entry) instead of losing it. `sql.intents` holds
 the table and queries.
 """
 

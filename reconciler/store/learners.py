@@ -2,7 +2,7 @@
 
 A learner (`reconciler.optimize.learner`) is saved after it learns and loaded when the
 daemon starts, so what it learnt — and its random generator's position, which keeps its
-choices deterministic — survives a restart. `learners_sql` holds the table and queries.
+choices deterministic — survives a restart. `sql.learners` holds the table and queries.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ next attempt when it did not. A daemon that stops (or is killed) between the two
 row still pending when it starts again, so a restart loses no notification. The row holds
 the rendered message, never a channel's secret (that stays in the environment). Rows that
 share a dedupe key within the dedupe window are written once. Sent and abandoned rows are
-pruned after `KEEP`; pending ones never are. `outbox_sql` holds the table.
+pruned after `KEEP`; pending ones never are. `sql.outbox` holds the table.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.store.base import SimulationRecord, SimulationStatus
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 from tests import forge_payloads as fp
 from tests import gitrepo
 from tests.api import live

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.store import base
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.api import live
@@ -30,7 +30,7 @@ def guarded(tmp_path: Path, repo: Path) -> Iterator[live.Live]:
         store = SqliteStore(tmp_path / "data" / "reconciler.db", retention=RetentionSettings())
         for n in range(3):
             store.append_event(
-                base.EventRecord(
+                interfaces.EventRecord(
                     at=datetime(2026, 3, 1, tzinfo=UTC),
                     type="ApprovalAnswered",
                     object_key=f"run/r{n}",

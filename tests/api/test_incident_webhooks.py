@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.store.base import RunKind, RunStatus
+from reconciler.runstate import RunKind, RunStatus
 from tests import gitrepo
 from tests.api import live
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.api import simulation_run
-from reconciler.store.base import SimulationStatus
+from reconciler.store.interfaces import SimulationStatus
 from tests.api import live, prs
 from tests.api.prs import PrRepo
 

@@ -11,7 +11,7 @@ from reconciler.api import simulation_run, stored_reports
 from reconciler.api.simulation_run import Job
 from reconciler.api.simulator import admit
 from reconciler.reconcile.settings import DaemonSource
-from reconciler.store.base import SimulationRecord, SimulationStatus
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 
 SOURCE = DaemonSource(name="main", path=Path("/srv/repo"))
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

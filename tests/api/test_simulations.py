@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.events import EventType
-from reconciler.store.base import RunKind, RunStatus, SimulationStatus
+from reconciler.runstate import RunKind, RunStatus
+from reconciler.store.interfaces import SimulationStatus
 from tests.api import forge_server, live, prs
 from tests.api.prs import PrRepo
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from reconciler import runstate
 from reconciler.decide import decider, ledger
 from reconciler.decide.history import MemoryHistory
 from reconciler.decide.records import Context, Option
 from reconciler.policy.engine import RegoEngine
 from reconciler.specs.decisions import DecisionSettings
-from reconciler.store import base
+from reconciler.store import interfaces
 from tests.api import live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,15 +76,15 @@ class Site:
         return r.json()
 
 
-def seed_workflow_run(store: base.Store) -> None:
+def seed_workflow_run(store: interfaces.Store) -> None:
     """A workflow run as the workflow engine writes one: a DAG, a retried step, and an
     approval step waiting for a human."""
     t0 = datetime.now(UTC) - timedelta(minutes=5)
 
     def step(
-        name: str, status: base.StepStatus, start: float, end: float | None, attempt: int = 1
-    ) -> base.StepRecord:
-        return base.StepRecord(
+        name: str, status: runstate.StepStatus, start: float, end: float | None, attempt: int = 1
+    ) -> runstate.StepRecord:
+        return runstate.StepRecord(
             name=name,
             status=status,
             attempt=attempt,
@@ -93,26 +94,26 @@ def seed_workflow_run(store: base.Store) -> None:
         )
 
     store.create_run(
-        base.RunRecord(
+        runstate.RunRecord(
             id=WORKFLOW_RUN,
-            kind=base.RunKind.WORKFLOW,
+            kind=runstate.RunKind.WORKFLOW,
             name="nightly-backup",
             trigger="cron",
             revision="a" * 40,
-            status=base.RunStatus.WAITING,
+            status=runstate.RunStatus.WAITING,
             started_at=t0,
             steps=(
-                step("archive", base.StepStatus.FAILED, 0, 4),
-                step("archive", base.StepStatus.SUCCEEDED, 5, 12, attempt=2),
-                step("verify", base.StepStatus.SUCCEEDED, 12, 15),
-                step("checksum", base.StepStatus.SUCCEEDED, 12, 14),
-                step("approve-upload", base.StepStatus.WAITING, 15, None),
+                step("archive", runstate.StepStatus.FAILED, 0, 4),
+                step("archive", runstate.StepStatus.SUCCEEDED, 5, 12, attempt=2),
+                step("verify", runstate.StepStatus.SUCCEEDED, 12, 15),
+                step("checksum", runstate.StepStatus.SUCCEEDED, 12, 14),
+                step("approve-upload", runstate.StepStatus.WAITING, 15, None),
             ),
         )
     )
 
 
-def seed_decision(store: base.Store) -> None:
+def seed_decision(store: interfaces.Store) -> None:
     """A remediation decision as the daemon takes one: scored by a repository rule (real
     regorus) and two recorded outcomes, waiting for an operator, started by the workflow run."""
     engine = RegoEngine()

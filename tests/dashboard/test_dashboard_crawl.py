@@ -16,7 +16,8 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
-from reconciler.store import base
+from reconciler import runstate
+from reconciler.store import interfaces
 from tests import gitrepo
 from tests.api import live
 from tests.dashboard.browser import (
@@ -67,37 +68,37 @@ spec:
 """
 CHILD_RUN = f"{WORKFLOW_RUN}/deploy#1"
 SEEDED_KINDS = (
-    base.RunKind.RUNBOOK,
-    base.RunKind.REMEDIATION,
-    base.RunKind.OPTIMIZATION,
-    base.RunKind.SIMULATION,
+    runstate.RunKind.RUNBOOK,
+    runstate.RunKind.REMEDIATION,
+    runstate.RunKind.OPTIMIZATION,
+    runstate.RunKind.SIMULATION,
 )
 
 
-def _seed(store: base.Store) -> None:
+def _seed(store: interfaces.Store) -> None:
     """Runs of the kinds a short test cannot start for real, an event about the child run,
     and events about a run and an object the store no longer has (pruned and deleted)."""
     seed_workflow_run(store)
     t0 = datetime.now(UTC) - timedelta(minutes=2)
-    step = base.StepRecord(
+    step = runstate.StepRecord(
         name="check",
-        status=base.StepStatus.SUCCEEDED,
+        status=runstate.StepStatus.SUCCEEDED,
         attempt=1,
         started_at=t0,
         finished_at=t0 + timedelta(seconds=2),
         output={"exitCode": 0},
     )
     runs = [(f"{kind}-0001", kind, f"{kind}-example") for kind in SEEDED_KINDS]
-    runs.append((CHILD_RUN, base.RunKind.WORKFLOW, "deploy"))
+    runs.append((CHILD_RUN, runstate.RunKind.WORKFLOW, "deploy"))
     for run_id, kind, name in runs:
         store.create_run(
-            base.RunRecord(
+            runstate.RunRecord(
                 id=run_id,
                 kind=kind,
                 name=name,
                 trigger="test",
                 revision="b" * 40,
-                status=base.RunStatus.SUCCEEDED,
+                status=runstate.RunStatus.SUCCEEDED,
                 started_at=t0,
                 finished_at=t0 + timedelta(seconds=3),
                 steps=(step,),
@@ -109,7 +110,9 @@ def _seed(store: base.Store) -> None:
         ("File//gone", "ResourceDeleted", "gone"),
     ):
         store.append_event(
-            base.EventRecord(at=datetime.now(UTC), type=type_, object_key=key, message=message)
+            interfaces.EventRecord(
+                at=datetime.now(UTC), type=type_, object_key=key, message=message
+            )
         )
 
 

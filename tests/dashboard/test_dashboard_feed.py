@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from reconciler.api.dashboard import feed, render, served
 from reconciler.policy import gatekeeper_match
 from reconciler.specs import models
-from reconciler.store.base import EventRecord
+from reconciler.store.interfaces import EventRecord
 
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from reconciler.events import Event, EventType
 from reconciler.notify import notices, routing
 from reconciler.notify.notices import Notice, Severity
 from reconciler.notify.settings import NotificationSettings, Route
-from reconciler.store.base import EventRecord
+from reconciler.store.interfaces import EventRecord
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from reconciler.providers.file import FileProvider
 from reconciler.reconcile import targets
 from reconciler.reconcile.resources import Result
 from reconciler.reconcile.targets import Target
-from reconciler.store.base import RunKind, RunStatus, StepStatus
+from reconciler.runstate import RunKind, RunStatus, StepStatus
 from tests.reconcile.helpers import (
     BINDING,
     POLICY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.store.base import Drift, ObjectStatus
+from reconciler.store.interfaces import Drift, ObjectStatus
 from tests.reconcile.helpers import Harness, MakeHarness, base_files, file_doc
 
 CONTENT = {"op": "replace", "path": "spec.content", "old": "v1\n", "new": "v2\n"}

@@ -8,9 +8,9 @@ from typing import Any
 
 from reconciler.clock import SystemClock
 from reconciler.run.engine import Engine
+from reconciler.runstate import RunRecord, StepRecord, StepStatus
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunRecord, StepRecord, StepStatus
 
 
 def workflow(steps: list[dict[str, Any]], *, name: str = "wf", **spec: Any) -> runs.Workflow:

@@ -10,9 +10,9 @@ import pytest
 from reconciler.errors import UsageError
 from reconciler.run.engine import ApprovalRefused
 from reconciler.run.steps import base
+from reconciler.runstate import RunRecord, RunStatus, StepStatus
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunRecord, RunStatus, StepStatus
 from tests.run.helpers import (
     engine,
     latest,

@@ -10,8 +10,8 @@ import pytest
 
 from reconciler.clock import ManualClock
 from reconciler.run import plans
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.store import sqlite
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from tests.run.helpers import engine, latest, workflow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.run import history, templating
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.store import sqlite
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from tests.run.helpers import workflow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

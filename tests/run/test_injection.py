@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.runstate import RunStatus, StepStatus
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
 from tests.run.helpers import latest, run_to_end, workflow
 
 HOSTILE = [

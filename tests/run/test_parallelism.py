@@ -10,9 +10,9 @@ import pytest
 from reconciler.errors import StalledError
 from reconciler.run import dag, plans
 from reconciler.run.steps import base
+from reconciler.runstate import RunStatus, StepRecord
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepRecord
 from tests.run.helpers import engine, run_to_end, workflow
 
 SLEEP = 0.3

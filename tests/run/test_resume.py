@@ -12,8 +12,8 @@ import pytest
 
 from reconciler.run import plans
 from reconciler.run import workflow as execution
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.store import sqlite
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from tests.run.helpers import engine, latest, statuses, until, workflow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

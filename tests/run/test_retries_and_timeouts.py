@@ -12,9 +12,9 @@ import pytest
 from reconciler.clock import ManualClock
 from reconciler.run import retry
 from reconciler.run.steps import base
+from reconciler.runstate import RunStatus, StepStatus
 from reconciler.specs import runs
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
 from tests.run.helpers import latest, run_to_end, workflow
 
 

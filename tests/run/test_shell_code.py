@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from reconciler.runstate import RunStatus, StepStatus
 from reconciler.specs import runs, shellcode
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
 from reconciler.store.retention import RetentionSettings
 from tests.run.helpers import latest, run_to_end, workflow
 

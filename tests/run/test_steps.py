@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from reconciler.run.steps import base
+from reconciler.runstate import RunStatus, StepStatus
 from reconciler.store import sqlite
-from reconciler.store.base import RunStatus, StepStatus
 from tests.run.helpers import latest, run_to_end, statuses, workflow
 
 

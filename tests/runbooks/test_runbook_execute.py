@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.store.base import RunKind, RunStatus, StepStatus
+from reconciler.runstate import RunKind, RunStatus, StepStatus
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.runbooks.conftest import Cli, Repo, runbook

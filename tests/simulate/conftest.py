@@ -22,7 +22,7 @@ from reconciler.source.settings import SourceSettings
 from reconciler.source.tree import DirectoryTree
 from reconciler.specs import loader
 from reconciler.specs.models import InputFormat
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 from tests import gitrepo
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

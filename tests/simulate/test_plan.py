@@ -7,15 +7,15 @@ from pathlib import Path
 
 from reconciler.simulate import details, markdown
 from reconciler.simulate.records import PlanItem
-from reconciler.store import base
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.simulate.conftest import NOW, PullRequest
 
 
-def applied(key: str, revision: str) -> base.ObjectStatus:
+def applied(key: str, revision: str) -> interfaces.ObjectStatus:
     kind, namespace, name = key.split("/")
-    return base.ObjectStatus(
+    return interfaces.ObjectStatus(
         key=key,
         kind=kind,
         namespace=namespace or None,

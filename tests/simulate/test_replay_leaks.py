@@ -13,7 +13,7 @@ from reconciler.simulate import details, markdown
 from reconciler.simulate.records import FlipExample
 from reconciler.source.tree import DirectoryTree
 from reconciler.specs import loader
-from reconciler.store.base import Store
+from reconciler.store.interfaces import Store
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.simulate.conftest import FixedNow, PullRequest

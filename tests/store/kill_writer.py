@@ -12,7 +12,8 @@ from dataclasses import replace
 
 import store_factories as f
 
-from reconciler.store import base, sqlite
+from reconciler import runstate
+from reconciler.store import sqlite
 from reconciler.store.retention import RetentionSettings
 
 STEPS = 20
@@ -24,12 +25,12 @@ def main(path: str, prefix: str) -> None:
     for i in range(1_000_000):
         run = f.run(
             f"{prefix}-{i}",
-            steps=tuple(f.step(f"s{n}", status=base.StepStatus.RUNNING) for n in range(STEPS)),
+            steps=tuple(f.step(f"s{n}", status=runstate.StepStatus.RUNNING) for n in range(STEPS)),
         )
         store.create_run(run)
-        done = tuple(replace(s, status=base.StepStatus.SUCCEEDED) for s in run.steps)
+        done = tuple(replace(s, status=runstate.StepStatus.SUCCEEDED) for s in run.steps)
         store.update_run(
-            replace(run, status=base.RunStatus.SUCCEEDED, steps=done, finished_at=f.at(i))
+            replace(run, status=runstate.RunStatus.SUCCEEDED, steps=done, finished_at=f.at(i))
         )
         store.append_decisions([f.decision(name=f"r{i}-{n}", seconds=i) for n in range(BATCH)])
         print(run.id, flush=True)

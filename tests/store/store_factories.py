@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reconciler import runstate
 from reconciler.conditions import Condition, ConditionStatus
 from reconciler.policy.decisions import Action, Decision, Outcome, ResourceRef
 from reconciler.source.revision import Revision
 from reconciler.specs.models import Enforcement
-from reconciler.store import base
+from reconciler.store import interfaces
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -76,7 +77,7 @@ def condition(type_: str, status: ConditionStatus, *, seconds: float = 0) -> Con
 
 def status(
     name: str, *, source: str = "main", ready: bool = True, history: int = 0, **changes: Any
-) -> base.ObjectStatus:
+) -> interfaces.ObjectStatus:
     ready_status = ConditionStatus.TRUE if ready else ConditionStatus.FALSE
     conditions: tuple[Condition, ...] = (condition("Ready", ready_status),)
     if not ready:
@@ -93,14 +94,14 @@ def status(
         last_applied_revision="a" * 40,
         inventory=True,
         applied_changes=[{"op": "replace", "path": "/spec/content", "old": "a", "new": "b"}],
-        drift=base.Drift(
+        drift=interfaces.Drift(
             fields=({"op": "replace", "path": "/spec/mode", "old": "0600", "new": "0644"},),
             revision="a" * 40,
             detected_at=at(1),
             corrected_at=at(2),
         ),
         history=tuple(
-            base.HistoryEntry(
+            interfaces.HistoryEntry(
                 at=at(i), revision=f"r{i}", outcome="succeeded", message=f"reconcile {i}"
             )
             for i in range(history)
@@ -108,16 +109,16 @@ def status(
         updated_at=at(60),
     )
     fields.update(changes)
-    return base.ObjectStatus(**fields)
+    return interfaces.ObjectStatus(**fields)
 
 
 def step(
     name: str,
     *,
     attempt: int = 1,
-    status: base.StepStatus = base.StepStatus.SUCCEEDED,
+    status: runstate.StepStatus = runstate.StepStatus.SUCCEEDED,
     **changes: Any,
-) -> base.StepRecord:
+) -> runstate.StepRecord:
     fields: dict[str, Any] = dict(
         name=name,
         status=status,
@@ -128,16 +129,16 @@ def step(
         error=None,
     )
     fields.update(changes)
-    return base.StepRecord(**fields)
+    return runstate.StepRecord(**fields)
 
 
 def run(
     run_id: str,
     *,
-    kind: base.RunKind = base.RunKind.WORKFLOW,
-    status: base.RunStatus = base.RunStatus.RUNNING,
+    kind: runstate.RunKind = runstate.RunKind.WORKFLOW,
+    status: runstate.RunStatus = runstate.RunStatus.RUNNING,
     **changes: Any,
-) -> base.RunRecord:
+) -> runstate.RunRecord:
     fields: dict[str, Any] = dict(
         id=run_id,
         kind=kind,
@@ -151,11 +152,11 @@ def run(
         error=None,
     )
     fields.update(changes)
-    return base.RunRecord(**fields)
+    return runstate.RunRecord(**fields)
 
 
-def event(type_: str = "ReconcileSucceeded", *, seconds: float = 0) -> base.EventRecord:
-    return base.EventRecord(
+def event(type_: str = "ReconcileSucceeded", *, seconds: float = 0) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         at=at(seconds),
         type=type_,
         object_key="File//motd",
@@ -166,7 +167,7 @@ def event(type_: str = "ReconcileSucceeded", *, seconds: float = 0) -> base.Even
 
 def simulation(
     sim_id: str, *, source: str = "main", number: int | None = 7, seconds: float = 0, **changes: Any
-) -> base.SimulationRecord:
+) -> interfaces.SimulationRecord:
     fields: dict[str, Any] = dict(
         id=sim_id,
         source=source,
@@ -174,7 +175,7 @@ def simulation(
         number=number,
         base="a" * 40,
         head="b" * 40,
-        status=base.SimulationStatus.SUCCEEDED,
+        status=interfaces.SimulationStatus.SUCCEEDED,
         blocked=True,
         conclusion="failure",
         summary="would be blocked: 1 newly denied strict decision(s)",
@@ -185,4 +186,4 @@ def simulation(
         finished_at=at(seconds + 5),
     )
     fields.update(changes)
-    return base.SimulationRecord(**fields)
+    return interfaces.SimulationRecord(**fields)

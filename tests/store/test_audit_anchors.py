@@ -4,15 +4,15 @@ cannot — entries cut off its end, and a chain recomputed after an edit."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 import store_factories as f
 
 from reconciler.errors import SourceError
-from reconciler.store import anchors, audit, base
+from reconciler.store import anchors, audit, interfaces
 from tests import gitrepo
+from tests.store.conftest import Tamper
 
 
 @pytest.fixture
@@ -23,13 +23,13 @@ def vault(tmp_path: Path) -> Path:
     return path
 
 
-def applied(n: int) -> base.EventRecord:
-    return base.EventRecord(
+def applied(n: int) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         at=f.at(n), type="ResourceApplied", object_key=f"File//r{n}", data={"n": n}
     )
 
 
-def test_the_head_is_committed_once_per_move(store: base.Store, vault: Path) -> None:
+def test_the_head_is_committed_once_per_move(store: interfaces.Store, vault: Path) -> None:
     assert anchors.anchor(store, vault, at=f.at(0)) is None  # nothing to anchor yet
     for n in range(3):
         store.append_event(applied(n))
@@ -50,14 +50,14 @@ def test_the_head_is_committed_once_per_move(store: base.Store, vault: Path) -> 
     assert anchors.check(store, anchors.read(vault), head_seq=4) is None
 
 
-def test_entries_cut_off_the_end_are_found(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_entries_cut_off_the_end_are_found(
+    store: interfaces.Store, vault: Path, tamper: Tamper
+) -> None:
     for n in range(4):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
     assert made is not None
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute("DELETE FROM audit_log WHERE seq > 2")
-    conn.close()
+    tamper("DELETE FROM audit_log WHERE seq > 2")
     walked = store.verify_audit()
     assert (walked.intact, walked.head_seq) == (True, 2)  # the chain alone cannot tell
     assert anchors.check(store, anchors.read(vault), head_seq=2) == (
@@ -66,7 +66,7 @@ def test_entries_cut_off_the_end_are_found(store: base.Store, vault: Path, tmp_p
     )
 
 
-def test_a_recomputed_chain_is_found(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_a_recomputed_chain_is_found(store: interfaces.Store, vault: Path, tamper: Tamper) -> None:
     for n in range(3):
         store.append_event(applied(n))
     made = anchors.anchor(store, vault, at=f.at(10))
@@ -87,13 +87,10 @@ def test_a_recomputed_chain_is_found(store: base.Store, vault: Path, tmp_path: P
         )
         forged.append(new)
         prev = new.hash
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        for new in forged:
-            conn.execute(
-                "UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                (audit.canonical(new.data), new.prev_hash, new.hash, new.seq),
-            )
-    conn.close()
+    tamper(
+        "UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+        [(audit.canonical(new.data), new.prev_hash, new.hash, new.seq) for new in forged],
+    )
     assert store.verify_audit().intact
     assert anchors.check(store, anchors.read(vault), head_seq=3) == (
         f"anchor {made.commit[:12]} (2026-03-01T12:00:10+00:00) of entry 3: entry 3 (id "
@@ -102,14 +99,14 @@ def test_a_recomputed_chain_is_found(store: base.Store, vault: Path, tmp_path: P
     )
 
 
-def test_a_broken_chain_is_not_anchored(store: base.Store, vault: Path, tmp_path: Path) -> None:
+def test_a_broken_chain_is_not_anchored(
+    store: interfaces.Store, vault: Path, tamper: Tamper
+) -> None:
     for n in range(2):
         store.append_event(applied(n))
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
-    conn.close()
+    tamper("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
     edited = store.audit_entries()[0].id
-    with pytest.raises(base.StoreError) as refused:
+    with pytest.raises(interfaces.StoreError) as refused:
         anchors.anchor(store, vault, at=f.at(10))
     assert str(refused.value) == (
         f"audit log not anchored: entry 1 (id {edited}) was edited: its fields do not match "
@@ -118,7 +115,7 @@ def test_a_broken_chain_is_not_anchored(store: base.Store, vault: Path, tmp_path
     assert anchors.read(vault) == []
 
 
-def test_a_missing_repository_is_named(store: base.Store, tmp_path: Path) -> None:
+def test_a_missing_repository_is_named(store: interfaces.Store, tmp_path: Path) -> None:
     store.append_event(applied(0))
     with pytest.raises(SourceError) as refused:
         anchors.anchor(store, tmp_path / "nope", at=f.at(10))

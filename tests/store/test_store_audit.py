@@ -3,25 +3,22 @@ under concurrent writers, retention leaves it alone, and tampering with the file
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import store_factories as f
 from sqlalchemy import exc as sa_exc
 
-from reconciler.store import audit, base
+from reconciler.store import audit, interfaces
 from reconciler.store.retention import RetentionSettings
-from reconciler.store.sqlite import SqliteStore
-
-Opener = Callable[..., base.Store]
+from tests.store.conftest import Opener, Tamper
 
 
-def audited(n: int, *, type_: str = "ResourceApplied", seconds: float = 0) -> base.EventRecord:
-    return base.EventRecord(
+def audited(
+    n: int, *, type_: str = "ResourceApplied", seconds: float = 0
+) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         at=f.at(seconds),
         type=type_,
         object_key=f"File//r{n}",
@@ -30,15 +27,17 @@ def audited(n: int, *, type_: str = "ResourceApplied", seconds: float = 0) -> ba
     )
 
 
-def test_audited_events_are_chained_and_others_are_not(store: base.Store) -> None:
+def test_audited_events_are_chained_and_others_are_not(store: interfaces.Store) -> None:
     store.append_event(audited(1))
     store.append_event(f.event("ReconcileFinished"))
     store.append_event(audited(2, type_="ApprovalAnswered"))
     store.append_event(
-        base.EventRecord(at=f.at(0), type="RunUpdated", data={"kind": "workflow", "run": "w"})
+        interfaces.EventRecord(at=f.at(0), type="RunUpdated", data={"kind": "workflow", "run": "w"})
     )
     store.append_event(
-        base.EventRecord(at=f.at(0), type="RunUpdated", data={"kind": "remediation", "run": "r"})
+        interfaces.EventRecord(
+            at=f.at(0), type="RunUpdated", data={"kind": "remediation", "run": "r"}
+        )
     )
     entries = store.audit_entries()
     assert [(e.seq, e.type) for e in entries] == [
@@ -58,22 +57,20 @@ def test_audited_events_are_chained_and_others_are_not(store: base.Store) -> Non
     assert store.verify_audit() == audit.Verification(count=3, head_seq=3, head=entries[2].hash)
 
 
-def test_the_actor_is_the_one_the_event_names(store: base.Store) -> None:
+def test_the_actor_is_the_one_the_event_names(store: interfaces.Store) -> None:
     store.append_event(
-        base.EventRecord(
+        interfaces.EventRecord(
             at=f.at(0), type="ApprovalAnswered", data={"actor": "token:ops", "approved": True}
         )
     )
     assert store.audit_entries()[0].actor == "token:ops"
 
 
-def test_an_event_is_kept_only_with_its_audit_entry(store: base.Store, tmp_path: Path) -> None:
+def test_an_event_is_kept_only_with_its_audit_entry(
+    store: interfaces.Store, tamper: Tamper
+) -> None:
     store.append_event(audited(0))
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no'); END"
-        )
-    conn.close()
+    tamper("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no'); END")
     with pytest.raises(sa_exc.IntegrityError):
         store.append_event(audited(1))
     assert [e.data["n"] for e in store.events()] == [0]
@@ -85,7 +82,7 @@ def test_concurrent_writers_never_fork_the_chain(open_store: Opener) -> None:
     stores = [open_store(), open_store()]  # two stores on one file, as two processes would be
     barrier = threading.Barrier(8)
 
-    def write(store: base.Store, worker: int) -> None:
+    def write(store: interfaces.Store, worker: int) -> None:
         barrier.wait()
         for i in range(25):
             store.append_event(audited(worker * 100 + i))
@@ -118,20 +115,18 @@ def test_retention_never_prunes_the_audit_log(open_store: Opener) -> None:
     assert store.verify_audit().count == 5
 
 
-def _tampered(store: base.Store, path: Path, sql: str) -> audit.Verification:
-    with sqlite3.connect(path) as conn:
-        conn.executescript(sql)
-    conn.close()
+def _tampered(store: interfaces.Store, tamper: Tamper, sql: str) -> audit.Verification:
+    tamper(sql)
     return store.verify_audit()
 
 
-def test_an_edited_entry_is_named(store: base.Store, tmp_path: Path) -> None:
+def test_an_edited_entry_is_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(4):
         store.append_event(audited(n))
     target = store.audit_entries()[1]
     found = _tampered(
         store,
-        tmp_path / "state.db",
+        tamper,
         "UPDATE audit_log SET data = replace(data, '\"n\":1', '\"n\":9') WHERE seq = 2",
     )
     assert (found.breach, found.seq, found.id, found.count) == (
@@ -143,22 +138,22 @@ def test_an_edited_entry_is_named(store: base.Store, tmp_path: Path) -> None:
     assert found.message == f"entry 2 (id {target.id}) was edited: its fields do not match its hash"
 
 
-def test_a_deleted_entry_is_named(store: base.Store, tmp_path: Path) -> None:
+def test_a_deleted_entry_is_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(4):
         store.append_event(audited(n))
     after = store.audit_entries()[2]
-    found = _tampered(store, tmp_path / "state.db", "DELETE FROM audit_log WHERE seq = 2")
+    found = _tampered(store, tamper, "DELETE FROM audit_log WHERE seq = 2")
     assert (found.breach, found.seq, found.id) == (audit.Breach.REMOVED, 2, after.id)
     assert found.message == f"entry 2 removed: entry 3 (id {after.id}) follows entry 1"
 
 
-def test_swapped_entries_are_named(store: base.Store, tmp_path: Path) -> None:
+def test_swapped_entries_are_named(store: interfaces.Store, tamper: Tamper) -> None:
     for n in range(5):
         store.append_event(audited(n))
     moved = store.audit_entries()[3]
     found = _tampered(
         store,
-        tmp_path / "state.db",
+        tamper,
         "UPDATE audit_log SET seq = -1 WHERE seq = 2;"
         "UPDATE audit_log SET seq = 2 WHERE seq = 4;"
         "UPDATE audit_log SET seq = 4 WHERE seq = -1;",
@@ -166,26 +161,9 @@ def test_swapped_entries_are_named(store: base.Store, tmp_path: Path) -> None:
     assert (found.breach, found.seq, found.id) == (audit.Breach.REORDERED, 2, moved.id)
 
 
-def test_data_that_is_no_longer_json_counts_as_edited(store: base.Store, tmp_path: Path) -> None:
+def test_data_that_is_no_longer_json_counts_as_edited(
+    store: interfaces.Store, tamper: Tamper
+) -> None:
     store.append_event(audited(0))
-    found = _tampered(store, tmp_path / "state.db", "UPDATE audit_log SET data = '{oops'")
+    found = _tampered(store, tamper, "UPDATE audit_log SET data = '{oops'")
     assert (found.breach, found.seq) == (audit.Breach.EDITED, 1)
-
-
-def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    store = SqliteStore(path, retention=RetentionSettings())
-    store.append_event(f.event("ReconcileFinished"))
-    store.close()
-    with sqlite3.connect(path) as conn:  # as a reconciler before the audit log left it
-        conn.executescript("DROP TABLE audit_log; UPDATE schema_version SET version = 3;")
-    conn.close()
-    store = SqliteStore(path, retention=RetentionSettings())
-    try:
-        assert store.schema_version == 4
-        assert [e.type for e in store.events()] == ["ReconcileFinished"]
-        assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
-        store.append_event(audited(1))
-        assert [e.seq for e in store.audit_entries()] == [1]
-    finally:
-        store.close()

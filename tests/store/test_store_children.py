@@ -3,7 +3,7 @@ listed apart from the current daemon's own, and is gone once forgotten."""
 
 from __future__ import annotations
 
-from reconciler.store import base
+from reconciler.store import interfaces
 from reconciler.store.children import ChildGroup
 from tests.store.conftest import Opener
 from tests.store.store_factories import at
@@ -32,7 +32,7 @@ def test_a_recorded_group_survives_a_reopen_and_is_listed_for_the_next_daemon(
 
 
 def test_a_forgotten_group_is_gone_and_a_reused_pgid_replaces_the_old_row(
-    store: base.Store,
+    store: interfaces.Store,
 ) -> None:
     store.record_child(_child(700, daemon_pid=10, seconds=1))
     store.record_child(_child(700, daemon_pid=12, seconds=5))

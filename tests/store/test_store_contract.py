@@ -9,12 +9,13 @@ from datetime import datetime
 import pytest
 import store_factories as f
 
+from reconciler import runstate
 from reconciler.conditions import ConditionStatus
 from reconciler.policy.decisions import Action, Outcome
-from reconciler.store import base
+from reconciler.store import interfaces
 
 
-def test_revisions_are_listed_newest_first_per_source(store: base.Store) -> None:
+def test_revisions_are_listed_newest_first_per_source(store: interfaces.Store) -> None:
     for sha in "abc":
         store.record_revision("main", f.revision(sha))
     store.record_revision("other", f.revision("d"))
@@ -24,20 +25,22 @@ def test_revisions_are_listed_newest_first_per_source(store: base.Store) -> None
     assert store.revisions("missing") == []
 
 
-def test_recording_a_revision_again_makes_it_newest_without_duplicating(store: base.Store) -> None:
+def test_recording_a_revision_again_makes_it_newest_without_duplicating(
+    store: interfaces.Store,
+) -> None:
     for sha in "aba":
         store.record_revision("main", f.revision(sha))
     assert [r.sha[0] for r in store.revisions("main")] == ["a", "b"]
 
 
-def test_status_round_trips_every_field(store: base.Store) -> None:
+def test_status_round_trips_every_field(store: interfaces.Store) -> None:
     status = f.status("motd", ready=False, history=3)
     store.put_status(status)
     assert store.get_status("File//motd") == status
     assert store.get_status("File//absent") is None
 
 
-def test_put_status_replaces_the_previous_one(store: base.Store) -> None:
+def test_put_status_replaces_the_previous_one(store: interfaces.Store) -> None:
     store.put_status(f.status("motd", ready=False))
     newer = f.status("motd", ready=True, observed_generation=4, updated_at=f.at(90))
     store.put_status(newer)
@@ -45,7 +48,7 @@ def test_put_status_replaces_the_previous_one(store: base.Store) -> None:
     assert store.list_status(condition="Drifted") == []
 
 
-def test_list_status_filters_by_source_and_condition(store: base.Store) -> None:
+def test_list_status_filters_by_source_and_condition(store: interfaces.Store) -> None:
     store.put_status(f.status("b", ready=True))
     store.put_status(f.status("a", ready=False))
     store.put_status(f.status("c", ready=False, source="infra"))
@@ -57,7 +60,7 @@ def test_list_status_filters_by_source_and_condition(store: base.Store) -> None:
     assert [s.name for s in store.list_status(source="infra", condition="Ready")] == []
 
 
-def test_history_keeps_only_the_newest_entries(open_store: Callable[..., base.Store]) -> None:
+def test_history_keeps_only_the_newest_entries(open_store: Callable[..., interfaces.Store]) -> None:
     from reconciler.store.retention import RetentionSettings
 
     store = open_store(RetentionSettings(history_per_object=2))
@@ -67,7 +70,7 @@ def test_history_keeps_only_the_newest_entries(open_store: Callable[..., base.St
     assert [h.revision for h in kept.history] == ["r3", "r4"]
 
 
-def test_delete_status_forgets_the_object_and_its_violations(store: base.Store) -> None:
+def test_delete_status_forgets_the_object_and_its_violations(store: interfaces.Store) -> None:
     store.put_status(f.status("web", key="Deployment/prod/web"))
     store.append_decisions([f.decision(name="web"), f.decision(name="api")])
     assert store.delete_status("Deployment/prod/web") is True
@@ -78,7 +81,7 @@ def test_delete_status_forgets_the_object_and_its_violations(store: base.Store) 
     assert len(store.decisions()) == 2  # the log keeps what was decided
 
 
-def test_decisions_round_trip_newest_first_with_filters(store: base.Store) -> None:
+def test_decisions_round_trip_newest_first_with_filters(store: interfaces.Store) -> None:
     logged = [
         f.decision(policy="p1", name="web", seconds=0),
         f.decision(policy="p2", name="web", seconds=10, outcome=Outcome.ALLOW),
@@ -94,7 +97,7 @@ def test_decisions_round_trip_newest_first_with_filters(store: base.Store) -> No
     assert store.decisions(policy="p1", key="Deployment/prod/web", since=f.at(1)) == []
 
 
-def test_iter_decisions_reads_everything_oldest_first_in_batches(store: base.Store) -> None:
+def test_iter_decisions_reads_everything_oldest_first_in_batches(store: interfaces.Store) -> None:
     logged = [f.decision(name=f"r{i}", seconds=i) for i in range(25)]
     store.append_decisions(logged[:10])
     store.append_decisions(logged[10:])
@@ -102,11 +105,11 @@ def test_iter_decisions_reads_everything_oldest_first_in_batches(store: base.Sto
     assert list(store.iter_decisions(batch=100)) == logged
 
 
-def test_iter_decisions_on_an_empty_log_yields_nothing(store: base.Store) -> None:
+def test_iter_decisions_on_an_empty_log_yields_nothing(store: interfaces.Store) -> None:
     assert list(store.iter_decisions()) == []
 
 
-def test_violations_are_the_latest_decision_per_policy_and_key(store: base.Store) -> None:
+def test_violations_are_the_latest_decision_per_policy_and_key(store: interfaces.Store) -> None:
     store.append_decisions(
         [
             f.decision(policy="p1", name="web", outcome=Outcome.DENY, seconds=0),
@@ -123,7 +126,7 @@ def test_violations_are_the_latest_decision_per_policy_and_key(store: base.Store
     assert [v.policy for v in store.violations(key="Deployment/prod/web")] == ["p2"]
 
 
-def test_violations_follow_time_across_batches_not_arrival(store: base.Store) -> None:
+def test_violations_follow_time_across_batches_not_arrival(store: interfaces.Store) -> None:
     store.append_decisions([f.decision(outcome=Outcome.ALLOW, seconds=10)])
     store.append_decisions([f.decision(outcome=Outcome.DENY, seconds=5)])  # late, older
     assert store.violations() == []
@@ -133,7 +136,7 @@ def test_violations_follow_time_across_batches_not_arrival(store: base.Store) ->
 
 
 def test_changes_only_logs_a_decision_when_it_differs_from_the_latest(
-    store: base.Store,
+    store: interfaces.Store,
 ) -> None:
     first = f.decision(seconds=0, digest="d0")
     assert store.append_decisions([first], inputs={"d0": "{}"}, changes_only=True) == 1
@@ -155,7 +158,7 @@ def test_changes_only_logs_a_decision_when_it_differs_from_the_latest(
     assert store.append_decisions([again], changes_only=False) == 1  # the plain log appends
 
 
-def test_changes_only_keeps_a_policys_gate_and_warning_apart(store: base.Store) -> None:
+def test_changes_only_keeps_a_policys_gate_and_warning_apart(store: interfaces.Store) -> None:
     # One binding gives a gate decision (allow) and a separate warning for one resource;
     # each repeats only itself, however the two interleave.
     gate = f.decision(seconds=0, outcome=Outcome.ALLOW, digest="d0")
@@ -168,19 +171,19 @@ def test_changes_only_keeps_a_policys_gate_and_warning_apart(store: base.Store) 
     assert store.decisions() == [warning, gate]
 
 
-def test_changes_only_drops_the_inputs_of_repeated_decisions(store: base.Store) -> None:
+def test_changes_only_drops_the_inputs_of_repeated_decisions(store: interfaces.Store) -> None:
     store.append_decisions([f.decision(digest="d0")], inputs={"d0": "{}"}, changes_only=True)
     repeat = f.decision(seconds=5, digest="d9")
     assert store.append_decisions([repeat], inputs={"d9": "[]"}, changes_only=True) == 0
     assert store.get_inputs(["d9"]) == {}
 
 
-def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> None:
+def test_a_run_round_trips_with_its_steps_in_write_order(store: interfaces.Store) -> None:
     run = f.run(
         "r1",
         steps=(
             f.step("b"),
-            f.step("a", status=base.StepStatus.RUNNING, finished_at=None, output={}),
+            f.step("a", status=runstate.StepStatus.RUNNING, finished_at=None, output={}),
         ),
     )
     store.create_run(run)
@@ -188,19 +191,19 @@ def test_a_run_round_trips_with_its_steps_in_write_order(store: base.Store) -> N
     assert store.get_run("absent") is None
 
 
-def test_creating_a_run_twice_is_refused_and_keeps_the_first(store: base.Store) -> None:
+def test_creating_a_run_twice_is_refused_and_keeps_the_first(store: interfaces.Store) -> None:
     store.create_run(f.run("r1"))
-    with pytest.raises(base.RunExists) as raised:
+    with pytest.raises(interfaces.RunExists) as raised:
         store.create_run(f.run("r1", name="other"))
     assert str(raised.value) == "run 'r1' already exists"
     assert store.get_run("r1") == f.run("r1")
 
 
-def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
+def test_update_step_is_an_idempotent_upsert(store: interfaces.Store) -> None:
     store.create_run(f.run("r1"))
-    running = f.step("archive", status=base.StepStatus.RUNNING, finished_at=None)
+    running = f.step("archive", status=runstate.StepStatus.RUNNING, finished_at=None)
     done = f.step("archive")
-    retry = f.step("archive", attempt=2, status=base.StepStatus.FAILED, error="exit 2")
+    retry = f.step("archive", attempt=2, status=runstate.StepStatus.FAILED, error="exit 2")
     for step in (running, running, done, done, retry, retry):
         store.update_step("r1", step)
     stored = store.get_run("r1")
@@ -208,44 +211,44 @@ def test_update_step_is_an_idempotent_upsert(store: base.Store) -> None:
     assert stored.steps == (done, retry)
 
 
-def test_update_run_overwrites_fields_and_upserts_its_steps(store: base.Store) -> None:
-    store.create_run(f.run("r1", steps=(f.step("a", status=base.StepStatus.RUNNING),)))
+def test_update_run_overwrites_fields_and_upserts_its_steps(store: interfaces.Store) -> None:
+    store.create_run(f.run("r1", steps=(f.step("a", status=runstate.StepStatus.RUNNING),)))
     store.update_step("r1", f.step("b"))
     finished = f.run(
         "r1",
-        status=base.RunStatus.FAILED,
+        status=runstate.RunStatus.FAILED,
         finished_at=f.at(9),
         error="a failed",
-        steps=(f.step("a", status=base.StepStatus.FAILED, error="boom"),),
+        steps=(f.step("a", status=runstate.StepStatus.FAILED, error="boom"),),
     )
     store.update_run(finished)
     store.update_run(finished)
     assert store.get_run("r1") == replace(finished, steps=(*finished.steps, f.step("b")))
 
 
-def test_updates_of_an_unknown_run_are_refused(store: base.Store) -> None:
-    with pytest.raises(base.RunNotFound) as raised:
+def test_updates_of_an_unknown_run_are_refused(store: interfaces.Store) -> None:
+    with pytest.raises(interfaces.RunNotFound) as raised:
         store.update_run(f.run("ghost"))
     assert str(raised.value) == "run 'ghost' does not exist"
-    with pytest.raises(base.RunNotFound):
+    with pytest.raises(interfaces.RunNotFound):
         store.update_step("ghost", f.step("a"))
     assert store.list_runs() == []
 
 
-def test_list_runs_newest_first_filtered_by_kind_and_status(store: base.Store) -> None:
-    store.create_run(f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),)))
-    store.create_run(f.run("r2", status=base.RunStatus.SUCCEEDED))
-    store.create_run(f.run("r3", status=base.RunStatus.WAITING))
+def test_list_runs_newest_first_filtered_by_kind_and_status(store: interfaces.Store) -> None:
+    store.create_run(f.run("r1", kind=runstate.RunKind.RUNBOOK, steps=(f.step("x"),)))
+    store.create_run(f.run("r2", status=runstate.RunStatus.SUCCEEDED))
+    store.create_run(f.run("r3", status=runstate.RunStatus.WAITING))
     assert [r.id for r in store.list_runs()] == ["r3", "r2", "r1"]
     assert [r.id for r in store.list_runs(limit=2)] == ["r3", "r2"]
-    assert store.list_runs(kind=base.RunKind.RUNBOOK) == [
-        f.run("r1", kind=base.RunKind.RUNBOOK, steps=(f.step("x"),))
+    assert store.list_runs(kind=runstate.RunKind.RUNBOOK) == [
+        f.run("r1", kind=runstate.RunKind.RUNBOOK, steps=(f.step("x"),))
     ]
-    assert [r.id for r in store.list_runs(status=base.RunStatus.WAITING)] == ["r3"]
-    assert store.list_runs(kind=base.RunKind.SIMULATION) == []
+    assert [r.id for r in store.list_runs(status=runstate.RunStatus.WAITING)] == ["r3"]
+    assert store.list_runs(kind=runstate.RunKind.SIMULATION) == []
 
 
-def test_events_get_growing_ids_and_are_paged_by_id(store: base.Store) -> None:
+def test_events_get_growing_ids_and_are_paged_by_id(store: interfaces.Store) -> None:
     appended = [store.append_event(f.event(f"E{i}", seconds=i)) for i in range(5)]
     assert [e.id for e in appended] == sorted({e.id for e in appended if e.id is not None})
     assert replace(appended[0], id=None) == f.event("E0", seconds=0)
@@ -255,7 +258,9 @@ def test_events_get_growing_ids_and_are_paged_by_id(store: base.Store) -> None:
 
 
 @pytest.mark.parametrize("write", ["status", "decision", "run", "event", "revision"])
-def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store, write: str) -> None:
+def test_a_naive_timestamp_is_refused_and_nothing_is_written(
+    store: interfaces.Store, write: str
+) -> None:
     naive = datetime(2026, 3, 1, 12, 0)
     with pytest.raises(ValueError) as raised:
         if write == "status":
@@ -280,7 +285,9 @@ def test_a_naive_timestamp_is_refused_and_nothing_is_written(store: base.Store, 
     ) == ([], [], [], [], [])
 
 
-def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(store: base.Store) -> None:
+def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(
+    store: interfaces.Store,
+) -> None:
     from datetime import timedelta, timezone
 
     local = f.at(0).astimezone(timezone(timedelta(hours=2)))
@@ -289,14 +296,14 @@ def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(store: b
     assert stored.at == local and stored.at.utcoffset() == timedelta(0)
 
 
-def test_a_closed_store_refuses_calls(store: base.Store) -> None:
+def test_a_closed_store_refuses_calls(store: interfaces.Store) -> None:
     store.close()
-    with pytest.raises(base.StoreError):
+    with pytest.raises(interfaces.StoreError):
         store.events()
 
 
 def test_put_statuses_writes_many_in_one_call_like_put_status(
-    open_store: Callable[..., base.Store],
+    open_store: Callable[..., interfaces.Store],
 ) -> None:
     from reconciler.store.retention import RetentionSettings
 

@@ -9,11 +9,11 @@ import pytest
 import store_factories as f
 
 from reconciler.policy.decisions import Outcome
-from reconciler.store import base
+from reconciler.store import interfaces
 
 
 def test_counts_per_policy_outcome_and_bucket_leaving_out_older_and_empty_ones(
-    store: base.Store,
+    store: interfaces.Store,
 ) -> None:
     store.append_decisions(
         [
@@ -34,10 +34,10 @@ def test_counts_per_policy_outcome_and_bucket_leaving_out_older_and_empty_ones(
     ]
 
 
-def test_an_empty_log_counts_nothing(store: base.Store) -> None:
+def test_an_empty_log_counts_nothing(store: interfaces.Store) -> None:
     assert store.decision_counts(since=f.at(0), bucket=timedelta(hours=1)) == []
 
 
-def test_a_bucket_under_a_second_is_refused(store: base.Store) -> None:
+def test_a_bucket_under_a_second_is_refused(store: interfaces.Store) -> None:
     with pytest.raises(ValueError, match="bucket must be at least one second"):
         store.decision_counts(since=f.at(0), bucket=timedelta(milliseconds=10))

@@ -1,32 +1,26 @@
 """The store keeps decision inputs by digest for replay (the contract every backend passes),
-forgets those no decision refers to any more, and adds the table to older databases."""
+and forgets those no decision refers to any more."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from reconciler.store import base, sqlite
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionSettings
 from tests.store import store_factories as f
+from tests.store.conftest import Opener
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[base.Store]:
-    assert request.param == "sqlite"
-    opened = sqlite.SqliteStore(
-        tmp_path / "state.db",
-        retention=RetentionSettings(max_decisions=2, decision_max_age=timedelta(days=3650)),
-    )
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(open_store: Opener) -> interfaces.Store:
+    return open_store(RetentionSettings(max_decisions=2, decision_max_age=timedelta(days=3650)))
 
 
-def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(store: base.Store) -> None:
+def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(
+    store: interfaces.Store,
+) -> None:
     assert store.put_inputs({"d1": '{"a":1}', "d2": '{"b":2}'}) == 2
     assert store.put_inputs({"d1": '{"changed":true}'}) == 1
     assert store.get_inputs(["d1", "d2", "d3"]) == {"d1": '{"a":1}', "d2": '{"b":2}'}
@@ -34,13 +28,13 @@ def test_inputs_are_kept_by_digest_and_a_kept_digest_is_not_overwritten(store: b
     assert store.put_inputs({}) == 0
 
 
-def test_many_digests_are_read_in_one_call(store: base.Store) -> None:
+def test_many_digests_are_read_in_one_call(store: interfaces.Store) -> None:
     texts = {f"d{i}": f'{{"i":{i}}}' for i in range(1_200)}
     store.put_inputs(texts)
     assert store.get_inputs(texts) == texts
 
 
-def test_retention_forgets_inputs_no_decision_refers_to(store: base.Store) -> None:
+def test_retention_forgets_inputs_no_decision_refers_to(store: interfaces.Store) -> None:
     store.put_inputs({"old": "{}", "kept": "[]", "orphan": "null"})
     store.append_decisions(
         [
@@ -54,18 +48,7 @@ def test_retention_forgets_inputs_no_decision_refers_to(store: base.Store) -> No
     assert store.get_inputs(["old", "kept", "orphan"]) == {"old": "{}", "kept": "[]"}
 
 
-def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    sqlite.SqliteStore(path, retention=RetentionSettings()).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE decision_inputs")
-    reopened = sqlite.SqliteStore(path, retention=RetentionSettings())
-    reopened.put_inputs({"d": "{}"})
-    assert reopened.get_inputs(["d"]) == {"d": "{}"}
-    reopened.close()
-
-
-def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: base.Store) -> None:
+def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: interfaces.Store) -> None:
     store.put_inputs({"d1": '{"a":1}'})
     logged = [
         f.decision(name=f"w{i}", digest="d1" if i % 2 else "none", seconds=i) for i in range(5)
@@ -79,7 +62,7 @@ def test_decisions_come_with_their_inputs_and_shards_split_the_log(store: base.S
     assert shares[0] and shares[1]
 
 
-def test_decisions_appended_with_their_inputs_keep_both(store: base.Store) -> None:
+def test_decisions_appended_with_their_inputs_keep_both(store: interfaces.Store) -> None:
     first, second = f.decision(name="a", digest="da"), f.decision(name="b", digest="db")
     assert store.append_decisions([first, second], inputs={"da": '{"a":1}'}) == 2
     assert store.get_inputs(["da", "db"]) == {"da": '{"a":1}'}

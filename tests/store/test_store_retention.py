@@ -7,15 +7,16 @@ from datetime import timedelta
 
 import store_factories as f
 
+from reconciler import runstate
 from reconciler.policy.decisions import Outcome
-from reconciler.store import base
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
-Opener = Callable[..., base.Store]
+Opener = Callable[..., interfaces.Store]
 NOW = f.at(10_000)
 
 
-def test_an_empty_store_prunes_nothing(store: base.Store) -> None:
+def test_an_empty_store_prunes_nothing(store: interfaces.Store) -> None:
     assert store.apply_retention(now=NOW) == RetentionReport()
 
 
@@ -63,14 +64,14 @@ def test_events_are_bounded_by_count_and_age_and_ids_never_repeat(open_store: Op
 def test_finished_runs_are_bounded_and_unfinished_ones_kept(open_store: Opener) -> None:
     store = open_store(RetentionSettings(max_runs=2, run_max_age=timedelta(seconds=100)))
     store.create_run(
-        f.run("old", status=base.RunStatus.FAILED, finished_at=f.at(0), steps=(f.step("a"),))
+        f.run("old", status=runstate.RunStatus.FAILED, finished_at=f.at(0), steps=(f.step("a"),))
     )
     for i in range(3):
         store.create_run(
-            f.run(f"done{i}", status=base.RunStatus.SUCCEEDED, finished_at=f.at(9_990))
+            f.run(f"done{i}", status=runstate.RunStatus.SUCCEEDED, finished_at=f.at(9_990))
         )
-    store.create_run(f.run("waiting", status=base.RunStatus.WAITING, started_at=f.at(0)))
-    store.create_run(f.run("running", status=base.RunStatus.RUNNING, started_at=f.at(0)))
+    store.create_run(f.run("waiting", status=runstate.RunStatus.WAITING, started_at=f.at(0)))
+    store.create_run(f.run("running", status=runstate.RunStatus.RUNNING, started_at=f.at(0)))
     assert store.apply_retention(now=NOW) == RetentionReport(runs=2)
     assert [r.id for r in store.list_runs()] == ["running", "waiting", "done2", "done1"]
     assert store.get_run("old") is None
@@ -78,8 +79,8 @@ def test_finished_runs_are_bounded_and_unfinished_ones_kept(open_store: Opener) 
 
 def test_steps_of_a_pruned_run_go_with_it(open_store: Opener) -> None:
     store = open_store(RetentionSettings(max_runs=1))
-    store.create_run(f.run("r1", status=base.RunStatus.CANCELLED, steps=(f.step("a"),)))
-    store.create_run(f.run("r2", status=base.RunStatus.SUCCEEDED, finished_at=f.at(9_999)))
+    store.create_run(f.run("r1", status=runstate.RunStatus.CANCELLED, steps=(f.step("a"),)))
+    store.create_run(f.run("r2", status=runstate.RunStatus.SUCCEEDED, finished_at=f.at(9_999)))
     store.apply_retention(now=NOW)
     store.create_run(f.run("r1"))  # the id is free again, with no step left behind
     assert store.get_run("r1") == f.run("r1")

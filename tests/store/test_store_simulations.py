@@ -1,30 +1,33 @@
 """The `Store` contract for simulations: reports round-trip, lists filter and order, and
-retention bounds finished simulations while queued and running ones stay."""
+retention bounds finished simulations while queued and running ones stay; a simulation and
+its run are written in one transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 import store_factories as f
 
-from reconciler.store import base
+from reconciler.runstate import RunKind, RunStatus
+from reconciler.store import interfaces
 from reconciler.store.retention import RetentionReport, RetentionSettings
 
-Opener = Callable[..., base.Store]
+Opener = Callable[..., interfaces.Store]
 NOW = f.at(10_000)
-QUEUED, RUNNING = base.SimulationStatus.QUEUED, base.SimulationStatus.RUNNING
+QUEUED, RUNNING = interfaces.SimulationStatus.QUEUED, interfaces.SimulationStatus.RUNNING
 
 
-def test_a_simulation_round_trips_every_field(store: base.Store) -> None:
+def test_a_simulation_round_trips_every_field(store: interfaces.Store) -> None:
     simulation = f.simulation("s1", forge_error="POST check-runs answered 403")
     store.put_simulation(simulation)
     assert store.get_simulation("s1") == simulation
     assert store.get_simulation("absent") is None
 
 
-def test_putting_a_simulation_again_replaces_it(store: base.Store) -> None:
+def test_putting_a_simulation_again_replaces_it(store: interfaces.Store) -> None:
     queued = f.simulation(
         "s1",
         status=QUEUED,
@@ -39,7 +42,7 @@ def test_putting_a_simulation_again_replaces_it(store: base.Store) -> None:
     assert store.list_simulations() == [f.simulation("s1")]
 
 
-def test_simulations_are_listed_newest_first_and_filtered(store: base.Store) -> None:
+def test_simulations_are_listed_newest_first_and_filtered(store: interfaces.Store) -> None:
     store.put_simulation(f.simulation("old", seconds=0))
     store.put_simulation(f.simulation("new", seconds=10))
     store.put_simulation(f.simulation("other-pr", number=8, seconds=5))
@@ -84,7 +87,9 @@ def test_queued_and_running_simulations_are_never_pruned(open_store: Opener) -> 
     assert {s.id for s in store.list_simulations()} == {"waiting", "running"}
 
 
-def test_stored_reports_are_bounded_in_total_the_oldest_dropped_first(store: base.Store) -> None:
+def test_stored_reports_are_bounded_in_total_the_oldest_dropped_first(
+    store: interfaces.Store,
+) -> None:
     big = {"base": "a" * 40, "head": "b" * 40, "blocked": True, "errors": [], "pad": "x" * 4_000}
     for i in range(4):
         store.put_simulation(f.simulation(f"s{i}", seconds=i, report=big, markdown=("y" * 3_000,)))
@@ -106,7 +111,24 @@ def test_stored_reports_are_bounded_in_total_the_oldest_dropped_first(store: bas
     dropped = store.get_simulation("s0")
     assert dropped is not None
     assert (dropped.status, dropped.summary) == (
-        base.SimulationStatus.SUCCEEDED,
+        interfaces.SimulationStatus.SUCCEEDED,
         "would be blocked: 1 newly denied strict decision(s)",
     )
     assert store.trim_simulation_reports(max_bytes=15_000) == 0
+
+
+def test_a_simulation_and_its_run_are_recorded_in_one_transaction(
+    store: interfaces.Store,
+) -> None:
+    queued = f.simulation("s1", status=interfaces.SimulationStatus.QUEUED, finished_at=None)
+    store.record_simulation(queued, run=f.run("s1", kind=RunKind.SIMULATION, steps=()))
+    done = f.run(
+        "s1", kind=RunKind.SIMULATION, status=RunStatus.SUCCEEDED, steps=(f.step("simulate"),)
+    )
+    store.record_simulation(f.simulation("s1"), run=done)
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (f.simulation("s1"), done)
+    naive = replace(done, status=RunStatus.FAILED, finished_at=datetime(2026, 3, 1, 12))
+    failed = f.simulation("s1", status=interfaces.SimulationStatus.FAILED)
+    with pytest.raises(ValueError):
+        store.record_simulation(failed, run=naive)
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (f.simulation("s1"), done)

@@ -1,5 +1,5 @@
 """What only the SQLite backend promises: WAL on disk, schema versions, reopening, sharing
-between threads, and surviving a writer killed with SIGKILL."""
+between threads, surviving a writer killed with SIGKILL, and older files brought forward."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import store_factories as f
 
-from reconciler.store import base, schema, sqlite
+from reconciler.store import audit, interfaces, sqlite
 from reconciler.store.retention import RetentionSettings
+from reconciler.store.sql import schema
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -37,7 +38,7 @@ def raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
 def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_path: Path) -> None:
     store = open_db(tmp_path / "state.db")
     store.close()
-    assert store.schema_version == schema.BASELINE + len(schema.MIGRATIONS)
+    assert store.schema_version == sqlite.BASELINE + len(sqlite.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
     assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(4,)]
 
@@ -59,7 +60,7 @@ def test_reopening_keeps_everything(tmp_path: Path) -> None:
     again.close()
 
 
-def _migration(name: str, calls: list[str]) -> schema.Migration:
+def _migration(name: str, calls: list[str]) -> sqlite.Migration:
     def migrate(connection: Any) -> None:
         calls.append(name)
         connection.exec_driver_sql(f"ALTER TABLE events ADD COLUMN {name} TEXT")
@@ -74,11 +75,11 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     store = open_db(path)
     event = store.append_event(f.event())
     store.close()
-    real = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", (*real, _migration("v5", calls)))
+    real = sqlite.MIGRATIONS
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v5", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        schema, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
+        sqlite, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
     )
     store = open_db(path)
     assert (store.schema_version, calls) == (6, ["v5", "v6"])
@@ -95,7 +96,7 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
 ) -> None:
     path = tmp_path / "state.db"
     with monkeypatch.context() as patched:  # a database as version 1 made it
-        patched.setattr(schema, "MIGRATIONS", ())
+        patched.setattr(sqlite, "MIGRATIONS", ())
         patched.setattr(schema.metadata, "create_all", _create_all_but_simulations)
         store = open_db(path)
         event = store.append_event(f.event())
@@ -143,7 +144,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         connection.exec_driver_sql("ALTER TABLE events ADD COLUMN half TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*sqlite.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
     assert raw(path, "SELECT version FROM schema_version") == [(4,)]
@@ -157,7 +158,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schema_version SET version = 7")
-    with pytest.raises(base.SchemaVersionError) as raised:
+    with pytest.raises(interfaces.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
         f"{path}: database schema version 7 is newer than this reconciler supports (4);"
@@ -237,7 +238,7 @@ def _kill_while_writing(path: Path, prefix: str, *, rng: random.Random) -> list[
 
 
 def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> None:
-    from reconciler.store.base import RunStatus, StepStatus
+    from reconciler.runstate import RunStatus, StepStatus
 
     path, rng, committed = tmp_path / "state.db", random.Random(7), []
     for round_ in range(3):
@@ -256,3 +257,33 @@ def test_a_writer_killed_mid_write_leaves_only_whole_records(tmp_path: Path) -> 
     assert len(list(store.iter_decisions())) % 50 == 0
     assert len(list(store.iter_decisions())) >= 50 * len(committed)
     store.close()
+
+
+def test_a_database_made_before_inputs_were_kept_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    open_db(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE decision_inputs")
+    reopened = open_db(path)
+    reopened.put_inputs({"d": "{}"})
+    assert reopened.get_inputs(["d"]) == {"d": "{}"}
+    reopened.close()
+
+
+def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = open_db(path)
+    store.append_event(f.event("ReconcileFinished"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a reconciler before the audit log left it
+        conn.executescript("DROP TABLE audit_log; UPDATE schema_version SET version = 3;")
+    conn.close()
+    store = open_db(path)
+    try:
+        assert store.schema_version == 4
+        assert [e.type for e in store.events()] == ["ReconcileFinished"]
+        assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
+        store.append_event(f.event("ApprovalAnswered"))
+        assert [e.seq for e in store.audit_entries()] == [1]
+    finally:
+        store.close()

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reconciler import cli
-from reconciler.store.base import RunKind, StepRecord
+from reconciler.runstate import RunKind, StepRecord
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.workflows import helpers

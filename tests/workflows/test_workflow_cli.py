@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests.workflows import helpers

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from reconciler.api import views
-from reconciler.store.base import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store
 
 RUN_PREFIX = "run/"
 

@@ -20,7 +20,8 @@ from reconciler.decide import ledger
 from reconciler.policy.decisions import Outcome
 from reconciler.reconcile.daemon import Daemon
 from reconciler.run import plans
-from reconciler.store.base import VIOLATION_OUTCOMES, RunKind, RunRecord
+from reconciler.runstate import RunKind, RunRecord
+from reconciler.store.interfaces import VIOLATION_OUTCOMES
 
 WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedelta(days=1)}
 """Trend windows of the policies page and the width of one bar in each."""

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import runs
-from reconciler.store.base import RunKind, RunRecord
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -12,8 +12,8 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.run import templating
 from reconciler.run.steps import base
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepStatus
 from reconciler.specs import runs
-from reconciler.store.base import RunKind, RunRecord, RunStatus, StepStatus
 
 
 def child_id(ctx: base.StepContext, step: runs.Step) -> str:

@@ -1,12 +1,13 @@
-"""The store interface every backend implements, and the records it keeps.
+"""The store's interfaces, one protocol per role, and the records they keep.
 
-The daemon persists six things: the revisions each source went through, one `ObjectStatus`
-per managed object (Flux-style), the decision log, runs with their steps, an event feed, and
-the reports of pull-request simulations.
-`Store` names what the daemon may ask of them and nothing about how they are kept, so
-SQLite (the default) and a later PostgreSQL backend pass the same contract suite. Every
-method is one transaction: a reader never sees half of a write. Timestamps are
-timezone-aware; naive ones are refused with `ValueError` rather than guessed at.
+The daemon persists: the revisions each source went through (`Revisions`), one
+`ObjectStatus` per managed object (`Statuses`), the decision log (`DecisionLog`), runs with
+their steps (`Runs`), pull-request simulations (`Simulations`), an event feed (`Events`), and
+the store's own upkeep (`Upkeep`); the audit log, outbox and the other role modules beside
+this one add theirs. `Store` is their union. They name what the daemon may ask and nothing
+about how it is kept, so SQLite (the default) and a later PostgreSQL backend pass the same
+contract suite. Every method is one transaction: a reader never sees half of a write.
+Timestamps are timezone-aware; naive ones are refused with `ValueError` rather than guessed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from reconciler.conditions import Condition, ConditionStatus
 from reconciler.errors import ReconcilerError, StalledError
 from reconciler.policy.decisions import Decision, Outcome
+from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
 from reconciler.source.revision import Revision
 from reconciler.store.audit import AuditLog
 from reconciler.store.children import Children
@@ -30,41 +32,8 @@ from reconciler.store.learners import Learners
 from reconciler.store.outbox import Outbox
 from reconciler.store.retention import RetentionReport
 
-
-class RunKind(StrEnum):
-    RECONCILE = "reconcile"
-    WORKFLOW = "workflow"
-    RUNBOOK = "runbook"
-    REMEDIATION = "remediation"
-    OPTIMIZATION = "optimization"
-    SIMULATION = "simulation"
-
-
-class RunStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    WAITING = "waiting"  # for an approval, a wait step or a retry delay
-
-
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
 """Decision outcomes that make a (policy, resource key) pair a current violation."""
-
-FINISHED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
-"""Run statuses that never change again; only these runs are pruned by retention."""
-
-
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    WAITING = "waiting"
-    SKIPPED = "skipped"  # a dependency failed and the step is not `always`
-    INTERRUPTED = "interrupted"  # the daemon died during this attempt (finished_at: found so)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,33 +75,6 @@ class ObjectStatus:
     drift: Drift | None = None  # the latest drift, standing or corrected
     history: tuple[HistoryEntry, ...] = ()  # oldest first; the store keeps the newest N
     updated_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepRecord:
-    """One attempt of one step of a run; (run id, name, attempt) identifies it."""
-
-    name: str
-    status: StepStatus
-    attempt: int = 1
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    output: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunRecord:
-    id: str
-    kind: RunKind
-    name: str
-    trigger: str
-    revision: str | None
-    status: RunStatus
-    steps: tuple[StepRecord, ...] = ()  # in the order they were first written
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,8 +159,8 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, Outbox, Protocol):
-    """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
+class Revisions(Protocol):
+    """The revisions each source went through."""
 
     def record_revision(self, source: str, revision: Revision) -> None:
         """Remember that `source` reached `revision`; recording it again makes it the newest."""
@@ -227,6 +169,10 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
     def revisions(self, source: str, limit: int = 20) -> list[Revision]:
         """The revisions `source` went through, newest first."""
         ...
+
+
+class Statuses(Protocol):
+    """One `ObjectStatus` per managed object, Flux-style."""
 
     def put_status(self, status: ObjectStatus) -> None:
         """Replace the status of `status.key`, keeping only the newest history entries."""
@@ -254,6 +200,10 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
         The decision log keeps its past decisions. Returns whether a status existed.
         """
         ...
+
+
+class DecisionLog(Protocol):
+    """The decision log, the inputs its decisions were made on, and the current violations."""
 
     def append_decisions(
         self,
@@ -315,6 +265,10 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
         """
         ...
 
+
+class Runs(Protocol):
+    """Runs of every kind with their step attempts (records in `reconciler.runstate`)."""
+
     def create_run(self, run: RunRecord) -> None:
         """Insert a run and its steps; `RunExists` if the id is taken."""
         ...
@@ -339,8 +293,17 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
         """Runs, the most recently created first."""
         ...
 
+
+class Simulations(Protocol):
+    """Pull-request simulations and their reports."""
+
     def put_simulation(self, simulation: SimulationRecord) -> None:
         """Insert or replace the simulation `simulation.id`."""
+        ...
+
+    def record_simulation(self, simulation: SimulationRecord, *, run: RunRecord) -> None:
+        """`put_simulation` and, in the same transaction, insert `run` or overwrite its
+        fields and upsert the steps it carries: no reader sees one without the other."""
         ...
 
     def get_simulation(self, simulation_id: str) -> SimulationRecord | None: ...
@@ -362,6 +325,10 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
         dropped."""
         ...
 
+
+class Events(Protocol):
+    """The event feed (and, through it, the audit log's chain)."""
+
     def append_event(self, event: EventRecord) -> EventRecord:
         """Append to the feed; returns the event with its id. An event of an audited type
         (`audit.audited`) is chained onto the audit log in the same transaction."""
@@ -370,6 +337,10 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
     def events(self, *, since_id: int = 0, limit: int = 100) -> list[EventRecord]:
         """Events with an id above `since_id`, oldest first."""
         ...
+
+
+class Upkeep(Protocol):
+    """Retention, the liveness probe and closing."""
 
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         """Prune by age and count as the retention settings say; returns what was removed."""
@@ -380,3 +351,25 @@ class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, 
         ...
 
     def close(self) -> None: ...
+
+
+class Store(
+    Revisions,
+    Statuses,
+    DecisionLog,
+    Runs,
+    Simulations,
+    Events,
+    Upkeep,
+    Children,
+    DaemonDecisions,
+    Deliveries,
+    Intents,
+    AuditLog,
+    Learners,
+    Outbox,
+    Protocol,
+):
+    """Persistence for the daemon: the union of the role protocols above and of the store's
+    role modules. Every method is one transaction; all are thread-safe. A part that needs
+    one role takes that protocol, so a backend or a test sees what it really uses."""

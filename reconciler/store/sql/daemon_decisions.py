@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.store import codec, schema
+from reconciler.store import codec
 from reconciler.store.daemon_decisions import SETTLED, DecisionEntry
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "daemon_decisions",

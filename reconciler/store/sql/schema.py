@@ -1,28 +1,19 @@
-"""The store's tables, declared once in SQLAlchemy Core, and the migrations between versions.
+"""The store's tables, declared once in SQLAlchemy Core for every SQL backend.
 
-A new database gets the tables as declared below and is stamped with the newest version.
-An existing one is brought forward by running, in order, the migrations it has not seen,
-all in the one transaction that opens it: a failed migration leaves it as it was. To change
-the schema, change the declarations AND append one function to `MIGRATIONS` that turns a
-database of the previous version into the new shape. A database stamped with a version newer
-than this code knows is refused rather than misread.
+A new database gets the tables as declared here and is stamped in `schema_version` with the
+newest version; the backend brings an older database forward (`store.sqlite`'s migrations).
+To change the schema, change the declarations AND append one migration there. Tables added
+without a version bump are created by `create_missing` when a database is opened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.store import base, codec
-
-BASELINE = 1
-"""The version `create_all` produces when `MIGRATIONS` is empty."""
-
-
-Migration = Callable[[sa.Connection], None]
+from reconciler.store import codec
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -240,61 +231,3 @@ simulations = sa.Table(
     sqlite_autoincrement=True,
 )
 """Pull-request simulations and their reports (schema version 2)."""
-
-
-def _add_simulations(connection: sa.Connection) -> None:
-    """Version 2: the `simulations` table."""
-    simulations.create(connection, checkfirst=True)
-
-
-def _split_drift(connection: sa.Connection) -> None:
-    """Version 3: an object's changes applied from Git and its drift are kept apart.
-
-    The one `last_diff` column held whichever came last; it becomes `applied_changes` and
-    `drift` starts empty (the next pass that finds a drift records it)."""
-    names = {c["name"] for c in sa.inspect(connection).get_columns(object_status.name)}
-    if "last_diff" in names:
-        connection.exec_driver_sql(
-            "ALTER TABLE object_status RENAME COLUMN last_diff TO applied_changes"
-        )
-    if "drift" not in names:
-        connection.exec_driver_sql("ALTER TABLE object_status ADD COLUMN drift JSON")
-
-
-def _add_audit_log(connection: sa.Connection) -> None:
-    """Version 4: the hash-chained `audit_log` (declared in `audit_sql`); the chain starts
-    empty, with the first audited event after the upgrade."""
-    from reconciler.store import audit_sql  # it declares its table on `metadata`
-
-    audit_sql.table.create(connection, checkfirst=True)
-
-
-MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
-"""MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
-
-
-def stored_version(connection: sa.Connection) -> int | None:
-    """The version a database is stamped with; None for a database without our tables."""
-    if not sa.inspect(connection).has_table(schema_version.name):
-        return None
-    return connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-
-
-def upgrade(connection: sa.Connection, *, migrations: Sequence[Migration], where: str) -> int:
-    """Create or migrate the schema inside the caller's transaction; returns the version."""
-    head = BASELINE + len(migrations)
-    version = stored_version(connection)
-    if version is None:
-        metadata.create_all(connection)
-        connection.execute(sa.insert(schema_version).values(version=head))
-        return head
-    if version > head:
-        raise base.SchemaVersionError(
-            f"{where}: database schema version {version} is newer than this reconciler"
-            f" supports ({head}); open it with a newer reconciler"
-        )
-    for migration in migrations[version - BASELINE :]:
-        migration(connection)
-    if version != head:
-        connection.execute(sa.update(schema_version).values(version=head))
-    return head

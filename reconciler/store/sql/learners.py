@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
-from reconciler.store import schema
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "learners",

@@ -7,8 +7,9 @@ from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
-from reconciler.store import codec, schema
+from reconciler.store import codec
 from reconciler.store.intents import ApplyIntent
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "apply_intents",

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler import runstate
 from reconciler.policy.decisions import Action, Decision, Outcome
 from reconciler.source.revision import Revision
 from reconciler.specs.models import Enforcement
-from reconciler.store import base, codec
+from reconciler.store import codec, interfaces
 
 Row = Mapping[Any, Any]
 
@@ -43,7 +44,7 @@ def revision_from_row(row: Row) -> Revision:
     )
 
 
-def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, Any]:
+def status_row(status: interfaces.ObjectStatus, *, history_limit: int) -> dict[str, Any]:
     history = status.history[-history_limit:] if history_limit else ()
     return {
         "key": status.key,
@@ -63,8 +64,8 @@ def status_row(status: base.ObjectStatus, *, history_limit: int) -> dict[str, An
     }
 
 
-def status_from_row(row: Row) -> base.ObjectStatus:
-    return base.ObjectStatus(
+def status_from_row(row: Row) -> interfaces.ObjectStatus:
+    return interfaces.ObjectStatus(
         key=row["key"],
         kind=row["kind"],
         namespace=row["namespace"],
@@ -82,7 +83,7 @@ def status_from_row(row: Row) -> base.ObjectStatus:
     )
 
 
-def condition_rows(status: base.ObjectStatus) -> list[dict[str, Any]]:
+def condition_rows(status: interfaces.ObjectStatus) -> list[dict[str, Any]]:
     return [
         {"key": status.key, "type": c.type, "status": c.status.value} for c in status.conditions
     ]
@@ -133,7 +134,7 @@ def decision_from_row(row: Row) -> Decision:
     )
 
 
-def run_row(run: base.RunRecord) -> dict[str, Any]:
+def run_row(run: runstate.RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
         "kind": run.kind.value,
@@ -147,14 +148,14 @@ def run_row(run: base.RunRecord) -> dict[str, Any]:
     }
 
 
-def run_from_row(row: Row, steps: Sequence[base.StepRecord]) -> base.RunRecord:
-    return base.RunRecord(
+def run_from_row(row: Row, steps: Sequence[runstate.StepRecord]) -> runstate.RunRecord:
+    return runstate.RunRecord(
         id=row["id"],
-        kind=base.RunKind(row["kind"]),
+        kind=runstate.RunKind(row["kind"]),
         name=row["name"],
         trigger=row["trigger"],
         revision=row["revision"],
-        status=base.RunStatus(row["status"]),
+        status=runstate.RunStatus(row["status"]),
         steps=tuple(steps),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
@@ -162,7 +163,7 @@ def run_from_row(row: Row, steps: Sequence[base.StepRecord]) -> base.RunRecord:
     )
 
 
-def step_row(run_id: str, step: base.StepRecord) -> dict[str, Any]:
+def step_row(run_id: str, step: runstate.StepRecord) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "name": step.name,
@@ -175,10 +176,10 @@ def step_row(run_id: str, step: base.StepRecord) -> dict[str, Any]:
     }
 
 
-def step_from_row(row: Row) -> base.StepRecord:
-    return base.StepRecord(
+def step_from_row(row: Row) -> runstate.StepRecord:
+    return runstate.StepRecord(
         name=row["name"],
-        status=base.StepStatus(row["status"]),
+        status=runstate.StepStatus(row["status"]),
         attempt=row["attempt"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
@@ -187,7 +188,7 @@ def step_from_row(row: Row) -> base.StepRecord:
     )
 
 
-def event_row(event: base.EventRecord) -> dict[str, Any]:
+def event_row(event: interfaces.EventRecord) -> dict[str, Any]:
     return {
         "at": codec.utc(event.at),
         "type": event.type,
@@ -197,8 +198,8 @@ def event_row(event: base.EventRecord) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: Row) -> base.EventRecord:
-    return base.EventRecord(
+def event_from_row(row: Row) -> interfaces.EventRecord:
+    return interfaces.EventRecord(
         id=row["id"],
         at=row["at"],
         type=row["type"],
@@ -208,7 +209,7 @@ def event_from_row(row: Row) -> base.EventRecord:
     )
 
 
-def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
+def simulation_row(simulation: interfaces.SimulationRecord) -> dict[str, Any]:
     return {
         "id": simulation.id,
         "source": simulation.source,
@@ -228,15 +229,15 @@ def simulation_row(simulation: base.SimulationRecord) -> dict[str, Any]:
     }
 
 
-def simulation_from_row(row: Row) -> base.SimulationRecord:
-    return base.SimulationRecord(
+def simulation_from_row(row: Row) -> interfaces.SimulationRecord:
+    return interfaces.SimulationRecord(
         id=row["id"],
         source=row["source"],
         forge=row["forge"],
         number=row["number"],
         base=row["base"],
         head=row["head"],
-        status=base.SimulationStatus(row["status"]),
+        status=interfaces.SimulationStatus(row["status"]),
         blocked=row["blocked"],
         conclusion=row["conclusion"],
         summary=row["summary"],

@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.store import codec, schema
+from reconciler.store import codec
 from reconciler.store.outbox import Delivery, Notification
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "notification_outbox",

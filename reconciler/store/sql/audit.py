@@ -17,8 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.store import audit, codec, schema
-from reconciler.store.base import EventRecord
+from reconciler.store import audit, codec
+from reconciler.store.interfaces import EventRecord
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "audit_log",

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from reconciler.store import schema
 from reconciler.store.deliveries import KEEP
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "webhook_deliveries",
