@@ -48,11 +48,10 @@ from reconciler.api import (
 )
 from reconciler.api.dashboard import choices, pages, render, stream
 from reconciler.api.hooks import route_delivery
-from reconciler.api.simulator import Simulator
 from reconciler.conditions import ConditionStatus, Type
 from reconciler.events import Event, EventType
-from reconciler.reconcile.daemon import Daemon, UnknownSource
-from reconciler.reconcile.settings import Role
+from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.settings import Role, UnknownSource
 from reconciler.store.base import StoreError
 
 FORGES = ("github", "gitlab", "generic")
@@ -107,9 +106,7 @@ def create_app(daemon: Daemon) -> Starlette:
     daemon.bus.subscribe(prom.observe)
     rendered = cache.RenderCache()
     daemon.bus.subscribe(rendered.observe)
-    simulator = Simulator(daemon)
-    simulator.recover()
-    daemon.stop_hooks.append(simulator.close)
+    simulator = daemon.simulations
 
     def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -225,7 +222,7 @@ def create_app(daemon: Daemon) -> Starlette:
         *runs.routes(daemon),
         *daemon_decisions.routes(daemon.store),
         *audit.routes(daemon.store),
-        *(_mounted(e) for e in simulations.routes(daemon, simulator=simulator)),
+        *(_mounted(e) for e in simulations.routes(daemon.store, simulator=simulator)),
     ]
     document = openapi.document(
         extra_paths={

@@ -10,27 +10,12 @@ repository triggers every source, which is how local repositories are poked.
 from __future__ import annotations
 
 import logging
-import re
-from urllib.parse import urlsplit
 
-from reconciler.api.webhooks import Delivery, Kind
 from reconciler.errors import ReconcilerError
 from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.deliveries import Delivery, Kind, canonical_url
 
 log = logging.getLogger(__name__)
-_SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
-
-
-def canonical_url(url: str) -> str:
-    """`https://u@GitHub.com/Org/Repo.git/`, `git@github.com:org/repo` -> `github.com/org/repo`."""
-    scp = _SCP.match(url) if "://" not in url else None
-    if scp:
-        host, path = scp.group("host"), scp.group("path")
-    else:
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-    path = path.strip("/").removesuffix(".git")
-    return f"{host}/{path}".lower()
 
 
 def _follows(ref: str, delivery: Delivery) -> bool:

@@ -17,10 +17,9 @@ from typing import Any
 
 from reconciler.api import openapi, views
 from reconciler.api.auth import Principal
-from reconciler.api.simulator import Simulator
-from reconciler.reconcile.daemon import Daemon, UnknownSource
-from reconciler.reconcile.settings import Role
-from reconciler.store.base import SimulationRecord, SimulationStatus
+from reconciler.reconcile.settings import Role, UnknownSource
+from reconciler.reconcile.simulations.service import Simulator
+from reconciler.store.base import SimulationRecord, SimulationStatus, Store
 
 MARKDOWN = "text/markdown; charset=utf-8"
 
@@ -79,8 +78,7 @@ def markdown_text(record: SimulationRecord) -> str:
     return "\n\n".join(part.rstrip("\n") for part in record.markdown) + "\n"
 
 
-def routes(daemon: Daemon, *, simulator: Simulator) -> list[Endpoint]:
-    store = daemon.store
+def routes(store: Store, *, simulator: Simulator) -> list[Endpoint]:
 
     def listing(call: Call) -> Reply:
         limit = _integer(call.query, "limit", most=1000)

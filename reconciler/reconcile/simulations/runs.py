@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.api import forge, stored_reports
+from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
-from reconciler.events import Event, EventType
-from reconciler.reconcile.daemon import Daemon
-from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
+from reconciler.events import Bus, Event, EventType
+from reconciler.reconcile.settings import DaemonSource, ForgeApi, ForgeSettings, SimulationSettings
+from reconciler.reconcile.simulations import forge, stored_reports
 from reconciler.simulate import details, engine, github, markdown
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
@@ -40,6 +40,7 @@ from reconciler.store.base import (
     SimulationStatus,
     StepRecord,
     StepStatus,
+    Store,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ _RUN_STATUS = {
     SimulationStatus.FAILED: RunStatus.FAILED,
     SimulationStatus.CANCELLED: RunStatus.CANCELLED,
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What a simulation needs of the daemon: the store it records into, the clock, the bus
+    it announces on, and the settings of simulations, forges and the data directory."""
+
+    store: Store
+    clock: Clock
+    bus: Bus
+    data_dir: Path
+    limits: SimulationSettings
+    forges: ForgeSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,9 +90,9 @@ class Job:
         return self.source.name if self.number is None else f"{self.source.name}#{self.number}"
 
 
-def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
+def queued(job: Job, *, context: Context) -> SimulationRecord:
     """Store the job as queued (with its run record); returns the record."""
-    now = daemon.clock.now()
+    now = context.clock.now()
     record = SimulationRecord(
         id=job.id,
         source=job.source.name,
@@ -89,8 +103,8 @@ def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
         status=SimulationStatus.QUEUED,
         created_at=now,
     )
-    daemon.store.put_simulation(record)
-    daemon.store.create_run(
+    context.store.put_simulation(record)
+    context.store.create_run(
         RunRecord(
             id=job.id,
             kind=RunKind.SIMULATION,
@@ -104,31 +118,31 @@ def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
     return record
 
 
-def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
+def execute(job: Job, *, context: Context) -> SimulationRecord:
     """Run the job; never raises for what the simulation or the forge does."""
-    store, now = daemon.store, daemon.clock.now()
-    record = store.get_simulation(job.id) or queued(job, daemon=daemon)
+    store, now = context.store, context.clock.now()
+    record = store.get_simulation(job.id) or queued(job, context=context)
     record = dataclasses.replace(record, status=SimulationStatus.RUNNING)
     store.put_simulation(record)
     _run_record(
-        daemon,
+        context,
         record,
         status=RunStatus.RUNNING,
         steps=(StepRecord(name="simulate", status=StepStatus.RUNNING, started_at=now),),
     )
     try:
-        record = _simulate(job, record, daemon=daemon)
+        record = _simulate(job, record, context=context)
     except ReconcilerError as exc:
-        record = _failed(record, str(exc), daemon=daemon)
+        record = _failed(record, str(exc), context=context)
     except Exception as exc:  # a bug: the daemon keeps serving, the record says what broke
         log.exception("simulation %s failed", job.id)
-        record = _failed(record, f"{type(exc).__name__}: {exc}", daemon=daemon)
-    record = report(job, record, daemon=daemon)
-    finish(record, daemon=daemon, started=now)
+        record = _failed(record, f"{type(exc).__name__}: {exc}", context=context)
+    record = report(job, record, context=context)
+    finish(record, context=context, started=now)
     return record
 
 
-def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
+def finish(record: SimulationRecord, *, context: Context, started: datetime | None = None) -> None:
     """Store the final record and its run, and announce it; reports over the total bound
     lose the oldest first. The run is stored before the simulation, so whoever sees the
     simulation finished finds its run complete."""
@@ -157,12 +171,12 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
                 error=record.forge_error,
             )
         )
-    _run_record(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
-    daemon.store.put_simulation(record)
-    daemon.bus.publish(
+    _run_record(context, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    context.store.put_simulation(record)
+    context.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
-            at=daemon.clock.now(),
+            at=context.clock.now(),
             source=record.source,
             message=f"simulation of {_label(record)} {record.status.value}: {record.summary}",
             data={
@@ -174,19 +188,17 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
             },
         )
     )
-    daemon.store.trim_simulation_reports(
-        max_bytes=daemon.settings.simulations.max_reports_mib * 1024 * 1024
-    )
+    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
 
 
 def _run_record(
-    daemon: Daemon, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
+    context: Context, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
 ) -> None:
-    run = daemon.store.get_run(record.id)
+    run = context.store.get_run(record.id)
     if run is None:
         return
     done = status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-    daemon.store.update_run(
+    context.store.update_run(
         dataclasses.replace(
             run,
             status=status,
@@ -198,20 +210,20 @@ def _run_record(
     )
 
 
-def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
-    config = sandbox_source(job.source, data_dir=daemon.settings.data_dir)
+def _simulate(job: Job, record: SimulationRecord, *, context: Context) -> SimulationRecord:
+    config = sandbox_source(job.source, data_dir=context.data_dir)
     base, head = resolve(job, config)
     record = dataclasses.replace(record, base=base, head=head)
-    daemon.store.put_simulation(record)
-    store_file = daemon.settings.data_dir / STORE_FILE
+    context.store.put_simulation(record)
+    store_file = context.data_dir / STORE_FILE
     request = engine.Request(
         source=config,
         base=base,
         head=head,
-        data_dir=daemon.settings.data_dir if store_file.is_file() else None,
-        settings=limits(daemon.settings.simulations),
+        data_dir=context.data_dir if store_file.is_file() else None,
+        settings=limits(context.limits),
     )
-    return completed(record, engine.simulate(request, clock=daemon.clock), daemon=daemon)
+    return completed(record, engine.simulate(request, clock=context.clock), context=context)
 
 
 def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:
@@ -260,7 +272,7 @@ def _first(source: git.GitSource, names: Sequence[str]) -> str:
     raise error
 
 
-def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> SimulationRecord:
+def completed(record: SimulationRecord, found: Report, *, context: Context) -> SimulationRecord:
     reasons = found.blocking_reasons()
     summary = markdown.verdict(found) + (": " + "; ".join(reasons) if reasons else "")
     whole = dataclasses.replace(
@@ -275,14 +287,12 @@ def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> Sim
             "blockingReasons": reasons,
         },
         markdown=tuple(markdown.render(found, details.sections(found))),
-        finished_at=daemon.clock.now(),
+        finished_at=context.clock.now(),
     )
-    return stored_reports.bounded(
-        whole, max_bytes=daemon.settings.simulations.max_report_kib * 1024
-    )
+    return stored_reports.bounded(whole, max_bytes=context.limits.max_report_kib * 1024)
 
 
-def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> SimulationRecord:
+def _failed(record: SimulationRecord, message: str, *, context: Context) -> SimulationRecord:
     summary = f"could not simulate: {message}"
     text = (
         f"### Reconciler simulation `{_label(record)}`: could not run\n\n"
@@ -295,13 +305,13 @@ def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> Simula
         conclusion="failure",
         summary=summary,
         markdown=(text,),
-        finished_at=daemon.clock.now(),
+        finished_at=context.clock.now(),
     )
 
 
-def report(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
+def report(job: Job, record: SimulationRecord, *, context: Context) -> SimulationRecord:
     """Post to the forge when it is configured; a failure is recorded on the record."""
-    api: ForgeApi | None = getattr(daemon.settings.forges, job.forge, None)
+    api: ForgeApi | None = getattr(context.forges, job.forge, None)
     if api is None or api.token_env is None or job.forge_repo is None:
         return record
     token = os.environ.get(api.token_env)
