@@ -243,7 +243,7 @@ def decisions(deps: Deps, query: Mapping[str, str]) -> Page:
     )
 
 
-def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
+def approvals(items: Sequence[Mapping[str, Any]]) -> Page:
     rows = []
     for item in items:
         run_id = str(item.get("runId") or item.get("run_id") or "")
@@ -253,7 +253,7 @@ def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
     return Page(
         template="approvals.html",
         title="Approvals",
-        context={"approvals": rows, "available": available},
+        context={"approvals": rows},
     )
 
 

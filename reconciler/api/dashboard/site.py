@@ -99,7 +99,7 @@ class Dashboard:
         the workflow engine is not running yet)."""
         engine = self.deps.workflows.engine
         items = [] if engine is None else await runs.pending(self.deps.store, engine)
-        return self.respond(request, pages.approvals(items, available=True))
+        return self.respond(request, pages.approvals(items))
 
     def static(self, request: Request) -> Response:
         found = render.static_file(request.path_params["name"])
