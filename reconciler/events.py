@@ -41,6 +41,7 @@ class EventType(StrEnum):
     INCIDENT_ACKNOWLEDGED = "IncidentAcknowledged"
     INCIDENT_RESOLVED = "IncidentResolved"
     RUN_UPDATED = "RunUpdated"
+    ORPHAN_REAPED = "OrphanReaped"  # a dead daemon's child process group finished or was killed
     SIMULATION_FINISHED = "SimulationFinished"  # a pull-request simulation ended (any way)
 
 

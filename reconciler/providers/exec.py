@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.providers import base, validation
 from reconciler.specs import kinds, types
 from reconciler.specs.snapshot import Document
@@ -38,6 +39,13 @@ class ExecProvider:
     def __init__(self, settings: base.ProviderSettings) -> None:
         self._settings = settings
         self._programs: Path | None = None
+        self._children: ChildLedger = NO_LEDGER
+        self._source = ""
+
+    def watch_children(self, ledger: ChildLedger, *, source: str) -> None:
+        """Enter each program's process group in `ledger` while it runs, as work for
+        `object:<source>/<key>` (the daemon's ledger is the store)."""
+        self._children, self._source = ledger, source
 
     def serve_programs(self, root: Path | None) -> None:
         """Run relative programs from `root`: the served revision's programs (the daemon
@@ -78,7 +86,12 @@ class ExecProvider:
         timeout = self._timeout(spec)
         request = {"action": action, "resource": _envelope(resource.body)}
         try:
-            code, out, err = self._run(argv, request=request, timeout=timeout)
+            code, out, err = self._run(
+                argv,
+                request=request,
+                timeout=timeout,
+                owner=f"object:{self._source}/{resource.key}",
+            )
         except subprocess.TimeoutExpired:
             detail = f"{spec.provider} timed out after {timeout:g}s during {action}"
             raise base.ProviderTimeout(
@@ -87,7 +100,7 @@ class ExecProvider:
         return self._reply(resource, spec=spec, action=action, code=code, out=out, err=err)
 
     def _run(
-        self, argv: list[str], *, request: dict[str, Any], timeout: float
+        self, argv: list[str], *, request: dict[str, Any], timeout: float, owner: str
     ) -> tuple[int, bytes, bytes]:
         with subprocess.Popen(
             argv,
@@ -98,10 +111,13 @@ class ExecProvider:
             start_new_session=True,  # its own process group, so a timeout kills it all
         ) as process:
             try:
+                self._children.started(process.pid, owner)
                 out, err = process.communicate(json.dumps(request).encode(), timeout=timeout)
             except BaseException:
                 _kill_group(process)
                 raise
+            finally:
+                self._children.ended(process.pid)
         return process.returncode, out, err
 
     def _reply(

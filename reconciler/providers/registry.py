@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from reconciler.children import ChildLedger
 from reconciler.errors import Problem, ProblemsError, StalledError
 from reconciler.providers import base
 from reconciler.providers import exec as exec_provider
@@ -98,6 +99,13 @@ class Registry:
             serve = getattr(provider, "serve_programs", None)
             if serve is not None:
                 serve(root)
+
+    def watch_children(self, ledger: ChildLedger, *, source: str) -> None:
+        """Tell the providers that start child processes where to enter them."""
+        for provider in self._providers.values():
+            watch = getattr(provider, "watch_children", None)
+            if watch is not None:
+                watch(ledger, source=source)
 
     @property
     def names(self) -> tuple[str, ...]:

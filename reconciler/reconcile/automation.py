@@ -18,6 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
@@ -61,9 +62,10 @@ class Automation:
         request_sync: Callable[[str | None], list[str]],
         prometheus: triggers.PrometheusSettings,
         on_run_event: Callable[[EventRecord], None] | None = None,
+        children: ChildLedger = NO_LEDGER,
     ) -> None:
         self.store, self.clock, self.bus, self.runners = store, clock, bus, runners
-        self.on_run_event = on_run_event
+        self.on_run_event, self.children = on_run_event, children
         self.prometheus = prometheus
         self._request_sync = request_sync
         self.catalog = Catalog(list(runners))
@@ -115,7 +117,11 @@ class Automation:
             decide=self.choices.decide,
         )
         self.engine = Engine(
-            store=self.store, clock=self.clock, services=services, on_event=self.on_run_event
+            store=self.store,
+            clock=self.clock,
+            services=services,
+            on_event=self.on_run_event,
+            children=self.children,
         )
         self.remediator = Remediator(
             store=self.store,

@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
-from reconciler.events import Bus, Event
+from reconciler.events import Bus, Event, EventType
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
 from reconciler.reconcile import eventlog
@@ -32,6 +33,7 @@ from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
 from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
+from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds
@@ -70,6 +72,7 @@ class Daemon:
         self.sender = Sender(settings.notifications, store=self.store, clock=clock)
         self.bus.subscribe(self.notifier.on_event)
         self.scheduler = Scheduler()
+        self.children = orphans.StoreLedger(self.store, clock=clock)
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
@@ -85,6 +88,7 @@ class Daemon:
                 programs_dir=settings.data_dir / PROGRAMS_DIR / s.name,
                 providers=settings.providers,
                 flags=flags,
+                children=self.children,
             )
             for s in settings.sources
         }
@@ -110,6 +114,7 @@ class Daemon:
             request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
             on_run_event=self.notifier.on_record,
+            children=self.children,
         )
 
     def runner(self, name: str) -> SourceRunner:
@@ -133,6 +138,7 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        await self._reap_orphans()
         await asyncio.to_thread(self._close_interrupted_runs)
         await asyncio.to_thread(self.simulations.recover)
         await self.workflows.start()
@@ -196,6 +202,30 @@ class Daemon:
             str(settings.self_heal.value).lower(),
             settings.self_heal.origin,
         )
+
+    async def _reap_orphans(self) -> None:
+        """Before anything is re-planned: the process groups a previous daemon left running
+        get `orphan_wait` to finish, then are killed; each is an `OrphanReaped` event naming
+        the object or run step it was working for (that work is re-planned or resumed)."""
+        wait = seconds(self.settings.reconcile.orphan_wait)
+        for reaped in await orphans.reap(self.store, own_pid=os.getpid(), wait=wait):
+            child = reaped.child
+            end = f"killed after {wait:g}s" if reaped.killed else "finished on its own"
+            kind, _, work = child.owner.partition(":")
+            source, _, key = work.partition("/") if kind == "object" else ("", "", None)
+            log.warning(
+                "a previous daemon's process group %d (%s) %s", child.pgid, child.owner, end
+            )
+            self.bus.publish(
+                Event(
+                    type=EventType.ORPHAN_REAPED,
+                    at=self.clock.now(),
+                    source=source,
+                    object_key=key,
+                    message=f"process group {child.pgid} working for {child.owner} {end}",
+                    data={"owner": child.owner, "pgid": child.pgid, "killed": reaped.killed},
+                )
+            )
 
     def _close_interrupted_runs(self) -> None:
         """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""

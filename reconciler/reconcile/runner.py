@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
@@ -80,13 +81,16 @@ class SourceRunner:
         programs_dir: Path | None = None,
         providers: ProviderOptions | None = None,
         flags: Flags = NO_FLAGS,
+        children: ChildLedger = NO_LEDGER,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
-        `programs_dir`: where served revisions' provider programs are materialised."""
+        `programs_dir`: where served revisions' provider programs are materialised;
+        `children`: where provider programs' process groups are entered while they run."""
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings, self.flags = settings, flags
         self.loader = SourceLoader(config, programs_dir=programs_dir)
         registry = Registry.load(provider_settings(config, providers, files_dir=files_dir))
+        registry.watch_children(children, source=config.name)
         self.controller = Controller(
             name=config.name,
             loader=self.loader,

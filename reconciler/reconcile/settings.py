@@ -139,6 +139,10 @@ class ReconcileSettings(_Group):
     repository's `auditInterval` (10m)."""
     backoff: BackoffSettings = BackoffSettings()
     provider_concurrency: int = Field(default=8, ge=1, le=256)
+    orphan_wait: Duration = "30s"
+    """At start-up, how long a provider or step process left running by a previous daemon
+    (killed, say) is given to finish its work before its process group is killed; nothing
+    is re-planned until then."""
 
 
 class AnchorSettings(_Group):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
 from reconciler.events import EventType
@@ -55,6 +56,7 @@ class Engine:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         progress: Callable[[str], None] | None = None,
         on_event: Callable[[EventRecord], None] | None = None,
+        children: ChildLedger = NO_LEDGER,
     ) -> None:
         """`on_event` is called (on a worker thread) with each event the engine records,
         after the store holds it: approvals asked, escalated and answered."""
@@ -72,6 +74,7 @@ class Engine:
             run_child=self._run_child,
             record_event=self._record_event,
             progress=progress,
+            children=children,
         )
         self._live: dict[str, workflow.Execution] = {}
         self._tasks: dict[str, asyncio.Task[RunRecord]] = {}

@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.clock import Clock
 from reconciler.store.children import ChildGroup, Children
 
 POLL = 0.05
@@ -66,10 +68,34 @@ async def settle(child: ChildGroup, *, wait: float) -> bool:
     return True
 
 
-async def reap(store: Children, *, own_pid: int, wait: float) -> list[ChildGroup]:
-    """Settle every group a previous daemon left behind, forget them, and return them."""
+@dataclass(frozen=True)
+class Reaped:
+    child: ChildGroup
+    killed: bool
+    """True: still running after the wait, so its group was killed; False: it finished."""
+
+
+async def reap(store: Children, *, own_pid: int, wait: float) -> list[Reaped]:
+    """Settle every group a previous daemon left behind, forget them, and say how each ended."""
     orphans = store.children(other_than=own_pid)
-    await asyncio.gather(*(settle(child, wait=wait) for child in orphans))
+    killed = await asyncio.gather(*(settle(child, wait=wait) for child in orphans))
     for child in orphans:
         store.forget_child(child.pgid)
-    return orphans
+    return [Reaped(child, k) for child, k in zip(orphans, killed, strict=True)]
+
+
+class StoreLedger:
+    """The daemon's `children.ChildLedger`: each group is a row of the store while it runs."""
+
+    def __init__(self, store: Children, *, clock: Clock, pid: int | None = None) -> None:
+        self._store, self._clock = store, clock
+        self._pid = os.getpid() if pid is None else pid
+
+    def started(self, pgid: int, owner: str) -> None:
+        child = ChildGroup(
+            pgid=pgid, daemon_pid=self._pid, started_at=self._clock.now(), owner=owner
+        )
+        self._store.record_child(child)
+
+    def ended(self, pgid: int) -> None:
+        self._store.forget_child(pgid)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import StalledError
 from reconciler.events import EventType
@@ -51,6 +52,7 @@ class Parts:
     run_child: Callable[..., Awaitable[RunRecord]]
     record_event: Callable[..., Awaitable[None]]
     progress: Callable[[str], None] | None = None  # one line per step event, for a terminal
+    children: ChildLedger = NO_LEDGER  # the child process groups steps start
 
 
 class Execution:
@@ -304,6 +306,7 @@ class Execution:
             host=self,
             since=self._first_start(step.name),
             announce=lambda line: self._announce(step.name, line),
+            children=self.parts.children,
         )
         try:
             async with asyncio.timeout(timeout):

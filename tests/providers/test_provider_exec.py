@@ -12,6 +12,7 @@ import pytest
 from reconciler.errors import ProblemsError
 from reconciler.providers import base
 from reconciler.providers import exec as exec_provider
+from reconciler.run import orphans
 from tests.providers.conftest import raised
 
 if TYPE_CHECKING:
@@ -140,4 +141,34 @@ def test_missing_programs_and_bad_timeouts_are_spec_problems(
     assert raised(provider.observe, bad, error=ProblemsError) == (
         'resources/managed.yaml:1 spec.timeout: must be a duration like "30s" '
         "(ExecResource//web, exec provider)"
+    )
+
+
+def test_an_exec_programs_group_is_entered_for_its_object(
+    tmp_path: Path, make_document: MakeDocument
+) -> None:
+    seen: list[tuple[str, int, str]] = []
+
+    class Ledger:
+        """Writes down what it is told, checking the group is alive when entered."""
+
+        def started(self, pgid: int, owner: str) -> None:
+            seen.append(("started", pgid, owner))
+            assert orphans.alive(pgid)
+
+        def ended(self, pgid: int) -> None:
+            seen.append(("ended", pgid, ""))
+
+    program = tmp_path / "p.py"
+    program.write_text('import json\nprint(json.dumps({"observed": None}))\n')
+    provider = exec_provider.ExecProvider(base.ProviderSettings(repository_dir=tmp_path))
+    provider.watch_children(Ledger(), source="src")
+    resource = make_document("ExecResource", "web", {"provider": "p.py", "desired": {}})
+    assert provider.observe(resource) is None
+    [(started, pgid, owner), (ended, same, _)] = seen
+    assert (started, owner, ended, same) == (
+        "started",
+        "object:src/ExecResource//web",
+        "ended",
+        pgid,
     )

@@ -41,7 +41,7 @@ def test_an_orphan_that_finishes_within_the_bound_is_waited_for(
     child = _record(store, pgid, "object:File/default/a")
     go.touch()
     reaped = asyncio.run(orphans.reap(store, own_pid=1, wait=60))
-    assert reaped == [child]
+    assert reaped == [orphans.Reaped(child, killed=False)]
     assert log.read_text() == "applied\n"
     assert not orphans.alive(pgid)
     assert store.children() == []
@@ -58,7 +58,7 @@ def test_an_orphan_past_the_bound_is_killed_with_its_group(
     _record(store, pgid, "run:r-1/apply")
     assert orphans.alive(pgid)
     reaped = asyncio.run(orphans.reap(store, own_pid=1, wait=0))
-    assert [c.owner for c in reaped] == ["run:r-1/apply"]
+    assert [(r.child.owner, r.killed) for r in reaped] == [("run:r-1/apply", True)]
     assert not orphans.alive(pgid)
     assert not log.exists()
     assert store.children() == []
@@ -79,3 +79,33 @@ def test_the_current_daemons_own_children_are_left_alone(
     finally:
         asyncio.run(orphans.settle(store.children()[0], wait=0))
         proc.wait()
+
+
+def test_a_command_steps_group_is_in_the_store_while_it_runs_and_gone_after(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    from reconciler.clock import SystemClock
+    from tests.run.helpers import engine, until, workflow
+
+    release = tmp_path / "release"
+    wait = 'while [ ! -e "$1" ]; do sleep 0.02; done'
+    spec = workflow([{"name": "wait", "command": ["sh", "-c", wait, "sh", str(release)]}])
+
+    async def scenario() -> tuple[list[ChildGroup], str]:
+        ledger = orphans.StoreLedger(store, clock=SystemClock(), pid=4242)
+        eng = engine(store, children=ledger)
+        try:
+            run_id = await eng.start(spec)
+            await until(lambda: bool(store.children()))
+            running = store.children()
+            release.touch()
+            await eng.wait(run_id)
+            return running, run_id
+        finally:
+            await eng.close()
+
+    running, run_id = asyncio.run(scenario())
+    [child] = running
+    assert (child.owner, child.daemon_pid) == (f"run:{run_id}/wait", 4242)
+    assert not orphans.alive(child.pgid)
+    assert store.children() == []

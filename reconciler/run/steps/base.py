@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.specs import runs
@@ -165,6 +166,7 @@ class StepContext:
     host: Host
     since: datetime | None = None  # the step's first start in this run (kept across restarts)
     announce: Callable[[str], None] = _quiet  # a line of progress about this step
+    children: ChildLedger = NO_LEDGER  # where its child process groups are entered
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ import shlex
 import signal
 from typing import Any
 
+from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.run import expect, templating
 from reconciler.run.steps import base
 from reconciler.specs import runs, shellcode
@@ -42,16 +43,22 @@ class Command:
             argv = templating.render_argv(step.command, ctx.scope)
             line = shlex.join(argv)
         ctx.announce(f"running {line}")
-        outputs = await execute(argv, limits=ctx.limits, env=env)
+        owner = f"run:{ctx.run_id}/{step.name}"
+        outputs = await execute(argv, limits=ctx.limits, env=env, ledger=(ctx.children, owner))
         _check(step, outputs)
         return base.StepResult(outputs=outputs)
 
 
 async def execute(
-    argv: list[str], *, limits: base.Limits, env: dict[str, str] | None = None
+    argv: list[str],
+    *,
+    limits: base.Limits,
+    env: dict[str, str] | None = None,
+    ledger: tuple[ChildLedger, str] = (NO_LEDGER, ""),
 ) -> dict[str, Any]:
     """Run `argv` to completion with the daemon's environment plus `env`; outputs
-    `exitCode`, `stdout`, `stderr` and maybe `json`."""
+    `exitCode`, `stdout`, `stderr` and maybe `json`. The process group is entered in the
+    ledger (with its owner) while it runs, so a restarted daemon finds it."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -63,7 +70,9 @@ async def execute(
         )
     except OSError as exc:
         raise base.StepFailed(f"cannot run {argv[0]!r}: {exc.strerror}") from None
+    children, owner = ledger
     try:
+        await asyncio.to_thread(children.started, proc.pid, owner)
         assert proc.stdout is not None and proc.stderr is not None
         out, err = await asyncio.gather(
             _read(proc.stdout, limits.max_output_bytes), _read(proc.stderr, limits.max_output_bytes)
@@ -72,8 +81,11 @@ async def execute(
     except BaseException:
         await _kill_group(proc, grace=limits.kill_grace)
         raise
-    # The leader is gone; anything it left in its group would outlive the step.
-    _signal_group(proc.pid, signal.SIGKILL)
+    finally:
+        # The leader is gone; anything it left in its group would outlive the step.
+        _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(asyncio.to_thread(children.ended, proc.pid))
     return _outputs(code, out, err)
 
 
