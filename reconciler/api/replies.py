@@ -1,7 +1,8 @@
-"""What every route group answers with beyond its data: a JSON error `{"error": message}`
-(also for unknown paths, wrong methods, unusable requests and unknown sources, through
-`HANDLERS`), and the query parameters the listings share, refused with a 400
-(`BadRequest`) naming the parameter and the value given.
+"""What every route group answers with beyond its data. Errors are JSON
+`{"error": message}`: handlers raise, and `HANDLERS` (the app's exception handlers) answer
+unknown paths, wrong methods, unusable requests, unknown sources, workflows and runs, and
+refused run actions with their status. The query parameters the listings share are refused
+with a 400 (`BadRequest`) naming the parameter and the value given.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler.conditions import ConditionStatus
+from reconciler.errors import UsageError
+from reconciler.reconcile.automation import NotTriggerable, UnknownWorkflow
 from reconciler.reconcile.settings import UnknownSource
+from reconciler.run.engine import ApprovalRefused
+from reconciler.store.base import RunNotFound
 
 
 class BadRequest(ValueError):
@@ -57,17 +62,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error(str(exc.detail), exc.status_code, exc.headers)
 
 
-async def _bad_request(request: Request, exc: Exception) -> Response:
-    return error(str(exc), 400)
+def _status(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        return error(str(exc), status)
 
-
-async def _unknown_source(request: Request, exc: Exception) -> Response:
-    return error(str(exc), 404)
+    return answer
 
 
 HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     HTTPException: _http_error,
-    BadRequest: _bad_request,
-    UnknownSource: _unknown_source,
+    BadRequest: _status(400),
+    UsageError: _status(400),  # e.g. a run's body, or the workflow engine not running yet
+    UnknownSource: _status(404),
+    UnknownWorkflow: _status(404),
+    RunNotFound: _status(404),
+    NotTriggerable: _status(409),
+    ApprovalRefused: _status(409),
 }
 """The exception handlers of the app (and of a route group served alone in its tests)."""

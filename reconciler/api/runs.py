@@ -21,33 +21,15 @@ from starlette.routing import BaseRoute, Route
 from reconciler.api import openapi, views
 from reconciler.api.auth import Principal
 from reconciler.api.deps import Deps
-from reconciler.api.replies import error
 from reconciler.errors import UsageError
-from reconciler.reconcile.automation import NotTriggerable, UnknownWorkflow
 from reconciler.run import plans, recovery, workflow
-from reconciler.run.engine import ApprovalRefused, Engine
+from reconciler.run.engine import Engine
 from reconciler.run.steps.base import Ask
 from reconciler.store.base import RunKind, RunNotFound, RunRecord, RunStatus, StepRecord, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")
 MANUAL_TRIGGERS = ("api", "cli")  # what a hand-started run is recorded as coming from
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Map the engine's refusals to statuses."""
-
-    async def handle(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except (UnknownWorkflow, RunNotFound) as exc:
-            return error(str(exc), 404)
-        except (NotTriggerable, ApprovalRefused) as exc:
-            return error(str(exc), 409)
-        except UsageError as exc:
-            return error(str(exc), 400)
-
-    return handle
 
 
 def _principal(request: Request) -> Principal | None:
@@ -158,23 +140,12 @@ def routes(deps: Deps) -> list[BaseRoute]:
         )
 
     return [
-        Route("/api/v1/workflows", _guarded(list_workflows)),
-        Route("/api/v1/workflows/{name}/run", _guarded(run_workflow), methods=["POST"]),
-        *(
-            Route(
-                f"/api/v1/runs/{{run_id:path}}/{a}",
-                _guarded(act(a)),
-                methods=["POST"],
-            )
-            for a in ACTIONS
-        ),
-        Route("/api/v1/runs/{run_id:path}", _guarded(one_run)),
-        Route("/api/v1/approvals", _guarded(approvals)),
-        Route(
-            "/api/v1/approvals/{run_id:path}/{step}",
-            _guarded(answer),
-            methods=["POST"],
-        ),
+        Route("/api/v1/workflows", list_workflows),
+        Route("/api/v1/workflows/{name}/run", run_workflow, methods=["POST"]),
+        *(Route(f"/api/v1/runs/{{run_id:path}}/{a}", act(a), methods=["POST"]) for a in ACTIONS),
+        Route("/api/v1/runs/{run_id:path}", one_run),
+        Route("/api/v1/approvals", approvals),
+        Route("/api/v1/approvals/{run_id:path}/{step}", answer, methods=["POST"]),
     ]
 
 
