@@ -44,6 +44,7 @@ from reconciler.reconcile.settings import NO_FLAGS, Flags, ReconcileSettings
 from reconciler.specs import models, types
 from reconciler.specs.snapshot import Document
 from reconciler.store.base import Store
+from reconciler.store.intents import ApplyIntent
 
 _NOT_READY = {
     resources.Result.BLOCKED,
@@ -288,9 +289,14 @@ class Controller:
 
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
         # The decisions that let a provider change an object are each logged, repeats
-        # included: they are the record of what allowed that change.
+        # included: they are the record of what allowed that change. The intent to apply
+        # is recorded too, so a change a kill cuts off from its status is not lost.
         self.log_decisions(decisions, changes_only=False)
         state.logged.add(key)
+        at = self.clock.now()
+        self.store.intend_apply(
+            ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)
+        )
 
     def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
         """Append decisions to the log, with the inputs they were made on (for replay);

@@ -8,8 +8,9 @@ nor announced again. The pass itself is a run, started before it and finished af
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from reconciler.reconcile.passes import PassState
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
 from reconciler.store.base import ObjectStatus, RunKind, RunRecord, RunStatus, Store
+from reconciler.store.intents import ApplyIntent
 
 _EVENT_OF = {
     resources.Result.APPLIED: EventType.RESOURCE_APPLIED,
@@ -51,7 +53,8 @@ class Recorder:
         """Persist what the pass did: statuses, decisions, forgotten objects; publish events."""
         now = self.clock.now()
         statuses: list[ObjectStatus] = []
-        outcomes = list(state.done.values())
+        intents = self.store.apply_intents(self.source)
+        outcomes = [_recovered(o, intents, state) for o in state.done.values()]
         news = [o for o in outcomes if not _standing(o, state.statuses.get(o.key), state.revision)]
         for outcome in outcomes:
             status = self._after(state, outcome, now=now)
@@ -61,6 +64,9 @@ class Recorder:
         statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
         self.log_decisions(d for o in news if o.key not in state.logged for d in o.decisions)
         self.store.put_statuses(statuses)
+        self.store.forget_intents(
+            self.source, [k for k in intents if k in state.done or k not in state.targets]
+        )
         self.memory.saved(statuses)
         for key in _forgotten(state, outcomes):
             self.store.delete_status(key)
@@ -157,6 +163,24 @@ class Recorder:
                     data=data,
                 )
             )
+
+
+RECOVERED = "applied by a pass the daemon's stop cut short (found in sync afterwards)"
+
+
+def _recovered(
+    outcome: resources.Outcome, intents: Mapping[str, ApplyIntent], state: PassState
+) -> resources.Outcome:
+    """An object found in sync that a killed pass meant to apply at this revision, and
+    whose status does not say so yet, was applied by that pass: record it as applied."""
+    intent = intents.get(outcome.key)
+    if outcome.result is not resources.Result.UNCHANGED or intent is None:
+        return outcome
+    prev = state.statuses.get(outcome.key)
+    recorded = prev is not None and prev.last_applied_revision == state.revision
+    if intent.revision != state.revision or recorded or outcome.key in state.errors:
+        return outcome
+    return dataclasses.replace(outcome, result=resources.Result.APPLIED, message=RECOVERED)
 
 
 def _denial(decision: Decision) -> dict[str, str]:

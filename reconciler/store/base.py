@@ -25,6 +25,7 @@ from reconciler.store.audit import AuditLog
 from reconciler.store.children import Children
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
+from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
 from reconciler.store.outbox import Outbox
 from reconciler.store.retention import RetentionReport
@@ -216,7 +217,7 @@ class SchemaVersionError(StoreError, StalledError):
     """The database was written by a newer reconciler than this one."""
 
 
-class Store(Children, DaemonDecisions, Deliveries, AuditLog, Learners, Outbox, Protocol):
+class Store(Children, DaemonDecisions, Deliveries, Intents, AuditLog, Learners, Outbox, Protocol):
     """Persistence for the daemon. Every method is one transaction; all are thread-safe."""
 
     def record_revision(self, source: str, revision: Revision) -> None:

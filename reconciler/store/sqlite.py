@@ -26,6 +26,7 @@ from reconciler.store import audit_sql, base, codec, rows, schema
 from reconciler.store.children_sql import ChildrenMixin
 from reconciler.store.daemon_decisions_sql import DaemonDecisionsMixin
 from reconciler.store.deliveries_sql import DeliveriesMixin
+from reconciler.store.intents_sql import IntentsMixin
 from reconciler.store.learners_sql import LearnersMixin
 from reconciler.store.outbox_sql import OutboxMixin
 from reconciler.store.retention import RetentionReport, RetentionSettings
@@ -55,6 +56,7 @@ class SqliteStore(
     ChildrenMixin,
     DaemonDecisionsMixin,
     DeliveriesMixin,
+    IntentsMixin,
     audit_sql.AuditLogMixin,
     LearnersMixin,
     OutboxMixin,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.reconcile.recording import RECOVERED
 from reconciler.run import orphans
 from tests import gitrepo
 from tests.e2e import harness, repos
@@ -115,6 +116,16 @@ def test_a_restart_waits_for_the_killed_daemons_apply_and_does_not_apply_again(
     # One apply, started by the killed daemon and finished on its own; the restart found
     # the object in sync and applied nothing beside or after it.
     assert _log(state) == [("start", orphan), ("end", orphan)]
+    # That apply is not lost from the record: the killed pass left its intent, so the
+    # restart records it as applied (history, event, audit entry), once.
+    [applied] = harness.events(second, type_="ResourceApplied")
+    assert (applied["objectKey"], applied["message"]) == ("ExecResource//web", RECOVERED)
+    history = second.resource("ExecResource//web")["history"]
+    assert [h["outcome"] for h in history] == ["applied"]
+    entries = second.get("/api/v1/audit?limit=100")["entries"]
+    assert [e["subject"] for e in entries if e["type"] == "ResourceApplied"] == [
+        "ExecResource//web"
+    ]
 
 
 def test_an_orphan_past_the_wait_is_killed_before_the_object_is_applied_again(
