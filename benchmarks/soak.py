@@ -346,12 +346,12 @@ def _life_of(soak: Soak, at: float, pid: int | None = None) -> Life | None:
 
 
 def _caller(soak: Soak, pid: int, stamp: float) -> int:
-    """The daemon that called the provider: its parent, or, when the daemon was killed
-    before the program looked (its parent is then init), the last one started by then."""
+    """The daemon that called the provider: its parent, or, when that daemon was killed
+    before the program looked (its parent is then init), the last one killed by then."""
     if any(life.pid == pid for life in soak.lives):
         return pid
-    started = [life for life in soak.lives if life.started <= stamp]
-    return started[-1].pid if started else 0
+    dead = [life for life in soak.lives if life.killed and life.ended <= stamp]
+    return dead[-1].pid if dead else 0
 
 
 def _check_decisions(db: sqlite3.Connection, soak: Soak) -> dict[str, int]:

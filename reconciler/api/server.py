@@ -7,7 +7,7 @@ Connections are bounded from `http` settings: a cap on open connections (`limit_
 more get 503), the largest request head h11 buffers, the keep-alive timeout, and a header
 timeout uvicorn lacks: a connection whose request head is not complete in time (a client
 sending its headers a byte at a time) is closed, so half-sent requests cannot hold every
-file descriptor.
+file descriptor. With `http.tls` it serves HTTPS, reloading a rotated certificate (`tls`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from reconciler.api import tls
 from reconciler.reconcile.settings import HttpSettings
 from reconciler.specs.types import seconds
 
@@ -78,9 +79,16 @@ class HttpServer:
             limit_concurrency=limits.max_connections,
             timeout_keep_alive=max(1, round(seconds(limits.keep_alive_timeout))),
             h11_max_incomplete_event_size=limits.max_header_bytes,
+            ssl_certfile=limits.tls.cert_file if limits.tls else None,
+            ssl_keyfile=limits.tls.key_file if limits.tls else None,
         )
         self._server = _Server(config)
         self._app = app
+        self._tls = limits.tls
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self._tls else "http"
 
     @property
     def port(self) -> int:
@@ -93,9 +101,15 @@ class HttpServer:
         return bool(self._server.started)
 
     async def serve(self, stop: asyncio.Event) -> None:
+        config = self._server.config
+        config.load()  # builds the TLS context, which `tls.keep_loaded` then refreshes
         task = asyncio.create_task(self._server.serve())
+        if self._tls is not None and config.ssl is not None:
+            reloading = asyncio.create_task(tls.keep_loaded(config.ssl, self._tls, stop))
         await stop.wait()
         # Endless responses (the event stream) end on this, or shutdown would wait for them.
         getattr(self._app.state, "stopping", asyncio.Event()).set()
         self._server.should_exit = True
         await task
+        if self._tls is not None and config.ssl is not None:
+            await reloading

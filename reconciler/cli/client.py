@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("RECONCILER_TOKEN"),
         help="access token sent as a bearer token (default: $RECONCILER_TOKEN)",
     )
+    p.add_argument(
+        "--cacert",
+        default=os.environ.get("RECONCILER_CACERT"),
+        metavar="FILE",
+        help="PEM certificate(s) to verify an https daemon with, instead of the system's"
+        " trusted ones (default: $RECONCILER_CACERT)",
+    )
 
 
 def call(
@@ -39,14 +46,21 @@ def call(
     method: str = "GET",
     token: str | None = None,
     body: dict[str, Any] | None = None,
+    cacert: str | None = None,
 ) -> Any:
-    """The daemon's JSON answer to `method path` (with `body` as JSON when given)."""
+    """The daemon's JSON answer to `method path` (with `body` as JSON when given);
+    an https daemon is verified against `cacert` when given, else the system's CAs."""
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
         answer = httpclient.request(
-            method, url.rstrip("/") + path, headers=headers, json=body, timeout=10
+            method,
+            url.rstrip("/") + path,
+            headers=headers,
+            json=body,
+            timeout=10,
+            cacert=cacert,
         )
     except httpclient.HttpFailed as exc:
         raise TransientError(f"cannot reach the daemon at {url}: {exc.reason}") from None
@@ -57,6 +71,13 @@ def call(
         return answer.json()
     except ValueError:
         raise TransientError(f"{method} {path}: the daemon answered with no JSON") from None
+
+
+def ask(
+    args: argparse.Namespace, path: str, *, method: str = "GET", body: dict[str, Any] | None = None
+) -> Any:
+    """`call` the daemon the command line names (`--url`, `--token`, `--cacert`)."""
+    return call(args.url, path, method=method, token=args.token, body=body, cacert=args.cacert)
 
 
 def _detail(answer: httpclient.Response) -> str:
@@ -71,15 +92,15 @@ def _detail(answer: httpclient.Response) -> str:
 def run_sync(args: argparse.Namespace) -> int:
     path = f"/api/v1/sources/{args.source}/sync" if args.source else "/api/v1/sync"
     path += "?trigger=cli"  # the pass it starts is recorded as started from the CLI
-    answer = call(args.url, path, method="POST", token=args.token)
+    answer = ask(args, path, method="POST")
     names = [answer["source"]] if "source" in answer else answer.get("triggered", [])
     print(f"sync requested: {', '.join(names) or 'no sources'}")
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    sources = call(args.url, "/api/v1/sources", token=args.token)["sources"]
-    resources = call(args.url, "/api/v1/resources", token=args.token)["resources"]
+    sources = ask(args, "/api/v1/sources")["sources"]
+    resources = ask(args, "/api/v1/resources")["resources"]
     code = EXIT_HEALTHY if healthy(sources, resources) else EXIT_NOT_READY
     if args.format == "json":
         print(json.dumps({"sources": sources, "resources": resources}, indent=2))

@@ -17,7 +17,7 @@ import re
 import socket
 from pathlib import Path
 
-from reconciler.api import auth
+from reconciler.api import auth, tls
 from reconciler.cli import logformat
 from reconciler.errors import UsageError
 from reconciler.reconcile import settings as daemon_settings
@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, help="port to listen on (default 8080; 0 picks one)")
     p.add_argument("--data-dir", help="where the state database lives")
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate")
+    p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
     p.add_argument(
         "--interval",
         type=_duration,
@@ -101,6 +103,11 @@ def settings_from(args: argparse.Namespace) -> daemon_settings.DaemonSettings:
     http = base.http.model_copy(
         update={k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     )
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        files = {"certFile": args.tls_cert, "keyFile": args.tls_key}
+        http = http.model_copy(update={"tls": daemon_settings.TlsSettings.model_validate(files)})
     update: dict[str, object] = {"http": http}
     if args.file_root:
         roots = [*base.providers.file.roots, *(Path(r).resolve() for r in args.file_root)]
@@ -130,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     # Every refusal comes before the daemon exists: it creates the data directory.
     auth.check_exposure(settings)
+    if settings.http.tls is not None:
+        tls.check(settings.http.tls)
     _check_port(settings.http.host, settings.http.port)
     # Imported here so that the other verbs never load the web stack (starlette, uvicorn, ...).
     from reconciler.cli import serving

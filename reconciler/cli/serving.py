@@ -44,7 +44,7 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     if server.started:
         names = ", ".join(daemon.runners)
         print(
-            f"serving http://{settings.http.host}:{server.port} (sources: {names}; "
+            f"serving {server.scheme}://{settings.http.host}:{server.port} (sources: {names}; "
             f"data: {settings.data_dir})",
             flush=True,
         )

@@ -86,11 +86,11 @@ def _quote(run_id: str) -> str:
 
 
 def _get(args: argparse.Namespace, path: str) -> Any:
-    return client.call(args.url, path, token=args.token)
+    return client.ask(args, path)
 
 
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
-    return client.call(args.url, path, method="POST", token=args.token, body=body)
+    return client.ask(args, path, method="POST", body=body)
 
 
 def variables(items: list[str]) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def _print_run(run: dict[str, Any]) -> None:
 
 def run_cancel(args: argparse.Namespace) -> int:
     run_id = full_id(args, args.run_id)
-    client.call(args.url, f"/api/v1/runs/{_quote(run_id)}/cancel", method="POST", token=args.token)
+    client.ask(args, f"/api/v1/runs/{_quote(run_id)}/cancel", method="POST")
     print(f"cancelled run {run_id}")
     return 0
 

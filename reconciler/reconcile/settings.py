@@ -47,6 +47,17 @@ class DaemonSource(SourceSettings):
     suspend: bool = False
 
 
+class TlsSettings(_Group):
+    """HTTPS for the API and the dashboard (docs/daemon.md, "TLS")."""
+
+    cert_file: Path
+    """PEM certificate chain, leaf first."""
+    key_file: Path
+    """PEM private key of the certificate."""
+    reload_interval: PositiveDuration = "10s"
+    """How often the two files are checked; a changed pair is loaded for new connections."""
+
+
 class HttpSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -65,6 +76,8 @@ class HttpSettings(_Group):
     """An idle kept-alive connection is closed after this long."""
     max_connections: int = Field(default=1000, ge=1)
     """Open connections (and requests in flight) served at once; more get 503."""
+    tls: TlsSettings | None = None
+    """Serve HTTPS with this certificate and key. Unset: plain HTTP."""
 
 
 class FileProviderOptions(_Group):

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 DEADLINE = 20.0
-_SERVING = re.compile(r"^serving (http://\S+) ")
+_SERVING = re.compile(r"^serving (https?://\S+) ")
 
 T = TypeVar("T")
 
