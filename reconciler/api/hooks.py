@@ -10,27 +10,12 @@ repository triggers every source, which is how local repositories are poked.
 from __future__ import annotations
 
 import logging
-import re
-from urllib.parse import urlsplit
 
-from reconciler.api.webhooks import Delivery, Kind
+from reconciler.api.deps import Deps
 from reconciler.errors import ReconcilerError
-from reconciler.reconcile.daemon import Daemon
+from reconciler.reconcile.deliveries import Delivery, Kind, canonical_url
 
 log = logging.getLogger(__name__)
-_SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
-
-
-def canonical_url(url: str) -> str:
-    """`https://u@GitHub.com/Org/Repo.git/`, `git@github.com:org/repo` -> `github.com/org/repo`."""
-    scp = _SCP.match(url) if "://" not in url else None
-    if scp:
-        host, path = scp.group("host"), scp.group("path")
-    else:
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-    path = path.strip("/").removesuffix(".git")
-    return f"{host}/{path}".lower()
 
 
 def _follows(ref: str, delivery: Delivery) -> bool:
@@ -39,16 +24,16 @@ def _follows(ref: str, delivery: Delivery) -> bool:
     return delivery.ref is None or delivery.ref in candidates
 
 
-def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
+def route_delivery(deps: Deps, delivery: Delivery) -> list[str]:
     """Trigger the sources this delivery concerns; returns their names. A delivery naming
     a workflow starts it instead (`workflow:<name>`), if it has a webhook trigger."""
     if delivery.workflow is not None:
-        return _start_workflow(daemon, delivery)
+        return _start_workflow(deps, delivery)
     if delivery.kind not in (Kind.PUSH, Kind.TAG):
         return []
     urls = {canonical_url(u) for u in delivery.repo_urls}
     triggered = []
-    for name, runner in daemon.runners.items():
+    for name, runner in deps.runners.items():
         config = runner.config
         if urls and (config.url is None or canonical_url(config.url) not in urls):
             continue
@@ -58,10 +43,10 @@ def route_delivery(daemon: Daemon, delivery: Delivery) -> list[str]:
     return triggered
 
 
-def _start_workflow(daemon: Daemon, delivery: Delivery) -> list[str]:
+def _start_workflow(deps: Deps, delivery: Delivery) -> list[str]:
     name = str(delivery.workflow)
     try:
-        daemon.workflows.submit(
+        deps.workflows.submit(
             name, trigger="webhook", variables=delivery.variables, needs="webhook"
         )
     except ReconcilerError as exc:

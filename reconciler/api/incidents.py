@@ -25,9 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.api import openapi, payloads, webhooks
+from reconciler.api.deps import Deps
 from reconciler.api.payloads import Text
 from reconciler.reconcile import incidents
-from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.incidents import Change, Incident
 
 PAGERDUTY_CHANGES = {
@@ -131,37 +131,37 @@ def _read(model: type[payloads.M], payload: Any) -> payloads.M:
         raise webhooks.WebhookRejected(f"payload is invalid: {exc}", status=400) from None
 
 
-Note = Callable[[Daemon, str, str], None]
+Note = Callable[[Deps, str, str], None]
 Secret = Callable[[str | None, str], str]
 
 
-def routes(daemon: Daemon, *, note: Note, secret: Secret) -> list[Route]:
+def routes(deps: Deps, *, note: Note, secret: Secret) -> list[Route]:
     """The two endpoints; `note` publishes a delivery's outcome, `secret` reads a configured
     secret or refuses the delivery (the forge webhooks' own)."""
 
     async def pagerduty(request: Request) -> Response:
         body = await request.body()
-        key = secret(daemon.settings.webhooks.pagerduty_secret_env, "PagerDuty webhook secret")
+        key = secret(deps.settings.webhooks.pagerduty_secret_env, "PagerDuty webhook secret")
         verify_pagerduty(body, request.headers.get("x-pagerduty-signature"), secret=key)
         delivery_id, incident = parse_pagerduty(webhooks.load_json(body))
-        return await _accept(daemon, note, "pagerduty", delivery_id, incident)
+        return await _accept(deps, note, "pagerduty", delivery_id, incident)
 
     async def opsgenie(request: Request) -> Response:
         body = await request.body()
-        token = secret(daemon.settings.webhooks.opsgenie_token_env, "Opsgenie webhook token")
+        token = secret(deps.settings.webhooks.opsgenie_token_env, "Opsgenie webhook token")
         given = request.headers.get("x-reconciler-token") or (
             request.headers.get("authorization", "").removeprefix("Bearer ").strip() or None
         )
         webhooks.verify_token(given, token=token, header="X-Reconciler-Token")
         delivery_id, incident = parse_opsgenie(webhooks.load_json(body))
-        return await _accept(daemon, note, "opsgenie", delivery_id, incident)
+        return await _accept(deps, note, "opsgenie", delivery_id, incident)
 
     def refusing(tool: str, handler: Handler) -> Handler:
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
             except webhooks.WebhookRejected as exc:
-                await run_in_threadpool(note, daemon, tool, "rejected")
+                await run_in_threadpool(note, deps, tool, "rejected")
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
         return handle
@@ -176,18 +176,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def _accept(
-    daemon: Daemon, note: Note, tool: str, delivery_id: str, incident: Incident
+    deps: Deps, note: Note, tool: str, delivery_id: str, incident: Incident
 ) -> Response:
-    at = daemon.clock.now()
-    first = await run_in_threadpool(daemon.store.first_delivery, tool, delivery_id, at=at)
+    at = deps.clock.now()
+    first = await run_in_threadpool(deps.store.first_delivery, tool, delivery_id, at=at)
     if not first:
-        await run_in_threadpool(note, daemon, tool, "duplicate")
+        await run_in_threadpool(note, deps, tool, "duplicate")
         return JSONResponse({"incident": incident.id, "duplicate": True})
-    started = incidents.receive(daemon.workflows, incident)
+    started = incidents.receive(deps.workflows, incident)
     recorded = incidents.event(incident, at=at, started=started)
     if recorded is not None:
-        await run_in_threadpool(daemon.bus.publish, recorded)
-    await run_in_threadpool(note, daemon, tool, "accepted")
+        await run_in_threadpool(deps.bus.publish, recorded)
+    await run_in_threadpool(note, deps, tool, "accepted")
     body = {"incident": incident.id, "change": incident.change.value, "triggered": started}
     return JSONResponse(body, status_code=202)
 

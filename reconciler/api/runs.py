@@ -2,9 +2,9 @@
 next and last runs, starting one (`POST /api/v1/workflows/{name}/run`), reading a run with
 its steps, cancelling, pausing and resuming it, listing the steps waiting for a human
 (`GET /api/v1/approvals`) and answering them (`POST /api/v1/approvals/{run_id}/{step}`).
-Every POST needs the operator role (the gate of `api.auth` checks it; the handlers check
-it again); the approver is the caller's token name when tokens are configured.
-`api.app` mounts `routes(daemon)` and adds `openapi_paths()` to the API description.
+Every POST needs the operator role (the gate of `api.auth` checks it); the approver is the
+caller's token name when tokens are configured. `api.app` mounts `routes(deps)` and adds
+`openapi_paths()` to the API description; the dashboard lists approvals with `pending`.
 """
 
 from __future__ import annotations
@@ -20,46 +20,17 @@ from starlette.routing import BaseRoute, Route
 
 from reconciler.api import openapi, views
 from reconciler.api.auth import Principal
+from reconciler.api.deps import Deps
 from reconciler.errors import UsageError
-from reconciler.reconcile.automation import NotTriggerable, UnknownWorkflow
-from reconciler.reconcile.daemon import Daemon
-from reconciler.reconcile.settings import Role
 from reconciler.run import plans, recovery, workflow
-from reconciler.run.engine import ApprovalRefused, Engine
+from reconciler.run.engine import Engine
 from reconciler.run.steps.base import Ask
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
-from reconciler.store.interfaces import RunNotFound
+from reconciler.store.interfaces import RunNotFound, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")
 MANUAL_TRIGGERS = ("api", "cli")  # what a hand-started run is recorded as coming from
-
-
-def _error(message: str, status: int) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _guarded(handler: Handler, *, role: Role | None = None) -> Handler:
-    """Map the engine's refusals to statuses; check the caller's role for changes."""
-
-    async def handle(request: Request) -> Response:
-        principal = _principal(request)
-        if role is not None and principal is not None and not principal.may(role):
-            return _error(
-                f"{principal.name} ({principal.role}) may not "
-                f"{request.method} {request.url.path}: needs the {role} role",
-                403,
-            )
-        try:
-            return await handler(request)
-        except (UnknownWorkflow, RunNotFound) as exc:
-            return _error(str(exc), 404)
-        except (NotTriggerable, ApprovalRefused) as exc:
-            return _error(str(exc), 409)
-        except UsageError as exc:
-            return _error(str(exc), 400)
-
-    return handle
 
 
 def _principal(request: Request) -> Principal | None:
@@ -80,9 +51,9 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def routes(daemon: Daemon) -> list[BaseRoute]:
+def routes(deps: Deps) -> list[BaseRoute]:
     """The Starlette routes of the workflow, run and approval endpoints."""
-    automation = daemon.workflows
+    automation, store = deps.workflows, deps.store
 
     def engine() -> Engine:
         if automation.engine is None:
@@ -90,7 +61,7 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         return automation.engine
 
     async def list_workflows(request: Request) -> Response:
-        last = await asyncio.to_thread(_last_runs, daemon)
+        last = await asyncio.to_thread(_last_runs, store)
         items = []
         for name, entry in automation.catalog.workflows().items():
             spec = entry.workflow.spec
@@ -127,7 +98,7 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         return JSONResponse({"run": run_id, "workflow": name}, status_code=202)
 
     async def one_run(request: Request) -> Response:
-        run = await asyncio.to_thread(daemon.store.get_run, request.path_params["run_id"])
+        run = await asyncio.to_thread(store.get_run, request.path_params["run_id"])
         if run is None:
             raise RunNotFound(request.path_params["run_id"])
         body = views.run(run)
@@ -147,7 +118,7 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
         return handle
 
     async def approvals(request: Request) -> Response:
-        return JSONResponse({"approvals": await pending(daemon, engine())})
+        return JSONResponse({"approvals": await pending(store, engine())})
 
     async def answer(request: Request) -> Response:
         run_id, step = request.path_params["run_id"], request.path_params["step"]
@@ -169,27 +140,13 @@ def routes(daemon: Daemon) -> list[BaseRoute]:
             status_code=202,
         )
 
-    operator = Role.OPERATOR
     return [
-        Route("/api/v1/workflows", _guarded(list_workflows)),
-        Route(
-            "/api/v1/workflows/{name}/run", _guarded(run_workflow, role=operator), methods=["POST"]
-        ),
-        *(
-            Route(
-                f"/api/v1/runs/{{run_id:path}}/{a}",
-                _guarded(act(a), role=operator),
-                methods=["POST"],
-            )
-            for a in ACTIONS
-        ),
-        Route("/api/v1/runs/{run_id:path}", _guarded(one_run)),
-        Route("/api/v1/approvals", _guarded(approvals)),
-        Route(
-            "/api/v1/approvals/{run_id:path}/{step}",
-            _guarded(answer, role=operator),
-            methods=["POST"],
-        ),
+        Route("/api/v1/workflows", list_workflows),
+        Route("/api/v1/workflows/{name}/run", run_workflow, methods=["POST"]),
+        *(Route(f"/api/v1/runs/{{run_id:path}}/{a}", act(a), methods=["POST"]) for a in ACTIONS),
+        Route("/api/v1/runs/{run_id:path}", one_run),
+        Route("/api/v1/approvals", approvals),
+        Route("/api/v1/approvals/{run_id:path}/{step}", answer, methods=["POST"]),
     ]
 
 
@@ -202,10 +159,10 @@ def _approver(request: Request, body: dict[str, Any]) -> str:
     return str(given) if isinstance(given, str) and given.strip() else "anonymous"
 
 
-def _last_runs(daemon: Daemon) -> dict[str, dict[str, Any]]:
+def _last_runs(store: Store) -> dict[str, dict[str, Any]]:
     """The newest stored run of each workflow (blocking: call on a thread)."""
     found: dict[str, dict[str, Any]] = {}
-    for run in daemon.store.list_runs(kind=RunKind.WORKFLOW, limit=1000):
+    for run in store.list_runs(kind=RunKind.WORKFLOW, limit=1000):
         if run.name not in found and "/" not in run.id:
             found[run.name] = {
                 "id": run.id,
@@ -217,11 +174,11 @@ def _last_runs(daemon: Daemon) -> dict[str, dict[str, Any]]:
     return found
 
 
-async def pending(daemon: Daemon, engine: Engine) -> list[dict[str, Any]]:
+async def pending(store: Store, engine: Engine) -> list[dict[str, Any]]:
     """Every step of a live run waiting for a human's answer, oldest first."""
     found = []
     for status in (RunStatus.WAITING, RunStatus.RUNNING):
-        found += await asyncio.to_thread(daemon.store.list_runs, status=status, limit=1000)
+        found += await asyncio.to_thread(store.list_runs, status=status, limit=1000)
     items = [
         _approval(run, step, engine.asked(run.id, step))
         for run in found

@@ -1,59 +1,28 @@
 """Simulation reports over HTTP: listing them (`GET /api/v1/simulations?source=&pr=`), one
 report as JSON (`GET /api/v1/simulations/{id}`) or as the Markdown comment
 (`GET /api/v1/simulations/{id}/markdown`), and starting one by hand
-(`POST /api/v1/simulations` with `{"source", "base", "head"}`, operator role).
-
-The endpoints are plain records of path, method and a blocking handler from a `Call` to a
-`Reply`; `api.app` (the one module speaking the web framework) mounts them on its thread
-pool. `openapi_paths()` describes them for the API document.
+(`POST /api/v1/simulations` with `{"source", "base", "head"}`; the gate of `api.auth` asks
+the operator role of every POST). The handlers read the store and hand requests to the
+daemon's simulation service; `openapi_paths()` describes them for the API document.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from reconciler.api import openapi, views
-from reconciler.api.auth import Principal
-from reconciler.api.simulator import Simulator
-from reconciler.reconcile.daemon import Daemon, UnknownSource
-from reconciler.reconcile.settings import Role
-from reconciler.store.interfaces import SimulationRecord, SimulationStatus
+from reconciler.api.replies import BadRequest, error
+from reconciler.reconcile.simulations.service import Simulator
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 
 MARKDOWN = "text/markdown; charset=utf-8"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Call:
-    params: Mapping[str, str]  # path parameters
-    query: Mapping[str, str]
-    body: bytes
-    principal: Principal | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reply:
-    status: int
-    body: Any  # a JSON value, or the text of a non-JSON media type
-    media_type: str = "application/json"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Endpoint:
-    path: str
-    method: str
-    handle: Callable[[Call], Reply]  # blocking (the store): run it off the event loop
-    role: Role | None = None  # needed beyond reading
-
-
-class BadRequest(ValueError):
-    pass
-
-
-def error(message: str, status: int) -> Reply:
-    return Reply(status=status, body={"error": message})
 
 
 def summary(record: SimulationRecord) -> dict[str, Any]:
@@ -79,60 +48,49 @@ def markdown_text(record: SimulationRecord) -> str:
     return "\n\n".join(part.rstrip("\n") for part in record.markdown) + "\n"
 
 
-def routes(daemon: Daemon, *, simulator: Simulator) -> list[Endpoint]:
-    store = daemon.store
+def listed(store: Store, query: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The simulations a listing query asks for, newest first (blocking: the store)."""
+    limit = _integer(query, "limit", most=1000)
+    found = store.list_simulations(
+        source=query.get("source") or None,
+        number=_integer(query, "pr", most=2**62),
+        limit=50 if limit is None else limit,
+    )
+    return [summary(s) for s in found]
 
-    def listing(call: Call) -> Reply:
-        limit = _integer(call.query, "limit", most=1000)
-        found = store.list_simulations(
-            source=call.query.get("source") or None,
-            number=_integer(call.query, "pr", most=2**62),
-            limit=50 if limit is None else limit,
-        )
-        return Reply(status=200, body={"simulations": [summary(s) for s in found]})
 
-    def one(call: Call) -> Reply:
-        found = store.get_simulation(call.params["id"])
+def routes(store: Store, *, simulator: Simulator) -> list[Route]:
+    """Plain handlers, run on Starlette's thread pool (the store and the queue block)."""
+
+    def listing(request: Request) -> Response:
+        return JSONResponse({"simulations": listed(store, request.query_params)})
+
+    def one(request: Request) -> Response:
+        found = store.get_simulation(request.path_params["id"])
         if found is None:
-            return error(f'no simulation "{call.params["id"]}"', 404)
-        return Reply(status=200, body={**summary(found), "report": found.report})
+            return error(f'no simulation "{request.path_params["id"]}"', 404)
+        return JSONResponse({**summary(found), "report": found.report})
 
-    def as_markdown(call: Call) -> Reply:
-        found = store.get_simulation(call.params["id"])
+    def as_markdown(request: Request) -> Response:
+        found = store.get_simulation(request.path_params["id"])
         if found is None:
-            return error(f'no simulation "{call.params["id"]}"', 404)
-        return Reply(status=200, body=markdown_text(found), media_type=MARKDOWN)
+            return error(f'no simulation "{request.path_params["id"]}"', 404)
+        return Response(markdown_text(found), media_type=MARKDOWN)
 
-    def start(call: Call) -> Reply:
-        given = _body(call.body)
-        try:
-            sim_id = simulator.start(source=given["source"], base=given["base"], head=given["head"])
-        except UnknownSource as exc:
-            return error(str(exc), 404)
-        return Reply(
-            status=202, body={"simulation": sim_id, "status": SimulationStatus.QUEUED.value}
+    async def start(request: Request) -> Response:
+        given = _body(await request.body())
+        sim_id = await run_in_threadpool(
+            simulator.start, source=given["source"], base=given["base"], head=given["head"]
         )
+        body = {"simulation": sim_id, "status": SimulationStatus.QUEUED.value}
+        return JSONResponse(body, status_code=202)
 
     return [
-        Endpoint(path="/api/v1/simulations", method="GET", handle=_guarded(listing)),
-        Endpoint(
-            path="/api/v1/simulations", method="POST", handle=_guarded(start), role=Role.OPERATOR
-        ),
-        Endpoint(path="/api/v1/simulations/{id}", method="GET", handle=_guarded(one)),
-        Endpoint(
-            path="/api/v1/simulations/{id}/markdown", method="GET", handle=_guarded(as_markdown)
-        ),
+        Route("/api/v1/simulations", listing, methods=["GET"]),
+        Route("/api/v1/simulations", start, methods=["POST"]),
+        Route("/api/v1/simulations/{id}", one, methods=["GET"]),
+        Route("/api/v1/simulations/{id}/markdown", as_markdown, methods=["GET"]),
     ]
-
-
-def _guarded(handle: Callable[[Call], Reply]) -> Callable[[Call], Reply]:
-    def guarded(call: Call) -> Reply:
-        try:
-            return handle(call)
-        except BadRequest as exc:
-            return error(str(exc), 400)
-
-    return guarded
 
 
 def _integer(query: Mapping[str, str], name: str, *, most: int) -> int | None:

@@ -18,28 +18,16 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from reconciler.api import payloads
 
+# The records the parsers return, named here for callers that read a delivery.
+from reconciler.reconcile.deliveries import Delivery as Delivery
+from reconciler.reconcile.deliveries import Forge as Forge
+from reconciler.reconcile.deliveries import Kind as Kind
+
 ZERO_SHA = "0" * 40
-
-
-class Forge(StrEnum):
-    GITHUB = "github"
-    GITLAB = "gitlab"
-    GENERIC = "generic"
-
-
-class Kind(StrEnum):
-    PUSH = "push"  # new commits on a branch (including a newly created branch)
-    TAG = "tag"  # a tag was pushed
-    BRANCH_DELETED = "branch_deleted"
-    PULL_REQUEST = "pull_request"  # opened / synchronize / reopened / ... (see `action`)
-    PING = "ping"
-    OTHER = "other"  # verified but nothing to act on
 
 
 class WebhookRejected(Exception):
@@ -48,28 +36,6 @@ class WebhookRejected(Exception):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True, kw_only=True)
-class Delivery:
-    forge: Forge
-    kind: Kind
-    repo_urls: tuple[str, ...] = ()
-    ref: str | None = None  # full ref, e.g. refs/heads/main
-    sha: str | None = None  # the new head commit
-    action: str | None = None  # pull request action
-    number: int | None = None
-    base_ref: str | None = None
-    base_sha: str | None = None
-    forge_repo: str | None = None  # GitHub `owner/repo`, GitLab project id (for its API)
-    workflow: str | None = None  # generic deliveries may start a workflow by name
-    variables: Mapping[str, Any] | None = None
-
-    @property
-    def branch(self) -> str | None:
-        if self.ref and self.ref.startswith("refs/heads/"):
-            return self.ref.removeprefix("refs/heads/")
-        return None
 
 
 def verify_github(body: bytes, signature: str | None, *, secret: str) -> None:

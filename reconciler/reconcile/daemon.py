@@ -6,7 +6,9 @@ interval (polling a remote, and drift correction for every source); webhooks and
 syncs through `request_sync`; the audit interval re-evaluates policies over observed state.
 Both intervals are the source's effective settings (`effective.py`: flag > settings file >
 the served revision's `reconciler.yaml` > default), rescheduled when a revision changes
-them. What the passes decide is logged by the `eventlog` subscriber of the bus.
+them. What the passes decide is logged by the `eventlog` subscriber of the bus. Pull-request
+simulations run in the daemon's simulation service (`simulations/`), which `run` recovers
+when it starts and closes when it stops.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -28,7 +30,9 @@ from reconciler.notify.sender import Sender
 from reconciler.reconcile import eventlog
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
-from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags
+from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
+from reconciler.reconcile.simulations import runs as simulation_runs
+from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
 from reconciler.runstate import RunKind, RunStatus
@@ -42,11 +46,6 @@ log = logging.getLogger(__name__)
 FILES_DIR = "files"  # under the data directory: where relative File paths resolve
 PROGRAMS_DIR = "programs"  # under the data directory: each source's served provider programs
 INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
-
-
-class UnknownSource(LookupError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        super().__init__(f'no source named "{name}" (known: {", ".join(sorted(known))})')
 
 
 class Daemon:
@@ -96,9 +95,17 @@ class Daemon:
         }
         for runner in self.runners.values():
             runner.on_effective = self._schedule_source
-        self.stop_hooks: list[Callable[[], None]] = []
-        """Called on a thread when `run` ends, before the store closes (the API layer's
-        services, e.g. its simulation queue, stop here)."""
+        self.simulations = Simulator(
+            simulation_runs.Context(
+                store=self.store,
+                clock=clock,
+                bus=self.bus,
+                data_dir=settings.data_dir,
+                limits=settings.simulations,
+                forges=settings.forges,
+            ),
+            sources=settings.sources,
+        )
         self.workflows = Automation(
             store=self.store,
             clock=clock,
@@ -134,6 +141,7 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         await self._reap_orphans()
         await asyncio.to_thread(self._close_interrupted_runs)
+        await asyncio.to_thread(self.simulations.recover)
         await self.workflows.start()
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
@@ -154,8 +162,7 @@ class Daemon:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
-            for hook in self.stop_hooks:
-                await asyncio.to_thread(hook)
+            await asyncio.to_thread(self.simulations.close)
             await self._anchor()  # the head as the daemon leaves it
             self.store.close()
 

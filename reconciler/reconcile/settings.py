@@ -7,6 +7,7 @@ used, so the settings can be printed and logged).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +28,13 @@ class _Group(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
     )
+
+
+class UnknownSource(LookupError):
+    """A source name that no configured source has."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f'no source named "{name}" (known: {", ".join(sorted(known))})')
 
 
 class DaemonSource(SourceSettings):

@@ -213,11 +213,13 @@ def test_identify_finds_the_token_by_its_hash() -> None:
 def test_the_cli_sends_its_token(
     guarded: live.Live, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = argparse.Namespace(url=guarded.base_url, token=OPERATOR, source="demo")
+    args = argparse.Namespace(url=guarded.base_url, token=OPERATOR, cacert=None, source="demo")
     assert client.run_sync(args) == 0
     assert capsys.readouterr().out == "sync requested: demo\n"
     with pytest.raises(UsageError) as exc:
-        client.run_sync(argparse.Namespace(url=guarded.base_url, token=VIEWER, source=None))
+        client.run_sync(
+            argparse.Namespace(url=guarded.base_url, token=VIEWER, cacert=None, source=None)
+        )
     assert str(exc.value) == (
         "POST /api/v1/sync: HTTP 403: vera (viewer) may not POST /api/v1/sync: "
         "needs the operator role"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.api import forge
+from reconciler.reconcile.simulations import forge
 from tests import loopback
 
 TOKEN = "ghp_s3cret"

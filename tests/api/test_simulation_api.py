@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.api import simulation_run
+from reconciler.reconcile.simulations import runs as simulation_run
 from reconciler.store.interfaces import SimulationStatus
 from tests.api import live, prs
 from tests.api.prs import PrRepo
@@ -117,10 +117,10 @@ def test_a_newer_delivery_supersedes_a_queued_one_for_the_same_pull_request(
     release, started = threading.Event(), threading.Event()
     real = simulation_run.execute
 
-    def held(job: simulation_run.Job, *, daemon: object) -> object:
+    def held(job: simulation_run.Job, *, context: simulation_run.Context) -> object:
         started.set()
         assert release.wait(30)
-        return real(job, daemon=daemon)  # type: ignore[arg-type]
+        return real(job, context=context)
 
     monkeypatch.setattr(simulation_run, "execute", held)
     ids = []

@@ -7,10 +7,11 @@ import collections
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.api import simulation_run, stored_reports
-from reconciler.api.simulation_run import Job
-from reconciler.api.simulator import admit
 from reconciler.reconcile.settings import DaemonSource
+from reconciler.reconcile.simulations import runs as simulation_run
+from reconciler.reconcile.simulations import stored_reports
+from reconciler.reconcile.simulations.runs import Job
+from reconciler.reconcile.simulations.service import admit
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus
 
 SOURCE = DaemonSource(name="main", path=Path("/srv/repo"))

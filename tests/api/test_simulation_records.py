@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.api import simulation_run
 from reconciler.clock import ManualClock
 from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import DaemonSettings, DaemonSource
+from reconciler.reconcile.simulations import runs as simulation_run
 from reconciler.runstate import RunStatus
 from reconciler.store.interfaces import SimulationStatus
 from reconciler.store.retention import RetentionSettings
@@ -67,11 +67,11 @@ def test_a_simulation_and_its_run_are_queued_and_finished_together(daemon: Daemo
         base="a" * 40,
         head="b" * 40,
     )
-    queued = simulation_run.queued(job, daemon=daemon)
+    queued = simulation_run.queued(job, context=daemon.simulations.context)
     done = dataclasses.replace(
         queued, status=SimulationStatus.SUCCEEDED, summary="would pass", finished_at=NOW
     )
-    simulation_run.finish(done, daemon=daemon, started=NOW)
+    simulation_run.finish(done, context=daemon.simulations.context, started=NOW)
     store = daemon.store
     assert isinstance(store, WatchedStore)
     assert set(store.seen) == {

@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.api import simulator, webhooks
+from reconciler.api import webhooks
 from reconciler.reconcile.settings import DaemonSource
+from reconciler.reconcile.simulations import service as simulator
 
 KEYS = [
     *("repository", "project", "pull_request", "object_attributes", "head", "base", "ref"),

@@ -10,18 +10,18 @@ from reconciler.api.dashboard import pages
 from reconciler.api.dashboard.render import Page
 from reconciler.decide import ledger
 from reconciler.decide.records import Level, Outcome
-from reconciler.reconcile.daemon import Daemon
+from reconciler.store.interfaces import Store
 
 FILTERS = ("type", "subject", "outcome")
 
 
-def listing(daemon: Daemon, query: Mapping[str, str]) -> Page:
+def listing(store: Store, query: Mapping[str, str]) -> Page:
     wanted = {k: query.get(k) or "" for k in FILTERS}
     try:
         limit = max(1, min(int(query.get("limit") or 100), 1000))
     except ValueError:
         limit = 100
-    found = daemon.store.daemon_decisions(**{k: v or None for k, v in wanted.items()}, limit=limit)
+    found = store.daemon_decisions(**{k: v or None for k, v in wanted.items()}, limit=limit)
     rows = [
         {**ledger.summary(e), "href": f"/daemon/decisions/{e.id}", "run_href": _run(e.run_id)}
         for e in found
@@ -38,8 +38,8 @@ def listing(daemon: Daemon, query: Mapping[str, str]) -> Page:
     )
 
 
-def one(daemon: Daemon, decision_id: str) -> Page:
-    entry = daemon.store.get_daemon_decision(decision_id)
+def one(store: Store, decision_id: str) -> Page:
+    entry = store.get_daemon_decision(decision_id)
     if entry is None:
         return pages.not_found(f'no decision "{decision_id}"')
     record = ledger.from_entry(entry)

@@ -16,9 +16,9 @@ from reconciler.api import simulations as simulation_views
 from reconciler.api import views
 from reconciler.api.dashboard import feed, graph, report, served
 from reconciler.api.dashboard.render import Page
+from reconciler.api.deps import Deps
 from reconciler.decide import ledger
 from reconciler.policy.decisions import Outcome
-from reconciler.reconcile.daemon import Daemon
 from reconciler.run import plans
 from reconciler.runstate import RunKind, RunRecord
 from reconciler.store.interfaces import VIOLATION_OUTCOMES
@@ -32,34 +32,34 @@ EVENT_WINDOW = 200
 """The overview shows `EVENT_ROWS` rows, made of the newest `EVENT_WINDOW` events."""
 
 
-def overview(daemon: Daemon) -> Page:
-    statuses = daemon.store.list_status()
+def overview(deps: Deps) -> Page:
+    statuses = deps.store.list_status()
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for status in statuses:
         for c in status.conditions:
             counts[str(c.type)][str(c.status)] += 1
-    window = daemon.store.events(since_id=_newest_event(daemon) - EVENT_WINDOW, limit=EVENT_WINDOW)
-    links = feed.Links(daemon.store)
+    window = deps.store.events(since_id=_newest_event(deps) - EVENT_WINDOW, limit=EVENT_WINDOW)
+    links = feed.Links(deps.store)
     return Page(
         template="overview.html",
         title="Overview",
         context={
-            "sources": [views.source(r.state) for r in daemon.runners.values()],
-            "ready": daemon.ready,
+            "sources": [views.source(r.state) for r in deps.runners.values()],
+            "ready": deps.ready(),
             "total": len(statuses),
             "counts": sorted((t, dict(c)) for t, c in counts.items()),
-            "violations": len(daemon.store.violations()),
+            "violations": len(deps.store.violations()),
             "events": [feed.entry_json(e, links) for e in feed.collapse(window)[:EVENT_ROWS]],
         },
     )
 
 
-def _newest_event(daemon: Daemon) -> int:
+def _newest_event(deps: Deps) -> int:
     """The newest event id, by exponential then binary search on `since_id` (ids only grow,
     and each probe is one indexed row)."""
 
     def beyond(event_id: int) -> bool:
-        return bool(daemon.store.events(since_id=event_id, limit=1))
+        return bool(deps.store.events(since_id=event_id, limit=1))
 
     low, high = 0, 1
     while beyond(high):
@@ -70,9 +70,9 @@ def _newest_event(daemon: Daemon) -> int:
     return high if beyond(low) else low
 
 
-def resources(daemon: Daemon, query: Mapping[str, str]) -> Page:
+def resources(deps: Deps, query: Mapping[str, str]) -> Page:
     condition = query.get("condition") or None
-    items = daemon.store.list_status(condition=condition)
+    items = deps.store.list_status(condition=condition)
     return Page(
         template="resources.html",
         title="Resources",
@@ -84,11 +84,11 @@ def resources(daemon: Daemon, query: Mapping[str, str]) -> Page:
     )
 
 
-def resource(daemon: Daemon, key: str) -> Page:
-    status = daemon.store.get_status(key)
+def resource(deps: Deps, key: str) -> Page:
+    status = deps.store.get_status(key)
     if status is None:
         return not_found(f'no resource "{key}"')
-    decisions = daemon.store.decisions(key=key, limit=20)
+    decisions = deps.store.decisions(key=key, limit=20)
     return Page(
         template="resource.html",
         title=key,
@@ -100,21 +100,21 @@ def resource(daemon: Daemon, key: str) -> Page:
     )
 
 
-def policies(daemon: Daemon, query: Mapping[str, str]) -> Page:
+def policies(deps: Deps, query: Mapping[str, str]) -> Page:
     window = query.get("window") or "24h"
     window = window if window in WINDOWS else "24h"
     bucket = WINDOWS[window]
-    since = daemon.clock.now() - bucket * BAR_COUNT[window]
-    violations = Counter((d.policy, d.binding) for d in daemon.store.violations())
+    since = deps.clock.now() - bucket * BAR_COUNT[window]
+    violations = Counter((d.policy, d.binding) for d in deps.store.violations())
     bars: dict[str, list[int]] = defaultdict(lambda: [0] * BAR_COUNT[window])
     totals: dict[str, Counter[str]] = defaultdict(Counter)
-    for c in daemon.store.decision_counts(since=since, bucket=bucket):
+    for c in deps.store.decision_counts(since=since, bucket=bucket):
         totals[c.policy][c.outcome.value] += c.count
         index = int((c.bucket_start - since) / bucket)
         if c.outcome in VIOLATION_OUTCOMES and 0 <= index < BAR_COUNT[window]:
             bars[c.policy][index] += c.count
-    loaded = {name: runner.loader.last_good for name, runner in daemon.runners.items()}
-    rows = served.rows(loaded, now=daemon.clock.now())
+    loaded = {name: runner.loader.last_good for name, runner in deps.runners.items()}
+    rows = served.rows(loaded, now=deps.clock.now())
     known = {r["policy"] for r in rows}
     rows += [
         _unbound(p) for p in sorted(set(totals) | {p for p, _ in violations}) if p not in known
@@ -161,10 +161,10 @@ def _duration(value: timedelta) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
 
 
-def runs(daemon: Daemon, query: Mapping[str, str]) -> Page:
+def runs(deps: Deps, query: Mapping[str, str]) -> Page:
     kind = query.get("kind") or ""
     chosen = RunKind(kind) if kind in {k.value for k in RunKind} else None
-    found = daemon.store.list_runs(kind=chosen, limit=100)
+    found = deps.store.list_runs(kind=chosen, limit=100)
     return Page(
         template="runs.html",
         title="Runs",
@@ -176,8 +176,8 @@ def runs(daemon: Daemon, query: Mapping[str, str]) -> Page:
     )
 
 
-def run(daemon: Daemon, run_id: str) -> Page:
-    record = daemon.store.get_run(run_id)
+def run(deps: Deps, run_id: str) -> Page:
+    record = deps.store.get_run(run_id)
     if record is None:
         return not_found(f'no run "{run_id}"')
     body = views.run(record)
@@ -190,12 +190,12 @@ def run(daemon: Daemon, run_id: str) -> Page:
         context={
             "run": body,
             "graph": None if big else graph.layout(body),
-            "bars": graph.timeline(body, now=daemon.clock.now()),
+            "bars": graph.timeline(body, now=deps.clock.now()),
             "node": graph,
             "max_steps": MAX_DAG_STEPS,
             "decisions": [
                 {**ledger.summary(e), "href": f"/daemon/decisions/{e.id}"}
-                for e in daemon.store.daemon_decisions(run_id=run_id, limit=20)
+                for e in deps.store.daemon_decisions(run_id=run_id, limit=20)
             ],
         },
     )
@@ -213,16 +213,16 @@ def _plan_dag(record: RunRecord) -> dict[str, list[str]] | None:
     return {s.name: list(s.depends_on) for s in [*plan.steps, *plan.on_failure]}
 
 
-def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:
+def decisions(deps: Deps, query: Mapping[str, str]) -> Page:
     outcome = query.get("outcome") or ""
     try:
         limit = max(1, min(int(query.get("limit") or 100), 1000))
     except ValueError:
         limit = 100
-    found = daemon.store.decisions(
+    found = deps.store.decisions(
         policy=query.get("policy") or None, key=query.get("key") or None, limit=limit
     )
-    links = feed.Links(daemon.store)
+    links = feed.Links(deps.store)
     shown = [
         {**d.as_json(), "key": d.resource.key, "href": links.resource(d.resource.key)}
         for d in found
@@ -244,7 +244,7 @@ def decisions(daemon: Daemon, query: Mapping[str, str]) -> Page:
     )
 
 
-def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
+def approvals(items: Sequence[Mapping[str, Any]]) -> Page:
     rows = []
     for item in items:
         run_id = str(item.get("runId") or item.get("run_id") or "")
@@ -254,12 +254,12 @@ def approvals(items: Sequence[Mapping[str, Any]], *, available: bool) -> Page:
     return Page(
         template="approvals.html",
         title="Approvals",
-        context={"approvals": rows, "available": available},
+        context={"approvals": rows},
     )
 
 
-def simulations(daemon: Daemon) -> Page:
-    found = daemon.store.list_simulations(limit=100)
+def simulations(deps: Deps) -> Page:
+    found = deps.store.list_simulations(limit=100)
     return Page(
         template="simulations.html",
         title="Simulations",
@@ -267,8 +267,8 @@ def simulations(daemon: Daemon) -> Page:
     )
 
 
-def simulation(daemon: Daemon, sim_id: str) -> Page:
-    found = daemon.store.get_simulation(sim_id)
+def simulation(deps: Deps, sim_id: str) -> Page:
+    found = deps.store.get_simulation(sim_id)
     if found is None:
         return not_found(f'no simulation "{sim_id}"')
     title = f"Simulation of {found.source}" + (f" #{found.number}" if found.number else "")

@@ -24,18 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import runstate
-from reconciler.api import forge, stored_reports
+from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
-from reconciler.events import Event, EventType
-from reconciler.reconcile.daemon import Daemon
-from reconciler.reconcile.settings import DaemonSource, ForgeApi, SimulationSettings
+from reconciler.events import Bus, Event, EventType
+from reconciler.reconcile.settings import DaemonSource, ForgeApi, ForgeSettings, SimulationSettings
+from reconciler.reconcile.simulations import forge, stored_reports
 from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, engine, github, markdown
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
-from reconciler.store.interfaces import SimulationRecord, SimulationStatus
+from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 
 log = logging.getLogger(__name__)
 STORE_FILE = "reconciler.db"
@@ -44,6 +44,19 @@ _RUN_STATUS = {
     SimulationStatus.FAILED: RunStatus.FAILED,
     SimulationStatus.CANCELLED: RunStatus.CANCELLED,
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What a simulation needs of the daemon: the store it records into, the clock, the bus
+    it announces on, and the settings of simulations, forges and the data directory."""
+
+    store: Store
+    clock: Clock
+    bus: Bus
+    data_dir: Path
+    limits: SimulationSettings
+    forges: ForgeSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,9 +84,9 @@ class Job:
         return self.source.name if self.number is None else f"{self.source.name}#{self.number}"
 
 
-def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
+def queued(job: Job, *, context: Context) -> SimulationRecord:
     """Store the job as queued (with its run record); returns the record."""
-    now = daemon.clock.now()
+    now = context.clock.now()
     record = SimulationRecord(
         id=job.id,
         source=job.source.name,
@@ -92,34 +105,34 @@ def queued(job: Job, *, daemon: Daemon) -> SimulationRecord:
         revision=None,
         at=now,
     )
-    daemon.store.record_simulation(record, run=run)
+    context.store.record_simulation(record, run=run)
     return record
 
 
-def execute(job: Job, *, daemon: Daemon) -> SimulationRecord:
+def execute(job: Job, *, context: Context) -> SimulationRecord:
     """Run the job; never raises for what the simulation or the forge does."""
-    store, now = daemon.store, daemon.clock.now()
-    record = store.get_simulation(job.id) or queued(job, daemon=daemon)
+    store, now = context.store, context.clock.now()
+    record = store.get_simulation(job.id) or queued(job, context=context)
     record = dataclasses.replace(record, status=SimulationStatus.RUNNING)
     _store(
-        daemon,
+        context,
         record,
         status=RunStatus.RUNNING,
         steps=(StepRecord(name="simulate", status=StepStatus.RUNNING, started_at=now),),
     )
     try:
-        record = _simulate(job, record, daemon=daemon)
+        record = _simulate(job, record, context=context)
     except ReconcilerError as exc:
-        record = _failed(record, str(exc), daemon=daemon)
+        record = _failed(record, str(exc), context=context)
     except Exception as exc:  # a bug: the daemon keeps serving, the record says what broke
         log.exception("simulation %s failed", job.id)
-        record = _failed(record, f"{type(exc).__name__}: {exc}", daemon=daemon)
-    record = report(job, record, daemon=daemon)
-    finish(record, daemon=daemon, started=now)
+        record = _failed(record, f"{type(exc).__name__}: {exc}", context=context)
+    record = report(job, record, context=context)
+    finish(record, context=context, started=now)
     return record
 
 
-def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None = None) -> None:
+def finish(record: SimulationRecord, *, context: Context, started: datetime | None = None) -> None:
     """Store the final record and its run in one transaction, and announce it; reports
     over the total bound lose the oldest first."""
     steps = (
@@ -147,11 +160,11 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
                 error=record.forge_error,
             )
         )
-    _store(daemon, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
-    daemon.bus.publish(
+    _store(context, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    context.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
-            at=daemon.clock.now(),
+            at=context.clock.now(),
             source=record.source,
             message=f"simulation of {_label(record)} {record.status.value}: {record.summary}",
             data={
@@ -163,43 +176,41 @@ def finish(record: SimulationRecord, *, daemon: Daemon, started: datetime | None
             },
         )
     )
-    daemon.store.trim_simulation_reports(
-        max_bytes=daemon.settings.simulations.max_reports_mib * 1024 * 1024
-    )
+    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
 
 
 def _store(
-    daemon: Daemon, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
+    context: Context, record: SimulationRecord, *, status: RunStatus, steps: tuple[StepRecord, ...]
 ) -> None:
     """Write `record` and, when it has one, its run with `status` and `steps`, together."""
-    run = daemon.store.get_run(record.id)
+    run = context.store.get_run(record.id)
     if run is None:
-        daemon.store.put_simulation(record)
+        context.store.put_simulation(record)
         return
     run = dataclasses.replace(run, revision=_sha(record.head) or run.revision)
     if status in runstate.FINISHED:
         error = record.summary if status is RunStatus.FAILED else None
-        at = record.finished_at or daemon.clock.now()
+        at = record.finished_at or context.clock.now()
         run = runstate.finished(run, status=status, at=at, error=error, steps=steps)
     else:
         run = dataclasses.replace(run, status=status, steps=steps, finished_at=None, error=None)
-    daemon.store.record_simulation(record, run=run)
+    context.store.record_simulation(record, run=run)
 
 
-def _simulate(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
-    config = sandbox_source(job.source, data_dir=daemon.settings.data_dir)
+def _simulate(job: Job, record: SimulationRecord, *, context: Context) -> SimulationRecord:
+    config = sandbox_source(job.source, data_dir=context.data_dir)
     base, head = resolve(job, config)
     record = dataclasses.replace(record, base=base, head=head)
-    daemon.store.put_simulation(record)
-    store_file = daemon.settings.data_dir / STORE_FILE
+    context.store.put_simulation(record)
+    store_file = context.data_dir / STORE_FILE
     request = engine.Request(
         source=config,
         base=base,
         head=head,
-        data_dir=daemon.settings.data_dir if store_file.is_file() else None,
-        settings=limits(daemon.settings.simulations),
+        data_dir=context.data_dir if store_file.is_file() else None,
+        settings=limits(context.limits),
     )
-    return completed(record, engine.simulate(request, clock=daemon.clock), daemon=daemon)
+    return completed(record, engine.simulate(request, clock=context.clock), context=context)
 
 
 def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:
@@ -248,7 +259,7 @@ def _first(source: git.GitSource, names: Sequence[str]) -> str:
     raise error
 
 
-def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> SimulationRecord:
+def completed(record: SimulationRecord, found: Report, *, context: Context) -> SimulationRecord:
     reasons = found.blocking_reasons()
     summary = markdown.verdict(found) + (": " + "; ".join(reasons) if reasons else "")
     whole = dataclasses.replace(
@@ -263,14 +274,12 @@ def completed(record: SimulationRecord, found: Report, *, daemon: Daemon) -> Sim
             "blockingReasons": reasons,
         },
         markdown=tuple(markdown.render(found, details.sections(found))),
-        finished_at=daemon.clock.now(),
+        finished_at=context.clock.now(),
     )
-    return stored_reports.bounded(
-        whole, max_bytes=daemon.settings.simulations.max_report_kib * 1024
-    )
+    return stored_reports.bounded(whole, max_bytes=context.limits.max_report_kib * 1024)
 
 
-def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> SimulationRecord:
+def _failed(record: SimulationRecord, message: str, *, context: Context) -> SimulationRecord:
     summary = f"could not simulate: {message}"
     text = (
         f"### Reconciler simulation `{_label(record)}`: could not run\n\n"
@@ -283,13 +292,13 @@ def _failed(record: SimulationRecord, message: str, *, daemon: Daemon) -> Simula
         conclusion="failure",
         summary=summary,
         markdown=(text,),
-        finished_at=daemon.clock.now(),
+        finished_at=context.clock.now(),
     )
 
 
-def report(job: Job, record: SimulationRecord, *, daemon: Daemon) -> SimulationRecord:
+def report(job: Job, record: SimulationRecord, *, context: Context) -> SimulationRecord:
     """Post to the forge when it is configured; a failure is recorded on the record."""
-    api: ForgeApi | None = getattr(daemon.settings.forges, job.forge, None)
+    api: ForgeApi | None = getattr(context.forges, job.forge, None)
     if api is None or api.token_env is None or job.forge_repo is None:
         return record
     token = os.environ.get(api.token_env)

@@ -1,5 +1,6 @@
-"""The daemon's simulation queue: which deliveries start a simulation, and running them on
-worker threads, at most `simulations.maxConcurrent` at once, never on the event loop.
+"""The daemon's simulation service: its queue, which deliveries start a simulation, and
+running them on worker threads, at most `simulations.maxConcurrent` at once, never on the
+event loop.
 
 A pull or merge request that is opened, reopened or pushed to (`synchronize`) starts a
 simulation of base..head for every source whose repository the delivery names (matched by
@@ -18,13 +19,12 @@ import dataclasses
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 
-from reconciler.api import simulation_run
-from reconciler.api.hooks import canonical_url
-from reconciler.api.simulation_run import Job
-from reconciler.api.webhooks import Delivery, Forge, Kind
-from reconciler.reconcile.daemon import Daemon
-from reconciler.reconcile.settings import DaemonSource
+from reconciler.reconcile.deliveries import Delivery, Forge, Kind, canonical_url
+from reconciler.reconcile.settings import DaemonSource, UnknownSource
+from reconciler.reconcile.simulations import runs
+from reconciler.reconcile.simulations.runs import Context, Job
 from reconciler.store.interfaces import SimulationStatus
 
 log = logging.getLogger(__name__)
@@ -87,32 +87,42 @@ def _same(a: Job, b: Job) -> bool:
 
 
 class Simulator:
-    """Queues simulations and runs them on its own worker threads."""
+    """Queues simulations and runs them on its own worker threads. The daemon builds it,
+    `recover`s it when it starts and `close`s it when it stops; the API hands it deliveries
+    and requests and reads what it stored."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
-        self._limit = daemon.settings.simulations.max_concurrent
-        self._most = daemon.settings.simulations.max_queued
+    def __init__(self, context: Context, *, sources: Sequence[DaemonSource]) -> None:
+        self._context = context
+        self._sources = {s.name: s for s in sources}
+        self._limit = context.limits.max_concurrent
+        self._most = context.limits.max_queued
         self._ready = threading.Condition()
         self._queue: collections.deque[Job] = collections.deque()
         self._workers: list[threading.Thread] = []
         self._closed = False
         self.running: set[str] = set()
 
+    @property
+    def context(self) -> Context:
+        """What the service's simulations record into and announce on."""
+        return self._context
+
     def on_delivery(self, delivery: Delivery) -> list[str]:
         """Queue what a delivery asks for; returns the simulation ids (blocking: store)."""
-        return [self.submit(job) for job in jobs_for(delivery, self._daemon.settings.sources)]
+        return [self.submit(job) for job in jobs_for(delivery, list(self._sources.values()))]
 
     def start(self, *, source: str, base: str, head: str) -> str:
         """A simulation started by hand; `UnknownSource` for a source not configured."""
-        config = self._daemon.runner(source).config
+        if source not in self._sources:
+            raise UnknownSource(source, self._sources)
+        config = self._sources[source]
         return self.submit(
             Job(id=str(uuid.uuid4()), source=config, forge="api", base=base, head=head)
         )
 
     def submit(self, job: Job) -> str:
-        simulation_run.queued(job, daemon=self._daemon)
-        with self._ready:
+        with self._ready:  # stored and queued at once: `recover` sees both or neither
+            runs.queued(job, context=self._context)
             superseded = admit(self._queue, job, most=self._most)
             if len(self._workers) < self._limit:
                 self._spawn()
@@ -122,16 +132,18 @@ class Simulator:
         return job.id
 
     def recover(self) -> None:
-        """Mark simulations a stopped daemon left unfinished as failed (blocking: store)."""
-        store, now = self._daemon.store, self._daemon.clock.now()
-        for status in (SimulationStatus.QUEUED, SimulationStatus.RUNNING):
-            for record in store.list_simulations(status=status, limit=10_000):
-                simulation_run.finish(
-                    dataclasses.replace(
+        """Mark simulations a stopped daemon left unfinished as failed (blocking: store);
+        the ones this service has queued or is running since it was built are its own."""
+        store, now = self._context.store, self._context.clock.now()
+        with self._ready:
+            for status in (SimulationStatus.QUEUED, SimulationStatus.RUNNING):
+                for record in store.list_simulations(status=status, limit=10_000):
+                    if record.id in self.running or any(j.id == record.id for j in self._queue):
+                        continue
+                    failed = dataclasses.replace(
                         record, status=SimulationStatus.FAILED, summary=INTERRUPTED, finished_at=now
-                    ),
-                    daemon=self._daemon,
-                )
+                    )
+                    runs.finish(failed, context=self._context)
 
     def close(self) -> None:
         """Run nothing more; queued simulations are stored cancelled. Running ones finish
@@ -161,7 +173,7 @@ class Simulator:
                 job = self._queue.popleft()
                 self.running.add(job.id)
             try:
-                simulation_run.execute(job, daemon=self._daemon)
+                runs.execute(job, context=self._context)
             except Exception:  # the store itself failed (closed, disk full): keep serving
                 log.exception("simulation %s could not be recorded", job.id)
             finally:
@@ -170,17 +182,17 @@ class Simulator:
 
     def _cancel(self, job: Job, *, reason: str) -> None:
         try:
-            record = self._daemon.store.get_simulation(job.id)
+            record = self._context.store.get_simulation(job.id)
             if record is None:
                 return
-            simulation_run.finish(
+            runs.finish(
                 dataclasses.replace(
                     record,
                     status=SimulationStatus.CANCELLED,
                     summary=reason,
-                    finished_at=self._daemon.clock.now(),
+                    finished_at=self._context.clock.now(),
                 ),
-                daemon=self._daemon,
+                context=self._context,
             )
         except Exception:
             log.exception("simulation %s could not be cancelled", job.id)
