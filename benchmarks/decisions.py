@@ -31,7 +31,7 @@ from benchmarks.timing import percentiles, ratio
 from reconciler.decide import decider, ledger
 from reconciler.decide.records import Context, Option
 from reconciler.decide.scoring import RuleScore, choose
-from reconciler.policy.engine import RegoEngine
+from reconciler.policy.rego import RegoEngine
 from reconciler.specs.decisions import DecisionSettings, Weights
 from reconciler.store.daemon_decisions import DecisionEntry
 from reconciler.store.retention import RetentionSettings

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from reconciler import assets
-from reconciler.policy import engine, testing
+from reconciler.policy import rego as rego_engine
+from reconciler.policy import testing
 from reconciler.source import tree
 from reconciler.specs import loader
 from reconciler.specs.snapshot import Document, RegoFile
@@ -76,7 +77,7 @@ def template_modules() -> list[RegoFile]:
 
 
 def test_every_rego_module_compiles_in_regorus() -> None:
-    rego = engine.RegoEngine()
+    rego = rego_engine.RegoEngine()
     modules = [*rego_files(LIBRARY, "rego/"), *template_modules()]
     packages = {rego.add_module(m.path, m.text) for m in modules}
     rego.add_data(template_data())
@@ -185,8 +186,8 @@ def findings(binding: str, *, with_exceptions: bool = True) -> dict[str, list[st
     return found
 
 
-def policy_engine() -> engine.RegoEngine:
-    rego = engine.RegoEngine()
+def policy_engine() -> rego_engine.RegoEngine:
+    rego = rego_engine.RegoEngine()
     for module in [*rego_files(LIBRARY, "rego/"), *template_modules()]:
         if not module.is_test:
             rego.add_module(module.path, module.text)
@@ -194,7 +195,9 @@ def policy_engine() -> engine.RegoEngine:
     return rego
 
 
-def evaluate(rego: engine.RegoEngine, *, policy: str, spec: dict[str, Any], doc: Any) -> list[str]:
+def evaluate(
+    rego: rego_engine.RegoEngine, *, policy: str, spec: dict[str, Any], doc: Any
+) -> list[str]:
     if spec.get("input", "reconciler") == "conftest":
         rego.set_input_json(json.dumps(doc))
         package = rego.eval_query(f"data.{policy}")[0]["expressions"][0]["value"]

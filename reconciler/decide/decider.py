@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from reconciler.decide import explain, levels, rules, scoring
 from reconciler.decide.history import History
 from reconciler.decide.records import Context, DecisionRecord, Option
-from reconciler.policy import engine as rego
+from reconciler.policy import rego
 from reconciler.specs.decisions import DecisionSettings
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from reconciler.decide.records import Context, Option
 from reconciler.decide.scoring import RuleScore
-from reconciler.policy import engine as rego
+from reconciler.policy import rego
 
 PACKAGE = "data.reconciler.decisions"
 

@@ -26,8 +26,7 @@ from typing import Any
 
 from reconciler import assets
 from reconciler.errors import Problem
-from reconciler.policy import engine as rego
-from reconciler.policy import gatekeeper, versions
+from reconciler.policy import gatekeeper, rego, versions
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document, Snapshot
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.policy.decisions import Outcome
-from reconciler.policy.engine import UNDEFINED
+from reconciler.policy.rego import UNDEFINED
 
 _PREFIXES = ("deny", "violation", "warn")
 

@@ -31,7 +31,7 @@ from reconciler.errors import PolicyError
 from reconciler.policy import admission, bindings, conftest, gatekeeper
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
-from reconciler.policy.engine import RegoEngine, RegoEvalError
+from reconciler.policy.rego import RegoEngine, RegoEvalError
 from reconciler.specs import models
 from reconciler.specs.models import InputFormat
 from reconciler.specs.snapshot import Document, Snapshot

@@ -24,8 +24,7 @@ from typing import Any
 
 from reconciler import clock as clock_mod
 from reconciler import errors
-from reconciler.policy import configfiles, gatekeeper_rego, versions
-from reconciler.policy import engine as engine_mod
+from reconciler.policy import configfiles, gatekeeper_rego, rego, versions
 from reconciler.specs import models
 from reconciler.specs import snapshot as snapshot_mod
 
@@ -154,7 +153,7 @@ class _TestCase:
 
 @dataclass(kw_only=True)
 class _Loaded:
-    engine: engine_mod.RegoEngine
+    engine: rego.RegoEngine
     errors: list[TestResult] = field(default_factory=list)
     files: configfiles.ConfigFiles | None = None
 
@@ -266,7 +265,7 @@ def _build(
     coverage: bool,
     excluded: Sequence[TestResult],
 ) -> _Loaded:
-    loaded = _Loaded(engine=engine_mod.RegoEngine(coverage=coverage), errors=list(excluded))
+    loaded = _Loaded(engine=rego.RegoEngine(coverage=coverage), errors=list(excluded))
     loaded.engine.gather_prints(True)
     skip = {e.path for e in excluded}
     for module in modules:
@@ -274,7 +273,7 @@ def _build(
             continue
         try:
             loaded.engine.add_module(module.path, module.text, version=module.version)
-        except engine_mod.RegoCompileError as exc:
+        except rego.RegoCompileError as exc:
             loaded.errors.append(_load_error(module.path, modules, failure=exc.failure))
     try:
         loaded.engine.add_data(dict(data))
@@ -287,16 +286,16 @@ def _build(
     return loaded
 
 
-def _whole_program_failure(engine: engine_mod.RegoEngine) -> engine_mod.RegoFailure | None:
+def _whole_program_failure(engine: rego.RegoEngine) -> rego.RegoFailure | None:
     try:
         engine.eval_query("true")
-    except engine_mod.RegoEvalError as exc:
+    except rego.RegoEvalError as exc:
         return exc.failure
     return None
 
 
 def _load_error(
-    path: str, modules: Sequence[snapshot_mod.RegoFile], *, failure: engine_mod.RegoFailure
+    path: str, modules: Sequence[snapshot_mod.RegoFile], *, failure: rego.RegoFailure
 ) -> TestResult:
     text = next((m.text for m in modules if m.path == path), "")
     package = _PACKAGE.search(text)
@@ -310,7 +309,7 @@ def _load_error(
     )
 
 
-def _discover(engine: engine_mod.RegoEngine, *, skip: frozenset[str]) -> Iterator[_TestCase]:
+def _discover(engine: rego.RegoEngine, *, skip: frozenset[str]) -> Iterator[_TestCase]:
     """Every `test_*`/`todo_test_*` rule without arguments, once per package and name."""
     seen: set[tuple[str, str]] = set()
     for module in engine.ast_json():
@@ -353,7 +352,7 @@ def _rule_ref(package: str, name: str) -> str:
 
 
 def _run_one(
-    engine: engine_mod.RegoEngine, *, case: _TestCase, clock: clock_mod.Clock, verbose: bool
+    engine: rego.RegoEngine, *, case: _TestCase, clock: clock_mod.Clock, verbose: bool
 ) -> TestResult:
     base = TestResult(
         package=case.package,
@@ -369,7 +368,7 @@ def _run_one(
     try:
         value = engine.eval_rule(_rule_ref(case.package, case.name))
         outcome = TestOutcome.PASS if value is True else TestOutcome.FAIL
-    except engine_mod.RegoEvalError as exc:
+    except rego.RegoEvalError as exc:
         outcome, message = TestOutcome.ERROR, _error_message(exc.failure)
     duration = clock.monotonic() - started
     prints = tuple(engine.take_prints())
@@ -379,13 +378,13 @@ def _run_one(
     )
 
 
-def _error_message(failure: engine_mod.RegoFailure) -> str:
+def _error_message(failure: rego.RegoFailure) -> str:
     where = f"{failure.path}:{failure.line}: " if failure.path and failure.line else ""
     return f"{where}{failure.message}"
 
 
 def _coverage(
-    engine: engine_mod.RegoEngine, *, modules: Sequence[snapshot_mod.RegoFile]
+    engine: rego.RegoEngine, *, modules: Sequence[snapshot_mod.RegoFile]
 ) -> tuple[FileCoverage, ...]:
     """Coverage of the repository's policy modules (not of tests or the built-in library).
 
@@ -400,7 +399,7 @@ def _coverage(
         probe.clear_coverage()
         for package in sorted(set(packages.values())):
             # The lines it reached before a failure are recorded all the same.
-            with contextlib.suppress(engine_mod.RegoEvalError):
+            with contextlib.suppress(rego.RegoEvalError):
                 probe.eval_query(_package_ref(package))
         for reached in _file_coverage(probe, packages.keys()):
             lines = tuple(sorted({*reached.covered, *reached.not_covered}))
@@ -410,7 +409,7 @@ def _coverage(
     return tuple(found[p] for p in sorted(found))
 
 
-def _file_coverage(engine: engine_mod.RegoEngine, paths: Collection[str]) -> Iterator[FileCoverage]:
+def _file_coverage(engine: rego.RegoEngine, paths: Collection[str]) -> Iterator[FileCoverage]:
     for f in engine.coverage_json().get("files", []):
         if f["path"] in paths:
             yield FileCoverage(
@@ -420,7 +419,7 @@ def _file_coverage(engine: engine_mod.RegoEngine, paths: Collection[str]) -> Ite
             )
 
 
-def _packages(engine: engine_mod.RegoEngine) -> Iterator[tuple[str, tuple[str, ...]]]:
+def _packages(engine: rego.RegoEngine) -> Iterator[tuple[str, tuple[str, ...]]]:
     """(path, package parts) of every loaded module."""
     for module in engine.ast_json():
         yield module["source"]["file"], tuple(_ref_parts(module["ast"]["package"]["refr"]))

@@ -20,7 +20,7 @@ from reconciler.clock import Clock
 from reconciler.decide import context as windows
 from reconciler.decide import decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option, Outcome
-from reconciler.policy import engine as rego
+from reconciler.policy import rego
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog
 from reconciler.run.steps import base

@@ -29,7 +29,7 @@ from reconciler.decide import context as windows
 from reconciler.decide import decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option, Outcome
 from reconciler.events import Bus, Event, EventType
-from reconciler.policy import engine as rego
+from reconciler.policy import rego
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
 from reconciler.runstate import RunRecord, RunStatus

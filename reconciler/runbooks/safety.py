@@ -20,8 +20,7 @@ from typing import Any
 
 from reconciler import assets
 from reconciler.errors import Problem
-from reconciler.policy import engine as rego
-from reconciler.policy import testing
+from reconciler.policy import rego, testing
 from reconciler.specs.snapshot import RegoFile
 
 PACK = "reconciler.packs.runbook_safety"

@@ -32,8 +32,8 @@ from reconciler.errors import PolicyError
 from reconciler.policy import bindings, conftest, gatekeeper
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome
-from reconciler.policy.engine import RegoEngine, RegoEvalError
 from reconciler.policy.evaluate import canonical
+from reconciler.policy.rego import RegoEngine, RegoEvalError
 from reconciler.simulate.decide import denies
 from reconciler.simulate.records import Flip, FlipExample, ReplaySection
 from reconciler.specs import models

@@ -15,7 +15,7 @@ from reconciler import runstate
 from reconciler.decide import decider, ledger
 from reconciler.decide.history import MemoryHistory
 from reconciler.decide.records import Context, Option
-from reconciler.policy.engine import RegoEngine
+from reconciler.policy.rego import RegoEngine
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.store import interfaces
 from tests.api import live

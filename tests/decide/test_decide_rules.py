@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.decide import rules
 from reconciler.decide.records import Context, Option
-from reconciler.policy.engine import RegoEngine
+from reconciler.policy.rego import RegoEngine
 
 RESTART, SCALE = Option("runbook", "restart"), Option("workflow", "scale")
 CONTEXT = Context(type="remediation", subject="b/File//x", kind="File", window="off-hours")

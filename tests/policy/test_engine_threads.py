@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.policy import engine as rego
-from reconciler.policy.engine import RegoEngine
+from reconciler.policy import rego
+from reconciler.policy.rego import RegoEngine
 
 MODULE = "package a\nimport rego.v1\nx := 1\n"
 
