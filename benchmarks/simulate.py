@@ -29,7 +29,7 @@ from timing import best_of
 from reconciler import assets
 from reconciler.clock import SystemClock
 from reconciler.policy import bundle as bundles
-from reconciler.simulate import engine
+from reconciler.simulate import simulation
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
@@ -126,10 +126,10 @@ def main() -> None:
             return len(snap.problems) + len(bundles.compile(snap).problems)
 
         def simulate() -> Any:
-            request = engine.Request(
+            request = simulation.Request(
                 source=config, base=base, head=head, settings=SimulateSettings(cpu_seconds=60)
             )
-            return engine.simulate(request, clock=SystemClock())
+            return simulation.simulate(request, clock=SystemClock())
 
         plain, problems = best_of(3, validate)
         full, report = best_of(3, simulate)

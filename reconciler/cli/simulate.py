@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.cli import repo
 from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
-from reconciler.simulate import details, engine, github, junit, markdown, sarif
+from reconciler.simulate import details, github, junit, markdown, sarif, simulation
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source.settings import SourceSettings
@@ -78,14 +78,14 @@ def run(args: argparse.Namespace) -> int:
         memory_mib=args.memory_mib,
         output_mib=args.output_mib,
     )
-    request = engine.Request(
+    request = simulation.Request(
         source=source_settings(args),
         base=args.base,
         head=args.head,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         settings=settings,
     )
-    report = engine.simulate(request, clock=SystemClock())
+    report = simulation.simulate(request, clock=SystemClock())
     emit(render(report, args.format), output=args.output)
     return 1 if report.blocked else 0
 

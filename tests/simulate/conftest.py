@@ -15,7 +15,7 @@ from reconciler import assets
 from reconciler.clock import SystemClock
 from reconciler.policy import bundle as bundles
 from reconciler.policy.evaluate import Evaluator, canonical
-from reconciler.simulate import engine
+from reconciler.simulate import simulation
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source.settings import SourceSettings
@@ -58,14 +58,14 @@ class PullRequest:
     def simulate(
         self, *, data_dir: Path | None = None, settings: SimulateSettings | None = None
     ) -> Report:
-        request = engine.Request(
+        request = simulation.Request(
             source=SourceSettings(path=self.repo),
             base=self.base,
             head=self.head,
             data_dir=data_dir,
             settings=settings or SimulateSettings(),
         )
-        return engine.simulate(request, clock=FixedNow())
+        return simulation.simulate(request, clock=FixedNow())
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The pull request's head is fetched into a mirror of its own under the data direc
 (`simulations/git`), never into the mirror the source's runner serves from: its commits are
 untrusted until merged. GitHub keeps a pull request's head at `refs/pull/N/head` and GitLab
 a merge request's at `refs/merge-requests/N/head` (forks included); the branch name is the
-fallback. `simulate.engine` then compares base and head in its sandbox process, with the
+fallback. `simulate.simulation` then compares base and head in its sandbox process, with the
 daemon's store as the observed state and the decision log to replay. Whatever happens ends
 in one stored `SimulationRecord` (its report bounded: `stored_reports`) and one `RunRecord`
 of kind `simulation`, each state of the two written in one transaction, the forge report
@@ -30,7 +30,7 @@ from reconciler.events import Bus, Event, EventType
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, ForgeSettings, SimulationSettings
 from reconciler.reconcile.simulations import forge, stored_reports
 from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
-from reconciler.simulate import details, engine, github, markdown
+from reconciler.simulate import details, github, markdown, simulation
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
@@ -203,14 +203,14 @@ def _simulate(job: Job, record: SimulationRecord, *, context: Context) -> Simula
     record = dataclasses.replace(record, base=base, head=head)
     context.store.put_simulation(record)
     store_file = context.data_dir / STORE_FILE
-    request = engine.Request(
+    request = simulation.Request(
         source=config,
         base=base,
         head=head,
         data_dir=context.data_dir if store_file.is_file() else None,
         settings=limits(context.limits),
     )
-    return completed(record, engine.simulate(request, clock=context.clock), context=context)
+    return completed(record, simulation.simulate(request, clock=context.clock), context=context)
 
 
 def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:
