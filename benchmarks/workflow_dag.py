@@ -34,13 +34,13 @@ from reconciler.clock import SystemClock
 from reconciler.run import history
 from reconciler.run.engine import Engine
 from reconciler.runstate import RunStatus, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 from reconciler.store.retention import RetentionSettings
 
 
-def spec(steps: list[dict[str, Any]], *, name: str, parallelism: int) -> runs.Workflow:
-    return runs.Workflow.model_validate(
+def spec(steps: list[dict[str, Any]], *, name: str, parallelism: int) -> flows.Workflow:
+    return flows.Workflow.model_validate(
         {
             "apiVersion": "reconciler.dev/v1",
             "kind": "Workflow",
@@ -88,7 +88,7 @@ def new_store(folder: Path, name: str) -> sqlite.SqliteStore:
     return sqlite.SqliteStore(folder / f"{name}.db", retention=RetentionSettings())
 
 
-async def one_run(store: sqlite.SqliteStore, workflow: runs.Workflow) -> tuple[float, int]:
+async def one_run(store: sqlite.SqliteStore, workflow: flows.Workflow) -> tuple[float, int]:
     engine = Engine(store=store, clock=SystemClock())
     started = time.perf_counter()
     run = await engine.wait(await engine.start(workflow))

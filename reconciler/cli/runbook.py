@@ -36,7 +36,7 @@ from reconciler.runbooks import variables as runbook_vars
 from reconciler.runbooks import vetting
 from reconciler.runstate import RunRecord, RunStatus
 from reconciler.source import git, tree
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
@@ -196,7 +196,7 @@ async def execute(ready: runbooks.Prepared, *, store: SqliteStore) -> RunRecord:
     pack already ran over it (`prepare`) and any override was confirmed (`confirm`)."""
     found = vetting.findings(ready.dangers)
 
-    def vetted(spec: runs.Workflow | runs.Runbook, values: Mapping[str, Any]) -> base.Vetting:
+    def vetted(spec: flows.Workflow | flows.Runbook, values: Mapping[str, Any]) -> base.Vetting:
         return base.Vetting(findings=found, allowed=True, confirmed=True)
 
     engine = Engine(

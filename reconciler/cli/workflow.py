@@ -21,7 +21,7 @@ from reconciler.run import history
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.runstate import RunKind
 from reconciler.source import tree
-from reconciler.specs import loader, runs
+from reconciler.specs import flows, loader
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
@@ -215,7 +215,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     snapshot = loader.load(tree.DirectoryTree(root))
-    found = {m.metadata.name: m for _, m in snapshot.workflows if isinstance(m, runs.Workflow)}
+    found = {m.metadata.name: m for _, m in snapshot.workflows if isinstance(m, flows.Workflow)}
     if args.name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise UsageError(f'no workflow named "{args.name}" (known: {known})')

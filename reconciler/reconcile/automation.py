@@ -35,7 +35,7 @@ from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.runstate import RunKind, RunRecord
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 from reconciler.store.interfaces import EventRecord, Store
 
 log = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ class Automation:
         if self.remediator is not None:
             self.remediator.consider(current)
 
-    async def _start_remediation(self, spec: runs.Workflow, **options: Any) -> str:
+    async def _start_remediation(self, spec: flows.Workflow, **options: Any) -> str:
         run_id = await self._engine().start(spec, kind=RunKind.REMEDIATION, **options)
         log.info("started remediation run %s (%s)", run_id, spec.spec.description)
         self._follow(run_id)

@@ -25,7 +25,7 @@ from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog
 from reconciler.run.steps import base
 from reconciler.runstate import RunRecord, RunStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.store.interfaces import Store
 
@@ -39,7 +39,7 @@ class Choices:
         *,
         store: Store,
         clock: Clock,
-        workflow: Callable[[str], runs.Workflow | None],
+        workflow: Callable[[str], flows.Workflow | None],
         on_worker: Callable[
             [str, Scorer], Awaitable[tuple[DecisionRecord, DecisionSettings] | None]
         ],

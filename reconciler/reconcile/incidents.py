@@ -21,7 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Event, EventType
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.workflows import Catalog
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Incident:
     actor: str = ""  # who acknowledged or resolved it, when the tool says
 
 
-def matches(trigger: runs.IncidentTrigger, incident: Incident) -> bool:
+def matches(trigger: flows.IncidentTrigger, incident: Incident) -> bool:
     services = {incident.service, incident.service_id} - {""}
     return (
         (trigger.source is None or trigger.source == incident.source)

@@ -19,10 +19,10 @@ from typing import Any
 from reconciler.clock import Clock
 from reconciler.reconcile.workflows import Entry
 from reconciler.run import anomaly, triggers
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 log = logging.getLogger(__name__)
-Watched = runs.MetricTrigger | runs.AnomalyTrigger
+Watched = flows.MetricTrigger | flows.AnomalyTrigger
 Start = Callable[[str, str, dict[str, Any]], None]  # workflow, trigger kind, variables
 
 
@@ -60,13 +60,13 @@ class MetricWatch:
             log.warning("metric trigger of %s: %s", name, exc)
             return
         if breach.observe(holding=holding, now=self.clock.now()):
-            kind = "metric" if isinstance(watched, runs.MetricTrigger) else "anomaly"
+            kind = "metric" if isinstance(watched, flows.MetricTrigger) else "anomaly"
             self.start(name, kind, variables)
 
 
 def evaluate(client: triggers.Prometheus, watched: Watched) -> tuple[bool, dict[str, Any]]:
     """Whether the trigger's condition holds now, and the run's variables if it starts."""
-    if isinstance(watched, runs.MetricTrigger):
+    if isinstance(watched, flows.MetricTrigger):
         found = client.query(watched.query)
         values = [s.value for s in found]
         return triggers.holds(watched, found), {"query": watched.query, "values": values}

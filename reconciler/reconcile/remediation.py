@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.errors import UsageError
 from reconciler.policy.decisions import Decision
-from reconciler.specs import models, runs
+from reconciler.specs import flows, models
 
 APPROVE, REMEDIATE = "approve", "remediate"
 
@@ -57,8 +57,8 @@ def workflow(
     option: tuple[str, str],
     *,
     approval: dict[str, Any] | None,
-    runbook: Callable[[str], runs.Runbook | None],
-) -> runs.Workflow:
+    runbook: Callable[[str], flows.Runbook | None],
+) -> flows.Workflow:
     """The remediation run's spec: `option` = (kind, target), behind `approval` (the
     approval step's spec without its message) when given; `UsageError` when the option
     names nothing runnable."""
@@ -91,7 +91,7 @@ def workflow(
             {"name": APPROVE, "kind": "approval", "approval": {"message": message, **approval}}
         )
     steps.append({"name": REMEDIATE, **call, "dependsOn": [APPROVE] if steps else []})
-    return runs.Workflow.model_validate(
+    return flows.Workflow.model_validate(
         {
             "apiVersion": models.API_VERSION,
             "kind": "Workflow",

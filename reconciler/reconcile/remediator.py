@@ -33,7 +33,7 @@ from reconciler.policy import rego
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
 from reconciler.runstate import RunRecord, RunStatus
-from reconciler.specs import models, runs, types
+from reconciler.specs import flows, models, types
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.store.interfaces import Store
 
@@ -50,7 +50,7 @@ class Hooks:
     """What the remediator asks of the daemon."""
 
     binding: Callable[[str], models.PolicyBinding | None]
-    runbook: Callable[[str], runs.Runbook | None]
+    runbook: Callable[[str], flows.Runbook | None]
     # Run the scorer on the worker thread owning the binding's policies (None: no source).
     on_worker: Callable[[str, Scorer], Awaitable[tuple[DecisionRecord, DecisionSettings] | None]]
     start: Callable[..., Awaitable[str]]  # a remediation run: spec, trigger, variables, revision

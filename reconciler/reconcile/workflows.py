@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps.base import Vetting
 from reconciler.runbooks import safety, vetting
-from reconciler.specs import models, runs, types
+from reconciler.specs import flows, models, types
 from reconciler.specs.snapshot import RegoFile, Snapshot
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ JOB_PREFIX = "workflow:"
 class Entry:
     """One workflow as Git defines it: where it came from and at which revision."""
 
-    workflow: runs.Workflow
+    workflow: flows.Workflow
     source: str
     revision: str
     path: str
@@ -44,7 +44,7 @@ class Entry:
 @dataclass(frozen=True, kw_only=True)
 class _Defined:
     workflows: dict[str, Entry]
-    runbooks: dict[str, runs.Runbook]
+    runbooks: dict[str, flows.Runbook]
     bindings: dict[str, models.PolicyBinding]
     safety: tuple[RegoFile, ...]  # the source's extensions of the runbook safety pack
     data: dict[str, Any]
@@ -60,9 +60,11 @@ class Catalog:
         workflows = {
             m.metadata.name: Entry(workflow=m, source=source, revision=revision, path=d.path)
             for d, m in snapshot.workflows
-            if isinstance(m, runs.Workflow)
+            if isinstance(m, flows.Workflow)
         }
-        runbooks = {m.metadata.name: m for _, m in snapshot.runbooks if isinstance(m, runs.Runbook)}
+        runbooks = {
+            m.metadata.name: m for _, m in snapshot.runbooks if isinstance(m, flows.Runbook)
+        }
         bindings = {m.metadata.name: m for _, m in snapshot.bindings}
         self._by_source[source] = _Defined(
             workflows=workflows,
@@ -87,21 +89,21 @@ class Catalog:
     def entry(self, name: str) -> Entry | None:
         return next((d.workflows[name] for d in self._each() if name in d.workflows), None)
 
-    def workflow(self, name: str) -> runs.Workflow | None:
+    def workflow(self, name: str) -> flows.Workflow | None:
         entry = self.entry(name)
         return entry.workflow if entry else None
 
-    def runbook(self, name: str) -> runs.Runbook | None:
+    def runbook(self, name: str) -> flows.Runbook | None:
         return next((d.runbooks[name] for d in self._each() if name in d.runbooks), None)
 
-    def vet(self, spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any]) -> Vetting:
+    def vet(self, spec: flows.Workflow | flows.Runbook, variables: Mapping[str, Any]) -> Vetting:
         """The safety pack over `spec`, with the extensions of the source that defines it."""
         name = spec.metadata.name
         defined = next(
             (
                 d
                 for d in self._each()
-                if name in (d.runbooks if isinstance(spec, runs.Runbook) else d.workflows)
+                if name in (d.runbooks if isinstance(spec, flows.Runbook) else d.workflows)
             ),
             None,
         )

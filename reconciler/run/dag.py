@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reconciler.errors import StalledError
 from reconciler.runstate import StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 DONE = frozenset(
     {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
@@ -29,7 +29,7 @@ class GraphError(StalledError, ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Dag:
-    steps: Mapping[str, runs.Step]
+    steps: Mapping[str, flows.Step]
     order: tuple[str, ...]  # a topological order, stable with the spec order
     dependents: Mapping[str, tuple[str, ...]]
 
@@ -64,9 +64,9 @@ class Dag:
         return groups
 
 
-def build(steps: Sequence[runs.Step]) -> Dag:
+def build(steps: Sequence[flows.Step]) -> Dag:
     """The checked graph of `steps`; `GraphError` names what is wrong."""
-    by_name: dict[str, runs.Step] = {}
+    by_name: dict[str, flows.Step] = {}
     for step in steps:
         if step.name in by_name:
             raise GraphError(f'duplicate step "{step.name}"')
@@ -75,13 +75,13 @@ def build(steps: Sequence[runs.Step]) -> Dag:
         for name in [*step.depends_on, *branch_targets(step)]:
             if name not in by_name:
                 raise GraphError(f'step "{step.name}" refers to no step "{name}"')
-    cycle = runs.find_cycle({s.name: list(s.depends_on) for s in steps})
+    cycle = flows.find_cycle({s.name: list(s.depends_on) for s in steps})
     if cycle:
         raise GraphError("cycle: " + " -> ".join(cycle))
     return Dag(steps=by_name, order=_topological(steps), dependents=_dependents(steps))
 
 
-def branch_targets(step: runs.Step) -> list[str]:
+def branch_targets(step: flows.Step) -> list[str]:
     """Steps a decision or policy step may skip."""
     if step.decision is not None:
         return [
@@ -94,7 +94,7 @@ def branch_targets(step: runs.Step) -> list[str]:
     return []
 
 
-def _topological(steps: Sequence[runs.Step]) -> tuple[str, ...]:
+def _topological(steps: Sequence[flows.Step]) -> tuple[str, ...]:
     placed: dict[str, None] = {}
     remaining = list(steps)
     while remaining:
@@ -108,7 +108,7 @@ def _topological(steps: Sequence[runs.Step]) -> tuple[str, ...]:
     return tuple(placed)
 
 
-def _dependents(steps: Iterable[runs.Step]) -> dict[str, tuple[str, ...]]:
+def _dependents(steps: Iterable[flows.Step]) -> dict[str, tuple[str, ...]]:
     found: dict[str, list[str]] = {}
     for step in steps:
         for dep in step.depends_on:

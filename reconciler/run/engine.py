@@ -26,7 +26,7 @@ from reconciler.run import plans, recovery, steps, workflow
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import approval, base
 from reconciler.runstate import FINISHED, RunKind, RunRecord, RunStatus, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store.interfaces import EventRecord, RunNotFound, Store
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
@@ -76,7 +76,7 @@ class Engine:
 
     async def start(
         self,
-        workflow_spec: runs.Workflow,
+        workflow_spec: flows.Workflow,
         *,
         trigger: str = "manual",
         variables: Mapping[str, Any] | None = None,
@@ -90,7 +90,7 @@ class Engine:
 
     async def start_runbook(
         self,
-        runbook: runs.Runbook,
+        runbook: flows.Runbook,
         *,
         trigger: str = "manual",
         variables: Mapping[str, Any] | None = None,
@@ -303,7 +303,7 @@ class Engine:
         *,
         parent: workflow.Execution,
         kind: RunKind,
-        spec: runs.Workflow | runs.Runbook,
+        spec: flows.Workflow | flows.Runbook,
         variables: Mapping[str, Any],
         child_id: str,
     ) -> RunRecord:
@@ -344,7 +344,7 @@ def _meta(run: RunRecord) -> dict[str, Any]:
 
 def _check_approver(
     execution: workflow.Execution,
-    spec: runs.Step | None,
+    spec: flows.Step | None,
     *,
     step: str,
     approver: str,
@@ -352,7 +352,7 @@ def _check_approver(
 ) -> None:
     gated = step in execution.state.gated
     asked = execution.asks.get(step)
-    if spec is None or not (gated or asked or spec.kind is runs.StepKind.APPROVAL):
+    if spec is None or not (gated or asked or spec.kind is flows.StepKind.APPROVAL):
         raise ApprovalRefused(f"step {step} of run {execution.header.id} takes no approval")
     if execution.states.get(step) in (
         StepStatus.SUCCEEDED,

@@ -12,15 +12,15 @@ import json
 import re
 from typing import Any
 
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 _PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
 _MISSING = object()
 
 
-def failures(expect: runs.Expect | None, *, exit_code: int, stdout: str, stderr: str) -> list[str]:
+def failures(expect: flows.Expect | None, *, exit_code: int, stdout: str, stderr: str) -> list[str]:
     """Why the result does not meet `expect`; empty when it does."""
-    expect = expect or runs.Expect()
+    expect = expect or flows.Expect()
     found: list[str] = []
     if expect.exit_code is not None and exit_code != expect.exit_code:
         found.append(f"exit code {exit_code}, expected {expect.exit_code}")
@@ -35,7 +35,7 @@ def failures(expect: runs.Expect | None, *, exit_code: int, stdout: str, stderr:
     return found
 
 
-def _json_failures(checks: list[runs.JsonCheck], *, stdout: str) -> list[str]:
+def _json_failures(checks: list[flows.JsonCheck], *, stdout: str) -> list[str]:
     try:
         document = json.loads(stdout)
     except ValueError:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from reconciler.run import dag
 from reconciler.runstate import RunKind, RunRecord, StepRecord, StepStatus
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 from reconciler.store.interfaces import Store
 
 
@@ -92,7 +92,10 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def analyze(
-    workflow: runs.Workflow, *, history: Mapping[str, StepStats] | None = None, default: float = 1.0
+    workflow: flows.Workflow,
+    *,
+    history: Mapping[str, StepStats] | None = None,
+    default: float = 1.0,
 ) -> Analysis:
     graph = dag.build(workflow.spec.steps)
     estimates = {
@@ -119,7 +122,7 @@ def analyze(
     )
 
 
-def estimate(step: runs.Step, known: StepStats | None, *, default: float) -> float:
+def estimate(step: flows.Step, known: StepStats | None, *, default: float) -> float:
     if known is not None and known.ewma is not None:
         return known.ewma
     if step.wait is not None and step.wait.duration is not None:

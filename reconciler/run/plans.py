@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.run import dag, expressions, retry, templating, variables
 from reconciler.runstate import RunKind, StepRecord, StepStatus
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 META = "#run"
 """Name of the bookkeeping step record; no step name can start with `#`."""
@@ -28,26 +28,26 @@ SAFETY_APPROVAL = "dangerous-commands"
 class Plan:
     kind: RunKind
     name: str
-    spec: runs.Workflow | runs.Runbook
+    spec: flows.Workflow | flows.Runbook
     variables: Mapping[str, Any] = field(default_factory=dict)
     parent: str | None = None
 
     @property
-    def steps(self) -> list[runs.Step]:
+    def steps(self) -> list[flows.Step]:
         return list(self.spec.spec.steps)
 
     @property
-    def on_failure(self) -> list[runs.Step]:
-        return list(self.spec.spec.on_failure) if isinstance(self.spec, runs.Workflow) else []
+    def on_failure(self) -> list[flows.Step]:
+        return list(self.spec.spec.on_failure) if isinstance(self.spec, flows.Workflow) else []
 
     @property
     def max_parallelism(self) -> int:
-        return self.spec.spec.max_parallelism if isinstance(self.spec, runs.Workflow) else 1
+        return self.spec.spec.max_parallelism if isinstance(self.spec, flows.Workflow) else 1
 
     @property
     def scope_variables(self) -> dict[str, Any]:
         """`vars` of the run's templates and expressions (see `run.variables.scope`)."""
-        if isinstance(self.spec, runs.Runbook):
+        if isinstance(self.spec, flows.Runbook):
             return variables.scope(self.spec.spec.variables, self.variables)
         return dict(self.variables)
 
@@ -58,7 +58,7 @@ class Plan:
 
 
 def of_workflow(
-    workflow: runs.Workflow, *, variables: Mapping[str, Any], parent: str | None = None
+    workflow: flows.Workflow, *, variables: Mapping[str, Any], parent: str | None = None
 ) -> Plan:
     plan = Plan(
         kind=RunKind.WORKFLOW,
@@ -72,7 +72,7 @@ def of_workflow(
 
 
 def of_runbook(
-    runbook: runs.Runbook, *, variables: Mapping[str, Any], parent: str | None = None
+    runbook: flows.Runbook, *, variables: Mapping[str, Any], parent: str | None = None
 ) -> Plan:
     plan = Plan(
         kind=RunKind.RUNBOOK,
@@ -114,7 +114,7 @@ def with_approval(plan: Plan, *, message: str) -> Plan:
     return replace(plan, spec=plan.spec.model_copy(update={"spec": inner}))
 
 
-def runbook_variables(runbook: runs.Runbook, given: Mapping[str, Any]) -> dict[str, Any]:
+def runbook_variables(runbook: flows.Runbook, given: Mapping[str, Any]) -> dict[str, Any]:
     """`given` typed and checked against the declared variables, with defaults filled in."""
     try:
         return variables.resolve(runbook.spec.variables, given)
@@ -122,7 +122,7 @@ def runbook_variables(runbook: runs.Runbook, given: Mapping[str, Any]) -> dict[s
         raise variables.VariableError(f"runbook {runbook.metadata.name}: {exc}") from None
 
 
-def _check_branches(graph: dag.Dag, step: runs.Step) -> None:
+def _check_branches(graph: dag.Dag, step: flows.Step) -> None:
     for target in dag.branch_targets(step):
         if step.name not in _ancestors(graph, target):
             raise dag.GraphError(
@@ -141,7 +141,7 @@ def _ancestors(graph: dag.Dag, name: str) -> set[str]:
     return seen
 
 
-def _templates(step: runs.Step) -> list[str]:
+def _templates(step: flows.Step) -> list[str]:
     found = list(step.command or [])
     if step.http is not None:
         found += [step.http.url, *step.http.headers.values(), *_strings(step.http.body)]
@@ -164,7 +164,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _expressions(step: runs.Step) -> list[str]:
+def _expressions(step: flows.Step) -> list[str]:
     found = [step.decision.when] if step.decision and step.decision.when else []
     if step.wait is not None and step.wait.until is not None:
         found.append(step.wait.until)
@@ -188,7 +188,7 @@ def from_meta(record: StepRecord) -> tuple[Plan, bool]:
     """The plan and the paused flag kept by `meta_record`."""
     output = record.output
     kind = RunKind(output["kind"])
-    model = runs.Runbook if output["spec"].get("kind") == "Runbook" else runs.Workflow
+    model = flows.Runbook if output["spec"].get("kind") == "Runbook" else flows.Workflow
     spec = model.model_validate(output["spec"])
     plan = Plan(
         kind=kind,

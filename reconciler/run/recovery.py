@@ -16,15 +16,15 @@ from datetime import datetime
 
 from reconciler.run import dag, plans, retry
 from reconciler.runstate import RunRecord, StepRecord, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 GATE = "resumeGate"
 """Output key of the `waiting` record of a step put to a human after a restart."""
 
 _SAFE = frozenset(
-    {runs.StepKind.WAIT, runs.StepKind.DECISION, runs.StepKind.APPROVAL, runs.StepKind.POLICY}
+    {flows.StepKind.WAIT, flows.StepKind.DECISION, flows.StepKind.APPROVAL, flows.StepKind.POLICY}
 )
-_REATTACH = frozenset({runs.StepKind.SUBFLOW, runs.StepKind.RUNBOOK})
+_REATTACH = frozenset({flows.StepKind.SUBFLOW, flows.StepKind.RUNBOOK})
 INTERRUPTIBLE = (StepStatus.RUNNING, StepStatus.INTERRUPTED)
 
 
@@ -67,7 +67,7 @@ class Prior:
         return list(self.attempts.values())
 
 
-def rerunnable(step: runs.Step) -> bool:
+def rerunnable(step: flows.Step) -> bool:
     """Whether running the step again after a restart is harmless."""
     return step.idempotent or step.kind in _SAFE
 
@@ -85,7 +85,7 @@ def from_run(run: RunRecord, plan: plans.Plan) -> Prior:
     return prior
 
 
-def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
+def _classify(prior: Prior, step: flows.Step, record: StepRecord) -> None:
     name, status = step.name, record.status
     if status is StepStatus.SUCCEEDED:
         prior.states[name] = status
@@ -101,7 +101,7 @@ def _classify(prior: Prior, step: runs.Step, record: StepRecord) -> None:
         (prior.reattach if step.kind in _REATTACH else prior.gated).add(name)
 
 
-def _retry_left(step: runs.Step, record: StepRecord) -> bool:
+def _retry_left(step: flows.Step, record: StepRecord) -> bool:
     """Whether the attempt that failed before the restart would have been retried."""
     code = record.output.get("exitCode")
     failure = retry.Failure(
@@ -116,10 +116,10 @@ ROLLBACK_SUFFIX = ".rollback"
 """A rollback runs as a step named after the step it undoes: `<step>.rollback`."""
 
 
-def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
+def rollbacks(plan: plans.Plan, prior: Prior) -> list[flows.Step]:
     """For a failed runbook: the rollback of each step that succeeded, newest first, in a
     chain. A step that failed is not rolled back: what it left is for a human to see."""
-    if not isinstance(plan.spec, runs.Runbook):
+    if not isinstance(plan.spec, flows.Runbook):
         return []
     by_name = {s.name: s for s in plan.spec.spec.steps}
     done = [
@@ -127,14 +127,14 @@ def rollbacks(plan: plans.Plan, prior: Prior) -> list[runs.Step]:
         for n in reversed(prior.finished)
         if n in by_name and prior.states.get(n) is StepStatus.SUCCEEDED
     ]
-    chain: list[runs.Step] = []
+    chain: list[flows.Step] = []
     for name in done:
         step = by_name[name]
         if step.rollback is None:
             continue
         depends = [chain[-1].name] if chain else []
         chain.append(
-            runs.Step(
+            flows.Step(
                 name=f"{name}{ROLLBACK_SUFFIX}",
                 command=step.rollback.command,
                 shell=step.rollback.shell,

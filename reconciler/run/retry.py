@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.run import expressions
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +33,7 @@ class RetryPolicy:
     on: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, spec: runs.Retry | None) -> RetryPolicy:
+    def of(cls, spec: flows.Retry | None) -> RetryPolicy:
         if spec is None:
             return cls()
         for condition in spec.on:

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from reconciler import httpclient
 from reconciler.errors import TransientError
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -125,7 +125,7 @@ def samples(data: dict[str, Any]) -> list[Sample]:
     ]
 
 
-def holds(trigger: runs.MetricTrigger, found: Iterable[Sample]) -> bool:
+def holds(trigger: flows.MetricTrigger, found: Iterable[Sample]) -> bool:
     """Whether any sample meets the trigger's condition (no samples: it does not)."""
     compare = OPS[trigger.op]
     return any(compare(s.value, trigger.value) for s in found)
@@ -134,7 +134,7 @@ def holds(trigger: runs.MetricTrigger, found: Iterable[Sample]) -> bool:
 class Breach:
     """One metric trigger's state: since when its condition holds, and whether it fired."""
 
-    def __init__(self, trigger: runs.MetricTrigger | runs.AnomalyTrigger) -> None:
+    def __init__(self, trigger: flows.MetricTrigger | flows.AnomalyTrigger) -> None:
         self.trigger = trigger
         self.hold = types.seconds(trigger.for_) if trigger.for_ else 0.0
         self.since: datetime | None = None

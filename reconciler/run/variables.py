@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import UsageError
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -24,14 +24,14 @@ class VariableError(UsageError):
     """A variable given on the command line (or its default) is missing or wrong."""
 
 
-def coerce(variable: runs.Variable, value: Any) -> Any:
+def coerce(variable: flows.Variable, value: Any) -> Any:
     """`value` (command-line text or a YAML value) as the variable's type; `ValueError` says why."""
     kind = variable.type
-    if kind is runs.VariableType.STRING:
+    if kind is flows.VariableType.STRING:
         result: Any = value if isinstance(value, str) else _text(value)
-    elif kind is runs.VariableType.BOOLEAN:
+    elif kind is flows.VariableType.BOOLEAN:
         result = _boolean(value)
-    elif kind is runs.VariableType.INTEGER:
+    elif kind is flows.VariableType.INTEGER:
         result = _number(value, int, "an integer")
     else:
         result = _number(value, float, "a number")
@@ -62,7 +62,7 @@ def _number(value: Any, kind: type[int] | type[float], words: str) -> Any:
         raise ValueError(f'must be {words}, got "{_text(value)}"') from None
 
 
-def resolve(variables: Sequence[runs.Variable], given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve(variables: Sequence[flows.Variable], given: Mapping[str, Any]) -> dict[str, Any]:
     """The value of every declared variable: given, else its default; every problem at once."""
     declared = {v.name: v for v in variables}
     messages = [
@@ -86,7 +86,7 @@ def resolve(variables: Sequence[runs.Variable], given: Mapping[str, Any]) -> dic
     return values
 
 
-def scope(variables: Sequence[runs.Variable], values: Mapping[str, Any]) -> dict[str, Any]:
+def scope(variables: Sequence[flows.Variable], values: Mapping[str, Any]) -> dict[str, Any]:
     """What templates see as `vars`: every declared variable, "" for those without a value."""
     return {v.name: "" for v in variables} | dict(values)
 

@@ -29,9 +29,9 @@ from reconciler.run import dag, plans, recovery, retry
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import base
 from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
-_WORK_KINDS = frozenset({runs.StepKind.COMMAND, runs.StepKind.HTTP})
+_WORK_KINDS = frozenset({flows.StepKind.COMMAND, flows.StepKind.HTTP})
 CANCELLED = "cancelled"
 GATE_MESSAGE = (
     "was running when the engine stopped and is not idempotent: "
@@ -49,7 +49,7 @@ class Parts:
     rand: Callable[[], float]
     services: base.Services
     limits: base.Limits
-    kinds: Mapping[runs.StepKind, base.Kind]
+    kinds: Mapping[flows.StepKind, base.Kind]
     run_child: Callable[..., Awaitable[RunRecord]]
     record_event: Callable[..., Awaitable[None]]
     progress: Callable[[str], None] | None = None  # one line per step event, for a terminal
@@ -145,7 +145,7 @@ class Execution:
         if handlers:
             await self._walk(dag.build(handlers), self.plan.max_parallelism)
 
-    def _first_failure(self, steps: list[runs.Step]) -> str | None:
+    def _first_failure(self, steps: list[flows.Step]) -> str | None:
         for step in steps:
             if self.states.get(step.name) in dag.BAD:
                 record = self.state.records.get(step.name)
@@ -234,7 +234,7 @@ class Execution:
 
     # one step
 
-    async def _step(self, step: runs.Step) -> None:
+    async def _step(self, step: flows.Step) -> None:
         policy = retry.RetryPolicy.of(step.retry)
         attempt = self.state.next_attempt(step.name)
         if step.name in self.state.gated and not await self._gate(step, attempt):
@@ -256,7 +256,7 @@ class Execution:
             await self.parts.sleep(delay)
             attempt += 1
 
-    async def _attempt(self, step: runs.Step, attempt: int) -> tuple[retry.Failure, str] | None:
+    async def _attempt(self, step: flows.Step, attempt: int) -> tuple[retry.Failure, str] | None:
         """None when the attempt succeeded (or was cancelled), else why it failed."""
         self.states[step.name] = StepStatus.RUNNING
         began = self.parts.clock.monotonic()
@@ -294,7 +294,7 @@ class Execution:
         return failure, error or ""
 
     async def _outcome(
-        self, step: runs.Step, attempt: int
+        self, step: flows.Step, attempt: int
     ) -> tuple[dict[str, Any], str | None, retry.Failure | None]:
         timeout = types.seconds(step.timeout) if step.timeout else None
         ctx = base.StepContext(
@@ -329,13 +329,13 @@ class Execution:
             self.state.skip.update(result.skip)
         return outputs, None, None
 
-    def _slot(self, step: runs.Step) -> contextlib.AbstractAsyncContextManager[Any]:
+    def _slot(self, step: flows.Step) -> contextlib.AbstractAsyncContextManager[Any]:
         slots = self.parts.limits.global_slots
         if slots is None or step.kind not in _WORK_KINDS:
             return contextlib.nullcontext()
         return slots
 
-    async def _gate(self, step: runs.Step, attempt: int) -> bool:
+    async def _gate(self, step: flows.Step, attempt: int) -> bool:
         """Ask a human whether an interrupted, non-idempotent step may run again."""
         record = StepRecord(
             name=step.name,

@@ -21,7 +21,7 @@ from reconciler.runbooks import plan as runbook_plan
 from reconciler.runbooks import safety as runbook_safety
 from reconciler.runbooks.check import Entry, RunbookCheck
 from reconciler.source.revision import Tree
-from reconciler.specs import loader, runs, yamlio
+from reconciler.specs import flows, loader, yamlio
 from reconciler.specs.snapshot import Snapshot
 
 RUNBOOK_DIR = "runbooks/"
@@ -46,7 +46,7 @@ def open_catalog(tree: Tree) -> Catalog:
     entries = tuple(
         Entry(document=doc, model=model)
         for doc, model in snapshot.runbooks
-        if isinstance(model, runs.Runbook)
+        if isinstance(model, flows.Runbook)
     )
     safety = runbook_safety.SafetyCheck(
         extensions=runbook_safety.extension_modules(snapshot.rego), data=snapshot.data

@@ -19,7 +19,7 @@ from reconciler.run import variables as run_vars
 from reconciler.runbooks import safety as runbook_safety
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.source.revision import Tree
-from reconciler.specs import runs, types, yamlio
+from reconciler.specs import flows, types, yamlio
 from reconciler.specs.snapshot import Document
 
 MAX_TIMEOUT_SECONDS = 24 * 3600.0
@@ -32,7 +32,7 @@ class Entry:
     """One runbook that loaded: where it is written, and its model."""
 
     document: Document
-    model: runs.Runbook
+    model: flows.Runbook
 
     @property
     def name(self) -> str:
@@ -97,7 +97,7 @@ def danger_message(danger: runbook_safety.Danger) -> str:
     return f"dangerous command: {danger.message} (policy {danger.policy})"
 
 
-def danger_loc(model: runs.Runbook, danger: runbook_safety.Danger) -> Loc:
+def danger_loc(model: flows.Runbook, danger: runbook_safety.Danger) -> Loc:
     """The key path of a finding: the step's command (or rollback command), else `spec`."""
     for index, step in enumerate(model.spec.steps):
         if step.name == danger.step:
@@ -109,7 +109,7 @@ def danger_loc(model: runs.Runbook, danger: runbook_safety.Danger) -> Loc:
     return ("spec",)
 
 
-def _issues(model: runs.Runbook) -> Iterator[tuple[Loc, str]]:
+def _issues(model: flows.Runbook) -> Iterator[tuple[Loc, str]]:
     spec = model.spec
     yield from _too_long(("spec", "timeout"), spec.timeout)
     declared = [v.name for v in spec.variables]
@@ -117,7 +117,7 @@ def _issues(model: runs.Runbook) -> Iterator[tuple[Loc, str]]:
         yield from _default_issues(("spec", "variables", index, "default"), variable)
     for index, step in enumerate(spec.steps):
         at: Loc = ("spec", "steps", index)
-        if step.kind is runs.StepKind.COMMAND and step.timeout is None and spec.timeout is None:
+        if step.kind is flows.StepKind.COMMAND and step.timeout is None and spec.timeout is None:
             yield (*at, "timeout"), WARNING + "no timeout, the step can run forever"
         yield from _too_long((*at, "timeout"), step.timeout)
         yield from _template_issues((*at, "command"), step.command or (), declared)
@@ -141,7 +141,7 @@ def _template_issues(
             yield (*loc, index), message
 
 
-def _default_issues(loc: Loc, variable: runs.Variable) -> Iterator[tuple[Loc, Any]]:
+def _default_issues(loc: Loc, variable: flows.Variable) -> Iterator[tuple[Loc, Any]]:
     if variable.default is None:
         return
     try:

@@ -24,7 +24,7 @@ from reconciler.errors import Problem
 from reconciler.run import variables as run_vars
 from reconciler.source.revision import FileEntry, Revision, Tree
 from reconciler.source.tree import git_blob_id
-from reconciler.specs import runs, yamlio
+from reconciler.specs import flows, yamlio
 
 REPO_TEMPLATES = "runbooks/templates/"
 GENERATED_DIR = "runbooks/generated/"
@@ -111,7 +111,7 @@ def _with_default(raw: dict[str, Any], incident: Mapping[str, Any]) -> dict[str,
     name = raw.get("name")
     if not isinstance(name, str) or name not in incident or name == "type":
         return raw
-    variable = runs.Variable.model_validate({k: v for k, v in raw.items() if k != "default"})
+    variable = flows.Variable.model_validate({k: v for k, v in raw.items() if k != "default"})
     try:
         value = run_vars.coerce(variable, incident[name])
     except ValueError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 from reconciler.run import expressions, templating
 from reconciler.run import variables as run_vars
 from reconciler.runbooks import variables as runbook_vars
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,11 +45,11 @@ class Command:
 class Step:
     index: int  # position in `spec.steps`
     name: str
-    kind: runs.StepKind
+    kind: flows.StepKind
     depends_on: tuple[str, ...]
     command: Command | None
-    expect: runs.Expect | None
-    retry: runs.Retry | None
+    expect: flows.Expect | None
+    retry: flows.Retry | None
     rollback: Command | None
     always: bool
     wait_seconds: float | None = None
@@ -73,7 +73,7 @@ class Step:
 class Plan:
     name: str
     path: str
-    type: runs.RunbookType
+    type: flows.RunbookType
     description: str
     variables: Mapping[str, Any]
     steps: tuple[Step, ...]
@@ -92,7 +92,7 @@ class Plan:
 
 
 def build(
-    *, model: runs.Runbook, path: str, body: Mapping[str, Any], given: Mapping[str, Any]
+    *, model: flows.Runbook, path: str, body: Mapping[str, Any], given: Mapping[str, Any]
 ) -> Plan:
     """The plan of `model` with the variables `given`; `VariableError` when they are wrong."""
     spec = model.spec
@@ -111,7 +111,7 @@ def build(
     )
 
 
-def order(steps: Sequence[runs.RunbookStep]) -> list[int]:
+def order(steps: Sequence[flows.RunbookStep]) -> list[int]:
     """Indexes of `steps` in dependency order, written order among ready steps (acyclic)."""
     index = {s.name: i for i, s in enumerate(steps)}
     waiting = {i: {index[d] for d in s.depends_on if d in index} for i, s in enumerate(steps)}
@@ -130,7 +130,7 @@ def order(steps: Sequence[runs.RunbookStep]) -> list[int]:
 
 
 def _step(
-    index: int, step: runs.RunbookStep, *, scope: Mapping[str, Any], run_timeout: str | None
+    index: int, step: flows.RunbookStep, *, scope: Mapping[str, Any], run_timeout: str | None
 ) -> Step:
     timeout = _seconds(step.timeout or run_timeout)
     command = None
@@ -225,7 +225,7 @@ def _step_lines(number: int, step: Step) -> list[str]:
     return lines
 
 
-def _expect_text(expect: runs.Expect | None) -> str:
+def _expect_text(expect: flows.Expect | None) -> str:
     if expect is None:
         return "exit code 0"
     parts = [] if expect.exit_code is None else [f"exit code {expect.exit_code}"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.run.steps import base
 from reconciler.runbooks import plan, safety
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.specs.snapshot import RegoFile
 
 
@@ -25,7 +25,7 @@ def findings(dangers: Sequence[safety.Danger]) -> tuple[str, ...]:
 
 
 def vet(
-    spec: runs.Workflow | runs.Runbook,
+    spec: flows.Workflow | flows.Runbook,
     variables: Mapping[str, Any],
     *,
     extensions: Sequence[RegoFile] = (),
@@ -35,7 +35,7 @@ def vet(
     check = safety.SafetyCheck(extensions=extensions, data=data)
     document = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     found = set(check.check(document))
-    if not isinstance(spec, runs.Runbook):
+    if not isinstance(spec, flows.Runbook):
         return base.Vetting(findings=findings(sorted(found)))
     rendered = plan.build(model=spec, path="", body=document, given=variables).rendered
     found.update(check.check(rendered))

@@ -13,7 +13,7 @@ from reconciler.runbooks import check as runbook_check
 from reconciler.runbooks import plan as runbook_plan
 from reconciler.runbooks import safety as runbook_safety
 from reconciler.source.revision import Tree
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.specs.snapshot import Snapshot
 
 _DRY_RUN_LINES = 40
@@ -24,7 +24,7 @@ def catalog(tree: Tree, snapshot: Snapshot) -> runbooks.Catalog:
     entries = tuple(
         runbook_check.Entry(document=doc, model=model)
         for doc, model in snapshot.runbooks
-        if isinstance(model, runs.Runbook)
+        if isinstance(model, flows.Runbook)
     )
     safety = runbook_safety.SafetyCheck(
         extensions=runbook_safety.extension_modules(snapshot.rego), data=snapshot.data

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from reconciler.specs import models, runs, types
+from reconciler.specs import flows, models, types
 
 Loc = tuple[str | int, ...]
 Issue = tuple[Loc, str]
@@ -160,8 +160,8 @@ KINDS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "Settings": models.RepoSettings,
         "PolicyBinding": models.PolicyBinding,
-        "Workflow": runs.Workflow,
-        "Runbook": runs.Runbook,
+        "Workflow": flows.Workflow,
+        "Runbook": flows.Runbook,
         "File": File,
         "ExecResource": ExecResource,
         "HttpResource": HttpResource,

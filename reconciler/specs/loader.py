@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from reconciler.errors import Problem, ProblemsError
 from reconciler.source.revision import FileEntry, Tree
-from reconciler.specs import kinds, models, runs, snapshot, yamlio
+from reconciler.specs import flows, kinds, models, snapshot, yamlio
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +136,7 @@ class _Checker:
         if kind is not None:
             model, issues = kinds.validate(kind, doc.data)
             if kind in ("Workflow", "Runbook"):
-                issues += runs.step_issues(doc.data)
+                issues += flows.step_issues(doc.data)
         self.report(doc, issues)
         if issues:
             return None

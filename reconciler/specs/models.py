@@ -3,7 +3,7 @@
 Every YAML document has the Kubernetes envelope (`apiVersion`, `kind`, `metadata`, `spec`).
 Keys are camelCase in YAML and snake_case in Python; unknown keys are errors in our own
 kinds (a typo must not silently disable a rule) and allowed in foreign kinds, which are
-kept as data. Workflow and Runbook models live in `specs/runs.py`.
+kept as data. Workflow and Runbook models live in `specs/flows.py`.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
 from reconciler.notify.settings import NotificationSettings
 from reconciler.run.engine import Engine
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store.sqlite import SqliteStore
 from tests.notify.conftest import Receiver
 
-SPEC = runs.Workflow.model_validate(
+SPEC = flows.Workflow.model_validate(
     {
         "apiVersion": "reconciler.dev/v1",
         "kind": "Workflow",

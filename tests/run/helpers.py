@@ -9,13 +9,13 @@ from typing import Any
 from reconciler.clock import SystemClock
 from reconciler.run.engine import Engine
 from reconciler.runstate import RunRecord, StepRecord, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 
 
-def workflow(steps: list[dict[str, Any]], *, name: str = "wf", **spec: Any) -> runs.Workflow:
+def workflow(steps: list[dict[str, Any]], *, name: str = "wf", **spec: Any) -> flows.Workflow:
     """A Workflow from YAML-shaped step dicts."""
-    return runs.Workflow.model_validate(
+    return flows.Workflow.model_validate(
         {
             "apiVersion": "reconciler.dev/v1",
             "kind": "Workflow",
@@ -25,8 +25,8 @@ def workflow(steps: list[dict[str, Any]], *, name: str = "wf", **spec: Any) -> r
     )
 
 
-def runbook(steps: list[dict[str, Any]], *, name: str = "rb", **spec: Any) -> runs.Runbook:
-    return runs.Runbook.model_validate(
+def runbook(steps: list[dict[str, Any]], *, name: str = "rb", **spec: Any) -> flows.Runbook:
+    return flows.Runbook.model_validate(
         {
             "apiVersion": "reconciler.dev/v1",
             "kind": "Runbook",
@@ -57,7 +57,7 @@ def engine(store: sqlite.SqliteStore, **kwargs: Any) -> Engine:
 
 async def run_to_end(
     store: sqlite.SqliteStore,
-    spec: runs.Workflow,
+    spec: flows.Workflow,
     *,
     variables: dict[str, Any] | None = None,
     **kwargs: Any,

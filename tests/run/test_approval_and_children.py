@@ -11,7 +11,7 @@ from reconciler.errors import UsageError
 from reconciler.run.engine import ApprovalRefused
 from reconciler.run.steps import base
 from reconciler.runstate import RunRecord, RunStatus, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 from tests.run.helpers import (
     engine,
@@ -153,7 +153,7 @@ def test_subflow_of_an_unknown_workflow_fails(store: sqlite.SqliteStore) -> None
     assert run.error == 'step sub failed: no workflow "nope"'
 
 
-def _runbook(tmp_path: Path) -> runs.Runbook:
+def _runbook(tmp_path: Path) -> flows.Runbook:
     log = tmp_path / "log"
     return runbook(
         [

@@ -11,14 +11,14 @@ from reconciler.errors import StalledError
 from reconciler.run import dag, plans
 from reconciler.run.steps import base
 from reconciler.runstate import RunStatus, StepRecord
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 from tests.run.helpers import engine, run_to_end, workflow
 
 SLEEP = 0.3
 
 
-def _fan_out(width: int, *, parallelism: int) -> runs.Workflow:
+def _fan_out(width: int, *, parallelism: int) -> flows.Workflow:
     return workflow(
         [{"name": f"s{i}", "command": ["sleep", str(SLEEP)]} for i in range(width)],
         maxParallelism=parallelism,
@@ -72,9 +72,9 @@ def test_the_global_semaphore_is_shared_by_runs(store: sqlite.SqliteStore) -> No
 
 def test_a_cycle_is_refused_naming_it(store: sqlite.SqliteStore) -> None:
     steps = [
-        runs.Step(name="a", command=["true"], depends_on=["c"]),
-        runs.Step(name="b", command=["true"], depends_on=["a"]),
-        runs.Step(name="c", command=["true"], depends_on=["b"]),
+        flows.Step(name="a", command=["true"], depends_on=["c"]),
+        flows.Step(name="b", command=["true"], depends_on=["a"]),
+        flows.Step(name="c", command=["true"], depends_on=["b"]),
     ]
     with pytest.raises(dag.GraphError) as caught:
         dag.build(steps)

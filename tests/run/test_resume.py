@@ -210,13 +210,13 @@ KILLED = """
 import asyncio, sys
 from reconciler.clock import SystemClock
 from reconciler.run.engine import Engine
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 from reconciler.store.retention import RetentionSettings
 
 async def main():
     store = sqlite.SqliteStore(sys.argv[1], retention=RetentionSettings())
-    spec = runs.Workflow.model_validate({"apiVersion": "reconciler.dev/v1", "kind": "Workflow",
+    spec = flows.Workflow.model_validate({"apiVersion": "reconciler.dev/v1", "kind": "Workflow",
         "metadata": {"name": "killed"}, "spec": {"steps": [
             {"name": "fast", "command": ["true"]},
             {"name": "slow", "dependsOn": ["fast"], "command": ["sleep", "5"]}]}})

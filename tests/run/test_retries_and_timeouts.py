@@ -13,7 +13,7 @@ from reconciler.clock import ManualClock
 from reconciler.run import retry
 from reconciler.run.steps import base
 from reconciler.runstate import RunStatus, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 from reconciler.store import sqlite
 from tests.run.helpers import latest, run_to_end, workflow
 
@@ -30,7 +30,7 @@ def _fake_time() -> tuple[ManualClock, list[float], object]:
 
 
 def test_backoff_doubles_up_to_the_cap_with_equal_jitter() -> None:
-    policy = retry.RetryPolicy.of(runs.Retry(max_attempts=5, backoff="2s", max_backoff="5s"))
+    policy = retry.RetryPolicy.of(flows.Retry(max_attempts=5, backoff="2s", max_backoff="5s"))
     assert [policy.delay(attempt=n, rand=lambda: 0.5) for n in (1, 2, 3, 4)] == [
         1.5,
         3.0,
@@ -38,7 +38,7 @@ def test_backoff_doubles_up_to_the_cap_with_equal_jitter() -> None:
         3.75,
     ]
     assert [policy.delay(attempt=n, rand=lambda: 0.0) for n in (1, 2, 3)] == [1.0, 2.0, 2.5]
-    plain = retry.RetryPolicy.of(runs.Retry(max_attempts=5, backoff="100ms", jitter=False))
+    plain = retry.RetryPolicy.of(flows.Retry(max_attempts=5, backoff="100ms", jitter=False))
     assert [plain.delay(attempt=n, rand=lambda: 0.9) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
 
 

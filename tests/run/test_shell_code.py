@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler.runstate import RunStatus, StepStatus
-from reconciler.specs import runs, shellcode
+from reconciler.specs import flows, shellcode
 from reconciler.store import sqlite
 from reconciler.store.retention import RetentionSettings
 from tests.run.helpers import latest, run_to_end, workflow
@@ -48,7 +48,7 @@ def test_the_quoted_placeholder_attack_is_refused_by_validation() -> None:
 def test_templates_in_interpreter_code_are_refused(argv: list[str], index: int, why: str) -> None:
     assert shellcode.splices(argv, shell=False) == [(index, why)]
     with pytest.raises(ValidationError) as caught:
-        runs.RunbookStep.model_validate({"name": "s", "command": argv})
+        flows.RunbookStep.model_validate({"name": "s", "command": argv})
     [error] = caught.value.errors()
     assert error["loc"] == ("command",)
     assert error["msg"].startswith(f"command[{index}]: a template in {why} would run as code")
@@ -65,22 +65,22 @@ def test_templates_in_interpreter_code_are_refused(argv: list[str], index: int, 
 )
 def test_values_as_data_are_allowed(argv: list[str]) -> None:
     assert shellcode.splices(argv, shell=False) == []
-    runs.RunbookStep.model_validate({"name": "s", "command": argv})
+    flows.RunbookStep.model_validate({"name": "s", "command": argv})
 
 
 @pytest.mark.parametrize("name", ["PATH", "LD_PRELOAD", "BASH_ENV", "PYTHONPATH", "1X", "A-B"])
 def test_env_may_not_change_which_code_runs(name: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        runs.RunbookStep.model_validate({"name": "s", "command": ["true"], "env": {name: "x"}})
+        flows.RunbookStep.model_validate({"name": "s", "command": ["true"], "env": {name: "x"}})
     assert caught.value.errors()[0]["loc"] == ("env",)
 
 
 def test_a_step_built_around_validation_is_refused_at_run_time(tmp_path: Path) -> None:
     sentinel = tmp_path / "pwned"
     spec = workflow([{"name": "greet", "command": ["true"]}])
-    unchecked = runs.Step.model_construct(
+    unchecked = flows.Step.model_construct(
         name="greet",
-        kind=runs.StepKind.COMMAND,
+        kind=flows.StepKind.COMMAND,
         depends_on=[],
         command=["sh", "-c", "echo {{ vars.who }}"],
         shell=False,

@@ -103,9 +103,9 @@ def test_bad_variables_are_refused(
 
 def test_a_nul_in_a_value_is_refused(tmp_path: Path) -> None:
     from reconciler.run import variables as runbook_vars
-    from reconciler.specs import runs
+    from reconciler.specs import flows
 
-    variable = runs.Variable(name="x")
+    variable = flows.Variable(name="x")
     with pytest.raises(ValueError, match=r"^must not contain a NUL character$"):
         runbook_vars.coerce(variable, "a\0b")
 

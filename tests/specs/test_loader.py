@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import Problem
 from reconciler.source.tree import DirectoryTree
-from reconciler.specs import loader, runs, snapshot, yamlio
+from reconciler.specs import flows, loader, snapshot, yamlio
 from tests import manifests
 from tests.specs.conftest import MemoryTree
 
@@ -83,7 +83,7 @@ def test_a_good_revision_loads_every_role_and_ignores_other_files() -> None:
     binding = snap.bindings[0][1]
     assert binding.spec.enforcement == "advisory"
     workflow_doc, workflow = snap.workflows[0]
-    assert isinstance(workflow, runs.Workflow)
+    assert isinstance(workflow, flows.Workflow)
     assert (workflow_doc.path, workflow_doc.line, workflow_doc.index) == (
         "workflows/nightly.yaml",
         1,

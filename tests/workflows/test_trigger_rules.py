@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.run import triggers
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 
 @pytest.mark.parametrize(
@@ -35,8 +35,8 @@ def test_no_patterns_means_any_change_but_not_no_change() -> None:
     assert triggers.paths_match([], []) is False
 
 
-def metric(**extra: object) -> runs.MetricTrigger:
-    return runs.MetricTrigger.model_validate({"query": "up", "op": "<", "value": 1, **extra})
+def metric(**extra: object) -> flows.MetricTrigger:
+    return flows.MetricTrigger.model_validate({"query": "up", "op": "<", "value": 1, **extra})
 
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

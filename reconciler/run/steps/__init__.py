@@ -12,7 +12,7 @@ from reconciler.run.steps import (
     http,
     wait,
 )
-from reconciler.specs.runs import StepKind
+from reconciler.specs.flows import StepKind
 
 
 def kinds() -> dict[StepKind, base.Kind]:

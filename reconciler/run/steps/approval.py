@@ -12,7 +12,7 @@ recorded so notifiers can chase the next people in line.
 from __future__ import annotations
 
 from reconciler.run.steps import base
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 ESCALATED = "ApprovalEscalated"
 TIMEOUT = "timeout"
@@ -20,7 +20,7 @@ TIMEOUT = "timeout"
 
 
 class Approval:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.approval
         assert spec is not None
         answer = await _answer(step.name, spec, ctx)
@@ -38,14 +38,14 @@ class Approval:
         return base.StepResult(outputs=outputs)
 
 
-def _expired(spec: runs.Approval) -> base.StepResult:
+def _expired(spec: flows.Approval) -> base.StepResult:
     outputs = {"approved": spec.on_timeout == "approve", "approver": TIMEOUT, "expired": True}
     if spec.on_timeout == "approve":
         return base.StepResult(outputs=outputs)
     raise base.StepFailed(f"no approval within {spec.timeout}; default: reject", outputs=outputs)
 
 
-async def _answer(name: str, spec: runs.Approval, ctx: base.StepContext) -> base.Approval | None:
+async def _answer(name: str, spec: flows.Approval, ctx: base.StepContext) -> base.Approval | None:
     if spec.timeout is None:
         return await ctx.host.await_approval(name, timeout=None)
     total = types.seconds(spec.timeout)

@@ -21,7 +21,7 @@ from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.runstate import RunKind, RunRecord
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -50,7 +50,7 @@ class Vetting:
     confirmed: bool = False  # a human already confirmed the override (`runbook execute`)
 
 
-def _unvetted(spec: runs.Workflow | runs.Runbook, variables: Mapping[str, Any]) -> Vetting:
+def _unvetted(spec: flows.Workflow | flows.Runbook, variables: Mapping[str, Any]) -> Vetting:
     return Vetting()
 
 
@@ -102,11 +102,11 @@ def _none(name: str) -> None:
 class Services:
     """What the engine asks of the rest of the daemon; defaults refuse politely."""
 
-    workflow: Callable[[str], runs.Workflow | None] = _none
-    runbook: Callable[[str], runs.Runbook | None] = _none
+    workflow: Callable[[str], flows.Workflow | None] = _none
+    runbook: Callable[[str], flows.Runbook | None] = _none
     request_sync: Callable[[str | None], Awaitable[Any]] = _no_sync
     evaluate_policy: Callable[[str, Mapping[str, Any]], Awaitable[PolicyVerdict]] = _no_policy
-    vet: Callable[[runs.Workflow | runs.Runbook, Mapping[str, Any]], Vetting] = _unvetted
+    vet: Callable[[flows.Workflow | flows.Runbook, Mapping[str, Any]], Vetting] = _unvetted
     decide: Callable[[DecisionRequest], Awaitable[DecisionVerdict]] = _no_decide
 
 
@@ -146,7 +146,7 @@ class Host(Protocol):
         self,
         *,
         kind: RunKind,
-        spec: runs.Workflow | runs.Runbook,
+        spec: flows.Workflow | flows.Runbook,
         variables: Mapping[str, Any],
         child_id: str,
     ) -> RunRecord:
@@ -193,4 +193,4 @@ class UnsafeCommands(UsageError):
 class Kind(Protocol):
     """One step kind."""
 
-    async def run(self, step: runs.Step, ctx: StepContext) -> StepResult: ...
+    async def run(self, step: flows.Step, ctx: StepContext) -> StepResult: ...

@@ -13,15 +13,15 @@ from reconciler.errors import UsageError
 from reconciler.run import templating
 from reconciler.run.steps import base
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepStatus
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 
-def child_id(ctx: base.StepContext, step: runs.Step) -> str:
+def child_id(ctx: base.StepContext, step: flows.Step) -> str:
     return f"{ctx.run_id}/{step.name}#{ctx.attempt}"
 
 
 class Subflow:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.subflow
         assert spec is not None
         workflow = ctx.services.workflow(spec.workflow)
@@ -32,7 +32,7 @@ class Subflow:
 
 
 class Runbook:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.runbook
         assert spec is not None
         runbook = ctx.services.runbook(spec.name)
@@ -44,10 +44,10 @@ class Runbook:
 
 async def _child(
     ctx: base.StepContext,
-    step: runs.Step,
+    step: flows.Step,
     *,
     kind: RunKind,
-    spec: runs.Workflow | runs.Runbook,
+    spec: flows.Workflow | flows.Runbook,
     variables: Any,
 ) -> base.StepResult:
     """The child run's result; a child refused before it starts (its variables, the safety

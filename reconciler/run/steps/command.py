@@ -25,11 +25,11 @@ from typing import Any
 from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.run import expect, templating
 from reconciler.run.steps import base
-from reconciler.specs import runs, shellcode
+from reconciler.specs import flows, shellcode
 
 
 class Command:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.command is not None
         for index, why in shellcode.splices(step.command, shell=step.shell):
             raise templating.TemplateError(
@@ -126,7 +126,7 @@ async def _kill_group(proc: asyncio.subprocess.Process, *, grace: float) -> None
         await asyncio.shield(proc.wait())
 
 
-def _check(step: runs.Step, outputs: dict[str, Any]) -> None:
+def _check(step: flows.Step, outputs: dict[str, Any]) -> None:
     code = outputs["exitCode"]
     found = expect.failures(
         step.expect, exit_code=code, stdout=outputs["stdout"], stderr=outputs["stderr"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from reconciler.run import expressions
 from reconciler.run.steps import base
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 
 class Decision:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.decision
         assert spec is not None
         if spec.when is None:
@@ -29,7 +29,7 @@ class Decision:
         return base.StepResult(outputs={"result": result, "branch": branch}, skip=skip)
 
 
-async def _choose(step: runs.Step, spec: runs.Decision, ctx: base.StepContext) -> base.StepResult:
+async def _choose(step: flows.Step, spec: flows.Decision, ctx: base.StepContext) -> base.StepResult:
     verdict = await ctx.services.decide(
         base.DecisionRequest(
             run_id=ctx.run_id,

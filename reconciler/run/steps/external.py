@@ -11,11 +11,11 @@ from typing import Any
 
 from reconciler.run import templating
 from reconciler.run.steps import base
-from reconciler.specs import runs
+from reconciler.specs import flows
 
 
 class Reconcile:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         source = step.reconcile.source if step.reconcile else None
         result = await ctx.services.request_sync(source)
         outputs: dict[str, Any] = {"source": source}
@@ -25,7 +25,7 @@ class Reconcile:
 
 
 class Policy:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.policy
         assert spec is not None
         document = templating.render_value(dict(spec.input), ctx.scope)

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler import httpclient
 from reconciler.run import templating
 from reconciler.run.steps import base
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -36,7 +36,7 @@ class _Request:
 
 
 class Http:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.http is not None
         request = _request(step, ctx)
         status, headers, body = await asyncio.to_thread(_send, request)
@@ -49,7 +49,7 @@ class Http:
         return base.StepResult(outputs=outputs)
 
 
-def _request(step: runs.Step, ctx: base.StepContext) -> _Request:
+def _request(step: flows.Step, ctx: base.StepContext) -> _Request:
     spec = step.http
     assert spec is not None
     url = templating.render(spec.url, ctx.scope)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from reconciler.run import expressions
 from reconciler.run.steps import base
-from reconciler.specs import runs, types
+from reconciler.specs import flows, types
 
 
 class Wait:
-    async def run(self, step: runs.Step, ctx: base.StepContext) -> base.StepResult:
+    async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.wait
         assert spec is not None
         if spec.duration is not None:

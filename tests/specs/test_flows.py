@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.specs import kinds, runs, types
+from reconciler.specs import flows, kinds, types
 
 WORKFLOW = """\
 apiVersion: reconciler.dev/v1
@@ -90,15 +90,15 @@ def changed(text: str, path: tuple[Any, ...], value: Any) -> Any:
 def test_the_documented_workflow_validates() -> None:
     doc = yaml.safe_load(WORKFLOW)
     model, found = kinds.validate("Workflow", doc)
-    assert found == [] and runs.step_issues(doc) == []
-    assert isinstance(model, runs.Workflow)
+    assert found == [] and flows.step_issues(doc) == []
+    assert isinstance(model, flows.Workflow)
     spec = model.spec
     assert [s.kind for s in spec.steps] == ["command", "command", "http"]
-    assert spec.steps[0].retry == runs.Retry(
+    assert spec.steps[0].retry == flows.Retry(
         max_attempts=3, backoff="5s", max_backoff="1m", jitter=True
     )
     assert spec.steps[2].http is not None and spec.steps[2].http.expect_status == [200]
-    assert spec.triggers[4].metric == runs.MetricTrigger(
+    assert spec.triggers[4].metric == flows.MetricTrigger(
         query='up{job="app"}', op="<", value=1, for_="5m"
     )
     assert spec.on_failure[0].command == ["logger", "backup failed"]
@@ -108,11 +108,11 @@ def test_the_documented_workflow_validates() -> None:
 def test_the_documented_runbook_validates() -> None:
     doc = yaml.safe_load(RUNBOOK)
     model, found = kinds.validate("Runbook", doc)
-    assert found == [] and runs.step_issues(doc) == []
-    assert isinstance(model, runs.Runbook)
-    assert model.spec.type is runs.RunbookType.INCIDENT
+    assert found == [] and flows.step_issues(doc) == []
+    assert isinstance(model, flows.Runbook)
+    assert model.spec.type is flows.RunbookType.INCIDENT
     assert model.spec.variables[1].default == 90
-    assert model.spec.steps[1].rollback == runs.Rollback(command=["true"])
+    assert model.spec.steps[1].rollback == flows.Rollback(command=["true"])
 
 
 @pytest.mark.parametrize(
@@ -241,7 +241,7 @@ def test_runbook_mistakes_get_one_short_message(
     [("number", 1.5), ("number", 2), ("boolean", False), ("string", "x"), ("integer", -3)],
 )
 def test_variable_defaults_of_the_right_type_are_kept(kind: str, value: Any) -> None:
-    variable = runs.Variable.model_validate({"name": "v", "type": kind, "default": value})
+    variable = flows.Variable.model_validate({"name": "v", "type": kind, "default": value})
     assert variable.default == value
 
 
@@ -257,7 +257,7 @@ def test_step_issues_name_duplicates_missing_dependencies_and_cycles() -> None:
             "onFailure": [{"name": "b"}, {"name": "self", "dependsOn": ["self"]}],
         }
     }
-    assert runs.step_issues(doc) == [
+    assert flows.step_issues(doc) == [
         (("spec", "steps", 3, "name"), 'duplicate step "a", first at spec.steps[0]'),
         (("spec", "steps", 1, "dependsOn", 1), 'no step "ghost"'),
         (("spec", "steps"), "cycle: a -> c -> b -> a"),
@@ -270,7 +270,7 @@ def test_step_issues_name_duplicates_missing_dependencies_and_cycles() -> None:
     "doc", [None, [], {"spec": []}, {"spec": {"steps": "x"}}, {"spec": {"steps": [1, {"name": 2}]}}]
 )
 def test_step_issues_ignore_shapes_the_models_report(doc: Any) -> None:
-    assert runs.step_issues(doc) == []
+    assert flows.step_issues(doc) == []
 
 
 @pytest.mark.parametrize(
