@@ -28,7 +28,7 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.errors import PolicyError
-from reconciler.policy import admission, bindings, conftest, gatekeeper
+from reconciler.policy import admission, bindings, gatekeeper, rule_results
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
 from reconciler.policy.rego import RegoEngine, RegoEvalError
@@ -57,7 +57,7 @@ class _Bound:
 
 @dataclass(frozen=True, kw_only=True)
 class _Verdict:
-    findings: conftest.Findings
+    findings: rule_results.Findings
     error: str | None = None
 
     @property
@@ -68,9 +68,9 @@ class _Verdict:
     def messages(self) -> tuple[str, ...]:
         return (self.error,) if self.error is not None else self.findings.messages
 
-    def parts(self) -> tuple[conftest.Part, ...]:
+    def parts(self) -> tuple[rule_results.Part, ...]:
         if self.error is not None:
-            return (conftest.Part(outcome=Outcome.ERROR, messages=(self.error,)),)
+            return (rule_results.Part(outcome=Outcome.ERROR, messages=(self.error,)),)
         return self.findings.parts()
 
 
@@ -279,10 +279,10 @@ class Evaluator:
                     results[name] = json.loads(raw)
         except RegoEvalError as exc:
             return _Verdict(findings=_NOTHING, error=str(exc))
-        return _Verdict(findings=conftest.collect(results)) if results else _CLEAN
+        return _Verdict(findings=rule_results.collect(results)) if results else _CLEAN
 
 
-_NOTHING = conftest.Findings()
+_NOTHING = rule_results.Findings()
 _CLEAN = _Verdict(findings=_NOTHING)
 
 
@@ -315,7 +315,7 @@ def check_package(
                 results[name] = json.loads(raw)
     except RegoEvalError as exc:
         return False, (str(exc),)
-    findings = conftest.collect(results) if results else _NOTHING
+    findings = rule_results.collect(results) if results else _NOTHING
     return findings.outcome is not Outcome.DENY, findings.messages
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.errors import PolicyError
-from reconciler.policy import bindings, conftest, gatekeeper
+from reconciler.policy import bindings, gatekeeper, rule_results
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.policy.evaluate import canonical
@@ -193,7 +193,7 @@ class Replayer:
                     results[name] = json.loads(raw)
         except RegoEvalError as exc:
             return Outcome.ERROR, (str(exc),), ()
-        part = conftest.collect(results).part(slot)
+        part = rule_results.collect(results).part(slot)
         return part.outcome, part.messages, part.suppressed
 
 
