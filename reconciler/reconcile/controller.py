@@ -265,13 +265,13 @@ class Controller:
         change: planner.Change,
         target: targets.Target,
         evaluator: Evaluator,
-    ) -> resources.Step:
+    ) -> resources.ObjectWork:
         now = self.clock.now()
         deps = order.deletion_placement(key=change.key, body=change.desired).depends_on
         blocked = next(
             (d for d in deps if d in state.done and state.done[d].result in _NOT_READY), None
         )
-        return resources.Step(
+        return resources.ObjectWork(
             doc=target.doc,
             change=change,
             provider=target.provider,

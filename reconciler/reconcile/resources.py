@@ -52,7 +52,7 @@ class Outcome:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Step:
+class ObjectWork:
     """What the chain needs for one object."""
 
     doc: Document
@@ -70,7 +70,7 @@ class Step:
     before_apply: Callable[[tuple[Decision, ...]], None] | None = None
 
 
-def condition(step: Step, type_: Type, reason: Reason, message: str) -> Condition:
+def condition(step: ObjectWork, type_: Type, reason: Reason, message: str) -> Condition:
     return Condition(
         type=type_,
         status=ConditionStatus.TRUE,
@@ -86,7 +86,7 @@ def in_sync(key: str, *, provider: str | None) -> Outcome:
     return Outcome(key=key, result=Result.UNCHANGED, provider=provider, cleared=_FAILURES)
 
 
-def run(step: Step) -> Outcome:
+def run(step: ObjectWork) -> Outcome:
     """The chain for one planned change (never raises for provider or policy failures)."""
     key = step.change.key
     if step.change.action is Action.NOOP:
@@ -155,7 +155,7 @@ def run(step: Step) -> Outcome:
     return _apply(step, decisions)
 
 
-def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
+def _apply(step: ObjectWork, decisions: tuple[Decision, ...]) -> Outcome:
     key = step.change.key
     try:
         if step.change.action is Action.DELETE:
@@ -181,7 +181,9 @@ def _apply(step: Step, decisions: tuple[Decision, ...]) -> Outcome:
     )
 
 
-def _failed(step: Step, decisions: tuple[Decision, ...], reason: Reason, message: str) -> Outcome:
+def _failed(
+    step: ObjectWork, decisions: tuple[Decision, ...], reason: Reason, message: str
+) -> Outcome:
     type_ = Type.SPEC_INVALID if reason is Reason.VALIDATION_FAILED else Type.APPLY_FAILED
     drift = (
         (condition(step, Type.DRIFTED, Reason.DRIFT_DETECTED, _drift_message(step.change)),)

@@ -100,7 +100,7 @@ class Engine:
         return await self._begin(plan, trigger=trigger, revision=revision, run_id=None)
 
     async def _begin(
-        self, plan: plans.Plan, *, trigger: str, revision: str | None, run_id: str | None
+        self, plan: plans.ExecutionPlan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> str:
         plan = await self._vetted(plan)
         header = runstate.started(
@@ -115,7 +115,7 @@ class Engine:
         self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
         return header.id
 
-    async def _vetted(self, plan: plans.Plan) -> plans.Plan:
+    async def _vetted(self, plan: plans.ExecutionPlan) -> plans.ExecutionPlan:
         """`plan` once the safety policy has seen its commands: refused when it flags any
         the spec does not allow, else gated by an approval unless a human already confirmed."""
         vetting = await asyncio.to_thread(self.parts.services.vet, plan.spec, plan.variables)

@@ -1,6 +1,6 @@
 """What one run executes, checked before it starts and kept so it can resume.
 
-A `Plan` is the run's steps, failure handlers, limits and variables, built from a Workflow
+An `ExecutionPlan` is the run's steps, failure handlers, limits and variables, built from a Workflow
 or a Runbook. `check` finds everything that would fail for sure before a step runs (graph
 errors, expressions and templates outside the language, branch targets that could start
 before their decision), so a bad spec made in code is refused up front. The plan is stored
@@ -25,7 +25,7 @@ SAFETY_APPROVAL = "dangerous-commands"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan:
+class ExecutionPlan:
     kind: RunKind
     name: str
     spec: flows.Workflow | flows.Runbook
@@ -59,8 +59,8 @@ class Plan:
 
 def of_workflow(
     workflow: flows.Workflow, *, variables: Mapping[str, Any], parent: str | None = None
-) -> Plan:
-    plan = Plan(
+) -> ExecutionPlan:
+    plan = ExecutionPlan(
         kind=RunKind.WORKFLOW,
         name=workflow.metadata.name,
         spec=workflow,
@@ -73,8 +73,8 @@ def of_workflow(
 
 def of_runbook(
     runbook: flows.Runbook, *, variables: Mapping[str, Any], parent: str | None = None
-) -> Plan:
-    plan = Plan(
+) -> ExecutionPlan:
+    plan = ExecutionPlan(
         kind=RunKind.RUNBOOK,
         name=runbook.metadata.name,
         spec=runbook,
@@ -85,7 +85,7 @@ def of_runbook(
     return plan
 
 
-def check(plan: Plan) -> None:
+def check(plan: ExecutionPlan) -> None:
     """Raise `GraphError`/`ExpressionError` for what would surely fail once running."""
     graph = dag.build(plan.steps)
     dag.build(plan.on_failure)
@@ -99,7 +99,7 @@ def check(plan: Plan) -> None:
         retry.RetryPolicy.of(step.retry)
 
 
-def with_approval(plan: Plan, *, message: str) -> Plan:
+def with_approval(plan: ExecutionPlan, *, message: str) -> ExecutionPlan:
     """`plan` with an approval step first: every step without dependencies waits for it."""
     taken = {s.name for s in [*plan.steps, *plan.on_failure]}
     name = SAFETY_APPROVAL
@@ -171,7 +171,7 @@ def _expressions(step: flows.Step) -> list[str]:
     return found
 
 
-def meta_record(plan: Plan, *, paused: bool = False) -> StepRecord:
+def meta_record(plan: ExecutionPlan, *, paused: bool = False) -> StepRecord:
     """The bookkeeping record that lets a run resume: its plan and state flags."""
     document = plan.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     output = {
@@ -184,13 +184,13 @@ def meta_record(plan: Plan, *, paused: bool = False) -> StepRecord:
     return StepRecord(name=META, status=StepStatus.PENDING, attempt=0, output=output)
 
 
-def from_meta(record: StepRecord) -> tuple[Plan, bool]:
+def from_meta(record: StepRecord) -> tuple[ExecutionPlan, bool]:
     """The plan and the paused flag kept by `meta_record`."""
     output = record.output
     kind = RunKind(output["kind"])
     model = flows.Runbook if output["spec"].get("kind") == "Runbook" else flows.Workflow
     spec = model.model_validate(output["spec"])
-    plan = Plan(
+    plan = ExecutionPlan(
         kind=kind,
         name=spec.metadata.name,
         spec=spec,

@@ -72,7 +72,7 @@ def rerunnable(step: flows.Step) -> bool:
     return step.idempotent or step.kind in _SAFE
 
 
-def from_run(run: RunRecord, plan: plans.Plan) -> Prior:
+def from_run(run: RunRecord, plan: plans.ExecutionPlan) -> Prior:
     prior = Prior()
     for record in run.steps:
         if record.name != plans.META:
@@ -116,7 +116,7 @@ ROLLBACK_SUFFIX = ".rollback"
 """A rollback runs as a step named after the step it undoes: `<step>.rollback`."""
 
 
-def rollbacks(plan: plans.Plan, prior: Prior) -> list[flows.Step]:
+def rollbacks(plan: plans.ExecutionPlan, prior: Prior) -> list[flows.Step]:
     """For a failed runbook: the rollback of each step that succeeded, newest first, in a
     chain. A step that failed is not rolled back: what it left is for a human to see."""
     if not isinstance(plan.spec, flows.Runbook):

@@ -62,7 +62,7 @@ class Execution:
         *,
         parts: Parts,
         header: RunRecord,
-        plan: plans.Plan,
+        plan: plans.ExecutionPlan,
         prior: recovery.Prior | None = None,
         paused: bool = False,
     ) -> None:

@@ -130,7 +130,7 @@ class Prepared:
     """One runbook ready to run: its plan, every finding, and what blocks it."""
 
     entry: Entry
-    plan: runbook_plan.Plan
+    plan: runbook_plan.RunbookPlan
     check: RunbookCheck
     dangers: tuple[runbook_safety.Danger, ...]  # as written and as rendered
 

@@ -42,7 +42,7 @@ class Command:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Step:
+class PlannedStep:
     index: int  # position in `spec.steps`
     name: str
     kind: flows.StepKind
@@ -70,13 +70,13 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan:
+class RunbookPlan:
     name: str
     path: str
     type: flows.RunbookType
     description: str
     variables: Mapping[str, Any]
-    steps: tuple[Step, ...]
+    steps: tuple[PlannedStep, ...]
     timeout: float | None
     rendered: dict[str, Any]  # the document with its variables substituted
 
@@ -93,13 +93,13 @@ class Plan:
 
 def build(
     *, model: flows.Runbook, path: str, body: Mapping[str, Any], given: Mapping[str, Any]
-) -> Plan:
+) -> RunbookPlan:
     """The plan of `model` with the variables `given`; `VariableError` when they are wrong."""
     spec = model.spec
     values = run_vars.resolve(spec.variables, given)
     scope = {"vars": run_vars.scope(spec.variables, values)}
     steps = [_step(i, s, scope=scope, run_timeout=spec.timeout) for i, s in enumerate(spec.steps)]
-    return Plan(
+    return RunbookPlan(
         name=model.metadata.name,
         path=path,
         type=spec.type,
@@ -131,7 +131,7 @@ def order(steps: Sequence[flows.RunbookStep]) -> list[int]:
 
 def _step(
     index: int, step: flows.RunbookStep, *, scope: Mapping[str, Any], run_timeout: str | None
-) -> Step:
+) -> PlannedStep:
     timeout = _seconds(step.timeout or run_timeout)
     command = None
     if step.command is not None:
@@ -143,7 +143,7 @@ def _step(
         rollback = Command(
             argv=argv, shell=step.rollback.shell, timeout=_seconds(step.rollback.timeout) or timeout
         )
-    return Step(
+    return PlannedStep(
         index=index,
         name=step.name,
         kind=step.kind,
@@ -173,7 +173,7 @@ def render_argv(argv: Sequence[str], scope: Mapping[str, Any], *, shell: bool) -
     return tuple(rendered)
 
 
-def _rendered(body: Mapping[str, Any], steps: Sequence[Step]) -> dict[str, Any]:
+def _rendered(body: Mapping[str, Any], steps: Sequence[PlannedStep]) -> dict[str, Any]:
     rendered: dict[str, Any] = copy.deepcopy(dict(body))
     for step, raw in zip(steps, rendered.get("spec", {}).get("steps", []), strict=False):
         if step.command is not None:
@@ -191,7 +191,7 @@ def _quoted(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
-def render_text(plan: Plan) -> str:
+def render_text(plan: RunbookPlan) -> str:
     """The plan for people: one block per step, in execution order."""
     lines = [f"runbook {plan.name} ({plan.type.value}) from {plan.path}"]
     if plan.variables:
@@ -205,7 +205,7 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _step_lines(number: int, step: Step) -> list[str]:
+def _step_lines(number: int, step: PlannedStep) -> list[str]:
     after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
     lines = [f"{number}. {step.name} [{step.kind.value}]{after}"]
     if step.command is not None:

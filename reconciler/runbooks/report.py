@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler.run.recovery import ROLLBACK_SUFFIX
 from reconciler.runbooks import variables as runbook_vars
-from reconciler.runbooks.plan import Command, Plan
+from reconciler.runbooks.plan import Command, RunbookPlan
 from reconciler.runbooks.safety import Danger
 from reconciler.runstate import RunRecord, StepRecord, StepStatus
 
@@ -52,7 +52,7 @@ def truncate(text: str, limit: int = MAX_OUTPUT) -> str:
     return f"{text[:half]}\n... [{len(text) - 2 * half} characters truncated] ...\n{text[-half:]}"
 
 
-def as_json(run: RunRecord, *, plan: Plan, context: Context) -> dict[str, Any]:
+def as_json(run: RunRecord, *, plan: RunbookPlan, context: Context) -> dict[str, Any]:
     attempts = _attempts(run)
     steps = [_step_json(s.name, s.command, attempts.get(s.name, [])) for s in plan.steps]
     rollbacks = [
@@ -89,7 +89,7 @@ def _attempts(run: RunRecord) -> dict[str, list[StepRecord]]:
     return {name: [byn[n] for n in sorted(byn)] for name, byn in found.items()}
 
 
-def _rollback_of(plan: Plan, name: str) -> Command | None:
+def _rollback_of(plan: RunbookPlan, name: str) -> Command | None:
     undone = name.removesuffix(ROLLBACK_SUFFIX)
     return next((s.rollback for s in plan.steps if s.name == undone), None)
 

@@ -90,7 +90,7 @@ class DecisionOption(models.Model):
     next: list[str] = Field(default_factory=list, description="steps to run when chosen")
 
 
-class Decision(models.Model):
+class DecisionSpec(models.Model):
     """Either branch on the expression `when` (`then` steps run when it is true, `else`
     steps when false; the other branch is skipped), or score the options (Rego rules of
     `policy` + outcome history) and pick one."""
@@ -109,7 +109,7 @@ class Decision(models.Model):
     else_: list[str] = Field(default_factory=list, alias="else")
 
     @model_validator(mode="after")
-    def _when_or_options(self) -> Decision:
+    def _when_or_options(self) -> DecisionSpec:
         if (self.when is None) == (not self.options):
             raise PydanticCustomError("decision", "must have exactly one of: when, options")
         return self
@@ -234,7 +234,7 @@ class Step(models.Model):
     )
     http: HttpRequest | None = Field(default=None, validate_default=True)
     wait: Wait | None = Field(default=None, validate_default=True)
-    decision: Decision | None = Field(default=None, validate_default=True)
+    decision: DecisionSpec | None = Field(default=None, validate_default=True)
     approval: Approval | None = Field(default=None, validate_default=True)
     subflow: Subflow | None = Field(default=None, validate_default=True)
     runbook: RunbookCall | None = Field(default=None, validate_default=True)

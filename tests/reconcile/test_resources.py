@@ -1,6 +1,6 @@
 """The per-object chain, one sub-step per row: real policies (regorus), real providers.
 
-Every row builds a `Step` from a snapshot loaded from a directory, runs it, turns the
+Every row builds an `ObjectWork` from a snapshot loaded from a directory, runs it, turns the
 outcome into a status with `records.status_after` and compares the whole condition list.
 """
 
@@ -336,7 +336,7 @@ def run_row(world: World, row: Row) -> tuple[resources.Outcome, list[Condition]]
         "blocked_dependency": None,
         **row.step,
     }
-    step = resources.Step(
+    step = resources.ObjectWork(
         doc=doc,
         change=change,
         provider=provider,

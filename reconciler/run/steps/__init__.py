@@ -1,4 +1,4 @@
-"""Step kinds, one module each, all behind `steps.base.Kind`."""
+"""Step kinds, one module each, all behind `steps.base.Kind`; each class is named `<Kind>Kind`."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from reconciler.specs.flows import StepKind
 def kinds() -> dict[StepKind, base.Kind]:
     """A fresh implementation for every step kind."""
     return {
-        StepKind.COMMAND: command.Command(),
-        StepKind.HTTP: http.Http(),
-        StepKind.WAIT: wait.Wait(),
-        StepKind.DECISION: decision.Decision(),
-        StepKind.APPROVAL: approval.Approval(),
-        StepKind.SUBFLOW: children.Subflow(),
-        StepKind.RUNBOOK: children.Runbook(),
-        StepKind.RECONCILE: external.Reconcile(),
-        StepKind.POLICY: external.Policy(),
+        StepKind.COMMAND: command.CommandKind(),
+        StepKind.HTTP: http.HttpKind(),
+        StepKind.WAIT: wait.WaitKind(),
+        StepKind.DECISION: decision.DecisionKind(),
+        StepKind.APPROVAL: approval.ApprovalKind(),
+        StepKind.SUBFLOW: children.SubflowKind(),
+        StepKind.RUNBOOK: children.RunbookKind(),
+        StepKind.RECONCILE: external.ReconcileKind(),
+        StepKind.POLICY: external.PolicyKind(),
     }

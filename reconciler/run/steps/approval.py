@@ -19,7 +19,7 @@ TIMEOUT = "timeout"
 """The approver an unanswered approval is recorded with."""
 
 
-class Approval:
+class ApprovalKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.approval
         assert spec is not None

@@ -20,7 +20,7 @@ def child_id(ctx: base.StepContext, step: flows.Step) -> str:
     return f"{ctx.run_id}/{step.name}#{ctx.attempt}"
 
 
-class Subflow:
+class SubflowKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.subflow
         assert spec is not None
@@ -31,7 +31,7 @@ class Subflow:
         return await _child(ctx, step, kind=RunKind.WORKFLOW, spec=workflow, variables=variables)
 
 
-class Runbook:
+class RunbookKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.runbook
         assert spec is not None

@@ -28,7 +28,7 @@ from reconciler.run.steps import base
 from reconciler.specs import flows, shellcode
 
 
-class Command:
+class CommandKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.command is not None
         for index, why in shellcode.splices(step.command, shell=step.shell):

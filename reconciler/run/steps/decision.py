@@ -16,7 +16,7 @@ from reconciler.run.steps import base
 from reconciler.specs import flows
 
 
-class Decision:
+class DecisionKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.decision
         assert spec is not None
@@ -29,7 +29,9 @@ class Decision:
         return base.StepResult(outputs={"result": result, "branch": branch}, skip=skip)
 
 
-async def _choose(step: flows.Step, spec: flows.Decision, ctx: base.StepContext) -> base.StepResult:
+async def _choose(
+    step: flows.Step, spec: flows.DecisionSpec, ctx: base.StepContext
+) -> base.StepResult:
     verdict = await ctx.services.decide(
         base.DecisionRequest(
             run_id=ctx.run_id,

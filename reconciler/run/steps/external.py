@@ -14,7 +14,7 @@ from reconciler.run.steps import base
 from reconciler.specs import flows
 
 
-class Reconcile:
+class ReconcileKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         source = step.reconcile.source if step.reconcile else None
         result = await ctx.services.request_sync(source)
@@ -24,7 +24,7 @@ class Reconcile:
         return base.StepResult(outputs=outputs)
 
 
-class Policy:
+class PolicyKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.policy
         assert spec is not None

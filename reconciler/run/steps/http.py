@@ -35,7 +35,7 @@ class _Request:
     max_body: int
 
 
-class Http:
+class HttpKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         assert step.http is not None
         request = _request(step, ctx)

@@ -11,7 +11,7 @@ from reconciler.run.steps import base
 from reconciler.specs import flows, types
 
 
-class Wait:
+class WaitKind:
     async def run(self, step: flows.Step, ctx: base.StepContext) -> base.StepResult:
         spec = step.wait
         assert spec is not None
