@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 class EventType(StrEnum):
     REVISION_FETCHED = "RevisionFetched"
     REVISION_REJECTED = "RevisionRejected"  # failed to load, compile or verify
-    RECONCILE_STARTED = "ReconcileStarted"
     RECONCILE_FINISHED = "ReconcileFinished"
     RESOURCE_APPLIED = "ResourceApplied"
     RESOURCE_DELETED = "ResourceDeleted"
@@ -30,7 +29,6 @@ class EventType(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     DRIFT_CORRECTED = "DriftCorrected"  # self-heal applied Git's document over a drift
     POLICY_VIOLATION = "PolicyViolation"  # a denial where no change was gated (not blocked)
-    DECISION_RECORDED = "DecisionRecorded"
     DECISION_TAKEN = "DecisionTaken"  # the daemon chose an option (remediation, ...)
     DECISION_SETTLED = "DecisionSettled"  # what became of it (succeeded, failed, rejected...)
     APPROVAL_REQUESTED = "ApprovalRequested"  # a run's step waits for a human's answer

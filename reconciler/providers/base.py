@@ -22,12 +22,8 @@ from reconciler.specs.snapshot import Document
 
 @dataclass(frozen=True, kw_only=True)
 class Capabilities:
-    """What a provider can do; the planner skips what a provider cannot."""
+    """How the daemon should call a provider."""
 
-    can_observe: bool = True
-    can_apply: bool = True
-    can_delete: bool = True
-    supports_dry_run: bool = False
     # Observing waits on other processes or the network, so overlapping calls in threads
     # pays. A provider doing quick local work says False: threads would only fight over
     # the GIL (10k file observations took 0.39 s inline and 1.5 s on 8 threads).

@@ -24,9 +24,9 @@ def test_subscribers_get_events_in_order_and_a_failing_one_does_not_stop_others(
     bus.subscribe(broken)
     bus.subscribe(lambda e: seen.append(e.type))
     with caplog.at_level(logging.ERROR):
-        bus.publish(make(events.EventType.RECONCILE_STARTED))
+        bus.publish(make(events.EventType.REVISION_FETCHED))
         bus.publish(make(events.EventType.RECONCILE_FINISHED))
-    assert seen == [events.EventType.RECONCILE_STARTED, events.EventType.RECONCILE_FINISHED]
+    assert seen == [events.EventType.REVISION_FETCHED, events.EventType.RECONCILE_FINISHED]
     assert "boom" in caplog.text
 
 
@@ -34,7 +34,7 @@ def test_unsubscribe_stops_delivery() -> None:
     bus = events.Bus()
     seen: list[events.Event] = []
     unsubscribe = bus.subscribe(seen.append)
-    bus.publish(make(events.EventType.RECONCILE_STARTED))
+    bus.publish(make(events.EventType.REVISION_FETCHED))
     unsubscribe()
-    bus.publish(make(events.EventType.RECONCILE_STARTED))
+    bus.publish(make(events.EventType.REVISION_FETCHED))
     assert len(seen) == 1

@@ -191,10 +191,6 @@ def test_failures_name_the_provider_and_the_resource(harness: Harness) -> None:
 def test_every_built_in_is_registered_under_its_name(harness: Harness) -> None:
     assert registry.built_ins()[harness.provider.name] is type(harness.provider)
     assert harness.provider.capabilities == base.Capabilities(
-        can_observe=True,
-        can_apply=True,
-        can_delete=True,
-        supports_dry_run=False,
         waits=harness.provider.name != "file",  # only the file provider works locally
     )
 

@@ -20,7 +20,7 @@ from reconciler.providers import base
 
 class MemoryProvider:
     name = "memory"
-    capabilities = base.Capabilities(supports_dry_run=True)
+    capabilities = base.Capabilities(waits=False)
 
     def __init__(self, settings):
         self.settings = settings
@@ -83,7 +83,7 @@ def test_a_plugin_from_an_entry_point_manages_the_kinds_mapped_to_it(
     widget = make_document("Widget", "w", {"size": 3}, api_version="example.com/v1")
     provider = loaded.resolve(widget, mapping={"Widget": "memory"})
     assert provider.name == "memory"
-    assert provider.capabilities.supports_dry_run
+    assert provider.capabilities.waits is False
     assert provider.apply(widget) == {"size": 3}
     assert provider.observe(widget) == {"size": 3}
 
