@@ -27,6 +27,7 @@ from reconciler.clock import SystemClock
 from reconciler.errors import UsageError
 from reconciler.run import plans
 from reconciler.run.engine import Engine
+from reconciler.run.runlog import RunLog
 from reconciler.run.steps import base
 from reconciler.runbooks import catalog as runbooks
 from reconciler.runbooks import generate as runbook_generate
@@ -245,7 +246,8 @@ def record(run: RunRecord, *, data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(data_dir / "reconciler.db", retention=RetentionSettings())
     try:
-        store.create_run(replace(run, steps=tuple(s for s in run.steps if s.name != plans.META)))
+        kept = replace(run, steps=tuple(s for s in run.steps if s.name != plans.META))
+        RunLog(store).create(kept)
     finally:
         store.close()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, Unkno
 from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
+from reconciler.run.runlog import RunLog
 from reconciler.run.scheduling import Scheduler
 from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
@@ -230,14 +230,10 @@ class Daemon:
 
     def _close_interrupted_runs(self) -> None:
         """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""
-        now = self.clock.now()
+        now, runs = self.clock.now(), RunLog(self.store)
         for run in self.store.list_runs(kind=RunKind.RECONCILE, status=RunStatus.RUNNING):
             if run.name in self.runners:
-                self.store.update_run(
-                    dataclasses.replace(
-                        run, status=RunStatus.CANCELLED, finished_at=now, error=INTERRUPTED
-                    )
-                )
+                runs.finish(run, status=RunStatus.CANCELLED, at=now, error=INTERRUPTED)
                 log.warning("reconcile run %s of %s was interrupted", run.id, run.name)
 
     @staticmethod

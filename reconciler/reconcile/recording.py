@@ -26,6 +26,7 @@ from reconciler.reconcile.memory import Memory, same
 from reconciler.reconcile.passes import PassState
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded
+from reconciler.run.runlog import RunLog
 from reconciler.runstate import RunKind, RunRecord, RunStatus
 from reconciler.store.intents import ApplyIntent
 from reconciler.store.interfaces import ObjectStatus, Store
@@ -87,7 +88,7 @@ class Recorder:
             at=self.clock.now(),
             status=RunStatus.RUNNING,
         )
-        self.store.create_run(run)
+        RunLog(self.store).create(run)
         return run
 
     def finish_run(self, run: RunRecord, result: PassResult) -> None:
@@ -96,7 +97,7 @@ class Recorder:
             if result.error or any(o.result is resources.Result.FAILED for o in result.outcomes)
             else RunStatus.SUCCEEDED
         )
-        self.store.update_run(
+        RunLog(self.store).update(
             records.finished_run(run, result=result, status=status, at=self.clock.now())
         )
 

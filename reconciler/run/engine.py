@@ -219,7 +219,7 @@ class Engine:
         """Mark the attempts a dead daemon left `running` as `interrupted`, durably."""
         closed = {(s.name, s.attempt): s for s in recovery.interrupted(run, at=self.clock.now())}
         for step in closed.values():
-            self.store.update_step(run.id, step)
+            self.recorder.log.step(run.id, step)
         return replace(run, steps=tuple(closed.get((s.name, s.attempt), s) for s in run.steps))
 
     async def _restore(self, run_id: str) -> workflow.Execution | None:

@@ -3,10 +3,11 @@
 The store is synchronous (SQLite); calling it once per state change from the loop would
 block it and cost a transaction each. Writes are queued in order and a single writer
 drains the queue on a worker thread, folding everything queued for one run into one
-`update_run` (one transaction carrying the newest run fields and every step attempt
-written since). Order is kept: a write is committed no later than anything queued after
-it. Callers await the writes that must be durable before they go on (every attempt is recorded
-`running` before it starts); the rest are queued without waiting.
+update (one transaction carrying the newest run fields and every step attempt written
+since), committed through the one `RunLog`. Order is kept: a write is committed no later
+than anything queued after it. Callers await the writes that must be durable before they
+go on (every attempt is recorded `running` before it starts); the rest are queued without
+waiting.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 
+from reconciler.run.runlog import RunLog, RunStore
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
-from reconciler.store.interfaces import Runs
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ class _Batch:
 
 
 class Recorder:
-    def __init__(self, store: Runs) -> None:
-        self.store = store
+    def __init__(self, store: RunStore) -> None:
+        self.log = RunLog(store)
         self._queue: list[_Write] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -106,7 +107,7 @@ class Recorder:
         for run_id, group in grouped.items():
             run = replace(group.header, steps=tuple(group.steps.values()))
             try:
-                (self.store.create_run if group.create else self.store.update_run)(run)
+                (self.log.create if group.create else self.log.update)(run)
             except Exception as exc:  # reported to the waiters, remembered for the run
                 log.exception("cannot record run %s", run_id)
                 errors[run_id] = self.failures[run_id] = exc

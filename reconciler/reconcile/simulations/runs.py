@@ -29,6 +29,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, ForgeSettings, SimulationSettings
 from reconciler.reconcile.simulations import forge, stored_reports
+from reconciler.run.runlog import RunLog
 from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, github, markdown, simulation
 from reconciler.simulate.records import Report
@@ -105,7 +106,7 @@ def queued(job: Job, *, context: Context) -> SimulationRecord:
         revision=None,
         at=now,
     )
-    context.store.record_simulation(record, run=run)
+    RunLog(context.store).with_simulation(record, run=run)
     return record
 
 
@@ -194,7 +195,7 @@ def _store(
         run = runstate.finished(run, status=status, at=at, error=error, steps=steps)
     else:
         run = dataclasses.replace(run, status=status, steps=steps, finished_at=None, error=None)
-    context.store.record_simulation(record, run=run)
+    RunLog(context.store).with_simulation(record, run=run)
 
 
 def _simulate(job: Job, record: SimulationRecord, *, context: Context) -> SimulationRecord:
