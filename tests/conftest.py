@@ -9,9 +9,13 @@ skips that group with one reason; CI (`CI` set) must have it, so there it fails 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import postgres as postgres_server
+from tests.postgres import Server
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"
@@ -35,3 +39,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def shared() -> Path:
     """`../shared`: fixtures and corpora written outside the project (read-only)."""
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    """A real PostgreSQL server for the session (`tests/postgres.py`)."""
+    if postgres_server.binaries() is None:
+        if os.environ.get("CI"):
+            raise pytest.UsageError(postgres_server.MISSING)
+        pytest.skip(postgres_server.MISSING)
+    yield from postgres_server.serve()

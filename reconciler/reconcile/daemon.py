@@ -39,8 +39,8 @@ from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
 from reconciler.specs.types import seconds
 from reconciler.store import anchors
+from reconciler.store.backends import open_store
 from reconciler.store.interfaces import EventRecord, Store
-from reconciler.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 FILES_DIR = "files"  # under the data directory: where relative File paths resolve
@@ -59,8 +59,10 @@ class Daemon:
     ) -> None:
         self.settings, self.clock = settings, clock
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or SqliteStore(
-            settings.data_dir / "reconciler.db", retention=settings.retention
+        self.store = store or open_store(
+            settings.store.resolved_url(),
+            data_dir=settings.data_dir,
+            retention=settings.retention,
         )
         self.bus = Bus()
         self.bus.subscribe(self._record_event)

@@ -7,6 +7,7 @@ used, so the settings can be printed and logged).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from reconciler.errors import Problem, ProblemsError
+from reconciler.errors import Problem, ProblemsError, UsageError
 from reconciler.notify.settings import NotificationSettings
 from reconciler.run.triggers import PrometheusSettings
 from reconciler.source.settings import SourceSettings
@@ -220,8 +221,28 @@ class Flags:
 NO_FLAGS = Flags()
 
 
+class StoreSettings(_Group):
+    """Where the daemon keeps its state (docs/daemon.md, "Store")."""
+
+    url: str | None = None
+    """`postgresql://user@host:5432/db` for a PostgreSQL database several daemons share.
+    Unset: `reconciler.db` (SQLite) in the data directory."""
+    url_env: str | None = None
+    """Name of an environment variable holding the URL instead (it may carry a password)."""
+
+    def resolved_url(self) -> str | None:
+        """The URL to open: `url`, else the value of `url_env`, else None."""
+        if self.url is not None or self.url_env is None:
+            return self.url
+        value = os.environ.get(self.url_env)
+        if not value:
+            raise UsageError(f"store.urlEnv: environment variable {self.url_env} is not set")
+        return value
+
+
 class DaemonSettings(_Group):
     data_dir: Path = Path(".reconciler")
+    store: StoreSettings = StoreSettings()
     sources: list[DaemonSource] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
     webhooks: WebhookSettings = WebhookSettings()

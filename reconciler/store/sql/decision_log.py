@@ -81,7 +81,7 @@ class DecisionLogMixin:
             raise ValueError(f"bucket must be at least one second, got {bucket}")
         table, start = schema.decisions, codec.utc(since)
         offset = self._epoch_seconds(table.c.at) - int(start.timestamp())
-        index = sa.cast(offset / width, sa.Integer).label("bucket")
+        index = (offset // width).label("bucket")  # offsets are never negative: floor
         query = (
             sa.select(table.c.policy, table.c.outcome, index, sa.func.count().label("n"))
             .where(table.c.at >= start)
@@ -177,12 +177,22 @@ class DecisionLogMixin:
     def _current_upsert(self, *, after_id: int) -> Any:
         """Fold log rows above `after_id` into the latest decision per (policy, key).
 
-        SQLite applies the rows in id order, so within one batch the later of two decisions
-        made at the same time wins, as it does across batches.
+        Of the new rows of one (policy, key), the latest (by time, then by id) is the one
+        upserted, and only over a current row that is not newer: the result of applying the
+        rows one by one in id order, in one statement every backend accepts (PostgreSQL
+        refuses an upsert that touches a row twice).
         """
         log, current = schema.decisions, schema.current_decisions
         names = [c.name for c in current.columns]
-        fresh = sa.select(*(log.c[n] for n in names)).where(log.c.id > after_id).order_by(log.c.id)
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=(log.c.policy, log.c.key), order_by=(log.c.at.desc(), log.c.id.desc())
+            )
+            .label("rank")
+        )
+        ranked = sa.select(*(log.c[n] for n in names), rank).where(log.c.id > after_id).subquery()
+        fresh = sa.select(*(ranked.c[n] for n in names)).where(ranked.c.rank == 1)
         stmt = self._upsert(current).from_select(names, fresh)
         changed = {n: stmt.excluded[n] for n in names if n not in ("policy", "key")}
         return stmt.on_conflict_do_update(

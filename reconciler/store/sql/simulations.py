@@ -17,11 +17,12 @@ Connect = AbstractContextManager[sa.Connection]
 
 class SimulationsMixin:
     """`interfaces.Simulations` for any SQLAlchemy store with `_write()`, `_read()`,
-    `_upsert()` and, from `RunsMixin`, `_put_run()`."""
+    `_upsert()`, `_byte_length()` and, from `RunsMixin`, `_put_run()`."""
 
     _write: Callable[[], Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
+    _byte_length: Callable[[Any], Any]
     _put_run: Callable[[sa.Connection, runstate.RunRecord], None]
 
     def put_simulation(self, simulation: interfaces.SimulationRecord) -> None:
@@ -72,13 +73,13 @@ class SimulationsMixin:
 
     def trim_simulation_reports(self, *, max_bytes: int) -> int:
         table = schema.simulations
-        size = sa.func.length(sa.cast(table.c.markdown, sa.LargeBinary)) + sa.func.coalesce(
-            sa.func.length(sa.cast(table.c.report, sa.LargeBinary)), 0
+        size = self._byte_length(table.c.markdown) + sa.func.coalesce(
+            self._byte_length(table.c.report), 0
         )
         query = (
             sa.select(table.c.seq, size)
             .where(table.c.status.in_([s.value for s in interfaces.SIMULATION_FINISHED]))
-            .where(table.c.report.is_not(None) | (table.c.markdown != sa.literal("[]")))
+            .where(table.c.report.is_not(None) | (sa.cast(table.c.markdown, sa.Text) != "[]"))
             .order_by(table.c.created_at.desc(), table.c.seq.desc())
         )
         with self._write() as conn:

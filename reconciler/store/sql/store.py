@@ -5,7 +5,8 @@ Core, one transaction per call: a connection is checked out of the engine's pool
 store is safe to share between threads and a process killed mid-write leaves the last
 committed state. A backend subclass creates the engine and supplies what its dialect spells
 its own way: `_upsert(table)`, an INSERT that takes ON CONFLICT (SQLite's and PostgreSQL's
-dialects both have one), and `_epoch_seconds(column)`. Writes carry the `WRITE` execution
+dialects both have one), `_epoch_seconds(column)` and, where a cast to bytes does not do,
+`_byte_length(column)`. Writes carry the `WRITE` execution
 option so a backend can open them differently (SQLite: `BEGIN IMMEDIATE`).
 """
 
@@ -64,6 +65,10 @@ class SqlStore(
     def _epoch_seconds(self, column: Any) -> Any:
         """A timestamp column as whole seconds since the epoch, in SQL."""
         raise NotImplementedError
+
+    def _byte_length(self, column: Any) -> Any:
+        """The size in bytes of a text or JSON column's value, in SQL."""
+        return sa.func.length(sa.cast(column, sa.LargeBinary))
 
     @contextlib.contextmanager
     def _write(self, *, doing: str = "write") -> Iterator[sa.Connection]:

@@ -1,0 +1,81 @@
+"""Schema versions and the migrations that bring an older database forward, for every SQL
+backend.
+
+A new database gets the tables as `schema` declares them and is stamped with the newest
+version. An older one is brought forward by running, in order, the migrations it has not
+seen, all in the one transaction that opens it: a failed migration leaves it as it was. A
+database stamped with a version newer than this code knows is refused, not misread. The
+early migrations (2 and 3) only ever meet SQLite files, which is all that existed then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from reconciler.store import interfaces
+from reconciler.store.sql import schema
+
+BASELINE = 1
+"""The version `create_all` produces when `MIGRATIONS` is empty."""
+
+Migration = Callable[[sa.Connection], None]
+
+
+def _add_simulations(connection: sa.Connection) -> None:
+    """Version 2: the `simulations` table."""
+    schema.simulations.create(connection, checkfirst=True)
+
+
+def _split_drift(connection: sa.Connection) -> None:
+    """Version 3: an object's changes applied from Git and its drift are kept apart.
+
+    The one `last_diff` column held whichever came last; it becomes `applied_changes` and
+    `drift` starts empty (the next pass that finds a drift records it)."""
+    names = {c["name"] for c in sa.inspect(connection).get_columns(schema.object_status.name)}
+    if "last_diff" in names:
+        connection.exec_driver_sql(
+            "ALTER TABLE object_status RENAME COLUMN last_diff TO applied_changes"
+        )
+    if "drift" not in names:
+        connection.exec_driver_sql("ALTER TABLE object_status ADD COLUMN drift JSON")
+
+
+def _add_audit_log(connection: sa.Connection) -> None:
+    """Version 4: the hash-chained `audit_log` (declared in `sql.audit`); the chain starts
+    empty, with the first audited event after the upgrade."""
+    from reconciler.store.sql import audit  # it declares its table on `metadata`
+
+    audit.table.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
+"""MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
+
+
+def stored_version(connection: sa.Connection) -> int | None:
+    """The version a database is stamped with; None for a database without our tables."""
+    if not sa.inspect(connection).has_table(schema.schema_version.name):
+        return None
+    return connection.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+
+
+def upgrade(connection: sa.Connection, *, migrations: Sequence[Migration], where: str) -> int:
+    """Create or migrate the schema inside the caller's transaction; returns the version."""
+    head = BASELINE + len(migrations)
+    version = stored_version(connection)
+    if version is None:
+        schema.metadata.create_all(connection)
+        connection.execute(sa.insert(schema.schema_version).values(version=head))
+        return head
+    if version > head:
+        raise interfaces.SchemaVersionError(
+            f"{where}: database schema version {version} is newer than this reconciler"
+            f" supports ({head}); open it with a newer reconciler"
+        )
+    for migration in migrations[version - BASELINE :]:
+        migration(connection)
+    if version != head:
+        connection.execute(sa.update(schema.schema_version).values(version=head))
+    return head
