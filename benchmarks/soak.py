@@ -161,6 +161,7 @@ class Life:
     started: float
     ended: float = 0.0
     killed: bool = False
+    kill_sent: float = 0.0  # just before SIGKILL was sent
 
 
 @dataclass
@@ -233,6 +234,7 @@ class Soak:
             if self.rng.random() < 0.6:
                 self.start_run(client)
             time.sleep(self.rng.uniform(0.05, 1.5))
+        self.lives[-1].kill_sent = time.time()
         process.send_signal(signal.SIGKILL)
         process.wait()
         self.lives[-1].ended, self.lives[-1].killed = time.time(), True
@@ -350,7 +352,7 @@ def _caller(soak: Soak, pid: int, stamp: float) -> int:
     before the program looked (its parent is then init), the last one killed by then."""
     if any(life.pid == pid for life in soak.lives):
         return pid
-    dead = [life for life in soak.lives if life.killed and life.ended <= stamp]
+    dead = [life for life in soak.lives if life.killed and life.kill_sent <= stamp]
     return dead[-1].pid if dead else 0
 
 
