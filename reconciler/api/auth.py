@@ -33,8 +33,13 @@ CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/", "/webhooks/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RANK = {Role(name): rank for rank, name in enumerate(approval.ROLES, start=1)}
-"""One ranking of roles, shared with the approvers of approval steps (`role:<role>`)."""
+RANK = {
+    Role.METRICS: 0,
+    **{Role(name): rank for rank, name in enumerate(approval.ROLES, start=1)},
+}
+"""One ranking of roles, shared with the approvers of approval steps (`role:<role>`); a
+`metrics` token ranks below every approver."""
+METRICS_PATH = "/metrics"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -117,7 +122,9 @@ def required_role(method: str, path: str, *, public_read: bool) -> Role | None:
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
     if method in SAFE_METHODS:
-        return None if public_read else Role.VIEWER
+        if public_read:
+            return None
+        return Role.METRICS if path == METRICS_PATH else Role.VIEWER
     return Role.OPERATOR
 
 

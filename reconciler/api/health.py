@@ -29,7 +29,12 @@ def routes(deps: Deps) -> list[Route]:
             for c in status.conditions:
                 by_condition[(status.source, str(c.type), str(c.status))] += 1
         violations = Counter((d.policy, str(d.enforcement)) for d in store.violations())
-        return metrics.StateCounts(resources_by_condition=by_condition, violations=violations)
+        engine = deps.workflows.engine
+        return metrics.StateCounts(
+            resources_by_condition=by_condition,
+            violations=violations,
+            approvals_waiting=engine.waiting_count() if engine is not None else 0,
+        )
 
     prom = metrics.Metrics(state_counts)
     deps.bus.subscribe(prom.observe)

@@ -27,6 +27,7 @@ class StateCounts:
     # (source, condition type, status) -> count
     violations: Mapping[tuple[str, str], int] = field(default_factory=dict)
     # (policy, enforcement) -> count
+    approvals_waiting: int = 0
 
 
 class _StateCollector(Collector):
@@ -49,8 +50,13 @@ class _StateCollector(Collector):
         )
         for (policy, enforcement), n in sorted(state.violations.items()):
             violations.add_metric([policy, enforcement], n)
+        waiting = GaugeMetricFamily(
+            "reconciler_approvals_waiting", "Steps of live runs waiting for a human's answer"
+        )
+        waiting.add_metric([], state.approvals_waiting)
         yield resources
         yield violations
+        yield waiting
 
 
 class Metrics:
@@ -83,6 +89,12 @@ class Metrics:
             ["forge", "result"],
             registry=self.registry,
         )
+        self.decisions = Counter(
+            "reconciler_policy_decisions",
+            "Gate and audit decisions of reconcile passes, by outcome and enforcement",
+            ["source", "outcome", "enforcement"],
+            registry=self.registry,
+        )
         self.runs = Counter(
             "reconciler_runs",
             "Finished workflow, runbook and remediation runs",
@@ -105,6 +117,10 @@ class Metrics:
             )
             if data.get("applied_revision"):
                 self.revision.labels(event.source).info({"revision": str(data["applied_revision"])})
+            decisions = data.get("decisions")
+            for part, n in decisions.items() if isinstance(decisions, dict) else ():
+                outcome, _, enforcement = str(part).partition("/")
+                self.decisions.labels(event.source, outcome, enforcement).inc(int(n))
         elif event.type is EventType.RESOURCE_FAILED:
             self.provider_errors.labels(event.source, str(data.get("provider", "unknown"))).inc()
         elif event.type is EventType.RUN_UPDATED and data.get("finished"):

@@ -313,6 +313,7 @@ class SourceRunner:
                 "result": status,
                 "applied_revision": state.revision,
                 "trigger": state.last_trigger,
+                "decisions": _decisions(result),
                 **state.last_result,
             },
             at=self.clock.now(),
@@ -361,6 +362,16 @@ def _summary(result: PassResult | None) -> dict[str, Any]:
     if result.violations:
         counts["violation"] = result.violations
     return {"last_result": counts, "orphans": result.orphans}
+
+
+def _decisions(result: PassResult | None) -> dict[str, int]:
+    """The pass's decisions counted by `outcome/enforcement` (for the metrics)."""
+    found: dict[str, int] = {}
+    for outcome in result.outcomes if result is not None else ():
+        for d in outcome.decisions:
+            part = f"{d.outcome.value}/{d.enforcement.value}"
+            found[part] = found.get(part, 0) + 1
+    return found
 
 
 def _conditions(state: SourceState, *, at: datetime) -> tuple[Condition, ...]:

@@ -115,6 +115,7 @@ class WebhookSettings(_Group):
 class Role(StrEnum):
     """What a token may do; each role may do everything the ones before it may."""
 
+    METRICS = "metrics"  # only scrape /metrics (a Prometheus server's token)
     VIEWER = "viewer"  # read the API, the dashboard and the metrics
     OPERATOR = "operator"  # also sync, suspend, resume and answer approvals
     ADMIN = "admin"  # also whatever administers the daemon itself

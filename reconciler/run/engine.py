@@ -283,6 +283,10 @@ class Engine:
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
 
+    def waiting_count(self) -> int:
+        """Steps of every live run waiting for an answer right now."""
+        return sum(len(e.waiting) for e in list(self._live.values()))
+
     def asked(self, run_id: str, step: str) -> base.Ask | None:
         """The question a waiting step put itself (None: its approval spec holds it)."""
         execution = self._live.get(run_id)

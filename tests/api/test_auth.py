@@ -24,7 +24,7 @@ from reconciler.reconcile.daemon import Daemon
 from reconciler.reconcile.settings import AuthSettings
 from tests.api import live
 
-VIEWER, OPERATOR, ADMIN = "v-token", "o-token", "a-token"
+VIEWER, OPERATOR, ADMIN, SCRAPER = "v-token", "o-token", "a-token", "m-token"
 
 
 def entry(name: str, role: str, token: str) -> dict[str, str]:
@@ -35,6 +35,7 @@ TOKENS = [
     entry("vera", "viewer", VIEWER),
     entry("otto", "operator", OPERATOR),
     entry("ada", "admin", ADMIN),
+    entry("prometheus", "metrics", SCRAPER),
 ]
 
 
@@ -74,6 +75,18 @@ def test_probes_and_webhooks_are_not_behind_tokens(guarded: live.Live) -> None:
 def test_every_role_reads(guarded: live.Live, token: str) -> None:
     r = guarded.get("/api/v1/sources", headers=bearer(token))
     assert (r.status_code, [s["name"] for s in r.json()["sources"]]) == (200, ["demo"])
+
+
+def test_a_metrics_token_scrapes_the_metrics_and_reads_nothing_else(guarded: live.Live) -> None:
+    scraped = guarded.get("/metrics", headers=bearer(SCRAPER))
+    assert scraped.status_code == 200 and "reconciler_" in scraped.text
+    for path in ("/api/v1/sources", "/api/v1/resources", "/api/v1/audit", "/"):
+        r = guarded.get(path, headers=bearer(SCRAPER) | {"Accept": "application/json"})
+        assert (r.status_code, r.json()) == (
+            403,
+            {"error": f"prometheus (metrics) may not GET {path}: needs the viewer role"},
+        )
+    assert guarded.post("/api/v1/sync", headers=bearer(SCRAPER)).status_code == 403
 
 
 def test_a_viewer_may_not_change_anything(guarded: live.Live) -> None:

@@ -89,3 +89,25 @@ def test_state_gauges_are_read_at_scrape_time() -> None:
     assert samples(metrics)[key] == 1
     current["n"] = 5
     assert samples(metrics)[key] == 5
+
+
+def test_decisions_of_each_pass_are_counted_and_waiting_approvals_gauged() -> None:
+    metrics = m.Metrics(lambda: m.StateCounts(approvals_waiting=2))
+    for decisions in ({"deny/strict": 2, "allow/strict": 5}, {"deny/strict": 1}, {}):
+        metrics.observe(
+            Event(
+                type=EventType.RECONCILE_FINISHED,
+                at=AT,
+                source="demo",
+                data={"duration_seconds": 0.1, "result": "succeeded", "decisions": decisions},
+            )
+        )
+    got = samples(metrics)
+    name = "reconciler_policy_decisions_total"
+    labels = (("enforcement", "strict"), ("outcome", "{}"), ("source", "demo"))
+
+    def counted(outcome: str) -> float:
+        return got[(name, tuple((k, v.format(outcome)) for k, v in labels))]
+
+    assert (counted("deny"), counted("allow")) == (3, 5)
+    assert got[("reconciler_approvals_waiting", ())] == 2
