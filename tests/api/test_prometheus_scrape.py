@@ -6,6 +6,7 @@ Skipped only where the prometheus binary is missing and `CI` is unset: in CI it 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -16,10 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.api import live
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 pytestmark = pytest.mark.skipif(
     not Path(PROMETHEUS).exists() and not os.environ.get("CI"),
@@ -34,10 +37,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def prometheus(tmp_path: Path, *, target: str) -> Iterator[httpx.Client]:
+def prometheus(tmp_path: Path, *, target: str, text: str | None = None) -> Iterator[httpx.Client]:
+    """A Prometheus scraping `target` every second, or running the configuration `text`."""
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        text
+        or "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: reconciler\n"
         f"    static_configs: [{{targets: ['{target}']}}]\n"
@@ -118,4 +123,40 @@ def test_prometheus_scrapes_the_daemon(tmp_path: Path) -> None:
             assert by_labels(violations, "policy", "enforcement") == {("files.owner", "strict"): 1}
             runs = query(prom, 'reconciler_reconcile_duration_seconds_count{source="demo"}')
             assert by_labels(runs, "result") == {("succeeded",): 1}
+            assert by_labels(query(prom, 'up{job="reconciler"}'), "job") == {("reconciler",): 1}
+
+
+def test_the_shipped_scrape_config_gets_in_with_the_shipped_metrics_role(tmp_path: Path) -> None:
+    """deploy/prometheus.yml against a daemon with the shipped access settings
+    (deploy/compose/daemon.yaml: tokens, no public read), only the target, the token file
+    and the interval put in for this machine."""
+    token = "scraper-secret"
+    shipped = yaml.safe_load((DEPLOY / "compose" / "daemon.yaml").read_text())
+    tokens = [
+        {**t, "sha256": hashlib.sha256(token.encode()).hexdigest()} if t["role"] == "metrics" else t
+        for t in shipped["auth"]["tokens"]
+    ]
+    assert not shipped["auth"].get("publicRead")
+    live.demo_repo(tmp_path / "repo", out=tmp_path / "out", owned=1, unowned=0)
+    settings = live.settings_for(
+        tmp_path / "data",
+        {"name": "demo", "path": str(tmp_path / "repo"), "interval": "1h"},
+        auth={"tokens": tokens},
+    )
+    (tmp_path / "token").write_text(token)
+    scrape = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    scrape["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    [job] = scrape["scrape_configs"]
+    job["authorization"]["credentials_file"] = str(tmp_path / "token")
+    with live.serve(settings) as served:
+        served.wait_for(lambda: served.passes("demo") >= 1, "the first reconcile")
+        assert served.get("/metrics").status_code == 401  # the token is what lets it in
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{served.server.port}"]}]
+        with prometheus(tmp_path, target="", text=yaml.safe_dump(scrape)) as prom:
+            served.wait_for(lambda: ready(prom), "Prometheus to be ready", timeout=60)
+
+            def scraped() -> bool:
+                return bool(query(prom, 'reconciler_resources{job="reconciler"}'))
+
+            served.wait_for(scraped, "the daemon's series in Prometheus", timeout=60)
             assert by_labels(query(prom, 'up{job="reconciler"}'), "job") == {("reconciler",): 1}
