@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -26,26 +27,23 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
-from reconciler.reconcile import eventlog
+from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
 from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
-from reconciler.run.runlog import RunLog
 from reconciler.run.scheduling import Scheduler
-from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
-from reconciler.specs.types import seconds
+from reconciler.specs.types import seconds, timedelta_of
 from reconciler.store import anchors
 from reconciler.store.backends import open_store
-from reconciler.store.interfaces import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 FILES_DIR = "files"  # under the data directory: where relative File paths resolve
 PROGRAMS_DIR = "programs"  # under the data directory: each source's served provider programs
-INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 
 
 class Daemon:
@@ -79,6 +77,14 @@ class Daemon:
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
+        self.membership = replicas.Membership(
+            name=settings.replica.name or self._default_replica_name(),
+            ttl=timedelta_of(settings.replica.lease_ttl),
+            store=self.store,
+            clock=clock,
+            sources=[s.name for s in settings.sources],
+            busy=lambda name: self.runners[name].state.reconciling,
+        )
         self.runners = {
             s.name: SourceRunner(
                 s,
@@ -92,6 +98,7 @@ class Daemon:
                 providers=settings.providers,
                 flags=flags,
                 children=self.children,
+                lease=functools.partial(self.membership.fence, s.name),
             )
             for s in settings.sources
         }
@@ -135,6 +142,13 @@ class Daemon:
     def _sync_for_run(self, name: str | None) -> list[str]:
         return self.request_sync(name, reason="workflow")
 
+    def _default_replica_name(self) -> str:
+        """`<hostname>-<pid>` on a shared store; on SQLite, which one daemon opens, the
+        host name alone, so a restarted daemon takes its leases back at once."""
+        if self.settings.store.resolved_url() is None:
+            return replicas.default_name().rsplit("-", 1)[0]
+        return replicas.default_name()
+
     @property
     def ready(self) -> bool:
         return all(r.ready for r in self.runners.values())
@@ -142,12 +156,13 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         await self._reap_orphans()
-        await asyncio.to_thread(self._close_interrupted_runs)
         await asyncio.to_thread(self.simulations.recover)
         await self.workflows.start()
+        await self._beat(reason=None)  # the startup sync below runs what it gained
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
+        tasks.append(asyncio.create_task(self._heartbeat(stop), name="heartbeat"))
         tasks.append(asyncio.create_task(self.sender.run(stop, self._outbox_changed)))
         tasks += [
             asyncio.create_task(self._watch(r, stop))
@@ -162,6 +177,7 @@ class Daemon:
         finally:
             self.scheduler.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self.membership.leave)
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
             await asyncio.to_thread(self.simulations.close)
@@ -230,13 +246,27 @@ class Daemon:
                 )
             )
 
-    def _close_interrupted_runs(self) -> None:
-        """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""
-        now, runs = self.clock.now(), RunLog(self.store)
-        for run in self.store.list_runs(kind=RunKind.RECONCILE, status=RunStatus.RUNNING):
-            if run.name in self.runners:
-                runs.finish(run, status=RunStatus.CANCELLED, at=now, error=INTERRUPTED)
-                log.warning("reconcile run %s of %s was interrupted", run.id, run.name)
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew and claim leases every third of the lease ttl until `stop`."""
+        period = self.membership.ttl.total_seconds() / 3
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period)
+            if not stop.is_set():
+                await self._beat()
+
+    async def _beat(self, *, reason: str | None = "lease") -> None:
+        """One heartbeat; a source gained is reconciled at once (a takeover resumes), with
+        `reason` as the trigger."""
+        try:
+            beat = await asyncio.to_thread(self.membership.beat)
+        except StoreError as exc:
+            log.error("replica %s: heartbeat failed: %s", self.membership.name, exc)
+            return
+        for name in sorted(beat.gained):
+            log.info("replica %s owns source %s", self.membership.name, name)
+            if reason is not None:
+                self.runners[name].trigger(reason)
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:
