@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -98,7 +97,7 @@ class Daemon:
                 providers=settings.providers,
                 flags=flags,
                 children=self.children,
-                lease=functools.partial(self.membership.fence, s.name),
+                lease=self.membership.lease_of(s.name),
             )
             for s in settings.sources
         }
@@ -177,7 +176,7 @@ class Daemon:
         finally:
             self.scheduler.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(self.membership.leave)
+            await self._leave()
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
             await asyncio.to_thread(self.simulations.close)
@@ -254,6 +253,13 @@ class Daemon:
                 await asyncio.wait_for(stop.wait(), period)
             if not stop.is_set():
                 await self._beat()
+
+    async def _leave(self) -> None:
+        """Release this replica's leases, so the others take its sources over at once."""
+        try:
+            await asyncio.to_thread(self.membership.leave)
+        except StoreError as exc:  # they expire after the ttl instead
+            log.error("replica %s: releasing its leases failed: %s", self.membership.name, exc)
 
     async def _beat(self, *, reason: str | None = "lease") -> None:
         """One heartbeat; a source gained is reconciled at once (a takeover resumes), with

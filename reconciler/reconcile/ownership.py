@@ -13,7 +13,7 @@ under the new fence, so the new owner's pass is the only one running.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Protocol
 
 from reconciler.clock import Clock
 from reconciler.run.runlog import RunLog
@@ -25,13 +25,23 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 _FIRST = Fence(name="", token=-1)  # no work yet: whatever fence the first has is new
 
-LeaseSource = Callable[[], Fence | None]
+
+class Lease(Protocol):
+    """A source's lease as this replica knows it (`replicas.SourceLease`)."""
+
+    def fence(self) -> Fence | None:
+        """The lease's fence while this replica holds it."""
+        ...
+
+    def elsewhere(self) -> bool:
+        """Whether another live replica holds it."""
+        ...
 
 
 class Ownership:
     """One source's ownership on this replica (see the module docstring)."""
 
-    def __init__(self, source: str, *, store: Store, clock: Clock, lease: LeaseSource | None):
+    def __init__(self, source: str, *, store: Store, clock: Clock, lease: Lease | None):
         self.source, self.clock, self._lease = source, clock, lease
         self._fence: Fence | None = None
         self._last: Fence | None = _FIRST
@@ -41,12 +51,17 @@ class Ownership:
     @property
     def owned(self) -> bool:
         """Whether this replica holds the source's lease (always, unclustered)."""
-        return self._lease is None or self._lease() is not None
+        return self._lease is None or self._lease.fence() is not None
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether another live replica owns the source (never, unclustered)."""
+        return self._lease is not None and self._lease.elsewhere()
 
     def take(self) -> bool:
         """Fence the work about to start (worker thread); False when the source is owned
         elsewhere, or was taken over while closing the previous holder's runs."""
-        fence = self._lease() if self._lease is not None else None
+        fence = self._lease.fence() if self._lease is not None else None
         if self._lease is not None and fence is None:
             return False
         self._fence = fence

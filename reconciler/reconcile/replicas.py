@@ -24,7 +24,8 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.store.leases import REPLICA, SOURCE, Fence, Lease, Leases
@@ -46,12 +47,47 @@ def preferred(source: str, replicas: Sequence[str]) -> str | None:
     return max(replicas, key=weight, default=None)
 
 
+def cluster(leases: Sequence[Lease], *, now: datetime) -> dict[str, Any]:
+    """The replicas (name, last heartbeat, live, sources owned) and each source's owner
+    (None while its lease is expired), as `/readyz` and the dashboard show them."""
+    owners = {
+        x.name.removeprefix(SOURCE): x.holder if x.live(now) else None
+        for x in leases
+        if x.name.startswith(SOURCE)
+    }
+    members = [
+        {
+            "name": x.holder,
+            "lastHeartbeat": x.renewed_at.isoformat(),
+            "live": x.live(now),
+            "sources": sorted(s for s, owner in owners.items() if owner == x.holder),
+        }
+        for x in leases
+        if x.name.startswith(REPLICA)
+    ]
+    return {"replicas": members, "owners": dict(sorted(owners.items()))}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Beat:
     """What one heartbeat changed: sources gained (with their fences) and lost."""
 
     gained: dict[str, Fence]
     lost: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceLease:
+    """One source's lease as its runner sees it (`ownership.Lease`)."""
+
+    source: str
+    membership: Membership
+
+    def fence(self) -> Fence | None:
+        return self.membership.fence(self.source)
+
+    def elsewhere(self) -> bool:
+        return self.membership.elsewhere(self.source)
 
 
 class Membership:
@@ -72,6 +108,7 @@ class Membership:
         self.sources = tuple(sources)
         self._busy = busy
         self._held: dict[str, Fence] = {}
+        self._elsewhere: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._own_token: int | None = None
 
@@ -79,6 +116,14 @@ class Membership:
         """The fence of `source`'s lease while this replica holds it."""
         with self._lock:
             return self._held.get(source)
+
+    def elsewhere(self, source: str) -> bool:
+        """Whether the last beat found `source` held by another live replica."""
+        return source in self._elsewhere
+
+    def lease_of(self, source: str) -> SourceLease:
+        """What `source`'s runner asks about its lease."""
+        return SourceLease(source=source, membership=self)
 
     def held(self) -> list[str]:
         with self._lock:
@@ -103,6 +148,11 @@ class Membership:
                 lost.add(source)
         with self._lock:
             self._held.update(gained)
+        self._elsewhere = frozenset(
+            x.name.removeprefix(SOURCE)
+            for x in self.store.holders(prefix=SOURCE)
+            if x.holder != self.name and x.live(now)
+        )
         return Beat(gained=gained, lost=frozenset(lost))
 
     def live_replicas(self) -> list[str]:

@@ -28,7 +28,7 @@ from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, records, settings_change
 from reconciler.reconcile.controller import Controller
 from reconciler.reconcile.effective import Effective
-from reconciler.reconcile.ownership import LeaseSource, Ownership
+from reconciler.reconcile.ownership import Lease, Ownership
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
 from reconciler.reconcile.settings import (
@@ -84,13 +84,13 @@ class SourceRunner:
         providers: ProviderOptions | None = None,
         flags: Flags = NO_FLAGS,
         children: ChildLedger = NO_LEDGER,
-        lease: LeaseSource | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
         `programs_dir`: where served revisions' provider programs are materialised;
         `children`: where provider programs' process groups are entered while they run;
-        `lease`: the fence of the source's lease while this replica holds it (passes run
-        only then, and write through a store fenced by it); None: always run, unfenced."""
+        `lease`: the source's lease (passes run only while this replica holds it, and
+        write through a store fenced by it); None: always run, unfenced."""
         self.ownership = Ownership(config.name, store=store, clock=clock, lease=lease)
         store = self.ownership.store
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
@@ -346,7 +346,7 @@ class SourceRunner:
     @property
     def ready(self) -> bool:
         """Serving a revision, or deliberately idle (suspended, or owned elsewhere)."""
-        return self.state.fetched or self.state.suspended or not self.owned
+        return self.state.fetched or self.state.suspended or self.ownership.elsewhere
 
     def set_suspended(self, value: bool) -> None:
         """Suspend (triggers are dropped; a running reconcile finishes) or resume."""

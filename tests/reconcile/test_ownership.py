@@ -58,7 +58,7 @@ def _runner(
         settings=ReconcileSettings(),
         pool=pool,
         providers=ProviderOptions.model_validate({"file": {"roots": [str(tmp_path)]}}),
-        lease=lambda: member.fence("main"),
+        lease=member.lease_of("main"),
     )
 
 
@@ -76,11 +76,13 @@ def test_a_pass_runs_only_under_the_lease_and_a_stale_holder_is_fenced_out(
     on_a = _runner(tmp_path, store=store, clock=clock, member=a, pool=pool)
     on_b = _runner(tmp_path, store=store, clock=clock, member=b, pool=pool)
 
-    on_a.cycle("test")
+    on_a.cycle("test")  # before a heartbeat: held by no one
     assert not target.exists() and store.list_runs(kind=RunKind.RECONCILE) == []
-    assert on_a.ready  # not its source: nothing to wait for
+    assert not on_a.ready and not on_b.ready
 
     a.beat()
+    b.beat()
+    assert on_b.ready  # not its source: nothing to wait for
     on_a.cycle("test")
     assert target.read_text() == "v1\n"
     [first] = store.list_runs(kind=RunKind.RECONCILE)
