@@ -142,7 +142,13 @@ class Controller:
         statuses = self.memory.load_statuses(store=self.store, source=self.name)
         changed = self._changed_paths(loaded)
         found, touched = self._targets.of(loaded, changed=changed)
-        state = PassState(loaded=loaded, targets=found, statuses=statuses)
+        cut = self.store.apply_intents(self.name)
+        state = PassState(
+            loaded=loaded,
+            targets=found,
+            statuses=statuses,
+            cut=frozenset(k for k, i in cut.items() if i.revision == loaded.revision.sha),
+        )
         if changed is None:
             work = list(found)
         else:  # what the commit touched, and what was not settled before it
@@ -290,8 +296,10 @@ class Controller:
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
         # The decisions that let a provider change an object are each logged, repeats
         # included: they are the record of what allowed that change. The intent to apply
-        # is recorded too, so a change a kill cuts off from its status is not lost.
-        self.log_decisions(decisions, changes_only=False)
+        # is recorded too, so a change a kill cuts off from its status is not lost. A pass
+        # cut short (a kill, a lost lease) already logged the gate of an object it meant
+        # to apply at this revision: the same decisions again are that change's, not new.
+        self.log_decisions(decisions, changes_only=key in state.cut)
         state.logged.add(key)
         at = self.clock.now()
         self.store.intend_apply(

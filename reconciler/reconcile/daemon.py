@@ -154,7 +154,10 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._reap_orphans()
+        if self.settings.store.resolved_url() is None:
+            # Process groups are the host's; a shared store holds other replicas' (and
+            # other hosts') groups, which are not this daemon's to reap.
+            await self._reap_orphans()
         await asyncio.to_thread(self.simulations.recover)
         await self.workflows.start()
         await self._beat(reason=None)  # the startup sync below runs what it gained

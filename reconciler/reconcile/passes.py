@@ -49,6 +49,7 @@ class PassState:
     carried: set[str] = field(default_factory=set)  # in-sync dependencies of planned objects
     gone: dict[str, Target] = field(default_factory=dict)
     logged: set[str] = field(default_factory=set)  # objects whose decisions are written
+    cut: frozenset[str] = frozenset()  # objects a cut-short pass meant to apply at this revision
 
     @property
     def revision(self) -> str:
