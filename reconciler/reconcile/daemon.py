@@ -36,7 +36,7 @@ from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds, timedelta_of
-from reconciler.store import anchors
+from reconciler.store import anchors, queue
 from reconciler.store.backends import open_store
 from reconciler.store.interfaces import EventRecord, Store, StoreError
 
@@ -132,10 +132,17 @@ class Daemon:
         return self.runners[name]
 
     def request_sync(self, name: str | None = None, *, reason: str = "manual") -> list[str]:
-        """Trigger a reconcile of one source, or of all; returns the names triggered."""
+        """Trigger a reconcile of one source, or of all; returns the names triggered. A
+        source another replica owns gets the request through the store's queue: its owner
+        takes it on its next heartbeat."""
         chosen = [self.runner(name)] if name else list(self.runners.values())
         for runner in chosen:
-            runner.trigger(reason)
+            if runner.ownership.elsewhere:
+                self.store.enqueue(
+                    queue.SYNC, runner.config.name, payload={"reason": reason}, at=self.clock.now()
+                )
+            else:
+                runner.trigger(reason)
         return [r.config.name for r in chosen]
 
     def _sync_for_run(self, name: str | None) -> list[str]:
@@ -276,6 +283,15 @@ class Daemon:
             log.info("replica %s owns source %s", self.membership.name, name)
             if reason is not None:
                 self.runners[name].trigger(reason)
+        try:
+            asked = await asyncio.to_thread(
+                self.store.take, queue.SYNC, targets=self.membership.held()
+            )
+        except StoreError as exc:
+            log.error("replica %s: taking queued syncs failed: %s", self.membership.name, exc)
+            return
+        for work in asked:
+            self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:

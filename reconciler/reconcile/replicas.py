@@ -175,13 +175,15 @@ class Membership:
             self.store.release(REPLICA + self.name, self.name, token=self._own_token, now=now)
 
     def _renew_held(self) -> set[str]:
-        now, lost = self.clock.now(), set()
-        for source, fence in list(self._held.items()):
-            if not self.store.renew(
-                fence.name, self.name, token=fence.token, ttl=self.ttl, now=now
-            ):
-                log.warning("replica %s lost the lease of source %s", self.name, source)
-                lost.add(source)
+        """Renew every held lease in one statement; the sources whose lease was lost."""
+        with self._lock:
+            held = dict(self._held)
+        tokens = {fence.name: fence.token for fence in held.values()}
+        now = self.clock.now()
+        renewed = self.store.renew_all(self.name, tokens=tokens, ttl=self.ttl, now=now)
+        lost = {source for source, fence in held.items() if fence.name not in renewed}
+        for source in sorted(lost):
+            log.warning("replica %s lost the lease of source %s", self.name, source)
         with self._lock:
             for source in lost:
                 self._held.pop(source, None)

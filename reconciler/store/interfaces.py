@@ -31,6 +31,7 @@ from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
 from reconciler.store.leases import FenceSource, Leases
 from reconciler.store.outbox import Outbox
+from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
 
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
@@ -370,6 +371,7 @@ class Store(
     Learners,
     Leases,
     Outbox,
+    Queue,
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's

@@ -15,7 +15,7 @@ the write, so a replica that lost its lease writes nothing more. Expiry is judge
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -75,6 +75,13 @@ class Leases(Protocol):
 
     def renew(self, name: str, holder: str, *, token: int, ttl: timedelta, now: datetime) -> bool:
         """Extend a lease still carrying `token`; False when it was taken over."""
+        ...
+
+    def renew_all(
+        self, holder: str, *, tokens: Mapping[str, int], ttl: timedelta, now: datetime
+    ) -> set[str]:
+        """`renew` of every lease in `tokens` (name: token) in one statement; the names
+        renewed (the others were taken over)."""
         ...
 
     def release(self, name: str, holder: str, *, token: int, now: datetime) -> bool:

@@ -37,14 +37,14 @@ def _services(files: dict[str, str], *, version: int) -> dict[str, str]:
     return files
 
 
-def _config(tmp_path: Path, replica: str) -> Path:
+def _config(tmp_path: Path, replica: str, *, interval: str = "1s") -> Path:
     config = tmp_path / f"{replica}.json"
     settings = {
         "dataDir": str(tmp_path / f"state-{replica}"),
         "http": {"port": 0},
         "store": {"urlEnv": "RECONCILER_STORE_URL"},
         "replica": {"name": replica, "leaseTtl": f"{TTL.seconds}s"},
-        "sources": [{"name": "repo", "path": str(tmp_path / "repo"), "interval": "1s"}],
+        "sources": [{"name": "repo", "path": str(tmp_path / "repo"), "interval": interval}],
     }
     config.write_text(json.dumps(settings))
     return config
@@ -132,6 +132,33 @@ def test_the_owner_killed_mid_pass_is_taken_over_with_nothing_lost_or_duplicated
         _nothing_lost_or_duplicated(store, v1=v1, v2=v2)
     finally:
         store.close()
+
+
+def test_a_sync_asked_of_a_replica_that_does_not_own_the_source_reaches_its_owner(
+    tmp_path: Path, launch: Launch, postgres: Server
+) -> None:
+    gitrepo.make_repo(tmp_path / "repo", {**repos.settings()})
+    env = {"RECONCILER_STORE_URL": postgres.url(postgres.database())}
+    daemons = {
+        name: launch(["--config", str(_config(tmp_path, name, interval="1h"))], env=env, name=name)
+        for name in REPLICAS[:2]
+    }
+    owner = replicas.preferred("repo", REPLICAS[:2])
+    other = daemons[next(n for n in REPLICAS[:2] if n != owner)]
+    harness.eventually(lambda: _owner(other) == owner or None, what=f"{owner} owns repo")
+
+    def passes(trigger: str) -> list[dict[str, Any]]:
+        runs = other.get("/api/v1/runs?limit=1000")["runs"]
+        return [r for r in runs if r["kind"] == "reconcile" and r["trigger"] == trigger]
+
+    assert passes("api") == []
+    assert other.post("/api/v1/sources/repo/sync") == {"action": "sync", "source": "repo"}
+
+    def done() -> None:
+        [asked] = passes("api")
+        assert asked["status"] == "succeeded"
+
+    harness.eventually(done, what="the owner's pass, asked through the other replica")
 
 
 def _nothing_lost_or_duplicated(store: PostgresStore, *, v1: str, v2: str) -> None:

@@ -40,6 +40,20 @@ def test_an_expired_lease_is_taken_with_a_new_token_and_the_old_holder_cannot_re
     assert [(x.holder, x.token) for x in store.holders()] == [("r2", 2)]
 
 
+def test_renew_all_renews_the_leases_still_carrying_their_tokens(store: Store) -> None:
+    for name in ("source:a", "source:b", "source:c"):
+        assert store.acquire(name, "r1", ttl=TTL, now=f.at(0)) == 1
+    assert store.acquire("source:b", "r2", ttl=TTL, now=f.at(15)) == 2
+    tokens = {"source:a": 1, "source:b": 1, "source:c": 1}
+    assert store.renew_all("r1", tokens=tokens, ttl=TTL, now=f.at(16)) == {"source:a", "source:c"}
+    assert store.renew_all("r1", tokens={}, ttl=TTL, now=f.at(16)) == set()
+    assert {x.name: x.expires_at for x in store.holders()} == {
+        "source:a": f.at(31),
+        "source:b": f.at(30),
+        "source:c": f.at(31),
+    }
+
+
 def test_a_released_lease_is_free_at_once_and_changes_token(store: Store) -> None:
     assert store.acquire("source:a", "r1", ttl=TTL, now=f.at(0)) == 1
     assert store.release("source:a", "r1", token=1, now=f.at(1))

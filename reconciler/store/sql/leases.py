@@ -9,7 +9,7 @@ between the check and the write it guards (SQLite has one writer at a time anywa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +91,22 @@ class LeasesMixin:
         )
         with self._write() as conn:
             return conn.execute(update).rowcount == 1
+
+    def renew_all(
+        self, holder: str, *, tokens: Mapping[str, int], ttl: timedelta, now: datetime
+    ) -> set[str]:
+        if not tokens:
+            return set()
+        now = codec.utc(now)
+        pairs = sorted(tokens.items())
+        update = (
+            sa.update(table)
+            .where(table.c.holder == holder, sa.tuple_(table.c.name, table.c.token).in_(pairs))
+            .values(renewed_at=now, expires_at=now + ttl)
+            .returning(table.c.name)
+        )
+        with self._write() as conn:
+            return set(conn.execute(update).scalars())
 
     def release(self, name: str, holder: str, *, token: int, now: datetime) -> bool:
         update = (
