@@ -142,7 +142,18 @@ def timed_triggers(catalog: Catalog) -> dict[str, Timed]:
     return wanted
 
 
-Start = Callable[[str, str], Awaitable[None]]  # (workflow, trigger) -> started
+Start = Callable[[str, str, Timed], Awaitable[None]]  # (job, trigger, its timed) -> started
+
+
+def occurrence(job: str, timed: Timed, now: datetime) -> str:
+    """Which firing of `job` this is, the same on every replica that fires it: the cron
+    minute (a cron job fires at or just after it, never before), else the interval's
+    period since the epoch. Replicas claim it so the job fires once across them."""
+    if timed.cron is not None:
+        due = now.replace(second=0, microsecond=0).isoformat()
+    else:
+        due = str(int(now.timestamp() // (timed.seconds or 1)))
+    return f"{job}@{due}"
 
 
 class Schedule:
@@ -162,7 +173,7 @@ class Schedule:
                 self._add(name, timed)
 
     def _add(self, name: str, timed: Timed) -> None:
-        job = self._job(timed.workflow, "cron" if timed.cron else "interval")
+        job = self._job(name, timed)
         try:
             if timed.cron is not None:
                 self.scheduler.cron(name, job, expression=timed.cron)
@@ -173,9 +184,9 @@ class Schedule:
             return
         self.jobs[name] = timed
 
-    def _job(self, workflow: str, trigger: str) -> Callable[[], Awaitable[None]]:
+    def _job(self, name: str, timed: Timed) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
-            await self.start(workflow, trigger)
+            await self.start(name, "cron" if timed.cron else "interval", timed)
 
         return job
 

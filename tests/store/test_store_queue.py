@@ -4,6 +4,7 @@ racing takers never get the same row — and kept across a reopen until taken.""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from reconciler.store.interfaces import Store
 from reconciler.store.queue import SYNC
@@ -43,3 +44,13 @@ def test_racing_takers_share_the_work_without_overlap(open_store: Opener) -> Non
     with ThreadPoolExecutor(len(stores)) as pool:
         taken = [i for got in pool.map(drain, stores) for i in got]
     assert sorted(taken) == sorted(ids)
+
+
+def test_a_firing_is_claimed_once_and_old_claims_are_forgotten(open_store: Opener) -> None:
+    first, second = open_store(), open_store()
+    assert first.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=f.at(0))
+    assert not second.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=f.at(1))
+    assert second.claim_once("workflow:nightly@2026-03-01T12:01:00+00:00", at=f.at(60))
+    later = f.at(60) + timedelta(days=1)
+    assert first.claim_once("workflow:other@x", at=later)  # and forgets the day-old claims
+    assert second.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=later)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from reconciler.store import codec
-from reconciler.store.queue import QueuedWork
+from reconciler.store.queue import CLAIMS_KEPT, QueuedWork
 from reconciler.store.sql import schema
 
 table = sa.Table(
@@ -25,11 +25,19 @@ table = sa.Table(
     sqlite_autoincrement=True,
 )
 
+claims = sa.Table(
+    "claims",
+    schema.metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("at", schema.UtcDateTime, nullable=False, index=True),
+)
+
 
 class QueueMixin:
     """`Queue` for any SQLAlchemy store with `_write()`."""
 
     _write: Callable[[], AbstractContextManager[sa.Connection]]  # provided by the store
+    _upsert: Callable[[sa.Table], Any]
 
     def enqueue(self, kind: str, target: str, *, payload: dict[str, Any], at: datetime) -> int:
         row = {"kind": kind, "target": target, "payload": payload, "queued_at": codec.utc(at)}
@@ -53,3 +61,15 @@ class QueueMixin:
             if found:
                 conn.execute(sa.delete(table).where(table.c.id.in_([w.id for w in found])))
         return found
+
+    def claim_once(self, key: str, *, at: datetime, keep: timedelta = CLAIMS_KEPT) -> bool:
+        at = codec.utc(at)
+        insert = (
+            self._upsert(claims)
+            .values(key=key, at=at)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(claims.c.key)
+        )
+        with self._write() as conn:
+            conn.execute(sa.delete(claims).where(claims.c.at < at - keep))
+            return conn.execute(insert).first() is not None
