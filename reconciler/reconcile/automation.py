@@ -29,7 +29,7 @@ from reconciler.reconcile.choices import Choices, Workers
 from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
 from reconciler.reconcile.runner import SourceRunner
-from reconciler.reconcile.workflows import Catalog, Schedule, Timed, occurrence
+from reconciler.reconcile.workflows import Catalog, Schedule, Timed, quiet_after
 from reconciler.run import triggers
 from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
@@ -210,17 +210,17 @@ class Automation:
 
     async def _timed(self, job: str, trigger: str, timed: Timed) -> None:
         """A cron or interval trigger fired: start the run unless another replica sharing
-        the store already started this very firing (`workflows.occurrence`)."""
-        key = occurrence(job, timed, self.clock.now())
+        the store already started this very firing (`workflows.quiet_after`)."""
+        quiet, now = quiet_after(timed), self.clock.now()
         try:
-            first = await asyncio.to_thread(self.store.claim_once, key, at=self.clock.now())
+            first = await asyncio.to_thread(self.store.claim, job, at=now, quiet=quiet)
         except StoreError as exc:
-            log.error("cannot claim %s: %s", key, exc)
+            log.error("cannot claim %s: %s", job, exc)
             return
         if first:
             await self._quietly(self.run_workflow(timed.workflow, trigger=trigger))
         else:
-            log.info("%s was started by another replica", key)
+            log.info("%s: this firing was started by another replica", job)
 
     async def _quietly(self, starting: Awaitable[str]) -> None:
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.run.scheduling import Scheduler
@@ -145,15 +145,15 @@ def timed_triggers(catalog: Catalog) -> dict[str, Timed]:
 Start = Callable[[str, str, Timed], Awaitable[None]]  # (job, trigger, its timed) -> started
 
 
-def occurrence(job: str, timed: Timed, now: datetime) -> str:
-    """Which firing of `job` this is, the same on every replica that fires it: the cron
-    minute (a cron job fires at or just after it, never before), else the interval's
-    period since the epoch. Replicas claim it so the job fires once across them."""
+def quiet_after(timed: Timed) -> timedelta:
+    """How long after one firing of a job the same job firing again (on another replica,
+    or late) is the same firing: half a minute for a cron job (replicas fire a cron time
+    within moments of each other, and cron times are a minute apart at least), nine tenths
+    of the interval for an interval job (whose replicas run out of phase: the first to
+    claim each period's firing runs it, and one daemon alone is never refused its next)."""
     if timed.cron is not None:
-        due = now.replace(second=0, microsecond=0).isoformat()
-    else:
-        due = str(int(now.timestamp() // (timed.seconds or 1)))
-    return f"{job}@{due}"
+        return timedelta(seconds=30)
+    return timedelta(seconds=0.9 * (timed.seconds or 1))
 
 
 class Schedule:

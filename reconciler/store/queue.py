@@ -6,8 +6,8 @@ The owner takes the work queued for the targets it holds on its heartbeat; `take
 what it returns in the same transaction, reading with `FOR UPDATE SKIP LOCKED` so two
 takers never get the same row (on SQLite, the one writer takes). Queued work is requests
 that are safe to lose with their taker (a sync: the next owner syncs on takeover anyway).
-`claim_once` is the same promise for scheduled work every replica fires: the first replica
-to claim a job's firing runs it, the others skip it.
+`claim` is the same promise for scheduled work every replica fires: the first replica to
+claim a job's firing runs it, the others skip it.
 `sql.queue` holds the table.
 """
 
@@ -17,9 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-
-CLAIMS_KEPT = timedelta(days=1)
-"""How long a claimed occurrence is remembered (its replicas fire it within seconds)."""
 
 SYNC = "sync"
 """A request to reconcile a source now (target: the source's name; payload: `reason`)."""
@@ -45,7 +42,7 @@ class Queue(Protocol):
         """Remove and return the oldest queued work of `kind` for `targets`, oldest first."""
         ...
 
-    def claim_once(self, key: str, *, at: datetime, keep: timedelta = CLAIMS_KEPT) -> bool:
-        """Claim `key` (a scheduled job's firing): True for the first claimer only. Claims
-        older than `keep` are forgotten in the same transaction."""
+    def claim(self, key: str, *, at: datetime, quiet: timedelta) -> bool:
+        """Claim `key` (a scheduled job's firing) at `at`: True unless it was claimed less
+        than `quiet` before, by anyone. One row per key, rewritten by each claim."""
         ...

@@ -46,11 +46,12 @@ def test_racing_takers_share_the_work_without_overlap(open_store: Opener) -> Non
     assert sorted(taken) == sorted(ids)
 
 
-def test_a_firing_is_claimed_once_and_old_claims_are_forgotten(open_store: Opener) -> None:
+def test_a_firing_is_claimed_once_and_the_next_after_the_quiet_time(open_store: Opener) -> None:
     first, second = open_store(), open_store()
-    assert first.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=f.at(0))
-    assert not second.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=f.at(1))
-    assert second.claim_once("workflow:nightly@2026-03-01T12:01:00+00:00", at=f.at(60))
-    later = f.at(60) + timedelta(days=1)
-    assert first.claim_once("workflow:other@x", at=later)  # and forgets the day-old claims
-    assert second.claim_once("workflow:nightly@2026-03-01T12:00:00+00:00", at=later)
+    quiet = timedelta(seconds=54)
+    assert first.claim("workflow:sweep:0", at=f.at(0), quiet=quiet)
+    assert not second.claim("workflow:sweep:0", at=f.at(20), quiet=quiet)  # the same firing
+    assert second.claim("workflow:other:0", at=f.at(20), quiet=quiet)
+    assert not first.claim("workflow:sweep:0", at=f.at(53), quiet=quiet)
+    assert second.claim("workflow:sweep:0", at=f.at(54), quiet=quiet)  # the next period's
+    assert not first.claim("workflow:sweep:0", at=f.at(60), quiet=quiet)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from reconciler.store import codec
-from reconciler.store.queue import CLAIMS_KEPT, QueuedWork
+from reconciler.store.queue import QueuedWork
 from reconciler.store.sql import schema
 
 table = sa.Table(
@@ -29,7 +29,7 @@ claims = sa.Table(
     "claims",
     schema.metadata,
     sa.Column("key", sa.String, primary_key=True),
-    sa.Column("at", schema.UtcDateTime, nullable=False, index=True),
+    sa.Column("at", schema.UtcDateTime, nullable=False),
 )
 
 
@@ -62,14 +62,13 @@ class QueueMixin:
                 conn.execute(sa.delete(table).where(table.c.id.in_([w.id for w in found])))
         return found
 
-    def claim_once(self, key: str, *, at: datetime, keep: timedelta = CLAIMS_KEPT) -> bool:
+    def claim(self, key: str, *, at: datetime, quiet: timedelta) -> bool:
         at = codec.utc(at)
-        insert = (
-            self._upsert(claims)
-            .values(key=key, at=at)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(claims.c.key)
-        )
+        stmt = self._upsert(claims).values(key=key, at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"at": stmt.excluded.at},
+            where=claims.c.at <= at - quiet,
+        ).returning(claims.c.key)
         with self._write() as conn:
-            conn.execute(sa.delete(claims).where(claims.c.at < at - keep))
-            return conn.execute(insert).first() is not None
+            return conn.execute(stmt).first() is not None
