@@ -142,13 +142,8 @@ class Controller:
         statuses = self.memory.load_statuses(store=self.store, source=self.name)
         changed = self._changed_paths(loaded)
         found, touched = self._targets.of(loaded, changed=changed)
-        cut = self.store.apply_intents(self.name)
-        state = PassState(
-            loaded=loaded,
-            targets=found,
-            statuses=statuses,
-            cut=frozenset(k for k, i in cut.items() if i.revision == loaded.revision.sha),
-        )
+        state = PassState(loaded=loaded, targets=found, statuses=statuses)
+        state.intents = self.store.apply_intents(self.name)
         if changed is None:
             work = list(found)
         else:  # what the commit touched, and what was not settled before it
@@ -296,10 +291,11 @@ class Controller:
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
         # The decisions that let a provider change an object are each logged, repeats
         # included: they are the record of what allowed that change. The intent to apply
-        # is recorded too, so a change a kill cuts off from its status is not lost. A pass
-        # cut short (a kill, a lost lease) already logged the gate of an object it meant
-        # to apply at this revision: the same decisions again are that change's, not new.
-        self.log_decisions(decisions, changes_only=key in state.cut)
+        # is recorded too, so a change a kill cuts off from its status is not lost. Retrying
+        # an apply a killed pass had logged at this revision repeats none of its decisions.
+        left = state.intents.get(key)
+        retry = left is not None and left.revision == state.revision
+        self.log_decisions(decisions, changes_only=retry)
         state.logged.add(key)
         at = self.clock.now()
         self.store.intend_apply(

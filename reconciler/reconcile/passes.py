@@ -26,6 +26,7 @@ from reconciler.reconcile.revisions import Loaded
 from reconciler.reconcile.targets import Observed, Target
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document
+from reconciler.store.intents import ApplyIntent
 from reconciler.store.interfaces import ObjectStatus
 
 
@@ -49,7 +50,7 @@ class PassState:
     carried: set[str] = field(default_factory=set)  # in-sync dependencies of planned objects
     gone: dict[str, Target] = field(default_factory=dict)
     logged: set[str] = field(default_factory=set)  # objects whose decisions are written
-    cut: frozenset[str] = frozenset()  # objects a cut-short pass meant to apply at this revision
+    intents: Mapping[str, ApplyIntent] = field(default_factory=dict)  # left by earlier passes
 
     @property
     def revision(self) -> str:

@@ -75,7 +75,7 @@ def test_token_new_refuses_an_unknown_role(cli: Cli) -> None:
     assert done.code == 1
     assert done.err_lines[-1] == (
         "reconciler token new: error: argument --role: invalid choice: 'root' "
-        "(choose from 'viewer', 'operator', 'admin')"
+        "(choose from 'metrics', 'viewer', 'operator', 'admin')"
     )
 
 
