@@ -134,10 +134,10 @@ class Daemon:
     def request_sync(self, name: str | None = None, *, reason: str = "manual") -> list[str]:
         """Trigger a reconcile of one source, or of all; returns the names triggered. A
         source another replica owns gets the request through the store's queue: its owner
-        takes it on its next heartbeat."""
+        takes it on its next heartbeat (or this replica, when it gains the source)."""
         chosen = [self.runner(name)] if name else list(self.runners.values())
         for runner in chosen:
-            if runner.ownership.elsewhere:
+            if not runner.owned:  # another replica's, or no one's until a heartbeat
                 self.store.enqueue(
                     queue.SYNC, runner.config.name, payload={"reason": reason}, at=self.clock.now()
                 )

@@ -8,7 +8,8 @@ Each source's preferred owner is the live replica with the highest hash of (sour
 replica): every replica computes the same answer from the same lease rows, so the sources
 spread evenly without any coordination beyond the leases. A replica claims the sources it
 is preferred for (the claim succeeds once the lease is free or expired), and releases,
-between passes, those a newly live replica is preferred for. A replica killed with -9
+between passes (or after one ttl of passes in flight), those a newly live replica is
+preferred for. A replica killed with -9
 stops renewing; after `leaseTtl` its leases are taken over with new fencing tokens and its
 sources resume elsewhere. With one daemon (SQLite) the one replica holds every source.
 A source runner runs passes only while `fence(source)` is not None, through a store view
@@ -31,6 +32,8 @@ from reconciler.clock import Clock
 from reconciler.store.leases import REPLICA, SOURCE, Fence, Lease, Leases
 
 log = logging.getLogger(__name__)
+HAND_OVER_BEATS = 3
+"""Beats a source to hand over waits for a pass in flight to end (one lease ttl)."""
 
 
 def default_name() -> str:
@@ -109,6 +112,7 @@ class Membership:
         self._busy = busy
         self._held: dict[str, Fence] = {}
         self._elsewhere: frozenset[str] = frozenset()
+        self._deferred: dict[str, int] = {}  # sources to hand over, by beats waited
         self._lock = threading.Lock()
         self._own_token: int | None = None
 
@@ -143,7 +147,7 @@ class Membership:
                 token = self.store.acquire(SOURCE + source, self.name, ttl=self.ttl, now=now)
                 if token is not None:
                     gained[source] = Fence(name=SOURCE + source, token=token)
-            elif fence is not None and owner != self.name and not self._busy(source):
+            elif fence is not None and owner != self.name and self._may_hand_over(source):
                 self._hand_over(source, fence)
                 lost.add(source)
         with self._lock:
@@ -188,6 +192,16 @@ class Membership:
             for source in lost:
                 self._held.pop(source, None)
         return lost
+
+    def _may_hand_over(self, source: str) -> bool:
+        """Between passes; or, when every beat finds a pass running (a loaded replica),
+        after HAND_OVER_BEATS beats anyway: the pass then stops at its next write."""
+        deferred = self._deferred.get(source, 0)
+        if self._busy(source) and deferred < HAND_OVER_BEATS:
+            self._deferred[source] = deferred + 1
+            return False
+        self._deferred.pop(source, None)
+        return True
 
     def _hand_over(self, source: str, fence: Fence) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 owned by exactly one live replica, spread by rendezvous hashing; a replica that stops
 beating loses its sources after the lease ttl, to replicas that get new fencing tokens and
 whose takeover fences the old holder's writes out; a joining replica is handed the sources
-it is preferred for, but never in the middle of a pass."""
+it is preferred for between passes, or after one ttl of passes in flight."""
 
 from __future__ import annotations
 
@@ -108,10 +108,13 @@ def test_a_joining_replica_is_handed_its_sources_between_passes(store: PostgresS
     joining = _replica("b", store, clock)
     assert joining.beat().gained == {}  # registers b; a still holds everything
     theirs = sorted(s for s in SOURCES if replicas.preferred(s, ["a", "b"]) == "b")
-    running.add(theirs[0])
-    assert sorted(first.beat().lost) == theirs[1:]  # the busy one stays until its pass ends
-    assert sorted(joining.beat().gained) == theirs[1:]
-    running.clear()
+    running.update(theirs[:2])
+    assert sorted(first.beat().lost) == theirs[2:]  # the busy ones stay until their pass ends
+    assert sorted(joining.beat().gained) == theirs[2:]
+    running.remove(theirs[0])
     assert sorted(first.beat().lost) == theirs[:1]
     assert sorted(joining.beat().gained) == theirs[:1]
+    assert first.beat().lost == frozenset()  # theirs[1] busy at three beats in a row
+    assert first.beat().lost == {theirs[1]}  # a loaded replica hands over after a ttl anyway
+    assert sorted(joining.beat().gained) == theirs[1:2]
     assert _owners([first, joining]) == {s: replicas.preferred(s, ["a", "b"]) for s in SOURCES}
