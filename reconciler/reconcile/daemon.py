@@ -61,6 +61,7 @@ class Daemon:
             data_dir=settings.data_dir,
             retention=settings.retention,
         )
+        self._shared = settings.store.resolved_url() is not None  # other replicas may share it
         self.bus = Bus()
         self.bus.subscribe(self._record_event)
         self.bus.subscribe(eventlog.subscriber)
@@ -132,12 +133,13 @@ class Daemon:
         return self.runners[name]
 
     def request_sync(self, name: str | None = None, *, reason: str = "manual") -> list[str]:
-        """Trigger a reconcile of one source, or of all; returns the names triggered. A
-        source another replica owns gets the request through the store's queue: its owner
-        takes it on its next heartbeat (or this replica, when it gains the source)."""
+        """Trigger a reconcile of one source, or of all; returns the names triggered. On a
+        shared store, a source this replica does not hold gets the request through the
+        store's queue: its owner takes it on its next heartbeat (or this replica, when it
+        gains the source). On SQLite the one daemon holds every source."""
         chosen = [self.runner(name)] if name else list(self.runners.values())
         for runner in chosen:
-            if not runner.owned:  # another replica's, or no one's until a heartbeat
+            if self._shared and not runner.owned:  # another replica's, or about to be
                 self.store.enqueue(
                     queue.SYNC, runner.config.name, payload={"reason": reason}, at=self.clock.now()
                 )
@@ -151,7 +153,7 @@ class Daemon:
     def _default_replica_name(self) -> str:
         """`<hostname>-<pid>` on a shared store; on SQLite, which one daemon opens, the
         host name alone, so a restarted daemon takes its leases back at once."""
-        if self.settings.store.resolved_url() is None:
+        if not self._shared:
             return replicas.default_name().rsplit("-", 1)[0]
         return replicas.default_name()
 
@@ -161,7 +163,7 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        if self.settings.store.resolved_url() is None:
+        if not self._shared:
             # Process groups are the host's; a shared store holds other replicas' (and
             # other hosts') groups, which are not this daemon's to reap.
             await self._reap_orphans()
