@@ -399,9 +399,10 @@ def current_branch(path: Path) -> str | None:
 
 
 def commit_file_on_branch(
-    path: Path, *, branch: str, files: Mapping[str, bytes], message: str
+    path: Path, *, branch: str, files: Mapping[str, bytes], message: str, base: str = "HEAD"
 ) -> str:
-    """Commit `files` (repository-relative POSIX paths) on top of HEAD onto a new `branch`.
+    """Commit `files` (repository-relative POSIX paths) on top of `base` (a ref or sha,
+    default HEAD) onto a new `branch`.
 
     HEAD, the index and the working tree are left alone; the branch must not exist yet.
     Returns the new commit's sha.
@@ -414,7 +415,7 @@ def commit_file_on_branch(
         raise errors.UsageError(f'branch "{branch}" already exists in {path}')
     if not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
         raise errors.UsageError(f'"{branch}" is not a valid branch name')
-    parent = repo.head.peel(pygit2.Commit)
+    parent = repo.revparse_single(base).peel(pygit2.Commit)
     index = pygit2.Index()
     index.read_tree(parent.tree)
     for name, data in files.items():
@@ -426,6 +427,23 @@ def commit_file_on_branch(
         author = pygit2.Signature("reconciler", "reconciler@localhost")
     oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [parent.id])
     return str(oid)
+
+
+def fast_forward(path: Path, *, branch: str, to: str) -> bool:
+    """Move `branch` of the local repository at `path` to the commit `to` when `to`
+    descends from it (a fast-forward); False, and nothing moved, when it does not. A
+    checked-out branch's index and working tree are left alone: the daemon reads commits,
+    not the working tree."""
+    repo = _open_local(path)
+    name = f"refs/heads/{branch}"
+    if name not in repo.references:
+        raise errors.UsageError(f'branch "{branch}" does not exist in {path}')
+    current = repo.references[name].peel(pygit2.Commit).id
+    target = repo.revparse_single(to).peel(pygit2.Commit).id
+    if current != target and not repo.descendant_of(target, current):
+        return False
+    repo.references[name].set_target(target, f"fast-forward to {target}")
+    return True
 
 
 def append_commit(path: Path, *, ref: str, files: Mapping[str, bytes], message: str) -> str:

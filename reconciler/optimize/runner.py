@@ -1,0 +1,116 @@
+"""One optimization run: read the repository's `optimization:` settings at the watched
+revision, let each optimizer propose its change, then test every landed proposal whose
+regression window has passed. Run on demand (`reconciler optimize run`,
+`POST /api/v1/optimizations/run`) or every `optimization.interval` by the daemon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from reconciler.decide import ledger
+from reconciler.decide.records import DecisionRecord
+from reconciler.errors import UsageError
+from reconciler.optimize import proposals, rollback, sizing
+from reconciler.optimize.records import Change, State
+from reconciler.run import triggers
+from reconciler.source import git
+from reconciler.specs import loader, types
+from reconciler.specs.optimization import Sizing
+from reconciler.specs.snapshot import Document, Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    revision: str
+    proposals: tuple[DecisionRecord, ...] = ()
+    reverts: tuple[DecisionRecord, ...] = ()
+    skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
+
+
+def run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
+    """Propose what the optimizers find, then test what landed (see the module doc)."""
+    revision = ws.watched()
+    snap = loader.load(git.GitSource.open(ws.source).tree(revision))
+    if not snap.ok:
+        problems = "\n".join(str(p) for p in snap.problems)
+        raise UsageError(f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{problems}")
+    spec = snap.settings.spec
+    ws = replace(ws, settings=spec.optimization, decisions=spec.decisions)
+    made, skipped = [], []
+    for item in spec.optimization.sizing:
+        change = _sizing_change(snap, item, ws=ws, prometheus=prometheus)
+        if isinstance(change, str):
+            skipped.append(f"sizing/{item.name}: {change}")
+        else:
+            made.append(proposals.submit(change, ws=ws))
+    reverts = [
+        r
+        for r in (rollback.check(d, ws=ws, prometheus=prometheus) for d in _landed(ws))
+        if r is not None
+    ]
+    return RunResult(
+        revision=revision.sha, proposals=tuple(made), reverts=tuple(reverts), skipped=tuple(skipped)
+    )
+
+
+def _sizing_change(
+    snap: Snapshot, item: Sizing, *, ws: proposals.Workspace, prometheus: triggers.Prometheus
+) -> Change | str:
+    """The change sizing proposes for `item`, or why it proposes none."""
+    target = item.resource
+    doc = _document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
+    if doc is None:
+        return f"no {target.kind} named {target.name} in the repository"
+    current = sizing.current_value(doc.body, item.field)
+    if current is None:
+        return f"{doc.path}:{doc.line} {item.field}: not a number"
+    found = prometheus.query_range(
+        item.query, lookback=types.seconds(item.lookback), step=types.seconds(item.step)
+    )
+    sized = sizing.size(
+        [v for series in found for v in series],
+        current=current,
+        sizing=item,
+        weights=ws.settings.weights,
+    )
+    if sized.chosen is None:
+        return sized.reason
+    return Change(
+        optimizer="sizing",
+        name=item.name,
+        objective=sizing.OBJECTIVE,
+        resource=doc.key,
+        path=doc.path,
+        index=doc.index,
+        field=item.field,
+        old=current,
+        new=sized.chosen.value,
+        reason=sized.reason,
+        metric=item.objective.query,
+        higher_is_worse=item.objective.higher_is_worse,
+        tradeoff=tuple(
+            {
+                "headroom": c.headroom,
+                "value": c.value,
+                "cost": c.cost,
+                "performance": c.performance,
+                "reliability": c.reliability,
+                "score": c.score,
+            }
+            for c in sized.candidates
+        ),
+    )
+
+
+def _document(snap: Snapshot, *, kind: str, name: str, namespace: str | None) -> Document | None:
+    return next(
+        (d for d in snap.resources if (d.kind, d.name, d.namespace) == (kind, name, namespace)),
+        None,
+    )
+
+
+def _landed(ws: proposals.Workspace) -> list[DecisionRecord]:
+    """Landed optimizations (not reverts: a revert is never reverted automatically)."""
+    entries = ws.store.daemon_decisions(type="optimization", outcome="pending", limit=10_000)
+    records = [ledger.from_entry(e) for e in entries]
+    return [r for r in records if r.context.facts.get("state") == State.LANDED]

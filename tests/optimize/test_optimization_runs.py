@@ -1,0 +1,174 @@
+"""Optimization runs end to end: a real git repository, a real Prometheus server scraping
+series the test sets, the real simulation and a real SQLite store. A sizing proposal is a
+commit with its simulation, a planted regression after it lands is detected and reverted,
+and a proposal whose simulation shows a strict denial is never merged on its own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.clock import SystemClock
+from reconciler.decide import ledger
+from reconciler.optimize import proposals, runner
+from reconciler.optimize.records import State, state_of
+from reconciler.run import triggers
+from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
+from tests import gitrepo
+from tests.optimize import prometheus
+from tests.optimize.prometheus import Served
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = """\
+apiVersion: reconciler.dev/v1
+kind: Settings
+metadata:
+  name: shop
+spec:
+  optimization:
+    approval: auto
+    regression: {window: 4s, step: 250ms, alpha: 0.05, minEffect: 0.1}
+    sizing:
+      - name: web-cpu
+        resource: {kind: WebApp, name: web, namespace: shop}
+        field: spec.cpu
+        query: app_cpu
+        lookback: 4s
+        step: 250ms
+        objective: {query: app_latency_seconds}
+"""
+WEBAPP = """\
+# The storefront. Sized by hand at launch; the optimizer may tune cpu.
+apiVersion: example.dev/v1
+kind: WebApp
+metadata:
+  name: web
+  namespace: shop
+spec:
+  cpu: 2.0      # cores per replica
+  replicas: 3   # never below 3 (zone spread)
+"""
+FLOOR_POLICY = """\
+package shop.cpu_floor
+
+import rego.v1
+
+deny contains msg if {
+  input.spec.cpu < 0.5
+  msg := sprintf("cpu %v is below the floor of 0.5", [input.spec.cpu])
+}
+"""
+FLOOR_BINDING = """\
+apiVersion: reconciler.dev/v1
+kind: PolicyBinding
+metadata:
+  name: cpu-floor
+spec:
+  policy: shop.cpu_floor
+  input: conftest
+  scope:
+    kinds: [WebApp]
+  enforcement: strict
+"""
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    yield from prometheus.serve(tmp_path, ["app_cpu", "app_latency_seconds"])
+
+
+def workspace(tmp_path: Path, repo: Path) -> proposals.Workspace:
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SqliteStore(data / "optimize.db", retention=RetentionSettings())
+    return proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+
+
+def show(repo: Path, rev: str = "main") -> str:
+    return gitrepo.git(repo, "show", f"{rev}:resources/web.yaml") + "\n"
+
+
+def steady(served: Served, *, cpu: float, latency: float, seconds: float) -> None:
+    """Set the gauges and let Prometheus hold them for `seconds`."""
+    served.gauges["app_cpu"].set(cpu)
+    served.gauges["app_latency_seconds"].set(latency)
+    prometheus.wait_until(lambda: served.value("app_cpu") == cpu, "the new cpu value")
+    prometheus.wait_until(lambda: served.value("app_latency_seconds") == latency, "latency")
+    time.sleep(seconds)
+
+
+def test_a_sizing_lands_as_a_commit_and_a_planted_regression_is_reverted(
+    tmp_path: Path, served: Served
+) -> None:
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"reconciler.yaml": SETTINGS, "resources/web.yaml": WEBAPP})
+    ws = workspace(tmp_path, repo)
+    client = triggers.Prometheus(served.url)
+    steady(served, cpu=0.3, latency=0.1, seconds=4.5)
+
+    first = runner.run(ws, prometheus=client)
+
+    [proposal] = first.proposals
+    facts = proposal.context.facts
+    assert state_of(proposal) is State.LANDED
+    assert facts["simulation"]["verdict"] == "passes"
+    assert facts["simulation"]["denials"] == []
+    assert [row["value"] for row in facts["change"]["tradeoff"]] == [0.33, 0.36, 0.42]
+    assert facts["change"]["new"] == 0.42  # the only candidate that does not run hot
+    assert show(repo) == WEBAPP.replace("cpu: 2.0 ", "cpu: 0.42")
+    assert gitrepo.git(repo, "rev-parse", "main") == facts["commit"]
+    assert "p95 of app_cpu is 0.3" in gitrepo.git(repo, "log", "-1", "--format=%B", "main")
+    assert proposal.explanation
+    stored = ledger.from_entry(ws.store.get_daemon_decision(proposal.id))
+    assert state_of(stored) is State.LANDED
+
+    steady(served, cpu=0.3, latency=0.3, seconds=4.5)  # the planted regression
+    second = runner.run(ws, prometheus=client)
+
+    [revert] = second.reverts
+    assert second.proposals == ()
+    assert second.skipped == ("sizing/web-cpu: 0.42 is within 5% of 0.42",)
+    assert revert.context.type == "optimization-revert"
+    assert revert.context.facts["revertOf"] == proposal.id
+    assert state_of(revert) is State.LANDED
+    assert show(repo) == WEBAPP
+    regressed = ledger.from_entry(ws.store.get_daemon_decision(proposal.id))
+    assert state_of(regressed) is State.REVERTED
+    assert regressed.outcome.value == "failed"
+    measured = regressed.context.facts["regression"]
+    assert measured["regressed"] is True
+    assert measured["beforeMedian"] == 0.1
+    assert measured["afterMedian"] == 0.3
+
+
+def test_no_automatic_merge_when_the_simulation_shows_a_strict_denial(
+    tmp_path: Path, served: Served
+) -> None:
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(
+        repo,
+        {
+            "reconciler.yaml": SETTINGS,
+            "resources/web.yaml": WEBAPP,
+            "policies/cpu_floor.rego": FLOOR_POLICY,
+            "policies/bindings.yaml": FLOOR_BINDING,
+        },
+    )
+    before = gitrepo.git(repo, "rev-parse", "main")
+    ws = workspace(tmp_path, repo)
+    steady(served, cpu=0.3, latency=0.1, seconds=4.5)
+
+    [proposal] = runner.run(ws, prometheus=triggers.Prometheus(served.url)).proposals
+
+    facts = proposal.context.facts
+    assert state_of(proposal) is State.BLOCKED
+    assert facts["simulation"]["verdict"] == "would be blocked"
+    assert "shop.cpu_floor denies WebApp/shop/web" in facts["simulation"]["denials"]
+    assert gitrepo.git(repo, "rev-parse", "main") == before
+    assert show(repo, facts["branch"]) == WEBAPP.replace("cpu: 2.0 ", "cpu: 0.42")
+    assert proposal.level.value == "autonomous"  # the level allowed it; the denial did not
