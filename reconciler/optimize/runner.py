@@ -75,6 +75,9 @@ def _sizing_change(
     )
     if sized.chosen is None:
         return sized.reason
+    reverted = _reverted(ws, subject=f"sizing/{item.name}", value=sized.chosen.value)
+    if reverted is not None:
+        return f"{sized.chosen.value:g} regressed once already (decision {reverted[:12]})"
     return Change(
         optimizer="sizing",
         name=item.name,
@@ -107,6 +110,16 @@ def _document(snap: Snapshot, *, kind: str, name: str, namespace: str | None) ->
         (d for d in snap.resources if (d.kind, d.name, d.namespace) == (kind, name, namespace)),
         None,
     )
+
+
+def _reverted(ws: proposals.Workspace, *, subject: str, value: float) -> str | None:
+    """The decision that set `value` and regressed, if one did: it is not proposed again."""
+    for entry in ws.store.daemon_decisions(type="optimization", subject=subject, limit=1000):
+        facts = entry.record.get("context", {}).get("facts", {})
+        bad = facts.get("state") in (State.REGRESSED, State.REVERTED)
+        if bad and facts.get("change", {}).get("new") == value:
+            return entry.id
+    return None
 
 
 def _landed(ws: proposals.Workspace) -> list[DecisionRecord]:

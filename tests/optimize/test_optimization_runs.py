@@ -5,12 +5,14 @@ and a proposal whose simulation shows a strict denial is never merged on its own
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler import cli
 from reconciler.clock import SystemClock
 from reconciler.decide import ledger
 from reconciler.optimize import proposals, runner
@@ -145,9 +147,16 @@ def test_a_sizing_lands_as_a_commit_and_a_planted_regression_is_reverted(
     assert measured["beforeMedian"] == 0.1
     assert measured["afterMedian"] == 0.3
 
+    third = runner.run(ws, prometheus=client)  # the same sizing would be proposed again
+    assert third.proposals == () and third.reverts == ()
+    assert third.skipped == (
+        f"sizing/web-cpu: 0.42 regressed once already (decision {proposal.id[:12]})",
+    )
+    assert show(repo) == WEBAPP
+
 
 def test_no_automatic_merge_when_the_simulation_shows_a_strict_denial(
-    tmp_path: Path, served: Served
+    tmp_path: Path, served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = tmp_path / "repo"
     gitrepo.make_repo(
@@ -160,15 +169,24 @@ def test_no_automatic_merge_when_the_simulation_shows_a_strict_denial(
         },
     )
     before = gitrepo.git(repo, "rev-parse", "main")
-    ws = workspace(tmp_path, repo)
+    data = tmp_path / "data"
     steady(served, cpu=0.3, latency=0.1, seconds=4.5)
 
-    [proposal] = runner.run(ws, prometheus=triggers.Prometheus(served.url)).proposals
+    run = ["optimize", "run", str(repo), "--prometheus", served.url, "--data-dir", str(data)]
+    assert cli.main([*run, "--format", "json"]) == 0
 
-    facts = proposal.context.facts
-    assert state_of(proposal) is State.BLOCKED
-    assert facts["simulation"]["verdict"] == "would be blocked"
-    assert "shop.cpu_floor denies WebApp/shop/web" in facts["simulation"]["denials"]
+    [made] = json.loads(capsys.readouterr().out)["proposals"]
+    assert made["state"] == "blocked"
+    assert made["level"] == "autonomous"  # the level allowed it; the denial did not
+    assert made["simulation"] == "would be blocked"
     assert gitrepo.git(repo, "rev-parse", "main") == before
-    assert show(repo, facts["branch"]) == WEBAPP.replace("cpu: 2.0 ", "cpu: 0.42")
-    assert proposal.level.value == "autonomous"  # the level allowed it; the denial did not
+    assert show(repo, made["branch"]) == WEBAPP.replace("cpu: 2.0 ", "cpu: 0.42")
+    assert cli.main(["optimize", "list", "--data-dir", str(data)]) == 0
+    listed = capsys.readouterr().out
+    assert f"{made['id'][:12]}  optimization" in listed and "spec.cpu 2 -> 0.42" in listed
+    assert cli.main(["optimize", "show", made["id"][:8], "--data-dir", str(data)]) == 0
+    shown = capsys.readouterr().out
+    assert "  denial: shop.cpu_floor denies WebApp/shop/web" in shown
+    assert "  40%       0.42      0.21  0.00  0.00       0.210" in shown
+    assert "state: blocked  level: autonomous  outcome: pending" in shown
+    assert "note: the simulation shows a strict denial" in shown
