@@ -14,6 +14,7 @@ from reconciler.optimize import proposals, rollback, sizing
 from reconciler.optimize.records import Change, State
 from reconciler.run import triggers
 from reconciler.source import git
+from reconciler.source.revision import Revision
 from reconciler.specs import loader, types
 from reconciler.specs.optimization import Sizing
 from reconciler.specs.snapshot import Document, Snapshot
@@ -29,11 +30,7 @@ class RunResult:
 
 def run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
     """Propose what the optimizers find, then test what landed (see the module doc)."""
-    revision = ws.watched()
-    snap = loader.load(git.GitSource.open(ws.source).tree(revision))
-    if not snap.ok:
-        problems = "\n".join(str(p) for p in snap.problems)
-        raise UsageError(f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{problems}")
+    revision, snap = _snapshot(ws)
     spec = snap.settings.spec
     ws = replace(ws, settings=spec.optimization, decisions=spec.decisions)
     made, skipped = [], []
@@ -51,6 +48,22 @@ def run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResul
     return RunResult(
         revision=revision.sha, proposals=tuple(made), reverts=tuple(reverts), skipped=tuple(skipped)
     )
+
+
+def interval(ws: proposals.Workspace) -> float:
+    """`optimization.interval` at the watched revision, in seconds (0: on demand only)."""
+    return types.seconds(_snapshot(ws)[1].settings.spec.optimization.interval)
+
+
+def _snapshot(ws: proposals.Workspace) -> tuple[Revision, Snapshot]:
+    """The watched revision's specs; `UsageError` naming every problem when any is bad
+    (an optimization never edits a revision the daemon would not apply)."""
+    revision = ws.watched()
+    snap = loader.load(git.GitSource.open(ws.source).tree(revision))
+    if not snap.ok:
+        problems = "\n".join(str(p) for p in snap.problems)
+        raise UsageError(f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{problems}")
+    return revision, snap
 
 
 def _sizing_change(
