@@ -82,12 +82,12 @@ def text(record: DecisionRecord) -> str:
         *(f"  denial: {x}" for x in d["simulationDetail"]["denials"]),
     ]
     if change["tradeoff"]:
+        columns = list(change["tradeoff"][0])
         lines.append("trade-off (lower score wins):")
-        lines.append("  headroom  value     cost  hot   saturated  score")
+        lines.append("  " + "  ".join(f"{c:<11}" for c in columns).rstrip())
         lines += [
-            f"  {t['headroom']:<8.0%}  {t['value']:<8g}  {t['cost']:<4.2f}  "
-            f"{t['performance']:<4.2f}  {t['reliability']:<9.2f}  {t['score']:.3f}"
-            for t in change["tradeoff"]
+            "  " + "  ".join(f"{row[c]:<11g}" for c in columns).rstrip()
+            for row in change["tradeoff"]
         ]
     if d["regression"]:
         r = d["regression"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from reconciler.clock import Clock
 from reconciler.decide import context, decider, ledger, levels
@@ -27,6 +28,12 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
+from reconciler.store.interfaces import Runs
+
+
+class OptimizerStore(DaemonDecisions, Runs, Protocol):
+    """What optimizations keep and read: decisions, and the daemon's run history."""
+
 
 COMMIT = Option(kind="action", target="commit")
 
@@ -38,7 +45,7 @@ class Workspace:
 
     repo: Path
     ref: str
-    store: DaemonDecisions
+    store: OptimizerStore
     clock: Clock
     data_dir: Path | None = None
     settings: OptimizationSettings = field(default_factory=OptimizationSettings)
@@ -135,7 +142,7 @@ def _edited(ws: Workspace, base: Revision, change: Change) -> str:
         path=change.path,
         index=change.index,
         field=change.field,
-        value=change.new,
+        value=change.written,
     )
     return text
 

@@ -44,6 +44,12 @@ class Change:
     metric: str
     higher_is_worse: bool = True
     tradeoff: tuple[dict[str, float], ...] = ()
+    unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+
+    @property
+    def written(self) -> float | str:
+        """`new` as it is written into the file."""
+        return duration(self.new) if self.unit == "duration" else self.new
 
     @property
     def subject(self) -> str:
@@ -54,6 +60,15 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def duration(seconds: float) -> str:
+    """Whole seconds as the shortest duration text: 3600 -> 1h, 120 -> 2m, 90 -> 90s."""
+    whole = int(seconds)
+    for suffix, size in (("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{suffix}"
+    return f"{whole}s"
 
 
 def change_of(record: DecisionRecord) -> Change:

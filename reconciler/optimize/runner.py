@@ -10,14 +10,17 @@ from dataclasses import dataclass, replace
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.errors import UsageError
-from reconciler.optimize import proposals, rollback, sizing
+from reconciler.optimize import intervals, proposals, rollback, sizing
 from reconciler.optimize.records import Change, State
 from reconciler.run import triggers
+from reconciler.runstate import RunKind
 from reconciler.source import git
 from reconciler.source.revision import Revision
 from reconciler.specs import loader, types
-from reconciler.specs.optimization import Sizing
+from reconciler.specs.optimization import Interval, Sizing
 from reconciler.specs.snapshot import Document, Snapshot
+
+SETTINGS_FILE = "reconciler.yaml"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,12 @@ def run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResul
             skipped.append(f"sizing/{item.name}: {change}")
         else:
             made.append(proposals.submit(change, ws=ws))
+    for timing in spec.optimization.intervals:
+        found = _interval_change(snap, timing, ws=ws)
+        if isinstance(found, str):
+            skipped.append(f"interval/{timing.name}: {found}")
+        else:
+            made.append(proposals.submit(found, ws=ws))
     reverts = [
         r
         for r in (rollback.check(d, ws=ws, prometheus=prometheus) for d in _landed(ws))
@@ -115,6 +124,35 @@ def _sizing_change(
             }
             for c in sized.candidates
         ),
+    )
+
+
+def _interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace) -> Change | str:
+    """The change of `interval` in reconciler.yaml the daemon's runs of `item.source` call for."""
+    current = types.seconds(snap.settings.spec.interval)
+    runs = [
+        r
+        for r in ws.store.list_runs(kind=RunKind.RECONCILE, limit=item.runs * 10)
+        if r.name == item.source
+    ][: item.runs]
+    timed = intervals.tune(runs, current=current, item=item, weights=ws.settings.weights)
+    if timed.chosen is None:
+        return timed.reason
+    return Change(
+        optimizer="interval",
+        name=item.name,
+        objective=intervals.OBJECTIVE,
+        resource=f"Settings//{snap.settings.metadata.name}",
+        path=SETTINGS_FILE,
+        index=0,
+        field="spec.interval",
+        old=current,
+        new=timed.chosen,
+        reason=timed.reason,
+        metric=item.objective.query,
+        higher_is_worse=item.objective.higher_is_worse,
+        tradeoff=timed.candidates,
+        unit="duration",
     )
 
 

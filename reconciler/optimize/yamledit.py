@@ -22,6 +22,10 @@ def set_field(text: str, *, path: str, index: int, field: str, value: Any) -> tu
     value it had; the rest of the text is unchanged."""
     yaml = _yaml()
     try:
+        # Keep the file's indentation: mappings' and block sequences' ("key:\n  - item" or
+        # "key:\n- item"); ruamel writes one style for the whole stream.
+        mapping, dash = _indents(text)
+        yaml.indent(mapping=mapping, sequence=dash + 2, offset=dash)
         documents = list(yaml.load_all(text))
     except YAMLError as exc:
         raise EditFailed(f"{path}: not YAML: {exc}") from None
@@ -48,6 +52,22 @@ def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
     if not hasattr(node, "get"):
         raise EditFailed(f"{path}: {field}: the document is not a mapping")
     return node, keys[-1]
+
+
+def _indents(text: str) -> tuple[int, int]:
+    """(mapping indent, dash offset) as the text writes them; (2, 0) when it does not say."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    width = [len(ln) - len(ln.lstrip(" ")) for ln in lines]
+    keys = [w for ln, w in zip(lines, width, strict=True) if w and not ln.lstrip().startswith("-")]
+    dash = next(
+        (
+            width[i] - width[i - 1]
+            for i in range(1, len(lines))
+            if lines[i].lstrip().startswith("- ") and lines[i - 1].rstrip().endswith(":")
+        ),
+        0,
+    )
+    return min(keys, default=2), max(dash, 0)
 
 
 def _yaml() -> YAML:

@@ -62,6 +62,21 @@ class Sizing(Model):
     objective: Objective
 
 
+class Interval(Model):
+    """Tune the repository's reconcile `interval` from the daemon's own reconcile runs."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    source: str = Field(min_length=1, description="The daemon source whose runs are read.")
+    busy: float = Field(
+        default=0.05, gt=0, le=1, description="Share of the time passes may take (p95)."
+    )
+    min: PositiveDuration = "30s"
+    max: PositiveDuration = "1h"
+    runs: int = Field(default=100, ge=3, description="Newest finished runs read.")
+    min_change: float = Field(default=0.1, ge=0)
+    objective: Objective
+
+
 class Regression(Model):
     """The before/after test run after an optimization lands."""
 
@@ -85,3 +100,4 @@ class OptimizationSettings(Model):
     weights: Weights = Field(default_factory=Weights)
     regression: Regression = Field(default_factory=Regression)
     sizing: list[Sizing] = Field(default_factory=list)
+    intervals: list[Interval] = Field(default_factory=list)

@@ -187,6 +187,7 @@ def test_no_automatic_merge_when_the_simulation_shows_a_strict_denial(
     assert cli.main(["optimize", "show", made["id"][:8], "--data-dir", str(data)]) == 0
     shown = capsys.readouterr().out
     assert "  denial: shop.cpu_floor denies WebApp/shop/web" in shown
-    assert "  40%       0.42      0.21  0.00  0.00       0.210" in shown
+    assert "  headroom     value        cost         performance  reliability  score" in shown
+    assert "  0.4          0.42         0.21         0            0            0.21" in shown
     assert "state: blocked  level: autonomous  outcome: pending" in shown
     assert "note: the simulation shows a strict denial" in shown

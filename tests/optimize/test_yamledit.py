@@ -45,3 +45,10 @@ def test_a_field_that_is_not_there_is_named(index: int, field: str, message: str
     with pytest.raises(yamledit.EditFailed) as caught:
         yamledit.set_field(DOC, path="r.yaml", index=index, field=field, value=1)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("dash", ["", "  "])
+def test_block_sequences_keep_their_indentation(dash: str) -> None:
+    text = f"spec:\n  cpu: 1\n  items:\n{dash}  - name: a\n{dash}    size: 2\n"
+    edited, _ = yamledit.set_field(text, path="r.yaml", index=0, field="spec.cpu", value=3)
+    assert edited == text.replace("cpu: 1", "cpu: 3")
