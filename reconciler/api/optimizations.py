@@ -1,7 +1,8 @@
 """Optimizations over HTTP: `GET /api/v1/optimizations` lists proposals and reverts newest
 first (viewer), `GET /api/v1/optimizations/{id}` is one with its change, trade-off table,
 simulation, decision and regression test, and `POST /api/v1/optimizations/run` (operator;
-body `{"source": name}`, optional when there is one source) performs one optimization run
+body `{"source": name}`, optional when there is one source; a remote source's proposals
+are pushed and opened as pull requests) performs one optimization run
 now and answers with what it proposed. `api.state` adds `openapi_paths()` to the API
 description.
 """
@@ -19,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from reconciler.api import openapi
 from reconciler.api.deps import Deps
 from reconciler.api.replies import BadRequest, count_param, error
-from reconciler.optimize import catalog, proposals, runner
+from reconciler.optimize import catalog, proposals, pulls, runner
 from reconciler.run import triggers
 
 
@@ -67,8 +68,6 @@ def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str]:
     if len(sources) != 1:
         raise BadRequest(f'no source "{name}"' if name else 'several sources: give "source"')
     source = sources[0]
-    if source.path is None:
-        raise BadRequest(f"source {source.name} is remote: only local sources are optimized")
     if not settings.prometheus.url:
         raise BadRequest("prometheus.url is not set: optimizations read their metrics there")
     ws = proposals.Workspace(
@@ -77,6 +76,8 @@ def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str]:
         store=deps.store,
         clock=deps.clock,
         data_dir=settings.data_dir,
+        remote=source if source.url else None,
+        forges=pulls.clients(settings.forges),
     )
     return ws, settings.prometheus.url
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from reconciler.api import app as web
 from reconciler.api.server import HttpServer
 from reconciler.clock import SystemClock
-from reconciler.optimize import proposals, schedule
+from reconciler.optimize import proposals, pulls, schedule
 from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
 
@@ -61,7 +61,8 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
 def _workspaces(
     settings: daemon_settings.DaemonSettings, daemon: Daemon
 ) -> list[proposals.Workspace]:
-    """Where scheduled optimization runs commit: every local, unsuspended source."""
+    """Where scheduled optimization runs commit: every unsuspended source (a remote one's
+    proposals are pushed and opened as pull requests)."""
     return [
         proposals.Workspace(
             repo=s.path,
@@ -69,9 +70,11 @@ def _workspaces(
             store=daemon.store,
             clock=daemon.clock,
             data_dir=settings.data_dir,
+            remote=s if s.url else None,
+            forges=pulls.clients(settings.forges),
         )
         for s in settings.sources
-        if s.path is not None and not s.suspend
+        if not s.suspend
     ]
 
 

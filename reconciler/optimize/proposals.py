@@ -4,8 +4,9 @@ and committed to the watched branch only when the decision's level lets the daem
 alone and the simulation shows no strict denial. Anything else stays on its branch for a
 human to merge. Every proposal, landed or not, is stored as a daemon decision.
 
-Only local repositories are handled: a remote source would need the branch pushed and a
-pull request opened, which this module does not do yet.
+A remote source's proposal is committed in the daemon's mirror of it, its branch pushed,
+and a pull (merge) request opened for a human (`pulls.py`) — never committed to the
+watched branch by the daemon, whose mirror only follows the remote.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Protocol
 from reconciler.clock import Clock
 from reconciler.decide import context, decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option
-from reconciler.optimize import yamledit
-from reconciler.optimize.records import Change, State, with_facts
+from reconciler.errors import UsageError
+from reconciler.optimize import pulls, yamledit
+from reconciler.optimize.records import Change, State, change_of, with_facts
 from reconciler.simulate import simulation
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
@@ -43,21 +45,34 @@ class Workspace:
     """What a proposal needs: the local repository and its watched branch, the daemon's
     data directory (observed state for the simulation), the store and the settings."""
 
-    repo: Path
+    repo: Path | None  # a local source; None for a remote one
     ref: str
     store: OptimizerStore
     clock: Clock
     data_dir: Path | None = None
+    remote: SourceSettings | None = None  # a remote source
+    forges: pulls.Clients | None = None  # forge clients for pull requests of a remote source
     settings: OptimizationSettings = field(default_factory=OptimizationSettings)
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
 
     @property
     def source(self) -> SourceSettings:
-        return SourceSettings(path=self.repo, ref=self.ref)
+        return self.remote or SourceSettings(path=self.repo, ref=self.ref)
+
+    @property
+    def local(self) -> Path:
+        """Where commits are made: the repository, or the mirror of a remote one."""
+        if self.remote is not None:
+            return git.cache_path(self.remote)
+        if self.repo is None:
+            raise UsageError("an optimization needs a local repository or a remote source")
+        return self.repo
 
     def watched(self) -> Revision:
-        return git.GitSource.open(self.source).resolve(self.ref)
+        found = git.GitSource.open(self.source)
+        found.fetch()
+        return found.resolve(self.ref)
 
 
 def submit(
@@ -70,12 +85,14 @@ def submit(
     if earlier is not None:
         return earlier  # proposed at this revision already: the same commit again
     sha = git.commit_file_on_branch(
-        ws.repo,
+        ws.local,
         branch=branch,
         base=base.sha,
         message=_message(change, revert_of),
         files={change.path: _edited(ws, base, change).encode()},
     )
+    if ws.remote is not None:  # before the simulation's fetch, which prunes unknown branches
+        git.push_branch(ws.remote, branch=branch)
     report = simulation.simulate(
         simulation.Request(
             source=ws.source, base=base.sha, head=sha, data_dir=ws.data_dir, settings=ws.simulate
@@ -117,18 +134,64 @@ def submit(
 def _land(
     record: DecisionRecord, *, ws: Workspace, branch: str, sha: str, denials: list[str]
 ) -> DecisionRecord:
+    if ws.remote is not None:
+        return _review(record, ws=ws, branch=branch, denials=denials)
     if denials:
         note = f"the simulation shows a strict denial ({'; '.join(denials)}): left on {branch}"
         return with_facts(record, state=State.BLOCKED.value, note=note)
     if levels.needs_approval(record.level):
         note = f"level {record.level.value} needs a human: merge {branch} to apply it"
         return with_facts(record, state=State.PROPOSED.value, note=note)
-    if not git.fast_forward(ws.repo, branch=ws.ref, to=sha):
+    if not git.fast_forward(ws.local, branch=ws.ref, to=sha):
         note = f"{ws.ref} moved since the proposal: left on {branch}"
         return with_facts(record, state=State.PROPOSED.value, note=note)
     note = f"committed to {ws.ref} at level {record.level.value}"
     return with_facts(
         record, state=State.LANDED.value, note=note, landedAt=ws.clock.now().isoformat()
+    )
+
+
+def _review(
+    record: DecisionRecord, *, ws: Workspace, branch: str, denials: list[str]
+) -> DecisionRecord:
+    """A remote source's proposal: its pushed branch opened as a pull request for a human."""
+    state = State.BLOCKED if denials else State.PROPOSED
+    target = ws.settings.pull_requests
+    client = ws.forges(target.forge) if ws.forges and target else None
+    if target is None or client is None:
+        note = f"pushed {branch}; no forge to open a pull request on (optimization.pullRequests)"
+        return with_facts(record, state=state.value, note=note)
+    change = change_of(record)
+    opened = pulls.open_request(
+        client,
+        target=target,
+        branch=branch,
+        base=ws.ref,
+        title=_message(change, record.context.facts.get("revertOf")).splitlines()[0],
+        body=_review_body(record, denials),
+    )
+    note = f"pull request opened from {branch} for a human to merge"
+    return with_facts(record, state=state.value, note=note, pullRequest=opened)
+
+
+def _review_body(record: DecisionRecord, denials: list[str]) -> str:
+    change, simulated = change_of(record), record.context.facts["simulation"]
+    rows = [f"| {' | '.join(f'{v:g}' for v in row.values())} |" for row in change.tradeoff]
+    columns = list(change.tradeoff[0]) if change.tradeoff else []
+    table = [f"| {' | '.join(columns)} |", "|" + " --- |" * len(columns), *rows] if rows else []
+    return "\n".join(
+        [
+            f"{change.reason}",
+            "",
+            f"Objective: {change.objective}",
+            "",
+            f"Simulation: **{simulated['verdict']}**",
+            *(f"- {d}" for d in denials),
+            "",
+            *table,
+            "",
+            record.explanation,
+        ]
     )
 
 

@@ -48,9 +48,9 @@ async def _maybe_run(
         result = await asyncio.to_thread(runner.run, ws, prometheus=client)
         log.info(
             "optimization run of %s: %d proposals, %d reverts",
-            ws.repo,
+            ws.source.location,
             len(result.proposals),
             len(result.reverts),
         )
     except (ReconcilerError, OSError) as exc:
-        log.warning("optimization run of %s failed: %s", ws.repo, exc)
+        log.warning("optimization run of %s failed: %s", ws.source.location, exc)

@@ -309,6 +309,27 @@ class CommitTree:
         return tree.Node(kind=tree.NodeKind.MISSING)
 
 
+def push_branch(
+    config: settings.SourceSettings, *, branch: str, environ: Mapping[str, str] | None = None
+) -> None:
+    """Push `branch` of the mirror of `config.url` to the remote, under the same name, with
+    the source's credentials."""
+    env = os.environ if environ is None else environ
+    auth = config.auth
+    token = _secret(env_name=auth.token_env, file=auth.token_file, environ=env)
+    passphrase = _secret(env_name=auth.ssh_passphrase_env, file=None, environ=env) or ""
+    repo = _open_local(cache_path(config))
+    remote = repo.remotes.create_anonymous(config.url or "")
+    ref = f"refs/heads/{branch}"
+    try:
+        remote.push(
+            [f"{ref}:{ref}"], callbacks=_Callbacks(auth=auth, token=token, passphrase=passphrase)
+        )
+    except (pygit2.GitError, errors.SourceError) as exc:
+        reason = settings.redact_text(_first_line(exc), secrets=(token or "", passphrase))
+        raise errors.SourceError(f"cannot push {branch} to {config.location}: {reason}") from None
+
+
 def cache_path(config: settings.SourceSettings) -> Path:
     """Where the mirror of `config.url` lives: one bare repository per URL, credentials left out."""
     url = settings.redact_url(config.url or "")

@@ -86,6 +86,15 @@ class Regression(Model):
     min_effect: float = Field(default=0.05, ge=0)
 
 
+class PullRequests(Model):
+    """Where proposals of a remote source are opened as pull (merge) requests."""
+
+    forge: Literal["github", "gitlab"]
+    repository: str = Field(
+        min_length=1, description="owner/name on GitHub; the project's path or id on GitLab."
+    )
+
+
 class OptimizationSettings(Model):
     """`spec.optimization` of `reconciler.yaml`."""
 
@@ -99,5 +108,10 @@ class OptimizationSettings(Model):
     )
     weights: Weights = Field(default_factory=Weights)
     regression: Regression = Field(default_factory=Regression)
+    pull_requests: PullRequests | None = Field(
+        default=None,
+        description="For a remote source: where proposals are opened for review (the "
+        "daemon's forges.<forge> gives the API and its token).",
+    )
     sizing: list[Sizing] = Field(default_factory=list)
     intervals: list[Interval] = Field(default_factory=list)
