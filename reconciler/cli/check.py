@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
 from reconciler.policy import conflicts, evaluate
 from reconciler.policy.decisions import Action
-from reconciler.specs import loader
+from reconciler.specs import loader, parallel
 from reconciler.specs.snapshot import Snapshot
 
 
@@ -32,7 +33,14 @@ class Checked:
 
 
 def load_and_compile(args: argparse.Namespace) -> Checked:
-    snapshot = loader.load(repo.open_tree(args))
+    # The CLI is single-threaded, so a large tree may be parsed on every core.
+    workers = os.cpu_count() or 1
+    snapshot = loader.load(
+        repo.open_tree(args),
+        parse_many=lambda tree, jobs, limits: parallel.parse_all(
+            tree, jobs, limits=limits, workers=workers
+        ),
+    )
     bundle = bundles.compile(snapshot)
     problems = tuple(sorted({*snapshot.problems, *bundle.problems}, key=errors.sort_key))
     found = tuple(conflicts.find(bundle, resources=snapshot.resources))

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,10 @@ class ParsedFile:
     problems: tuple[Problem, ...] = ()
     text: str | None = None  # Rego source
     cacheable: bool = True
+
+
+ParseMany = Callable[[Tree, list[tuple[FileEntry, kinds.Role]], yamlio.Limits], list[ParsedFile]]
+"""Parses files (entry, role) of a tree, returning their `ParsedFile`s in the same order."""
 
 
 def parse_file(
@@ -174,27 +179,53 @@ class SpecCache:
             return found
         self.misses += 1
         parsed = parse_file(tree=tree, entry=entry, role=role, limits=limits)
+        self._keep(key, parsed)
+        return parsed
+
+    def holds(self, *, entry: FileEntry, role: kinds.Role, limits: yamlio.Limits) -> bool:
+        return (entry.blob_id, role, limits) in self._entries
+
+    def add_all(
+        self,
+        jobs: list[tuple[FileEntry, kinds.Role]],
+        parsed: list[ParsedFile],
+        *,
+        limits: yamlio.Limits,
+    ) -> None:
+        """Keep files parsed elsewhere (in order of `jobs`), as `parse` would have."""
+        for (entry, role), found in zip(jobs, parsed, strict=True):
+            self._keep((entry.blob_id, role, limits), found)
+
+    def _keep(self, key: tuple[str, kinds.Role, yamlio.Limits], parsed: ParsedFile) -> None:
         if parsed.cacheable:
             self._entries[key] = parsed
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        return parsed
 
 
 def load(
-    tree: Tree, *, cache: SpecCache | None = None, limits: yamlio.Limits | None = None
+    tree: Tree,
+    *,
+    cache: SpecCache | None = None,
+    limits: yamlio.Limits | None = None,
+    parse_many: ParseMany | None = None,
 ) -> snapshot.Snapshot:
-    """Every spec of `tree`, with every problem found in it; bad input never raises."""
+    """Every spec of `tree`, with every problem found in it; bad input never raises.
+
+    `parse_many` parses the files the cache does not hold, in order (`specs.parallel`
+    spreads them over processes for a single-threaded caller); default: one by one here."""
     limits = limits or yamlio.Limits()
     cache = cache if cache is not None else SpecCache()
     assembly = _Assembly(tree=tree)
     entries = list(tree.entries())
     test_dirs = kinds.policy_test_dirs(e.path for e in entries)
-    for entry in entries:
-        role = kinds.route(entry.path, test_dirs=test_dirs)
-        if role is not None:
-            parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
-            assembly.add(entry=entry, role=role, parsed=parsed)
+    routed = [(e, r) for e in entries if (r := kinds.route(e.path, test_dirs=test_dirs))]
+    if parse_many is not None:
+        missing = [(e, r) for e, r in routed if not cache.holds(entry=e, role=r, limits=limits)]
+        cache.add_all(missing, parse_many(tree, missing, limits), limits=limits)
+    for entry, role in routed:
+        parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
+        assembly.add(entry=entry, role=role, parsed=parsed)
     return assembly.snapshot(tree_problems=tree.problems())
 
 
