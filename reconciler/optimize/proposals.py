@@ -11,7 +11,7 @@ watched branch by the daemon, whose mirror only follows the remote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +21,8 @@ from reconciler.decide.records import Context, DecisionRecord, Option
 from reconciler.errors import UsageError
 from reconciler.optimize import pulls, yamledit
 from reconciler.optimize.records import Change, State, change_of, with_facts
+from reconciler.reconcile.simulations import forge
+from reconciler.run.runlog import RunStore
 from reconciler.simulate import simulation
 from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
@@ -30,10 +32,9 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
-from reconciler.store.interfaces import Runs
 
 
-class OptimizerStore(DaemonDecisions, Runs, Protocol):
+class OptimizerStore(DaemonDecisions, RunStore, Protocol):
     """What optimizations keep and read: decisions, and the daemon's run history."""
 
 
@@ -52,6 +53,7 @@ class Workspace:
     data_dir: Path | None = None
     remote: SourceSettings | None = None  # a remote source
     forges: pulls.Clients | None = None  # forge clients for pull requests of a remote source
+    run_id: str | None = None  # the optimization run proposals are made in
     settings: OptimizationSettings = field(default_factory=OptimizationSettings)
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
@@ -126,7 +128,9 @@ def submit(
         approval=ws.settings.approval,
         at=now.isoformat(),
     )
-    record = _land(record, ws=ws, branch=branch, sha=sha, denials=denials)
+    record = _land(
+        replace(record, run_id=ws.run_id), ws=ws, branch=branch, sha=sha, denials=denials
+    )
     ws.store.put_daemon_decision(ledger.to_entry(record))
     return record
 
@@ -162,14 +166,18 @@ def _review(
         note = f"pushed {branch}; no forge to open a pull request on (optimization.pullRequests)"
         return with_facts(record, state=state.value, note=note)
     change = change_of(record)
-    opened = pulls.open_request(
-        client,
-        target=target,
-        branch=branch,
-        base=ws.ref,
-        title=_message(change, record.context.facts.get("revertOf")).splitlines()[0],
-        body=_review_body(record, denials),
-    )
+    try:
+        opened = pulls.open_request(
+            client,
+            target=target,
+            branch=branch,
+            base=ws.ref,
+            title=_message(change, record.context.facts.get("revertOf")).splitlines()[0],
+            body=_review_body(record, denials),
+        )
+    except forge.ForgeError as exc:
+        note = f"pushed {branch}; the pull request was not opened: {exc}"
+        return with_facts(record, state=state.value, note=note)
     note = f"pull request opened from {branch} for a human to merge"
     return with_facts(record, state=state.value, note=note, pullRequest=opened)
 

@@ -5,15 +5,19 @@ regression window has passed. Run on demand (`reconciler optimize run`,
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 
+from reconciler import runstate
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
-from reconciler.errors import UsageError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.optimize import intervals, proposals, rollback, sizing
 from reconciler.optimize.records import Change, State
 from reconciler.run import triggers
-from reconciler.runstate import RunKind
+from reconciler.run.runlog import RunLog
+from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import git
 from reconciler.source.revision import Revision
 from reconciler.specs import loader, types
@@ -29,26 +33,61 @@ class RunResult:
     proposals: tuple[DecisionRecord, ...] = ()
     reverts: tuple[DecisionRecord, ...] = ()
     skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
+    run_id: str | None = None
 
 
-def run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
-    """Propose what the optimizers find, then test what landed (see the module doc)."""
+def run(
+    ws: proposals.Workspace, *, prometheus: triggers.Prometheus, trigger: str = "manual"
+) -> RunResult:
+    """Propose what the optimizers find, then test what landed (see the module doc). The
+    run is recorded (kind `optimization`) and its decisions point at it; an optimizer that
+    fails is named in `skipped` and the others go on."""
+    log = RunLog(ws.store)
+    record = runstate.started(
+        id=str(uuid.uuid4()),
+        kind=RunKind.OPTIMIZATION,
+        name=ws.source.location,
+        trigger=trigger,
+        revision=None,
+        at=ws.clock.now(),
+        status=RunStatus.RUNNING,
+    )
+    log.create(record)
+    try:
+        result = _run(replace(ws, run_id=record.id), prometheus=prometheus)
+    except Exception as exc:
+        log.finish(record, status=RunStatus.FAILED, at=ws.clock.now(), error=str(exc))
+        raise
+    log.finish(
+        replace(record, revision=result.revision), status=RunStatus.SUCCEEDED, at=ws.clock.now()
+    )
+    return replace(result, run_id=record.id)
+
+
+def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
     revision, snap = _snapshot(ws)
     spec = snap.settings.spec
     ws = replace(ws, settings=spec.optimization, decisions=spec.decisions)
     made, skipped = [], []
-    for item in spec.optimization.sizing:
-        change = _sizing_change(snap, item, ws=ws, prometheus=prometheus)
-        if isinstance(change, str):
-            skipped.append(f"sizing/{item.name}: {change}")
-        else:
-            made.append(proposals.submit(change, ws=ws))
-    for timing in spec.optimization.intervals:
-        found = _interval_change(snap, timing, ws=ws)
-        if isinstance(found, str):
-            skipped.append(f"interval/{timing.name}: {found}")
-        else:
-            made.append(proposals.submit(found, ws=ws))
+    wanted = [
+        *(
+            (f"sizing/{i.name}", partial(_sizing_change, snap, i, ws=ws, prometheus=prometheus))
+            for i in spec.optimization.sizing
+        ),
+        *(
+            (f"interval/{i.name}", partial(_interval_change, snap, i, ws=ws))
+            for i in spec.optimization.intervals
+        ),
+    ]
+    for subject, change_for in wanted:
+        try:
+            change = change_for()
+            if isinstance(change, str):
+                skipped.append(f"{subject}: {change}")
+            else:
+                made.append(proposals.submit(change, ws=ws))
+        except ReconcilerError as exc:
+            skipped.append(f"{subject}: {exc}")
     reverts = [
         r
         for r in (rollback.check(d, ws=ws, prometheus=prometheus) for d in _landed(ws))

@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from reconciler.clock import SystemClock
+from reconciler.errors import UsageError
 from reconciler.optimize import intervals, proposals, runner
 from reconciler.optimize.records import State, state_of
 from reconciler.run import triggers
@@ -85,3 +88,69 @@ def test_an_interval_proposal_is_a_commit_of_reconciler_yaml(tmp_path: Path) -> 
     assert made.context.facts["simulation"]["verdict"] == "passes"
     written = gitrepo.git(repo, "show", "main:reconciler.yaml") + "\n"
     assert written == SETTINGS.replace("interval: 5m ", "interval: 2m ")
+
+
+def test_the_run_is_recorded_and_its_decisions_point_at_it(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"reconciler.yaml": SETTINGS})
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    for run in runs([3.0] * 20):
+        store.create_run(run)
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+
+    result = runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9"))
+
+    [made] = result.proposals
+    recorded = store.get_run(result.run_id or "")
+    assert recorded is not None and recorded.kind is RunKind.OPTIMIZATION
+    assert recorded.status is RunStatus.SUCCEEDED and recorded.revision == result.revision
+    assert made.run_id == result.run_id
+    assert [e.id for e in store.daemon_decisions(run_id=result.run_id)] == [made.id]
+
+
+def test_an_optimization_that_names_nothing_usable_is_skipped_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    web = "apiVersion: v1\nkind: WebApp\nmetadata:\n  name: web\nspec:\n  cpu: fast\n"
+    extra = (
+        "    sizing:\n      - name: words\n        resource: {kind: WebApp, name: web}\n"
+        "        field: spec.cpu\n        query: q\n        objective: {query: q}\n"
+        "      - name: gone\n        resource: {kind: WebApp, name: nope}\n"
+        "        field: spec.cpu\n        query: q\n        objective: {query: q}\n"
+    )
+    gitrepo.make_repo(repo, {"reconciler.yaml": SETTINGS + extra, "resources/web.yaml": web})
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+
+    result = runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9"))
+
+    assert result.proposals == ()
+    assert result.skipped == (
+        "sizing/words: resources/web.yaml:1 spec.cpu: not a number",
+        "sizing/gone: no WebApp named nope in the repository",
+        "interval/reconcile: only 0 finished reconcile runs; 3 needed",
+    )
+
+
+def test_an_invalid_revision_is_not_optimized_and_the_failed_run_is_kept(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    broken = SETTINGS.replace("        busy: 0.05\n", "        busy: lots\n")
+    gitrepo.make_repo(repo, {"reconciler.yaml": broken})
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+    sha = gitrepo.git(repo, "rev-parse", "main")
+
+    with pytest.raises(UsageError) as caught:
+        runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9"))
+
+    message = str(caught.value)
+    assert message == (
+        f"{sha[:10]} has invalid specs; nothing optimized:\n"
+        "reconciler.yaml:13 spec.optimization.intervals[0].busy: must be a number"
+    )
+    [failed] = store.list_runs(kind=RunKind.OPTIMIZATION)
+    assert failed.status is RunStatus.FAILED and failed.error == message
+    assert gitrepo.git(repo, "rev-parse", "main") == sha

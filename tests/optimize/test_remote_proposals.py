@@ -59,3 +59,33 @@ def test_a_remote_proposal_is_pushed_and_opened_as_a_pull_request(tmp_path: Path
     assert opened.headers["authorization"] == "Bearer t0ken"
     assert facts["pullRequest"]["forge"] == "github"
     assert facts["note"] == f"pull request opened from {facts['branch']} for a human to merge"
+
+
+def test_a_forge_that_refuses_leaves_the_pushed_branch_and_says_why(tmp_path: Path) -> None:
+    work, bare = tmp_path / "work", tmp_path / "remote.git"
+    gitrepo.make_repo(work, {"reconciler.yaml": REMOTE_SETTINGS})
+    gitrepo.git(tmp_path, "clone", "--bare", str(work), str(bare))
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    for run in runs([3.0] * 20):
+        store.create_run(run)
+    remote = SourceSettings(url=f"file://{bare}", ref="main", cache_dir=tmp_path / "cache")
+    with forge_server.serve() as fake:
+        fake.fail_with = 401
+        client = forge.github_client(api_url=fake.url, token="t0ken")
+        ws = proposals.Workspace(
+            repo=None,
+            ref="main",
+            store=store,
+            clock=SystemClock(),
+            remote=remote,
+            forges=lambda kind: client,
+        )
+        [made] = runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9")).proposals
+
+    facts = made.context.facts
+    assert state_of(made) is State.PROPOSED and "pullRequest" not in facts
+    assert facts["note"] == (
+        f"pushed {facts['branch']}; the pull request was not opened: POST "
+        '/repos/acme/shop/pulls answered 401: {"message": "Bad credentials"}'
+    )
+    assert gitrepo.git(bare, "rev-parse", facts["branch"]) == facts["commit"]
