@@ -39,7 +39,8 @@ def routes(deps: Deps) -> list[BaseRoute]:
 
     async def run(request: Request) -> Response:
         ws, url = _workspace(deps, _source_name(await request.body()))
-        result = await run_in_threadpool(runner.run, ws, prometheus=triggers.Prometheus(url))
+        client = triggers.Prometheus(url)
+        result = await run_in_threadpool(runner.run, ws, prometheus=client, trigger="api")
         made = [catalog.summary(r) for r in (*result.proposals, *result.reverts)]
         body = {"revision": result.revision, "proposals": made, "skipped": list(result.skipped)}
         return JSONResponse(body)

@@ -21,6 +21,7 @@ from reconciler.decide.records import Context, DecisionRecord, Option
 from reconciler.errors import UsageError
 from reconciler.optimize import pulls, yamledit
 from reconciler.optimize.records import Change, State, change_of, with_facts
+from reconciler.policy import rego
 from reconciler.reconcile.simulations import forge
 from reconciler.run.runlog import RunStore
 from reconciler.simulate import simulation
@@ -54,6 +55,7 @@ class Workspace:
     remote: SourceSettings | None = None  # a remote source
     forges: pulls.Clients | None = None  # forge clients for pull requests of a remote source
     run_id: str | None = None  # the optimization run proposals are made in
+    rules: rego.RegoEngine | None = None  # the revision's policies, for the decision rules
     settings: OptimizationSettings = field(default_factory=OptimizationSettings)
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
@@ -127,6 +129,8 @@ def submit(
         history=ledger.StoreHistory(ws.store),
         approval=ws.settings.approval,
         at=now.isoformat(),
+        engine=ws.rules,
+        package=f"data.reconciler.decisions.{type.replace('-', '_')}",
     )
     record = _land(
         replace(record, run_id=ws.run_id), ws=ws, branch=branch, sha=sha, denials=denials

@@ -15,6 +15,7 @@ from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.optimize import intervals, proposals, rollback, sizing
 from reconciler.optimize.records import Change, State
+from reconciler.policy import bundle
 from reconciler.run import triggers
 from reconciler.run.runlog import RunLog
 from reconciler.runstate import RunKind, RunStatus
@@ -67,7 +68,15 @@ def run(
 def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
     revision, snap = _snapshot(ws)
     spec = snap.settings.spec
-    ws = replace(ws, settings=spec.optimization, decisions=spec.decisions)
+    compiled = bundle.compile(snap)
+    if compiled.problems:
+        problems = "\n".join(str(p) for p in compiled.problems)
+        raise UsageError(
+            f"{revision.sha[:10]} has invalid policies; nothing optimized:\n{problems}"
+        )
+    ws = replace(
+        ws, settings=spec.optimization, decisions=spec.decisions, rules=compiled.new_engine()
+    )
     made, skipped = [], []
     wanted = [
         *(

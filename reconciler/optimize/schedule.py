@@ -45,7 +45,7 @@ async def _maybe_run(
         if every <= 0 or (number in last and now - last[number] < every):
             return
         last[number] = now
-        result = await asyncio.to_thread(runner.run, ws, prometheus=client)
+        result = await asyncio.to_thread(runner.run, ws, prometheus=client, trigger="schedule")
         log.info(
             "optimization run of %s: %d proposals, %d reverts",
             ws.source.location,

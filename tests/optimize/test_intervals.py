@@ -154,3 +154,38 @@ def test_an_invalid_revision_is_not_optimized_and_the_failed_run_is_kept(
     [failed] = store.list_runs(kind=RunKind.OPTIMIZATION)
     assert failed.status is RunStatus.FAILED and failed.error == message
     assert gitrepo.git(repo, "rev-parse", "main") == sha
+
+
+TRUST = """\
+package reconciler.decisions.optimization
+
+import rego.v1
+
+score["action:commit"] := 1 if input.context.subject == "interval/reconcile"
+
+reasons["action:commit"] contains "interval changes are reviewed by the simulation"
+"""
+
+
+@pytest.mark.parametrize(
+    ("rules", "state", "level"), [(False, "proposed", "human"), (True, "landed", "autonomous")]
+)
+def test_the_repository_rules_set_the_level_that_lets_a_proposal_land(
+    tmp_path: Path, rules: bool, state: str, level: str
+) -> None:
+    repo = tmp_path / "repo"
+    files = {"reconciler.yaml": SETTINGS.replace("approval: auto", "approval: confidence")}
+    if rules:
+        files["policies/decisions/optimization.rego"] = TRUST
+    gitrepo.make_repo(repo, files)
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    for run in runs([3.0] * 20):
+        store.create_run(run)
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+
+    [made] = runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9")).proposals
+
+    assert (made.context.facts["state"], made.level.value) == (state, level)
+    assert made.rule_problem is None
+    changed = gitrepo.git(repo, "show", "main:reconciler.yaml").count("interval: 2m")
+    assert changed == (1 if rules else 0)
