@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli
+from reconciler.api.dashboard import render, tuning
 from reconciler.clock import SystemClock
 from reconciler.decide import ledger
 from reconciler.optimize import proposals, runner
@@ -146,6 +147,19 @@ def test_a_sizing_lands_as_a_commit_and_a_planted_regression_is_reverted(
     assert measured["regressed"] is True
     assert measured["beforeMedian"] == 0.1
     assert measured["afterMedian"] == 0.3
+
+    html = render.Renderer().render(
+        tuning.one(ws.store, proposal.id),
+        csrf="c",
+        user=None,
+        signed_in=False,
+        nav=(),
+        active="/optimizations",
+        live=False,
+        can_operate=False,
+    )
+    assert html.count("<polyline") == 2  # the objective before and after, as a chart
+    assert "median 0.1 → 0.3" in html and f'href="/optimizations/{revert.id}"' in html
 
     third = runner.run(ws, prometheus=client)  # the same sizing would be proposed again
     assert third.proposals == () and third.reverts == ()
