@@ -76,6 +76,7 @@ def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str]:
         ref=source.ref,
         store=deps.store,
         clock=deps.clock,
+        bus=deps.bus,
         data_dir=settings.data_dir,
         remote=source if source.url else None,
         forges=pulls.clients(settings.forges),

@@ -69,6 +69,7 @@ def _workspaces(
             ref=s.ref,
             store=daemon.store,
             clock=daemon.clock,
+            bus=daemon.bus,
             data_dir=settings.data_dir,
             remote=s if s.url else None,
             forges=pulls.clients(settings.forges),

@@ -19,8 +19,9 @@ from reconciler.clock import Clock
 from reconciler.decide import context, decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option
 from reconciler.errors import UsageError
+from reconciler.events import Bus, EventType
 from reconciler.optimize import pulls, yamledit
-from reconciler.optimize.records import Change, State, change_of, with_facts
+from reconciler.optimize.records import Change, State, announce, change_of, with_facts
 from reconciler.policy import rego
 from reconciler.reconcile.simulations import forge
 from reconciler.run.runlog import RunStore
@@ -56,6 +57,7 @@ class Workspace:
     forges: pulls.Clients | None = None  # forge clients for pull requests of a remote source
     run_id: str | None = None  # the optimization run proposals are made in
     rules: rego.RegoEngine | None = None  # the revision's policies, for the decision rules
+    bus: Bus | None = None  # the daemon's: decisions become events (audit, notifications)
     settings: OptimizationSettings = field(default_factory=OptimizationSettings)
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
@@ -136,6 +138,13 @@ def submit(
         replace(record, run_id=ws.run_id), ws=ws, branch=branch, sha=sha, denials=denials
     )
     ws.store.put_daemon_decision(ledger.to_entry(record))
+    announce(
+        ws.bus,
+        EventType.DECISION_TAKEN,
+        record,
+        at=now,
+        message=f"{record.context.facts['state']}: {record.context.facts['note']}",
+    )
     return record
 
 

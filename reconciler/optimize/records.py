@@ -8,10 +8,12 @@ listing those decisions."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from reconciler.decide.records import DecisionRecord
+from reconciler.events import Bus, Event, EventType
 
 TYPES = ("optimization", "optimization-revert")
 
@@ -79,6 +81,37 @@ def change_of(record: DecisionRecord) -> Change:
 
 def state_of(record: DecisionRecord) -> State:
     return State(record.context.facts["state"])
+
+
+def announce(
+    bus: Bus | None, type: EventType, record: DecisionRecord, *, at: datetime, message: str
+) -> None:
+    """Publish a decision event as remediations do, so the audit log, notifications and
+    the event feed see optimizations too (nothing without a bus: the CLI has none)."""
+    if bus is None:
+        return
+    chosen = record.choice.chosen
+    bus.publish(
+        Event(
+            type=type,
+            at=at,
+            source="",
+            object_key=f"decision/{record.id}",
+            message=message,
+            data={
+                "decision": record.id,
+                "type": record.context.type,
+                "subject": record.context.subject,
+                "option": chosen.name if chosen else None,
+                "confidence": round(record.choice.confidence, 4),
+                "level": record.level.value,
+                "outcome": record.outcome.value,
+                "approver": record.approver,
+                "run": record.run_id,
+                "state": record.context.facts.get("state"),
+            },
+        )
+    )
 
 
 def with_facts(record: DecisionRecord, **updates: Any) -> DecisionRecord:

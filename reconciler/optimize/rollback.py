@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord, Outcome
+from reconciler.events import EventType
 from reconciler.optimize import proposals, regression
-from reconciler.optimize.records import State, change_of, state_of, with_facts
+from reconciler.optimize.records import State, announce, change_of, state_of, with_facts
 from reconciler.run import triggers
 from reconciler.specs import types
 
@@ -86,3 +87,11 @@ def _series(
 
 def _save(ws: proposals.Workspace, record: DecisionRecord) -> None:
     ws.store.put_daemon_decision(ledger.to_entry(record))
+    if record.settled_at is not None:
+        announce(
+            ws.bus,
+            EventType.DECISION_SETTLED,
+            record,
+            at=ws.clock.now(),
+            message=f"{record.outcome.value}: {record.note}",
+        )

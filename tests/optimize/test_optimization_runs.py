@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from reconciler import cli
 from reconciler.api.dashboard import render, tuning
 from reconciler.clock import SystemClock
 from reconciler.decide import ledger
+from reconciler.events import Bus, Event
 from reconciler.optimize import proposals, runner
 from reconciler.optimize.records import State, state_of
 from reconciler.run import triggers
@@ -110,7 +112,10 @@ def test_a_sizing_lands_as_a_commit_and_a_planted_regression_is_reverted(
 ) -> None:
     repo = tmp_path / "repo"
     gitrepo.make_repo(repo, {"reconciler.yaml": SETTINGS, "resources/web.yaml": WEBAPP})
-    ws = workspace(tmp_path, repo)
+    seen: list[Event] = []
+    bus = Bus()
+    bus.subscribe(seen.append)
+    ws = replace(workspace(tmp_path, repo), bus=bus)
     client = triggers.Prometheus(served.url)
     steady(served, cpu=0.3, latency=0.1, seconds=4.5)
 
@@ -148,6 +153,11 @@ def test_a_sizing_lands_as_a_commit_and_a_planted_regression_is_reverted(
     assert measured["beforeMedian"] == 0.1
     assert measured["afterMedian"] == 0.3
 
+    assert [(e.type.value, e.data["decision"], e.data["state"]) for e in seen] == [
+        ("DecisionTaken", proposal.id, "landed"),
+        ("DecisionTaken", revert.id, "landed"),
+        ("DecisionSettled", proposal.id, "reverted"),
+    ]
     html = render.Renderer().render(
         tuning.one(ws.store, proposal.id),
         csrf="c",

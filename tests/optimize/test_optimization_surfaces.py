@@ -59,6 +59,11 @@ def test_a_run_on_demand_shows_in_the_api_the_dashboard_and_the_metrics(
         metrics = running.get("/metrics").text
         assert 'reconciler_optimizations{state="landed",type="optimization"} 1.0' in metrics
 
+        audited = running.get("/api/v1/audit").json()["entries"]
+        taken = [e for e in audited if e["type"] == "DecisionTaken"]
+        assert [e["data"]["decision"] for e in taken] == [made["id"]]
+        assert taken[0]["data"]["state"] == "landed"
+
         bad = running.post("/api/v1/optimizations/run", json={"source": "nope"})
         assert bad.status_code == 400 and 'no source \\"nope\\"' in bad.text
 
