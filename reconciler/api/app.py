@@ -14,7 +14,17 @@ import asyncio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from reconciler.api import auth, frontdoor, health, intake, replies, runs, simulations, state
+from reconciler.api import (
+    auth,
+    frontdoor,
+    health,
+    intake,
+    optimizations,
+    replies,
+    runs,
+    simulations,
+    state,
+)
 from reconciler.api.dashboard import site
 from reconciler.api.deps import Deps
 from reconciler.reconcile.daemon import Daemon
@@ -33,6 +43,7 @@ def create_app(daemon: Daemon) -> Starlette:
             *runs.routes(deps),
             *simulations.routes(deps.store, simulator=deps.simulations),
             *intake.routes(deps),
+            *optimizations.routes(deps),
             *dashboard.routes(),
         ],
         middleware=[

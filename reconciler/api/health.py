@@ -18,6 +18,7 @@ from starlette.routing import Route
 from reconciler.api import metrics
 from reconciler.api.deps import Deps
 from reconciler.conditions import Type
+from reconciler.optimize import catalog
 from reconciler.reconcile import replicas
 from reconciler.store.interfaces import StoreError
 
@@ -37,6 +38,10 @@ def routes(deps: Deps) -> list[Route]:
             resources_by_condition=by_condition,
             violations=violations,
             approvals_waiting=engine.waiting_count() if engine is not None else 0,
+            optimizations=Counter(
+                (o.context.type, str(o.context.facts["state"]))
+                for o in catalog.listed(store, limit=10_000)
+            ),
         )
 
     prom = metrics.Metrics(state_counts)

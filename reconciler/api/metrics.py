@@ -28,6 +28,8 @@ class StateCounts:
     violations: Mapping[tuple[str, str], int] = field(default_factory=dict)
     # (policy, enforcement) -> count
     approvals_waiting: int = 0
+    optimizations: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # (type, state) -> count of optimization proposals and reverts
 
 
 class _StateCollector(Collector):
@@ -54,6 +56,14 @@ class _StateCollector(Collector):
             "reconciler_approvals_waiting", "Steps of live runs waiting for a human's answer"
         )
         waiting.add_metric([], state.approvals_waiting)
+        optimizations = GaugeMetricFamily(
+            "reconciler_optimizations",
+            "Optimization proposals and reverts by state (docs/optimization.md)",
+            labels=["type", "state"],
+        )
+        for (kind, at), n in sorted(state.optimizations.items()):
+            optimizations.add_metric([kind, at], n)
+        yield optimizations
         yield resources
         yield violations
         yield waiting

@@ -22,6 +22,7 @@ from reconciler.api import (
     daemon_decisions,
     incidents,
     openapi,
+    optimizations,
     runs,
     simulations,
     views,
@@ -145,6 +146,7 @@ def _openapi() -> Callable[[Request], Response]:
             **audit.openapi_paths(),
             **incidents.openapi_paths(),
             **simulations.openapi_paths(),
+            **optimizations.openapi_paths(),
         }
     )
 

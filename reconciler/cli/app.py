@@ -11,6 +11,7 @@ from reconciler.cli import (
     client,
     decisions,
     init,
+    optimize,
     runbook,
     schema,
     serve,
@@ -95,4 +96,5 @@ def build_parser() -> argparse.ArgumentParser:
     workflow.register(verbs)
     decisions.register(verbs, add_format=add_format, add_source_options=add_source_options)
     audit.register(verbs, add_format=add_format)
+    optimize.register(verbs, add_format=add_format)
     return parser

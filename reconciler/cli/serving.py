@@ -14,6 +14,7 @@ from collections.abc import Callable
 from reconciler.api import app as web
 from reconciler.api.server import HttpServer
 from reconciler.clock import SystemClock
+from reconciler.optimize import proposals, pulls, schedule
 from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
 
@@ -39,6 +40,11 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     )
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))
+    optimizing = asyncio.create_task(
+        schedule.scheduled(
+            stop, workspaces=_workspaces(settings, daemon), prometheus=settings.prometheus.url
+        )
+    )
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
     if server.started:
@@ -48,8 +54,29 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
             f"data: {settings.data_dir})",
             flush=True,
         )
-    await asyncio.gather(serving, running)
+    await asyncio.gather(serving, running, optimizing)
     log.info("stopped")
+
+
+def _workspaces(
+    settings: daemon_settings.DaemonSettings, daemon: Daemon
+) -> list[proposals.Workspace]:
+    """Where scheduled optimization runs commit: every unsuspended source (a remote one's
+    proposals are pushed and opened as pull requests)."""
+    return [
+        proposals.Workspace(
+            repo=s.path,
+            ref=s.ref,
+            store=daemon.store,
+            clock=daemon.clock,
+            bus=daemon.bus,
+            data_dir=settings.data_dir,
+            remote=s if s.url else None,
+            forges=pulls.clients(settings.forges),
+        )
+        for s in settings.sources
+        if not s.suspend
+    ]
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:

@@ -74,7 +74,13 @@ class Prometheus:
     def query_range(self, expression: str, *, lookback: float, step: float) -> list[list[float]]:
         """Each series' values over the last `lookback` seconds, every `step` seconds."""
         end = time.time()
-        bounds = {"start": f"{end - lookback:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        return self.query_window(expression, start=end - lookback, end=end, step=step)
+
+    def query_window(
+        self, expression: str, *, start: float, end: float, step: float
+    ) -> list[list[float]]:
+        """Each series' values from `start` to `end` (Unix seconds), every `step` seconds."""
+        bounds = {"start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         return ranges(self._get("query_range", expression, bounds))
 
     def _get(self, endpoint: str, expression: str, extra: dict[str, str]) -> dict[str, Any]:

@@ -309,6 +309,27 @@ class CommitTree:
         return tree.Node(kind=tree.NodeKind.MISSING)
 
 
+def push_branch(
+    config: settings.SourceSettings, *, branch: str, environ: Mapping[str, str] | None = None
+) -> None:
+    """Push `branch` of the mirror of `config.url` to the remote, under the same name, with
+    the source's credentials."""
+    env = os.environ if environ is None else environ
+    auth = config.auth
+    token = _secret(env_name=auth.token_env, file=auth.token_file, environ=env)
+    passphrase = _secret(env_name=auth.ssh_passphrase_env, file=None, environ=env) or ""
+    repo = _open_local(cache_path(config))
+    remote = repo.remotes.create_anonymous(config.url or "")
+    ref = f"refs/heads/{branch}"
+    try:
+        remote.push(
+            [f"{ref}:{ref}"], callbacks=_Callbacks(auth=auth, token=token, passphrase=passphrase)
+        )
+    except (pygit2.GitError, errors.SourceError) as exc:
+        reason = settings.redact_text(_first_line(exc), secrets=(token or "", passphrase))
+        raise errors.SourceError(f"cannot push {branch} to {config.location}: {reason}") from None
+
+
 def cache_path(config: settings.SourceSettings) -> Path:
     """Where the mirror of `config.url` lives: one bare repository per URL, credentials left out."""
     url = settings.redact_url(config.url or "")
@@ -399,9 +420,10 @@ def current_branch(path: Path) -> str | None:
 
 
 def commit_file_on_branch(
-    path: Path, *, branch: str, files: Mapping[str, bytes], message: str
+    path: Path, *, branch: str, files: Mapping[str, bytes], message: str, base: str = "HEAD"
 ) -> str:
-    """Commit `files` (repository-relative POSIX paths) on top of HEAD onto a new `branch`.
+    """Commit `files` (repository-relative POSIX paths) on top of `base` (a ref or sha,
+    default HEAD) onto a new `branch`.
 
     HEAD, the index and the working tree are left alone; the branch must not exist yet.
     Returns the new commit's sha.
@@ -414,7 +436,7 @@ def commit_file_on_branch(
         raise errors.UsageError(f'branch "{branch}" already exists in {path}')
     if not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
         raise errors.UsageError(f'"{branch}" is not a valid branch name')
-    parent = repo.head.peel(pygit2.Commit)
+    parent = repo.revparse_single(base).peel(pygit2.Commit)
     index = pygit2.Index()
     index.read_tree(parent.tree)
     for name, data in files.items():
@@ -426,6 +448,23 @@ def commit_file_on_branch(
         author = pygit2.Signature("reconciler", "reconciler@localhost")
     oid = repo.create_commit(f"refs/heads/{branch}", author, author, message, tree_id, [parent.id])
     return str(oid)
+
+
+def fast_forward(path: Path, *, branch: str, to: str) -> bool:
+    """Move `branch` of the local repository at `path` to the commit `to` when `to`
+    descends from it (a fast-forward); False, and nothing moved, when it does not. A
+    checked-out branch's index and working tree are left alone: the daemon reads commits,
+    not the working tree."""
+    repo = _open_local(path)
+    name = f"refs/heads/{branch}"
+    if name not in repo.references:
+        raise errors.UsageError(f'branch "{branch}" does not exist in {path}')
+    current = repo.references[name].peel(pygit2.Commit).id
+    target = repo.revparse_single(to).peel(pygit2.Commit).id
+    if current != target and not repo.descendant_of(target, current):
+        return False
+    repo.references[name].set_target(target, f"fast-forward to {target}")
+    return True
 
 
 def append_commit(path: Path, *, ref: str, files: Mapping[str, bytes], message: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reconciler.specs import types
 from reconciler.specs.decisions import DecisionSettings
+from reconciler.specs.optimization import OptimizationSettings
 from reconciler.specs.types import Model as Model
 
 API_GROUP = "reconciler.dev"
@@ -199,6 +200,10 @@ class SettingsSpec(Model):
     decisions: DecisionSettings = Field(
         default_factory=DecisionSettings,
         description="How the daemon scores its own decisions and how much it may do alone.",
+    )
+    optimization: OptimizationSettings = Field(
+        default_factory=OptimizationSettings,
+        description="What the daemon optimizes and how (docs/optimization.md).",
     )
     rego_versions: dict[str, RegoVersion] = Field(
         default_factory=dict,

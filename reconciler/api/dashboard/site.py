@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from reconciler.api import auth, runs
-from reconciler.api.dashboard import choices, pages, render
+from reconciler.api.dashboard import choices, pages, render, tuning
 from reconciler.api.deps import Deps
 from reconciler.api.replies import error
 from reconciler.reconcile.settings import Role
@@ -29,6 +29,7 @@ NAV = (
     ("/daemon/decisions", "Daemon decisions"),
     ("/approvals", "Approvals"),
     ("/simulations", "Simulations"),
+    ("/optimizations", "Optimizations"),
 )
 PageFn = Callable[[Request], render.Page]
 
@@ -54,6 +55,10 @@ class Dashboard:
             "/daemon/decisions": lambda r: choices.listing(d.store, q(r)),
             "/daemon/decisions/{decision_id}": lambda r: choices.one(
                 d.store, r.path_params["decision_id"]
+            ),
+            "/optimizations": lambda r: tuning.listing(d.store),
+            "/optimizations/{optimization_id}": lambda r: tuning.one(
+                d.store, r.path_params["optimization_id"]
             ),
             "/simulations": lambda r: pages.simulations(d),
             "/simulations/{sim_id}": lambda r: pages.simulation(d, r.path_params["sim_id"]),

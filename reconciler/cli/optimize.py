@@ -1,0 +1,134 @@
+"""`reconciler optimize run|list|show`: optimization runs on demand and their proposals.
+
+`run` performs one optimization run against a local repository (DIR) and a Prometheus
+server, storing its proposals in the daemon's store in `--data-dir` (created when absent);
+`list` and `show` read them back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import UsageError
+
+
+def register(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    add_format: Callable[..., None],
+) -> None:
+    p = verbs.add_parser("optimize", help="run optimizations and inspect their proposals")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="one optimization run now")
+    run.add_argument("dir", nargs="?", default=".", help="local Git repository (default: .)")
+    run.add_argument("--ref", default="main", help="the watched branch (default: main)")
+    run.add_argument("--prometheus", required=True, help="Prometheus base URL")
+    _data_dir(run)
+    add_format(run, "text", "json")
+    run.set_defaults(handler=run_run)
+    ls = actions.add_parser("list", help="proposals and reverts, newest first")
+    _data_dir(ls)
+    ls.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    add_format(ls, "table", "json")
+    ls.set_defaults(handler=run_list)
+    show = actions.add_parser("show", help="one proposal: change, trade-off, simulation")
+    _data_dir(show)
+    show.add_argument("id", help="the proposal's id (a unique prefix is enough)")
+    add_format(show, "text", "json")
+    show.set_defaults(handler=run_show)
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", default=".reconciler", help="the daemon's data directory (.reconciler)"
+    )
+
+
+def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from reconciler.store.retention import RetentionSettings
+    from reconciler.store.sqlite import SqliteStore
+
+    path = Path(args.data_dir) / "reconciler.db"
+    if not create and not path.is_file():
+        raise UsageError(f"{path}: no store here (give the daemon's --data-dir)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(path, retention=RetentionSettings())
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from reconciler.clock import SystemClock
+    from reconciler.optimize import catalog, proposals, runner
+    from reconciler.run import triggers
+
+    store = _store(args, create=True)
+    try:
+        ws = proposals.Workspace(
+            repo=Path(args.dir).resolve(),
+            ref=args.ref,
+            store=store,
+            clock=SystemClock(),
+            data_dir=Path(args.data_dir),
+        )
+        result = runner.run(ws, prometheus=triggers.Prometheus(args.prometheus))
+    finally:
+        store.close()
+    made = [catalog.summary(r) for r in (*result.proposals, *result.reverts)]
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"revision": result.revision, "proposals": made, "skipped": list(result.skipped)},
+                indent=2,
+            )
+        )
+        return 0
+    for item in made:
+        print(_line(item))
+    for reason in result.skipped:
+        print(f"skipped {reason}")
+    if not made and not result.skipped:
+        print("nothing to optimize: the repository's reconciler.yaml names no optimization")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from reconciler.optimize import catalog
+
+    store = _store(args)
+    try:
+        found = [catalog.summary(r) for r in catalog.listed(store, limit=args.limit)]
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps({"optimizations": found}, indent=2))
+    else:
+        print("\n".join(_line(item) for item in found) if found else "no optimizations")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from reconciler.optimize import catalog
+
+    store = _store(args)
+    try:
+        record = catalog.find(store, args.id)
+    finally:
+        store.close()
+    if record is None:
+        raise UsageError(f'no single optimization with an id starting "{args.id}"')
+    if args.format == "json":
+        print(json.dumps(catalog.detail(record), indent=2))
+    else:
+        print(catalog.text(record))
+    return 0
+
+
+def _line(item: dict[str, Any]) -> str:
+    return (
+        f"{item['id'][:12]}  {item['type']:<20} {item['subject']:<24} "
+        f"{item['field']} {item['old']:g} -> {item['new']:g}  {item['state']:<9} "
+        f"{item['level']:<10} {item['simulation']}"
+    )

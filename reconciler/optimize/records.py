@@ -1,0 +1,120 @@
+"""An optimization as the daemon keeps it: the change an optimizer wants, and where its
+proposal stands. A proposal is stored as a daemon decision (type `optimization`, or
+`optimization-revert` for a rollback) whose context facts hold the change, the branch and
+commit, the simulation verdict, the state and, once measured, the regression verdict; so
+its explanation, level and outcome are the decision engine's, and listing optimizations is
+listing those decisions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from reconciler.decide.records import DecisionRecord
+from reconciler.events import Bus, Event, EventType
+
+TYPES = ("optimization", "optimization-revert")
+
+
+class State(StrEnum):
+    """Where a proposal stands."""
+
+    PROPOSED = "proposed"  # on its branch, waiting for a human to merge it
+    BLOCKED = "blocked"  # its simulation shows a strict denial: on its branch, never merged
+    LANDED = "landed"  # on the watched branch; the regression test has yet to run
+    KEPT = "kept"  # landed and the regression test found its objective no worse
+    REGRESSED = "regressed"  # landed, then its objective got worse: a revert was proposed
+    REVERTED = "reverted"  # landed, regressed, and the revert landed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One field of one document to set, why, and the metric that must not get worse."""
+
+    optimizer: str
+    name: str
+    objective: str
+    resource: str  # kind/namespace/name
+    path: str  # file in the repository
+    index: int  # document in the file
+    field: str  # dotted keys
+    old: float
+    new: float
+    reason: str
+    metric: str
+    higher_is_worse: bool = True
+    tradeoff: tuple[dict[str, float], ...] = ()
+    unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+
+    @property
+    def written(self) -> float | str:
+        """`new` as it is written into the file."""
+        return duration(self.new) if self.unit == "duration" else self.new
+
+    @property
+    def subject(self) -> str:
+        return f"{self.optimizer}/{self.name}"
+
+    def reverted(self, *, reason: str) -> Change:
+        return replace(self, old=self.new, new=self.old, reason=reason, tradeoff=())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def duration(seconds: float) -> str:
+    """Whole seconds as the shortest duration text: 3600 -> 1h, 120 -> 2m, 90 -> 90s."""
+    whole = int(seconds)
+    for suffix, size in (("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{suffix}"
+    return f"{whole}s"
+
+
+def change_of(record: DecisionRecord) -> Change:
+    data = dict(record.context.facts["change"])
+    data["tradeoff"] = tuple(data.get("tradeoff") or ())
+    return Change(**data)
+
+
+def state_of(record: DecisionRecord) -> State:
+    return State(record.context.facts["state"])
+
+
+def announce(
+    bus: Bus | None, type: EventType, record: DecisionRecord, *, at: datetime, message: str
+) -> None:
+    """Publish a decision event as remediations do, so the audit log, notifications and
+    the event feed see optimizations too (nothing without a bus: the CLI has none)."""
+    if bus is None:
+        return
+    chosen = record.choice.chosen
+    bus.publish(
+        Event(
+            type=type,
+            at=at,
+            source="",
+            object_key=f"decision/{record.id}",
+            message=message,
+            data={
+                "decision": record.id,
+                "type": record.context.type,
+                "subject": record.context.subject,
+                "option": chosen.name if chosen else None,
+                "confidence": round(record.choice.confidence, 4),
+                "level": record.level.value,
+                "outcome": record.outcome.value,
+                "approver": record.approver,
+                "run": record.run_id,
+                "state": record.context.facts.get("state"),
+            },
+        )
+    )
+
+
+def with_facts(record: DecisionRecord, **updates: Any) -> DecisionRecord:
+    """`record` with its context's facts updated."""
+    facts = {**record.context.facts, **updates}
+    return replace(record, context=replace(record.context, facts=facts))

@@ -1,0 +1,228 @@
+"""One optimization run: read the repository's `optimization:` settings at the watched
+revision, let each optimizer propose its change, then test every landed proposal whose
+regression window has passed. Run on demand (`reconciler optimize run`,
+`POST /api/v1/optimizations/run`) or every `optimization.interval` by the daemon."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from functools import partial
+
+from reconciler import runstate
+from reconciler.decide import ledger
+from reconciler.decide.records import DecisionRecord
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.optimize import intervals, proposals, rollback, sizing
+from reconciler.optimize.records import Change, State
+from reconciler.policy import bundle
+from reconciler.run import triggers
+from reconciler.run.runlog import RunLog
+from reconciler.runstate import RunKind, RunStatus
+from reconciler.source import git
+from reconciler.source.revision import Revision
+from reconciler.specs import loader, types
+from reconciler.specs.optimization import Interval, Sizing
+from reconciler.specs.snapshot import Document, Snapshot
+
+SETTINGS_FILE = "reconciler.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    revision: str
+    proposals: tuple[DecisionRecord, ...] = ()
+    reverts: tuple[DecisionRecord, ...] = ()
+    skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
+    run_id: str | None = None
+
+
+def run(
+    ws: proposals.Workspace, *, prometheus: triggers.Prometheus, trigger: str = "manual"
+) -> RunResult:
+    """Propose what the optimizers find, then test what landed (see the module doc). The
+    run is recorded (kind `optimization`) and its decisions point at it; an optimizer that
+    fails is named in `skipped` and the others go on."""
+    log = RunLog(ws.store)
+    record = runstate.started(
+        id=str(uuid.uuid4()),
+        kind=RunKind.OPTIMIZATION,
+        name=ws.source.location,
+        trigger=trigger,
+        revision=None,
+        at=ws.clock.now(),
+        status=RunStatus.RUNNING,
+    )
+    log.create(record)
+    try:
+        result = _run(replace(ws, run_id=record.id), prometheus=prometheus)
+    except Exception as exc:
+        log.finish(record, status=RunStatus.FAILED, at=ws.clock.now(), error=str(exc))
+        raise
+    log.finish(
+        replace(record, revision=result.revision), status=RunStatus.SUCCEEDED, at=ws.clock.now()
+    )
+    return replace(result, run_id=record.id)
+
+
+def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
+    revision, snap = _snapshot(ws)
+    spec = snap.settings.spec
+    compiled = bundle.compile(snap)
+    if compiled.problems:
+        problems = "\n".join(str(p) for p in compiled.problems)
+        raise UsageError(
+            f"{revision.sha[:10]} has invalid policies; nothing optimized:\n{problems}"
+        )
+    ws = replace(
+        ws, settings=spec.optimization, decisions=spec.decisions, rules=compiled.new_engine()
+    )
+    made, skipped = [], []
+    wanted = [
+        *(
+            (f"sizing/{i.name}", partial(_sizing_change, snap, i, ws=ws, prometheus=prometheus))
+            for i in spec.optimization.sizing
+        ),
+        *(
+            (f"interval/{i.name}", partial(_interval_change, snap, i, ws=ws))
+            for i in spec.optimization.intervals
+        ),
+    ]
+    for subject, change_for in wanted:
+        try:
+            change = change_for()
+            if isinstance(change, str):
+                skipped.append(f"{subject}: {change}")
+            else:
+                made.append(proposals.submit(change, ws=ws))
+        except ReconcilerError as exc:
+            skipped.append(f"{subject}: {exc}")
+    reverts = [
+        r
+        for r in (rollback.check(d, ws=ws, prometheus=prometheus) for d in _landed(ws))
+        if r is not None
+    ]
+    return RunResult(
+        revision=revision.sha, proposals=tuple(made), reverts=tuple(reverts), skipped=tuple(skipped)
+    )
+
+
+def interval(ws: proposals.Workspace) -> float:
+    """`optimization.interval` at the watched revision, in seconds (0: on demand only)."""
+    return types.seconds(_snapshot(ws)[1].settings.spec.optimization.interval)
+
+
+def _snapshot(ws: proposals.Workspace) -> tuple[Revision, Snapshot]:
+    """The watched revision's specs; `UsageError` naming every problem when any is bad
+    (an optimization never edits a revision the daemon would not apply)."""
+    revision = ws.watched()
+    snap = loader.load(git.GitSource.open(ws.source).tree(revision))
+    if not snap.ok:
+        problems = "\n".join(str(p) for p in snap.problems)
+        raise UsageError(f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{problems}")
+    return revision, snap
+
+
+def _sizing_change(
+    snap: Snapshot, item: Sizing, *, ws: proposals.Workspace, prometheus: triggers.Prometheus
+) -> Change | str:
+    """The change sizing proposes for `item`, or why it proposes none."""
+    target = item.resource
+    doc = _document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
+    if doc is None:
+        return f"no {target.kind} named {target.name} in the repository"
+    current = sizing.current_value(doc.body, item.field)
+    if current is None:
+        return f"{doc.path}:{doc.line} {item.field}: not a number"
+    found = prometheus.query_range(
+        item.query, lookback=types.seconds(item.lookback), step=types.seconds(item.step)
+    )
+    sized = sizing.size(
+        [v for series in found for v in series],
+        current=current,
+        sizing=item,
+        weights=ws.settings.weights,
+    )
+    if sized.chosen is None:
+        return sized.reason
+    reverted = _reverted(ws, subject=f"sizing/{item.name}", value=sized.chosen.value)
+    if reverted is not None:
+        return f"{sized.chosen.value:g} regressed once already (decision {reverted[:12]})"
+    return Change(
+        optimizer="sizing",
+        name=item.name,
+        objective=sizing.OBJECTIVE,
+        resource=doc.key,
+        path=doc.path,
+        index=doc.index,
+        field=item.field,
+        old=current,
+        new=sized.chosen.value,
+        reason=sized.reason,
+        metric=item.objective.query,
+        higher_is_worse=item.objective.higher_is_worse,
+        tradeoff=tuple(
+            {
+                "headroom": c.headroom,
+                "value": c.value,
+                "cost": c.cost,
+                "performance": c.performance,
+                "reliability": c.reliability,
+                "score": c.score,
+            }
+            for c in sized.candidates
+        ),
+    )
+
+
+def _interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace) -> Change | str:
+    """The change of `interval` in reconciler.yaml the daemon's runs of `item.source` call for."""
+    current = types.seconds(snap.settings.spec.interval)
+    runs = [
+        r
+        for r in ws.store.list_runs(kind=RunKind.RECONCILE, limit=item.runs * 10)
+        if r.name == item.source
+    ][: item.runs]
+    timed = intervals.tune(runs, current=current, item=item, weights=ws.settings.weights)
+    if timed.chosen is None:
+        return timed.reason
+    return Change(
+        optimizer="interval",
+        name=item.name,
+        objective=intervals.OBJECTIVE,
+        resource=f"Settings//{snap.settings.metadata.name}",
+        path=SETTINGS_FILE,
+        index=0,
+        field="spec.interval",
+        old=current,
+        new=timed.chosen,
+        reason=timed.reason,
+        metric=item.objective.query,
+        higher_is_worse=item.objective.higher_is_worse,
+        tradeoff=timed.candidates,
+        unit="duration",
+    )
+
+
+def _document(snap: Snapshot, *, kind: str, name: str, namespace: str | None) -> Document | None:
+    return next(
+        (d for d in snap.resources if (d.kind, d.name, d.namespace) == (kind, name, namespace)),
+        None,
+    )
+
+
+def _reverted(ws: proposals.Workspace, *, subject: str, value: float) -> str | None:
+    """The decision that set `value` and regressed, if one did: it is not proposed again."""
+    for entry in ws.store.daemon_decisions(type="optimization", subject=subject, limit=1000):
+        facts = entry.record.get("context", {}).get("facts", {})
+        bad = facts.get("state") in (State.REGRESSED, State.REVERTED)
+        if bad and facts.get("change", {}).get("new") == value:
+            return entry.id
+    return None
+
+
+def _landed(ws: proposals.Workspace) -> list[DecisionRecord]:
+    """Landed optimizations (not reverts: a revert is never reverted automatically)."""
+    entries = ws.store.daemon_decisions(type="optimization", outcome="pending", limit=10_000)
+    records = [ledger.from_entry(e) for e in entries]
+    return [r for r in records if r.context.facts.get("state") == State.LANDED]

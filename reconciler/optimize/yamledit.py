@@ -1,0 +1,77 @@
+"""Editing a repository's YAML the way a person would: one value changed, every comment,
+key order, quoting and blank line kept. The only importer of ruamel.yaml (its round-trip
+mode is what keeps them), so a swap of the library touches this file alone."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from reconciler.errors import UsageError
+
+
+class EditFailed(UsageError):
+    """The document or the field to change is not where the optimization says."""
+
+
+def set_field(text: str, *, path: str, index: int, field: str, value: Any) -> tuple[str, Any]:
+    """`text` with `field` (dotted keys) of its `index`-th document set to `value`, and the
+    value it had; the rest of the text is unchanged."""
+    yaml = _yaml()
+    try:
+        # Keep the file's indentation: mappings' and block sequences' ("key:\n  - item" or
+        # "key:\n- item"); ruamel writes one style for the whole stream.
+        mapping, dash = _indents(text)
+        yaml.indent(mapping=mapping, sequence=dash + 2, offset=dash)
+        documents = list(yaml.load_all(text))
+    except YAMLError as exc:
+        raise EditFailed(f"{path}: not YAML: {exc}") from None
+    if not 0 <= index < len(documents):
+        raise EditFailed(f"{path}: no document #{index}")
+    parent, key = _parent(documents[index], field, path=path)
+    old = parent.get(key)
+    parent[key] = value
+    out = io.StringIO()
+    yaml.explicit_start = text.lstrip().startswith("---")
+    yaml.dump_all(documents, out)
+    return out.getvalue(), old
+
+
+def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
+    keys = field.split(".")
+    node = document
+    for depth, key in enumerate(keys[:-1]):
+        child = node.get(key) if hasattr(node, "get") else None
+        if not hasattr(child, "get"):
+            where = ".".join(keys[: depth + 1])
+            raise EditFailed(f"{path}: {where}: not a mapping in the document")
+        node = child
+    if not hasattr(node, "get"):
+        raise EditFailed(f"{path}: {field}: the document is not a mapping")
+    return node, keys[-1]
+
+
+def _indents(text: str) -> tuple[int, int]:
+    """(mapping indent, dash offset) as the text writes them; (2, 0) when it does not say."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    width = [len(ln) - len(ln.lstrip(" ")) for ln in lines]
+    keys = [w for ln, w in zip(lines, width, strict=True) if w and not ln.lstrip().startswith("-")]
+    dash = next(
+        (
+            width[i] - width[i - 1]
+            for i in range(1, len(lines))
+            if lines[i].lstrip().startswith("- ") and lines[i - 1].rstrip().endswith(":")
+        ),
+        0,
+    )
+    return min(keys, default=2), max(dash, 0)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap a long line the person wrote on one line
+    return yaml

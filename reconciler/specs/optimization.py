@@ -1,0 +1,117 @@
+"""What the daemon may optimize: `optimization:` in `reconciler.yaml`.
+
+The repository names each optimization (the Prometheus query it reads, the resource
+field it changes, the metric that must not get worse) so that what the daemon tunes is
+reviewed and versioned like any other change. `reconciler/optimize/` reads them
+(docs/optimization.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from reconciler.specs.types import Duration, Model, PositiveDuration
+
+
+class Weights(Model):
+    """How much each objective counts when candidate values are compared."""
+
+    cost: float = Field(default=1.0, ge=0, description="Weight of the value's cost.")
+    performance: float = Field(
+        default=1.0, ge=0, description="Weight of the share of samples near the value."
+    )
+    reliability: float = Field(
+        default=1.0, ge=0, description="Weight of the share of samples above the value."
+    )
+
+
+class Target(Model):
+    """The resource document an optimization edits."""
+
+    kind: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class Objective(Model):
+    """The metric the regression test watches after a change lands."""
+
+    query: str = Field(min_length=1, description="PromQL whose value must not get worse.")
+    higher_is_worse: bool = True
+
+
+class Sizing(Model):
+    """Size a resource field from a utilisation percentile plus headroom."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    resource: Target
+    field: str = Field(
+        min_length=1, description="Dotted path in the document, e.g. spec.desired.cpu."
+    )
+    query: str = Field(min_length=1, description="PromQL of the utilisation series.")
+    lookback: PositiveDuration = "1h"
+    step: PositiveDuration = "15s"
+    percentile: float = Field(default=95, gt=0, le=100)
+    headroom: float = Field(default=0.2, ge=0, description="Added above the percentile.")
+    precision: int = Field(default=3, ge=0, le=9, description="Decimal places written.")
+    min_change: float = Field(
+        default=0.05, ge=0, description="Relative change below which nothing is proposed."
+    )
+    objective: Objective
+
+
+class Interval(Model):
+    """Tune the repository's reconcile `interval` from the daemon's own reconcile runs."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    source: str = Field(min_length=1, description="The daemon source whose runs are read.")
+    busy: float = Field(
+        default=0.05, gt=0, le=1, description="Share of the time passes may take (p95)."
+    )
+    min: PositiveDuration = "30s"
+    max: PositiveDuration = "1h"
+    runs: int = Field(default=100, ge=3, description="Newest finished runs read.")
+    min_change: float = Field(default=0.1, ge=0)
+    objective: Objective
+
+
+class Regression(Model):
+    """The before/after test run after an optimization lands."""
+
+    window: PositiveDuration = Field(default="1h", description="Length of each window.")
+    step: PositiveDuration = "15s"
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_effect: float = Field(default=0.05, ge=0)
+
+
+class PullRequests(Model):
+    """Where proposals of a remote source are opened as pull (merge) requests."""
+
+    forge: Literal["github", "gitlab"]
+    repository: str = Field(
+        min_length=1, description="owner/name on GitHub; the project's path or id on GitLab."
+    )
+
+
+class OptimizationSettings(Model):
+    """`spec.optimization` of `reconciler.yaml`."""
+
+    interval: Duration = Field(
+        default="0s", description="How often optimization runs (0s: only on demand)."
+    )
+    approval: Literal["confidence", "auto", "required", "always-ask", "never-automatic"] = Field(
+        default="confidence",
+        description="The decision's approval override (docs/decisions.md): `auto` lets "
+        "the daemon commit proposals without a strict denial to the watched branch.",
+    )
+    weights: Weights = Field(default_factory=Weights)
+    regression: Regression = Field(default_factory=Regression)
+    pull_requests: PullRequests | None = Field(
+        default=None,
+        description="For a remote source: where proposals are opened for review (the "
+        "daemon's forges.<forge> gives the API and its token).",
+    )
+    sizing: list[Sizing] = Field(default_factory=list)
+    intervals: list[Interval] = Field(default_factory=list)

@@ -1,0 +1,54 @@
+"""Round-trip edits: one value changes, every comment, quote and blank line stays."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.optimize import yamledit
+
+DOC = """\
+# The storefront.
+apiVersion: example.dev/v1   # a foreign kind
+kind: WebApp
+metadata:
+  name: 'web'
+
+spec:
+  # cores per replica
+  cpu: 2.0
+  replicas: 3   # zone spread
+"""
+
+
+def test_only_the_value_changes() -> None:
+    text, old = yamledit.set_field(DOC, path="r.yaml", index=0, field="spec.cpu", value=0.42)
+    assert old == 2.0
+    assert text == DOC.replace("cpu: 2.0", "cpu: 0.42")
+
+
+def test_the_right_document_of_several_is_edited() -> None:
+    multi = f"---\n{DOC}---\nkind: Other\nspec:\n  cpu: 1   # keep\n"
+    text, old = yamledit.set_field(multi, path="r.yaml", index=1, field="spec.cpu", value=3)
+    assert old == 1
+    assert text == multi.replace("cpu: 1 ", "cpu: 3 ")
+
+
+@pytest.mark.parametrize(
+    ("index", "field", "message"),
+    [
+        (1, "spec.cpu", "r.yaml: no document #1"),
+        (0, "spec.cpu.cores", "r.yaml: spec.cpu: not a mapping in the document"),
+        (0, "status.cpu", "r.yaml: status: not a mapping in the document"),
+    ],
+)
+def test_a_field_that_is_not_there_is_named(index: int, field: str, message: str) -> None:
+    with pytest.raises(yamledit.EditFailed) as caught:
+        yamledit.set_field(DOC, path="r.yaml", index=index, field=field, value=1)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("dash", ["", "  "])
+def test_block_sequences_keep_their_indentation(dash: str) -> None:
+    text = f"spec:\n  cpu: 1\n  items:\n{dash}  - name: a\n{dash}    size: 2\n"
+    edited, _ = yamledit.set_field(text, path="r.yaml", index=0, field="spec.cpu", value=3)
+    assert edited == text.replace("cpu: 1", "cpu: 3")
