@@ -5,7 +5,8 @@ every status each time costs milliseconds of store decoding per request. Every s
 is published on the event bus after it is written, so a response rendered while the event
 count stood at N is still right as long as the count is N. An event that arrives while a
 response is being rendered leaves that response tagged with the older count, so it is
-never served.
+never served. The bus is one daemon's: replicas sharing a store keep no entries
+(`max_entries=0`), since another replica's writes publish nothing here.
 """
 
 from __future__ import annotations

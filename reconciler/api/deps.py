@@ -37,6 +37,8 @@ class Deps:
     runner: Callable[[str], SourceRunner]  # `UnknownSource` (a 404) for no such source
     request_sync: Sync
     ready: Callable[[], bool]
+    replica: str = ""
+    """This daemon's replica name (`replica.name` or its default)."""
 
     @classmethod
     def of(cls, daemon: Daemon) -> Deps:
@@ -51,4 +53,5 @@ class Deps:
             runner=daemon.runner,
             request_sync=daemon.request_sync,
             ready=lambda: daemon.ready,
+            replica=daemon.membership.name,
         )

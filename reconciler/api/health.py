@@ -1,5 +1,7 @@
-"""Health and metrics: `/healthz` (the process answers), `/readyz` (every source has served
-a revision and the store takes writes; 503 otherwise, with the reason) and `/metrics`
+"""Health and metrics: `/healthz` (the process answers), `/readyz` (every source this
+replica owns has served a revision and the store takes writes; 503 otherwise, with the
+reason; it also names this replica, every replica with its last heartbeat, and each
+source's owner) and `/metrics`
 (Prometheus text, the daemon's counters fed by the event bus plus gauges counted from the
 store at each scrape).
 """
@@ -17,6 +19,7 @@ from reconciler.api import metrics
 from reconciler.api.deps import Deps
 from reconciler.conditions import Type
 from reconciler.optimize import catalog
+from reconciler.reconcile import replicas
 from reconciler.store.interfaces import StoreError
 
 
@@ -49,9 +52,10 @@ def routes(deps: Deps) -> list[Route]:
 
     def readyz(request: Request) -> Response:
         sources = {name: r.ready for name, r in deps.runners.items()}
-        body: dict[str, Any] = {"sources": sources, "store": True}
+        body: dict[str, Any] = {"sources": sources, "store": True, "replica": deps.replica}
         try:
             store.probe_write(at=deps.clock.now())
+            body.update(replicas.cluster(store.holders(), now=deps.clock.now()))
         except StoreError as exc:
             body.update(store=False, reason=str(exc))
         # The probe rewrites one row in place; a pass's writes need room the probe does not.

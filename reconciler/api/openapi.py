@@ -319,8 +319,24 @@ def paths() -> dict[str, Any]:
                                 "store": BOOLEAN,
                                 "sources": {"type": "object", "additionalProperties": BOOLEAN},
                                 "reason": STRING,
+                                "replica": STRING,
+                                "replicas": {
+                                    "type": "array",
+                                    "items": obj(
+                                        {
+                                            "name": STRING,
+                                            "lastHeartbeat": TIME,
+                                            "live": BOOLEAN,
+                                            "sources": {"type": "array", "items": STRING},
+                                        }
+                                    ),
+                                },
+                                "owners": {
+                                    "type": "object",
+                                    "additionalProperties": nullable(STRING),
+                                },
                             },
-                            required=["ready", "store", "sources"],
+                            required=["ready", "store", "sources", "replica"],
                         ),
                     )
                     for status, text in (("200", "ready"), ("503", "not ready"))

@@ -81,7 +81,10 @@ def _sources(deps: Deps) -> list[BaseRoute]:
 
 def _records(deps: Deps) -> list[BaseRoute]:
     store = deps.store
-    rendered = cache.RenderCache()
+    # The bus carries this daemon's events only: on a shared store other replicas change
+    # the state too, so nothing rendered is kept.
+    shared = deps.settings.store.resolved_url() is not None
+    rendered = cache.RenderCache(max_entries=0 if shared else 64)
     deps.bus.subscribe(rendered.observe)
 
     def resources(request: Request) -> Response:

@@ -29,14 +29,14 @@ from reconciler.reconcile.choices import Choices, Workers
 from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
 from reconciler.reconcile.runner import SourceRunner
-from reconciler.reconcile.workflows import Catalog, Schedule
+from reconciler.reconcile.workflows import Catalog, Schedule, Timed, quiet_after
 from reconciler.run import triggers
 from reconciler.run.engine import Engine
 from reconciler.run.scheduling import Scheduler
 from reconciler.run.steps import base
 from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import flows, types
-from reconciler.store.interfaces import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 METRICS_JOB = "workflow-metrics"
@@ -208,8 +208,19 @@ class Automation:
             raise NotTriggerable(f"workflow {name} has no {needs} trigger")
         self._spawn(self.run_workflow(name, trigger=trigger, variables=variables))
 
-    async def _timed(self, name: str, trigger: str) -> None:
-        await self._quietly(self.run_workflow(name, trigger=trigger))
+    async def _timed(self, job: str, trigger: str, timed: Timed) -> None:
+        """A cron or interval trigger fired: start the run unless another replica sharing
+        the store already started this very firing (`workflows.quiet_after`)."""
+        quiet, now = quiet_after(timed), self.clock.now()
+        try:
+            first = await asyncio.to_thread(self.store.claim, job, at=now, quiet=quiet)
+        except StoreError as exc:
+            log.error("cannot claim %s: %s", job, exc)
+            return
+        if first:
+            await self._quietly(self.run_workflow(timed.workflow, trigger=trigger))
+        else:
+            log.info("%s: this firing was started by another replica", job)
 
     async def _quietly(self, starting: Awaitable[str]) -> None:
         try:

@@ -26,26 +26,23 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
-from reconciler.reconcile import eventlog
+from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
 from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
-from reconciler.run.runlog import RunLog
 from reconciler.run.scheduling import Scheduler
-from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import watch
-from reconciler.specs.types import seconds
-from reconciler.store import anchors
+from reconciler.specs.types import seconds, timedelta_of
+from reconciler.store import anchors, queue
 from reconciler.store.backends import open_store
-from reconciler.store.interfaces import EventRecord, Store
+from reconciler.store.interfaces import EventRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 FILES_DIR = "files"  # under the data directory: where relative File paths resolve
 PROGRAMS_DIR = "programs"  # under the data directory: each source's served provider programs
-INTERRUPTED = "interrupted: the daemon stopped before this pass finished"
 
 
 class Daemon:
@@ -64,6 +61,7 @@ class Daemon:
             data_dir=settings.data_dir,
             retention=settings.retention,
         )
+        self._shared = settings.store.resolved_url() is not None  # other replicas may share it
         self.bus = Bus()
         self.bus.subscribe(self._record_event)
         self.bus.subscribe(eventlog.subscriber)
@@ -79,6 +77,14 @@ class Daemon:
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
+        self.membership = replicas.Membership(
+            name=settings.replica.name or self._default_replica_name(),
+            ttl=timedelta_of(settings.replica.lease_ttl),
+            store=self.store,
+            clock=clock,
+            sources=[s.name for s in settings.sources],
+            busy=lambda name: self.runners[name].state.reconciling,
+        )
         self.runners = {
             s.name: SourceRunner(
                 s,
@@ -92,6 +98,7 @@ class Daemon:
                 providers=settings.providers,
                 flags=flags,
                 children=self.children,
+                lease=self.membership.lease_of(s.name),
             )
             for s in settings.sources
         }
@@ -126,14 +133,29 @@ class Daemon:
         return self.runners[name]
 
     def request_sync(self, name: str | None = None, *, reason: str = "manual") -> list[str]:
-        """Trigger a reconcile of one source, or of all; returns the names triggered."""
+        """Trigger a reconcile of one source, or of all; returns the names triggered. On a
+        shared store, a source this replica does not hold gets the request through the
+        store's queue: its owner takes it on its next heartbeat (or this replica, when it
+        gains the source). On SQLite the one daemon holds every source."""
         chosen = [self.runner(name)] if name else list(self.runners.values())
         for runner in chosen:
-            runner.trigger(reason)
+            if self._shared and not runner.owned:  # another replica's, or about to be
+                self.store.enqueue(
+                    queue.SYNC, runner.config.name, payload={"reason": reason}, at=self.clock.now()
+                )
+            else:
+                runner.trigger(reason)
         return [r.config.name for r in chosen]
 
     def _sync_for_run(self, name: str | None) -> list[str]:
         return self.request_sync(name, reason="workflow")
+
+    def _default_replica_name(self) -> str:
+        """`<hostname>-<pid>` on a shared store; on SQLite, which one daemon opens, the
+        host name alone, so a restarted daemon takes its leases back at once."""
+        if not self._shared:
+            return replicas.default_name().rsplit("-", 1)[0]
+        return replicas.default_name()
 
     @property
     def ready(self) -> bool:
@@ -141,13 +163,17 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._reap_orphans()
-        await asyncio.to_thread(self._close_interrupted_runs)
+        if not self._shared:
+            # Process groups are the host's; a shared store holds other replicas' (and
+            # other hosts') groups, which are not this daemon's to reap.
+            await self._reap_orphans()
         await asyncio.to_thread(self.simulations.recover)
         await self.workflows.start()
+        await self._beat(reason=None)  # the startup sync below runs what it gained
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
+        tasks.append(asyncio.create_task(self._heartbeat(stop), name="heartbeat"))
         tasks.append(asyncio.create_task(self.sender.run(stop, self._outbox_changed)))
         tasks += [
             asyncio.create_task(self._watch(r, stop))
@@ -162,6 +188,7 @@ class Daemon:
         finally:
             self.scheduler.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._leave()
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
             await asyncio.to_thread(self.simulations.close)
@@ -230,13 +257,43 @@ class Daemon:
                 )
             )
 
-    def _close_interrupted_runs(self) -> None:
-        """Passes a killed daemon left `running` are over: mark them cancelled, keep them."""
-        now, runs = self.clock.now(), RunLog(self.store)
-        for run in self.store.list_runs(kind=RunKind.RECONCILE, status=RunStatus.RUNNING):
-            if run.name in self.runners:
-                runs.finish(run, status=RunStatus.CANCELLED, at=now, error=INTERRUPTED)
-                log.warning("reconcile run %s of %s was interrupted", run.id, run.name)
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew and claim leases every third of the lease ttl until `stop`."""
+        period = self.membership.ttl.total_seconds() / 3
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period)
+            if not stop.is_set():
+                await self._beat()
+
+    async def _leave(self) -> None:
+        """Release this replica's leases, so the others take its sources over at once."""
+        try:
+            await asyncio.to_thread(self.membership.leave)
+        except StoreError as exc:  # they expire after the ttl instead
+            log.error("replica %s: releasing its leases failed: %s", self.membership.name, exc)
+
+    async def _beat(self, *, reason: str | None = "lease") -> None:
+        """One heartbeat; a source gained is reconciled at once (a takeover resumes), with
+        `reason` as the trigger."""
+        try:
+            beat = await asyncio.to_thread(self.membership.beat)
+        except StoreError as exc:
+            log.error("replica %s: heartbeat failed: %s", self.membership.name, exc)
+            return
+        for name in sorted(beat.gained):
+            log.info("replica %s owns source %s", self.membership.name, name)
+            if reason is not None:
+                self.runners[name].trigger(reason)
+        try:
+            asked = await asyncio.to_thread(
+                self.store.take, queue.SYNC, targets=self.membership.held()
+            )
+        except StoreError as exc:
+            log.error("replica %s: taking queued syncs failed: %s", self.membership.name, exc)
+            return
+        for work in asked:
+            self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:

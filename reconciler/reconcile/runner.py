@@ -28,6 +28,7 @@ from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, records, settings_change
 from reconciler.reconcile.controller import Controller
 from reconciler.reconcile.effective import Effective
+from reconciler.reconcile.ownership import Lease, Ownership
 from reconciler.reconcile.results import PassResult
 from reconciler.reconcile.revisions import Loaded, Rejected, SourceLoader
 from reconciler.reconcile.settings import (
@@ -39,6 +40,7 @@ from reconciler.reconcile.settings import (
 )
 from reconciler.specs.models import SettingsSpec
 from reconciler.store.interfaces import Store, StoreError
+from reconciler.store.leases import LeaseLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,10 +84,15 @@ class SourceRunner:
         providers: ProviderOptions | None = None,
         flags: Flags = NO_FLAGS,
         children: ChildLedger = NO_LEDGER,
+        lease: Lease | None = None,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
         `programs_dir`: where served revisions' provider programs are materialised;
-        `children`: where provider programs' process groups are entered while they run."""
+        `children`: where provider programs' process groups are entered while they run;
+        `lease`: the source's lease (passes run only while this replica holds it, and
+        write through a store fenced by it); None: always run, unfenced."""
+        self.ownership = Ownership(config.name, store=store, clock=clock, lease=lease)
+        store = self.ownership.store
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
         self.settings, self.flags = settings, flags
         self.loader = SourceLoader(config, programs_dir=programs_dir)
@@ -159,10 +166,16 @@ class SourceRunner:
         self.controller.release()
         self.loader.last_good = None
 
+    @property
+    def owned(self) -> bool:
+        """Whether this replica holds the source's lease (always, unclustered)."""
+        return self.ownership.owned
+
     def cycle(self, trigger: str) -> None:
-        """Fetch/load, then reconcile the last-known-good revision (on the worker thread)."""
-        if self.state.suspended:  # suspended after this cycle was queued
-            return
+        """Fetch/load, then reconcile the last-known-good revision (on the worker thread),
+        while this replica owns the source."""
+        if self.state.suspended or not self.ownership.take():
+            return  # suspended after this cycle was queued, or owned elsewhere
         started = self.clock.monotonic()
         self._update(reconciling=True, last_trigger=trigger)
         result: PassResult | None = None
@@ -170,6 +183,9 @@ class SourceRunner:
             self._note_revision(self.loader.refresh(fetch=self.config.url is not None))
             loaded = self.loader.last_good
             result = self.controller.reconcile(loaded, trigger=trigger) if loaded else None
+        except LeaseLost as exc:
+            log.warning("source %s: pass stopped, now owned elsewhere: %s", self.config.name, exc)
+            return  # the new owner's pass records this one as interrupted
         except StoreError as exc:
             log.error("reconcile of source %s failed: %s", self.config.name, exc)
             self._store_failed(exc)
@@ -184,10 +200,13 @@ class SourceRunner:
         """Re-evaluate policies over observed state, log what changed, announce violations;
         returns how many documents violate a policy (worker thread)."""
         loaded = self.loader.last_good
-        if loaded is None or self.state.suspended:
+        if loaded is None or self.state.suspended or not self.ownership.take():
             return 0
         try:
             return self.controller.audit(loaded)
+        except LeaseLost as exc:
+            log.warning("source %s: audit stopped: %s", self.config.name, exc)
+            return 0
         finally:
             self._update(last_audit_at=self.clock.now())
 
@@ -326,8 +345,8 @@ class SourceRunner:
 
     @property
     def ready(self) -> bool:
-        """Serving a revision, or deliberately idle (suspended)."""
-        return self.state.fetched or self.state.suspended
+        """Serving a revision, or deliberately idle (suspended, or owned elsewhere)."""
+        return self.state.fetched or self.state.suspended or self.ownership.elsewhere
 
     def set_suspended(self, value: bool) -> None:
         """Suspend (triggers are dropped; a running reconcile finishes) or resume."""

@@ -241,9 +241,20 @@ class StoreSettings(_Group):
         return value
 
 
+class ReplicaSettings(_Group):
+    """This daemon as one of several on a shared store (docs/daemon.md, "Several replicas")."""
+
+    name: str | None = Field(default=None, min_length=1)
+    """This replica's name among those sharing the store; unset: `<hostname>-<pid>`."""
+    lease_ttl: PositiveDuration = "15s"
+    """How long a lease lasts unrenewed: a killed replica's sources move after this long.
+    Leases are renewed every third of it."""
+
+
 class DaemonSettings(_Group):
     data_dir: Path = Path(".reconciler")
     store: StoreSettings = StoreSettings()
+    replica: ReplicaSettings = ReplicaSettings()
     sources: list[DaemonSource] = Field(default_factory=list)
     http: HttpSettings = HttpSettings()
     webhooks: WebhookSettings = WebhookSettings()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.run.scheduling import Scheduler
@@ -142,7 +142,18 @@ def timed_triggers(catalog: Catalog) -> dict[str, Timed]:
     return wanted
 
 
-Start = Callable[[str, str], Awaitable[None]]  # (workflow, trigger) -> started
+Start = Callable[[str, str, Timed], Awaitable[None]]  # (job, trigger, its timed) -> started
+
+
+def quiet_after(timed: Timed) -> timedelta:
+    """How long after one firing of a job the same job firing again (on another replica,
+    or late) is the same firing: half a minute for a cron job (replicas fire a cron time
+    within moments of each other, and cron times are a minute apart at least), nine tenths
+    of the interval for an interval job (whose replicas run out of phase: the first to
+    claim each period's firing runs it, and one daemon alone is never refused its next)."""
+    if timed.cron is not None:
+        return timedelta(seconds=30)
+    return timedelta(seconds=0.9 * (timed.seconds or 1))
 
 
 class Schedule:
@@ -162,7 +173,7 @@ class Schedule:
                 self._add(name, timed)
 
     def _add(self, name: str, timed: Timed) -> None:
-        job = self._job(timed.workflow, "cron" if timed.cron else "interval")
+        job = self._job(name, timed)
         try:
             if timed.cron is not None:
                 self.scheduler.cron(name, job, expression=timed.cron)
@@ -173,9 +184,9 @@ class Schedule:
             return
         self.jobs[name] = timed
 
-    def _job(self, workflow: str, trigger: str) -> Callable[[], Awaitable[None]]:
+    def _job(self, name: str, timed: Timed) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
-            await self.start(workflow, trigger)
+            await self.start(name, "cron" if timed.cron else "interval", timed)
 
         return job
 

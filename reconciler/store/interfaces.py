@@ -29,7 +29,9 @@ from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.deliveries import Deliveries
 from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
+from reconciler.store.leases import FenceSource, Leases
 from reconciler.store.outbox import Outbox
+from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
 
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
@@ -367,9 +369,16 @@ class Store(
     Intents,
     AuditLog,
     Learners,
+    Leases,
     Outbox,
+    Queue,
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's
     role modules. Every method is one transaction; all are thread-safe. A part that needs
     one role takes that protocol, so a backend or a test sees what it really uses."""
+
+    def fenced(self, fence: FenceSource) -> Store:
+        """This store, whose every write transaction first checks that `fence()` (when not
+        None) is still current, raising `leases.LeaseLost` without writing otherwise."""
+        ...

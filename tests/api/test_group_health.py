@@ -9,13 +9,33 @@ from tests.api import groups
 
 
 def test_health_ready_and_metrics_alone(tmp_path: Path) -> None:
-    with groups.served(groups.daemon_for(tmp_path), health.routes) as client:
+    daemon = groups.daemon_for(tmp_path)
+    with groups.served(daemon, health.routes) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert (ready.status_code, ready.json()) == (
             503,
-            {"ready": False, "sources": {"demo": False}, "store": True},
+            {
+                "ready": False,
+                "sources": {"demo": False},
+                "store": True,
+                "replica": daemon.membership.name,
+                "replicas": [],
+                "owners": {},
+            },
         )
+        daemon.membership.beat()
+        [lease] = daemon.store.holders(prefix="replica:")
+        beat = lease.renewed_at.isoformat()
+        assert client.get("/readyz").json()["replicas"] == [
+            {
+                "name": daemon.membership.name,
+                "lastHeartbeat": beat,
+                "live": True,
+                "sources": ["demo"],
+            }
+        ]
+        assert client.get("/readyz").json()["owners"] == {"demo": daemon.membership.name}
         scraped = client.get("/metrics")
         assert scraped.status_code == 200
         assert scraped.headers["content-type"].startswith("text/plain")

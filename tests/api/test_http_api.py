@@ -31,16 +31,30 @@ def test_readyz_is_503_until_the_first_fetch(tmp_path: Path, repo: Path) -> None
     )
     with live.serve(settings, run_daemon=False) as running:
         r = running.get("/readyz")
+        name = r.json()["replica"]
         assert (r.status_code, r.json()) == (
             503,
-            {"ready": False, "sources": {"demo": False}, "store": True},
+            {
+                "ready": False,
+                "sources": {"demo": False},
+                "store": True,
+                "replica": name,
+                "replicas": [],
+                "owners": {},
+            },
         )
         running.start_daemon()
         running.wait_for(lambda: running.get("/readyz").status_code == 200, "readiness")
-        assert running.get("/readyz").json() == {
+        body = running.get("/readyz").json()
+        assert [(r["name"], r["live"], r["sources"]) for r in body.pop("replicas")] == [
+            (name, True, ["demo"])
+        ]
+        assert body == {
             "ready": True,
             "sources": {"demo": True},
             "store": True,
+            "replica": name,
+            "owners": {"demo": name},
         }
 
 
@@ -72,6 +86,7 @@ def test_readyz_is_503_when_the_store_is_unusable(served: live.Live) -> None:
             "ready": False,
             "sources": {"demo": True},
             "store": False,
+            "replica": served.daemon.membership.name,
             "reason": f"{path}: the store is closed",
         },
     )

@@ -63,6 +63,16 @@ def test_the_overview_shows_the_settings_in_force_and_their_origin(page: Page, s
     expect(row.locator("td")).to_have_text(["1h (config)", "10m (default)", "false (config)"])
 
 
+def test_the_overview_shows_the_replicas_and_what_each_owns(page: Page, site: Site) -> None:
+    sign_in(page, site, OPERATOR)
+    name = site.live.get("/readyz").json()["replica"]
+    section = page.locator("#replicas")
+    expect(section).to_contain_text(f"This page is served by replica {name}.")
+    row = section.get_by_role("row", name=re.compile(f"^{re.escape(name)}"))
+    expect(row.locator("td").nth(0)).to_have_text("live")
+    expect(row.locator("td").nth(2)).to_have_text("demo")
+
+
 def test_the_policies_page_counts_violations_and_draws_the_trend(page: Page, site: Site) -> None:
     sign_in(page, site, OPERATOR, next_path="/policies")
     row = page.get_by_role("row", name=re.compile(r"^files\.owner"))

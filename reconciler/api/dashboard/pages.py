@@ -19,6 +19,7 @@ from reconciler.api.dashboard.render import Page
 from reconciler.api.deps import Deps
 from reconciler.decide import ledger
 from reconciler.policy.decisions import Outcome
+from reconciler.reconcile import replicas
 from reconciler.run import plans
 from reconciler.runstate import RunKind, RunRecord
 from reconciler.store.interfaces import VIOLATION_OUTCOMES
@@ -50,6 +51,8 @@ def overview(deps: Deps) -> Page:
             "counts": sorted((t, dict(c)) for t, c in counts.items()),
             "violations": len(deps.store.violations()),
             "events": [feed.entry_json(e, links) for e in feed.collapse(window)[:EVENT_ROWS]],
+            "replica": deps.replica,
+            "cluster": replicas.cluster(deps.store.holders(), now=deps.clock.now()),
         },
     )
 

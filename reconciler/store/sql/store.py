@@ -7,12 +7,15 @@ committed state. A backend subclass creates the engine and supplies what its dia
 its own way: `_upsert(table)`, an INSERT that takes ON CONFLICT (SQLite's and PostgreSQL's
 dialects both have one), `_epoch_seconds(column)` and, where a cast to bytes does not do,
 `_byte_length(column)`. Writes carry the `WRITE` execution
-option so a backend can open them differently (SQLite: `BEGIN IMMEDIATE`).
+option so a backend can open them differently (SQLite: `BEGIN IMMEDIATE`). A view made by
+`fenced(fence)` shares the engine and first checks, inside each write transaction, that
+the lease of `fence()` still carries its token (`sql.leases.check_fence`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -21,16 +24,19 @@ import sqlalchemy as sa
 
 from reconciler.conditions import ConditionStatus
 from reconciler.source.revision import Revision
-from reconciler.store import codec, interfaces
+from reconciler.store import codec, interfaces, leases
 from reconciler.store.retention import RetentionReport, RetentionSettings
 from reconciler.store.sql import audit, pruning, rows, schema
+from reconciler.store.sql import leases as sql_leases
 from reconciler.store.sql.children import ChildrenMixin
 from reconciler.store.sql.daemon_decisions import DaemonDecisionsMixin
 from reconciler.store.sql.decision_log import DecisionLogMixin
 from reconciler.store.sql.deliveries import DeliveriesMixin
 from reconciler.store.sql.intents import IntentsMixin
 from reconciler.store.sql.learners import LearnersMixin
+from reconciler.store.sql.leases import LeasesMixin
 from reconciler.store.sql.outbox import OutboxMixin
+from reconciler.store.sql.queue import QueueMixin
 from reconciler.store.sql.runs import RunsMixin
 from reconciler.store.sql.simulations import SimulationsMixin
 
@@ -48,7 +54,9 @@ class SqlStore(
     IntentsMixin,
     audit.AuditLogMixin,
     LearnersMixin,
+    LeasesMixin,
     OutboxMixin,
+    QueueMixin,
 ):
     """`interfaces.Store` over `engine`; `where` names the database in errors."""
 
@@ -57,6 +65,13 @@ class SqlStore(
         self.where = where
         self._engine = engine
         self._closed = False
+        self._fence: leases.FenceSource = _unfenced
+
+    def fenced(self, fence: leases.FenceSource) -> SqlStore:
+        """A view of this store (the same engine) whose writes check `fence()` first."""
+        view = copy.copy(self)
+        view._fence = fence
+        return view
 
     def _upsert(self, table: sa.Table) -> Any:
         """An INSERT into `table` that takes `on_conflict_do_update/nothing`."""
@@ -76,6 +91,9 @@ class SqlStore(
             with self._connect() as conn:
                 conn.execution_options(**{WRITE: True})
                 with conn.begin():
+                    fence = self._fence()
+                    if fence is not None:
+                        sql_leases.check_fence(conn, fence)
                     yield conn
         except sa.exc.DatabaseError as exc:
             # Full disk, read-only file, I/O error (OperationalError) or "file is not a
@@ -229,3 +247,7 @@ class SqlStore(
     def apply_retention(self, *, now: datetime) -> RetentionReport:
         with self._write() as conn:
             return pruning.apply(conn, settings=self.retention, now=now)
+
+
+def _unfenced() -> leases.Fence | None:
+    return None
