@@ -3,7 +3,7 @@ as the history later decisions are scored on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from reconciler.decide.records import (
     Outcome,
     Score,
 )
+from reconciler.events import Event, EventType
 from reconciler.store.daemon_decisions import DaemonDecisions, DecisionEntry
 
 
@@ -105,3 +106,35 @@ def summary(entry: DecisionEntry) -> dict[str, Any]:
         "outcome": entry.outcome,
         "runId": entry.run_id,
     }
+
+
+def event(
+    record: DecisionRecord,
+    type: EventType,
+    *,
+    at: datetime,
+    message: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Event:
+    """The bus event of a decision taken or settled (the audit log, notifications and the
+    event feed read it), whoever decided: remediation, workflow choices, optimization."""
+    chosen = record.choice.chosen
+    return Event(
+        type=type,
+        at=at,
+        source="",
+        object_key=f"decision/{record.id}",
+        message=message,
+        data={
+            "decision": record.id,
+            "type": record.context.type,
+            "subject": record.context.subject,
+            "option": chosen.name if chosen else None,
+            "confidence": round(record.choice.confidence, 4),
+            "level": record.level.value,
+            "outcome": record.outcome.value,
+            "approver": record.approver,
+            "run": record.run_id,
+            **(extra or {}),
+        },
+    )

@@ -12,8 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
-from reconciler.events import Bus, Event, EventType
+from reconciler.events import Bus, EventType
 
 TYPES = ("optimization", "optimization-revert")
 
@@ -90,28 +91,8 @@ def announce(
     the event feed see optimizations too (nothing without a bus: the CLI has none)."""
     if bus is None:
         return
-    chosen = record.choice.chosen
-    bus.publish(
-        Event(
-            type=type,
-            at=at,
-            source="",
-            object_key=f"decision/{record.id}",
-            message=message,
-            data={
-                "decision": record.id,
-                "type": record.context.type,
-                "subject": record.context.subject,
-                "option": chosen.name if chosen else None,
-                "confidence": round(record.choice.confidence, 4),
-                "level": record.level.value,
-                "outcome": record.outcome.value,
-                "approver": record.approver,
-                "run": record.run_id,
-                "state": record.context.facts.get("state"),
-            },
-        )
-    )
+    state = {"state": record.context.facts.get("state")}
+    bus.publish(ledger.event(record, type, at=at, message=message, extra=state))
 
 
 def with_facts(record: DecisionRecord, **updates: Any) -> DecisionRecord:

@@ -28,7 +28,7 @@ from reconciler.clock import Clock
 from reconciler.decide import context as windows
 from reconciler.decide import decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option, Outcome
-from reconciler.events import Bus, Event, EventType
+from reconciler.events import Bus, EventType
 from reconciler.policy import rego
 from reconciler.policy.decisions import Decision
 from reconciler.reconcile import remediation
@@ -247,27 +247,7 @@ class Remediator:
         await asyncio.to_thread(self.store.put_daemon_decision, ledger.to_entry(record))
 
     def _publish(self, type: EventType, record: DecisionRecord, message: str) -> None:
-        chosen = record.choice.chosen
-        self.bus.publish(
-            Event(
-                type=type,
-                at=self.clock.now(),
-                source="",
-                object_key=f"decision/{record.id}",
-                message=message,
-                data={
-                    "decision": record.id,
-                    "type": record.context.type,
-                    "subject": record.context.subject,
-                    "option": chosen.name if chosen else None,
-                    "confidence": round(record.choice.confidence, 4),
-                    "level": record.level.value,
-                    "outcome": record.outcome.value,
-                    "approver": record.approver,
-                    "run": record.run_id,
-                },
-            )
-        )
+        self.bus.publish(ledger.event(record, type, at=self.clock.now(), message=message))
 
 
 def subject_of(violation: Decision) -> str:
