@@ -1,5 +1,6 @@
 """A real Prometheus server (Debian's `prometheus`) scraping a test exporter every 200 ms,
-whose gauges the test sets: the series optimizations read are the ones the test wrote."""
+whose gauges the test sets: the series metric triggers and optimizations read are the ones
+the test wrote."""
 
 from __future__ import annotations
 
@@ -84,9 +85,11 @@ def serve(tmp_path: Path, names: list[str]) -> Iterator[Served]:
         thread.join(timeout=5)
 
 
-def wait_until(check: Callable[[], bool], what: str, *, timeout: float = 20) -> None:
+def wait_until(check: Callable[[], bool], what: str, *, timeout: float = 20) -> float:
+    """Poll `check` every 20 ms; the wall time at which it first held."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+    return time.time()

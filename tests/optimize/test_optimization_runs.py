@@ -23,9 +23,8 @@ from reconciler.optimize.records import State, state_of
 from reconciler.run import triggers
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
-from tests import gitrepo
-from tests.optimize import prometheus
-from tests.optimize.prometheus import Served
+from tests import gitrepo, prometheus
+from tests.prometheus import Served
 
 pytestmark = pytest.mark.slow
 

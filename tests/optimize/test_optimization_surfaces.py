@@ -16,11 +16,10 @@ from reconciler.clock import SystemClock
 from reconciler.optimize import catalog, proposals, schedule
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
-from tests import gitrepo
+from tests import gitrepo, prometheus
 from tests.api import live
-from tests.optimize import prometheus
-from tests.optimize.prometheus import Served
 from tests.optimize.test_optimization_runs import SETTINGS, WEBAPP, steady
+from tests.prometheus import Served
 
 pytestmark = pytest.mark.slow
 

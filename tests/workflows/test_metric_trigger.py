@@ -4,106 +4,33 @@ the condition cleared and came back."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import Gauge
 
 from reconciler.run import triggers
+from tests import prometheus
 from tests.workflows import helpers
 
 pytestmark = pytest.mark.slow
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-SCRAPE = "200ms"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def load(tmp_path: Path) -> Iterator[tuple[Gauge, str]]:
     """A gauge served by an exporter and a Prometheus server scraping it; (gauge, url)."""
-    if not Path(PROMETHEUS).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{PROMETHEUS} is missing; .ci/run installs it")
-        pytest.skip("prometheus is not installed")
-    registry = CollectorRegistry()
-    gauge = Gauge("app_load", "load of the app under test", registry=registry)
-    exporter_port = free_port()
-    server, thread = start_http_server(exporter_port, addr="127.0.0.1", registry=registry)
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        json.dumps(
-            {
-                "global": {
-                    "scrape_interval": SCRAPE,
-                    "scrape_timeout": SCRAPE,
-                    "evaluation_interval": SCRAPE,
-                },
-                "scrape_configs": [
-                    {
-                        "job_name": "app",
-                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                    }
-                ],
-            }
-        )
-    )
-    port = free_port()
-    with (tmp_path / "prometheus.log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: value(url) == 0.0, "prometheus to scrape the exporter", timeout=30)
-        yield gauge, url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    for served in prometheus.serve(tmp_path, ["app_load"]):
+        yield served.gauges["app_load"], served.url
 
 
 def value(url: str) -> float | None:
-    query = urllib.parse.urlencode({"query": "app_load"})
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=2) as response:
-            result = json.load(response)["data"]["result"]
-    except OSError:
-        return None
-    return float(result[0]["value"][1]) if result else None
+    return prometheus.Served(url=url, gauges={}).value("app_load")
 
 
-def wait_until(check: object, what: str, *, timeout: float = 20) -> float:
-    """Poll `check` every 20 ms; the wall time at which it first held."""
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return time.time()
+wait_until = prometheus.wait_until
 
 
 def test_a_metric_trigger_fires_after_its_condition_held_for_its_duration(
@@ -121,7 +48,7 @@ def test_a_metric_trigger_fires_after_its_condition_held_for_its_duration(
             )
         },
     )
-    settings = {"prometheus": {"url": url, "interval": SCRAPE}}
+    settings = {"prometheus": {"url": url, "interval": prometheus.SCRAPE}}
     with helpers.served(tmp_path, repo, **settings) as running:
         gauge.set(10)
         seen = wait_until(lambda: value(url) == 10.0, "the high load in prometheus")
