@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 from reconciler.clock import Clock
-from reconciler.errors import PolicyError
+from reconciler.forking import fork_map
 from reconciler.policy import admission, bindings, gatekeeper, rule_results
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
@@ -352,49 +350,21 @@ def evaluate_parallel(
 ) -> list[Decision]:
     """`evaluate_all` split over `workers` processes; same decisions, same order.
 
-    Evaluation holds the GIL, so threads give nothing; processes do. Each worker is
-    forked with its share of the resources (nothing is pickled on the way in), builds its
-    own engines from the bundle's sources and sends its decisions back; the calling
-    process evaluates the first share itself. Where `fork` is not available everything
-    is evaluated in the calling process.
+    Evaluation holds the GIL, so threads give nothing; processes do (`forking.fork_map`).
+    Each forked worker builds its own engines from the bundle's sources (an engine may not
+    cross a fork); the calling process evaluates the first share with its own.
     """
-    resources = snapshot.resources
-    if workers < 2 or len(resources) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return Evaluator(bundle, clock=clock, revision=revision).evaluate_all(snapshot)
-    ctx = multiprocessing.get_context("fork")
-    size = -(-len(resources) // workers)
-    chunks = [resources[start : start + size] for start in range(0, len(resources), size)]
-    jobs = []
-    for chunk in chunks[1:]:
-        receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_worker, args=(bundle, chunk, clock, revision, sender))
-        process.start()
-        sender.close()
-        jobs.append((process, receiver))
-    # The calling process takes the first share itself instead of waiting idle.
-    evaluator = Evaluator(bundle, clock=clock, revision=revision)
-    out = [d for resource in chunks[0] for d in evaluator.evaluate_document(resource)]
-    for process, receiver in jobs:
-        try:
-            out.extend(receiver.recv())
-        except EOFError:
-            raise PolicyError(f"policy worker {process.pid} died") from None
-        finally:
-            receiver.close()
-            process.join()
-    return out
 
+    def evaluate(bundle: Bundle) -> Callable[[Sequence[Document]], list[Decision]]:
+        def run(resources: Sequence[Document]) -> list[Decision]:
+            evaluator = Evaluator(bundle, clock=clock, revision=revision)
+            return [d for resource in resources for d in evaluator.evaluate_document(resource)]
 
-def _worker(
-    bundle: Bundle,
-    resources: tuple[Document, ...],
-    clock: Clock,
-    revision: str | None,
-    sender: Connection,
-) -> None:
-    evaluator = Evaluator(bundle.without_engines(), clock=clock, revision=revision)
-    decisions: list[Decision] = []
-    for resource in resources:
-        decisions.extend(evaluator.evaluate_document(resource))
-    sender.send(decisions)
-    sender.close()
+        return run
+
+    return fork_map(
+        snapshot.resources,
+        evaluate(bundle),
+        workers=workers,
+        in_child=evaluate(bundle.without_engines()),
+    )
