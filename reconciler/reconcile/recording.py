@@ -56,8 +56,10 @@ class Recorder:
         """Persist what the pass did: statuses, decisions, forgotten objects; publish events."""
         now = self.clock.now()
         statuses: list[ObjectStatus] = []
-        intents = self.store.apply_intents(self.source)
-        outcomes = [_recovered(o, intents, state) for o in state.done.values()]
+        # Intents earlier passes left (read when the pass began) and those of this pass's
+        # own applies (each logged its decisions first): all settled by these statuses.
+        outcomes = [_recovered(o, state.intents, state) for o in state.done.values()]
+        intended = {*state.intents, *state.logged}
         news = [o for o in outcomes if not _standing(o, state.statuses.get(o.key), state.revision)]
         for outcome in outcomes:
             status = self._after(state, outcome, now=now)
@@ -68,7 +70,7 @@ class Recorder:
         self.log_decisions(d for o in news if o.key not in state.logged for d in o.decisions)
         self.store.put_statuses(statuses)
         self.store.forget_intents(
-            self.source, [k for k in intents if k in state.done or k not in state.targets]
+            self.source, [k for k in intended if k in state.done or k not in state.targets]
         )
         self.memory.saved(statuses)
         for key in _forgotten(state, outcomes):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,8 @@ def test_a_restart_waits_for_the_killed_daemons_apply_and_does_not_apply_again(
     assert (applied["objectKey"], applied["message"]) == ("ExecResource//web", RECOVERED)
     history = second.resource("ExecResource//web")["history"]
     assert [h["outcome"] for h in history] == ["applied"]
+    with sqlite3.connect(tmp_path / "data" / "reconciler.db") as db:
+        assert db.execute("SELECT count(*) FROM apply_intents").fetchone() == (0,)
     entries = second.get("/api/v1/audit?limit=100")["entries"]
     assert [e["subject"] for e in entries if e["type"] == "ResourceApplied"] == [
         "ExecResource//web"
