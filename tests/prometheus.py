@@ -4,6 +4,7 @@ the test wrote."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -44,23 +45,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(tmp_path: Path, names: list[str]) -> Iterator[Served]:
+def require() -> None:
+    """Skip where the prometheus binary is missing, except in CI, where that is a failure."""
     if not Path(PROMETHEUS).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{PROMETHEUS} is missing; .ci/run installs it")
-        pytest.skip("prometheus is not installed")
-    registry = CollectorRegistry()
-    gauges = {n: Gauge(n, f"{n} of the app under test", registry=registry) for n in names}
-    exporter = free_port()
-    server, thread = start_http_server(exporter, addr="127.0.0.1", registry=registry)
-    config = tmp_path / "prometheus.yml"
-    scrape = {"scrape_interval": SCRAPE, "scrape_timeout": SCRAPE, "evaluation_interval": SCRAPE}
-    targets = [{"targets": [f"127.0.0.1:{exporter}"]}]
-    config.write_text(
-        json.dumps(
-            {"global": scrape, "scrape_configs": [{"job_name": "app", "static_configs": targets}]}
-        )
-    )
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+
+
+@contextlib.contextmanager
+def launch(tmp_path: Path, config: Path) -> Iterator[str]:
+    """A Prometheus server running `config` on a loopback port; yields its base URL."""
+    require()
     port = free_port()
     with (tmp_path / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
@@ -73,13 +69,37 @@ def serve(tmp_path: Path, names: list[str]) -> Iterator[Served]:
             stdout=log,
             stderr=log,
         )
-    served = Served(url=f"http://127.0.0.1:{port}", gauges=gauges)
     try:
-        wait_until(lambda: served.value(names[0]) is not None, "the first scrape", timeout=30)
-        yield served
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(tmp_path: Path, names: list[str]) -> Iterator[Served]:
+    require()
+    registry = CollectorRegistry()
+    gauges = {n: Gauge(n, f"{n} of the app under test", registry=registry) for n in names}
+    exporter = free_port()
+    server, thread = start_http_server(exporter, addr="127.0.0.1", registry=registry)
+    config = tmp_path / "prometheus.yml"
+    scrape = {"scrape_interval": SCRAPE, "scrape_timeout": SCRAPE, "evaluation_interval": SCRAPE}
+    targets = [{"targets": [f"127.0.0.1:{exporter}"]}]
+    config.write_text(
+        json.dumps(
+            {"global": scrape, "scrape_configs": [{"job_name": "app", "static_configs": targets}]}
+        )
+    )
+    try:
+        with launch(tmp_path, config) as url:
+            served = Served(url=url, gauges=gauges)
+            wait_until(lambda: served.value(names[0]) is not None, "the first scrape", timeout=30)
+            yield served
+    finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -1,39 +1,24 @@
 """A real Prometheus scrapes the daemon's /metrics and answers queries about it.
 
-Skipped only where the prometheus binary is missing and `CI` is unset: in CI it must run.
+Skipped only where the prometheus binary is missing and `CI` is unset: in CI it must run
+(`tests.prometheus.launch`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.api import live
+from tests.prometheus import launch
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-pytestmark = pytest.mark.skipif(
-    not Path(PROMETHEUS).exists() and not os.environ.get("CI"),
-    reason="prometheus is not installed (apt-get install prometheus)",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -47,30 +32,8 @@ def prometheus(tmp_path: Path, *, target: str, text: str | None = None) -> Itera
         "  - job_name: reconciler\n"
         f"    static_configs: [{{targets: ['{target}']}}]\n"
     )
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
-    try:
+    with launch(tmp_path, config) as url, httpx.Client(base_url=url, timeout=5) as client:
         yield client
-    finally:
-        client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def ready(client: httpx.Client) -> bool:
