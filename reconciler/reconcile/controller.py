@@ -2,9 +2,10 @@
 
 Runs on the source's worker thread (it owns the regorus engine of the revision). Provider
 reads fan out on a shared thread pool; changes are applied in plan order (waves, then
-`dependsOn`); the statuses, decisions and the run of a pass are written in a few
-transactions at its end, so a pass killed half-way leaves complete records and the next
-pass converges from what is really there.
+`dependsOn`). The decisions and apply intents of a wave are one transaction, committed
+before its first provider call; the statuses and remaining decisions of a pass are one
+more at its end, so a pass killed half-way leaves complete records and the next pass
+converges from what is really there.
 
 Two shortcuts keep a pass over thousands of settled objects cheap, and both only skip work
 whose answer is already known:
@@ -29,7 +30,7 @@ from reconciler.clock import Clock
 from reconciler.conditions import ConditionStatus
 from reconciler.errors import ReconcilerError
 from reconciler.events import Bus
-from reconciler.plan import order, planner
+from reconciler.plan import planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers.registry import Registry
@@ -248,17 +249,29 @@ class Controller:
 
     def _run_changes(self, state: PassState, plan: planner.Plan) -> None:
         evaluator = self.evaluator(state.loaded)
-        for change in plan.changes:
-            state.changes[change.key] = change
-            if change.key in state.done or change.key in state.carried:
-                continue  # decided while planning, or an in-sync dependency
-            target = state.target(change.key)
-            error = state.errors.get(change.key)
-            if error is not None:
-                outcome = passes.observe_failed(state, target, error=error, at=self.clock.now())
-            else:
-                outcome = resources.run(self._step(state, change, target, evaluator))
-            state.done[change.key] = outcome
+        for wave in passes.waves(plan.changes):
+            allowed: list[tuple[resources.ObjectWork, resources.Allowed]] = []
+            for change in wave:
+                state.changes[change.key] = change
+                if change.key in state.done or change.key in state.carried:
+                    continue  # decided while planning, or an in-sync dependency
+                target = state.target(change.key)
+                error = state.errors.get(change.key)
+                if error is not None:
+                    at = self.clock.now()
+                    state.done[change.key] = passes.observe_failed(
+                        state, target, error=error, at=at
+                    )
+                    continue
+                step = self._step(state, change, target, evaluator)
+                found = resources.check(step)
+                if isinstance(found, resources.Outcome):
+                    state.done[change.key] = found
+                else:
+                    allowed.append((step, found))
+            self._log_decisions(state, [(w.change.key, a.decisions) for w, a in allowed])
+            for step, found in allowed:
+                state.done[step.change.key] = resources.apply(step, found)
 
     def _step(
         self,
@@ -268,7 +281,7 @@ class Controller:
         evaluator: Evaluator,
     ) -> resources.ObjectWork:
         now = self.clock.now()
-        deps = order.deletion_placement(key=change.key, body=change.desired).depends_on
+        deps = passes.depends_on(change)
         blocked = next(
             (d for d in deps if d in state.done and state.done[d].result in _NOT_READY), None
         )
@@ -285,22 +298,30 @@ class Controller:
             revision=state.revision,
             now=now,
             evaluator=evaluator,
-            before_apply=lambda decisions: self._log_decisions(state, change.key, decisions),
         )
 
-    def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
+    def _log_decisions(
+        self, state: PassState, allowed: list[tuple[str, tuple[Decision, ...]]]
+    ) -> None:
         # The decisions that let a provider change an object are each logged, repeats
         # included: they are the record of what allowed that change. The intent to apply
         # is recorded too, so a change a kill cuts off from its status is not lost. Retrying
         # an apply a killed pass had logged at this revision repeats none of its decisions.
-        left = state.intents.get(key)
-        retry = left is not None and left.revision == state.revision
-        self.log_decisions(decisions, changes_only=retry)
-        state.logged.add(key)
+        # A wave's decisions and intents are one transaction, committed before any of its
+        # providers is called.
+        if not allowed:
+            return
         at = self.clock.now()
-        self.store.intend_apply(
-            ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)
-        )
+        retried = {k for k, _ in allowed if _left_at(state, k)}
+        with self.store.batch():
+            for retry in (False, True):
+                chosen = [d for k, found in allowed if (k in retried) is retry for d in found]
+                self.log_decisions(chosen, changes_only=retry)
+            self.store.intend_apply(
+                ApplyIntent(key=k, source=self.name, revision=state.revision, at=at)
+                for k, _ in allowed
+            )
+        state.logged.update(k for k, _ in allowed)
 
     def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
         """Append decisions to the log, with the inputs they were made on (for replay);
@@ -322,6 +343,12 @@ class Controller:
             return False
         known = self.memory.recall(change.key, state.statuses.get(change.key))
         return known is not None and known.applied is not None and same(known.applied, doc.body)
+
+
+def _left_at(state: PassState, key: str) -> bool:
+    """A killed pass logged the decisions of `key` at this very revision (its intent is left)."""
+    left = state.intents.get(key)
+    return left is not None and left.revision == state.revision
 
 
 __all__ = ["ConditionStatus", "Controller", "PassResult"]
