@@ -20,12 +20,9 @@ from reconciler.policy import bindings
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Action, Decision
 from reconciler.policy.evaluate import Evaluator
-from reconciler.reconcile.revisions import Loaded
+from reconciler.reconcile.revisions import POLICY_INPUTS, Loaded
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document
-
-# Files whose change can change the decisions about documents they do not hold.
-_POLICY_INPUTS = ("policies/", "data/", "reconciler.yaml")
 
 
 def to_check(loaded: Loaded, *, changed: set[str] | None, gated: set[str]) -> list[Document]:
@@ -37,7 +34,7 @@ def to_check(loaded: Loaded, *, changed: set[str] | None, gated: set[str]) -> li
     bound = (
         None
         if changed is None
-        else _bindings_changed(loaded, {p for p in changed if p.startswith(_POLICY_INPUTS)})
+        else _bindings_changed(loaded, {p for p in changed if p.startswith(POLICY_INPUTS)})
     )
     if bound is None:
         return [d for d in docs if d.key not in gated]
