@@ -37,7 +37,11 @@ async def scheduled(
 
 
 async def _maybe_run(
-    ws: proposals.Workspace, *, client: triggers.Prometheus | None, last: dict[int, float], number: int
+    ws: proposals.Workspace,
+    *,
+    client: triggers.Prometheus | None,
+    last: dict[int, float],
+    number: int,
 ) -> None:
     try:
         every = await asyncio.to_thread(runner.interval, ws)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.clock import ManualClock, SystemClock
+from reconciler.clock import ManualClock
 from reconciler.decide import decider, ledger
 from reconciler.decide.records import Context, Option, Outcome
 from reconciler.optimize import proposals, runner
@@ -125,10 +125,10 @@ def files(*, api: int) -> dict[str, str]:
 
 def record_history(store: SqliteStore, *, now: datetime) -> None:
     """Two days of passes every four hours, evaluated by regorus at their own times; the api
-    ran one replica at the pass three hours ago and was fixed by the next one."""
+    ran one replica at the pass seven hours ago and was fixed by the next one."""
     for hours in range(47, 0, -4):
         clock = ManualClock(now - timedelta(hours=hours))
-        snap = make_snapshot(files(api=1 if hours == 3 else 3))
+        snap = make_snapshot(files(api=1 if hours == 7 else 3))
         evaluator = evaluate.Evaluator(bundle.compile(snap), clock=clock, revision="r")
         store.append_decisions([d for doc in snap.resources for d in evaluator.evaluate(doc)])
 
@@ -161,7 +161,8 @@ def ws(tmp_path: Path) -> proposals.Workspace:
     repo = tmp_path / "repo"
     gitrepo.make_repo(repo, files(api=3))
     store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
-    return proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    return proposals.Workspace(repo=repo, ref="main", store=store, clock=clock)
 
 
 def bindings_at(repo: Path, rev: str) -> str:
@@ -172,7 +173,7 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     ws: proposals.Workspace,
 ) -> None:
     assert ws.repo is not None
-    now = datetime.now(UTC)
+    now = ws.clock.now()
     record_history(ws.store, now=now)  # type: ignore[arg-type]
     approve_remediations(ws.store, now=now, count=3)  # type: ignore[arg-type]
     before = gitrepo.git(ws.repo, "rev-parse", "main")
@@ -196,8 +197,12 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     assert gitrepo.git(ws.repo, "rev-parse", "main") == before  # nothing merged
 
     change = promoted.context.facts["change"]
-    assert (change["field"], change["old"], change["new"]) == ("spec.enforcement", "monitor", "advisory")
-    assert "12 decisions in the last 1d, 0.0% violations (below 1.0%), none now" in change["reason"]
+    assert (change["field"], change["old"], change["new"]) == (
+        "spec.enforcement",
+        "monitor",
+        "advisory",
+    )
+    assert "6 decisions in the last 1d, 0.0% violations (below 1.0%), none now" in change["reason"]
     assert bindings_at(ws.repo, promoted.context.facts["branch"]) == BINDINGS.replace(
         "enforcement: monitor   #", "enforcement: advisory  #"
     )
@@ -224,8 +229,8 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
 
     assert result.flagged == (
         "policies/bindings.yaml:2 web-floor (shop.replicas): never fired in 1d "
-        "(18 decisions, no violation): check its scope or retire it",
-        "policies/bindings.yaml:36 replica-cap (shop.never): never fired in 1d "
+        "(6 decisions, no violation): check its scope or retire it",
+        "policies/bindings.yaml:34 replica-cap (shop.never): never fired in 1d "
         "(18 decisions, no violation): check its scope or retire it",
     )
     assert "recommend/promote-api-floor: violation rate 16.7% over 1d (promoted below 1.0%)" in (
@@ -234,7 +239,7 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
 
 
 def test_a_binding_with_a_recent_violation_is_not_promoted(ws: proposals.Workspace) -> None:
-    now = datetime.now(UTC)
+    now = ws.clock.now()
     record_history(ws.store, now=now)  # type: ignore[arg-type]
 
     result = runner.run(ws, prometheus=None)
@@ -247,7 +252,7 @@ def test_a_binding_with_a_recent_violation_is_not_promoted(ws: proposals.Workspa
 def test_an_exception_is_not_proposed_when_a_remediation_was_refused(
     ws: proposals.Workspace,
 ) -> None:
-    now = datetime.now(UTC)
+    now = ws.clock.now()
     record_history(ws.store, now=now)  # type: ignore[arg-type]
     approve_remediations(ws.store, now=now, count=3)  # type: ignore[arg-type]
     [last] = ws.store.daemon_decisions(type="remediation", limit=1)
@@ -261,7 +266,7 @@ def test_an_exception_is_not_proposed_when_a_remediation_was_refused(
 
 def test_the_proposed_exception_applies_until_it_expires(ws: proposals.Workspace) -> None:
     assert ws.repo is not None
-    now = datetime.now(UTC)
+    now = ws.clock.now()
     record_history(ws.store, now=now)  # type: ignore[arg-type]
     approve_remediations(ws.store, now=now, count=3)  # type: ignore[arg-type]
     [_, excepted] = runner.run(ws, prometheus=None).proposals
@@ -277,4 +282,6 @@ def test_the_proposed_exception_applies_until_it_expires(ws: proposals.Workspace
         return [(d.binding, d.action_taken) for d in evaluator.evaluate(batch) if d.binding]
 
     assert ("batch-floor", Action.EXEMPTED) in gate(now + timedelta(days=29))
-    assert ("batch-floor", Action.WARNED) in gate(now + timedelta(days=31))  # expired: advisory again
+    assert ("batch-floor", Action.WARNED) in gate(
+        now + timedelta(days=31)
+    )  # expired: advisory again
