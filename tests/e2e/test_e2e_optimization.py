@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,11 @@ import pytest
 from tests import gitrepo, prometheus
 from tests.e2e import harness
 from tests.e2e.conftest import Launch
-from tests.optimize.test_optimization_runs import steady as hold
 from tests.prometheus import Served
 
 pytestmark = pytest.mark.slow
 
+SERVICE = harness.ROOT / "repo-template" / "resources" / "services" / "web-service.yaml"
 CPU, LATENCY = "web_service_cpu_cores", "web_service_latency_seconds"
 SHIPPED = """\
     interval: 1h                # a run every hour under `reconciler serve` (0s: on demand)
@@ -65,6 +66,15 @@ def init(tmp_path: Path) -> Path:
     (repo / "reconciler.yaml").write_text(quick)
     gitrepo.git(repo, "commit", "-qam", "Optimize in seconds for the tour")
     return repo
+
+
+def hold(served: Served, *, cpu: float, latency: float, seconds: float) -> None:
+    """Set the service's gauges and let Prometheus hold them for `seconds`."""
+    served.gauges[CPU].set(cpu)
+    served.gauges[LATENCY].set(latency)
+    prometheus.wait_until(lambda: served.value(CPU) == cpu, "the new cpu value")
+    prometheus.wait_until(lambda: served.value(LATENCY) == latency, "the new latency")
+    time.sleep(seconds)
 
 
 def run_now(daemon: harness.RunningDaemon) -> dict[str, Any]:
@@ -116,7 +126,8 @@ def test_the_example_proposes_a_sizing_commit_and_rolls_back_a_planted_regressio
     assert (made["state"], made["old"], made["new"]) == ("landed", 1.0, 0.42)
     assert made["simulation"] == "passes"
     assert gitrepo.git(repo, "rev-parse", "main") == made["commit"]
-    assert "    cpu: 0.42          # cores;" in web_service(repo)
+    shipped = SERVICE.read_text().rstrip("\n")
+    assert web_service(repo) == shipped.replace("cpu: 1.0  ", "cpu: 0.42 ")  # comment kept
     report = daemon.get(f"/api/v1/optimizations/{made['id']}")
     assert report["simulationDetail"]["denials"] == []
     assert [t["value"] for t in report["change"]["tradeoff"]] == [0.33, 0.36, 0.42]
@@ -129,7 +140,7 @@ def test_the_example_proposes_a_sizing_commit_and_rolls_back_a_planted_regressio
     [revert] = [p for p in second["proposals"] if p["type"] == "optimization-revert"]
     assert revert["state"] == "landed" and (revert["old"], revert["new"]) == (0.42, 1.0)
     assert gitrepo.git(repo, "rev-parse", "main") == revert["commit"]
-    assert "    cpu: 1.0          # cores;" in web_service(repo)
+    assert web_service(repo) == shipped
     original = daemon.get(f"/api/v1/optimizations/{made['id']}")
     assert original["state"] == "reverted" and original["revert"] == revert["id"]
     assert original["regression"]["regressed"] is True
