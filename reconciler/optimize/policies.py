@@ -12,7 +12,7 @@ binding and resource) and of the daemon's remediation decisions, over
   does, and whose remediation a human approved every time (at least as often): an
   exception with a reason and an `expires` `exceptionFor` from now is added to the binding;
 - **flag** a binding that never fired in the window (no violation; or no decision at all:
-  its scope matched nothing) — a report entry of the run, no change.
+  nothing in its scope was evaluated) — a report entry of the run, no change.
 
 Promotions and exceptions are `Change`s, proposed like any optimization (`proposals.py`).
 """
@@ -119,8 +119,8 @@ def promotion(b: _Binding, *, settings: Recommendations, now: datetime) -> Chang
         return ""
     since = _held_since(b.history, current)
     if since is None or since > b.start:
-        held = f"since {since.isoformat()}" if since else "in no decision yet"
-        return f"{current.value} {held}; promoted after holding it for {settings.window}"
+        held = f" since {_iso(since)}" if since else ": no decision logged at it yet"
+        return f"{current.value}{held}; promoted after holding it for {settings.window}"
     recent = b.recent
     if len(recent) < settings.min_decisions:
         return f"{len(recent)} decisions in {settings.window}; {settings.min_decisions} needed"
@@ -208,7 +208,7 @@ def never_fired(b: _Binding, *, window: str) -> str:
     if not recent:
         return (
             f"{b.doc.path}:{b.doc.line} {b.doc.name} ({b.spec.policy}): no decision in "
-            f"{window}: its scope matches nothing the daemon evaluates"
+            f"{window}: nothing in its scope was evaluated"
         )
     if any(_violates(d) for d in recent) or b.violating_now:
         return ""

@@ -102,21 +102,34 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         except ReconcilerError as exc:
             skipped.append(f"{subject}: {exc}")
     recommended = recommend.run(snap, ws=ws)
-    landed = _landed(ws)
-    reverts: list[DecisionRecord] = []
-    if prometheus is None:
-        if landed:
-            skipped.append(f"regression test of {len(landed)} landed: {NO_PROMETHEUS}")
-    else:
-        checked = (rollback.check(d, ws=ws, prometheus=prometheus) for d in landed)
-        reverts = [r for r in checked if r is not None]
+    reverts, untested = _test_landed(ws, prometheus=prometheus)
     return RunResult(
         revision=revision.sha,
         proposals=(*made, *recommended.proposals),
         reverts=tuple(reverts),
-        skipped=(*skipped, *recommended.skipped),
+        skipped=(*skipped, *recommended.skipped, *untested),
         flagged=recommended.flagged,
     )
+
+
+def _test_landed(
+    ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None
+) -> tuple[list[DecisionRecord], list[str]]:
+    """The reverts of landed proposals that regressed, and why any was not tested (it is
+    tested at a later run)."""
+    landed = _landed(ws)
+    if prometheus is None:
+        return [], [f"regression test of {len(landed)} landed: {NO_PROMETHEUS}"] if landed else []
+    reverts, untested = [], []
+    for record in landed:
+        try:
+            revert = rollback.check(record, ws=ws, prometheus=prometheus)
+        except ReconcilerError as exc:  # Prometheus unreachable, say
+            untested.append(f"regression test of {record.context.subject}: {exc}")
+            continue
+        if revert is not None:
+            reverts.append(revert)
+    return reverts, untested
 
 
 def interval(ws: proposals.Workspace) -> float:

@@ -153,3 +153,33 @@ def test_the_example_proposes_a_sizing_commit_and_rolls_back_a_planted_regressio
 
 def _equal(found: float | None, wanted: float) -> None:
     assert found == wanted, found
+
+
+@pytest.mark.parametrize("reach", ["none", "unreachable"])
+def test_the_example_runs_without_a_prometheus_and_says_what_it_skipped(
+    tmp_path: Path, reach: str
+) -> None:
+    repo = tmp_path / "example"
+    env = harness.environment(tmp_path)
+    cli = [sys.executable, "-m", "reconciler"]
+    subprocess.run([*cli, "init", str(repo)], check=True, env=env, capture_output=True)
+    before = gitrepo.git(repo, "rev-parse", "HEAD")
+    url = f"http://127.0.0.1:{prometheus.free_port()}"  # nothing listens there
+    where = ["--prometheus", url] if reach == "unreachable" else []
+    run = [*cli, "optimize", "run", str(repo), "--data-dir", str(tmp_path / "data"), *where]
+
+    done = subprocess.run([*run, "--format", "json"], env=env, capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["proposals"] == []
+    [sizing] = [s for s in answer["skipped"] if s.startswith("sizing/")]
+    if reach == "none":
+        assert sizing == (
+            "sizing/web-cpu: no Prometheus to read metrics from (the daemon's prometheus.url)"
+        )
+    else:
+        assert sizing.startswith(f"sizing/web-cpu: prometheus at {url}: ")
+    flagged = "\n".join(answer["flagged"])  # no history yet: every binding is flagged
+    assert "policies/bindings.yaml:7 require-owner-labels (k8s.required_labels)" in flagged
+    assert gitrepo.git(repo, "rev-parse", "HEAD") == before
