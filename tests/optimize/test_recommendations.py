@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.api.dashboard import render, tuning
 from reconciler.clock import ManualClock
 from reconciler.decide import decider, ledger
 from reconciler.decide.records import Context, Option, Outcome
-from reconciler.optimize import proposals, runner
+from reconciler.optimize import catalog, proposals, runner
 from reconciler.optimize.records import State, state_of
 from reconciler.policy import bundle, evaluate
 from reconciler.policy.decisions import Action
@@ -236,6 +237,25 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     assert "recommend/promote-api-floor: violation rate 16.7% over 1d (promoted below 1.0%)" in (
         result.skipped
     )
+
+    shown = catalog.text(promoted)  # `reconciler optimize show`
+    assert (
+        "PolicyBinding//web-floor policies/bindings.yaml spec.enforcement: monitor -> advisory"
+        in (shown)
+    )
+    assert "state: proposed  level: human  outcome: pending" in shown
+    html = render.Renderer().render(
+        tuning.listing(ws.store),  # type: ignore[arg-type]
+        csrf="c",
+        user=None,
+        signed_in=False,
+        nav=(),
+        active="/optimizations",
+        live=False,
+        can_operate=False,
+    )
+    assert "<code>spec.enforcement</code> monitor → advisory" in html
+    assert "<code>spec.exceptions</code> - → +accepted-webapp-shop-batch" in html
 
 
 def test_a_binding_with_a_recent_violation_is_not_promoted(ws: proposals.Workspace) -> None:
