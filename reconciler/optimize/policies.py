@@ -84,19 +84,23 @@ def recommend(
     changes: list[Change] = []
     skipped: list[str] = []
     flagged: list[str] = []
+    logged: dict[str, tuple[list[Decision], list[Decision]]] = {}  # per policy, read once
     for doc, binding in snap.bindings:
+        policy = binding.spec.policy
+        if policy not in logged:
+            logged[policy] = (
+                store.decisions(policy=policy, limit=HISTORY),
+                store.violations(policy=policy),
+            )
+        history, violations = logged[policy]
         found = _Binding(
             doc=doc,
             spec=binding.spec,
-            history=[
-                d
-                for d in store.decisions(policy=binding.spec.policy, limit=HISTORY)
-                if d.binding == doc.name
-            ],
+            history=[d for d in history if d.binding == doc.name],
             start=start,
             violating_now=[
                 d
-                for d in store.violations(policy=binding.spec.policy)
+                for d in violations
                 if d.binding == doc.name and d.action_taken is not Action.EXEMPTED
             ],
         )
