@@ -70,8 +70,9 @@ def _apply(document: Any, change: Edit, *, path: str) -> Any:
         parent[key] = CommentedSeq()
     elif not isinstance(old, list):
         raise EditFailed(f"{path}: {change.field}: not a list in the document")
+    before = list(old or [])
     parent[key].append(change.value)
-    return list(old or [])
+    return before
 
 
 def _parent(document: Any, field: str, *, path: str, create: bool = False) -> tuple[Any, str]:

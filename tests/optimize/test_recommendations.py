@@ -112,24 +112,30 @@ def webapp(name: str, replicas: int) -> str:
     )
 
 
-def files(*, api: int) -> dict[str, str]:
+def files(*, api: int, bindings: str = BINDINGS) -> dict[str, str]:
     return {
         "reconciler.yaml": SETTINGS,
         "policies/replicas.rego": POLICY,
         "policies/never.rego": NEVER,
-        "policies/bindings.yaml": BINDINGS,
+        "policies/bindings.yaml": bindings,
         "resources/web.yaml": webapp("web", 3),
         "resources/api.yaml": webapp("api", api),
         "resources/batch.yaml": webapp("batch", 1),
     }
 
 
-def record_history(store: SqliteStore, *, now: datetime) -> None:
-    """Two days of passes every four hours, evaluated by regorus at their own times; the api
-    ran one replica at the pass seven hours ago and was fixed by the next one."""
-    for hours in range(47, 0, -4):
+def record_history(
+    store: SqliteStore,
+    *,
+    now: datetime,
+    bindings: str = BINDINGS,
+    hours_ago: range = range(47, 0, -4),
+) -> None:
+    """Passes (by default two days of them, every four hours) evaluated by regorus at their
+    own times; the api ran one replica at the pass seven hours ago and was fixed by the next."""
+    for hours in hours_ago:
         clock = ManualClock(now - timedelta(hours=hours))
-        snap = make_snapshot(files(api=1 if hours == 7 else 3))
+        snap = make_snapshot(files(api=1 if hours == 7 else 3, bindings=bindings))
         evaluator = evaluate.Evaluator(bundle.compile(snap), clock=clock, revision="r")
         store.append_decisions([d for doc in snap.resources for d in evaluator.evaluate(doc)])
 
@@ -256,6 +262,48 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     )
     assert "<code>spec.enforcement</code> monitor → advisory" in html
     assert "<code>spec.exceptions</code> - → +accepted-webapp-shop-batch" in html
+
+
+def test_an_advisory_binding_is_promoted_to_gradual_with_a_deadline(tmp_path: Path) -> None:
+    advisory = BINDINGS.replace("enforcement: monitor   #", "enforcement: advisory  #")
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, files(api=3, bindings=advisory))
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    now = datetime.now(UTC).replace(microsecond=0)
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=ManualClock(now))
+    record_history(store, now=now, bindings=advisory, hours_ago=range(71, 0, -4))  # 3 days
+
+    [promoted] = runner.run(ws, prometheus=None).proposals
+
+    change = promoted.context.facts["change"]
+    deadline = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")  # `ramp` from now
+    assert (change["old"], change["new"]) == ("advisory", "gradual")
+    assert change["also"] == {"spec.gradual.deadline": deadline}
+    assert promoted.context.facts["simulation"]["verdict"] == "passes"  # it loads: valid
+    assert bindings_at(repo, promoted.context.facts["branch"]) == advisory.replace(
+        "  enforcement: advisory  # watched for a while before it gates anything\n",
+        "  enforcement: gradual   # watched for a while before it gates anything\n"
+        f"  gradual:\n    deadline: '{deadline}'\n",
+    )
+
+
+def test_a_binding_that_changed_mode_inside_the_window_is_not_promoted_yet(
+    ws: proposals.Workspace,
+) -> None:
+    now = ws.clock.now()
+    advisory = BINDINGS.replace("enforcement: monitor   #", "enforcement: advisory  #")
+    earlier, lately = range(47, 10, -4), range(7, 0, -4)  # monitor for the last 7 hours
+    record_history(ws.store, now=now, bindings=advisory, hours_ago=earlier)  # type: ignore[arg-type]
+    record_history(ws.store, now=now, hours_ago=lately)  # type: ignore[arg-type]
+
+    result = runner.run(ws, prometheus=None)
+
+    assert result.proposals == ()
+    since = (now - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (
+        f"recommend/promote-web-floor: monitor since {since}; promoted after holding it for 1d"
+        in result.skipped
+    )
 
 
 def test_a_binding_with_a_recent_violation_is_not_promoted(ws: proposals.Workspace) -> None:
