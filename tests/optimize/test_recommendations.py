@@ -262,6 +262,17 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     )
     assert "<code>spec.enforcement</code> monitor → advisory" in html
     assert "<code>spec.exceptions</code> - → +accepted-webapp-shop-batch" in html
+    page = render.Renderer().render(
+        tuning.one(ws.store, excepted.id),  # type: ignore[arg-type]
+        csrf="c",
+        user=None,
+        signed_in=False,
+        nav=(),
+        active="/optimizations",
+        live=False,
+        can_operate=False,
+    )
+    assert "no objective metric, so no regression test" in page and "<svg" not in page
 
 
 def test_an_advisory_binding_is_promoted_to_gradual_with_a_deadline(tmp_path: Path) -> None:
