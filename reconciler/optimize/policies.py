@@ -178,7 +178,8 @@ def exceptions(
             f"{', '.join(sorted(set(approved)))}): exempted until {expires}, then reviewed"
         )
         entry: dict[str, Any] = {
-            "name": _slug(f"accepted-{kind}-{namespace}-{name}"),
+            # Dated, so it never takes the name of an earlier one that expired.
+            "name": _slug(f"accepted-{kind}-{namespace}-{name}-until-{expires[:10]}"),
             "match": {
                 "kinds": [kind],
                 **({"namespaces": [namespace]} if namespace else {}),

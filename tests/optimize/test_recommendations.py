@@ -225,7 +225,7 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
         "    runbook: scale-batch\n",
         "    runbook: scale-batch\n"
         "  exceptions:\n"
-        "  - name: accepted-webapp-shop-batch\n"
+        f"  - name: accepted-webapp-shop-batch-until-{expires[:10]}\n"
         "    match:\n"
         "      kinds:\n      - WebApp\n"
         "      namespaces:\n      - shop\n"
@@ -261,7 +261,9 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
         can_operate=False,
     )
     assert "<code>spec.enforcement</code> monitor → advisory" in html
-    assert "<code>spec.exceptions</code> - → +accepted-webapp-shop-batch" in html
+    assert (
+        f"<code>spec.exceptions</code> - → +accepted-webapp-shop-batch-until-{expires[:10]}" in html
+    )
     page = render.Renderer().render(
         tuning.one(ws.store, excepted.id),  # type: ignore[arg-type]
         csrf="c",
@@ -315,6 +317,37 @@ def test_a_binding_that_changed_mode_inside_the_window_is_not_promoted_yet(
         f"recommend/promote-web-floor: monitor since {since}; promoted after holding it for 1d"
         in result.skipped
     )
+
+
+def test_an_expired_exception_stops_applying_and_a_new_one_is_proposed(tmp_path: Path) -> None:
+    expired = BINDINGS.replace(
+        "    runbook: scale-batch\n",
+        "    runbook: scale-batch\n"
+        "  exceptions:\n"
+        "    - name: accepted-webapp-shop-batch\n"
+        "      match: {kinds: [WebApp], names: [batch]}\n"
+        "      reason: approved during the migration\n"
+        "      expires: '2026-01-01T00:00:00Z'\n",
+    )
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, files(api=3, bindings=expired))
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    now = datetime.now(UTC).replace(microsecond=0)
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=ManualClock(now))
+    record_history(store, now=now, bindings=expired)
+    logged = store.decisions(policy="shop.replicas", key="WebApp/shop/batch", limit=1)
+    assert [(d.binding, d.action_taken) for d in logged] == [("batch-floor", Action.WARNED)]
+    assert 'exception "accepted-webapp-shop-batch" expired at 2026-01-01' in logged[0].explanation
+    approve_remediations(store, now=now, count=3)
+
+    made = runner.run(ws, prometheus=None).proposals
+
+    [excepted] = [p for p in made if p.context.subject.startswith("recommend/except-")]
+    assert excepted.context.facts["simulation"]["verdict"] == "passes"
+    written = bindings_at(repo, excepted.context.facts["branch"])
+    until = (now + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert written.startswith(expired.rstrip("\n").rsplit("\n---\n", 1)[0])  # the old one kept
+    assert f"  - name: accepted-webapp-shop-batch-until-{until}\n" in written
 
 
 def test_a_binding_with_a_recent_violation_is_not_promoted(ws: proposals.Workspace) -> None:
