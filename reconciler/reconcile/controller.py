@@ -272,24 +272,8 @@ class Controller:
                 else:
                     allowed.append((step, found))
             self._log_decisions(state, [(w.change.key, a.decisions) for w, a in allowed])
-            self._apply(state, allowed)
-
-    def _apply(
-        self, state: PassState, allowed: list[tuple[resources.ObjectWork, resources.Allowed]]
-    ) -> None:
-        """Apply a wave's allowed changes: none depends on another, so they overlap on the
-        pool (a provider's waits: its processes, requests, fsyncs), at most
-        `provider_concurrency` at a time; outcomes are kept in plan order."""
-        if len(allowed) < 2:
-            for step, found in allowed:
+            for step, found in allowed:  # in plan order: ties in a wave go by key
                 state.done[step.change.key] = resources.apply(step, found)
-            return
-        limit = self.settings.provider_concurrency
-        for start in range(0, len(allowed), limit):
-            part = allowed[start : start + limit]
-            applied = self.pool.map(lambda pair: resources.apply(*pair), part)
-            for (step, _), outcome in zip(part, applied, strict=True):
-                state.done[step.change.key] = outcome
 
     def _step(
         self,

@@ -103,15 +103,15 @@ def test_a_small_commit_writes_and_observes_only_the_changed_objects(
     tables = ("decisions", "apply_intents", "object_status", "object_conditions")
     assert trace.rows == dict.fromkeys(tables, changed)
     assert trace.evaluated == []  # the gate decided both: nothing else to evaluate
-    # The wave's decisions and intents are one transaction, committed before either apply
-    # (the two overlap on the pool); the statuses one more after both.
+    # The wave's decisions and intents are one transaction, committed before either apply;
+    # the statuses one more after both.
     first_apply = min(trace.log.index(("apply", k)) for k in changed)
     before = trace.log[:first_apply]
     assert before[-1] == ("COMMIT", "")
     wave = before[before.index(("INSERT", "decisions")) :]
     assert ("INSERT", "apply_intents") in wave and wave.count(("COMMIT", "")) == 1
     after = trace.log[first_apply:]
-    assert sorted(after[:2]) == [("apply", "File//b"), ("apply", "File//e")]  # overlapping
+    assert after[:2] == [("apply", "File//b"), ("apply", "File//e")]  # in plan order
     record = after[2 : after.index(("COMMIT", ""), 2) + 1]
     assert ("INSERT", "object_status") in record and ("DELETE", "apply_intents") in record
 
