@@ -2,10 +2,10 @@
 
 Runs on the source's worker thread (it owns the regorus engine of the revision). Provider
 reads fan out on a shared thread pool; changes are applied in plan order (waves, then
-`dependsOn`). The decisions and apply intents of a wave are one transaction, committed
-before its first provider call; the statuses and remaining decisions of a pass are one
-more at its end, so a pass killed half-way leaves complete records and the next pass
-converges from what is really there.
+`dependsOn`). An object's decisions and apply intent are one transaction, committed right
+before its provider call; the statuses and remaining decisions of a pass are one more at
+its end, so a pass killed half-way leaves complete records and the next pass converges
+from what is really there.
 
 Two shortcuts keep a pass over thousands of settled objects cheap, and both only skip work
 whose answer is already known:
@@ -251,29 +251,22 @@ class Controller:
 
     def _run_changes(self, state: PassState, plan: planner.Plan) -> None:
         evaluator = self.evaluator(state.loaded)
-        for wave in passes.waves(plan.changes):
-            allowed: list[tuple[resources.ObjectWork, resources.Allowed]] = []
-            for change in wave:
-                state.changes[change.key] = change
-                if change.key in state.done or change.key in state.carried:
-                    continue  # decided while planning, or an in-sync dependency
-                target = state.target(change.key)
-                error = state.errors.get(change.key)
-                if error is not None:
-                    at = self.clock.now()
-                    state.done[change.key] = passes.observe_failed(
-                        state, target, error=error, at=at
-                    )
-                    continue
-                step = self._step(state, change, target, evaluator)
-                found = resources.check(step)
-                if isinstance(found, resources.Outcome):
-                    state.done[change.key] = found
-                else:
-                    allowed.append((step, found))
-            self._log_decisions(state, [(w.change.key, a.decisions) for w, a in allowed])
-            for step, found in allowed:  # in plan order: ties in a wave go by key
-                state.done[step.change.key] = resources.apply(step, found)
+        for change in plan.changes:
+            state.changes[change.key] = change
+            if change.key in state.done or change.key in state.carried:
+                continue  # decided while planning, or an in-sync dependency
+            target = state.target(change.key)
+            error = state.errors.get(change.key)
+            if error is not None:
+                at = self.clock.now()
+                state.done[change.key] = passes.observe_failed(state, target, error=error, at=at)
+                continue
+            step = self._step(state, change, target, evaluator)
+            found = resources.check(step)
+            if isinstance(found, resources.Allowed):
+                self._log_decisions(state, change.key, found.decisions)
+                found = resources.apply(step, found)
+            state.done[change.key] = found
 
     def _step(
         self,
@@ -302,28 +295,21 @@ class Controller:
             evaluator=evaluator,
         )
 
-    def _log_decisions(
-        self, state: PassState, allowed: list[tuple[str, tuple[Decision, ...]]]
-    ) -> None:
+    def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
         # The decisions that let a provider change an object are each logged, repeats
         # included: they are the record of what allowed that change. The intent to apply
         # is recorded too, so a change a kill cuts off from its status is not lost. Retrying
         # an apply a killed pass had logged at this revision repeats none of its decisions.
-        # A wave's decisions and intents are one transaction, committed before any of its
-        # providers is called.
-        if not allowed:
-            return
-        at = self.clock.now()
-        retried = {k for k, _ in allowed if _left_at(state, k)}
+        # Both are one transaction, committed right before this object's provider call and
+        # not a wave's at once: a kill between a wave's commit and its later applies would
+        # leave applies whose decisions another daemon logged (or logged twice).
         with self.store.batch():
-            for retry in (False, True):
-                chosen = [d for k, found in allowed if (k in retried) is retry for d in found]
-                self.log_decisions(chosen, changes_only=retry)
+            self.log_decisions(decisions, changes_only=_left_at(state, key))
+            at = self.clock.now()
             self.store.intend_apply(
-                ApplyIntent(key=k, source=self.name, revision=state.revision, at=at)
-                for k, _ in allowed
+                [ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)]
             )
-        state.logged.update(k for k, _ in allowed)
+        state.logged.add(key)
 
     def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
         """Append decisions to the log, with the inputs they were made on (for replay);
