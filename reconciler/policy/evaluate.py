@@ -337,4 +337,3 @@ def _bind(index: int, doc: Document, binding: models.PolicyBinding, bundle: Bund
         rules=_rule_paths(bundle, spec.policy),
         params=canonical(spec.parameters),
     )
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -14,6 +15,11 @@ from reconciler import forking
 
 def _tagged(items: Sequence[int]) -> list[tuple[int, int]]:
     return [(item, os.getpid()) for item in items]
+
+
+def _slow(items: Sequence[int]) -> list[tuple[int, int]]:
+    time.sleep(0.005)  # long enough that the workers start before the caller is done
+    return _tagged(items)
 
 
 JSON: forking.Codec[tuple[int, int]] = forking.Codec(
@@ -26,11 +32,7 @@ JSON: forking.Codec[tuple[int, int]] = forking.Codec(
 def test_chunks_come_back_in_order_from_several_processes(
     codec: forking.Codec[tuple[int, int]],
 ) -> None:
-    def slow_here(items: Sequence[int]) -> list[tuple[int, int]]:
-        os.sched_yield()
-        return _tagged(items)
-
-    results = forking.fork_map(range(400), slow_here, workers=3, chunk=7, codec=codec)
+    results = forking.fork_map(range(400), _slow, workers=3, chunk=7, codec=codec)
     assert [item for item, _ in results] == list(range(400))
     assert len({pid for _, pid in results}) >= 2  # the workers did chunks too
 
@@ -42,7 +44,7 @@ def test_a_chunk_a_worker_cannot_encode_is_done_by_the_caller(
         raise ValueError("cannot encode")  # the worker stops at its first chunk
 
     codec = forking.Codec(encode=encode, decode=JSON.decode)
-    results = forking.fork_map(range(300), _tagged, workers=2, chunk=10, codec=codec)
+    results = forking.fork_map(range(300), _slow, workers=2, chunk=10, codec=codec)
     assert results == [(i, os.getpid()) for i in range(300)]
     assert "did not return chunk" in caplog.text
 

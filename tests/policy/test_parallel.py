@@ -118,6 +118,7 @@ def test_a_small_revision_is_evaluated_without_forking(monkeypatch: pytest.Monke
         raise AssertionError("forked for a small revision")
 
     monkeypatch.setattr(os, "fork", no_fork)
-    assert parallel.evaluate_parallel(
-        snapshot, compiled, clock=CLOCK, workers=2, revision="abc123"
-    ) == one
+    assert (
+        parallel.evaluate_parallel(snapshot, compiled, clock=CLOCK, workers=2, revision="abc123")
+        == one
+    )
