@@ -4,16 +4,18 @@ resource of a revision from a single-threaded process).
 Evaluation holds the GIL, so threads give nothing; processes do (`forking.fork_map`). Each
 forked worker builds its engines once from the bundle's sources (an engine may not cross a
 fork) and evaluates chunks of resources it inherited through the fork; the caller evaluates
-chunks too, with its own engine. A worker sends each chunk's decisions back as compact JSON
-(`encode`: a resource's reference and time once, then one short row per decision) rather
-than pickled records, which measured about a third of the evaluation's own cost to pickle
-and unpickle; `decode` rebuilds the `Decision`s. Revisions with fewer than
-`MIN_RESOURCES` resources are evaluated in the calling process: forking would cost more.
+chunks too, with its own engine. A worker sends each chunk's decisions back in a compact
+form (`encode`: a resource's reference and time once, then per decision one tuple of
+strings and small numbers, in `marshal`'s format) rather than as pickled records, and
+`decode` rebuilds the `Decision`s. Encoding plus decoding 55,000 decisions, as a share of
+evaluating them in one process (CPU time, collector paused), measured: pickled records 17-21%,
+JSON rows 28%, this form 12-14%. Revisions with fewer than `MIN_RESOURCES` resources are
+evaluated in the calling process: forking would cost more.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,9 +32,12 @@ MIN_RESOURCES = 500
 CHUNKS_PER_WORKER = 16
 """Chunks each process takes, on average: enough that the last one to finish waits little."""
 
-_OUTCOMES = {o.value: o for o in Outcome}
-_ACTIONS = {a.value: a for a in Action}
-_ENFORCEMENTS = {e.value: e for e in Enforcement}
+_OUTCOMES = tuple(Outcome)
+_ACTIONS = tuple(Action)
+_ENFORCEMENTS = tuple(Enforcement)
+_OUTCOME_INDEX = {o: i for i, o in enumerate(_OUTCOMES)}
+_ACTION_INDEX = {a: i for i, a in enumerate(_ACTIONS)}
+_ENFORCEMENT_INDEX = {e: i for i, e in enumerate(_ENFORCEMENTS)}
 
 
 def evaluate_parallel(
@@ -73,55 +78,66 @@ def _evaluating(
 
 
 def encode(decisions: list[Decision]) -> bytes:
-    """Compact JSON of `decisions`: runs sharing a resource, time and revision grouped."""
-    groups: list[list[Any]] = []
+    """The compact form of `decisions`: consecutive ones about one resource at one time
+    grouped under its reference, then per decision a tuple of its own fields, enums as their
+    positions, all in `marshal`'s format (plain tuples, strings and numbers only)."""
+    groups: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
     last: tuple[ResourceRef, datetime, str | None] | None = None
-    rows: list[list[Any]] = []
     for d in decisions:
         key = (d.resource, d.at, d.revision)
         if key != last:
-            r = d.resource
-            rows = []
-            ref = [r.api_version, r.kind, r.namespace, r.name, r.path]
-            groups.append([ref, d.at.isoformat(), d.revision, rows])
-            last = key
+            r, rows, last = d.resource, [], key
+            ref = (r.api_version, r.kind, r.namespace, r.name, r.path)
+            groups.append((ref, d.at.isoformat(), d.revision, rows))
         rows.append(
-            [
+            (
                 d.policy,
                 d.binding,
-                d.outcome.value,
+                _OUTCOME_INDEX[d.outcome],
                 d.messages,
-                d.enforcement.value,
-                d.action_taken.value,
+                _ENFORCEMENT_INDEX[d.enforcement],
+                _ACTION_INDEX[d.action_taken],
                 d.input_digest,
                 d.explanation,
-            ]
+            )
         )
-    return json.dumps(groups, separators=(",", ":")).encode()
+    return marshal.dumps(groups)
 
 
 def decode(blob: bytes) -> list[Decision]:
-    """The decisions `encode` wrote, equal to the ones it was given."""
+    """The decisions `encode` was given, equal to them."""
     out: list[Decision] = []
-    for ref, at, revision, rows in json.loads(blob):
+    add = out.append
+    for ref, at, revision, rows in marshal.loads(blob):
         resource = ResourceRef(
             api_version=ref[0], kind=ref[1], namespace=ref[2], name=ref[3], path=ref[4]
         )
         when = datetime.fromisoformat(at)
-        out.extend(
-            Decision(
-                policy=policy,
-                binding=binding,
-                resource=resource,
-                outcome=_OUTCOMES[outcome],
-                messages=tuple(messages),
-                enforcement=_ENFORCEMENTS[enforcement],
-                action_taken=_ACTIONS[action],
-                revision=revision,
-                input_digest=digest,
-                explanation=explanation,
-                at=when,
+        for policy, binding, outcome, messages, enforcement, action, digest, explanation in rows:
+            add(
+                _restored(
+                    {
+                        "policy": policy,
+                        "binding": binding,
+                        "resource": resource,
+                        "outcome": _OUTCOMES[outcome],
+                        "messages": messages,
+                        "enforcement": _ENFORCEMENTS[enforcement],
+                        "action_taken": _ACTIONS[action],
+                        "revision": revision,
+                        "input_digest": digest,
+                        "explanation": explanation,
+                        "at": when,
+                    }
+                )
             )
-            for policy, binding, outcome, messages, enforcement, action, digest, explanation in rows
-        )
     return out
+
+
+def _restored(fields: dict[str, Any]) -> Decision:
+    """A `Decision` with these fields, set the way unpickling sets them (its `__init__` does
+    nothing else, and setting eleven frozen fields one by one measured a third of decoding)."""
+    decision = object.__new__(Decision)
+    object.__setattr__(decision, "__dict__", fields)
+    return decision
