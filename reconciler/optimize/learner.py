@@ -90,7 +90,7 @@ class Learner:
         cov = (cov + cov.T) / 2
         mean = cov @ self._xy
         shape = p.shape + self._n / 2
-        scale = p.scale + max(0.0, (self._yy - mean @ precision @ mean) / 2)
+        scale = p.scale + max(0.0, (self._yy - float(mean @ precision @ mean)) / 2)
         return mean, cov, shape, scale
 
     def _vector(self, features: Sequence[float]) -> np.ndarray:
