@@ -34,10 +34,13 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
+from reconciler.store.interfaces import Events
+from reconciler.store.learners import Learners
 
 
-class OptimizerStore(DaemonDecisions, RunStore, Protocol):
-    """What optimizations keep and read: decisions, and the daemon's run history."""
+class OptimizerStore(DaemonDecisions, RunStore, Events, Learners, Protocol):
+    """What optimizations keep and read: decisions, the daemon's run history and event
+    feed (drift), and the learners' state."""
 
 
 COMMIT = Option(kind="action", target="commit")

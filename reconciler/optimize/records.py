@@ -48,6 +48,7 @@ class Change:
     higher_is_worse: bool = True
     tradeoff: tuple[dict[str, float], ...] = ()
     unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+    learner: dict[str, Any] | None = None  # the learner's choice, when it chose (learning.py)
 
     @property
     def written(self) -> float | str:
@@ -59,7 +60,7 @@ class Change:
         return f"{self.optimizer}/{self.name}"
 
     def reverted(self, *, reason: str) -> Change:
-        return replace(self, old=self.new, new=self.old, reason=reason, tradeoff=())
+        return replace(self, old=self.new, new=self.old, reason=reason, tradeoff=(), learner=None)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,10 +41,12 @@ def set_field(text: str, *, path: str, index: int, field: str, value: Any) -> tu
 
 
 def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
+    """The mapping holding the last key of `field`; a number key indexes a sequence
+    (`spec.steps.2.retry.backoff`)."""
     keys = field.split(".")
     node = document
     for depth, key in enumerate(keys[:-1]):
-        child = node.get(key) if hasattr(node, "get") else None
+        child = _child(node, key)
         if not hasattr(child, "get"):
             where = ".".join(keys[: depth + 1])
             raise EditFailed(f"{path}: {where}: not a mapping in the document")
@@ -52,6 +54,12 @@ def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
     if not hasattr(node, "get"):
         raise EditFailed(f"{path}: {field}: the document is not a mapping")
     return node, keys[-1]
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, list):
+        return node[int(key)] if key.isdigit() and int(key) < len(node) else None
+    return node.get(key) if hasattr(node, "get") else None
 
 
 def _indents(text: str) -> tuple[int, int]:
