@@ -47,10 +47,16 @@ def scaling_changes(
     table = tuple(
         {**c, "target": c["target"] * unit} if unit != 1 else c for c in scaled.candidates
     )
-    wanted: list[tuple[str, str | None, float | None, float | None]] = [
-        ("target", item.target_field, _rounded(scaled.target, unit), current),
-        ("min", item.min_field, scaled.min_replicas, _at(doc, item.min_field)),
-        ("max", item.max_field, scaled.max_replicas, now_max),
+    wanted: list[tuple[str, str | None, float | None, float | None, str]] = [
+        (
+            "target",
+            item.target_field,
+            _rounded(scaled.target, unit),
+            current,
+            "integer" if item.percent else "",
+        ),
+        ("min", item.min_field, scaled.min_replicas, _at(doc, item.min_field), "integer"),
+        ("max", item.max_field, scaled.max_replicas, now_max, "integer"),
     ]
     made = [
         Change(
@@ -61,8 +67,9 @@ def scaling_changes(
             new=float(new),
             reason=scaled.reason,
             tradeoff=table,
+            unit=kind,
         )
-        for part, field, new, old in wanted
+        for part, field, new, old, kind in wanted
         if field is not None and new is not None and new != old
     ]
     return made or f"{scaled.reason}: the autoscaler already has them"
@@ -224,7 +231,9 @@ def _at(doc: Document, field: str | None) -> float | None:
 
 
 def _rounded(target: float | None, unit: float) -> float | None:
-    return None if target is None else round(target * unit, 4)
+    if target is None:
+        return None
+    return float(round(target * unit)) if unit != 1 else round(target, 4)
 
 
 def _first(series: list[list[float]]) -> list[float]:

@@ -47,13 +47,15 @@ class Change:
     metric: str
     higher_is_worse: bool = True
     tradeoff: tuple[dict[str, float], ...] = ()
-    unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+    unit: str = ""  # "duration": seconds, written like 2m; "integer": written as a whole number
     learner: dict[str, Any] | None = None  # the learner's choice, when it chose (learning.py)
 
     @property
-    def written(self) -> float | str:
+    def written(self) -> float | int | str:
         """`new` as it is written into the file."""
-        return duration(self.new) if self.unit == "duration" else self.new
+        if self.unit == "duration":
+            return duration(self.new)
+        return round(self.new) if self.unit == "integer" else self.new
 
     @property
     def subject(self) -> str:
