@@ -104,6 +104,7 @@ def workflow_changes(
                 new=float(spread.chosen),
                 reason=spread.reason,
                 tradeoff=spread.candidates,
+                unit="integer",
             )
         )
     else:

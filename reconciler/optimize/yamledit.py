@@ -47,9 +47,9 @@ def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
     node = document
     for depth, key in enumerate(keys[:-1]):
         child = _child(node, key)
-        if not hasattr(child, "get"):
+        if not (hasattr(child, "get") or isinstance(child, list)):
             where = ".".join(keys[: depth + 1])
-            raise EditFailed(f"{path}: {where}: not a mapping in the document")
+            raise EditFailed(f"{path}: {where}: not a mapping or list in the document")
         node = child
     if not hasattr(node, "get"):
         raise EditFailed(f"{path}: {field}: the document is not a mapping")
