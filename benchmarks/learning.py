@@ -176,7 +176,7 @@ def main() -> None:
         print(f"  the learner's regret is below the fixed threshold's in {beaten}/{seeds} seeds")
         rate = baseline / steps
         print(f"  regret per step once learnt: learner {late:.3f}, fixed threshold {rate:.3f}")
-        if beaten < seeds and rate > late:
+        if regrets.mean() >= baseline and rate > late:
             even = (regrets.mean() - baseline) / (rate - late) + steps
             print(
                 f"  at these rates the learner's total regret drops below it after {even:.0f} steps"
