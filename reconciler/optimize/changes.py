@@ -44,9 +44,7 @@ def scaling_changes(
     if scaled.min_replicas is None:
         return scaled.reason
     base = {**_base(doc, item.objective, optimizer="scaling"), "objective": scaling.OBJECTIVE}
-    table = tuple(
-        {**c, "target": c["target"] * unit} if unit != 1 else c for c in scaled.candidates
-    )
+    table = tuple({**c, "value": c["value"] * unit} if unit != 1 else c for c in scaled.candidates)
     wanted: list[tuple[str, str | None, float | None, float | None, str]] = [
         (
             "target",

@@ -71,21 +71,21 @@ def tune(
     )
     if not table:
         return _none(current, (), f"utilisation never reached {min(item.targets):g}")
-    best = min(table, key=lambda c: (c["score"], -c["target"]))
+    best = min(table, key=lambda c: (c["score"], -c["value"]))
     demands = sorted(d for _, d, _ in samples)
-    low = max(1, math.ceil(_percentile(demands, 5) / best["target"]))
-    high = max(low, math.ceil(demands[-1] * (1 + item.headroom) / best["target"]))
+    low = max(1, math.ceil(_percentile(demands, 5) / best["value"]))
+    high = max(low, math.ceil(demands[-1] * (1 + item.headroom) / best["value"]))
     facts = (
         f"peak demand {demands[-1]:.3g} replicas over {len(samples)} samples; "
-        f"at or above {best['target']:g} utilisation "
+        f"at or above {best['value']:g} utilisation "
         f"{best['performance']:.0%} of the latency was over {item.latency_objective:g}"
     )
-    moved = abs(best["target"] - current) / (current or 1.0) >= item.min_change
-    reason = f"{facts}: target {current:g} -> {best['target']:g}" if moved else facts
+    moved = abs(best["value"] - current) / (current or 1.0) >= item.min_change
+    reason = f"{facts}: target {current:g} -> {best['value']:g}" if moved else facts
     return Scaled(
         current=current,
         candidates=table,
-        target=best["target"] if moved else None,
+        target=best["value"] if moved else None,
         min_replicas=low,
         max_replicas=high,
         reason=f"{reason}; replicas {low}..{high}",
@@ -108,7 +108,7 @@ def _candidate(
     cost = current / target
     score = weights.cost * cost + weights.performance * slow + weights.reliability * saturated
     return {
-        "target": target,
+        "value": target,
         "cost": round(cost, 4),
         "performance": round(slow, 4),
         "reliability": round(saturated, 4),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.api.dashboard import render, tuning
 from reconciler.clock import SystemClock
 from reconciler.optimize import learning, proposals, runner
 from reconciler.optimize.learner import Learner
@@ -61,6 +62,18 @@ def test_the_learner_chooses_learns_from_the_verdict_and_survives_a_restart(
     assert all({"learnt", "sd"} <= set(row) for row in change["tradeoff"])
     assert change["new"] == change["tradeoff"][chosen["chosen"]]["value"]
     assert state_of(proposal) is State.LANDED
+    html = render.Renderer().render(
+        tuning.one(ws.store, proposal.id),
+        csrf="c",
+        user=None,
+        signed_in=False,
+        nav=(),
+        active="/optimizations",
+        live=False,
+        can_operate=False,
+    )
+    assert "the learner chose; learnt: its posterior mean reward" in html
+    assert '<th scope="col">learnt</th>' in html
 
     steady(served, cpu=0.3, latency=0.3, seconds=4.5)  # the planted regression
     [revert] = runner.run(ws, prometheus=client).reverts

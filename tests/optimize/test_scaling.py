@@ -41,7 +41,7 @@ def test_the_target_is_the_hottest_level_whose_latency_held() -> None:
     scaled = scaling.tune(
         util, [4.0] * 8, latency, current=0.5, current_max=10, item=ITEM, weights=Weights()
     )
-    assert [(c["target"], c["performance"]) for c in scaled.candidates] == [
+    assert [(c["value"], c["performance"]) for c in scaled.candidates] == [
         (0.5, 0.25),  # of the 8 samples at 0.45 or more, 2 were slow
         (0.6, 0.25),
         (0.7, 0.3333),  # 2 of the 6 at 0.65 or more
@@ -68,7 +68,7 @@ def test_reliability_counts_demand_above_the_current_maximum() -> None:
         item=ITEM,
         weights=Weights(),
     )
-    rows = {c["target"]: c["reliability"] for c in scaled.candidates}
+    rows = {c["value"]: c["reliability"] for c in scaled.candidates}
     assert rows == {0.5: 1.0, 0.6: 1.0, 0.7: 1.0, 0.8: 1.0, 0.9: 0.0}
     assert scaled.target is None and scaled.max_replicas == 12  # 9 x 1.2 / 0.9
 
@@ -161,7 +161,7 @@ def test_scaling_proposals_are_commits_read_from_prometheus(tmp_path: Path, serv
     ]
     assert all(state_of(p) is State.LANDED for p in result.proposals)
     target = result.proposals[0].context.facts["change"]
-    assert [r["target"] for r in target["tradeoff"]] == [50.0, 60.0, 70.0, 80.0]
+    assert [r["value"] for r in target["tradeoff"]] == [50.0, 60.0, 70.0, 80.0]
     assert [r["performance"] for r in target["tradeoff"]] == [0.0] * 4  # latency held
     assert (target["old"], target["new"]) == (50.0, 80.0)
     written = gitrepo.git(repo, "show", "main:resources/hpa.yaml") + "\n"
