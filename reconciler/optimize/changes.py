@@ -18,12 +18,19 @@ from reconciler.specs.snapshot import Document, Snapshot
 from reconciler.store.interfaces import EventRecord
 
 SETTINGS_FILE = "reconciler.yaml"
+NO_PROMETHEUS = "no Prometheus to read metrics from (the daemon's prometheus.url)"
 
 
 def scaling_changes(
-    snap: Snapshot, item: Scaling, *, ws: proposals.Workspace, prometheus: triggers.Prometheus
+    snap: Snapshot,
+    item: Scaling,
+    *,
+    ws: proposals.Workspace,
+    prometheus: triggers.Prometheus | None,
 ) -> list[Change] | str:
     """The target and replica bounds `item`'s autoscaler should have."""
+    if prometheus is None:
+        return NO_PROMETHEUS
     target = item.resource
     doc = document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
     if doc is None:
