@@ -26,6 +26,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
+from reconciler.policy.pool import EvaluationPool
 from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runner import SourceRunner
@@ -77,6 +78,9 @@ class Daemon:
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
+        workers = settings.reconcile.evaluation_workers
+        # Started at the first large evaluation; every source's passes share it.
+        self.evaluations = EvaluationPool(workers=workers) if workers > 1 else None
         self.membership = replicas.Membership(
             name=settings.replica.name or self._default_replica_name(),
             ttl=timedelta_of(settings.replica.lease_ttl),
@@ -99,6 +103,7 @@ class Daemon:
                 flags=flags,
                 children=self.children,
                 lease=self.membership.lease_of(s.name),
+                evaluations=self.evaluations,
             )
             for s in settings.sources
         }
@@ -191,6 +196,8 @@ class Daemon:
             await self._leave()
             await self.workflows.stop()
             self._pool.shutdown(wait=True)
+            if self.evaluations is not None:
+                await asyncio.to_thread(self.evaluations.close)
             await asyncio.to_thread(self.simulations.close)
             await self._anchor()  # the head as the daemon leaves it
             self.store.close()
