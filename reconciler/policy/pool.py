@@ -84,6 +84,7 @@ class EvaluationPool:
         self._numbers = itertools.count(1)
         self._pickled: tuple[int, bytes] | None = None
         self._closed = False
+        self.batches = 0  # batches evaluated by the workers
         methods = multiprocessing.get_all_start_methods()
         self._ctx = cast(
             "context.ForkServerContext | context.SpawnContext",
@@ -132,6 +133,7 @@ class EvaluationPool:
                 keep_inputs=keep_inputs,
             )
             self._run(batch, bundle)
+            self.batches += 1
             return batch.result()
 
     def close(self) -> None:
