@@ -34,8 +34,9 @@ package deploy.replicas
 import rego.v1
 
 deny contains msg if {
-    input.resource.spec.replicas > 3
-    msg := sprintf("%s: %d replicas, at most 3", [input.resource.metadata.name, input.resource.spec.replicas])
+    n := input.resource.spec.replicas
+    n > 3
+    msg := sprintf("%s: %d replicas, at most 3", [input.resource.metadata.name, n])
 }
 
 warn contains msg if {
