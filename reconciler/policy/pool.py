@@ -1,5 +1,5 @@
-"""A persistent pool of worker processes evaluating large batches of documents for the
-daemon (cold start, audits, a revision whose policies changed).
+"""A persistent pool of worker processes evaluating large batches of documents for the daemon
+(cold start, audits, a revision whose policies changed).
 
 The daemon is threaded, so it may not fork (`forking.py` is for single-threaded callers):
 its workers are started by the `forkserver` context (a clean process that imports this
@@ -13,11 +13,14 @@ observed state of each and the time to stamp on the decisions (the caller's cloc
 when the chunk is sent); decisions come back in `parallel.encode`'s compact form, with the
 input texts they were made on (for the decision log) when asked for.
 
-A worker has one chunk at a time, so neither side ever blocks writing while the other
-does. A worker that dies (killed, out of memory) has its chunk given to another, and is
-replaced, with a warning; when workers keep dying, the rest is evaluated in the calling
-thread. Batches smaller than `min_batch` are evaluated in the calling thread by the
-caller, at no latency cost: `worth` tells which.
+A worker says when it is up and then has one chunk at a time, so neither side ever blocks
+writing while the other does. While workers are still coming up (the first batch starts
+them: a fresh interpreter each, which takes a while on a busy machine), the calling thread
+evaluates chunks itself, so a batch never waits for the pool to start. A worker that dies
+(killed, out of memory) has its chunk given to another, and is replaced, with a warning;
+when workers keep dying, the rest is evaluated in the calling thread. Batches smaller than
+`min_batch` are evaluated in the calling thread by the caller, at no latency cost: `worth`
+tells which.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import logging
 import marshal
 import multiprocessing
 import pickle
+import queue
 import threading
 import weakref
 from collections import OrderedDict, deque
@@ -51,7 +55,7 @@ from reconciler.specs.snapshot import Document
 log = logging.getLogger(__name__)
 KEPT_BUNDLES = 2
 """Bundles a worker keeps compiled: the current revision's and the one before it."""
-_BUNDLE, _CHUNK = b"B", b"C"
+_BUNDLE, _CHUNK, _READY = b"B", b"C", b"R"
 _KEY = 8  # bytes of the bundle key in front of a bundle message
 
 
@@ -68,8 +72,9 @@ class Evaluated:
 class _Worker:
     process: Any  # multiprocessing's process object of the chosen context
     conn: Connection
-    bundles: set[int] = field(default_factory=set)
+    bundles: list[int] = field(default_factory=list)  # what it keeps, oldest first
     chunk: int | None = None  # the chunk it is evaluating
+    ready: bool = False  # it said so: it is up and waiting for work
 
 
 class EvaluationPool:
@@ -84,6 +89,9 @@ class EvaluationPool:
         self._numbers = itertools.count(1)
         self._pickled: tuple[int, bytes] | None = None
         self._closed = False
+        self._coming = 0  # workers being started
+        self._arrivals: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        self._starters: list[threading.Thread] = []
         self.batches = 0  # batches evaluated by the workers
         methods = multiprocessing.get_all_start_methods()
         self._ctx = cast(
@@ -101,6 +109,7 @@ class EvaluationPool:
     def pids(self) -> list[int]:
         """The worker processes' ids (none before the first batch or after `close`)."""
         with self._lock:
+            self._take_arrivals()
             return [w.process.pid for w in self._running]
 
     def evaluate(
@@ -140,6 +149,10 @@ class EvaluationPool:
         """Stop every worker (they finish at the end of their input) and wait for them."""
         with self._lock:
             self._closed = True
+        for starter in self._starters:
+            starter.join()
+        with self._lock:
+            self._take_arrivals()
             running, self._running = self._running, []
         for w in running:
             w.conn.close()
@@ -152,8 +165,29 @@ class EvaluationPool:
     # the caller's side
 
     def _start(self) -> None:
-        while len(self._running) < self.workers:
-            self._running.append(self._spawn())
+        """Start the missing workers on another thread (starting one waits for the
+        forkserver, itself started by the first); they join as they arrive."""
+        missing = self.workers - len(self._running) - self._coming
+        if missing > 0:
+            self._coming += missing
+            starter = threading.Thread(target=self._arrive, args=(missing,), daemon=True)
+            self._starters = [t for t in self._starters if t.is_alive()] + [starter]
+            starter.start()
+
+    def _arrive(self, count: int) -> None:
+        for _ in range(count):
+            try:
+                self._arrivals.put(self._spawn())
+            except Exception:
+                log.exception("an evaluation worker could not be started")
+                self._arrivals.put(None)
+
+    def _take_arrivals(self) -> None:
+        while not self._arrivals.empty():
+            w = self._arrivals.get_nowait()
+            self._coming -= 1
+            if w is not None:
+                self._running.append(w)
 
     def _spawn(self) -> _Worker:
         ours, theirs = self._ctx.Pipe(duplex=True)
@@ -179,15 +213,25 @@ class EvaluationPool:
     def _run(self, batch: _Batch, bundle: Bundle) -> None:
         deaths = 0
         while not batch.done():
+            self._take_arrivals()
             for w in self._running:
-                if w.chunk is None and batch.todo:
+                if w.ready and w.chunk is None and batch.todo:
                     self._send(w, batch, bundle)
-            busy = [w for w in self._running if w.chunk is not None]
-            if not busy:  # every worker died more often than it is worth replacing
+            waiting = [w for w in self._running if w.chunk is not None or not w.ready]
+            starting = self._coming > 0 or any(not w.ready for w in self._running)
+            if not waiting and not starting:  # workers died more often than worth replacing
                 batch.finish_here(bundle)
                 return
-            ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
-            for w in busy:
+            timeout = None
+            if starting and batch.todo:  # this thread works while workers come up
+                batch.do_here(batch.todo.popleft(), bundle)
+                timeout = 0.0
+            if not waiting:
+                continue
+            ready = connection.wait(
+                [w.conn for w in waiting] + [w.process.sentinel for w in waiting], timeout
+            )
+            for w in waiting:
                 answered = w.conn in ready or w.process.sentinel in ready
                 if answered and not self._receive(w, batch):
                     deaths += 1
@@ -199,7 +243,7 @@ class EvaluationPool:
         try:
             if batch.key not in w.bundles:
                 w.conn.send_bytes(self._bundle_message(batch.key, bundle))
-                w.bundles.add(batch.key)
+                w.bundles = [*w.bundles, batch.key][-KEPT_BUNDLES:]
             w.conn.send_bytes(batch.message(index))
         except OSError:  # it died; its sentinel says so at the next wait
             pass
@@ -212,20 +256,24 @@ class EvaluationPool:
             message = w.conn.recv_bytes()
         except (EOFError, OSError):
             return False
+        if not w.ready:
+            w.ready = message == _READY
+            return w.ready
         assert w.chunk is not None
         batch.take(w.chunk, message)
         w.chunk = None
         return True
 
     def _replace(self, w: _Worker, batch: _Batch, *, allowed: bool) -> None:
-        assert w.chunk is not None
-        batch.todo.appendleft(w.chunk)
+        if w.chunk is not None:
+            batch.todo.appendleft(w.chunk)
         w.process.join(timeout=5)
+        doing = "starting" if w.chunk is None else f"evaluating chunk {w.chunk}"
         log.warning(
-            "evaluation worker %s died (exit code %s) evaluating chunk %d of %d; %s",
+            "evaluation worker %s died (exit code %s) %s of %d; %s",
             w.process.pid,
             w.process.exitcode,
-            w.chunk,
+            doing,
             len(batch.chunks),
             "its chunk goes to another worker, and a new worker replaces it"
             if allowed
@@ -234,7 +282,7 @@ class EvaluationPool:
         w.conn.close()
         self._running.remove(w)
         if allowed:
-            self._running.append(self._spawn())
+            self._start()
 
 
 @dataclass(kw_only=True)
@@ -250,6 +298,7 @@ class _Batch:
     keep_inputs: bool
     todo: deque[int] = field(default_factory=deque)
     answers: dict[int, tuple[list[Decision], dict[str, str]]] = field(default_factory=dict)
+    here: Evaluator | None = None  # the calling thread's, built at its first chunk
 
     def __post_init__(self) -> None:
         self.todo.extend(range(len(self.chunks)))
@@ -286,20 +335,25 @@ class _Batch:
         blob, inputs = marshal.loads(message)
         self.answers[index] = (parallel.decode(blob), inputs)
 
-    def finish_here(self, bundle: Bundle) -> None:
-        evaluator = Evaluator(
-            bundle, clock=self.clock, revision=self.revision, keep_inputs=self.keep_inputs
-        )
-        while self.todo:
-            index = self.todo.popleft()
-            decisions = [
+    def do_here(self, index: int, bundle: Bundle) -> None:
+        """Evaluate chunk `index` on the calling thread."""
+        if self.here is None:
+            self.here = Evaluator(
+                bundle, clock=self.clock, revision=self.revision, keep_inputs=self.keep_inputs
+            )
+        evaluate, observed = self.here.evaluate, self.observed
+        self.answers[index] = (
+            [
                 d
                 for doc in self.chunks[index]
-                for d in evaluator.evaluate(
-                    doc, observed=self.observed.get(doc.key), gate=self.gate
-                )
-            ]
-            self.answers[index] = (decisions, evaluator.pop_inputs())
+                for d in evaluate(doc, observed=observed.get(doc.key), gate=self.gate)
+            ],
+            self.here.pop_inputs(),
+        )
+
+    def finish_here(self, bundle: Bundle) -> None:
+        while self.todo:
+            self.do_here(self.todo.popleft(), bundle)
 
     def result(self) -> Evaluated:
         decisions: list[Decision] = []
@@ -334,7 +388,8 @@ def _serve(conn: Connection) -> None:
     bundles: OrderedDict[int, Bundle] = OrderedDict()
     evaluators: dict[tuple[int, str | None, bool], Evaluator] = {}
     clock = _ChunkClock()
-    with contextlib.suppress(EOFError, KeyboardInterrupt):
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
+        conn.send_bytes(_READY)
         while True:
             message = conn.recv_bytes()
             if message[:1] == _BUNDLE:

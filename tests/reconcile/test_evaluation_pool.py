@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -162,6 +163,16 @@ class _KillingClock(ManualClock):
         return super().now()
 
 
+def eventually(pool: EvaluationPool, *, count: int) -> list[int]:
+    """The pool's worker pids once `count` workers are up (they are started in the
+    background)."""
+    for _ in range(1200):
+        if len(pids := pool.pids()) == count:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError(f"the pool never had {count} workers: {pool.pids()}")
+
+
 def test_a_killed_worker_has_its_chunk_redone_and_is_replaced(
     tmp_path: Path, repo: Path, harnesses: list[Harness], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -181,14 +192,14 @@ def test_a_killed_worker_has_its_chunk_redone_and_is_replaced(
     try:
         warm = pool.evaluate(loaded.bundle, docs, observed={}, revision="r", clock=ManualClock())
         assert warm.decisions == expected
-        first, second = pool.pids()
+        first, second = eventually(pool, count=2)
         clock = _KillingClock(victim=first, at=4)
         with caplog.at_level(logging.WARNING, logger="reconciler.policy.pool"):
             found = pool.evaluate(loaded.bundle, docs, observed={}, revision="r", clock=clock)
         assert found.decisions == expected
         assert clock.reads > 4
-        now = pool.pids()
-        assert len(now) == 2 and second in now and first not in now
+        now = eventually(pool, count=2)
+        assert second in now and first not in now
         [warning] = [r.getMessage() for r in caplog.records]
         assert warning.startswith(f"evaluation worker {first} died (exit code -9) evaluating chunk")
         assert warning.endswith("its chunk goes to another worker, and a new worker replaces it")
