@@ -50,7 +50,21 @@ def _add_audit_log(connection: sa.Connection) -> None:
     audit.table.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
+def _add_proposals(connection: sa.Connection) -> None:
+    """Version 5: the `proposals` lifecycle and `optimization_flags` (declared in
+    `sql.proposals`). Proposals made before start with no row: only new ones are watched."""
+    from reconciler.store.sql import proposals  # it declares its tables on `metadata`
+
+    proposals.table.create(connection, checkfirst=True)
+    proposals.flags.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _add_simulations,
+    _split_drift,
+    _add_audit_log,
+    _add_proposals,
+)
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 
 

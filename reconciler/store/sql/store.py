@@ -36,6 +36,7 @@ from reconciler.store.sql.intents import IntentsMixin
 from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.leases import LeasesMixin
 from reconciler.store.sql.outbox import OutboxMixin
+from reconciler.store.sql.proposals import ProposalsMixin
 from reconciler.store.sql.queue import QueueMixin
 from reconciler.store.sql.runs import RunsMixin
 from reconciler.store.sql.simulations import SimulationsMixin
@@ -56,6 +57,7 @@ class SqlStore(
     LearnersMixin,
     LeasesMixin,
     OutboxMixin,
+    ProposalsMixin,
     QueueMixin,
 ):
     """`interfaces.Store` over `engine`; `where` names the database in errors."""
