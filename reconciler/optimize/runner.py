@@ -1,20 +1,22 @@
 """One optimization run: read the repository's `optimization:` settings at the watched
-revision, let each optimizer propose its change, then test every landed proposal whose
-regression window has passed. Run on demand (`reconciler optimize run`,
-`POST /api/v1/optimizations/run`) or every `optimization.interval` by the daemon."""
+revision, let each optimizer propose its change, notice the proposals a human merged or
+closed since (`landing.watch`), then test every landed proposal whose regression window
+has passed. The bindings the run flagged are kept with it in the store. Run on demand
+(`reconciler optimize run`, `POST /api/v1/optimizations/run`) or every
+`optimization.interval` by the daemon."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from reconciler import runstate
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.optimize import intervals, proposals, recommend, rollback, sizing
+from reconciler.optimize import intervals, landing, proposals, recommend, rollback, sizing
 from reconciler.optimize.records import Change, State
 from reconciler.policy import bundle
 from reconciler.run import triggers
@@ -38,6 +40,7 @@ class RunResult:
     skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
     flagged: tuple[str, ...] = ()  # policy bindings that never fired (a report, no change)
     run_id: str | None = None
+    watched: landing.Watched = field(default_factory=landing.Watched)  # merged or closed
 
 
 def run(
@@ -63,6 +66,7 @@ def run(
     except Exception as exc:
         log.finish(record, status=RunStatus.FAILED, at=ws.clock.now(), error=str(exc))
         raise
+    ws.store.put_flagged(record.id, result.flagged)
     log.finish(
         replace(record, revision=result.revision), status=RunStatus.SUCCEEDED, at=ws.clock.now()
     )
@@ -102,6 +106,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         except ReconcilerError as exc:
             skipped.append(f"{subject}: {exc}")
     recommended = recommend.run(snap, ws=ws)
+    watched = landing.watch(ws)
     reverts, untested = _test_landed(ws, prometheus=prometheus)
     return RunResult(
         revision=revision.sha,
@@ -109,6 +114,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         reverts=tuple(reverts),
         skipped=(*skipped, *recommended.skipped, *untested),
         flagged=recommended.flagged,
+        watched=watched,
     )
 
 
