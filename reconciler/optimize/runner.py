@@ -46,8 +46,9 @@ class RunResult:
 def run(
     ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None, trigger: str = "manual"
 ) -> RunResult:
-    """Propose what the optimizers find, then test what landed (see the module doc). The
-    run is recorded (kind `optimization`) and its decisions point at it; an optimizer that
+    """Propose what the optimizers find, notice what people merged or closed, then test
+    what landed (see the module doc). The run is recorded (kind `optimization`) with the
+    bindings it flagged, and its decisions point at it; an optimizer that
     fails, or needs the Prometheus there is none of, is named in `skipped` and the others
     go on."""
     log = RunLog(ws.store)
@@ -63,10 +64,10 @@ def run(
     log.create(record)
     try:
         result = _run(replace(ws, run_id=record.id), prometheus=prometheus)
+        ws.store.put_flagged(record.id, result.flagged)
     except Exception as exc:
         log.finish(record, status=RunStatus.FAILED, at=ws.clock.now(), error=str(exc))
         raise
-    ws.store.put_flagged(record.id, result.flagged)
     log.finish(
         replace(record, revision=result.revision), status=RunStatus.SUCCEEDED, at=ws.clock.now()
     )
