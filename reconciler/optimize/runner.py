@@ -48,9 +48,8 @@ def run(
 ) -> RunResult:
     """Propose what the optimizers find, notice what people merged or closed, then test
     what landed (see the module doc). The run is recorded (kind `optimization`) with the
-    bindings it flagged, and its decisions point at it; an optimizer that
-    fails, or needs the Prometheus there is none of, is named in `skipped` and the others
-    go on."""
+    bindings it flagged, and its decisions point at it; an optimizer that fails, or needs
+    the Prometheus there is none of, is named in `skipped` and the others go on."""
     log = RunLog(ws.store)
     record = runstate.started(
         id=str(uuid.uuid4()),
