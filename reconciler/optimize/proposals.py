@@ -34,13 +34,15 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
-from reconciler.store.interfaces import DecisionLog
+from reconciler.store.interfaces import DecisionLog, Events
+from reconciler.store.learners import Learners
 from reconciler.store.proposals import Proposals
 
 
-class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Proposals, Protocol):
+class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Events, Learners, Proposals, Protocol):
     """What optimizations keep and read: decisions, the decision log of the policies, the
-    daemon's run history, and the proposals' lifecycles."""
+    daemon's run history and event feed (drift), the learners' state, and the proposals'
+    lifecycles."""
 
 
 COMMIT = Option(kind="action", target="commit")
