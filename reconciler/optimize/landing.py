@@ -40,6 +40,8 @@ UNSETTLED_AT_LANDING = ("optimization",)
 
 @dataclass(frozen=True, kw_only=True)
 class Watched:
+    """What one look found: proposals newly landed by a merge, and newly closed."""
+
     landed: tuple[DecisionRecord, ...] = ()
     closed: tuple[DecisionRecord, ...] = ()
 
@@ -98,12 +100,16 @@ def _squashed(
 def _landed(ws: proposals.Workspace, record: DecisionRecord, by: Revision) -> DecisionRecord:
     now = ws.clock.now()
     note = f"merged into {ws.ref} by {by.author} at {by.sha[:10]}"
+    # A fast-forward made by hand leaves the proposal's own commit, whose time is when it
+    # was proposed; git keeps no time for a branch moving, so the time it was noticed is
+    # taken: the window after landing then holds only what came after it.
+    at = now if by.sha == record.context.facts["commit"] else by.committed_at
     marked = replace(
         with_facts(
             record,
             state=State.LANDED.value,
             note=note,
-            landedAt=by.committed_at.isoformat(),
+            landedAt=at.isoformat(),
             landedBy="merge",
             landedCommit=by.sha,
         ),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli
-from reconciler.clock import SystemClock
+from reconciler.clock import ManualClock, SystemClock
 from reconciler.decide import ledger
 from reconciler.events import Bus, Event
 from reconciler.optimize import catalog, landing, proposals, runner
@@ -26,6 +26,7 @@ from reconciler.run import triggers
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 from tests import gitrepo, prometheus
+from tests.optimize import test_intervals as intervals_test
 from tests.optimize.test_optimization_runs import SETTINGS, WEBAPP, show, steady
 from tests.prometheus import Served
 
@@ -179,3 +180,26 @@ def test_proposals_replaced_or_whose_branch_is_deleted_are_closed(
     shown = capsys.readouterr().out
     assert f"closed: branch {newer.context.facts['branch']} deleted" in shown
     assert "state: closed  level: human  outcome: rejected" in shown
+
+
+def test_a_fast_forward_by_hand_lands_when_it_is_noticed(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    asking = intervals_test.SETTINGS.replace("approval: auto", "approval: required")
+    gitrepo.make_repo(repo, {"reconciler.yaml": asking})
+    store = SqliteStore(tmp_path / "reconciler.db", retention=RetentionSettings())
+    for run in intervals_test.runs([3.0] * 20):
+        store.create_run(run)
+    clock = ManualClock(datetime(2026, 6, 1, tzinfo=UTC))
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=clock)
+    no_prometheus = triggers.Prometheus("http://127.0.0.1:9")
+    [made] = runner.run(ws, prometheus=no_prometheus).proposals
+    commit = made.context.facts["commit"]
+
+    gitrepo.git(repo, "merge", "--ff-only", made.context.facts["branch"])
+    clock.advance(3600)
+    [landed] = runner.run(ws, prometheus=no_prometheus).watched.landed
+
+    assert landed.id == made.id
+    row = store.get_proposal(made.id)
+    assert row is not None and (row.landed_commit, row.landed_by) == (commit, "merge")
+    assert row.landed_at == clock.now()  # not the proposal commit's time: when it was seen
