@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli
+from reconciler.api.dashboard import render, tuning
 from reconciler.clock import ManualClock, SystemClock
 from reconciler.decide import ledger
 from reconciler.events import Bus, Event
@@ -64,6 +65,20 @@ def now_env() -> dict[str, str]:
 def merge(repo: Path, branch: str) -> str:
     gitrepo.git(repo, "merge", "--no-ff", "-m", f"Merge {branch}", branch, env=now_env())
     return gitrepo.git(repo, "rev-parse", "main")
+
+
+def page(ws: proposals.Workspace, proposal_id: str) -> str:
+    """The dashboard's page of one optimization."""
+    return render.Renderer().render(
+        tuning.one(ws.store, proposal_id),  # type: ignore[arg-type]
+        csrf="c",
+        user=None,
+        signed_in=False,
+        nav=(),
+        active="/optimizations",
+        live=False,
+        can_operate=False,
+    )
 
 
 def test_a_merged_proposal_lands_and_its_regression_proposes_the_revert(
@@ -120,6 +135,7 @@ def test_a_merged_proposal_lands_and_its_regression_proposes_the_revert(
     text = catalog.text(original)
     assert f"landed: by merge at {merged[:12]} ({merged_at.isoformat()})" in text
     assert "state: reverted  level: human  outcome: failed" in text
+    assert f'by merge at <code class="rev">{merged[:12]}</code>' in page(ws, proposal.id)
 
 
 def test_a_squash_merge_lands_even_when_the_branch_is_then_deleted(
@@ -180,6 +196,8 @@ def test_proposals_replaced_or_whose_branch_is_deleted_are_closed(
     shown = capsys.readouterr().out
     assert f"closed: branch {newer.context.facts['branch']} deleted" in shown
     assert "state: closed  level: human  outcome: rejected" in shown
+    reason = f"branch {newer.context.facts['branch']} deleted"
+    assert f"<dt>Closed</dt><dd>{reason}</dd>" in page(ws, newer.id)
 
 
 def test_a_fast_forward_by_hand_lands_when_it_is_noticed(tmp_path: Path) -> None:
