@@ -9,13 +9,16 @@ dialects both have one), `_epoch_seconds(column)` and, where a cast to bytes doe
 `_byte_length(column)`. Writes carry the `WRITE` execution
 option so a backend can open them differently (SQLite: `BEGIN IMMEDIATE`). A view made by
 `fenced(fence)` shares the engine and first checks, inside each write transaction, that
-the lease of `fence()` still carries its token (`sql.leases.check_fence`).
+the lease of `fence()` still carries its token (`sql.leases.check_fence`). Inside
+`batch()`, the writes a thread makes join that one transaction instead of each committing
+its own: a pass writes a wave's decisions and intents, or its statuses and run, at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -68,12 +71,28 @@ class SqlStore(
         self._engine = engine
         self._closed = False
         self._fence: leases.FenceSource = _unfenced
+        self._batch = threading.local()  # .conn: the transaction of this thread's batch
 
     def fenced(self, fence: leases.FenceSource) -> SqlStore:
         """A view of this store (the same engine) whose writes check `fence()` first."""
         view = copy.copy(self)
         view._fence = fence
+        view._batch = threading.local()  # its batches check its fence
         return view
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's writes until the block ends one transaction (committed at its
+        end, rolled back by an exception); inside a batch already, join that one."""
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with self._write() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
 
     def _upsert(self, table: sa.Table) -> Any:
         """An INSERT into `table` that takes `on_conflict_do_update/nothing`."""
@@ -89,6 +108,10 @@ class SqlStore(
 
     @contextlib.contextmanager
     def _write(self, *, doing: str = "write") -> Iterator[sa.Connection]:
+        joined: sa.Connection | None = getattr(self._batch, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         try:
             with self._connect() as conn:
                 conn.execution_options(**{WRITE: True})
