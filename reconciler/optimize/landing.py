@@ -29,7 +29,7 @@ from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord, Outcome
 from reconciler.events import EventType
 from reconciler.optimize import lifecycle, proposals, yamledit
-from reconciler.optimize.records import State, announce, change_of, with_facts
+from reconciler.optimize.records import TYPES, State, announce, change_of, with_facts
 from reconciler.source import git
 from reconciler.source.revision import Revision
 from reconciler.store import proposals as stored
@@ -50,6 +50,7 @@ def watch(ws: proposals.Workspace) -> Watched:
     """Mark the open proposals that landed or closed since the last look (module doc).
     Newest first, so a proposal that replaced an older one is settled before it."""
     ws.watched()  # fetches a remote source's mirror: its branches as the remote has them
+    _adopt(ws)
     landed, closed = [], []
     for entry in ws.store.proposals(states=stored.OPEN, limit=10_000):
         found = ws.store.get_daemon_decision(entry.id)
@@ -67,6 +68,17 @@ def watch(ws: proposals.Workspace) -> Watched:
         elif newer is not None:
             closed.append(_closed(ws, record, f"superseded by {newer[:12]}", Outcome.SKIPPED))
     return Watched(landed=tuple(landed), closed=tuple(closed))
+
+
+def _adopt(ws: proposals.Workspace) -> None:
+    """Give a lifecycle row to each open proposal without one (made by a reconciler from
+    before the rows existed), so it is watched like the rest."""
+    now = ws.clock.now()
+    for type in TYPES:
+        for found in ws.store.daemon_decisions(type=type, outcome="pending", limit=10_000):
+            state = found.record.get("context", {}).get("facts", {}).get("state")
+            if state in stored.OPEN and ws.store.get_proposal(found.id) is None:
+                lifecycle.save(ws.store, ledger.from_entry(found), at=now)
 
 
 def _newer(ws: proposals.Workspace, entry: stored.ProposalEntry) -> str | None:

@@ -9,6 +9,7 @@ that a newer proposal replaced, is closed."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -221,3 +222,26 @@ def test_a_fast_forward_by_hand_lands_when_it_is_noticed(tmp_path: Path) -> None
     row = store.get_proposal(made.id)
     assert row is not None and (row.landed_commit, row.landed_by) == (commit, "merge")
     assert row.landed_at == clock.now()  # not the proposal commit's time: when it was seen
+
+
+def test_a_proposal_from_before_the_lifecycle_rows_is_watched_too(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    asking = intervals_test.SETTINGS.replace("approval: auto", "approval: required")
+    gitrepo.make_repo(repo, {"reconciler.yaml": asking})
+    store = SqliteStore(tmp_path / "reconciler.db", retention=RetentionSettings())
+    for run in intervals_test.runs([3.0] * 20):
+        store.create_run(run)
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+    no_prometheus = triggers.Prometheus("http://127.0.0.1:9")
+    [made] = runner.run(ws, prometheus=no_prometheus).proposals
+    with sqlite3.connect(tmp_path / "reconciler.db") as conn:  # as an older reconciler left it
+        conn.execute("DELETE FROM proposals")
+    conn.close()
+    assert store.get_proposal(made.id) is None
+
+    gitrepo.git(repo, "merge", "--no-ff", "-m", "merge", made.context.facts["branch"])
+    [landed] = runner.run(ws, prometheus=no_prometheus).watched.landed
+
+    assert landed.id == made.id
+    row = store.get_proposal(made.id)
+    assert row is not None and (row.state, row.landed_by) == ("landed", "merge")

@@ -52,7 +52,8 @@ def _add_audit_log(connection: sa.Connection) -> None:
 
 def _add_proposals(connection: sa.Connection) -> None:
     """Version 5: the `proposals` lifecycle and `optimization_flags` (declared in
-    `sql.proposals`). Proposals made before start with no row: only new ones are watched."""
+    `sql.proposals`). Proposals made before get their row when an optimization run first
+    looks for them (`optimize.landing`)."""
     from reconciler.store.sql import proposals  # it declares its tables on `metadata`
 
     proposals.table.create(connection, checkfirst=True)
