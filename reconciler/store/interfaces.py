@@ -33,6 +33,7 @@ from reconciler.store.leases import FenceSource, Leases
 from reconciler.store.outbox import Outbox
 from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
+from reconciler.store.runqueue import RunQueue
 
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
 """Decision outcomes that make a (policy, resource key) pair a current violation."""
@@ -372,6 +373,7 @@ class Store(
     Leases,
     Outbox,
     Queue,
+    RunQueue,
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's

@@ -37,6 +37,7 @@ from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.leases import LeasesMixin
 from reconciler.store.sql.outbox import OutboxMixin
 from reconciler.store.sql.queue import QueueMixin
+from reconciler.store.sql.runqueue import RunQueueMixin
 from reconciler.store.sql.runs import RunsMixin
 from reconciler.store.sql.simulations import SimulationsMixin
 
@@ -57,6 +58,7 @@ class SqlStore(
     LeasesMixin,
     OutboxMixin,
     QueueMixin,
+    RunQueueMixin,
 ):
     """`interfaces.Store` over `engine`; `where` names the database in errors."""
 
