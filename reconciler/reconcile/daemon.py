@@ -28,6 +28,7 @@ from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
 from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
+from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
 from reconciler.reconcile.simulations import runs as simulation_runs
@@ -123,6 +124,14 @@ class Daemon:
             runners=self.runners,
             request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
+            claims=RunClaims(
+                name=self.membership.name,
+                store=self.store,
+                clock=clock,
+                own_fence=self.membership.own_fence,
+                owned=self.membership.held,
+            ),
+            shared=self._shared,
             on_run_event=self.notifier.on_record,
             children=self.children,
         )
@@ -168,8 +177,8 @@ class Daemon:
             # other hosts') groups, which are not this daemon's to reap.
             await self._reap_orphans()
         await asyncio.to_thread(self.simulations.recover)
-        await self.workflows.start()
-        await self._beat(reason=None)  # the startup sync below runs what it gained
+        await self._beat(reason=None, claim=False)  # the startup sync runs what it gained
+        await self.workflows.start()  # claims the runs of the sources gained
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
@@ -188,8 +197,8 @@ class Daemon:
         finally:
             self.scheduler.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workflows.stop()  # before leaving: no run write after its claim goes
             await self._leave()
-            await self.workflows.stop()
             self._pool.shutdown(wait=True)
             await asyncio.to_thread(self.simulations.close)
             await self._anchor()  # the head as the daemon leaves it
@@ -273,9 +282,10 @@ class Daemon:
         except StoreError as exc:  # they expire after the ttl instead
             log.error("replica %s: releasing its leases failed: %s", self.membership.name, exc)
 
-    async def _beat(self, *, reason: str | None = "lease") -> None:
+    async def _beat(self, *, reason: str | None = "lease", claim: bool = True) -> None:
         """One heartbeat; a source gained is reconciled at once (a takeover resumes), with
-        `reason` as the trigger."""
+        `reason` as the trigger; with `claim`, the runs queued for the sources held (new,
+        or left by a replica that died) are claimed and started."""
         try:
             beat = await asyncio.to_thread(self.membership.beat)
         except StoreError as exc:
@@ -294,6 +304,8 @@ class Daemon:
             return
         for work in asked:
             self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
+        if claim:
+            await self.workflows.claim()
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:

@@ -109,8 +109,7 @@ def test_a_claimer_whose_own_lease_lapsed_claims_nothing(store: Store) -> None:
     with pytest.raises(LeaseLost) as lost:
         store.claim_runs("one", token=token, targets=["a"], now=f.at(15))
     assert str(lost.value) == (
-        "lease replica:one: token 1 is no longer current (not held);"
-        " the write was refused"
+        "lease replica:one: token 1 is no longer current (not held); the write was refused"
     )
     with pytest.raises(LeaseLost):
         store.claim_runs("never", token=1, targets=["a"], now=f.at(1))

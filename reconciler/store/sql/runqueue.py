@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,8 @@ from reconciler.runstate import RunRecord
 from reconciler.store import codec
 from reconciler.store.leases import REPLICA, Fence, LeaseLost
 from reconciler.store.runqueue import QueuedRun
-from reconciler.store.sql import schema
 from reconciler.store.sql import leases as sql_leases
+from reconciler.store.sql import schema
 
 table = sa.Table(
     "run_queue",
@@ -99,14 +100,12 @@ class RunQueueMixin:
             found = [_queued(r) for r in conn.execute(query).mappings()]
             if not found:
                 return []
-            claim = {"claimed_by": holder, "claim_token": token, "claimed_at": now}
             conn.execute(
-                sa.update(table).where(table.c.run_id.in_([q.run_id for q in found])).values(claim)
+                sa.update(table)
+                .where(table.c.run_id.in_([q.run_id for q in found]))
+                .values(claimed_by=holder, claim_token=token, claimed_at=now)
             )
-        return [
-            QueuedRun(run_id=q.run_id, target=q.target, queued_at=q.queued_at, **claim)
-            for q in found
-        ]
+        return [replace(q, claimed_by=holder, claim_token=token, claimed_at=now) for q in found]
 
     def finish_run(self, run_id: str, holder: str, *, token: int) -> bool:
         delete = sa.delete(table).where(
