@@ -104,7 +104,8 @@ class Engine:
     async def _begin(
         self, plan: plans.ExecutionPlan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> str:
-        run = await self._prepared(plan, trigger=trigger, revision=revision, run_id=run_id)
+        plan = await self._vetted(plan)
+        run = self._recorded(plan, trigger=trigger, revision=revision, run_id=run_id)
         await self.recorder.create(run)
         self._launch(workflow.Execution(parts=self.parts, header=replace(run, steps=()), plan=plan))
         return run.id
@@ -121,12 +122,13 @@ class Engine:
         """What `start` records, vetted, without recording or starting it: the pending
         run with its plan, for a caller that queues it (`adopt` starts it)."""
         plan = replace(plans.of_workflow(workflow_spec, variables=variables or {}), kind=kind)
-        return await self._prepared(plan, trigger=trigger, revision=revision, run_id=None)
+        plan = await self._vetted(plan)
+        return self._recorded(plan, trigger=trigger, revision=revision, run_id=None)
 
-    async def _prepared(
+    def _recorded(
         self, plan: plans.ExecutionPlan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> RunRecord:
-        plan = await self._vetted(plan)
+        """The run as it is first recorded: pending, its plan in the meta record."""
         header = runstate.started(
             id=run_id or self.new_id(),
             kind=plan.kind,
