@@ -25,7 +25,7 @@ from reconciler.errors import UsageError
 from reconciler.run import plans, recovery, workflow
 from reconciler.run.engine import Engine
 from reconciler.run.steps.base import Ask
-from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
+from reconciler.runstate import RunKind, RunRecord, StepRecord
 from reconciler.store.interfaces import RunNotFound, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -175,14 +175,16 @@ def _last_runs(store: Store) -> dict[str, dict[str, Any]]:
 
 
 async def pending(store: Store, engine: Engine) -> list[dict[str, Any]]:
-    """Every step of a live run waiting for a human's answer, oldest first."""
-    found = []
-    for status in (RunStatus.WAITING, RunStatus.RUNNING):
-        found += await asyncio.to_thread(store.list_runs, status=status, limit=1000)
+    """Every step of a live run waiting for a human's answer, oldest first. The live
+    steps are taken before the runs are read: a step records why it waits before it
+    waits, so the records read show that reason."""
+    waiting = engine.all_waiting()
+    found = [await asyncio.to_thread(store.get_run, run_id) for run_id in waiting]
     items = [
         _approval(run, step, engine.asked(run.id, step))
         for run in found
-        for step in engine.waiting(run.id)
+        if run is not None
+        for step in waiting[run.id]
     ]
     return sorted(items, key=lambda i: (i["since"] or "", i["runId"], i["step"]))
 

@@ -26,7 +26,7 @@ from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
 from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
-from reconciler.reconcile import remediation
+from reconciler.reconcile import metric_watch, remediation, runclaims
 from reconciler.reconcile.choices import Choices, Workers
 from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
@@ -145,7 +145,7 @@ class Automation:
                 wait=self.engine.wait,
                 resync=self._recheck,
                 settings=self.workers.settings_for_binding,
-                signals=self._signals,
+                signals=functools.partial(metric_watch.signals, self.prometheus),
             ),
         )
         found = await asyncio.to_thread(self.store.violations)
@@ -174,19 +174,9 @@ class Automation:
     async def claim(self, targets: Iterable[str] | None = None) -> list[str]:
         """Claim and start the runs queued for the sources this replica owns (of
         `targets`): new ones, and those whose claimer died; their ids."""
-        try:
-            claimed = await asyncio.to_thread(self.claims.claim, targets)
-        except StoreError as exc:
-            log.error("cannot claim queued runs: %s", exc)
-            return []
-        started = []
-        for queued in claimed:
-            if await self._engine().adopt(queued.run_id):
-                log.info("run %s (for source %s) runs here", queued.run_id, queued.target)
-                self._follow(queued.run_id)
-                started.append(queued.run_id)
-            else:  # finished before its claimer could drop it from the queue
-                await asyncio.to_thread(self.claims.finish, queued.run_id)
+        started = await runclaims.start_claimed(self.claims, self._engine(), targets=targets)
+        for run_id in started:
+            self._follow(run_id)
         return started
 
     async def stop(self) -> None:
@@ -406,23 +396,6 @@ class Automation:
             if loaded is not None and loaded.revision.sha == revision:
                 return name
         return next((n for n, r in self.runners.items() if r.owned), next(iter(self.runners)))
-
-    async def _signals(self, queries: Mapping[str, str]) -> dict[str, Any]:
-        """The first sample's value of each query (None with an error when it fails)."""
-        if not self.prometheus.url:
-            return {name: None for name in queries} | {"error": "no prometheus.url"}
-        client = triggers.Prometheus(
-            self.prometheus.url, timeout=types.seconds(self.prometheus.timeout)
-        )
-        found: dict[str, Any] = {}
-        for name, query in queries.items():
-            try:
-                samples = await asyncio.to_thread(client.query, query)
-            except triggers.QueryFailed as exc:
-                found[name], found["error"] = None, str(exc)
-                continue
-            found[name] = samples[0].value if samples else None
-        return found
 
     async def _recheck(self) -> None:
         """Re-observe and re-evaluate everything: a fresh pass, then an audit, of every

@@ -15,12 +15,15 @@ same name first gives back the claims it made before (`release`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
 
 from reconciler.clock import Clock
+from reconciler.run.engine import Engine
 from reconciler.runstate import RunRecord
+from reconciler.store.interfaces import StoreError
 from reconciler.store.leases import Fence, LeaseLost
 from reconciler.store.runqueue import QueuedRun, RunQueue
 
@@ -81,3 +84,24 @@ class RunClaims:
     def release(self) -> int:
         """Give back this replica name's claims (a clean stop, or a restart under it)."""
         return self.store.release_runs(self.name)
+
+
+async def start_claimed(
+    claims: RunClaims, engine: Engine, *, targets: Iterable[str] | None = None
+) -> list[str]:
+    """Claim the runs queued for the sources this replica owns (of `targets`) — new ones,
+    and those whose claimer died — and start each in `engine` from its step records; the
+    ids started."""
+    try:
+        claimed = await asyncio.to_thread(claims.claim, targets)
+    except StoreError as exc:
+        log.error("cannot claim queued runs: %s", exc)
+        return []
+    started = []
+    for queued in claimed:
+        if await engine.adopt(queued.run_id):
+            log.info("run %s (for source %s) runs here", queued.run_id, queued.target)
+            started.append(queued.run_id)
+        else:  # it finished before its claimer could drop it from the queue
+            await asyncio.to_thread(claims.finish, queued.run_id)
+    return started

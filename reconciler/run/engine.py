@@ -321,6 +321,10 @@ class Engine:
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
 
+    def all_waiting(self) -> dict[str, list[str]]:
+        """Every live run's steps waiting for an answer right now, by run id."""
+        return {i: sorted(e.waiting) for i, e in list(self._live.items()) if e.waiting}
+
     def waiting_count(self) -> int:
         """Steps of every live run waiting for an answer right now."""
         return sum(len(e.waiting) for e in list(self._live.values()))
