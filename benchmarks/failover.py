@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -166,7 +168,58 @@ def takeovers(
     return taken, resumed
 
 
-def throughput(cluster: Cluster, store: PostgresStore, *, replicas: int, window: float) -> float:
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of every core, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class Contention(threading.Thread):
+    """Samples, every 50ms, how many server backends wait for an advisory lock (the
+    store's write lock) — and, over the window, how busy the machine's cores were."""
+
+    def __init__(self, server: pg.Server, database: str) -> None:
+        super().__init__(daemon=True)
+        self.server, self.database = server, database
+        self.samples: list[int] = []
+        self.done = threading.Event()
+        self.cpu_start = _cpu_times()
+        self.cpu_end = self.cpu_start
+
+    def run(self) -> None:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = %s"
+        )
+        with self.server.connect(self.database) as conn:
+            conn.autocommit = True
+            while not self.done.wait(0.05):
+                row = conn.execute(query, (self.database,)).fetchone()
+                self.samples.append(int(row[0]) if row else 0)
+        self.cpu_end = _cpu_times()
+
+    def report(self) -> str:
+        waiting = [n for n in self.samples if n]
+        share = 100 * len(waiting) / max(1, len(self.samples))
+        mean = sum(self.samples) / max(1, len(self.samples))
+        busy = self.cpu_end[0] - self.cpu_start[0]
+        total = max(1, self.cpu_end[1] - self.cpu_start[1])
+        cores = os.cpu_count() or 1
+        return (
+            f"  write lock: a write waited in {share:.0f}% of samples (mean {mean:.2f} waiting);"
+            f" CPU busy {100 * busy / total:.0f}% of {cores} cores"
+        )
+
+
+def throughput(
+    cluster: Cluster,
+    store: PostgresStore,
+    *,
+    replicas: int,
+    window: float,
+    contention: Contention | None = None,
+) -> float:
     """Reconcile passes finished per second by `replicas` replicas over `window` seconds."""
     for n in range(replicas):
         cluster.start(f"t{replicas}-{n}")
@@ -178,7 +231,12 @@ def throughput(cluster: Cluster, store: PostgresStore, *, replicas: int, window:
 
     _until(all_passed, timeout=600)
     start = datetime.now(UTC)
+    if contention is not None:
+        contention.start()
     time.sleep(window)
+    if contention is not None:
+        contention.done.set()
+        contention.join()
     end = datetime.now(UTC)
     runs = store.list_runs(kind=RunKind.RECONCILE, limit=100_000)
     done = [r for r in runs if r.finished_at is not None and start <= r.finished_at < end]
@@ -225,13 +283,15 @@ def run(
     ttl: int,
     interval: str,
 ) -> None:
-    def cluster_of(part: str, *, every: str = "1s") -> tuple[Cluster, PostgresStore]:
-        url = server.url(server.database())
+    def cluster_of(part: str, *, every: str = "1s") -> tuple[Cluster, PostgresStore, str]:
+        database = server.database()
+        url = server.url(database)
         (root / part).mkdir()
         store = PostgresStore(url, retention=RetentionSettings())
-        return Cluster(root / part, url=url, sources=sources, ttl=ttl, interval=every), store
+        cluster = Cluster(root / part, url=url, sources=sources, ttl=ttl, interval=every)
+        return cluster, store, database
 
-    cluster, store = cluster_of("takeover")
+    cluster, store, _ = cluster_of("takeover")
     taken, resumed = takeovers(cluster, store, kills=kills)
     store.close()
     p50, p99 = percentiles(taken, 50, 99)
@@ -242,14 +302,18 @@ def run(
     rates = {}
     asked = sources / types.seconds(interval)
     for replicas in (1, 2, 3):
-        cluster, store = cluster_of(f"throughput-{replicas}", every=interval)
-        rates[replicas] = throughput(cluster, store, replicas=replicas, window=window)
+        cluster, store, database = cluster_of(f"throughput-{replicas}", every=interval)
+        contention = Contention(server, database)
+        rates[replicas] = throughput(
+            cluster, store, replicas=replicas, window=window, contention=contention
+        )
         store.close()
         rate = rates[replicas]
         print(
             f"throughput with {replicas} replica(s) on {sources} sources: {rate:.1f} passes/s"
             f" (interval {interval}: {asked:.0f} passes/s asked)"
         )
+        print(contention.report())
     ratio("takeover p50", p50, ttl, against="the lease ttl")
     ratio("takeover p99", p99, ttl, against="the lease ttl")
     ratio("time per pass with 3 replicas", 1 / rates[3], 1 / rates[1], against="1 replica")
