@@ -33,7 +33,7 @@ def _key(host: str, pgid: int) -> sa.ColumnElement[bool]:
 class ChildrenMixin:
     """`Children` for any SQLAlchemy store with `_write()` and `_read()`."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
 
     def record_child(self, child: ChildGroup) -> None:
@@ -45,12 +45,12 @@ class ChildrenMixin:
             "host": child.host,
             "replica": child.replica,
         }
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             conn.execute(sa.delete(table).where(_key(child.host, child.pgid)))
             conn.execute(sa.insert(table).values(row))
 
     def forget_child(self, pgid: int, *, host: str = "") -> None:
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             conn.execute(sa.delete(table).where(_key(host, pgid)))
 
     def children(

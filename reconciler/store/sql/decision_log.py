@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.store import codec, interfaces
-from reconciler.store.sql import rows, schema
+from reconciler.store.sql import locks, rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
 
@@ -23,7 +23,7 @@ class DecisionLogMixin:
     the backend's `_upsert(table)` (an INSERT that takes ON CONFLICT) and
     `_epoch_seconds(column)` (a timestamp column as whole seconds since the epoch)."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
     _epoch_seconds: Callable[[Any], Any]
@@ -39,7 +39,7 @@ class DecisionLogMixin:
         if not chosen:
             return 0
         log = schema.decisions
-        with self._write() as conn:
+        with self._write(lock=locks.DECISIONS) as conn:
             if changes_only:
                 chosen = _changed(conn, chosen)
                 kept = {d.input_digest for d in chosen}

@@ -27,7 +27,7 @@ _CHUNK = 500  # keys per DELETE: below SQLite's bound-parameter limit
 class IntentsMixin:
     """`Intents` for any SQLAlchemy store with `_write()` and `_read()`."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
 
     def intend_apply(self, intent: ApplyIntent) -> None:
@@ -38,7 +38,7 @@ class IntentsMixin:
             "revision": intent.revision,
             "at": codec.utc(intent.at),
         }
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             conn.execute(sa.delete(table).where(where))
             conn.execute(sa.insert(table).values(row))
 
@@ -51,7 +51,7 @@ class IntentsMixin:
         chosen = sorted(set(keys))
         if not chosen:
             return
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             for start in range(0, len(chosen), _CHUNK):
                 part = chosen[start : start + _CHUNK]
                 conn.execute(

@@ -3,7 +3,8 @@
 A claim is judged in the database: a row is free when it has no claimer, or when no live
 `replica:<claimer>` lease carries the token it was claimed with (the `leases` table of
 `sql.leases`). The rows are read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one
-writer at a time), so two claimers racing for the same runs split them.
+writer at a time), so two claimers racing for the same runs split them; no store-wide
+lock is needed (a run id is unique, and a claim only changes rows it locked).
 """
 
 from __future__ import annotations
@@ -61,13 +62,13 @@ def _check_own_lease(conn: sa.Connection, holder: str, *, token: int, now: datet
 class RunQueueMixin:
     """`RunQueue` for any SQLAlchemy store with `_write()`, `_read()` and `_put_run()`."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _put_run: Callable[[sa.Connection, RunRecord], None]
 
     def enqueue_run(self, run: RunRecord, *, target: str, at: datetime) -> None:
         row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at)}
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             self._put_run(conn, run)
             conn.execute(sa.insert(table).values(row))
 
@@ -93,7 +94,7 @@ class RunQueueMixin:
             .limit(limit)
             .with_for_update(skip_locked=True, of=table)
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             _check_own_lease(conn, holder, token=token, now=now)
             if not chosen:
                 return []
@@ -111,7 +112,7 @@ class RunQueueMixin:
         delete = sa.delete(table).where(
             table.c.run_id == run_id, table.c.claimed_by == holder, table.c.claim_token == token
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return conn.execute(delete).rowcount == 1
 
     def release_runs(self, holder: str) -> int:
@@ -120,7 +121,7 @@ class RunQueueMixin:
             .where(table.c.claimed_by == holder)
             .values(claimed_by=None, claim_token=None, claimed_at=None)
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return int(conn.execute(update).rowcount)
 
     def queued_runs(self) -> list[QueuedRun]:
