@@ -320,7 +320,7 @@ def test_provider_observe_apply_delete(tmp_path: Path) -> None:
     )
     assert call_provider({"action": "observe", "resource": resource}, state=tmp_path) == (
         0,
-        {"observed": {"port": 8080, "replicas": 2, "version": "1.4.0"}},
+        {"observed": {"port": 8080, "replicas": 2, "version": "1.4.0", "cpu": 1.0}},
     )
     assert call_provider({"action": "delete", "resource": resource}, state=tmp_path) == (
         0,

@@ -39,10 +39,15 @@ def routes(deps: Deps) -> list[BaseRoute]:
 
     async def run(request: Request) -> Response:
         ws, url = _workspace(deps, _source_name(await request.body()))
-        client = triggers.Prometheus(url)
+        client = triggers.Prometheus(url) if url else None
         result = await run_in_threadpool(runner.run, ws, prometheus=client, trigger="api")
         made = [catalog.summary(r) for r in (*result.proposals, *result.reverts)]
-        body = {"revision": result.revision, "proposals": made, "skipped": list(result.skipped)}
+        body = {
+            "revision": result.revision,
+            "proposals": made,
+            "skipped": list(result.skipped),
+            "flagged": list(result.flagged),
+        }
         return JSONResponse(body)
 
     return [
@@ -63,14 +68,12 @@ def _source_name(raw: bytes) -> str | None:
     return name
 
 
-def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str]:
+def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str | None]:
     settings = deps.settings
     sources = [s for s in settings.sources if name in (None, s.name)]
     if len(sources) != 1:
         raise BadRequest(f'no source "{name}"' if name else 'several sources: give "source"')
     source = sources[0]
-    if not settings.prometheus.url:
-        raise BadRequest("prometheus.url is not set: optimizations read their metrics there")
     ws = proposals.Workspace(
         repo=source.path,
         ref=source.ref,
@@ -94,8 +97,9 @@ def openapi_paths() -> dict[str, Any]:
             "subject": o.STRING,
             "resource": o.STRING,
             "field": o.STRING,
-            "old": {"type": "number"},
-            "new": {"type": "number"},
+            "old": {"description": "a number; text or an object for a recommendation"},
+            "new": {"description": "a number; text or an object for a recommendation"},
+            "changeText": o.STRING,
             "state": o.STRING,
             "level": o.STRING,
             "outcome": o.STRING,
@@ -109,6 +113,7 @@ def openapi_paths() -> dict[str, Any]:
             "revision": o.STRING,
             "proposals": {"type": "array", "items": item},
             "skipped": {"type": "array", "items": o.STRING},
+            "flagged": {"type": "array", "items": o.STRING},
         }
     )
     run = o.post("one optimization run now", ran, errors={"400": o.error("no usable source")})

@@ -26,7 +26,10 @@ def register(
     run = actions.add_parser("run", help="one optimization run now")
     run.add_argument("dir", nargs="?", default=".", help="local Git repository (default: .)")
     run.add_argument("--ref", default="main", help="the watched branch (default: main)")
-    run.add_argument("--prometheus", required=True, help="Prometheus base URL")
+    run.add_argument(
+        "--prometheus",
+        help="Prometheus base URL (without it, optimizers that read metrics are skipped)",
+    )
     _data_dir(run)
     add_format(run, "text", "json")
     run.set_defaults(handler=run_run)
@@ -73,14 +76,20 @@ def run_run(args: argparse.Namespace) -> int:
             clock=SystemClock(),
             data_dir=Path(args.data_dir),
         )
-        result = runner.run(ws, prometheus=triggers.Prometheus(args.prometheus))
+        client = triggers.Prometheus(args.prometheus) if args.prometheus else None
+        result = runner.run(ws, prometheus=client)
     finally:
         store.close()
     made = [catalog.summary(r) for r in (*result.proposals, *result.reverts)]
     if args.format == "json":
         print(
             json.dumps(
-                {"revision": result.revision, "proposals": made, "skipped": list(result.skipped)},
+                {
+                    "revision": result.revision,
+                    "proposals": made,
+                    "skipped": list(result.skipped),
+                    "flagged": list(result.flagged),
+                },
                 indent=2,
             )
         )
@@ -89,7 +98,9 @@ def run_run(args: argparse.Namespace) -> int:
         print(_line(item))
     for reason in result.skipped:
         print(f"skipped {reason}")
-    if not made and not result.skipped:
+    for note in result.flagged:
+        print(f"flagged {note}")
+    if not made and not result.skipped and not result.flagged:
         print("nothing to optimize: the repository's reconciler.yaml names no optimization")
     return 0
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
-from reconciler.optimize.records import TYPES, change_of
+from reconciler.optimize.records import TYPES, change_of, shown
 from reconciler.store.daemon_decisions import DaemonDecisions
 
 
@@ -38,6 +38,7 @@ def summary(record: DecisionRecord) -> dict[str, Any]:
         "field": change.field,
         "old": change.old,
         "new": change.new,
+        "changeText": f"{shown(change.old)} -> {shown(change.new)}",
         "state": facts["state"],
         "level": record.level.value,
         "outcome": record.outcome.value,
@@ -73,7 +74,7 @@ def text(record: DecisionRecord) -> str:
     lines = [
         f"{d['type']} {d['id']}  ({d['at']})",
         f"{change['resource']} {change['path']} {change['field']}: "
-        f"{change['old']:g} -> {change['new']:g}",
+        f"{shown(change['old'])} -> {shown(change['new'])}",
         f"reason: {change['reason']}",
         f"objective: {change['objective']}",
         f"state: {d['state']}  level: {d['level']}  outcome: {d['outcome']}",

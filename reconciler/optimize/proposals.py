@@ -21,7 +21,7 @@ from reconciler.decide.records import Context, DecisionRecord, Option
 from reconciler.errors import UsageError
 from reconciler.events import Bus, EventType
 from reconciler.optimize import pulls, yamledit
-from reconciler.optimize.records import Change, State, announce, change_of, with_facts
+from reconciler.optimize.records import Change, State, announce, change_of, shown, with_facts
 from reconciler.policy import rego
 from reconciler.reconcile.simulations import forge
 from reconciler.run.runlog import RunStore
@@ -34,10 +34,12 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
+from reconciler.store.interfaces import DecisionLog
 
 
-class OptimizerStore(DaemonDecisions, RunStore, Protocol):
-    """What optimizations keep and read: decisions, and the daemon's run history."""
+class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Protocol):
+    """What optimizations keep and read: decisions, the decision log of the policies, and
+    the daemon's run history."""
 
 
 COMMIT = Option(kind="action", target="commit")
@@ -221,12 +223,8 @@ def _edited(ws: Workspace, base: Revision, change: Change) -> str:
     entry = next((e for e in tree.entries() if e.path == change.path), None)
     if entry is None:
         raise yamledit.EditFailed(f"{change.path}: not in {base.sha[:10]}")
-    text, _ = yamledit.set_field(
-        tree.read(entry).decode(),
-        path=change.path,
-        index=change.index,
-        field=change.field,
-        value=change.written,
+    text, _ = yamledit.edit(
+        tree.read(entry).decode(), path=change.path, index=change.index, edits=change.edits
     )
     return text
 
@@ -252,6 +250,6 @@ def _strict_denials(report: Report, resource: str) -> list[str]:
 def _message(change: Change, revert_of: str | None) -> str:
     title = f"Revert optimization {change.subject}" if revert_of else f"Optimize {change.subject}"
     return (
-        f"{title}: {change.field} {change.old:g} -> {change.new:g}\n\n"
+        f"{title}: {change.field} {shown(change.old)} -> {shown(change.new)}\n\n"
         f"{change.reason}\nObjective: {change.objective}\n"
     )

@@ -7,6 +7,7 @@ listing those decisions."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -15,8 +16,9 @@ from typing import Any
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.events import Bus, EventType
+from reconciler.optimize import yamledit
 
-TYPES = ("optimization", "optimization-revert")
+TYPES = ("optimization", "optimization-revert", "recommendation")
 
 
 class State(StrEnum):
@@ -32,7 +34,8 @@ class State(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
-    """One field of one document to set, why, and the metric that must not get worse."""
+    """One field of one document to set, why, and the metric that must not get worse
+    (none for a policy recommendation, whose change is to the policies, not to a load)."""
 
     optimizer: str
     name: str
@@ -41,13 +44,23 @@ class Change:
     path: str  # file in the repository
     index: int  # document in the file
     field: str  # dotted keys
-    old: float
-    new: float
+    old: Any  # a number for the optimizers; text or a mapping for recommendations
+    new: Any
     reason: str
     metric: str
     higher_is_worse: bool = True
     tradeoff: tuple[dict[str, float], ...] = ()
     unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+    append: bool = False  # `new` is added to the list at `field` (an exception, say)
+    # further fields set in the same document: dotted key -> value
+    also: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def edits(self) -> list[yamledit.Edit]:
+        """The edits that make the change in its document."""
+        first = yamledit.Edit(field=self.field, value=self.written, append=self.append)
+        more = [yamledit.Edit(field=k, value=v, create=True) for k, v in self.also.items()]
+        return [first, *more]
 
     @property
     def written(self) -> float | str:
@@ -74,9 +87,19 @@ def duration(seconds: float) -> str:
     return f"{whole}s"
 
 
+def shown(value: Any) -> str:
+    """A change's value for people: numbers as `:g`, a mapping by its name, else as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return f"+{value.get('name', 'entry')}"
+    return "-" if value is None else str(value)
+
+
 def change_of(record: DecisionRecord) -> Change:
     data = dict(record.context.facts["change"])
     data["tradeoff"] = tuple(data.get("tradeoff") or ())
+    data["also"] = dict(data.get("also") or {})
     return Change(**data)
 
 

@@ -6,6 +6,7 @@ regression window has passed. Run on demand (`reconciler optimize run`,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -13,7 +14,7 @@ from reconciler import runstate
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.optimize import intervals, proposals, rollback, sizing
+from reconciler.optimize import intervals, proposals, recommend, rollback, sizing
 from reconciler.optimize.records import Change, State
 from reconciler.policy import bundle
 from reconciler.run import triggers
@@ -26,6 +27,7 @@ from reconciler.specs.optimization import Interval, Sizing
 from reconciler.specs.snapshot import Document, Snapshot
 
 SETTINGS_FILE = "reconciler.yaml"
+NO_PROMETHEUS = "no Prometheus to read metrics from (the daemon's prometheus.url)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,15 +36,17 @@ class RunResult:
     proposals: tuple[DecisionRecord, ...] = ()
     reverts: tuple[DecisionRecord, ...] = ()
     skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
+    flagged: tuple[str, ...] = ()  # policy bindings that never fired (a report, no change)
     run_id: str | None = None
 
 
 def run(
-    ws: proposals.Workspace, *, prometheus: triggers.Prometheus, trigger: str = "manual"
+    ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None, trigger: str = "manual"
 ) -> RunResult:
     """Propose what the optimizers find, then test what landed (see the module doc). The
     run is recorded (kind `optimization`) and its decisions point at it; an optimizer that
-    fails is named in `skipped` and the others go on."""
+    fails, or needs the Prometheus there is none of, is named in `skipped` and the others
+    go on."""
     log = RunLog(ws.store)
     record = runstate.started(
         id=str(uuid.uuid4()),
@@ -65,7 +69,7 @@ def run(
     return replace(result, run_id=record.id)
 
 
-def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResult:
+def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> RunResult:
     revision, snap = _snapshot(ws)
     spec = snap.settings.spec
     compiled = bundle.compile(snap)
@@ -78,7 +82,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResu
         ws, settings=spec.optimization, decisions=spec.decisions, rules=compiled.new_engine()
     )
     made, skipped = [], []
-    wanted = [
+    wanted: list[tuple[str, Callable[[], Change | str]]] = [
         *(
             (f"sizing/{i.name}", partial(_sizing_change, snap, i, ws=ws, prometheus=prometheus))
             for i in spec.optimization.sizing
@@ -97,14 +101,35 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus) -> RunResu
                 made.append(proposals.submit(change, ws=ws))
         except ReconcilerError as exc:
             skipped.append(f"{subject}: {exc}")
-    reverts = [
-        r
-        for r in (rollback.check(d, ws=ws, prometheus=prometheus) for d in _landed(ws))
-        if r is not None
-    ]
+    recommended = recommend.run(snap, ws=ws)
+    reverts, untested = _test_landed(ws, prometheus=prometheus)
     return RunResult(
-        revision=revision.sha, proposals=tuple(made), reverts=tuple(reverts), skipped=tuple(skipped)
+        revision=revision.sha,
+        proposals=(*made, *recommended.proposals),
+        reverts=tuple(reverts),
+        skipped=(*skipped, *recommended.skipped, *untested),
+        flagged=recommended.flagged,
     )
+
+
+def _test_landed(
+    ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None
+) -> tuple[list[DecisionRecord], list[str]]:
+    """The reverts of landed proposals that regressed, and why any was not tested (it is
+    tested at a later run)."""
+    landed = _landed(ws)
+    if prometheus is None:
+        return [], [f"regression test of {len(landed)} landed: {NO_PROMETHEUS}"] if landed else []
+    reverts, untested = [], []
+    for record in landed:
+        try:
+            revert = rollback.check(record, ws=ws, prometheus=prometheus)
+        except ReconcilerError as exc:  # Prometheus unreachable, say
+            untested.append(f"regression test of {record.context.subject}: {exc}")
+            continue
+        if revert is not None:
+            reverts.append(revert)
+    return reverts, untested
 
 
 def interval(ws: proposals.Workspace) -> float:
@@ -124,9 +149,15 @@ def _snapshot(ws: proposals.Workspace) -> tuple[Revision, Snapshot]:
 
 
 def _sizing_change(
-    snap: Snapshot, item: Sizing, *, ws: proposals.Workspace, prometheus: triggers.Prometheus
+    snap: Snapshot,
+    item: Sizing,
+    *,
+    ws: proposals.Workspace,
+    prometheus: triggers.Prometheus | None,
 ) -> Change | str:
     """The change sizing proposes for `item`, or why it proposes none."""
+    if prometheus is None:
+        return NO_PROMETHEUS
     target = item.resource
     doc = _document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
     if doc is None:

@@ -25,9 +25,9 @@ async def scheduled(
     tick: float = 5.0,
 ) -> None:
     """Run each workspace's optimizations when due, until `stop` is set."""
-    if not prometheus or not workspaces:
+    if not workspaces:
         return
-    client = triggers.Prometheus(prometheus)
+    client = triggers.Prometheus(prometheus) if prometheus else None
     last: dict[int, float] = {}
     while not stop.is_set():
         for number, ws in enumerate(workspaces):
@@ -37,7 +37,11 @@ async def scheduled(
 
 
 async def _maybe_run(
-    ws: proposals.Workspace, *, client: triggers.Prometheus, last: dict[int, float], number: int
+    ws: proposals.Workspace,
+    *,
+    client: triggers.Prometheus | None,
+    last: dict[int, float],
+    number: int,
 ) -> None:
     try:
         every = await asyncio.to_thread(runner.interval, ws)

@@ -5,9 +5,12 @@ mode is what keeps them), so a swap of the library touches this file alone."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import UsageError
@@ -17,9 +20,28 @@ class EditFailed(UsageError):
     """The document or the field to change is not where the optimization says."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Edit:
+    """One change to a document: `field` (dotted keys) set to `value`, or with `append`
+    `value` added to the list there (the list made when absent). With `create`, missing
+    mappings on the way to `field` are made; without it a missing one is an error."""
+
+    field: str
+    value: Any
+    append: bool = False
+    create: bool = False
+
+
 def set_field(text: str, *, path: str, index: int, field: str, value: Any) -> tuple[str, Any]:
     """`text` with `field` (dotted keys) of its `index`-th document set to `value`, and the
     value it had; the rest of the text is unchanged."""
+    text, olds = edit(text, path=path, index=index, edits=[Edit(field=field, value=value)])
+    return text, olds[0]
+
+
+def edit(text: str, *, path: str, index: int, edits: Sequence[Edit]) -> tuple[str, list[Any]]:
+    """`text` with `edits` made, in order, to its `index`-th document, and the value each
+    field had before; the rest of the text is unchanged."""
     yaml = _yaml()
     try:
         # Keep the file's indentation: mappings' and block sequences' ("key:\n  - item" or
@@ -31,20 +53,35 @@ def set_field(text: str, *, path: str, index: int, field: str, value: Any) -> tu
         raise EditFailed(f"{path}: not YAML: {exc}") from None
     if not 0 <= index < len(documents):
         raise EditFailed(f"{path}: no document #{index}")
-    parent, key = _parent(documents[index], field, path=path)
-    old = parent.get(key)
-    parent[key] = value
+    olds = [_apply(documents[index], e, path=path) for e in edits]
     out = io.StringIO()
     yaml.explicit_start = text.lstrip().startswith("---")
     yaml.dump_all(documents, out)
-    return out.getvalue(), old
+    return out.getvalue(), olds
 
 
-def _parent(document: Any, field: str, *, path: str) -> tuple[Any, str]:
+def _apply(document: Any, change: Edit, *, path: str) -> Any:
+    parent, key = _parent(document, change.field, path=path, create=change.create)
+    old = parent.get(key)
+    if not change.append:
+        parent[key] = change.value
+        return old
+    if old is None:
+        parent[key] = CommentedSeq()
+    elif not isinstance(old, list):
+        raise EditFailed(f"{path}: {change.field}: not a list in the document")
+    before = list(old or [])
+    parent[key].append(change.value)
+    return before
+
+
+def _parent(document: Any, field: str, *, path: str, create: bool = False) -> tuple[Any, str]:
     keys = field.split(".")
     node = document
     for depth, key in enumerate(keys[:-1]):
         child = node.get(key) if hasattr(node, "get") else None
+        if child is None and create and hasattr(node, "get"):
+            child = node[key] = CommentedMap()
         if not hasattr(child, "get"):
             where = ".".join(keys[: depth + 1])
             raise EditFailed(f"{path}: {where}: not a mapping in the document")

@@ -86,6 +86,42 @@ class Regression(Model):
     min_effect: float = Field(default=0.05, ge=0)
 
 
+class Recommendations(Model):
+    """Policy recommendations read from the decision history (docs/optimization.md)."""
+
+    window: PositiveDuration = Field(
+        default="7d", description="How far back the decision history is read."
+    )
+    promote_below: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="A binding is promoted (monitor -> advisory -> gradual -> strict) when "
+        "the share of its decisions in the window that were violations stayed below this.",
+    )
+    min_decisions: int = Field(
+        default=20, ge=1, description="Decisions a binding needs in the window to be promoted."
+    )
+    ramp: PositiveDuration = Field(
+        default="7d", description="The deadline of a binding promoted to gradual: now + this."
+    )
+    exception_after: int = Field(
+        default=3,
+        ge=1,
+        description="An exception is proposed for a resource that violated in the window at "
+        "least this often and whose remediation a human approved every time, at least this "
+        "often.",
+    )
+    exception_for: PositiveDuration = Field(
+        default="30d", description="How long a proposed exception lasts (its `expires`)."
+    )
+    approval: Literal["confidence", "auto", "required", "always-ask", "never-automatic"] = Field(
+        default="required",
+        description="The decision's approval override for recommendations: by default a "
+        "human merges every change to the policies.",
+    )
+
+
 class PullRequests(Model):
     """Where proposals of a remote source are opened as pull (merge) requests."""
 
@@ -115,3 +151,7 @@ class OptimizationSettings(Model):
     )
     sizing: list[Sizing] = Field(default_factory=list)
     intervals: list[Interval] = Field(default_factory=list)
+    recommendations: Recommendations | None = Field(
+        default=None,
+        description="Recommend policy changes from the decision history (absent: none).",
+    )

@@ -6,7 +6,7 @@ to its stdin and reads ONE JSON response from its stdout:
 
     request   {"action": "observe" | "apply" | "delete", "resource": <the ExecResource document>}
 
-    observe   {"observed": {"port": 8080, "replicas": 2, "version": "1.4.0"}}
+    observe   {"observed": {"port": 8080, "replicas": 2, "version": "1.4.0", "cpu": 1.0}}
               or {"observed": null} when the service does not exist
     apply     {"ok": true}     make the live state equal `resource.spec.desired`
     delete    {"ok": true}     remove the service (succeeds when it is already gone)
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FIELDS = {"port": int, "replicas": int, "version": str}
+FIELDS: dict[str, type] = {"port": int, "replicas": int, "version": str, "cpu": float}
 
 
 class ProviderError(Exception):
@@ -61,7 +61,8 @@ def desired_state(resource: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ProviderError(f"spec.desired has unknown keys: {', '.join(unknown)}")
     for key, kind in FIELDS.items():
-        if key in desired and (type(desired[key]) is not kind):
+        allowed = (int, float) if kind is float else (kind,)  # cpu: 1 is as good as 1.0
+        if key in desired and type(desired[key]) not in allowed:
             raise ProviderError(f"spec.desired.{key} must be a {kind.__name__}")
     if not 1 <= desired.get("port", 8080) <= 65535:
         raise ProviderError("spec.desired.port must be between 1 and 65535")

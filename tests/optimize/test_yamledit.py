@@ -52,3 +52,42 @@ def test_block_sequences_keep_their_indentation(dash: str) -> None:
     text = f"spec:\n  cpu: 1\n  items:\n{dash}  - name: a\n{dash}    size: 2\n"
     edited, _ = yamledit.set_field(text, path="r.yaml", index=0, field="spec.cpu", value=3)
     assert edited == text.replace("cpu: 1", "cpu: 3")
+
+
+def test_an_entry_is_appended_to_a_list_made_when_absent() -> None:
+    entry = {"name": "accepted", "reason": "approved each time"}
+    text, olds = yamledit.edit(
+        DOC,
+        path="r.yaml",
+        index=0,
+        edits=[
+            yamledit.Edit(field="spec.exceptions", value=entry, append=True),
+            yamledit.Edit(field="spec.exceptions", value={"name": "second"}, append=True),
+        ],
+    )
+    assert olds == [[], [entry]]
+    assert text == DOC + (
+        "  exceptions:\n  - name: accepted\n    reason: approved each time\n  - name: second\n"
+    )
+
+
+def test_missing_mappings_are_made_only_when_asked() -> None:
+    deadline = yamledit.Edit(field="spec.gradual.deadline", value="2027-01-01T00:00:00Z")
+    with pytest.raises(yamledit.EditFailed) as caught:
+        yamledit.edit(DOC, path="r.yaml", index=0, edits=[deadline])
+    assert str(caught.value) == "r.yaml: spec.gradual: not a mapping in the document"
+    made = yamledit.Edit(field=deadline.field, value=deadline.value, create=True)
+    text, olds = yamledit.edit(DOC, path="r.yaml", index=0, edits=[made])
+    assert olds == [None]
+    assert text == DOC + "  gradual:\n    deadline: '2027-01-01T00:00:00Z'\n"
+
+
+def test_appending_to_what_is_not_a_list_is_refused() -> None:
+    with pytest.raises(yamledit.EditFailed) as caught:
+        yamledit.edit(
+            DOC,
+            path="r.yaml",
+            index=0,
+            edits=[yamledit.Edit(field="spec.cpu", value=1, append=True)],
+        )
+    assert str(caught.value) == "r.yaml: spec.cpu: not a list in the document"
