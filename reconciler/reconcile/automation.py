@@ -179,6 +179,11 @@ class Automation:
             self._follow(run_id)
         return started
 
+    async def take_answers(self) -> None:
+        """Answer the approvals other replicas forwarded for the runs live here."""
+        if self.engine is not None:
+            await runclaims.take_answers(self.store, self.engine)
+
     async def stop(self) -> None:
         """Stop every run, leaving it to be resumed, and give its claim back (another
         replica, or the next daemon, takes it over at once)."""

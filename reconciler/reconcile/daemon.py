@@ -317,6 +317,7 @@ class Daemon:
             return
         for work in asked:
             self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
+        await self.workflows.take_answers()
         if beat.gained and reason is not None:
             self._take_over()
         elif claim and (self._takeover is None or self._takeover.done()):

@@ -8,9 +8,12 @@ under the fencing token this replica's own lease had when it took its first run;
 engine writes runs through `store.fenced(claims.fence)`, so once that lease lapses (a
 pause past the lease ttl, a partition) the replica writes nothing more to any run and
 claims no new one — the sources' new owners take its runs over — until it restarts.
-A replica that dies leaves its claims to expire with its lease. On SQLite the one daemon
-owns every source, so it claims everything it queues; a daemon restarted there under the
-same name first gives back the claims it made before (`release`).
+A replica that dies leaves its claims to expire with its lease. An approval answered on a
+replica that does not run the run is forwarded to the one that does, through the store's
+work queue (`forward_answer`, taken on that replica's heartbeat by `take_answers`). On
+SQLite the one daemon owns every source, so it claims everything it queues; a daemon
+restarted there under the same name first gives back the claims it made before
+(`release`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.errors import ReconcilerError
 from reconciler.run.engine import Engine
 from reconciler.runstate import RunRecord
-from reconciler.store.interfaces import StoreError
+from reconciler.store import queue
+from reconciler.store.interfaces import Store, StoreError
 from reconciler.store.leases import Fence, LeaseLost
 from reconciler.store.runqueue import QueuedRun, RunQueue
 
@@ -105,3 +111,48 @@ async def start_claimed(
         else:  # it finished before its claimer could drop it from the queue
             await asyncio.to_thread(claims.finish, queued.run_id)
     return started
+
+
+def queued_id(run_id: str) -> str:
+    """The queued run a run belongs to: itself, or the top-level run of a child run
+    (whose id is `<parent id>/<step>#<n>`)."""
+    return run_id.split("/", 1)[0]
+
+
+def forward_answer(
+    store: Store, claims: RunClaims, *, run_id: str, step: str, answer: dict[str, Any]
+) -> str | None:
+    """Queue an approval `answer` for the replica that runs `run_id` (blocking: store); its
+    name, or None when no other replica holds the run (then it is nobody's to answer)."""
+    queued = {q.run_id: q for q in store.queued_runs()}.get(queued_id(run_id))
+    if queued is None or queued.claimed_by in (None, claims.name):
+        return None
+    payload = {"step": step, **answer}
+    store.enqueue(queue.ANSWER, run_id, payload=payload, at=claims.clock.now())
+    return queued.claimed_by
+
+
+async def take_answers(store: Store, engine: Engine) -> int:
+    """Answer the approvals other replicas forwarded for the runs live here; how many."""
+    live = engine.live()
+    if not live:
+        return 0
+    try:
+        found = await asyncio.to_thread(store.take, queue.ANSWER, targets=live)
+    except StoreError as exc:
+        log.error("cannot take forwarded answers: %s", exc)
+        return 0
+    for work in found:
+        given = work.payload
+        try:
+            await engine.approve(
+                work.target,
+                str(given["step"]),
+                approver=str(given["approver"]),
+                approved=bool(given["approved"]),
+                comment=str(given.get("comment") or ""),
+                role=given.get("role"),
+            )
+        except ReconcilerError as exc:  # refused: the approver, or the step has moved on
+            log.error("forwarded answer for run %s refused: %s", work.target, exc)
+    return len(found)

@@ -321,6 +321,10 @@ class Engine:
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
 
+    def live(self) -> list[str]:
+        """The ids of the runs this engine is running now."""
+        return sorted(self._live)
+
     def all_waiting(self) -> dict[str, list[str]]:
         """Every live run's steps waiting for an answer right now, by run id."""
         return {i: sorted(e.waiting) for i, e in list(self._live.items()) if e.waiting}

@@ -6,8 +6,9 @@ object and revision with the audit chain intact, every run listed once, the kill
 closed as cancelled and none left running. The owner killed in the middle of a workflow
 run: the source's next owner reaps the step's orphaned process group on its host, claims
 the run once the dead replica's lease has expired, and resumes it — the finished step not
-repeated, the interrupted one (not idempotent) not re-run until a human approves it — and
-the database holds each step attempt, approval and audit entry once."""
+repeated, the interrupted one (not idempotent) not re-run until a human approves it, the
+approval given on a replica that does not run it reaching the one that does — and the
+database holds each step attempt, approval and audit entry once."""
 
 from __future__ import annotations
 
@@ -301,11 +302,22 @@ def test_the_owner_killed_mid_workflow_run_is_resumed_elsewhere_without_rerunnin
         harness.holds(lambda: _no_rerun(log), for_seconds=1.5)  # the gate holds the step
 
         go.touch()
+        # Answered on the third replica, which does not run it: forwarded to the heir.
+        third = daemons[next(n for n in REPLICAS if n not in (owner, heir_name))]
         body = {"approved": True, "approver": "oncall", "comment": "migration checked"}
-        status, answer = heir.request(
+        status, answer = third.request(
             f"/api/v1/approvals/{run_id}/migrate", method="POST", body=json.dumps(body).encode()
         )
-        assert status == 202, answer
+        assert (status, answer) == (
+            202,
+            {
+                "run": run_id,
+                "step": "migrate",
+                "approved": True,
+                "approver": "oncall",
+                "forwardedTo": heir_name,
+            },
+        )
 
         def finished() -> None:
             done = store.get_run(run_id)
