@@ -7,7 +7,9 @@ File, the target files on disk as Git says), then measures:
 (b) a steady-state pass (same revision, nothing changed), against the baseline measured in
     the same run: evaluating the same bindings over the same N documents plus `diffs.diff`
     of each (normalised observed, desired) pair, the least a pass must do;
-(c) the pass after a commit changing 10 files, against the steady pass as baseline;
+(c) the pass after a commit changing 10 files, against the steady pass as baseline (three
+    such commits, each changing other files; the fastest pass, with its revision's load;
+    when the pass costs more than 5% of the steady one, the profile of a fourth);
 (d) peak RSS (VmHWM).
 Ratios are ours / baseline, lower is better. Each timed figure after (a) is the best of 3.
 Run: `python benchmarks/reconcile.py [N] [--quick]`.
@@ -16,20 +18,23 @@ Run: `python benchmarks/reconcile.py [N] [--quick]`.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import fleet
 import timing
-from fleet import timed
+from fleet import Clocked, timed
 
 from reconciler.clock import SystemClock
 from reconciler.plan import diffs
 from reconciler.policy.evaluate import Evaluator
 from reconciler.reconcile.controller import Controller
 from reconciler.reconcile.resources import Result
-from reconciler.reconcile.revisions import Loaded
+from reconciler.reconcile.revisions import Loaded, SourceLoader
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
@@ -56,6 +61,21 @@ def floor(loaded: Loaded, controller: Controller) -> float:
     return timing.best_of(3, work)[0]
 
 
+def ten_file_commit(
+    repo: Path, out: Path, loader: SourceLoader, controller: Controller, round_: int
+) -> tuple[Clocked, Clocked]:
+    """Commit a change to 10 resources (other ones each round); time loading that
+    revision, then the pass over it."""
+    count = len(loader.last_good.snapshot.resources)  # type: ignore[union-attr]
+    changed = fleet.spread(count, 10, offset=round_)
+    fleet.write_changes(repo, out, indices=changed, version=2 + round_)
+    fleet.git(repo, "commit", "-qam", "ten")
+    load, _ = timed(lambda: loader.refresh(fetch=False))
+    incremental, result = timed(lambda: fleet.sync(loader, controller, "git"))
+    assert result.count(Result.APPLIED) == len(changed), result.outcomes
+    return load, incremental
+
+
 def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -70,12 +90,10 @@ def main(count: int) -> None:
         fleet.sync(loader, controller, "interval")  # confirms; later passes are steady
         steady, _ = timing.best_of(3, lambda: fleet.sync(loader, controller, "interval"))
         least = floor(loader.last_good, controller)  # type: ignore[arg-type]
-        changed = fleet.spread(count, 10)
-        fleet.write_changes(repo, out, indices=changed, version=2)
-        fleet.git(repo, "commit", "-qam", "ten")
-        load, _ = timed(lambda: loader.refresh(fetch=False))
-        incremental, result = timed(lambda: fleet.sync(loader, controller, "git"))
-        assert result.count(Result.APPLIED) == len(changed), result.outcomes
+        rounds = [ten_file_commit(repo, out, loader, controller, n) for n in range(3)]
+        load, incremental = min(rounds, key=lambda r: r[1])
+        profile = cProfile.Profile()
+        profile.runcall(ten_file_commit, repo, out, loader, controller, 3)
         peak = timing.peak_rss_mb()
         store.close()
         pool.shutdown()
@@ -89,7 +107,9 @@ def main(count: int) -> None:
         f"(c) pass after a 10-file commit: {incremental} (target <= 5% of the steady pass); "
         f"loading that revision took {load} more"
     )
-    timing.ratio("incremental pass", incremental, steady, against="the steady pass")
+    if timing.ratio("incremental pass", incremental, steady, against="the steady pass") > 0.05:
+        print("target missed; one more 10-file commit's load and pass, profiled:")
+        pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
     print(f"(d) peak RSS: {peak:.0f} MB (target <= 300 MB)")
 
 

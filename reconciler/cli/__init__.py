@@ -23,7 +23,8 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    parser = app.build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = app.build_parser({verb} if (verb := app.chosen_verb(argv)) else ())
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 after --help/--version, 2 on a usage error

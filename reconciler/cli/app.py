@@ -1,100 +1,81 @@
-"""The argument parser: one sub-command per verb, each bound to its handler."""
+"""The argument parser: one sub-command per verb, each bound to its handler.
+
+Every verb is listed here with its one-line help, and the module that declares its
+arguments and handler (`declare`, or `declare_<verb>` where a module serves several verbs)
+is imported only when its arguments are needed: a run imports the one verb it runs, so
+`reconciler validate` does not load the daemon, the store or the web stack that other verbs
+use (`tests/cli/test_cli_imports.py`). `--help` lists every verb from this table alone.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from reconciler import __version__
-from reconciler.cli import (
-    audit,
-    check,
-    client,
-    decisions,
-    init,
-    optimize,
-    runbook,
-    schema,
-    serve,
-    simulate,
-    testcmd,
-    tokens,
-    workflow,
-)
 
 
-def add_source_options(parser: argparse.ArgumentParser) -> None:
-    """Where the repository comes from: a directory (default), or a Git URL/path and revision."""
-    parser.add_argument("dir", nargs="?", help="repository directory (default: .)")
-    parser.add_argument("--repo", help="Git URL or path to read a commit from instead of DIR")
-    parser.add_argument(
-        "--rev", help="branch, tag or commit with --repo (default: HEAD of a path, main of a URL)"
-    )
-    parser.add_argument("--subpath", default="", help="folder inside the repository")
-    parser.add_argument(
-        "--cache-dir", help="where --repo URLs are cloned (default: ~/.cache/reconciler/repos)"
-    )
+@dataclass(frozen=True, kw_only=True)
+class Verb:
+    module: str  # under reconciler.cli
+    help: str
+    declare: str = "declare"
 
 
-def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
-    parser.add_argument("--format", choices=choices, default=choices[0], help="output format")
+VERBS: dict[str, Verb] = {
+    "init": Verb(module="init", help="create a new repository from the example"),
+    "validate": Verb(
+        module="check",
+        help="check every spec and policy of a repository",
+        declare="declare_validate",
+    ),
+    "eval": Verb(
+        module="check",
+        help="evaluate bound policies over the repository's resources",
+        declare="declare_eval",
+    ),
+    "test": Verb(module="testcmd", help="run the test_ rules of *_test.rego files, like opa test"),
+    "serve": Verb(module="serve", help="run the daemon with its HTTP API and metrics"),
+    "sync": Verb(
+        module="client", help="ask a running daemon to reconcile now", declare="declare_sync"
+    ),
+    "status": Verb(
+        module="client",
+        help="show a running daemon's sources and resources",
+        declare="declare_status",
+    ),
+    "simulate": Verb(module="simulate", help="report what a change between two revisions would do"),
+    "schema": Verb(module="schema", help="print the JSON Schema of a kind"),
+    "runbook": Verb(
+        module="runbook", help="validate, dry-run, execute, list and generate runbooks"
+    ),
+    "token": Verb(module="tokens", help="make and hash access tokens for daemon.yaml"),
+    "workflow": Verb(module="workflow", help="run, list, steer and analyze workflows"),
+    "decisions": Verb(module="decisions", help="list, show and replay the daemon's decisions"),
+    "audit": Verb(module="audit", help="verify or export the daemon's tamper-evident audit log"),
+    "optimize": Verb(module="optimize", help="run optimizations and inspect their proposals"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(declared: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the arguments of the `declared` verbs (default: all); the others
+    are listed with their help but not loaded."""
     parser = argparse.ArgumentParser(
         prog="reconciler", description="Policy-as-code GitOps reconciler."
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-    p = verbs.add_parser("init", help="create a new repository from the example")
-    p.add_argument("dir", help="directory to create (must not exist or be empty)")
-    p.set_defaults(handler=init.run)
-
-    p = verbs.add_parser("validate", help="check every spec and policy of a repository")
-    add_source_options(p)
-    add_format(p, "text", "json")
-    p.set_defaults(handler=check.run_validate)
-
-    p = verbs.add_parser("eval", help="evaluate bound policies over the repository's resources")
-    add_source_options(p)
-    add_format(p, "table", "json")
-    p.add_argument(
-        "--fail-on-warn",
-        action="store_true",
-        help="exit 1 also when a decision is warned (as conftest test --fail-on-warn)",
-    )
-    p.set_defaults(handler=check.run_eval)
-
-    p = verbs.add_parser("test", help="run the test_ rules of *_test.rego files, like opa test")
-    add_source_options(p)
-    add_format(p, "text", "json")
-    p.add_argument("-v", "--verbose", action="store_true", help="list every test")
-    p.add_argument("--coverage", action="store_true", help="report line coverage")
-    p.set_defaults(handler=testcmd.run)
-
-    p = verbs.add_parser("serve", help="run the daemon with its HTTP API and metrics")
-    serve.add_arguments(p)
-    p.set_defaults(handler=serve.run)
-
-    p = verbs.add_parser("sync", help="ask a running daemon to reconcile now")
-    client.add_arguments(p)
-    p.add_argument("--source", help="only this source")
-    p.set_defaults(handler=client.run_sync)
-
-    p = verbs.add_parser("status", help="show a running daemon's sources and resources")
-    client.add_arguments(p)
-    add_format(p, "table", "json")
-    p.set_defaults(handler=client.run_status)
-
-    simulate.register(verbs)
-
-    p = verbs.add_parser("schema", help="print the JSON Schema of a kind")
-    p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")
-    p.set_defaults(handler=schema.run)
-    runbook.register(verbs)
-    tokens.register(verbs)
-    workflow.register(verbs)
-    decisions.register(verbs, add_format=add_format, add_source_options=add_source_options)
-    audit.register(verbs, add_format=add_format)
-    optimize.register(verbs, add_format=add_format)
+    for name, verb in VERBS.items():
+        sub = verbs.add_parser(name, help=verb.help)
+        if declared is None or name in declared:
+            module = importlib.import_module(f"reconciler.cli.{verb.module}")
+            getattr(module, verb.declare)(sub)
     return parser
+
+
+def chosen_verb(argv: Sequence[str]) -> str | None:
+    """The verb `argv` names: its first word that is not an option (the top-level options,
+    --help and --version, take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)

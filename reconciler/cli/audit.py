@@ -12,27 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from reconciler.cli import decisions
+from reconciler.cli import decisions, options
 from reconciler.errors import UsageError
 
 _PAGE = 1000
 
 
-def register(
-    verbs: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    add_format: Callable[..., None],
-) -> None:
-    p = verbs.add_parser(
-        "audit",
-        help="verify or export the daemon's tamper-evident audit log",
-        description="The audit log chains each entry to the one before it by SHA-256. "
+def declare(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "The audit log chains each entry to the one before it by SHA-256. "
         "`verify` finds the first edited, removed or reordered entry (exit 1); `export` "
-        "writes JSON Lines for a SIEM.",
+        "writes JSON Lines for a SIEM."
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = actions.add_parser(
@@ -44,7 +37,7 @@ def register(
         metavar="PATH",
         help="also check every head anchored in this Git repository is still in the chain",
     )
-    add_format(verify, "text", "json")
+    options.add_format(verify, "text", "json")
     verify.set_defaults(handler=run_verify)
     export = actions.add_parser("export", help="write the entries as JSON Lines (for a SIEM)")
     decisions.add_data_dir(export)

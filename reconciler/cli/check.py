@@ -13,11 +13,12 @@ import sys
 from dataclasses import dataclass
 
 from reconciler import errors
-from reconciler.cli import output, repo
+from reconciler.cli import options, output, repo
 from reconciler.clock import SystemClock
 from reconciler.errors import Problem
 from reconciler.policy import bundle as bundles
-from reconciler.policy import conflicts, evaluate
+from reconciler.policy import conflicts
+from reconciler.policy import parallel as parallel_eval
 from reconciler.policy.decisions import Action
 from reconciler.specs import loader, parallel
 from reconciler.specs.snapshot import Snapshot
@@ -30,6 +31,23 @@ class Checked:
     problems: tuple[Problem, ...]
     # Bindings (or modules) of the revision that contradict each other; reported, not fatal.
     conflicts: tuple[conflicts.Conflict, ...]
+
+
+def declare_validate(p: argparse.ArgumentParser) -> None:
+    options.add_source_options(p)
+    options.add_format(p, "text", "json")
+    p.set_defaults(handler=run_validate)
+
+
+def declare_eval(p: argparse.ArgumentParser) -> None:
+    options.add_source_options(p)
+    options.add_format(p, "table", "json")
+    p.add_argument(
+        "--fail-on-warn",
+        action="store_true",
+        help="exit 1 also when a decision is warned (as conftest test --fail-on-warn)",
+    )
+    p.set_defaults(handler=run_eval)
 
 
 def load_and_compile(args: argparse.Namespace) -> Checked:
@@ -66,8 +84,14 @@ def run_eval(args: argparse.Namespace) -> int:
         print("not evaluated: fix the problems above first", file=sys.stderr)
         return 1
     revision = checked.snapshot.revision.sha if checked.snapshot.revision else None
-    evaluator = evaluate.Evaluator(checked.bundle, clock=SystemClock(), revision=revision)
-    decisions = evaluator.evaluate_all(checked.snapshot)
+    # Single-threaded here too, so a large revision is evaluated on every core.
+    decisions = parallel_eval.evaluate_parallel(
+        checked.snapshot,
+        checked.bundle,
+        clock=SystemClock(),
+        workers=os.cpu_count() or 1,
+        revision=revision,
+    )
     if args.format == "json":
         report = output.decisions_json(checked.snapshot, decisions)
         report["conflicts"] = [output.conflict_json(c) for c in checked.conflicts]

@@ -13,10 +13,22 @@ import os
 from typing import Any
 
 from reconciler import httpclient
-from reconciler.cli import output
+from reconciler.cli import options, output
 from reconciler.errors import TransientError, UsageError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def declare_sync(p: argparse.ArgumentParser) -> None:
+    add_arguments(p)
+    p.add_argument("--source", help="only this source")
+    p.set_defaults(handler=run_sync)
+
+
+def declare_status(p: argparse.ArgumentParser) -> None:
+    add_arguments(p)
+    options.add_format(p, "table", "json")
+    p.set_defaults(handler=run_status)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

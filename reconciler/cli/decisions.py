@@ -11,20 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli import options
 from reconciler.errors import UsageError
 
 
-def register(
-    verbs: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    add_format: Callable[..., None],
-    add_source_options: Callable[[argparse.ArgumentParser], None],
-) -> None:
-    p = verbs.add_parser("decisions", help="list, show and replay the daemon's decisions")
+def declare(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = actions.add_parser("list", help="the newest decisions, with filters")
     add_data_dir(ls)
@@ -32,20 +26,20 @@ def register(
     ls.add_argument("--subject", help="only this subject (binding/resource key)")
     ls.add_argument("--outcome", help="only this outcome (pending, succeeded, failed, ...)")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
-    add_format(ls, "table", "json")
+    options.add_format(ls, "table", "json")
     ls.set_defaults(handler=run_list)
     show = actions.add_parser("show", help="one decision with its scores and explanation")
     add_data_dir(show)
     show.add_argument("id", help="the decision id (a unique prefix is enough)")
-    add_format(show, "text", "json")
+    options.add_format(show, "text", "json")
     show.set_defaults(handler=run_show)
     replay = actions.add_parser(
         "replay", help="re-score a decision against the repository's rules and history now"
     )
     add_data_dir(replay)
     replay.add_argument("id", help="the decision id (a unique prefix is enough)")
-    add_source_options(replay)
-    add_format(replay, "text", "json")
+    options.add_source_options(replay)
+    options.add_format(replay, "text", "json")
     replay.set_defaults(handler=run_replay)
 
 

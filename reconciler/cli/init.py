@@ -13,6 +13,11 @@ from reconciler.source import git
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
+def declare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", help="directory to create (must not exist or be empty)")
+    p.set_defaults(handler=run)
+
+
 def run(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

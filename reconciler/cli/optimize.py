@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli import options
 from reconciler.errors import UsageError
 
 
-def register(
-    verbs: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    add_format: Callable[..., None],
-) -> None:
-    p = verbs.add_parser("optimize", help="run optimizations and inspect their proposals")
+def declare(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="one optimization run now")
     run.add_argument("dir", nargs="?", default=".", help="local Git repository (default: .)")
@@ -31,17 +26,17 @@ def register(
         help="Prometheus base URL (without it, optimizers that read metrics are skipped)",
     )
     _data_dir(run)
-    add_format(run, "text", "json")
+    options.add_format(run, "text", "json")
     run.set_defaults(handler=run_run)
     ls = actions.add_parser("list", help="proposals and reverts, newest first")
     _data_dir(ls)
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
-    add_format(ls, "table", "json")
+    options.add_format(ls, "table", "json")
     ls.set_defaults(handler=run_list)
     show = actions.add_parser("show", help="one proposal: change, trade-off, simulation")
     _data_dir(show)
     show.add_argument("id", help="the proposal's id (a unique prefix is enough)")
-    add_format(show, "text", "json")
+    options.add_format(show, "text", "json")
     show.set_defaults(handler=run_show)
 
 

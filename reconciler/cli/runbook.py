@@ -42,11 +42,8 @@ from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
 
 
-def register(verbs: Any) -> None:
-    """Add the `runbook` verb and its sub-commands to the top-level sub-parsers."""
-    parser = verbs.add_parser(
-        "runbook", help="validate, dry-run, execute, list and generate runbooks"
-    )
+def declare(parser: argparse.ArgumentParser) -> None:
+    """The `runbook` verb's sub-commands."""
     sub = parser.add_subparsers(dest="runbook_verb", required=True, metavar="SUBCOMMAND")
 
     p = sub.add_parser(

@@ -10,6 +10,11 @@ from reconciler.specs import schema
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+def declare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", nargs="?", help="kind name; omit to list kinds")
+    p.set_defaults(handler=run)
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.kind:
         print("\n".join(schema.kinds()))

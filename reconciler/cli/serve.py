@@ -27,6 +27,11 @@ from reconciler.specs import types
 log = logging.getLogger("reconciler")
 
 
+def declare(p: argparse.ArgumentParser) -> None:
+    add_arguments(p)
+    p.set_defaults(handler=run)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", help="a local repository to follow (instead of --config)")
     p.add_argument("--config", help="daemon settings file (YAML); see docs/daemon.md")

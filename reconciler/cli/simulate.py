@@ -24,9 +24,8 @@ from reconciler.source.settings import SourceSettings
 FORMATS = ("markdown", "json", "junit", "sarif", "github")
 
 
-def register(verbs: Any) -> None:
-    """Add the `simulate` sub-command to the parser's sub-commands."""
-    p = verbs.add_parser("simulate", help="report what a change between two revisions would do")
+def declare(p: argparse.ArgumentParser) -> None:
+    """The `simulate` sub-command's arguments and handler."""
     p.add_argument("dir", nargs="?", default=".", help="local Git repository (default: .)")
     p.add_argument("--repo", help="Git URL or path to read from instead of DIR")
     p.add_argument("--base", required=True, help="base revision (branch, tag or commit)")

@@ -6,9 +6,17 @@ import argparse
 import json
 
 from reconciler import assets
-from reconciler.cli import repo
+from reconciler.cli import options, repo
 from reconciler.policy import configfiles, testing
 from reconciler.specs import loader
+
+
+def declare(p: argparse.ArgumentParser) -> None:
+    options.add_source_options(p)
+    options.add_format(p, "text", "json")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every test")
+    p.add_argument("--coverage", action="store_true", help="report line coverage")
+    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

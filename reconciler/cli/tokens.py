@@ -14,8 +14,7 @@ from reconciler.reconcile.settings import Role
 ROLES = tuple(r.value for r in Role)
 
 
-def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = verbs.add_parser("token", help="make and hash access tokens for daemon.yaml")
+def declare(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     h = actions.add_parser("hash", help="print the sha256 of a token (read from stdin)")
     h.add_argument("token", nargs="?", help="the token (default: the first line of stdin)")

@@ -31,8 +31,7 @@ _DEFAULT = 1.0  # seconds estimated for a step with no history, wait or timeout
 _SEARCHED = 1000  # the newest runs a short id is looked up in (the API's largest page)
 
 
-def register(verbs: Any) -> None:
-    parser = verbs.add_parser("workflow", help="run, list, steer and analyze workflows")
+def declare(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="workflow_verb", required=True, metavar="SUBCOMMAND")
 
     p = sub.add_parser("run", help="start a workflow (it needs a manual trigger)")

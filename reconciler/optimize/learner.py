@@ -1,22 +1,27 @@
 """Which optimization action to take in which context, learned from recorded outcomes.
 
-A contextual bandit with Thompson sampling: contexts are discrete buckets (e.g. a load
-level and an hour band), actions a fixed list (e.g. replica counts). For every (bucket,
-action) the learner keeps the count, mean and sum of squared deviations of the rewards it
-was told about (Welford), which give a Normal posterior on the expected reward (a Normal
-prior with mean `prior_mean` worth `prior_weight` observations, and the observed variance
-or `prior_var` while there are too few). To choose, it draws one expected reward from
-each action's posterior and takes the best draw: uncertain actions get tried, and as the
-evidence grows the draws settle on the best one.
+A contextual bandit with linear Thompson sampling. Each option on offer is described by a
+vector of named features of the option in its context (say the replicas it asks for and
+the utilisation they would run at under the current load, or a sizing candidate's cost,
+running-hot and saturation figures); the learner models the expected reward as a linear
+function of those features and keeps a Bayesian posterior on its weights (ridge
+regression with a Normal-inverse-gamma prior, so the noise level is learnt too). To
+choose, it draws one weight vector from the posterior and takes the option whose features
+score best under it: uncertain directions get tried, and as the evidence grows the draws
+settle on the best option. Because the weights are shared, what one option or context
+teaches carries over to every other option described by the same features — a one-hot
+feature per (context, action) gives the tabular bandit back, learning each apart.
 
-Deterministic: the random generator is seeded and its state is part of the persisted
-state, so a learner restored from the store chooses exactly as the one that saved it.
+The state is the regression's sufficient statistics (XᵀX, Xᵀy, yᵀy, n), so it is small
+and its size does not grow with the outcomes. Deterministic: the random generator is
+seeded and its state is part of the persisted state, so a learner restored from the
+store chooses exactly as the one that saved it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,55 +32,78 @@ from reconciler.store.learners import Learners
 
 @dataclass(frozen=True)
 class Prior:
-    mean: float = 0.0
-    weight: float = 1.0  # observations the prior mean is worth
-    var: float = 1.0  # reward variance assumed until an action has two observations
+    precision: float = 1.0  # ridge: prior weights ~ N(0, noise² / precision)
+    shape: float = 1.0  # inverse-gamma prior on the noise variance: its shape
+    scale: float = 1.0  # ... and scale (the prior guess of the variance is scale / shape)
 
 
 class Learner:
-    def __init__(self, actions: Sequence[str], *, seed: int = 0, prior: Prior = Prior()) -> None:
-        if not actions:
-            raise ValueError("a learner needs at least one action")
-        self.actions = list(actions)
+    def __init__(self, features: Sequence[str], *, seed: int = 0, prior: Prior = Prior()) -> None:
+        if not features:
+            raise ValueError("a learner needs at least one feature")
+        self.features = list(features)
         self.prior = prior
         self._rng = np.random.default_rng(seed)
-        # bucket -> array of shape (3, actions): count, mean, M2
-        self._stats: dict[str, np.ndarray] = {}
+        d = len(self.features)
+        self._xx = np.zeros((d, d))
+        self._xy = np.zeros(d)
+        self._yy = 0.0
+        self._n = 0
 
-    def _of(self, bucket: str) -> np.ndarray:
-        found = self._stats.get(bucket)
-        if found is None:
-            found = self._stats[bucket] = np.zeros((3, len(self.actions)))
-        return found
+    @property
+    def observations(self) -> int:
+        return self._n
 
-    def choose(self, bucket: str) -> str:
-        """One Thompson draw per action from its posterior; the best draw's action."""
-        mean, sd = self._posterior(self._of(bucket))
-        draws = self._rng.normal(mean, sd)
-        return self.actions[int(np.argmax(draws))]
+    def choose(self, options: Mapping[str, Sequence[float]]) -> str:
+        """One Thompson draw of the weights; the option it scores best."""
+        names, x = self._matrix(options)
+        mean, cov, shape, scale = self._posterior()
+        variance = scale / self._rng.gamma(shape)  # inverse-gamma draw of the noise
+        weights = self._rng.multivariate_normal(mean, variance * cov, method="cholesky")
+        return names[int(np.argmax(x @ weights))]
 
-    def best(self, bucket: str) -> str:
-        """The action with the highest posterior mean (what the learner believes now)."""
-        mean, _ = self._posterior(self._of(bucket))
-        return self.actions[int(np.argmax(mean))]
+    def best(self, options: Mapping[str, Sequence[float]]) -> str:
+        """The option with the highest posterior mean reward (what the learner believes)."""
+        names, x = self._matrix(options)
+        return names[int(np.argmax(x @ self._posterior()[0]))]
 
-    def record(self, bucket: str, action: str, reward: float) -> None:
-        """Learn from one outcome: `reward` after taking `action` in `bucket`."""
-        stats = self._of(bucket)
-        i = self.actions.index(action)
-        stats[0, i] += 1
-        delta = reward - stats[1, i]
-        stats[1, i] += delta / stats[0, i]
-        stats[2, i] += delta * (reward - stats[1, i])
+    def scores(self, options: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
+        """Each option's posterior mean reward and its standard deviation."""
+        names, x = self._matrix(options)
+        mean, cov, shape, scale = self._posterior()
+        variance = scale / max(shape - 1, 1e-9)  # the noise variance's posterior mean
+        sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", x, cov, x) * variance, 0.0))
+        return {n: (float(m), float(s)) for n, m, s in zip(names, x @ mean, sd, strict=True)}
 
-    def _posterior(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, mean, m2 = stats
+    def record(self, features: Sequence[float], reward: float) -> None:
+        """Learn from one outcome: `reward` after taking the option described by `features`."""
+        x = self._vector(features)
+        self._xx += np.outer(x, x)
+        self._xy += reward * x
+        self._yy += reward * reward
+        self._n += 1
+
+    def _posterior(self) -> tuple[np.ndarray, np.ndarray, float, float]:
         p = self.prior
-        var = np.where(n > 1, m2 / np.maximum(n - 1, 1), p.var)
-        var = np.maximum(var, 1e-9)
-        post_n = n + p.weight
-        post_mean = (n * mean + p.weight * p.mean) / post_n
-        return post_mean, np.sqrt(var / post_n)
+        precision = self._xx + p.precision * np.eye(len(self.features))
+        cov = np.linalg.inv(precision)
+        cov = (cov + cov.T) / 2
+        mean = cov @ self._xy
+        shape = p.shape + self._n / 2
+        scale = p.scale + max(0.0, (self._yy - float(mean @ precision @ mean)) / 2)
+        return mean, cov, shape, scale
+
+    def _vector(self, features: Sequence[float]) -> np.ndarray:
+        x = np.asarray(features, dtype=float)
+        if x.shape != (len(self.features),):
+            raise ValueError(f"expected {len(self.features)} features ({', '.join(self.features)})")
+        return x
+
+    def _matrix(self, options: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
+        if not options:
+            raise ValueError("no options to choose from")
+        names = list(options)
+        return names, np.stack([self._vector(options[n]) for n in names])
 
     # persistence
 
@@ -83,9 +111,12 @@ class Learner:
         """The whole state — statistics and the generator's position — as JSON."""
         return json.dumps(
             {
-                "actions": self.actions,
-                "prior": [self.prior.mean, self.prior.weight, self.prior.var],
-                "stats": {b: s.tolist() for b, s in self._stats.items()},
+                "features": self.features,
+                "prior": [self.prior.precision, self.prior.shape, self.prior.scale],
+                "xx": self._xx.tolist(),
+                "xy": self._xy.tolist(),
+                "yy": self._yy,
+                "n": self._n,
                 "rng": self._rng.bit_generator.state,
             },
             sort_keys=True,
@@ -100,25 +131,27 @@ class Learner:
         cls,
         store: Learners,
         name: str,
-        actions: Sequence[str],
+        features: Sequence[str],
         *,
         seed: int = 0,
         prior: Prior = Prior(),
     ) -> Learner:
-        """The learner saved as `name`, or a new one when none was saved (or its actions
-        changed since: what it learnt about other actions does not carry over)."""
+        """The learner saved as `name`, or a new one when none was saved (or its features
+        changed since: what it learnt about other features does not carry over)."""
         saved = store.load_learner(name)
         if saved is not None:
             learner = cls.from_json(saved)
-            if learner.actions == list(actions):
+            if learner.features == list(features):
                 return learner
-        return cls(actions, seed=seed, prior=prior)
+        return cls(features, seed=seed, prior=prior)
 
     @classmethod
     def from_json(cls, text: str) -> Learner:
         data: dict[str, Any] = json.loads(text)
-        mean, weight, var = data["prior"]
-        learner = cls(data["actions"], prior=Prior(mean, weight, var))
-        learner._stats = {b: np.array(s, dtype=float) for b, s in data["stats"].items()}
+        learner = cls(data["features"], prior=Prior(*data["prior"]))
+        learner._xx = np.array(data["xx"], dtype=float)
+        learner._xy = np.array(data["xy"], dtype=float)
+        learner._yy = float(data["yy"])
+        learner._n = int(data["n"])
         learner._rng.bit_generator.state = data["rng"]
         return learner

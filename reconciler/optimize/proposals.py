@@ -34,12 +34,13 @@ from reconciler.source.settings import SourceSettings
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
-from reconciler.store.interfaces import DecisionLog
+from reconciler.store.interfaces import DecisionLog, Events
+from reconciler.store.learners import Learners
 
 
-class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Protocol):
-    """What optimizations keep and read: decisions, the decision log of the policies, and
-    the daemon's run history."""
+class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Events, Learners, Protocol):
+    """What optimizations keep and read: decisions, the decision log of the policies, the
+    daemon's run history and event feed (drift), and the learners' state."""
 
 
 COMMIT = Option(kind="action", target="commit")

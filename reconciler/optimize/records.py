@@ -50,7 +50,8 @@ class Change:
     metric: str
     higher_is_worse: bool = True
     tradeoff: tuple[dict[str, float], ...] = ()
-    unit: str = ""  # "duration": `old`/`new` are seconds, written as a duration like 2m
+    unit: str = ""  # "duration": seconds, written like 2m; "integer": written as a whole number
+    learner: dict[str, Any] | None = None  # the learner's choice, when it chose (learning.py)
     append: bool = False  # `new` is added to the list at `field` (an exception, say)
     # further fields set in the same document: dotted key -> value
     also: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -63,16 +64,18 @@ class Change:
         return [first, *more]
 
     @property
-    def written(self) -> float | str:
+    def written(self) -> Any:
         """`new` as it is written into the file."""
-        return duration(self.new) if self.unit == "duration" else self.new
+        if self.unit == "duration":
+            return duration(self.new)
+        return round(self.new) if self.unit == "integer" else self.new
 
     @property
     def subject(self) -> str:
         return f"{self.optimizer}/{self.name}"
 
     def reverted(self, *, reason: str) -> Change:
-        return replace(self, old=self.new, new=self.old, reason=reason, tradeoff=())
+        return replace(self, old=self.new, new=self.old, reason=reason, tradeoff=(), learner=None)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord, Outcome
 from reconciler.events import EventType
-from reconciler.optimize import proposals, regression
+from reconciler.optimize import learning, proposals, regression
 from reconciler.optimize.records import State, announce, change_of, state_of, with_facts
 from reconciler.run import triggers
 from reconciler.specs import types
@@ -49,7 +49,10 @@ def check(
     except ValueError as exc:
         _save(ws, with_facts(record, note=f"regression test not run: {exc}"))
         return None
+    learnt = change.learner
+    reward = learning.feedback(ws.store, learnt, verdict) if learnt else None
     measured = {
+        "reward": reward,
         "regressed": verdict.regressed,
         "pValue": verdict.p_value,
         "effect": verdict.effect,

@@ -9,12 +9,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from reconciler import runstate
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.optimize import intervals, proposals, recommend, rollback, sizing
+from reconciler.optimize import (
+    changes,
+    intervals,
+    learning,
+    proposals,
+    recommend,
+    rollback,
+    sizing,
+)
 from reconciler.optimize.records import Change, State
 from reconciler.policy import bundle
 from reconciler.run import triggers
@@ -24,10 +33,10 @@ from reconciler.source import git
 from reconciler.source.revision import Revision
 from reconciler.specs import loader, types
 from reconciler.specs.optimization import Interval, Sizing
-from reconciler.specs.snapshot import Document, Snapshot
+from reconciler.specs.snapshot import Snapshot
 
-SETTINGS_FILE = "reconciler.yaml"
-NO_PROMETHEUS = "no Prometheus to read metrics from (the daemon's prometheus.url)"
+SETTINGS_FILE = changes.SETTINGS_FILE
+NO_PROMETHEUS = changes.NO_PROMETHEUS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +91,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         ws, settings=spec.optimization, decisions=spec.decisions, rules=compiled.new_engine()
     )
     made, skipped = [], []
-    wanted: list[tuple[str, Callable[[], Change | str]]] = [
+    wanted: list[tuple[str, Callable[[], Change | list[Change] | str]]] = [
         *(
             (f"sizing/{i.name}", partial(_sizing_change, snap, i, ws=ws, prometheus=prometheus))
             for i in spec.optimization.sizing
@@ -91,13 +100,29 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
             (f"interval/{i.name}", partial(_interval_change, snap, i, ws=ws))
             for i in spec.optimization.intervals
         ),
+        *(
+            (
+                f"scaling/{i.name}",
+                partial(changes.scaling_changes, snap, i, ws=ws, prometheus=prometheus),
+            )
+            for i in spec.optimization.scaling
+        ),
+        *(
+            (f"workflow/{i.name}", partial(changes.workflow_changes, snap, i, ws=ws))
+            for i in spec.optimization.workflows
+        ),
+        *(
+            (f"audit/{i.name}", partial(changes.audit_change, snap, i, ws=ws))
+            for i in spec.optimization.audits
+        ),
     ]
     for subject, change_for in wanted:
         try:
-            change = change_for()
-            if isinstance(change, str):
-                skipped.append(f"{subject}: {change}")
-            else:
+            found = change_for()
+            if isinstance(found, str):
+                skipped.append(f"{subject}: {found}")
+                continue
+            for change in [found] if isinstance(found, Change) else found:
                 made.append(proposals.submit(change, ws=ws))
         except ReconcilerError as exc:
             skipped.append(f"{subject}: {exc}")
@@ -159,7 +184,7 @@ def _sizing_change(
     if prometheus is None:
         return NO_PROMETHEUS
     target = item.resource
-    doc = _document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
+    doc = changes.document(snap, kind=target.kind, name=target.name, namespace=target.namespace)
     if doc is None:
         return f"no {target.kind} named {target.name} in the repository"
     current = sizing.current_value(doc.body, item.field)
@@ -168,15 +193,19 @@ def _sizing_change(
     found = prometheus.query_range(
         item.query, lookback=types.seconds(item.lookback), step=types.seconds(item.step)
     )
+    learnt: dict[str, Any] = {}
     sized = sizing.size(
         [v for series in found for v in series],
         current=current,
         sizing=item,
         weights=ws.settings.weights,
+        pick=partial(_learnt, ws=ws, subject=f"sizing/{item.name}", into=learnt)
+        if ws.settings.learning.enabled
+        else None,
     )
     if sized.chosen is None:
         return sized.reason
-    reverted = _reverted(ws, subject=f"sizing/{item.name}", value=sized.chosen.value)
+    reverted = changes.reverted(ws, subject=f"sizing/{item.name}", value=sized.chosen.value)
     if reverted is not None:
         return f"{sized.chosen.value:g} regressed once already (decision {reverted[:12]})"
     return Change(
@@ -192,18 +221,40 @@ def _sizing_change(
         reason=sized.reason,
         metric=item.objective.query,
         higher_is_worse=item.objective.higher_is_worse,
-        tradeoff=tuple(
-            {
-                "headroom": c.headroom,
-                "value": c.value,
-                "cost": c.cost,
-                "performance": c.performance,
-                "reliability": c.reliability,
-                "score": c.score,
-            }
-            for c in sized.candidates
-        ),
+        tradeoff=learning.annotated(_rows(sized.candidates), learnt)
+        if learnt
+        else _rows(sized.candidates),
+        learner=learnt or None,
     )
+
+
+def _rows(table: tuple[sizing.Candidate, ...]) -> tuple[dict[str, float], ...]:
+    return tuple(
+        {
+            "headroom": c.headroom,
+            "value": c.value,
+            "cost": c.cost,
+            "performance": c.performance,
+            "reliability": c.reliability,
+            "score": c.score,
+        }
+        for c in table
+    )
+
+
+def _learnt(
+    table: tuple[sizing.Candidate, ...],
+    *,
+    ws: proposals.Workspace,
+    subject: str,
+    into: dict[str, Any],
+) -> sizing.Candidate:
+    """The candidate the learner picks; what it recorded of the choice goes `into`."""
+    index, recorded = learning.choose(
+        ws.store, subject=subject, candidates=_rows(table), seed=ws.settings.learning.seed
+    )
+    into.update(recorded)
+    return table[index]
 
 
 def _interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace) -> Change | str:
@@ -233,23 +284,6 @@ def _interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace)
         tradeoff=timed.candidates,
         unit="duration",
     )
-
-
-def _document(snap: Snapshot, *, kind: str, name: str, namespace: str | None) -> Document | None:
-    return next(
-        (d for d in snap.resources if (d.kind, d.name, d.namespace) == (kind, name, namespace)),
-        None,
-    )
-
-
-def _reverted(ws: proposals.Workspace, *, subject: str, value: float) -> str | None:
-    """The decision that set `value` and regressed, if one did: it is not proposed again."""
-    for entry in ws.store.daemon_decisions(type="optimization", subject=subject, limit=1000):
-        facts = entry.record.get("context", {}).get("facts", {})
-        bad = facts.get("state") in (State.REGRESSED, State.REVERTED)
-        if bad and facts.get("change", {}).get("new") == value:
-            return entry.id
-    return None
 
 
 def _landed(ws: proposals.Workspace) -> list[DecisionRecord]:

@@ -11,7 +11,7 @@ table is kept in the proposal so a reviewer sees the trade-off.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,16 @@ class Sized:
     reason: str
 
 
-def size(samples: Sequence[float], *, current: float, sizing: Sizing, weights: Weights) -> Sized:
-    """The candidate to propose for `current`, from the utilisation `samples`."""
+def size(
+    samples: Sequence[float],
+    *,
+    current: float,
+    sizing: Sizing,
+    weights: Weights,
+    pick: Callable[[tuple[Candidate, ...]], Candidate] | None = None,
+) -> Sized:
+    """The candidate to propose for `current`, from the utilisation `samples`: the lowest
+    score, or the one `pick` (the learner) chooses from the table."""
     values = sorted(samples)
     if len(values) < 3:
         return Sized(
@@ -62,7 +70,7 @@ def size(samples: Sequence[float], *, current: float, sizing: Sizing, weights: W
         _candidate(values, level=level, headroom=h, current=current, sizing=sizing, weights=weights)
         for h in headrooms
     )
-    best = min(table, key=lambda c: (c.score, c.value))
+    best = pick(table) if pick else min(table, key=lambda c: (c.score, c.value))
     change = abs(best.value - current) / (abs(current) or 1.0)
     if change < sizing.min_change:
         return Sized(

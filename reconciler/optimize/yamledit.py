@@ -76,19 +76,27 @@ def _apply(document: Any, change: Edit, *, path: str) -> Any:
 
 
 def _parent(document: Any, field: str, *, path: str, create: bool = False) -> tuple[Any, str]:
+    """The mapping holding the last key of `field`; a number key indexes a sequence
+    (`spec.steps.2.retry.backoff`); `create` adds missing mappings on the way."""
     keys = field.split(".")
     node = document
     for depth, key in enumerate(keys[:-1]):
-        child = node.get(key) if hasattr(node, "get") else None
+        child = _child(node, key)
         if child is None and create and hasattr(node, "get"):
             child = node[key] = CommentedMap()
-        if not hasattr(child, "get"):
+        if not (hasattr(child, "get") or isinstance(child, list)):
             where = ".".join(keys[: depth + 1])
-            raise EditFailed(f"{path}: {where}: not a mapping in the document")
+            raise EditFailed(f"{path}: {where}: not a mapping or list in the document")
         node = child
     if not hasattr(node, "get"):
         raise EditFailed(f"{path}: {field}: the document is not a mapping")
     return node, keys[-1]
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, list):
+        return node[int(key)] if key.isdigit() and int(key) < len(node) else None
+    return node.get(key) if hasattr(node, "get") else None
 
 
 def _indents(text: str) -> tuple[int, int]:

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.clock import Clock
-from reconciler.forking import fork_map
 from reconciler.policy import admission, bindings, gatekeeper, rule_results
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Decision, Outcome, ResourceRef
@@ -337,34 +336,4 @@ def _bind(index: int, doc: Document, binding: models.PolicyBinding, bundle: Bund
         scope=bindings.ScopeMatcher(spec.scope),
         rules=_rule_paths(bundle, spec.policy),
         params=canonical(spec.parameters),
-    )
-
-
-def evaluate_parallel(
-    snapshot: Snapshot,
-    bundle: Bundle,
-    *,
-    clock: Clock,
-    workers: int = 2,
-    revision: str | None = None,
-) -> list[Decision]:
-    """`evaluate_all` split over `workers` processes; same decisions, same order.
-
-    Evaluation holds the GIL, so threads give nothing; processes do (`forking.fork_map`).
-    Each forked worker builds its own engines from the bundle's sources (an engine may not
-    cross a fork); the calling process evaluates the first share with its own.
-    """
-
-    def evaluate(bundle: Bundle) -> Callable[[Sequence[Document]], list[Decision]]:
-        def run(resources: Sequence[Document]) -> list[Decision]:
-            evaluator = Evaluator(bundle, clock=clock, revision=revision)
-            return [d for resource in resources for d in evaluator.evaluate_document(resource)]
-
-        return run
-
-    return fork_map(
-        snapshot.resources,
-        evaluate(bundle),
-        workers=workers,
-        in_child=evaluate(bundle.without_engines()),
     )

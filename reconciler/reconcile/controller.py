@@ -2,15 +2,18 @@
 
 Runs on the source's worker thread (it owns the regorus engine of the revision). Provider
 reads fan out on a shared thread pool; changes are applied in plan order (waves, then
-`dependsOn`); the statuses, decisions and the run of a pass are written in a few
-transactions at its end, so a pass killed half-way leaves complete records and the next
-pass converges from what is really there.
+`dependsOn`). An object's decisions and apply intent are one transaction, committed right
+before its provider call; the statuses and remaining decisions of a pass are one more at
+its end, so a pass killed half-way leaves complete records and the next pass converges
+from what is really there.
 
 Two shortcuts keep a pass over thousands of settled objects cheap, and both only skip work
 whose answer is already known:
 - a pass at a new revision reconciles the objects whose desired document changed (or that
-  are not settled, or that left Git); the others were in sync at the previous revision and
-  their desired document is the very same, so the interval pass checks them for drift;
+  are not settled, or that left Git): the files it changed are told by their blob ids, and
+  only those objects are observed; the others were in sync at the previous revision and
+  their desired document is the very same, so only a pass the interval triggers (drift
+  detection is due) observes every object, whatever its revision;
 - an object whose desired document and observed state are both equal to those of the pass
   that last found it in sync is in sync again: it is not normalised, diffed or planned.
 
@@ -21,15 +24,16 @@ planning) and `recording` (statuses, decisions, events and the run).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.conditions import ConditionStatus
 from reconciler.errors import ReconcilerError
 from reconciler.events import Bus
-from reconciler.plan import order, planner
+from reconciler.plan import planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
 from reconciler.providers.registry import Registry
@@ -46,6 +50,7 @@ from reconciler.specs.snapshot import Document
 from reconciler.store.intents import ApplyIntent
 from reconciler.store.interfaces import Store
 
+DRIFT_CHECK = "interval"  # the trigger of the passes that observe every object
 _NOT_READY = {
     resources.Result.BLOCKED,
     resources.Result.FAILED,
@@ -93,7 +98,7 @@ class Controller:
         self._evaluator: tuple[str, Evaluator] | None = None
         self._inputs: dict[str, str] = {}  # inputs of decisions not logged yet, by digest
         self._targets = targets.Targets(registry)
-        self._last: tuple[str, models.SettingsSpec] | None = None  # previous pass
+        self._last: _Last | None = None  # the previous pass
 
     def release(self) -> None:
         """Drop the evaluator (and its regorus engine); call on the thread that built it."""
@@ -113,7 +118,7 @@ class Controller:
         run = self.recorder.start_run(loaded, trigger=trigger)
         self._inputs.clear()  # inputs of standing outcomes, never logged, are not kept
         try:
-            result = self._pass(loaded)
+            result = self._pass(loaded, drift_due=DRIFT_CHECK in trigger.split(","))
         except ReconcilerError as exc:
             result = PassResult(
                 revision=loaded.revision.sha, outcomes=(), orphans=(), error=str(exc)
@@ -138,13 +143,13 @@ class Controller:
 
     # the pass
 
-    def _pass(self, loaded: Loaded) -> PassResult:
+    def _pass(self, loaded: Loaded, *, drift_due: bool) -> PassResult:
         statuses = self.memory.load_statuses(store=self.store, source=self.name)
         changed = self._changed_paths(loaded)
         found, touched = self._targets.of(loaded, changed=changed)
         state = PassState(loaded=loaded, targets=found, statuses=statuses)
         state.intents = self.store.apply_intents(self.name)
-        if changed is None:
+        if changed is None or drift_due:
             work = list(found)
         else:  # what the commit touched, and what was not settled before it
             work = sorted(touched | (self.memory.unsettled & found.keys()))
@@ -155,7 +160,7 @@ class Controller:
         self._run_changes(state, plan)
         self._check_new_revision(state, changed=changed)
         outcomes = self.recorder.record(state, plan)
-        self._last = (state.revision, state.repo)
+        self._last = _Last(revision=state.revision, repo=state.repo, files=loaded.snapshot.files)
         return PassResult(
             revision=state.revision,
             outcomes=tuple(outcomes),
@@ -168,21 +173,23 @@ class Controller:
     def _check_new_revision(self, state: PassState, *, changed: set[str] | None) -> None:
         """At a revision new to this controller, evaluate the documents whose change the
         gate did not see in this pass (unmanaged kinds, objects in sync)."""
-        if self._last is not None and self._last[0] == state.revision:
+        if self._last is not None and self._last.revision == state.revision:
             return
         gated = {o.key for o in state.done.values() if o.decisions}
         docs = violations.to_check(state.loaded, changed=changed, gated=gated)
         self.violations.check(
             docs,
             evaluator=self.evaluator(state.loaded),
-            observed=self._observed_or_known(state),
+            observed={d.key: self._observed_or_known(state, d.key) for d in docs},
             revision=state.revision,
         )
 
-    def _observed_or_known(self, state: PassState) -> dict[str, dict[str, Any] | None]:
-        """Observed states of the pass; as last found in sync for objects it did not observe."""
-        known = {k: v.observed for k, v in self.memory.known.items() if v.observed is not None}
-        return {**known, **state.observed}
+    def _observed_or_known(self, state: PassState, key: str) -> dict[str, Any] | None:
+        """Observed state of `key` in the pass; as last found in sync if it did not observe it."""
+        if key in state.observed:
+            return state.observed[key]
+        known = self.memory.known.get(key)
+        return None if known is None else known.observed
 
     def audit(self, loaded: Loaded) -> int:
         """Evaluate every document over its observed state, outside the gate; returns how
@@ -214,17 +221,13 @@ class Controller:
         (no previous pass, the same revision again, or the repository settings changed)."""
         if self._last is None:
             return None
-        revision, repo = self._last
-        if repo != loaded.snapshot.settings.spec:  # providers, ignore rules or pruning
+        if self._last.repo != loaded.snapshot.settings.spec:  # providers, ignore rules, pruning
             self.memory.forget_observed()
             self._targets.reset()
             return None
-        if revision == loaded.revision.sha:
+        if self._last.revision == loaded.revision.sha:
             return None
-        try:
-            return set(self.loader.changed_paths(revision, loaded.revision.sha))
-        except ReconcilerError:
-            return None
+        return loaded.snapshot.changed_since(self._last.files)
 
     def _gone(self, state: PassState) -> dict[str, targets.Target]:
         """Objects this daemon applied before that are no longer desired."""
@@ -255,10 +258,15 @@ class Controller:
             target = state.target(change.key)
             error = state.errors.get(change.key)
             if error is not None:
-                outcome = passes.observe_failed(state, target, error=error, at=self.clock.now())
-            else:
-                outcome = resources.run(self._step(state, change, target, evaluator))
-            state.done[change.key] = outcome
+                at = self.clock.now()
+                state.done[change.key] = passes.observe_failed(state, target, error=error, at=at)
+                continue
+            step = self._step(state, change, target, evaluator)
+            found = resources.check(step)
+            if isinstance(found, resources.Allowed):
+                self._log_decisions(state, change.key, found.decisions)
+                found = resources.apply(step, found)
+            state.done[change.key] = found
 
     def _step(
         self,
@@ -268,7 +276,7 @@ class Controller:
         evaluator: Evaluator,
     ) -> resources.ObjectWork:
         now = self.clock.now()
-        deps = order.deletion_placement(key=change.key, body=change.desired).depends_on
+        deps = passes.depends_on(change)
         blocked = next(
             (d for d in deps if d in state.done and state.done[d].result in _NOT_READY), None
         )
@@ -285,7 +293,6 @@ class Controller:
             revision=state.revision,
             now=now,
             evaluator=evaluator,
-            before_apply=lambda decisions: self._log_decisions(state, change.key, decisions),
         )
 
     def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
@@ -293,14 +300,16 @@ class Controller:
         # included: they are the record of what allowed that change. The intent to apply
         # is recorded too, so a change a kill cuts off from its status is not lost. Retrying
         # an apply a killed pass had logged at this revision repeats none of its decisions.
-        left = state.intents.get(key)
-        retry = left is not None and left.revision == state.revision
-        self.log_decisions(decisions, changes_only=retry)
+        # Both are one transaction, committed right before this object's provider call and
+        # not a wave's at once: a kill between a wave's commit and its later applies would
+        # leave applies whose decisions another daemon logged (or logged twice).
+        with self.store.batch():
+            self.log_decisions(decisions, changes_only=_left_at(state, key))
+            at = self.clock.now()
+            self.store.intend_apply(
+                [ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)]
+            )
         state.logged.add(key)
-        at = self.clock.now()
-        self.store.intend_apply(
-            ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)
-        )
 
     def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
         """Append decisions to the log, with the inputs they were made on (for replay);
@@ -322,6 +331,21 @@ class Controller:
             return False
         known = self.memory.recall(change.key, state.statuses.get(change.key))
         return known is not None and known.applied is not None and same(known.applied, doc.body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Last:
+    """What a pass needs of the pass before it."""
+
+    revision: str
+    repo: models.SettingsSpec
+    files: Mapping[str, str]  # the blob id of each file of its revision, by path
+
+
+def _left_at(state: PassState, key: str) -> bool:
+    """A killed pass logged the decisions of `key` at this very revision (its intent is left)."""
+    left = state.intents.get(key)
+    return left is not None and left.revision == state.revision
 
 
 __all__ = ["ConditionStatus", "Controller", "PassResult"]

@@ -104,6 +104,11 @@ def plan(state: PassState, pending: list[str], *, clock: Clock) -> planner.Plan:
     return found
 
 
+def depends_on(change: planner.Change) -> tuple[str, ...]:
+    """The keys a planned change waits for (none for a delete: see `order`)."""
+    return order.deletion_placement(key=change.key, body=change.desired).depends_on
+
+
 def _placeable(state: PassState, pending: list[str], *, clock: Clock) -> list[str]:
     """`pending` plus their dependencies; objects with bad ordering annotations (and
     their dependants) get their outcome here and are left out of the plan."""

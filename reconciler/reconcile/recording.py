@@ -1,7 +1,8 @@
 """Persisting and announcing what a reconcile pass did.
 
-At the end of a pass its outcomes become statuses, decisions and events, written in a few
-transactions so a pass killed half-way leaves complete records. Outcomes that stand as the
+At the end of a pass its outcomes become statuses and decisions, written in one
+transaction so a pass killed half-way leaves complete records, then events, published once
+that transaction is committed. Outcomes that stand as the
 previous pass left them at the same revision (a denial, a reported drift) are neither logged
 nor announced again. The pass itself is a run, started before it and finished after it.
 """
@@ -67,14 +68,17 @@ class Recorder:
                 statuses.append(status)
         orphans = _orphans(state, plan)
         statuses += [s for o in orphans if (s := self._orphan_status(state, o, now=now))]
-        self.log_decisions(d for o in news if o.key not in state.logged for d in o.decisions)
-        self.store.put_statuses(statuses)
-        self.store.forget_intents(
-            self.source, [k for k in intended if k in state.done or k not in state.targets]
-        )
+        forgotten = _forgotten(state, outcomes)
+        with self.store.batch():  # one transaction: no status without its decisions
+            self.log_decisions(d for o in news if o.key not in state.logged for d in o.decisions)
+            self.store.put_statuses(statuses)
+            self.store.forget_intents(
+                self.source, [k for k in intended if k in state.done or k not in state.targets]
+            )
+            for key in forgotten:
+                self.store.delete_status(key)
         self.memory.saved(statuses)
-        for key in _forgotten(state, outcomes):
-            self.store.delete_status(key)
+        for key in forgotten:
             self.memory.forget(key)
         for outcome in [*news, *orphans]:
             self._publish(outcome, state)

@@ -1,14 +1,15 @@
 """The reconcile of one managed object: an ordered chain of sub-steps over its planned change.
 
 no-op -> drift check -> dependency -> backoff -> policy gate -> apply (or delete). Each step
-marks conditions and may stop the chain; the caller persists the result once. Strict denials
+marks conditions and may stop the chain; the caller persists the result once. `check` runs
+the chain up to the gate and `apply` the rest, so the controller makes the decisions that
+allowed a change durable between the two; `run` is both. Strict denials
 block only this object; provider errors and timeouts become `ApplyFailed`, a spec the
 provider cannot handle becomes `SpecInvalid`, never exceptions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -65,9 +66,13 @@ class ObjectWork:
     revision: str
     now: datetime
     evaluator: Evaluator
-    # Called with the gate's decisions just before the provider changes anything, so the
-    # decision that allowed a change is durable even if the process dies during the apply.
-    before_apply: Callable[[tuple[Decision, ...]], None] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allowed:
+    """The gate let the change through with these decisions: the provider may be called."""
+
+    decisions: tuple[Decision, ...]
 
 
 def condition(step: ObjectWork, type_: Type, reason: Reason, message: str) -> Condition:
@@ -88,6 +93,13 @@ def in_sync(key: str, *, provider: str | None) -> Outcome:
 
 def run(step: ObjectWork) -> Outcome:
     """The chain for one planned change (never raises for provider or policy failures)."""
+    found = check(step)
+    return found if isinstance(found, Outcome) else apply(step, found)
+
+
+def check(step: ObjectWork) -> Outcome | Allowed:
+    """The chain up to and including the gate: the outcome when it stops there, else what
+    allowed the change. Never calls the provider."""
     key = step.change.key
     if step.change.action is Action.NOOP:
         return in_sync(key, provider=step.provider.name)
@@ -150,13 +162,12 @@ def run(step: ObjectWork) -> Outcome:
             message=message,
             provider=step.provider.name,
         )
-    if step.before_apply is not None:
-        step.before_apply(decisions)
-    return _apply(step, decisions)
+    return Allowed(decisions=decisions)
 
 
-def _apply(step: ObjectWork, decisions: tuple[Decision, ...]) -> Outcome:
-    key = step.change.key
+def apply(step: ObjectWork, allowed: Allowed) -> Outcome:
+    """The rest of the chain once `check` allowed the change: the provider call."""
+    key, decisions = step.change.key, allowed.decisions
     try:
         if step.change.action is Action.DELETE:
             step.provider.delete(step.doc)

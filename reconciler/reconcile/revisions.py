@@ -2,7 +2,9 @@
 
 A revision is promoted only when it fetched, verified, loaded without problems and its
 policies compiled. Otherwise the failure, naming every problem of the revision, is kept
-(shown in status) and reconciles go on with the last-known-good revision. Blocking work
+(shown in status) and reconciles go on with the last-known-good revision. A revision that
+changed none of the policy inputs (`POLICY_INPUTS`, and nothing compiled policies read of
+the resources) keeps the last-known-good revision's compiled bundle. Blocking work
 (pygit2, YAML, regorus): call it on the source's own worker thread, which then also owns
 the bundle's regorus engine.
 """
@@ -16,6 +18,7 @@ from reconciler import errors
 from reconciler.conditions import Reason
 from reconciler.errors import Problem, ReconcilerError, SignatureError
 from reconciler.policy import bundle as bundles
+from reconciler.policy import gatekeeper
 from reconciler.source import git, programs
 from reconciler.source.revision import Revision
 from reconciler.source.settings import SourceSettings
@@ -23,6 +26,8 @@ from reconciler.specs import loader
 from reconciler.specs.snapshot import Document, Snapshot
 
 _INDEXES = 4
+POLICY_INPUTS = ("policies/", "data/", "reconciler.yaml")
+"""Where the files are whose change can change a decision about a document they do not hold."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +122,7 @@ class SourceLoader:
             )
         # Policies are compiled even when some files did not load, so a rejection names
         # every problem of the revision at once, as `reconciler validate` does.
-        bundle = bundles.compile(snapshot)
+        bundle = self._same_policies(snapshot) or bundles.compile(snapshot)
         problems = tuple(sorted({*snapshot.problems, *bundle.problems}, key=errors.sort_key))
         if problems:
             reason = Reason.VALIDATION_FAILED if snapshot.problems else Reason.COMPILE_FAILED
@@ -138,6 +143,25 @@ class SourceLoader:
     def _reject(self, rejected: Rejected) -> Rejected:
         self.last_rejected = rejected
         return rejected
+
+    def _same_policies(self, snapshot: Snapshot) -> bundles.Bundle | None:
+        """The last-known-good bundle when `snapshot` compiles to the very same one."""
+        last = self.last_good
+        if last is None or not snapshot.ok:
+            return None
+        changed = snapshot.changed_since(last.snapshot.files)
+        policy_docs = [
+            d.path
+            for s in (snapshot, last.snapshot)
+            for d in (*(b for b, _ in s.bindings), *s.constraint_templates, *s.constraints)
+        ]
+        if any(p.startswith(POLICY_INPUTS) for p in changed) or changed.intersection(policy_docs):
+            return None
+        if gatekeeper.reads_inventory(last.bundle.templates.values()):
+            return None  # the resources are policy data
+        if gatekeeper.namespace_labels(snapshot.resources) != last.bundle.namespaces:
+            return None
+        return last.bundle
 
     def changed_paths(self, old: str | None, new: str) -> list[str]:
         return self._open().changed_paths(old, new)

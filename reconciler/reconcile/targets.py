@@ -38,6 +38,7 @@ class Targets:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._cached: tuple[str, dict[str, Target]] | None = None
+        self._by_path: dict[str, list[str]] = {}  # keys of the cached targets, by file
 
     def reset(self) -> None:
         """Find every target again next time (the provider mapping may have changed)."""
@@ -47,18 +48,31 @@ class Targets:
         """The managed objects of `loaded`, and the keys of those in `changed` files."""
         sha = loaded.revision.sha
         if self._cached is not None and self._cached[0] == sha:  # e.g. after a failed pass
-            cached = self._cached[1]
-            return cached, {k for k, t in cached.items() if changed and t.doc.path in changed}
+            return self._cached[1], self._in(changed or ())
         if self._cached is None or changed is None:
             found = self._find(loaded, loaded.snapshot.resources)
-            self._cached = (sha, found)
+            self._cached, self._by_path = (sha, found), {}
+            self._index(found)
             return found, set(found)
         # Files the commit did not touch hold the very same documents: keep their targets.
-        found = {k: t for k, t in self._cached[1].items() if t.doc.path not in changed}
+        found = dict(self._cached[1])
+        for key in self._in(changed):
+            found.pop(key, None)
+        for path in changed:
+            self._by_path.pop(path, None)
         fresh = self._find(loaded, [d for d in loaded.snapshot.resources if d.path in changed])
         found.update(fresh)
         self._cached = (sha, found)
+        self._index(fresh)
         return found, set(fresh)
+
+    def _in(self, paths: Iterable[str]) -> set[str]:
+        """The keys of the cached targets from files `paths`."""
+        return {k for path in paths for k in self._by_path.get(path, ())}
+
+    def _index(self, found: Mapping[str, Target]) -> None:
+        for key, target in found.items():
+            self._by_path.setdefault(target.doc.path, []).append(key)
 
     def provider_for(self, doc: Document, loaded: Loaded) -> base.Provider | None:
         """The provider of `doc` under the mapping of `loaded`; None when none manages it."""

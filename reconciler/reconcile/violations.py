@@ -16,23 +16,63 @@ from typing import Any
 
 from reconciler.clock import Clock
 from reconciler.events import Bus, Event, EventType
+from reconciler.policy import bindings
+from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Action, Decision
 from reconciler.policy.evaluate import Evaluator
-from reconciler.reconcile.revisions import Loaded
+from reconciler.reconcile.revisions import POLICY_INPUTS, Loaded
+from reconciler.specs import models
 from reconciler.specs.snapshot import Document
-
-# Files whose change can change the decisions about any document.
-_POLICY_INPUTS = ("policies/", "data/", "reconciler.yaml")
 
 
 def to_check(loaded: Loaded, *, changed: set[str] | None, gated: set[str]) -> list[Document]:
     """The documents of `loaded` to evaluate outside the gate: those of the `changed` files
-    (every one when that is unknown, or when policies, data or settings changed), leaving
-    out the `gated` keys, whose decisions the gate made in this pass."""
+    and those bound to a binding or policy they changed (every one when that is unknown, or
+    when data, settings or shared Rego changed), leaving out the `gated` keys, whose
+    decisions the gate made in this pass."""
     docs = loaded.snapshot.resources
-    if changed is None or any(p.startswith(_POLICY_INPUTS) for p in changed):
+    bound = (
+        None
+        if changed is None
+        else _bindings_changed(loaded, {p for p in changed if p.startswith(POLICY_INPUTS)})
+    )
+    if bound is None:
         return [d for d in docs if d.key not in gated]
-    return [d for d in docs if d.path in changed and d.key not in gated]
+    assert changed is not None
+    scopes = [bindings.ScopeMatcher(b.spec.scope) for b in bound]
+    return [
+        d
+        for d in docs
+        if d.key not in gated
+        and (d.path in changed or any(s.matches(bindings.Subject.of(d)) for s in scopes))
+    ]
+
+
+def _bindings_changed(loaded: Loaded, paths: set[str]) -> list[models.PolicyBinding] | None:
+    """The bindings whose own file, or whose policy's Rego, is among `paths`; None when a
+    path may change the decisions of any binding (data, settings, Gatekeeper documents, Rego
+    other modules read, a file removed)."""
+    snapshot, bundle = loaded.snapshot, loaded.bundle
+    if not paths:
+        return []
+    tests = {f.path for f in snapshot.rego if f.is_test}
+    in_files = [b for doc, b in snapshot.bindings if doc.path in paths]
+    packages = {pkg for pkg, info in bundle.policies.items() if paths.intersection(info.paths)}
+    accounted = tests | {doc.path for doc, _ in snapshot.bindings}
+    accounted.update(p for pkg in packages for p in bundle.policies[pkg].paths)
+    gatekeeper = {d.path for d in (*snapshot.constraint_templates, *snapshot.constraints)}
+    if paths - accounted or paths & gatekeeper:
+        return None
+    if any(_read_elsewhere(bundle, pkg) for pkg in packages):
+        return None
+    return [*in_files, *(b for _, b in snapshot.bindings if b.spec.policy in packages)]
+
+
+def _read_elsewhere(bundle: Bundle, package: str) -> bool:
+    """Whether a module outside `package` may read it (names it, or reads `data[...]`)."""
+    own = set(bundle.policies[package].paths)
+    others = [m.text for m in bundle.modules if m.path not in own]
+    return any(f"data.{package}" in text or "data[" in text for text in others)
 
 
 @dataclass(kw_only=True)

@@ -2,7 +2,9 @@
 
 `stats` folds stored runs (oldest first) into per-step figures: an exponentially weighted
 mean duration (recent runs count more), the 95th percentile over a bounded window of recent
-durations, and the share of runs in which the step succeeded. `analyze` estimates each
+durations, the share of runs in which the step succeeded, how many runs needed a retry
+and, for those that then succeeded, how long after the first failure the success started
+(the recovery the retry backoff has to wait out). `analyze` estimates each
 step (its history, else its wait or timeout, else a default) and returns the critical path
 (the chain of dependencies that bounds the run), the groups of steps that can run side by
 side, and the expected duration under the workflow's parallelism.
@@ -28,6 +30,8 @@ class StepStats:
     successes: int
     ewma: float | None  # seconds, of successful attempts
     p95: float | None
+    retried: int = 0  # runs whose first attempt failed
+    recoveries: tuple[float, ...] = ()  # seconds from a first failure to the success
 
     @property
     def success_rate(self) -> float:
@@ -48,6 +52,8 @@ class _Acc:
     successes: int = 0
     ewma: float | None = None
     window: deque[float] = field(default_factory=deque)
+    retried: int = 0
+    recoveries: deque[float] = field(default_factory=deque)
 
 
 def stats(
@@ -57,8 +63,11 @@ def stats(
     acc: dict[str, _Acc] = {}
     for run in history:
         for record in _final_attempts(run).values():
-            entry = acc.setdefault(record.name, _Acc(window=deque(maxlen=window)))
+            entry = acc.setdefault(
+                record.name, _Acc(window=deque(maxlen=window), recoveries=deque(maxlen=window))
+            )
             entry.runs += 1
+            _retries(run, record, entry)
             seconds = _duration(record)
             if record.status is StepStatus.SUCCEEDED:
                 entry.successes += 1
@@ -71,7 +80,12 @@ def stats(
                     )
     return {
         name: StepStats(
-            runs=a.runs, successes=a.successes, ewma=a.ewma, p95=percentile(list(a.window), 95)
+            runs=a.runs,
+            successes=a.successes,
+            ewma=a.ewma,
+            p95=percentile(list(a.window), 95),
+            retried=a.retried,
+            recoveries=tuple(a.recoveries),
         )
         for name, a in acc.items()
     }
@@ -142,6 +156,17 @@ def _final_attempts(run: RunRecord) -> dict[str, StepRecord]:
         if record.name not in found or record.attempt >= found[record.name].attempt:
             found[record.name] = record
     return found
+
+
+def _retries(run: RunRecord, final: StepRecord, entry: _Acc) -> None:
+    """Count a run whose first attempt of the step failed; keep its recovery time."""
+    if final.attempt <= 1:
+        return
+    entry.retried += 1
+    first = next((r for r in run.steps if r.name == final.name and r.attempt == 1), None)
+    done = first.finished_at if first is not None else None
+    if final.status is StepStatus.SUCCEEDED and done is not None and final.started_at:
+        entry.recoveries.append((final.started_at - done).total_seconds())
 
 
 def _duration(record: StepRecord) -> float | None:

@@ -85,6 +85,7 @@ class GitSource:
         environ: Mapping[str, str],
     ) -> None:
         self._repo, self._config, self._environ = repo, config, environ
+        self._sizes: dict[str, int] = {}  # blob sizes of the latest tree listed, by blob id
 
     @classmethod
     def open(
@@ -155,7 +156,7 @@ class GitSource:
             raise tree.SubpathError(
                 f'sub-path "{cleaned}" does not exist in commit {revision.short}'
             )
-        return CommitTree(repo=self._repo, root=root, revision=revision)
+        return CommitTree(repo=self._repo, root=root, revision=revision, sizes=self._sizes)
 
     def changed_paths(
         self, old_sha: str | None, new_sha: str, *, subpath: str | None = None
@@ -229,10 +230,22 @@ class GitSource:
 
 
 class CommitTree:
-    """The files of one commit (or one folder of it), read from the object database."""
+    """The files of one commit (or one folder of it), read from the object database.
 
-    def __init__(self, *, repo: pygit2.Repository, root: pygit2.Tree, revision: Revision) -> None:
+    A blob's size is read from its header once: `sizes` (shared by the trees of one
+    source) holds those of the latest tree listed, so the next commit reads only the
+    headers of the blobs it added."""
+
+    def __init__(
+        self,
+        *,
+        repo: pygit2.Repository,
+        root: pygit2.Tree,
+        revision: Revision,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
         self._repo, self._root, self._revision = repo, root, revision
+        self._known = sizes if sizes is not None else {}
         self._files: dict[str, FileEntry] | None = None
         self._problems: list[errors.Problem] = []
 
@@ -261,6 +274,8 @@ class CommitTree:
                 self._add_link(path, target=blob.data.decode(errors="replace"), found=found)
             self._files = dict(sorted(found.items()))
             self._problems.sort()
+            self._known.clear()  # bounded: the sizes of this listing only
+            self._known.update((e.blob_id, e.size) for e in self._files.values())
         return self._files
 
     def _walk(
@@ -283,9 +298,12 @@ class CommitTree:
                 self._problems.append(errors.Problem(path=path, message="submodules are not read"))
 
     def _entry(self, path: str, oid: pygit2.Oid, *, mode: int) -> FileEntry:
-        _, size = self._repo.odb.read_header(oid)
+        blob_id = str(oid)
+        size = self._known.get(blob_id)
+        if size is None:
+            _, size = self._repo.odb.read_header(oid)
         executable = mode == pygit2.enums.FileMode.BLOB_EXECUTABLE
-        return FileEntry(path=path, blob_id=str(oid), size=size, executable=executable)
+        return FileEntry(path=path, blob_id=blob_id, size=size, executable=executable)
 
     def _add_link(self, path: str, *, target: str, found: dict[str, FileEntry]) -> None:
         resolved = tree.resolve_symlink(link=path, target=target, lookup=self._node)

@@ -24,6 +24,9 @@ from reconciler.source import settings
 from reconciler.source.revision import FileEntry, Revision
 
 MAX_LINK_HOPS = 40  # what Linux allows before ELOOP
+KEEP_READ = 1 << 20
+"""Files up to this size keep the bytes the listing read (to hash them) for `read`: a file
+is then read once, and what is parsed is what was hashed even if it changes meanwhile."""
 
 
 class SubpathError(errors.StalledError, ValueError):
@@ -107,6 +110,7 @@ class DirectoryTree:
             state = "does not exist" if not self._base.exists() else "is not a folder"
             raise SubpathError(f"{where} {state} in {root}" if cleaned else f"{root} {state}")
         self._files: dict[str, tuple[FileEntry, str]] | None = None
+        self._read: dict[str, bytes] = {}  # by real path, the files up to KEEP_READ bytes
         self._problems: list[errors.Problem] = []
 
     @property
@@ -119,7 +123,8 @@ class DirectoryTree:
 
     def read(self, entry: FileEntry) -> bytes:
         _, real = self._listing()[entry.path]
-        return (self._base / real).read_bytes()
+        kept = self._read.get(real)
+        return kept if kept is not None else (self._base / real).read_bytes()
 
     def problems(self) -> list[errors.Problem]:
         self._listing()
@@ -158,6 +163,8 @@ class DirectoryTree:
             self._problems.append(errors.Problem(path=path, message=f"cannot read: {exc.strerror}"))
             return
         executable = os.access(self._base / real, os.X_OK)
+        if len(data) <= KEEP_READ:
+            self._read[real] = data
         entry = FileEntry(
             path=path, blob_id=git_blob_id(data), size=len(data), executable=executable
         )

@@ -226,7 +226,8 @@ def load(
     for entry, role in routed:
         parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
         assembly.add(entry=entry, role=role, parsed=parsed)
-    return assembly.snapshot(tree_problems=tree.problems())
+    files = {e.path: e.blob_id for e in entries}
+    return assembly.snapshot(tree_problems=tree.problems(), files=files)
 
 
 @dataclass(kw_only=True)
@@ -292,7 +293,7 @@ class _Assembly:
             message = f"also defined in {first}"
             self.problems.append(Problem(path=entry.path, line=line, key=key, message=message))
 
-    def snapshot(self, *, tree_problems: list[Problem]) -> snapshot.Snapshot:
+    def snapshot(self, *, tree_problems: list[Problem], files: dict[str, str]) -> snapshot.Snapshot:
         group = self.groups.get
         settings = self.settings or models.default_settings()
         default = settings.spec.default_enforcement
@@ -308,6 +309,7 @@ class _Assembly:
             rego=tuple(group("rego", ())),
             data=self.data.result,
             problems=tuple(sorted([*self.problems, *tree_problems], key=_problem_order)),
+            files=files,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reconciler.specs.types import Duration, Model, PositiveDuration
 
@@ -75,6 +75,76 @@ class Interval(Model):
     runs: int = Field(default=100, ge=3, description="Newest finished runs read.")
     min_change: float = Field(default=0.1, ge=0)
     objective: Objective
+
+
+class Scaling(Model):
+    """Tune an autoscaler's target utilisation and replica bounds from Prometheus series of
+    its utilisation, its replicas and the latency it serves."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    resource: Target
+    target_field: str = Field(
+        default="spec.targetUtilization", min_length=1, description="Dotted path of the target."
+    )
+    percent: bool = Field(
+        default=False, description="The target is written in percent (70), not a share (0.7)."
+    )
+    min_field: str | None = Field(default="spec.minReplicas", description="None: not tuned.")
+    max_field: str | None = Field(default="spec.maxReplicas", description="None: not tuned.")
+    utilisation: str = Field(min_length=1, description="PromQL: mean utilisation, 0..1.")
+    replicas: str = Field(min_length=1, description="PromQL: the replicas running.")
+    latency: str = Field(min_length=1, description="PromQL: the latency served.")
+    latency_objective: float = Field(gt=0, description="In the latency query's unit.")
+    targets: list[float] = Field(
+        default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9],
+        min_length=1,
+        description="Candidate target utilisations (shares).",
+    )
+    headroom: float = Field(default=0.2, ge=0, description="Above the peak demand, for max.")
+    lookback: PositiveDuration = "1h"
+    step: PositiveDuration = "15s"
+    min_change: float = Field(default=0.05, ge=0)
+    objective: Objective
+
+    @field_validator("targets")
+    @classmethod
+    def _shares(cls, value: list[float]) -> list[float]:
+        if any(not 0 < t <= 1 for t in value):
+            raise ValueError("each target is a share of utilisation in (0, 1]")
+        return sorted(set(value))
+
+
+class WorkflowRuns(Model):
+    """Tune a workflow's retry backoff (per step with a `retry`) and its `maxParallelism`
+    from the daemon's own runs of it."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    workflow: str = Field(min_length=1, description="metadata.name of the Workflow.")
+    runs: int = Field(default=100, ge=3, description="Newest finished runs read.")
+    min_change: float = Field(default=0.1, ge=0)
+    objective: Objective
+
+
+class Audit(Model):
+    """Tune the repository's `auditInterval` from how often drift was found."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    source: str = Field(min_length=1, description="The daemon source whose drift is read.")
+    lookback: PositiveDuration = Field(default="7d", description="History of drift read.")
+    standing: float = Field(
+        default=0.1, gt=0, description="Drifts allowed to stand undetected, on average."
+    )
+    min: PositiveDuration = "1m"
+    max: PositiveDuration = "6h"
+    min_change: float = Field(default=0.1, ge=0)
+    objective: Objective
+
+
+class Learning(Model):
+    """Let the learner choose among an optimizer's candidates from recorded outcomes."""
+
+    enabled: bool = False
+    seed: int = 0
 
 
 class Regression(Model):
@@ -151,6 +221,10 @@ class OptimizationSettings(Model):
     )
     sizing: list[Sizing] = Field(default_factory=list)
     intervals: list[Interval] = Field(default_factory=list)
+    scaling: list[Scaling] = Field(default_factory=list)
+    workflows: list[WorkflowRuns] = Field(default_factory=list)
+    audits: list[Audit] = Field(default_factory=list)
+    learning: Learning = Field(default_factory=Learning)
     recommendations: Recommendations | None = Field(
         default=None,
         description="Recommend policy changes from the decision history (absent: none).",

@@ -8,6 +8,7 @@ the daemon refuses to promote it over the last-known-good one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -35,7 +36,7 @@ class Document:
     labels: MappingProxyType[str, str]
     body: dict[str, Any]
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Identity `kind/namespace/name` (namespace empty for cluster-scoped objects)."""
         return f"{self.kind}/{self.namespace or ''}/{self.name}"
@@ -79,7 +80,13 @@ class Snapshot:
     rego: tuple[RegoFile, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    files: Mapping[str, str] = field(default_factory=dict)  # git blob id of every file, by path
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def changed_since(self, old: Mapping[str, str]) -> set[str]:
+        """The paths of the files added, changed or removed since the snapshot whose `files`
+        were `old` (compared by blob id: no walk of the trees)."""
+        return {path for path, _ in self.files.items() ^ old.items()}

@@ -28,8 +28,8 @@ class ApplyIntent:
 class Intents(Protocol):
     """The store's role for applies about to be made."""
 
-    def intend_apply(self, intent: ApplyIntent) -> None:
-        """Record (or replace) the intent to apply an object."""
+    def intend_apply(self, intents: Iterable[ApplyIntent]) -> None:
+        """Record (or replace) the intents to apply objects, in one transaction."""
         ...
 
     def apply_intents(self, source: str) -> dict[str, ApplyIntent]:

@@ -13,6 +13,7 @@ Timestamps are timezone-aware; naive ones are refused with `ValueError` rather t
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -377,8 +378,15 @@ class Store(
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's
-    role modules. Every method is one transaction; all are thread-safe. A part that needs
+    role modules. Every method is one transaction (or joins the calling thread's `batch`);
+    all are thread-safe. A part that needs
     one role takes that protocol, so a backend or a test sees what it really uses."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """A block whose writes, made by the calling thread, form one transaction: all of
+        them are committed when it ends, none when it raises. Hold it for writes only (no
+        provider calls, no waiting): it keeps other writers out until it ends."""
+        ...
 
     def fenced(self, fence: FenceSource) -> Store:
         """This store, whose every write transaction first checks that `fence()` (when not

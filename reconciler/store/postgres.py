@@ -4,12 +4,12 @@
 engine on a `postgresql://` URL (driven by psycopg 3), its spelling of an upsert and of
 epoch seconds, and how writes are ordered. A write transaction first takes the
 transaction-scoped advisory lock its `sql.locks` name says: the writes that read before
-they write in tables every writer shares are serialised on one lock, as SQLite's `BEGIN
-IMMEDIATE` serialises them; the audit chain's head and the decision log's current rows
-each have their own; and the writes a replica makes most — leases, claims, a source's
-statuses, revisions and intents (rows only its fenced owner writes, the fence's row lock
-ordering them), run records, events outside the audit chain — take none, so replicas
-write side by side. Reads run beside them all under MVCC. Opening runs the same
+they write in tables every writer shares (the audit chain's head, the decision log's
+current rows) and the batches a pass writes in are serialised on one lock, as SQLite's
+`BEGIN IMMEDIATE` serialises them; the writes that decide in one statement or touch only
+rows their fenced owner writes — leases, claims, queued work, run records, statuses,
+revisions and intents outside a batch, events outside the audit chain — take none, so
+replicas write those side by side. Reads run beside them all under MVCC. Opening runs the same
 migrations as SQLite (`sql.migrations`) under the serial lock, so replicas starting
 together migrate once.
 """

@@ -4,6 +4,7 @@ package works for them, and they start fast. Python's own import log
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import app
 from tests.cli.conftest import Cli
 
 WEB_STACK = {"starlette", "uvicorn", "httpx", "jinja2", "markdown_it", "prometheus_client"}
@@ -59,3 +61,32 @@ def test_serving_imports_the_web_stack() -> None:
         check=True,
     )
     assert imported(done.stderr) & WEB_STACK == WEB_STACK - {"httpx"}
+
+
+HEAVY = ("sqlalchemy", "numpy", "scipy", "uvicorn", "starlette", "apscheduler", "watchfiles")
+MODULES_AFTER = """
+import json, sys
+from reconciler import cli
+code = cli.main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_validate_loads_only_what_validating_needs(shared_example: Path) -> None:
+    """The store, numpy, the scheduler, the watcher and the HTTP server belong to other
+    verbs; `validate` loads the one verb module it runs, never the others'."""
+    done = subprocess.run(
+        [sys.executable, "-c", MODULES_AFTER, "validate", str(shared_example)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["code"] == 0, done.stdout
+    modules = set(report["modules"])
+    assert {"reconciler.cli.check", "reconciler.policy.bundle", "regorus"} <= modules
+    assert {m for m in modules if m.split(".")[0] in HEAVY} == set()
+    others = {f"reconciler.cli.{v.module}" for v in app.VERBS.values()} - {"reconciler.cli.check"}
+    assert modules & others == set()
+    assert not any(m.startswith(("reconciler.api", "reconciler.store")) for m in modules)

@@ -37,8 +37,8 @@ def test_the_right_document_of_several_is_edited() -> None:
     ("index", "field", "message"),
     [
         (1, "spec.cpu", "r.yaml: no document #1"),
-        (0, "spec.cpu.cores", "r.yaml: spec.cpu: not a mapping in the document"),
-        (0, "status.cpu", "r.yaml: status: not a mapping in the document"),
+        (0, "spec.cpu.cores", "r.yaml: spec.cpu: not a mapping or list in the document"),
+        (0, "status.cpu", "r.yaml: status: not a mapping or list in the document"),
     ],
 )
 def test_a_field_that_is_not_there_is_named(index: int, field: str, message: str) -> None:
@@ -52,6 +52,18 @@ def test_block_sequences_keep_their_indentation(dash: str) -> None:
     text = f"spec:\n  cpu: 1\n  items:\n{dash}  - name: a\n{dash}    size: 2\n"
     edited, _ = yamledit.set_field(text, path="r.yaml", index=0, field="spec.cpu", value=3)
     assert edited == text.replace("cpu: 1", "cpu: 3")
+
+
+def test_a_number_key_indexes_a_sequence() -> None:
+    text = "spec:\n  steps:\n    - name: a\n    - name: b\n      retry: {backoff: 1s}  # flaky\n"
+    edited, old = yamledit.set_field(
+        text, path="w.yaml", index=0, field="spec.steps.1.retry.backoff", value="7s"
+    )
+    assert old == "1s"
+    assert edited == text.replace("backoff: 1s}", "backoff: 7s}")
+    with pytest.raises(yamledit.EditFailed) as caught:
+        yamledit.set_field(text, path="w.yaml", index=0, field="spec.steps.2.retry", value=1)
+    assert str(caught.value) == "w.yaml: spec.steps.2: not a mapping or list in the document"
 
 
 def test_an_entry_is_appended_to_a_list_made_when_absent() -> None:
@@ -75,7 +87,7 @@ def test_missing_mappings_are_made_only_when_asked() -> None:
     deadline = yamledit.Edit(field="spec.gradual.deadline", value="2027-01-01T00:00:00Z")
     with pytest.raises(yamledit.EditFailed) as caught:
         yamledit.edit(DOC, path="r.yaml", index=0, edits=[deadline])
-    assert str(caught.value) == "r.yaml: spec.gradual: not a mapping in the document"
+    assert str(caught.value) == "r.yaml: spec.gradual: not a mapping or list in the document"
     made = yamledit.Edit(field=deadline.field, value=deadline.value, create=True)
     text, olds = yamledit.edit(DOC, path="r.yaml", index=0, edits=[made])
     assert olds == [None]

@@ -293,20 +293,3 @@ def test_scope_limits_which_resources_are_evaluated() -> None:
         }
     )
     assert [d.resource.name for d in decisions] == ["web-1"]
-
-
-def test_parallel_evaluation_gives_the_same_decisions() -> None:
-    files = {
-        "policies/conv.rego": CONVENTIONS,
-        "policies/v0.rego": V0,
-        "policies/b.yaml": binding("conv", "conv", input="conftest")
-        + "\n---\n"
-        + binding("max", "legacy.v0", parameters={"max": 3}),
-    }
-    files.update({f"resources/r{i:02}.yaml": deployment(f"d{i}", replicas=i) for i in range(12)})
-    snapshot = make_snapshot(files)
-    compiled = bundle.compile(snapshot, builtin_dir=NO_BUILTINS)
-    clock = ManualClock()
-    serial = evaluate.Evaluator(compiled, clock=clock, revision=None).evaluate_all(snapshot)
-    parallel = evaluate.evaluate_parallel(snapshot, compiled, clock=clock, workers=2)
-    assert parallel == serial and len(serial) == 36  # conv also warns about every one

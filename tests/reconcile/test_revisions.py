@@ -131,3 +131,29 @@ def test_a_rejection_names_every_problem_of_the_revision(
     )
     assert (got.reason, got.problems) == (Reason.VALIDATION_FAILED, (rego, yaml))
     assert got.message == f"revision {sha[:12]} rejected: {rego}; {yaml}"
+
+
+def test_a_revision_that_changes_no_policy_input_keeps_the_compiled_bundle(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    first = h.loader.refresh(fetch=False)
+    assert isinstance(first, Loaded)
+
+    h.commit({"resources/a.yaml": file_doc("a", out / "a", content="v2\n")})
+    resources_only = h.loader.refresh(fetch=False)
+    assert isinstance(resources_only, Loaded)
+    assert resources_only.bundle is first.bundle
+
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod, labels: {tier: a}}\n"
+    h.commit({"resources/prod.yaml": namespace})  # namespaceSelector reads its labels
+    with_namespace = h.loader.refresh(fetch=False)
+    assert isinstance(with_namespace, Loaded)
+    assert with_namespace.bundle is not resources_only.bundle
+    assert dict(with_namespace.bundle.namespaces["prod"]) == {"tier": "a"}
+
+    h.commit({"policies/mode.rego": (h.repo / "policies/mode.rego").read_text() + "\n# more\n"})
+    policy_changed = h.loader.refresh(fetch=False)
+    assert isinstance(policy_changed, Loaded)
+    assert policy_changed.bundle is not with_namespace.bundle

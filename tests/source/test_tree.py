@@ -109,3 +109,17 @@ def test_bad_roots_and_subpaths(tmp_path: Path) -> None:
         'sub-path "../elsewhere" escapes the repository',
         'sub-path "/etc" escapes the repository',
     ]
+
+
+def test_a_file_is_read_once_and_reads_as_it_was_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gitrepo.write_files(tmp_path, {"a.yaml": "a: 1\n", "big.bin": "x" * 64})
+    monkeypatch.setattr(tree, "KEEP_READ", 32)  # big.bin is over it: read again when asked
+    listed = tree.DirectoryTree(tmp_path)
+    small, big = sorted(listed.entries(), key=lambda e: e.path)
+    (tmp_path / "a.yaml").write_text("a: 2\n")  # changed after the listing hashed it
+    (tmp_path / "big.bin").write_text("y" * 64)
+    assert listed.read(small) == b"a: 1\n"
+    assert tree.git_blob_id(listed.read(small)) == small.blob_id
+    assert listed.read(big) == b"y" * 64

@@ -4,6 +4,7 @@ current violations, and the changes-only filter that keeps repeats out."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from reconciler.policy.decisions import Decision, Outcome
 from reconciler.store import codec, interfaces
-from reconciler.store.sql import locks, rows, schema
+from reconciler.store.sql import rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
 
@@ -39,7 +40,7 @@ class DecisionLogMixin:
         if not chosen:
             return 0
         log = schema.decisions
-        with self._write(lock=locks.DECISIONS) as conn:
+        with self._write() as conn:
             if changes_only:
                 chosen = _changed(conn, chosen)
                 kept = {d.input_digest for d in chosen}
@@ -51,7 +52,7 @@ class DecisionLogMixin:
                 conn.execute(self._keep_inputs(), _input_rows(inputs))
             before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.id), 0))).scalar()
             conn.execute(sa.insert(log), log_rows)
-            conn.execute(self._current_upsert(after_id=before or 0))
+            conn.execute(self._current_upsert, {"after_id": before or 0})
         return len(log_rows)
 
     def decisions(
@@ -174,8 +175,10 @@ class DecisionLogMixin:
             index_elements=["digest"]
         )
 
-    def _current_upsert(self, *, after_id: int) -> Any:
-        """Fold log rows above `after_id` into the latest decision per (policy, key).
+    @functools.cached_property
+    def _current_upsert(self) -> Any:
+        """Fold log rows above the `after_id` parameter into the latest decision per
+        (policy, key); built once per store, so each append reuses its compiled form.
 
         Of the new rows of one (policy, key), the latest (by time, then by id) is the one
         upserted, and only over a current row that is not newer: the result of applying the
@@ -191,7 +194,8 @@ class DecisionLogMixin:
             )
             .label("rank")
         )
-        ranked = sa.select(*(log.c[n] for n in names), rank).where(log.c.id > after_id).subquery()
+        after = sa.bindparam("after_id", type_=sa.Integer)
+        ranked = sa.select(*(log.c[n] for n in names), rank).where(log.c.id > after).subquery()
         fresh = sa.select(*(ranked.c[n] for n in names)).where(ranked.c.rank == 1)
         stmt = self._upsert(current).from_select(names, fresh)
         changed = {n: stmt.excluded[n] for n in names if n not in ("policy", "key")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,22 +26,27 @@ _CHUNK = 500  # keys per DELETE: below SQLite's bound-parameter limit
 
 
 class IntentsMixin:
-    """`Intents` for any SQLAlchemy store with `_write()` and `_read()`."""
+    """`Intents` for any SQLAlchemy store with `_write()`, `_read()` and `_upsert()`."""
 
     _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
+    _upsert: Callable[[sa.Table], Any]
 
-    def intend_apply(self, intent: ApplyIntent) -> None:
-        where = (table.c.source == intent.source) & (table.c.key == intent.key)
-        row = {
-            "source": intent.source,
-            "key": intent.key,
-            "revision": intent.revision,
-            "at": codec.utc(intent.at),
-        }
-        with self._write(lock=None) as conn:
-            conn.execute(sa.delete(table).where(where))
-            conn.execute(sa.insert(table).values(row))
+    def intend_apply(self, intents: Iterable[ApplyIntent]) -> None:
+        chosen = {(i.source, i.key): i for i in intents}  # the last one of an object wins
+        if not chosen:
+            return
+        stmt = self._upsert(table)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["source", "key"],
+            set_={"revision": stmt.excluded.revision, "at": stmt.excluded.at},
+        )
+        rows = [
+            {"source": i.source, "key": i.key, "revision": i.revision, "at": codec.utc(i.at)}
+            for i in chosen.values()
+        ]
+        with self._write(lock=None) as conn:  # an upsert of the source owner's rows
+            conn.execute(upsert, rows)
 
     def apply_intents(self, source: str) -> dict[str, ApplyIntent]:
         query = sa.select(table).where(table.c.source == source)

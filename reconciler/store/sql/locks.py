@@ -9,8 +9,6 @@ from __future__ import annotations
 OPTION = "reconciler_lock"
 """The execution option naming the lock a write transaction takes first (None: none)."""
 SERIAL = "write"
-"""The lock of writes that read what they then change in tables any writer may touch."""
-AUDIT = "audit"
-"""The lock of writes that extend the audit chain (its head is read, then linked to)."""
-DECISIONS = "decisions"
-"""The lock of decision-log appends (the current rows follow the log's newest ids)."""
+"""The lock of writes that read what they then change in tables any writer may touch —
+the audit chain's head, the decision log's current rows — and of batches (`batch()`),
+whose joined writes may be any of those."""

@@ -10,17 +10,20 @@ dialects both have one), `_epoch_seconds(column)` and, where a cast to bytes doe
 backend can open them differently (SQLite: `BEGIN IMMEDIATE`), and `locks.OPTION`, the
 name of what they serialise on: `locks.SERIAL` unless a write says otherwise — a single
 statement that decides in the database (an upsert, a guarded update, a claim), or rows
-only the fenced owner of a source writes, needs none; the audit chain and the decision
-log have their own (`locks.AUDIT`, `locks.DECISIONS`). SQLite has one writer at a time anyway;
-PostgreSQL takes the named lock as a transaction-scoped advisory lock. A view made by
+only the fenced owner of a source writes, needs none. SQLite has one writer at a time
+anyway; PostgreSQL takes the named lock as a transaction-scoped advisory lock. A view made by
 `fenced(fence)` shares the engine and first checks, inside each write transaction, that
-the lease of `fence()` still carries its token (`sql.leases.check_fence`).
+the lease of `fence()` still carries its token (`sql.leases.check_fence`). Inside
+`batch()`, the writes a thread makes join that one transaction instead of each committing
+its own: a pass writes a wave's decisions and intents, or its statuses and run, at once;
+a batch holds the serial lock, so whatever the writes joining it need is held.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -74,12 +77,28 @@ class SqlStore(
         self._engine = engine
         self._closed = False
         self._fence: leases.FenceSource = _unfenced
+        self._batch = threading.local()  # .conn: the transaction of this thread's batch
 
     def fenced(self, fence: leases.FenceSource) -> SqlStore:
         """A view of this store (the same engine) whose writes check `fence()` first."""
         view = copy.copy(self)
         view._fence = fence
+        view._batch = threading.local()  # its batches check its fence
         return view
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's writes until the block ends one transaction (committed at its
+        end, rolled back by an exception); inside a batch already, join that one."""
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with self._write() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
 
     def _upsert(self, table: sa.Table) -> Any:
         """An INSERT into `table` that takes `on_conflict_do_update/nothing`."""
@@ -97,6 +116,10 @@ class SqlStore(
     def _write(
         self, *, doing: str = "write", lock: str | None = locks.SERIAL
     ) -> Iterator[sa.Connection]:
+        joined: sa.Connection | None = getattr(self._batch, "conn", None)
+        if joined is not None:  # a batch holds the serial lock: whatever this one needs
+            yield joined
+            return
         try:
             with self._connect() as conn:
                 conn.execution_options(**{WRITE: True, locks.OPTION: lock})
@@ -234,7 +257,7 @@ class SqlStore(
     def append_event(self, event: interfaces.EventRecord) -> interfaces.EventRecord:
         row = rows.event_row(event)
         chained = audit_records.audited(event.type, event.data)
-        with self._write(lock=locks.AUDIT if chained else None) as conn:
+        with self._write(lock=locks.SERIAL if chained else None) as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
             audit.append(conn, event)  # same transaction: an audited event is chained
