@@ -35,6 +35,7 @@ from reconciler.store.outbox import Outbox
 from reconciler.store.proposals import Proposals
 from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
+from reconciler.store.runqueue import RunQueue
 
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
 """Decision outcomes that make a (policy, resource key) pair a current violation."""
@@ -375,6 +376,7 @@ class Store(
     Outbox,
     Proposals,
     Queue,
+    RunQueue,
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's

@@ -7,7 +7,7 @@ which commit and when) → kept | regressed | reverted; or proposed → closed (
 deleted, or superseded by a newer proposal of the same subject). A run's flagged policy
 bindings (rules that never fired: a report, no change) are kept with the run and go when
 retention prunes it. `sql.proposals` holds the tables and queries; both tables are
-created by migration 5 (`sql.migrations`).
+created by migration 6 (`sql.migrations`).
 """
 
 from __future__ import annotations
