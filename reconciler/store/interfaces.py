@@ -32,6 +32,7 @@ from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
 from reconciler.store.leases import FenceSource, Leases
 from reconciler.store.outbox import Outbox
+from reconciler.store.proposals import Proposals
 from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
 from reconciler.store.runqueue import RunQueue
@@ -373,6 +374,7 @@ class Store(
     Learners,
     Leases,
     Outbox,
+    Proposals,
     Queue,
     RunQueue,
     Protocol,

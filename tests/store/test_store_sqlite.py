@@ -41,7 +41,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_p
     store.close()
     assert store.schema_version == sqlite.BASELINE + len(sqlite.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(5,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(6,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -77,19 +77,19 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     event = store.append_event(f.event())
     store.close()
     real = sqlite.MIGRATIONS
-    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v6", calls)))
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v7", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        sqlite, "MIGRATIONS", (*real, _migration("v6", calls), _migration("v7", calls))
+        sqlite, "MIGRATIONS", (*real, _migration("v7", calls), _migration("v8", calls))
     )
     store = open_db(path)
-    assert (store.schema_version, calls) == (7, ["v6", "v7"])
+    assert (store.schema_version, calls) == (8, ["v7", "v8"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v6", "v7"]
-    assert raw(path, "SELECT version FROM schema_version") == [(7,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v6", "v7"]
+    assert calls == ["v7", "v8"]
+    assert raw(path, "SELECT version FROM schema_version") == [(8,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v7", "v8"]
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
@@ -104,12 +104,12 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
         store.close()
     assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
     store = open_db(path)
-    assert store.schema_version == 5
+    assert store.schema_version == 6
     assert store.events() == [event]
     store.put_simulation(f.simulation("s1"))
     assert store.get_simulation("s1") == f.simulation("s1")
     store.close()
-    assert raw(path, "SELECT version FROM schema_version") == [(5,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
 
 
 def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
@@ -125,7 +125,7 @@ def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
         conn.execute("ALTER TABLE object_status DROP COLUMN drift")
         conn.execute("UPDATE schema_version SET version = 2")
     store = open_db(path)
-    assert store.schema_version == 5
+    assert store.schema_version == 6
     assert store.get_status("File//motd") == replace(status, drift=None)
     store.close()
 
@@ -143,7 +143,7 @@ def test_a_version_4_database_keeps_its_child_groups_as_every_hosts(tmp_path: Pa
             " UPDATE schema_version SET version = 4;"
         )
     store = open_db(path)
-    assert store.schema_version == 5
+    assert store.schema_version == 6
     assert store.children(host="box") == [kept]
     store.record_child(replace(kept, host="box", replica="box-1"))
     assert store.children(host="other") == [kept]
@@ -168,7 +168,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(sqlite, "MIGRATIONS", (*sqlite.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(5,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -178,11 +178,11 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.append_event(f.event())
     store.close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE schema_version SET version = 8")
+        conn.execute("UPDATE schema_version SET version = 9")
     with pytest.raises(interfaces.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 8 is newer than this reconciler supports (5);"
+        f"{path}: database schema version 9 is newer than this reconciler supports (6);"
         " open it with a newer reconciler"
     )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
@@ -301,10 +301,32 @@ def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: 
     conn.close()
     store = open_db(path)
     try:
-        assert store.schema_version == 5
+        assert store.schema_version == 6
         assert [e.type for e in store.events()] == ["ReconcileFinished"]
         assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
         store.append_event(f.event("ApprovalAnswered"))
         assert [e.seq for e in store.audit_entries()] == [1]
+    finally:
+        store.close()
+
+
+def test_a_version_5_database_gets_the_proposal_tables_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = open_db(path)
+    store.create_run(f.run("r1"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a reconciler before proposals had a lifecycle
+        conn.executescript(
+            "DROP TABLE proposals; DROP TABLE optimization_flags;"
+            " UPDATE schema_version SET version = 5;"
+        )
+    conn.close()
+    store = open_db(path)
+    try:
+        assert store.schema_version == 6
+        assert store.get_run("r1") == f.run("r1")
+        store.put_flagged("r1", ["binding a never fired"])
+        assert store.flagged("r1") == ["binding a never fired"]
+        assert store.proposals() == []
     finally:
         store.close()

@@ -70,11 +70,22 @@ def _add_child_hosts(connection: sa.Connection) -> None:
         connection.execute(sa.insert(table), [{**r, "host": "", "replica": ""} for r in kept])
 
 
+def _add_proposals(connection: sa.Connection) -> None:
+    """Version 6: the `proposals` lifecycle and `optimization_flags` (declared in
+    `sql.proposals`). Proposals made before get their row when an optimization run first
+    looks for them (`optimize.landing`)."""
+    from reconciler.store.sql import proposals  # it declares its tables on `metadata`
+
+    proposals.table.create(connection, checkfirst=True)
+    proposals.flags.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _add_simulations,
     _split_drift,
     _add_audit_log,
     _add_child_hosts,
+    _add_proposals,
 )
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 

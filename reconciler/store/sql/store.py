@@ -45,6 +45,7 @@ from reconciler.store.sql.intents import IntentsMixin
 from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.leases import LeasesMixin
 from reconciler.store.sql.outbox import OutboxMixin
+from reconciler.store.sql.proposals import ProposalsMixin
 from reconciler.store.sql.queue import QueueMixin
 from reconciler.store.sql.runqueue import RunQueueMixin
 from reconciler.store.sql.runs import RunsMixin
@@ -66,6 +67,7 @@ class SqlStore(
     LearnersMixin,
     LeasesMixin,
     OutboxMixin,
+    ProposalsMixin,
     QueueMixin,
     RunQueueMixin,
 ):
