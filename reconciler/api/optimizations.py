@@ -1,10 +1,11 @@
 """Optimizations over HTTP: `GET /api/v1/optimizations` lists proposals and reverts newest
-first (viewer), `GET /api/v1/optimizations/{id}` is one with its change, trade-off table,
-simulation, decision and regression test, and `POST /api/v1/optimizations/run` (operator;
-body `{"source": name}`, optional when there is one source; a remote source's proposals
-are pushed and opened as pull requests) performs one optimization run
-now and answers with what it proposed. `api.state` adds `openapi_paths()` to the API
-description.
+first with the latest run's flagged bindings (viewer), `GET /api/v1/optimizations/{id}` is
+one with its change, trade-off table, simulation, decision, where it landed or why it
+closed, regression test and its run's flagged bindings, and `POST /api/v1/optimizations/run`
+(operator; body `{"source": name}`, optional when there is one source; a remote source's
+proposals are pushed and opened as pull requests) performs one optimization run now and
+answers with what it proposed and which earlier proposals it found merged or closed.
+`api.state` adds `openapi_paths()` to the API description.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ def routes(deps: Deps) -> list[BaseRoute]:
     async def listing(request: Request) -> Response:
         limit = count_param(request.query_params, "limit", default=100, most=1000)
         found = await run_in_threadpool(catalog.listed, deps.store, limit=limit)
-        return JSONResponse({"optimizations": [catalog.summary(r) for r in found]})
+        flagged = await run_in_threadpool(catalog.latest_flagged, deps.store)
+        listed = [catalog.summary(r) for r in found]
+        return JSONResponse({"optimizations": listed, "flagged": flagged})
 
     async def one(request: Request) -> Response:
         wanted = request.path_params["optimization_id"]
         record = await run_in_threadpool(catalog.find, deps.store, wanted)
         if record is None:
             return error(f"no optimization {wanted}", 404)
-        return JSONResponse(catalog.detail(record))
+        return JSONResponse(await run_in_threadpool(catalog.described, deps.store, record))
 
     async def run(request: Request) -> Response:
         ws, url = _workspace(deps, _source_name(await request.body()))
@@ -47,6 +50,8 @@ def routes(deps: Deps) -> list[BaseRoute]:
             "proposals": made,
             "skipped": list(result.skipped),
             "flagged": list(result.flagged),
+            "landed": [catalog.summary(r) for r in result.watched.landed],
+            "closed": [catalog.summary(r) for r in result.watched.closed],
         }
         return JSONResponse(body)
 
@@ -114,8 +119,16 @@ def openapi_paths() -> dict[str, Any]:
             "proposals": {"type": "array", "items": item},
             "skipped": {"type": "array", "items": o.STRING},
             "flagged": {"type": "array", "items": o.STRING},
+            "landed": {"type": "array", "items": item},
+            "closed": {"type": "array", "items": item},
         }
     )
+    flagged = {
+        "oneOf": [
+            {"type": "null"},
+            o.obj({"runId": o.STRING, "bindings": {"type": "array", "items": o.STRING}}),
+        ]
+    }
     run = o.post("one optimization run now", ran, errors={"400": o.error("no usable source")})
     run["post"]["responses"] = {
         "200": run["post"]["responses"].pop("202"),
@@ -124,7 +137,7 @@ def openapi_paths() -> dict[str, Any]:
     return {
         "/api/v1/optimizations": o.get(
             "optimization proposals and reverts, newest first",
-            o.obj({"optimizations": {"type": "array", "items": item}}),
+            o.obj({"optimizations": {"type": "array", "items": item}, "flagged": flagged}),
             parameters=[o.count("limit", 100, "at most this many (1..1000)")],
             errors=o.BAD_QUERY,
         ),

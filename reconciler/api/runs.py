@@ -10,6 +10,7 @@ caller's token name when tokens are configured. `api.app` mounts `routes(deps)` 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,10 +23,11 @@ from reconciler.api import openapi, views
 from reconciler.api.auth import Principal
 from reconciler.api.deps import Deps
 from reconciler.errors import UsageError
+from reconciler.reconcile import runclaims
 from reconciler.run import plans, recovery, workflow
 from reconciler.run.engine import Engine
 from reconciler.run.steps.base import Ask
-from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord
+from reconciler.runstate import RunKind, RunRecord, StepRecord
 from reconciler.store.interfaces import RunNotFound, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -127,18 +129,21 @@ def routes(deps: Deps) -> list[BaseRoute]:
         if not isinstance(approved, bool):
             raise UsageError("approved must be true or false")
         approver = _approver(request, body)
+        comment = str(body.get("comment") or "")
+        role = principal.role.value if (principal := _principal(request)) else None
+        given = {"approver": approver, "approved": approved, "comment": comment, "role": role}
+        reply = {"run": run_id, "step": step, "approved": approved, "approver": approver}
+        if run_id not in engine().live():  # another replica may run it: forward the answer
+            forward = functools.partial(
+                runclaims.forward_answer, store, automation.claims, run_id=run_id, step=step
+            )
+            replica = await asyncio.to_thread(forward, answer=given)
+            if replica is not None:
+                return JSONResponse({**reply, "forwardedTo": replica}, status_code=202)
         await engine().approve(
-            run_id,
-            step,
-            approver=approver,
-            approved=approved,
-            comment=str(body.get("comment") or ""),
-            role=principal.role.value if (principal := _principal(request)) else None,
+            run_id, step, approver=approver, approved=approved, comment=comment, role=role
         )
-        return JSONResponse(
-            {"run": run_id, "step": step, "approved": approved, "approver": approver},
-            status_code=202,
-        )
+        return JSONResponse(reply, status_code=202)
 
     return [
         Route("/api/v1/workflows", list_workflows),
@@ -175,14 +180,16 @@ def _last_runs(store: Store) -> dict[str, dict[str, Any]]:
 
 
 async def pending(store: Store, engine: Engine) -> list[dict[str, Any]]:
-    """Every step of a live run waiting for a human's answer, oldest first."""
-    found = []
-    for status in (RunStatus.WAITING, RunStatus.RUNNING):
-        found += await asyncio.to_thread(store.list_runs, status=status, limit=1000)
+    """Every step of a live run waiting for a human's answer, oldest first. The live
+    steps are taken before the runs are read: a step records why it waits before it
+    waits, so the records read show that reason."""
+    waiting = engine.all_waiting()
+    found = [await asyncio.to_thread(store.get_run, run_id) for run_id in waiting]
     items = [
         _approval(run, step, engine.asked(run.id, step))
         for run in found
-        for step in engine.waiting(run.id)
+        if run is not None
+        for step in waiting[run.id]
     ]
     return sorted(items, key=lambda i: (i["since"] or "", i["runId"], i["step"]))
 

@@ -49,14 +49,25 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         default=".reconciler",
         help="the daemon's data directory (default: .reconciler)",
     )
+    parser.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="the daemons' shared store (postgresql://...; the settings' store.url)"
+        " instead of the SQLite file in --data-dir",
+    )
 
 
 def open_store(args: argparse.Namespace) -> Any:
-    """The daemon's store in `--data-dir`, which must exist (never created here)."""
+    """The daemon's store: `--store-url`, else the SQLite file in `--data-dir`, which must
+    exist (never created here)."""
+    from reconciler.store import backends
     from reconciler.store.retention import RetentionSettings
     from reconciler.store.sqlite import SqliteStore
 
-    path = Path(args.data_dir) / "reconciler.db"
+    if args.store_url:
+        data_dir = Path(args.data_dir)
+        return backends.open_store(args.store_url, data_dir=data_dir, retention=RetentionSettings())
+    path = Path(args.data_dir) / backends.SQLITE_FILE
     if not path.is_file():
         raise UsageError(f"{path}: no store here (give the daemon's --data-dir)")
     return SqliteStore(path, retention=RetentionSettings())

@@ -1,8 +1,10 @@
 """`reconciler optimize run|list|show`: optimization runs on demand and their proposals.
 
 `run` performs one optimization run against a local repository (DIR) and a Prometheus
-server, storing its proposals in the daemon's store in `--data-dir` (created when absent);
-`list` and `show` read them back.
+server, storing its proposals in the daemon's store in `--data-dir` (created when absent),
+and noticing which earlier proposals people merged or closed; `list` and `show` read them
+back with their state, and the policy bindings the latest run (`list`) or the proposal's
+run (`show`) flagged.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def run_run(args: argparse.Namespace) -> int:
                     "proposals": made,
                     "skipped": list(result.skipped),
                     "flagged": list(result.flagged),
+                    "landed": [catalog.summary(r) for r in result.watched.landed],
+                    "closed": [catalog.summary(r) for r in result.watched.closed],
                 },
                 indent=2,
             )
@@ -95,6 +99,10 @@ def run_run(args: argparse.Namespace) -> int:
         print(f"skipped {reason}")
     for note in result.flagged:
         print(f"flagged {note}")
+    for record in result.watched.landed:
+        print(f"landed {record.id[:12]}  {record.context.facts['note']}")
+    for record in result.watched.closed:
+        print(f"closed {record.id[:12]}  {record.context.facts['note']}")
     if not made and not result.skipped and not result.flagged:
         print("nothing to optimize: the repository's reconciler.yaml names no optimization")
     return 0
@@ -106,12 +114,16 @@ def run_list(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         found = [catalog.summary(r) for r in catalog.listed(store, limit=args.limit)]
+        flagged = catalog.latest_flagged(store)
     finally:
         store.close()
     if args.format == "json":
-        print(json.dumps({"optimizations": found}, indent=2))
-    else:
-        print("\n".join(_line(item) for item in found) if found else "no optimizations")
+        print(json.dumps({"optimizations": found, "flagged": flagged}, indent=2))
+        return 0
+    print("\n".join(_line(item) for item in found) if found else "no optimizations")
+    if flagged is not None:
+        for note in flagged["bindings"]:
+            print(f"flagged by run {flagged['runId'][:12]}: {note}")
     return 0
 
 
@@ -121,14 +133,15 @@ def run_show(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         record = catalog.find(store, args.id)
+        shown = None if record is None else catalog.described(store, record)
     finally:
         store.close()
-    if record is None:
+    if record is None or shown is None:
         raise UsageError(f'no single optimization with an id starting "{args.id}"')
     if args.format == "json":
-        print(json.dumps(catalog.detail(record), indent=2))
+        print(json.dumps(shown, indent=2))
     else:
-        print(catalog.text(record))
+        print(catalog.text(record, flagged=shown["flagged"]))
     return 0
 
 

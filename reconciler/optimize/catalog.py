@@ -1,14 +1,22 @@
 """Reading optimizations back: the stored proposals and reverts, and the one shape the
-CLI, the JSON API and the dashboard show them in."""
+CLI, the JSON API and the dashboard show them in — with where each landed (by the daemon
+or a human's merge) or why it closed, and the policy bindings its run flagged."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
 from reconciler.optimize.records import TYPES, change_of, shown
+from reconciler.runstate import RunKind
 from reconciler.store.daemon_decisions import DaemonDecisions
+from reconciler.store.interfaces import Runs
+from reconciler.store.proposals import Proposals
+
+
+class CatalogStore(DaemonDecisions, Proposals, Runs, Protocol):
+    """What showing optimizations reads."""
 
 
 def listed(store: DaemonDecisions, *, limit: int = 100) -> list[DecisionRecord]:
@@ -61,14 +69,30 @@ def detail(record: DecisionRecord) -> dict[str, Any]:
         "explanation": record.explanation,
         "confidence": record.choice.confidence,
         "landedAt": facts.get("landedAt"),
+        "landedBy": facts.get("landedBy"),
+        "landedCommit": facts.get("landedCommit"),
+        "closedReason": facts.get("closedReason"),
+        "runId": record.run_id,
         "regression": facts.get("regression"),
         "revert": facts.get("revert"),
         "revertOf": facts.get("revertOf"),
     }
 
 
-def text(record: DecisionRecord) -> str:
-    """`detail` for a terminal."""
+def described(store: CatalogStore, record: DecisionRecord) -> dict[str, Any]:
+    """`detail` with the bindings flagged by the run that made the proposal."""
+    return {**detail(record), "flagged": store.flagged(record.run_id) if record.run_id else []}
+
+
+def latest_flagged(store: CatalogStore) -> dict[str, Any] | None:
+    """The newest optimization run's flagged bindings (`{"runId", "bindings"}`); None
+    before any run."""
+    runs = store.list_runs(kind=RunKind.OPTIMIZATION, limit=1)
+    return {"runId": runs[0].id, "bindings": store.flagged(runs[0].id)} if runs else None
+
+
+def text(record: DecisionRecord, *, flagged: list[str] | None = None) -> str:
+    """`detail` for a terminal, with the bindings its run flagged when given."""
     d = detail(record)
     change = d["change"]
     lines = [
@@ -90,10 +114,16 @@ def text(record: DecisionRecord) -> str:
             "  " + "  ".join(f"{row[c]:<11g}" for c in columns).rstrip()
             for row in change["tradeoff"]
         ]
+    if d["landedBy"]:
+        lines.append(f"landed: by {d['landedBy']} at {d['landedCommit'][:12]} ({d['landedAt']})")
+    if d["closedReason"]:
+        lines.append(f"closed: {d['closedReason']}")
     if d["regression"]:
         r = d["regression"]
         lines.append(
             f"regression test: {r['reason']} (median {r['beforeMedian']:g} -> {r['afterMedian']:g})"
         )
     lines += [d["explanation"], *([f"note: {d['note']}"] if d["note"] else [])]
+    if flagged:
+        lines += ["flagged by its run:", *(f"  {note}" for note in flagged)]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from reconciler.decide import context, decider, ledger, levels
 from reconciler.decide.records import Context, DecisionRecord, Option
 from reconciler.errors import UsageError
 from reconciler.events import Bus, EventType
-from reconciler.optimize import pulls, yamledit
+from reconciler.optimize import lifecycle, pulls, yamledit
 from reconciler.optimize.records import Change, State, announce, change_of, shown, with_facts
 from reconciler.policy import rego
 from reconciler.reconcile.simulations import forge
@@ -36,11 +36,13 @@ from reconciler.specs.optimization import OptimizationSettings
 from reconciler.store.daemon_decisions import DaemonDecisions
 from reconciler.store.interfaces import DecisionLog, Events
 from reconciler.store.learners import Learners
+from reconciler.store.proposals import Proposals
 
 
-class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Events, Learners, Protocol):
+class OptimizerStore(DaemonDecisions, DecisionLog, RunStore, Events, Learners, Proposals, Protocol):
     """What optimizations keep and read: decisions, the decision log of the policies, the
-    daemon's run history and event feed (drift), and the learners' state."""
+    daemon's run history and event feed (drift), the learners' state, and the proposals'
+    lifecycles."""
 
 
 COMMIT = Option(kind="action", target="commit")
@@ -140,7 +142,7 @@ def submit(
     record = _land(
         replace(record, run_id=ws.run_id), ws=ws, branch=branch, sha=sha, denials=denials
     )
-    ws.store.put_daemon_decision(ledger.to_entry(record))
+    lifecycle.save(ws.store, record, at=now)
     announce(
         ws.bus,
         EventType.DECISION_TAKEN,
@@ -167,7 +169,12 @@ def _land(
         return with_facts(record, state=State.PROPOSED.value, note=note)
     note = f"committed to {ws.ref} at level {record.level.value}"
     return with_facts(
-        record, state=State.LANDED.value, note=note, landedAt=ws.clock.now().isoformat()
+        record,
+        state=State.LANDED.value,
+        note=note,
+        landedAt=ws.clock.now().isoformat(),
+        landedBy="daemon",
+        landedCommit=sha,
     )
 
 

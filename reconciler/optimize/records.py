@@ -30,6 +30,7 @@ class State(StrEnum):
     KEPT = "kept"  # landed and the regression test found its objective no worse
     REGRESSED = "regressed"  # landed, then its objective got worse: a revert was proposed
     REVERTED = "reverted"  # landed, regressed, and the revert landed
+    CLOSED = "closed"  # never landed: its branch was deleted, or a newer proposal replaced it
 
 
 @dataclass(frozen=True, kw_only=True)

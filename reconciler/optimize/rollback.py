@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord, Outcome
 from reconciler.events import EventType
-from reconciler.optimize import learning, proposals, regression
+from reconciler.optimize import learning, lifecycle, proposals, regression
 from reconciler.optimize.records import State, announce, change_of, state_of, with_facts
 from reconciler.run import triggers
 from reconciler.specs import types
@@ -89,7 +89,7 @@ def _series(
 
 
 def _save(ws: proposals.Workspace, record: DecisionRecord) -> None:
-    ws.store.put_daemon_decision(ledger.to_entry(record))
+    lifecycle.save(ws.store, record, at=ws.clock.now())
     if record.settled_at is not None:
         announce(
             ws.bus,

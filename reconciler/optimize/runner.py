@@ -1,13 +1,15 @@
 """One optimization run: read the repository's `optimization:` settings at the watched
-revision, let each optimizer propose its change, then test every landed proposal whose
-regression window has passed. Run on demand (`reconciler optimize run`,
-`POST /api/v1/optimizations/run`) or every `optimization.interval` by the daemon."""
+revision, let each optimizer propose its change, notice the proposals a human merged or
+closed since (`landing.watch`), then test every landed proposal whose regression window
+has passed. The bindings the run flagged are kept with it in the store. Run on demand
+(`reconciler optimize run`, `POST /api/v1/optimizations/run`) or every
+`optimization.interval` by the daemon."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -18,6 +20,7 @@ from reconciler.errors import ReconcilerError, UsageError
 from reconciler.optimize import (
     changes,
     intervals,
+    landing,
     learning,
     proposals,
     recommend,
@@ -47,15 +50,16 @@ class RunResult:
     skipped: tuple[str, ...] = ()  # why an optimizer proposed nothing
     flagged: tuple[str, ...] = ()  # policy bindings that never fired (a report, no change)
     run_id: str | None = None
+    watched: landing.Watched = field(default_factory=landing.Watched)  # merged or closed
 
 
 def run(
     ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None, trigger: str = "manual"
 ) -> RunResult:
-    """Propose what the optimizers find, then test what landed (see the module doc). The
-    run is recorded (kind `optimization`) and its decisions point at it; an optimizer that
-    fails, or needs the Prometheus there is none of, is named in `skipped` and the others
-    go on."""
+    """Propose what the optimizers find, notice what people merged or closed, then test
+    what landed (see the module doc). The run is recorded (kind `optimization`) with the
+    bindings it flagged, and its decisions point at it; an optimizer that fails, or needs
+    the Prometheus there is none of, is named in `skipped` and the others go on."""
     log = RunLog(ws.store)
     record = runstate.started(
         id=str(uuid.uuid4()),
@@ -69,6 +73,7 @@ def run(
     log.create(record)
     try:
         result = _run(replace(ws, run_id=record.id), prometheus=prometheus)
+        ws.store.put_flagged(record.id, result.flagged)
     except Exception as exc:
         log.finish(record, status=RunStatus.FAILED, at=ws.clock.now(), error=str(exc))
         raise
@@ -127,6 +132,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         except ReconcilerError as exc:
             skipped.append(f"{subject}: {exc}")
     recommended = recommend.run(snap, ws=ws)
+    watched = landing.watch(ws)
     reverts, untested = _test_landed(ws, prometheus=prometheus)
     return RunResult(
         revision=revision.sha,
@@ -134,6 +140,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
         reverts=tuple(reverts),
         skipped=(*skipped, *recommended.skipped, *untested),
         flagged=recommended.flagged,
+        watched=watched,
     )
 
 

@@ -60,6 +60,30 @@ def edit(text: str, *, path: str, index: int, edits: Sequence[Edit]) -> tuple[st
     return out.getvalue(), olds
 
 
+def holds(text: str, *, path: str, index: int, edits: Sequence[Edit]) -> bool:
+    """Whether the `index`-th document of `text` already has every edit made: each field at
+    its value, each appended value in its list. False for text that is not YAML, a missing
+    document or a missing field."""
+    try:
+        documents = list(_yaml().load_all(text))
+    except YAMLError:
+        return False
+    if not 0 <= index < len(documents):
+        return False
+    for change in edits:
+        try:
+            parent, key = _parent(documents[index], change.field, path=path)
+        except EditFailed:
+            return False
+        value = parent.get(key)
+        if change.append:
+            if not (isinstance(value, list) and change.value in value):
+                return False
+        elif value != change.value:
+            return False
+    return True
+
+
 def _apply(document: Any, change: Edit, *, path: str) -> Any:
     parent, key = _parent(document, change.field, path=path, create=change.create)
     old = parent.get(key)

@@ -4,7 +4,9 @@
 starts, resumes what a previous process left unfinished, and closes it (leaving running
 runs to be resumed) when the daemon stops. It follows the event bus: a new last-known-good
 revision updates the catalog and the scheduled jobs and fires the Git triggers whose path
-filters match the commit's changes; a finished reconcile pass turns each new violation
+filters match the commit's changes; every run it starts is queued in the store for the
+source that defines it and run by that source's owner (`runclaims`), which resumes it if
+the replica running it dies; a finished reconcile pass turns each new violation
 into the runs its binding asks for (`violation` triggers, and remediation runs). Metric
 triggers are polled from Prometheus; webhooks and the API start runs by name.
 """
@@ -15,7 +17,7 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from reconciler.children import NO_LEDGER, ChildLedger
@@ -24,10 +26,11 @@ from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
 from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
-from reconciler.reconcile import remediation
+from reconciler.reconcile import metric_watch, remediation, runclaims
 from reconciler.reconcile.choices import Choices, Workers
 from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
+from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.workflows import Catalog, Schedule, Timed, quiet_after
 from reconciler.run import triggers
@@ -37,6 +40,7 @@ from reconciler.run.steps import base
 from reconciler.runstate import RunKind, RunRecord
 from reconciler.specs import flows, types
 from reconciler.store.interfaces import EventRecord, Store, StoreError
+from reconciler.store.leases import LeaseLost
 
 log = logging.getLogger(__name__)
 METRICS_JOB = "workflow-metrics"
@@ -62,10 +66,15 @@ class Automation:
         runners: Mapping[str, SourceRunner],
         request_sync: Callable[[str | None], list[str]],
         prometheus: triggers.PrometheusSettings,
+        claims: RunClaims,
+        shared: bool,
         on_run_event: Callable[[EventRecord], None] | None = None,
         children: ChildLedger = NO_LEDGER,
     ) -> None:
+        """`claims`: this replica's claims of queued runs; `shared`: other replicas may
+        share the store (then only queued runs are resumed, never all unfinished ones)."""
         self.store, self.clock, self.bus, self.runners = store, clock, bus, runners
+        self.claims, self.shared = claims, shared
         self.on_run_event, self.children = on_run_event, children
         self.prometheus = prometheus
         self._request_sync = request_sync
@@ -118,7 +127,7 @@ class Automation:
             decide=self.choices.decide,
         )
         self.engine = Engine(
-            store=self.store,
+            store=self.store.fenced(self.claims.fence),
             clock=self.clock,
             services=services,
             on_event=self.on_run_event,
@@ -136,15 +145,13 @@ class Automation:
                 wait=self.engine.wait,
                 resync=self._recheck,
                 settings=self.workers.settings_for_binding,
-                signals=self._signals,
+                signals=functools.partial(metric_watch.signals, self.prometheus),
             ),
         )
         found = await asyncio.to_thread(self.store.violations)
         with self._lock:
             self._violations = {(d.binding, d.resource.key) for d in found}
-        resumed = await self.engine.resume_all()
-        for run_id in resumed:
-            self._follow(run_id)
+        resumed = await self._resume()
         await self.remediator.resume()
         if self.prometheus.url:
             self.schedule.scheduler.every(
@@ -152,7 +159,34 @@ class Automation:
             )
         return resumed
 
+    async def _resume(self) -> list[str]:
+        """The runs a previous process left: the queued ones this replica owns (claimed
+        afresh), and on a store no other replica shares, every other unfinished one too."""
+        await asyncio.to_thread(self.claims.release)
+        resumed = await self.claim()
+        if not self.shared:
+            queued = {q.run_id for q in await asyncio.to_thread(self.store.queued_runs)}
+            for run_id in await self._engine().resume_all(skip=queued):
+                self._follow(run_id)
+                resumed.append(run_id)
+        return resumed
+
+    async def claim(self, targets: Iterable[str] | None = None) -> list[str]:
+        """Claim and start the runs queued for the sources this replica owns (of
+        `targets`): new ones, and those whose claimer died; their ids."""
+        started = await runclaims.start_claimed(self.claims, self._engine(), targets=targets)
+        for run_id in started:
+            self._follow(run_id)
+        return started
+
+    async def take_answers(self) -> None:
+        """Answer the approvals other replicas forwarded for the runs live here."""
+        if self.engine is not None:
+            await runclaims.take_answers(self.store, self.engine)
+
     async def stop(self) -> None:
+        """Stop every run, leaving it to be resumed, and give its claim back (another
+        replica, or the next daemon, takes it over at once)."""
         if self.remediator is not None:
             await self.remediator.close()
         for task in list(self._tasks):
@@ -160,6 +194,10 @@ class Automation:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.engine is not None:
             await self.engine.close()
+        try:
+            await asyncio.to_thread(self.claims.release)
+        except StoreError as exc:  # they are taken over once this replica's lease expires
+            log.error("cannot give back the claimed runs: %s", exc)
 
     def _engine(self) -> Engine:
         if self.engine is None:
@@ -183,12 +221,18 @@ class Automation:
         declared = {k for t in entry.workflow.spec.triggers for k in t.model_fields_set}
         if needs is not None and needs not in declared:
             raise NotTriggerable(f"workflow {name} has no {needs} trigger")
-        run_id = await self._engine().start(
+        run = await self._engine().prepare(
             entry.workflow, trigger=trigger, variables=variables, revision=entry.revision
         )
-        log.info("started run %s of workflow %s (%s)", run_id, name, trigger)
-        self._follow(run_id)
-        return run_id
+        await self._queue(run, target=entry.source)
+        log.info("queued run %s of workflow %s (%s)", run.id, name, trigger)
+        return run.id
+
+    async def _queue(self, run: RunRecord, *, target: str) -> None:
+        """Queue `run` for the owner of source `target`; claimed at once when that is
+        this replica, else by the owner on its next heartbeat."""
+        await asyncio.to_thread(self.claims.queue, run, target=target)
+        await self.claim([target])
 
     def submit(
         self,
@@ -240,7 +284,12 @@ class Automation:
         task.add_done_callback(self._tasks.discard)
 
     async def _finished(self, run_id: str) -> None:
-        run = await self._engine().wait(run_id)
+        try:
+            run = await self._engine().wait(run_id)
+        except LeaseLost as exc:
+            log.error("run %s stopped here: %s", run_id, exc)
+            return
+        await asyncio.to_thread(self.claims.finish, run_id)
         await self.choices.settle(run)
         event = Event(
             type=EventType.RUN_UPDATED,
@@ -339,27 +388,19 @@ class Automation:
             self.remediator.consider(current)
 
     async def _start_remediation(self, spec: flows.Workflow, **options: Any) -> str:
-        run_id = await self._engine().start(spec, kind=RunKind.REMEDIATION, **options)
-        log.info("started remediation run %s (%s)", run_id, spec.spec.description)
-        self._follow(run_id)
-        return run_id
+        run = await self._engine().prepare(spec, kind=RunKind.REMEDIATION, **options)
+        await self._queue(run, target=self._source_at(options.get("revision")))
+        log.info("queued remediation run %s (%s)", run.id, spec.spec.description)
+        return run.id
 
-    async def _signals(self, queries: Mapping[str, str]) -> dict[str, Any]:
-        """The first sample's value of each query (None with an error when it fails)."""
-        if not self.prometheus.url:
-            return {name: None for name in queries} | {"error": "no prometheus.url"}
-        client = triggers.Prometheus(
-            self.prometheus.url, timeout=types.seconds(self.prometheus.timeout)
-        )
-        found: dict[str, Any] = {}
-        for name, query in queries.items():
-            try:
-                samples = await asyncio.to_thread(client.query, query)
-            except triggers.QueryFailed as exc:
-                found[name], found["error"] = None, str(exc)
-                continue
-            found[name] = samples[0].value if samples else None
-        return found
+    def _source_at(self, revision: str | None) -> str:
+        """The source whose last-good revision is `revision` (a remediation's violation
+        was found there), else the first this replica owns."""
+        for name, runner in self.runners.items():
+            loaded = runner.loader.last_good
+            if loaded is not None and loaded.revision.sha == revision:
+                return name
+        return next((n for n, r in self.runners.items() if r.owned), next(iter(self.runners)))
 
     async def _recheck(self) -> None:
         """Re-observe and re-evaluate everything: a fresh pass, then an audit, of every

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -29,6 +30,7 @@ from reconciler.notify.sender import Sender
 from reconciler.policy.pool import EvaluationPool
 from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
+from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
 from reconciler.reconcile.simulations import runs as simulation_runs
@@ -74,10 +76,10 @@ class Daemon:
         self.sender = Sender(settings.notifications, store=self.store, clock=clock)
         self.bus.subscribe(self.notifier.on_event)
         self.scheduler = Scheduler()
-        self.children = orphans.StoreLedger(self.store, clock=clock)
         self._pool = ThreadPoolExecutor(
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
+        self.host = socket.gethostname()
         workers = settings.reconcile.evaluation_workers
         # Started at the first large evaluation; every source's passes share it.
         self.evaluations = EvaluationPool(workers=workers) if workers > 1 else None
@@ -89,6 +91,10 @@ class Daemon:
             sources=[s.name for s in settings.sources],
             busy=lambda name: self.runners[name].state.reconciling,
         )
+        self.children = orphans.StoreLedger(
+            self.store, clock=clock, host=self.host, replica=self.membership.name
+        )
+        self._takeover: asyncio.Task[None] | None = None
         self.runners = {
             s.name: SourceRunner(
                 s,
@@ -128,6 +134,14 @@ class Daemon:
             runners=self.runners,
             request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
+            claims=RunClaims(
+                name=self.membership.name,
+                store=self.store,
+                clock=clock,
+                own_fence=self.membership.own_fence,
+                owned=self.membership.held,
+            ),
+            shared=self._shared,
             on_run_event=self.notifier.on_record,
             children=self.children,
         )
@@ -168,13 +182,10 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        if not self._shared:
-            # Process groups are the host's; a shared store holds other replicas' (and
-            # other hosts') groups, which are not this daemon's to reap.
-            await self._reap_orphans()
         await asyncio.to_thread(self.simulations.recover)
-        await self.workflows.start()
-        await self._beat(reason=None)  # the startup sync below runs what it gained
+        await self._beat(reason=None, claim=False)  # the startup sync runs what it gained
+        await self._reap_orphans()  # this host's dead daemons' groups, before any resume
+        await self.workflows.start()  # claims the runs of the sources gained
         tasks = [
             asyncio.create_task(r.run(stop), name=f"source-{n}") for n, r in self.runners.items()
         ]
@@ -192,9 +203,12 @@ class Daemon:
             await stop.wait()
         finally:
             self.scheduler.shutdown()
+            if self._takeover is not None:
+                tasks.append(self._takeover)
+                self._takeover.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workflows.stop()  # before leaving: no run write after its claim goes
             await self._leave()
-            await self.workflows.stop()
             self._pool.shutdown(wait=True)
             if self.evaluations is not None:
                 await asyncio.to_thread(self.evaluations.close)
@@ -241,11 +255,19 @@ class Daemon:
         )
 
     async def _reap_orphans(self) -> None:
-        """Before anything is re-planned: the process groups a previous daemon left running
-        get `orphan_wait` to finish, then are killed; each is an `OrphanReaped` event naming
+        """Before anything is re-planned or resumed: the process groups a dead daemon left
+        running on this host (a previous one, or a replica whose lease expired) get
+        `orphan_wait` to finish, then are killed; each is an `OrphanReaped` event naming
         the object or run step it was working for (that work is re-planned or resumed)."""
         wait = seconds(self.settings.reconcile.orphan_wait)
-        for reaped in await orphans.reap(self.store, own_pid=os.getpid(), wait=wait):
+
+        def others() -> set[str]:
+            return set(self.membership.live_replicas()) - {self.membership.name}
+
+        found = await orphans.reap(
+            self.store, own_pid=os.getpid(), wait=wait, host=self.host, live=others
+        )
+        for reaped in found:
             child = reaped.child
             end = f"killed after {wait:g}s" if reaped.killed else "finished on its own"
             kind, _, work = child.owner.partition(":")
@@ -280,9 +302,10 @@ class Daemon:
         except StoreError as exc:  # they expire after the ttl instead
             log.error("replica %s: releasing its leases failed: %s", self.membership.name, exc)
 
-    async def _beat(self, *, reason: str | None = "lease") -> None:
+    async def _beat(self, *, reason: str | None = "lease", claim: bool = True) -> None:
         """One heartbeat; a source gained is reconciled at once (a takeover resumes), with
-        `reason` as the trigger."""
+        `reason` as the trigger; with `claim`, the runs queued for the sources held (new,
+        or left by a replica that died) are claimed and started."""
         try:
             beat = await asyncio.to_thread(self.membership.beat)
         except StoreError as exc:
@@ -301,6 +324,27 @@ class Daemon:
             return
         for work in asked:
             self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
+        await self.workflows.take_answers()
+        if beat.gained and reason is not None:
+            self._take_over()
+        elif claim and (self._takeover is None or self._takeover.done()):
+            await self.workflows.claim()
+
+    def _take_over(self) -> None:
+        """Sources were gained after start-up (a replica died or left): reap what a dead
+        replica left running on this host, then claim its runs — beside the heartbeat,
+        which goes on renewing while orphans get their `orphan_wait`."""
+        if self._takeover is not None and not self._takeover.done():
+            return  # the next beat claims what this one gained
+
+        async def take_over() -> None:
+            try:
+                await self._reap_orphans()
+            except StoreError as exc:
+                log.error("replica %s: reaping orphans failed: %s", self.membership.name, exc)
+            await self.workflows.claim()
+
+        self._takeover = asyncio.create_task(take_over(), name="takeover")
 
     @staticmethod
     def _trigger(runner: SourceRunner, reason: str) -> Callable[[], Awaitable[None]]:

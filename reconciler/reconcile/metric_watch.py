@@ -93,3 +93,22 @@ def _json_number(z: float | None) -> float | str | None:
     if z is None:
         return None
     return round(z, 3) if math.isfinite(z) else str(z)
+
+
+async def signals(
+    prometheus: triggers.PrometheusSettings, queries: Mapping[str, str]
+) -> dict[str, Any]:
+    """The first sample's value of each query (None with an error when it fails): the
+    signals a remediation decision weighs."""
+    if not prometheus.url:
+        return {name: None for name in queries} | {"error": "no prometheus.url"}
+    client = triggers.Prometheus(prometheus.url, timeout=types.seconds(prometheus.timeout))
+    found: dict[str, Any] = {}
+    for name, query in queries.items():
+        try:
+            samples = await asyncio.to_thread(client.query, query)
+        except triggers.QueryFailed as exc:
+            found[name], found["error"] = None, str(exc)
+            continue
+        found[name] = samples[0].value if samples else None
+    return found

@@ -125,6 +125,11 @@ class Membership:
         """Whether the last beat found `source` held by another live replica."""
         return source in self._elsewhere
 
+    def own_fence(self) -> Fence | None:
+        """The fence of this replica's own lease, once a beat has taken it."""
+        token = self._own_token
+        return None if token is None else Fence(name=REPLICA + self.name, token=token)
+
     def lease_of(self, source: str) -> SourceLease:
         """What `source`'s runner asks about its lease."""
         return SourceLease(source=source, membership=self)

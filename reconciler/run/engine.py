@@ -4,7 +4,9 @@
 `start_runbook` a Runbook), records the run with its plan and returns its id; the run goes
 on as an asyncio task. `wait`, `cancel`, `pause`, `resume` and `approve` steer a run by
 id; `resume_all` picks up, at start-up, every run a previous process left unfinished
-(killed or stopped), per the rules of `run.recovery`. Child runs (subflow, runbook steps)
+(killed or stopped), per the rules of `run.recovery`; `prepare` builds a run without
+starting it, for a caller that queues it, and `adopt` starts a recorded run by id (queued,
+or left unfinished by another process). Child runs (subflow, runbook steps)
 get ids derived from their parent step, so a resumed parent re-attaches to its child.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -103,6 +105,30 @@ class Engine:
         self, plan: plans.ExecutionPlan, *, trigger: str, revision: str | None, run_id: str | None
     ) -> str:
         plan = await self._vetted(plan)
+        run = self._recorded(plan, trigger=trigger, revision=revision, run_id=run_id)
+        await self.recorder.create(run)
+        self._launch(workflow.Execution(parts=self.parts, header=replace(run, steps=()), plan=plan))
+        return run.id
+
+    async def prepare(
+        self,
+        workflow_spec: flows.Workflow,
+        *,
+        trigger: str = "manual",
+        variables: Mapping[str, Any] | None = None,
+        revision: str | None = None,
+        kind: RunKind = RunKind.WORKFLOW,
+    ) -> RunRecord:
+        """What `start` records, vetted, without recording or starting it: the pending
+        run with its plan, for a caller that queues it (`adopt` starts it)."""
+        plan = replace(plans.of_workflow(workflow_spec, variables=variables or {}), kind=kind)
+        plan = await self._vetted(plan)
+        return self._recorded(plan, trigger=trigger, revision=revision, run_id=None)
+
+    def _recorded(
+        self, plan: plans.ExecutionPlan, *, trigger: str, revision: str | None, run_id: str | None
+    ) -> RunRecord:
+        """The run as it is first recorded: pending, its plan in the meta record."""
         header = runstate.started(
             id=run_id or self.new_id(),
             kind=plan.kind,
@@ -111,9 +137,7 @@ class Engine:
             revision=revision,
             at=self.clock.now(),
         )
-        await self.recorder.create(replace(header, steps=(plans.meta_record(plan),)))
-        self._launch(workflow.Execution(parts=self.parts, header=header, plan=plan))
-        return header.id
+        return replace(header, steps=(plans.meta_record(plan),))
 
     async def _vetted(self, plan: plans.ExecutionPlan) -> plans.ExecutionPlan:
         """`plan` once the safety policy has seen its commands: refused when it flags any
@@ -200,20 +224,34 @@ class Engine:
                 execution.header, plans.meta_record(execution.plan), wait=True
             )
 
-    async def resume_all(self) -> list[str]:
-        """Continue every unfinished top-level run in the store; returns their ids."""
+    async def resume_all(self, *, skip: Container[str] = ()) -> list[str]:
+        """Continue every unfinished top-level run in the store but those in `skip`;
+        returns their ids."""
         resumed = []
         for status in UNFINISHED:
             found = await asyncio.to_thread(self.store.list_runs, status=status, limit=100_000)
             for run in found:
-                if run.id in self._live or _meta(run).get("parent"):
+                if run.id in skip or _meta(run).get("parent"):
                     continue
-                run = await asyncio.to_thread(self._close_interrupted, run)
-                execution = self._execution_of(run, keep_paused=True)
-                if execution is not None:
-                    self._launch(execution)
+                if await self._take_over(run):
                     resumed.append(run.id)
         return resumed
+
+    async def adopt(self, run_id: str) -> bool:
+        """Start a recorded run that no process runs (queued, or left by a dead one), from
+        its step records, as `resume_all` does; False when it is live here or finished."""
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        return run is not None and await self._take_over(run)
+
+    async def _take_over(self, run: RunRecord) -> bool:
+        if run.id in self._live or run.status in FINISHED:
+            return False
+        run = await asyncio.to_thread(self._close_interrupted, run)
+        execution = self._execution_of(run, keep_paused=True)
+        if execution is None:
+            return False
+        self._launch(execution)
+        return True
 
     def _close_interrupted(self, run: RunRecord) -> RunRecord:
         """Mark the attempts a dead daemon left `running` as `interrupted`, durably."""
@@ -282,6 +320,14 @@ class Engine:
         """Steps of a live run waiting for an answer right now."""
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
+
+    def live(self) -> list[str]:
+        """The ids of the runs this engine is running now."""
+        return sorted(self._live)
+
+    def all_waiting(self) -> dict[str, list[str]]:
+        """Every live run's steps waiting for an answer right now, by run id."""
+        return {i: sorted(e.waiting) for i, e in list(self._live.items()) if e.waiting}
 
     def waiting_count(self) -> int:
         """Steps of every live run waiting for an answer right now."""

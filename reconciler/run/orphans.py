@@ -3,9 +3,12 @@
 Steps and providers run in their own sessions, so a kill -9 of the daemon leaves them
 running, and a restart that re-planned at once would apply the same object a second time,
 concurrently with the first. Each child group is recorded in the store before it works
-(`store.children`); at start-up the groups recorded by any other daemon process are
-orphans. Each is given up to `wait` seconds to finish its work on its own, then its whole
-group gets SIGKILL, and its row is forgotten. The owners returned name the work that was
+(`store.children`) with its host and the replica that started it. The groups recorded on
+this host by a daemon process that is not this one and not a live replica are orphans:
+at start-up, and, on a store several replicas share, when a replica takes over the work
+of one that died on the same host (other hosts' groups are their own daemons' to reap).
+Each is given up to `wait` seconds to finish its work on its own, then its whole group
+gets SIGKILL, and its row is forgotten. The owners returned name the work that was
 interrupted, for the caller to mark `interrupted`.
 """
 
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,27 +79,52 @@ class Reaped:
     """True: still running after the wait, so its group was killed; False: it finished."""
 
 
-async def reap(store: Children, *, own_pid: int, wait: float) -> list[Reaped]:
-    """Settle every group a previous daemon left behind, forget them, and say how each ended."""
-    orphans = store.children(other_than=own_pid)
+async def reap(
+    store: Children,
+    *,
+    own_pid: int,
+    wait: float,
+    host: str = "",
+    live: Callable[[], Container[str]] = frozenset,
+) -> list[Reaped]:
+    """Settle every group a dead daemon left behind on `host` (not this process's, nor
+    those of the replicas `live()` names), forget them, and say how each ended."""
+    found = await asyncio.to_thread(store.children, host=host, other_than=own_pid)
+    # Asked after the rows are read: a replica's lease is written before its first group,
+    # so a group read here belongs to a replica that `live()` already sees.
+    alive_now = await asyncio.to_thread(live)
+    orphans = [child for child in found if child.replica not in alive_now]
     killed = await asyncio.gather(*(settle(child, wait=wait) for child in orphans))
     for child in orphans:
-        store.forget_child(child.pgid)
+        await asyncio.to_thread(store.forget_child, child.pgid, host=child.host)
     return [Reaped(child, k) for child, k in zip(orphans, killed, strict=True)]
 
 
 class StoreLedger:
     """The daemon's `children.ChildLedger`: each group is a row of the store while it runs."""
 
-    def __init__(self, store: Children, *, clock: Clock, pid: int | None = None) -> None:
-        self._store, self._clock = store, clock
+    def __init__(
+        self,
+        store: Children,
+        *,
+        clock: Clock,
+        pid: int | None = None,
+        host: str = "",
+        replica: str = "",
+    ) -> None:
+        self._store, self._clock, self._host, self._replica = store, clock, host, replica
         self._pid = os.getpid() if pid is None else pid
 
     def started(self, pgid: int, owner: str) -> None:
         child = ChildGroup(
-            pgid=pgid, daemon_pid=self._pid, started_at=self._clock.now(), owner=owner
+            pgid=pgid,
+            daemon_pid=self._pid,
+            started_at=self._clock.now(),
+            owner=owner,
+            host=self._host,
+            replica=self._replica,
         )
         self._store.record_child(child)
 
     def ended(self, pgid: int) -> None:
-        self._store.forget_child(pgid)
+        self._store.forget_child(pgid, host=self._host)

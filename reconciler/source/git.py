@@ -515,6 +515,62 @@ def file_history(path: Path, *, ref: str, name: str) -> list[tuple[str, bytes | 
     return found[::-1]
 
 
+def has_branch(path: Path, branch: str) -> bool:
+    """Whether the repository (or mirror) at `path` has the branch `branch`."""
+    return f"refs/heads/{branch}" in _open_local(path).references
+
+
+def merged_by(path: Path, *, branch: str, commit: str) -> Revision | None:
+    """The commit along `branch`'s first parents that brought `commit` onto it: the oldest
+    one that is `commit` or descends from it (a merge commit, or `commit` itself after a
+    fast-forward). None when `branch` does not contain `commit`, or either is unknown."""
+    repo = _open_local(path)
+    name = f"refs/heads/{branch}"
+    if name not in repo.references:
+        return None
+    try:
+        target = repo.revparse_single(commit).peel(pygit2.Commit).id
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    found: pygit2.Commit | None = None
+    current = repo.references[name].peel(pygit2.Commit)
+    while current.id == target or repo.descendant_of(current.id, target):
+        found = current
+        if current.id == target or not current.parents:
+            break
+        current = current.parents[0]
+    return None if found is None else _revision(found, ref=name)
+
+
+def first_parents(
+    path: Path, *, branch: str, since: str, name: str, limit: int = 1000
+) -> list[tuple[Revision, bytes | None]]:
+    """`branch`'s commits after `since` along first parents, newest first (at most
+    `limit`), each with the file `name` in it (None where absent). The walk stops at
+    `since` or at the first commit `since` descends from."""
+    repo = _open_local(path)
+    ref = f"refs/heads/{branch}"
+    if ref not in repo.references:
+        return []
+    try:
+        stop = repo.revparse_single(since).peel(pygit2.Commit).id
+    except (KeyError, ValueError, pygit2.GitError):
+        return []
+    found: list[tuple[Revision, bytes | None]] = []
+    current: pygit2.Commit | None = repo.references[ref].peel(pygit2.Commit)
+    while current is not None and len(found) < limit:
+        if current.id == stop or repo.descendant_of(stop, current.id):
+            break
+        try:
+            blob: object = current.tree[name]
+        except KeyError:
+            blob = None
+        data = blob.data if isinstance(blob, pygit2.Blob) else None
+        found.append((_revision(current, ref=ref), data))
+        current = current.parents[0] if current.parents else None
+    return found
+
+
 def _open_local(path: Path) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(path), flags=enums.RepositoryOpenFlag.NO_SEARCH)

@@ -32,8 +32,10 @@ from reconciler.store.intents import Intents
 from reconciler.store.learners import Learners
 from reconciler.store.leases import FenceSource, Leases
 from reconciler.store.outbox import Outbox
+from reconciler.store.proposals import Proposals
 from reconciler.store.queue import Queue
 from reconciler.store.retention import RetentionReport
+from reconciler.store.runqueue import RunQueue
 
 VIOLATION_OUTCOMES = frozenset({Outcome.DENY, Outcome.ERROR})
 """Decision outcomes that make a (policy, resource key) pair a current violation."""
@@ -372,7 +374,9 @@ class Store(
     Learners,
     Leases,
     Outbox,
+    Proposals,
     Queue,
+    RunQueue,
     Protocol,
 ):
     """Persistence for the daemon: the union of the role protocols above and of the store's

@@ -2,16 +2,21 @@
 
 `sql.store.SqlStore` holds every query; this module holds what PostgreSQL needs: the
 engine on a `postgresql://` URL (driven by psycopg 3), its spelling of an upsert and of
-epoch seconds, and how writes are ordered. Every write transaction first takes one
-transaction-scoped advisory lock, so writes are serialised as SQLite's `BEGIN IMMEDIATE`
-serialises them — the queries that read before they write (the audit chain's head, the
-decision log's current rows) then need no other locking — while reads run beside them
-under MVCC. Opening runs the same migrations as SQLite (`sql.migrations`) under that lock,
-so replicas starting together migrate once.
+epoch seconds, and how writes are ordered. A write transaction first takes the
+transaction-scoped advisory lock its `sql.locks` name says: the writes that read before
+they write in tables every writer shares (the audit chain's head, the decision log's
+current rows) and the batches a pass writes in are serialised on one lock, as SQLite's
+`BEGIN IMMEDIATE` serialises them; the writes that decide in one statement or touch only
+rows their fenced owner writes — leases, claims, queued work, run records, statuses,
+revisions and intents outside a batch, events outside the audit chain — take none, so
+replicas write those side by side. Reads run beside them all under MVCC. Opening runs the same
+migrations as SQLite (`sql.migrations`) under the serial lock, so replicas starting
+together migrate once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -19,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from reconciler.store.retention import RetentionSettings
-from reconciler.store.sql import migrations, schema
+from reconciler.store.sql import locks, migrations, schema
 from reconciler.store.sql.store import WRITE, SqlStore
 
-WRITE_LOCK = 0x7265636F6E  # the advisory lock every write transaction holds ("recon")
+WRITE_LOCK = 0x7265636F6E  # the advisory lock of `locks.SERIAL` writes ("recon")
 _SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 _PASSWORD = re.compile(r"(//[^:/@]+:)[^@]*@")
 
@@ -39,9 +44,18 @@ def redact(url: str) -> str:
     return _PASSWORD.sub(r"\1***@", url)
 
 
+def lock_key(name: str) -> int:
+    """The advisory lock id of lock `name` (`sql.locks`): a signed 64-bit number."""
+    if name == locks.SERIAL:
+        return WRITE_LOCK
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def _on_begin(connection: sa.Connection) -> None:
-    if connection.get_execution_options().get(WRITE, False):
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    options = connection.get_execution_options()
+    name = options.get(locks.OPTION)
+    if options.get(WRITE, False) and name is not None:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({lock_key(name)})")
 
 
 class PostgresStore(SqlStore):

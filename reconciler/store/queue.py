@@ -1,7 +1,8 @@
 """Work queued for whichever replica owns its target, claimed once.
 
 A replica asked to do work it does not own — a webhook or an API call asking for a sync of
-a source another replica reconciles — queues it here instead of doing it or dropping it.
+a source another replica reconciles, an approval of a step of a run another replica runs —
+queues it here instead of doing it or dropping it.
 The owner takes the work queued for the targets it holds on its heartbeat; `take` removes
 what it returns in the same transaction, reading with `FOR UPDATE SKIP LOCKED` so two
 takers never get the same row (on SQLite, the one writer takes). Queued work is requests
@@ -20,6 +21,9 @@ from typing import Any, Protocol
 
 SYNC = "sync"
 """A request to reconcile a source now (target: the source's name; payload: `reason`)."""
+ANSWER = "answer"
+"""An approval answered on a replica that does not run the run (target: the run's id;
+payload: `step`, `approver`, `approved`, `comment`, `role`), for the replica that does."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,12 @@ middle of a pass; another replica takes the source over once the lease has expir
 before), finishes the work, and the database shows nothing lost or duplicated — every gate
 decision of each (object, revision) logged once, one `ResourceApplied` audit entry per
 object and revision with the audit chain intact, every run listed once, the killed pass
-closed as cancelled and none left running."""
+closed as cancelled and none left running. The owner killed in the middle of a workflow
+run: the source's next owner reaps the step's orphaned process group on its host, claims
+the run once the dead replica's lease has expired, and resumes it — the finished step not
+repeated, the interrupted one (not idempotent) not re-run until a human approves it, the
+approval given on a replica that does not run it reaching the one that does — and the
+database holds each step attempt, approval and audit entry once."""
 
 from __future__ import annotations
 
@@ -37,7 +42,9 @@ def _services(files: dict[str, str], *, version: int) -> dict[str, str]:
     return files
 
 
-def _config(tmp_path: Path, replica: str, *, interval: str = "1s") -> Path:
+def _config(
+    tmp_path: Path, replica: str, *, interval: str = "1s", extra: dict[str, Any] | None = None
+) -> Path:
     config = tmp_path / f"{replica}.json"
     settings = {
         "dataDir": str(tmp_path / f"state-{replica}"),
@@ -45,6 +52,7 @@ def _config(tmp_path: Path, replica: str, *, interval: str = "1s") -> Path:
         "store": {"urlEnv": "RECONCILER_STORE_URL"},
         "replica": {"name": replica, "leaseTtl": f"{TTL.seconds}s"},
         "sources": [{"name": "repo", "path": str(tmp_path / "repo"), "interval": interval}],
+        **(extra or {}),
     }
     config.write_text(json.dumps(settings))
     return config
@@ -179,3 +187,174 @@ def _nothing_lost_or_duplicated(store: PostgresStore, *, v1: str, v2: str) -> No
     assert not [r for r in runs if r.status.value == "running"]
     cancelled = [r for r in runs if r.status.value == "cancelled"]
     assert [(r.revision, r.error) for r in cancelled] == [(v2, INTERRUPTED)]
+
+
+ORPHAN_WAIT = timedelta(seconds=1)
+
+
+def _rollout(log: Path, go: Path) -> str:
+    """`prepare`, then `migrate` (not idempotent: it waits for `go`), then `finish`; each
+    leaves a line in `log` when it starts."""
+
+    def step(name: str, script: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "command": ["sh", "-c", f"echo {name} >> {log}; {script}"], **extra}
+
+    wait = f'while [ ! -e "{go}" ]; do sleep 0.05; done'
+    spec = {
+        "triggers": [{"manual": {}}],
+        "steps": [
+            step("prepare", "true"),
+            step("migrate", wait, dependsOn=["prepare"]),
+            step("finish", "true", dependsOn=["migrate"]),
+        ],
+    }
+    return json.dumps(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": "rollout"},
+            "spec": spec,
+        }
+    )
+
+
+def _lines(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_the_owner_killed_mid_workflow_run_is_resumed_elsewhere_without_rerunning_a_step(
+    tmp_path: Path, launch: Launch, postgres: Server
+) -> None:
+    log, go = tmp_path / "steps.log", tmp_path / "go"
+    v1 = gitrepo.make_repo(
+        tmp_path / "repo", {**repos.settings(), "workflows/rollout.yaml": _rollout(log, go)}
+    )
+    database = postgres.database()
+    env = {"RECONCILER_STORE_URL": postgres.url(database)}
+    wait = {"reconcile": {"orphanWait": f"{ORPHAN_WAIT.seconds}s"}}
+    daemons = {
+        name: launch(["--config", str(_config(tmp_path, name, extra=wait))], env=env, name=name)
+        for name in REPLICAS
+    }
+    owner = replicas.preferred("repo", REPLICAS)
+    harness.eventually(lambda: _owned_by(daemons[owner], owner), timeout=60, what="the owner")
+
+    def rollout_known() -> None:
+        assert [w["name"] for w in daemons[owner].get("/api/v1/workflows")["workflows"]] == [
+            "rollout"
+        ]
+
+    harness.eventually(rollout_known, what="the owner's catalog")
+    store = PostgresStore(postgres.url(database), retention=RetentionSettings())
+    try:
+        status, started = daemons[owner].request(
+            "/api/v1/workflows/rollout/run", method="POST", body=b"{}"
+        )
+        assert status == 202, started
+        run_id = started["run"]
+
+        def migrating() -> None:
+            assert _lines(log) == ["prepare", "migrate"]
+            [child] = [c for c in store.children() if c.owner.startswith(f"run:{run_id}/")]
+            assert (child.replica, child.owner) == (owner, f"run:{run_id}/migrate")
+
+        harness.eventually(migrating, what="the migrate step running on the owner")
+        [queued] = store.queued_runs()
+        assert (queued.run_id, queued.target, queued.claimed_by) == (run_id, "repo", owner)
+        [killed_lease] = store.holders(prefix=f"replica:{owner}")
+        daemons[owner].signal(signal.SIGKILL)
+        assert daemons[owner].wait() == -signal.SIGKILL
+        [orphan] = store.children()  # the step's process group outlives its daemon
+
+        heir_name = replicas.preferred("repo", [n for n in REPLICAS if n != owner])
+        assert heir_name is not None
+        heir = daemons[heir_name]
+
+        def asked() -> dict[str, Any]:
+            items = heir.get("/api/v1/approvals")["approvals"]
+            assert len(items) == 1 and items[0]["resume"], items  # its gate record written
+            return dict(items[0])
+
+        question = harness.eventually(asked, what="the question about migrate")
+        assert (question["runId"], question["step"], question["resume"]) == (
+            run_id,
+            "migrate",
+            True,
+        )
+        assert store.children() == []  # reaped by the heir, on this host, before resuming
+        reaped = [e for e in store.events(limit=1000) if e.type == "OrphanReaped"]
+        assert [(e.data["pgid"], e.data["owner"], e.data["killed"]) for e in reaped] == [
+            (orphan.pgid, f"run:{run_id}/migrate", True)
+        ]
+        [requeued] = store.queued_runs()
+        assert (requeued.claimed_by, requeued.claimed_at is not None) == (heir_name, True)
+        run = store.get_run(run_id)
+        assert run is not None and run.status is RunStatus.WAITING
+        [interrupted] = [s for s in run.steps if s.status.value == "interrupted"]
+        assert (interrupted.name, interrupted.attempt) == ("migrate", 1)
+        # Resumed within the lease time plus the orphan wait and one heartbeat and pass,
+        # and never before the dead replica's lease expired.
+        assert interrupted.finished_at is not None
+        assert requeued.claimed_at is not None
+        assert requeued.claimed_at >= killed_lease.expires_at
+        bound = TTL + ORPHAN_WAIT + TTL / 3 + timedelta(seconds=1)
+        assert interrupted.finished_at - killed_lease.expires_at <= bound
+        harness.holds(lambda: _no_rerun(log), for_seconds=1.5)  # the gate holds the step
+
+        go.touch()
+        # Answered on the third replica, which does not run it: forwarded to the heir.
+        third = daemons[next(n for n in REPLICAS if n not in (owner, heir_name))]
+        body = {"approved": True, "approver": "oncall", "comment": "migration checked"}
+        status, answer = third.request(
+            f"/api/v1/approvals/{run_id}/migrate", method="POST", body=json.dumps(body).encode()
+        )
+        assert (status, answer) == (
+            202,
+            {
+                "run": run_id,
+                "step": "migrate",
+                "approved": True,
+                "approver": "oncall",
+                "forwardedTo": heir_name,
+            },
+        )
+
+        def finished() -> None:
+            done = store.get_run(run_id)
+            assert done is not None and done.status is RunStatus.SUCCEEDED, done
+
+        harness.eventually(finished, what="the resumed run to finish")
+        assert _lines(log) == ["prepare", "migrate", "migrate", "finish"]
+        assert store.queued_runs() == []
+        for name in REPLICAS:
+            if name != owner:
+                daemons[name].signal(signal.SIGTERM)
+                assert daemons[name].wait() == 0
+        _run_once(store, run_id=run_id, revision=v1)
+    finally:
+        store.close()
+
+
+def _no_rerun(log: Path) -> None:
+    assert _lines(log) == ["prepare", "migrate"]
+
+
+def _run_once(store: PostgresStore, *, run_id: str, revision: str) -> None:
+    """Every step attempt, approval event and audit entry of the run is there once."""
+    runs = [r for r in store.list_runs(kind=RunKind.WORKFLOW, limit=1000)]
+    assert [(r.id, r.revision) for r in runs] == [(run_id, revision)]
+    [run] = runs
+    attempts = Counter((s.name, s.attempt, s.status.value) for s in run.steps)
+    assert set(attempts.values()) == {1}, attempts
+    steps = sorted(k for k in attempts if not k[0].startswith("#"))
+    assert steps == [
+        ("finish", 1, "succeeded"),
+        ("migrate", 1, "interrupted"),
+        ("migrate", 2, "succeeded"),
+        ("prepare", 1, "succeeded"),
+    ], steps
+    events = Counter(e.type for e in store.events(limit=10_000) if e.object_key == f"run/{run_id}")
+    assert (events["ApprovalRequested"], events["ApprovalAnswered"]) == (1, 1), events
+    answered = [e for e in store.audit_entries(limit=100_000) if e.type == "ApprovalAnswered"]
+    assert [(e.subject, e.actor) for e in answered] == [(f"run/{run_id}", "oncall")]
+    assert store.verify_audit().intact

@@ -43,12 +43,16 @@ def test_a_run_on_demand_shows_in_the_api_the_dashboard_and_the_metrics(
         [made] = answer.json()["proposals"]
         assert (made["state"], made["old"], made["new"]) == ("landed", 2.0, 0.42)
 
-        [listed] = running.get("/api/v1/optimizations").json()["optimizations"]
+        listing = running.get("/api/v1/optimizations").json()
+        [listed] = listing["optimizations"]
         assert listed == made
+        assert listing["flagged"]["bindings"] == []  # the run's: no binding in this repository
         one = running.get(f"/api/v1/optimizations/{made['id']}").json()
         assert [t["value"] for t in one["change"]["tradeoff"]] == [0.33, 0.36, 0.42]
         assert one["simulationDetail"]["verdict"] == "passes"
         assert one["regression"] is None and one["explanation"]
+        assert (one["landedBy"], one["landedCommit"]) == ("daemon", made["commit"])
+        assert one["flagged"] == [] and one["runId"] == listing["flagged"]["runId"]
         assert running.get("/api/v1/optimizations/nope").status_code == 404
 
         page = running.get("/optimizations").text

@@ -243,6 +243,13 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
     assert "recommend/promote-api-floor: violation rate 16.7% over 1d (promoted below 1.0%)" in (
         result.skipped
     )
+    assert result.run_id is not None
+    assert ws.store.flagged(result.run_id) == list(result.flagged)  # kept with the run
+    assert catalog.described(ws.store, promoted)["flagged"] == list(result.flagged)
+    assert catalog.latest_flagged(ws.store) == {
+        "runId": result.run_id,
+        "bindings": list(result.flagged),
+    }
 
     shown = catalog.text(promoted)  # `reconciler optimize show`
     assert (
@@ -250,6 +257,8 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
         in (shown)
     )
     assert "state: proposed  level: human  outcome: pending" in shown
+    shown = catalog.text(promoted, flagged=list(result.flagged))
+    assert shown.endswith(f"flagged by its run:\n  {result.flagged[0]}\n  {result.flagged[1]}")
     html = render.Renderer().render(
         tuning.listing(ws.store),  # type: ignore[arg-type]
         csrf="c",
@@ -261,6 +270,7 @@ def test_the_decision_history_recommends_a_promotion_an_exception_and_flags(
         can_operate=False,
     )
     assert "<code>spec.enforcement</code> monitor → advisory" in html
+    assert "Flagged by the latest run" in html and f"<li>{result.flagged[1]}</li>" in html
     assert (
         f"<code>spec.exceptions</code> - → +accepted-webapp-shop-batch-until-{expires[:10]}" in html
     )

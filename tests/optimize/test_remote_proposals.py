@@ -89,3 +89,56 @@ def test_a_forge_that_refuses_leaves_the_pushed_branch_and_says_why(tmp_path: Pa
         '/repos/acme/shop/pulls answered 401: {"message": "Bad credentials"}'
     )
     assert gitrepo.git(bare, "rev-parse", facts["branch"]) == facts["commit"]
+
+
+def _remote_workspace(tmp_path: Path, client: forge.Client) -> proposals.Workspace:
+    work, bare = tmp_path / "work", tmp_path / "remote.git"
+    gitrepo.make_repo(work, {"reconciler.yaml": REMOTE_SETTINGS})
+    gitrepo.git(tmp_path, "clone", "--quiet", "--bare", str(work), str(bare))
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    for run in runs([3.0] * 20):
+        store.create_run(run)
+    return proposals.Workspace(
+        repo=None,
+        ref="main",
+        store=store,
+        clock=SystemClock(),
+        remote=SourceSettings(url=f"file://{bare}", ref="main", cache_dir=tmp_path / "cache"),
+        forges=lambda kind: client,
+    )
+
+
+NO_PROMETHEUS = triggers.Prometheus("http://127.0.0.1:9")
+
+
+def test_a_pull_request_merged_on_the_remote_lands_its_proposal(tmp_path: Path) -> None:
+    with forge_server.serve() as fake:
+        ws = _remote_workspace(tmp_path, forge.github_client(api_url=fake.url, token="t"))
+        [made] = runner.run(ws, prometheus=NO_PROMETHEUS).proposals
+        branch, bare = made.context.facts["branch"], tmp_path / "remote.git"
+        person = tmp_path / "person"  # a person merges the pull request, as a forge would
+        gitrepo.git(tmp_path, "clone", "--quiet", str(bare), str(person))
+        gitrepo.git(person, "merge", "--no-ff", "-m", "Merge pull request", f"origin/{branch}")
+        gitrepo.git(person, "push", "--quiet", "origin", "main", f":{branch}")
+        second = runner.run(ws, prometheus=NO_PROMETHEUS)
+
+    assert [r.id for r in second.watched.landed] == [made.id] and second.watched.closed == ()
+    row = ws.store.get_proposal(made.id)
+    assert row is not None and (row.state, row.landed_by) == ("landed", "merge")
+    assert row.landed_commit == gitrepo.git(bare, "rev-parse", "main")
+
+
+def test_a_pull_request_closed_with_its_branch_deleted_closes_its_proposal(
+    tmp_path: Path,
+) -> None:
+    with forge_server.serve() as fake:
+        ws = _remote_workspace(tmp_path, forge.github_client(api_url=fake.url, token="t"))
+        [made] = runner.run(ws, prometheus=NO_PROMETHEUS).proposals
+        branch = made.context.facts["branch"]
+        gitrepo.git(tmp_path / "remote.git", "branch", "-D", branch)  # closed, branch removed
+        second = runner.run(ws, prometheus=NO_PROMETHEUS)
+
+    assert [r.id for r in second.watched.closed] == [made.id] and second.watched.landed == ()
+    row = ws.store.get_proposal(made.id)
+    assert row is not None and row.state == "closed"
+    assert row.closed_reason == f"branch {branch} deleted"

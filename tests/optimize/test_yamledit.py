@@ -103,3 +103,32 @@ def test_appending_to_what_is_not_a_list_is_refused() -> None:
             edits=[yamledit.Edit(field="spec.cpu", value=1, append=True)],
         )
     assert str(caught.value) == "r.yaml: spec.cpu: not a list in the document"
+
+
+@pytest.mark.parametrize(
+    ("edits", "holds"),
+    [
+        ([yamledit.Edit(field="spec.cpu", value=2.0)], True),
+        ([yamledit.Edit(field="spec.cpu", value=0.42)], False),
+        (
+            [yamledit.Edit(field="spec.cpu", value=2.0), yamledit.Edit(field="spec.x", value=1)],
+            False,
+        ),
+        ([yamledit.Edit(field="spec.cpu.deep", value=2.0)], False),
+        ([yamledit.Edit(field="spec.tags", value="a", append=True)], False),
+    ],
+)
+def test_holds_tells_whether_a_document_already_has_the_edits(
+    edits: list[yamledit.Edit], holds: bool
+) -> None:
+    assert yamledit.holds(DOC, path="r.yaml", index=0, edits=edits) is holds
+
+
+def test_holds_finds_an_appended_entry_and_refuses_what_is_not_yaml() -> None:
+    entry = {"name": "late", "reason": "why"}
+    edit = yamledit.Edit(field="spec.exceptions", value=entry, append=True)
+    text, _ = yamledit.edit(DOC, path="r.yaml", index=0, edits=[edit])
+    assert yamledit.holds(text, path="r.yaml", index=0, edits=[edit])
+    assert not yamledit.holds(DOC, path="r.yaml", index=0, edits=[edit])
+    assert not yamledit.holds(text, path="r.yaml", index=1, edits=[edit])
+    assert not yamledit.holds("a: [", path="r.yaml", index=0, edits=[edit])

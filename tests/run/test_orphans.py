@@ -109,3 +109,30 @@ def test_a_command_steps_group_is_in_the_store_while_it_runs_and_gone_after(
     assert (child.owner, child.daemon_pid) == (f"run:{run_id}/wait", 4242)
     assert not orphans.alive(child.pgid)
     assert store.children() == []
+
+
+def test_a_live_replicas_groups_and_other_hosts_groups_are_left_alone(
+    store: sqlite.SqliteStore, tmp_path: Path
+) -> None:
+    procs = [_spawn("sleep 600") for _ in range(3)]
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    dead, live, elsewhere = (
+        ChildGroup(pgid=p.pid, daemon_pid=100 + n, started_at=started, owner="x", host=h, replica=r)
+        for n, (p, h, r) in enumerate(
+            zip(procs, ["box", "box", "far"], ["box-100", "box-101", "far-102"], strict=True)
+        )
+    )
+    for child in (dead, live, elsewhere):
+        store.record_child(child)
+    try:
+        reaped = asyncio.run(
+            orphans.reap(store, own_pid=4242, wait=0, host="box", live=lambda: {"box-101"})
+        )
+        assert reaped == [orphans.Reaped(dead, killed=True)]
+        assert [orphans.alive(p.pid) for p in procs] == [False, True, True]
+        assert store.children() == [live, elsewhere]
+    finally:
+        for child in store.children():
+            asyncio.run(orphans.settle(child, wait=0))
+        for proc in procs:
+            proc.wait()

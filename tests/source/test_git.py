@@ -378,3 +378,37 @@ def test_ssh_credentials_come_from_the_key_file(tmp_path: Path) -> None:
     with pytest.raises(errors.SourceError) as raised:
         callbacks.credentials("ssh://host/r.git", "deploy", ssh.SSH_KEY)
     assert str(raised.value) == "the remote rejected the credentials"
+
+
+def test_merged_by_finds_the_commit_that_brought_a_branch_onto_another(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    base = gitrepo.make_repo(repo, {"a.txt": "1\n"})
+    gitrepo.git(repo, "checkout", "--quiet", "-b", "topic")
+    topic = gitrepo.commit(repo, {"a.txt": "2\n"}, message="topic")
+    gitrepo.git(repo, "checkout", "--quiet", "main")
+    assert git.merged_by(repo, branch="main", commit=topic) is None
+    gitrepo.commit(repo, {"b.txt": "x\n"}, message="meanwhile")
+    gitrepo.git(repo, "merge", "--no-ff", "-m", "merge topic", "topic")
+    merge = gitrepo.git(repo, "rev-parse", "HEAD")
+    later = gitrepo.commit(repo, {"c.txt": "y\n"}, message="later")
+
+    found = git.merged_by(repo, branch="main", commit=topic)
+    assert found is not None and found.sha == merge and found.ref == "refs/heads/main"
+    assert git.merged_by(repo, branch="main", commit=later).sha == later  # type: ignore[union-attr]
+    assert git.merged_by(repo, branch="main", commit=base).sha == base  # type: ignore[union-attr]
+    assert git.merged_by(repo, branch="gone", commit=topic) is None
+    assert git.merged_by(repo, branch="main", commit="0" * 40) is None
+    assert git.has_branch(repo, "topic") and not git.has_branch(repo, "gone")
+
+
+def test_first_parents_walk_back_to_the_base_with_a_file(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    base = gitrepo.make_repo(repo, {"a.txt": "1\n"})
+    second = gitrepo.commit(repo, {"a.txt": "2\n"}, message="two")
+    third = gitrepo.commit(repo, {"b.txt": "x\n"}, delete=["a.txt"], message="three")
+
+    found = git.first_parents(repo, branch="main", since=base, name="a.txt")
+    assert [(r.sha, data) for r, data in found] == [(third, None), (second, b"2\n")]
+    assert git.first_parents(repo, branch="main", since=third, name="a.txt") == []
+    assert len(git.first_parents(repo, branch="main", since=base, name="a.txt", limit=1)) == 1
+    assert git.first_parents(repo, branch="gone", since=base, name="a.txt") == []

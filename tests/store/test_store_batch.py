@@ -56,16 +56,17 @@ def test_another_threads_writes_wait_for_the_batch_and_stay_their_own(
 ) -> None:
     done = threading.Event()
 
-    def write() -> None:
-        store.put_status(f.status("issue"))
+    def write() -> None:  # an audited event reads the chain's head: a serial write
+        store.append_event(f.event("ResourceApplied", seconds=1))
         done.set()
 
     with store.batch():
         store.put_status(f.status("motd"))
         writer = threading.Thread(target=write)
         writer.start()
-        assert not done.wait(0.2)  # one writer at a time: it waits for the batch's commit
+        assert not done.wait(0.2)  # a serial write waits for the batch's commit
     writer.join(10)
     assert done.is_set()
-    assert store.get_status("File//issue") == f.status("issue")
+    assert [e.type for e in store.events()] == ["ResourceApplied"]
+    assert [e.seq for e in store.audit_entries()] == [1]
     assert store.get_status("File//motd") == f.status("motd")

@@ -3,6 +3,8 @@ listed apart from the current daemon's own, and is gone once forgotten."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reconciler.store import interfaces
 from reconciler.store.children import ChildGroup
 from tests.store.conftest import Opener
@@ -39,3 +41,15 @@ def test_a_forgotten_group_is_gone_and_a_reused_pgid_replaces_the_old_row(
     assert store.children() == [_child(700, daemon_pid=12, seconds=5)]
     store.forget_child(700)
     assert store.children() == []
+
+
+def test_groups_are_kept_per_host_and_listed_for_their_host(store: interfaces.Store) -> None:
+    here = replace(_child(700, daemon_pid=10, seconds=1), host="a", replica="a-10")
+    there = replace(_child(700, daemon_pid=20, seconds=2), host="b", replica="b-20")
+    store.record_child(here)
+    store.record_child(there)  # the same pgid on another host is another group
+    assert store.children(host="a") == [here]
+    assert store.children(host="b", other_than=20) == []
+    assert store.children() == [here, there]
+    store.forget_child(700, host="b")
+    assert store.children() == [here]

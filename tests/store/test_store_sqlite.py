@@ -19,6 +19,7 @@ import pytest
 import store_factories as f
 
 from reconciler.store import audit, interfaces, sqlite
+from reconciler.store.children import ChildGroup
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sql import schema
 
@@ -40,7 +41,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_p
     store.close()
     assert store.schema_version == sqlite.BASELINE + len(sqlite.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(4,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(6,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -76,19 +77,19 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     event = store.append_event(f.event())
     store.close()
     real = sqlite.MIGRATIONS
-    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v5", calls)))
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v7", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        sqlite, "MIGRATIONS", (*real, _migration("v5", calls), _migration("v6", calls))
+        sqlite, "MIGRATIONS", (*real, _migration("v7", calls), _migration("v8", calls))
     )
     store = open_db(path)
-    assert (store.schema_version, calls) == (6, ["v5", "v6"])
+    assert (store.schema_version, calls) == (8, ["v7", "v8"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v5", "v6"]
-    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v5", "v6"]
+    assert calls == ["v7", "v8"]
+    assert raw(path, "SELECT version FROM schema_version") == [(8,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v7", "v8"]
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
@@ -103,12 +104,12 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
         store.close()
     assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
     store = open_db(path)
-    assert store.schema_version == 4
+    assert store.schema_version == 6
     assert store.events() == [event]
     store.put_simulation(f.simulation("s1"))
     assert store.get_simulation("s1") == f.simulation("s1")
     store.close()
-    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
 
 
 def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
@@ -124,8 +125,28 @@ def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
         conn.execute("ALTER TABLE object_status DROP COLUMN drift")
         conn.execute("UPDATE schema_version SET version = 2")
     store = open_db(path)
-    assert store.schema_version == 4
+    assert store.schema_version == 6
     assert store.get_status("File//motd") == replace(status, drift=None)
+    store.close()
+
+
+def test_a_version_4_database_keeps_its_child_groups_as_every_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    kept = ChildGroup(pgid=321, daemon_pid=10, started_at=f.at(1), owner="run:r/a")
+    store = open_db(path)
+    store.record_child(replace(kept, host="box", replica="box-1"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # the child_groups table as version 4 had it
+        conn.executescript(
+            "CREATE TABLE old AS SELECT pgid, daemon_pid, started_at, owner FROM child_groups;"
+            " DROP TABLE child_groups; ALTER TABLE old RENAME TO child_groups;"
+            " UPDATE schema_version SET version = 4;"
+        )
+    store = open_db(path)
+    assert store.schema_version == 6
+    assert store.children(host="box") == [kept]
+    store.record_child(replace(kept, host="box", replica="box-1"))
+    assert store.children(host="other") == [kept]
     store.close()
 
 
@@ -147,7 +168,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(sqlite, "MIGRATIONS", (*sqlite.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(4,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -157,11 +178,11 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.append_event(f.event())
     store.close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE schema_version SET version = 7")
+        conn.execute("UPDATE schema_version SET version = 9")
     with pytest.raises(interfaces.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 7 is newer than this reconciler supports (4);"
+        f"{path}: database schema version 9 is newer than this reconciler supports (6);"
         " open it with a newer reconciler"
     )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
@@ -280,10 +301,32 @@ def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: 
     conn.close()
     store = open_db(path)
     try:
-        assert store.schema_version == 4
+        assert store.schema_version == 6
         assert [e.type for e in store.events()] == ["ReconcileFinished"]
         assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
         store.append_event(f.event("ApprovalAnswered"))
         assert [e.seq for e in store.audit_entries()] == [1]
+    finally:
+        store.close()
+
+
+def test_a_version_5_database_gets_the_proposal_tables_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = open_db(path)
+    store.create_run(f.run("r1"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a reconciler before proposals had a lifecycle
+        conn.executescript(
+            "DROP TABLE proposals; DROP TABLE optimization_flags;"
+            " UPDATE schema_version SET version = 5;"
+        )
+    conn.close()
+    store = open_db(path)
+    try:
+        assert store.schema_version == 6
+        assert store.get_run("r1") == f.run("r1")
+        store.put_flagged("r1", ["binding a never fired"])
+        assert store.flagged("r1") == ["binding a never fired"]
+        assert store.proposals() == []
     finally:
         store.close()

@@ -69,6 +69,8 @@ def test_a_new_violation_starts_watching_workflows_and_a_remediation(tmp_path: P
         tell = next(s for s in page["steps"] if s["name"] == "tell")
         assert tell["output"]["stdout"] == "File//banner: owner\n"
 
+        # The remediation is decided beside the page run, not after it: wait for it too.
+        running.wait_for(lambda: helpers.runs_of(running, "remediate-owner") != [], "the fix")
         [fix] = helpers.runs_of(running, "remediate-owner")
         assert (fix["kind"], fix["trigger"]) == ("remediation", "violation:owner")
         running.wait_for(

@@ -1,7 +1,8 @@
-"""The dashboard's Optimizations pages: the proposals and reverts with their state, and one
-proposal with its change, trade-off table, simulation, decision and the objective metric
-before and after it landed, drawn as a line chart (SVG points computed here, so the page
-needs no script)."""
+"""The dashboard's Optimizations pages: the proposals and reverts with their state and the
+latest run's flagged bindings, and one proposal with its change, trade-off table,
+simulation, decision, where it landed or why it closed, its run's flagged bindings and the
+objective metric before and after it landed, drawn as a line chart (SVG points computed
+here, so the page needs no script)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ WIDTH, HEIGHT = 600, 160
 
 def listing(store: Store) -> Page:
     rows = [{**catalog.summary(r), "href": f"/optimizations/{r.id}"} for r in catalog.listed(store)]
-    return Page(template="optimizations.html", title="Optimizations", context={"rows": rows})
+    return Page(
+        template="optimizations.html",
+        title="Optimizations",
+        context={"rows": rows, "flagged": catalog.latest_flagged(store)},
+    )
 
 
 def one(store: Store, optimization_id: str) -> Page:
     record = catalog.find(store, optimization_id)
     if record is None:
         return pages.not_found(f'no optimization "{optimization_id}"')
-    detail = catalog.detail(record)
+    detail = catalog.described(store, record)
     measured = detail["regression"] or {}
     return Page(
         template="optimization.html",

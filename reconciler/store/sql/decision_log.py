@@ -24,7 +24,7 @@ class DecisionLogMixin:
     the backend's `_upsert(table)` (an INSERT that takes ON CONFLICT) and
     `_epoch_seconds(column)` (a timestamp column as whole seconds since the epoch)."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
     _epoch_seconds: Callable[[Any], Any]

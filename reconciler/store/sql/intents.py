@@ -28,7 +28,7 @@ _CHUNK = 500  # keys per DELETE: below SQLite's bound-parameter limit
 class IntentsMixin:
     """`Intents` for any SQLAlchemy store with `_write()`, `_read()` and `_upsert()`."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
 
@@ -45,7 +45,7 @@ class IntentsMixin:
             {"source": i.source, "key": i.key, "revision": i.revision, "at": codec.utc(i.at)}
             for i in chosen.values()
         ]
-        with self._write() as conn:
+        with self._write(lock=None) as conn:  # an upsert of the source owner's rows
             conn.execute(upsert, rows)
 
     def apply_intents(self, source: str) -> dict[str, ApplyIntent]:
@@ -57,7 +57,7 @@ class IntentsMixin:
         chosen = sorted(set(keys))
         if not chosen:
             return
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             for start in range(0, len(chosen), _CHUNK):
                 part = chosen[start : start + _CHUNK]
                 conn.execute(

@@ -51,7 +51,7 @@ def check_fence(conn: sa.Connection, fence: Fence) -> None:
 class LeasesMixin:
     """`Leases` for any SQLAlchemy store with `_write()`, `_read()` and `_upsert()`."""
 
-    _write: Callable[[], Connect]  # provided by the store
+    _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
 
@@ -78,7 +78,7 @@ class LeasesMixin:
             },
             where=(table.c.holder == new.holder) | (table.c.expires_at <= now),
         ).returning(table.c.token)
-        with self._write() as conn:
+        with self._write(lock=None) as conn:  # one statement decides
             token = conn.execute(stmt).scalar()
         return None if token is None else int(token)
 
@@ -89,7 +89,7 @@ class LeasesMixin:
             .where(table.c.name == name, table.c.holder == holder, table.c.token == token)
             .values(renewed_at=now, expires_at=now + ttl)
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return conn.execute(update).rowcount == 1
 
     def renew_all(
@@ -105,7 +105,7 @@ class LeasesMixin:
             .values(renewed_at=now, expires_at=now + ttl)
             .returning(table.c.name)
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return set(conn.execute(update).scalars())
 
     def release(self, name: str, holder: str, *, token: int, now: datetime) -> bool:
@@ -114,7 +114,7 @@ class LeasesMixin:
             .where(table.c.name == name, table.c.holder == holder, table.c.token == token)
             .values(expires_at=codec.utc(now))
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return conn.execute(update).rowcount == 1
 
     def holders(self, *, prefix: str = "") -> list[Lease]:

@@ -50,7 +50,43 @@ def _add_audit_log(connection: sa.Connection) -> None:
     audit.table.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_add_simulations, _split_drift, _add_audit_log)
+def _add_child_hosts(connection: sa.Connection) -> None:
+    """Version 5: a child group names its host and replica, and is keyed by host and pgid
+    (a pgid is unique on one host only). The rows (groups running when the database was
+    last used) are carried over with an empty host: every host's, as before."""
+    from reconciler.store.sql import children  # it declares its table on `metadata`
+
+    if not sa.inspect(connection).has_table(children.table.name):
+        return  # created by `create_missing`
+    table, carried = children.table, ("pgid", "daemon_pid", "started_at", "owner")
+    names = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
+    if "host" in names:
+        return
+    query = sa.select(*(table.c[name] for name in carried))
+    kept = [dict(r) for r in connection.execute(query).mappings()]
+    connection.exec_driver_sql(f"DROP TABLE {table.name}")
+    table.create(connection)
+    if kept:
+        connection.execute(sa.insert(table), [{**r, "host": "", "replica": ""} for r in kept])
+
+
+def _add_proposals(connection: sa.Connection) -> None:
+    """Version 6: the `proposals` lifecycle and `optimization_flags` (declared in
+    `sql.proposals`). Proposals made before get their row when an optimization run first
+    looks for them (`optimize.landing`)."""
+    from reconciler.store.sql import proposals  # it declares its tables on `metadata`
+
+    proposals.table.create(connection, checkfirst=True)
+    proposals.flags.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _add_simulations,
+    _split_drift,
+    _add_audit_log,
+    _add_child_hosts,
+    _add_proposals,
+)
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 
 

@@ -36,12 +36,12 @@ claims = sa.Table(
 class QueueMixin:
     """`Queue` for any SQLAlchemy store with `_write()`."""
 
-    _write: Callable[[], AbstractContextManager[sa.Connection]]  # provided by the store
+    _write: Callable[..., AbstractContextManager[sa.Connection]]  # provided by the store
     _upsert: Callable[[sa.Table], Any]
 
     def enqueue(self, kind: str, target: str, *, payload: dict[str, Any], at: datetime) -> int:
         row = {"kind": kind, "target": target, "payload": payload, "queued_at": codec.utc(at)}
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             result = conn.execute(sa.insert(table).values(row))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
@@ -56,7 +56,7 @@ class QueueMixin:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             found = [QueuedWork(**dict(r)) for r in conn.execute(query).mappings()]
             if found:
                 conn.execute(sa.delete(table).where(table.c.id.in_([w.id for w in found])))
@@ -70,5 +70,5 @@ class QueueMixin:
             set_={"at": stmt.excluded.at},
             where=claims.c.at <= at - quiet,
         ).returning(claims.c.key)
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             return conn.execute(stmt).first() is not None

@@ -6,12 +6,17 @@ store is safe to share between threads and a process killed mid-write leaves the
 committed state. A backend subclass creates the engine and supplies what its dialect spells
 its own way: `_upsert(table)`, an INSERT that takes ON CONFLICT (SQLite's and PostgreSQL's
 dialects both have one), `_epoch_seconds(column)` and, where a cast to bytes does not do,
-`_byte_length(column)`. Writes carry the `WRITE` execution
-option so a backend can open them differently (SQLite: `BEGIN IMMEDIATE`). A view made by
+`_byte_length(column)`. Writes carry the `WRITE` execution option so a
+backend can open them differently (SQLite: `BEGIN IMMEDIATE`), and `locks.OPTION`, the
+name of what they serialise on: `locks.SERIAL` unless a write says otherwise — a single
+statement that decides in the database (an upsert, a guarded update, a claim), or rows
+only the fenced owner of a source writes, needs none. SQLite has one writer at a time
+anyway; PostgreSQL takes the named lock as a transaction-scoped advisory lock. A view made by
 `fenced(fence)` shares the engine and first checks, inside each write transaction, that
 the lease of `fence()` still carries its token (`sql.leases.check_fence`). Inside
 `batch()`, the writes a thread makes join that one transaction instead of each committing
-its own: a pass writes a wave's decisions and intents, or its statuses and run, at once.
+its own: a pass writes a wave's decisions and intents, or its statuses and run, at once;
+a batch holds the serial lock, so whatever the writes joining it need is held.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import sqlalchemy as sa
 
 from reconciler.conditions import ConditionStatus
 from reconciler.source.revision import Revision
+from reconciler.store import audit as audit_records
 from reconciler.store import codec, interfaces, leases
 from reconciler.store.retention import RetentionReport, RetentionSettings
-from reconciler.store.sql import audit, pruning, rows, schema
+from reconciler.store.sql import audit, locks, pruning, rows, schema
 from reconciler.store.sql import leases as sql_leases
 from reconciler.store.sql.children import ChildrenMixin
 from reconciler.store.sql.daemon_decisions import DaemonDecisionsMixin
@@ -39,7 +45,9 @@ from reconciler.store.sql.intents import IntentsMixin
 from reconciler.store.sql.learners import LearnersMixin
 from reconciler.store.sql.leases import LeasesMixin
 from reconciler.store.sql.outbox import OutboxMixin
+from reconciler.store.sql.proposals import ProposalsMixin
 from reconciler.store.sql.queue import QueueMixin
+from reconciler.store.sql.runqueue import RunQueueMixin
 from reconciler.store.sql.runs import RunsMixin
 from reconciler.store.sql.simulations import SimulationsMixin
 
@@ -59,7 +67,9 @@ class SqlStore(
     LearnersMixin,
     LeasesMixin,
     OutboxMixin,
+    ProposalsMixin,
     QueueMixin,
+    RunQueueMixin,
 ):
     """`interfaces.Store` over `engine`; `where` names the database in errors."""
 
@@ -105,14 +115,16 @@ class SqlStore(
         return sa.func.length(sa.cast(column, sa.LargeBinary))
 
     @contextlib.contextmanager
-    def _write(self, *, doing: str = "write") -> Iterator[sa.Connection]:
+    def _write(
+        self, *, doing: str = "write", lock: str | None = locks.SERIAL
+    ) -> Iterator[sa.Connection]:
         joined: sa.Connection | None = getattr(self._batch, "conn", None)
-        if joined is not None:
+        if joined is not None:  # a batch holds the serial lock: whatever this one needs
             yield joined
             return
         try:
             with self._connect() as conn:
-                conn.execution_options(**{WRITE: True})
+                conn.execution_options(**{WRITE: True, locks.OPTION: lock})
                 with conn.begin():
                     fence = self._fence()
                     if fence is not None:
@@ -129,7 +141,7 @@ class SqlStore(
 
     def probe_write(self, *, at: datetime) -> None:
         """Write the one heartbeat row: cheap proof that the store still takes writes."""
-        with self._write() as conn:
+        with self._write(lock=None) as conn:
             conn.execute(sa.delete(schema.heartbeat))
             conn.execute(sa.insert(schema.heartbeat).values(at=at))
 
@@ -152,7 +164,7 @@ class SqlStore(
     def record_revision(self, source: str, revision: Revision) -> None:
         table = schema.revisions
         row = rows.revision_row(source, revision)
-        with self._write() as conn:
+        with self._write(lock=None) as conn:  # the source's owner's rows
             conn.execute(
                 sa.delete(table).where(table.c.source == source, table.c.sha == revision.sha)
             )
@@ -178,7 +190,7 @@ class SqlStore(
             index_elements=["key"], set_={k: v for k, v in row.items() if k != "key"}
         )
         conditions = schema.object_conditions
-        with self._write() as conn:
+        with self._write(lock=None) as conn:  # an upsert; an object's owner's rows
             conn.execute(upsert)
             conn.execute(sa.delete(conditions).where(conditions.c.key == status.key))
             if status.conditions:
@@ -195,7 +207,7 @@ class SqlStore(
         upsert = stmt.on_conflict_do_update(index_elements=["key"], set_=changed)
         conditions = schema.object_conditions
         condition_rows = [r for s in chosen.values() for r in rows.condition_rows(s)]
-        with self._write() as conn:
+        with self._write(lock=None) as conn:  # upserts; the objects' owner's rows
             conn.execute(upsert, status_rows)
             conn.execute(
                 sa.delete(conditions).where(conditions.c.key == sa.bindparam("k")),
@@ -246,7 +258,8 @@ class SqlStore(
 
     def append_event(self, event: interfaces.EventRecord) -> interfaces.EventRecord:
         row = rows.event_row(event)
-        with self._write() as conn:
+        chained = audit_records.audited(event.type, event.data)
+        with self._write(lock=locks.SERIAL if chained else None) as conn:
             result = conn.execute(sa.insert(schema.events).values(row))
             (event_id,) = result.inserted_primary_key or (None,)
             audit.append(conn, event)  # same transaction: an audited event is chained

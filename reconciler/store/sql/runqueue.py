@@ -1,0 +1,130 @@
+"""The table and queries behind `runqueue.RunQueue`, for any SQL store.
+
+A claim is judged in the database: a row is free when it has no claimer, or when no live
+`replica:<claimer>` lease carries the token it was claimed with (the `leases` table of
+`sql.leases`). The rows are read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one
+writer at a time), so two claimers racing for the same runs split them; no store-wide
+lock is needed (a run id is unique, and a claim only changes rows it locked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from reconciler.runstate import RunRecord
+from reconciler.store import codec
+from reconciler.store.leases import REPLICA, Fence, LeaseLost
+from reconciler.store.runqueue import QueuedRun
+from reconciler.store.sql import leases as sql_leases
+from reconciler.store.sql import schema
+
+table = sa.Table(
+    "run_queue",
+    schema.metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String, nullable=False, unique=True),
+    sa.Column("target", sa.String, nullable=False, index=True),
+    sa.Column("queued_at", schema.UtcDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("claim_token", sa.Integer, nullable=True),
+    sa.Column("claimed_at", schema.UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+Connect = AbstractContextManager[sa.Connection]
+_COLUMNS = ("run_id", "target", "queued_at", "claimed_by", "claim_token", "claimed_at")
+
+
+def _queued(row: Any) -> QueuedRun:
+    return QueuedRun(**{c: row[c] for c in _COLUMNS})
+
+
+def _check_own_lease(conn: sa.Connection, holder: str, *, token: int, now: datetime) -> None:
+    fence = Fence(name=REPLICA + holder, token=token)
+    lease = sql_leases.table
+    found = conn.execute(
+        sa.select(lease.c.holder, lease.c.token, lease.c.expires_at).where(
+            lease.c.name == fence.name
+        )
+    ).first()
+    if found is None or codec.utc(found.expires_at) <= now:
+        raise LeaseLost(fence, now_token=None, holder=None)  # expired: nobody holds it
+    if found.token != token:
+        raise LeaseLost(fence, now_token=found.token, holder=found.holder)
+
+
+class RunQueueMixin:
+    """`RunQueue` for any SQLAlchemy store with `_write()`, `_read()` and `_put_run()`."""
+
+    _write: Callable[..., Connect]  # provided by the store
+    _read: Callable[[], Connect]
+    _put_run: Callable[[sa.Connection, RunRecord], None]
+
+    def enqueue_run(self, run: RunRecord, *, target: str, at: datetime) -> None:
+        row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at)}
+        with self._write(lock=None) as conn:
+            self._put_run(conn, run)
+            conn.execute(sa.insert(table).values(row))
+
+    def claim_runs(
+        self, holder: str, *, token: int, targets: Iterable[str], now: datetime, limit: int = 100
+    ) -> list[QueuedRun]:
+        chosen = sorted(set(targets))
+        now = codec.utc(now)
+        lease = sql_leases.table
+        claimer_live = (
+            sa.select(lease.c.name)
+            .where(
+                lease.c.name == sa.literal(REPLICA) + table.c.claimed_by,
+                lease.c.token == table.c.claim_token,
+                lease.c.expires_at > now,
+            )
+            .exists()
+        )
+        query = (
+            sa.select(table)
+            .where(table.c.target.in_(chosen), table.c.claimed_by.is_(None) | ~claimer_live)
+            .order_by(table.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=table)
+        )
+        with self._write(lock=None) as conn:
+            _check_own_lease(conn, holder, token=token, now=now)
+            if not chosen:
+                return []
+            found = [_queued(r) for r in conn.execute(query).mappings()]
+            if not found:
+                return []
+            conn.execute(
+                sa.update(table)
+                .where(table.c.run_id.in_([q.run_id for q in found]))
+                .values(claimed_by=holder, claim_token=token, claimed_at=now)
+            )
+        return [replace(q, claimed_by=holder, claim_token=token, claimed_at=now) for q in found]
+
+    def finish_run(self, run_id: str, holder: str, *, token: int) -> bool:
+        delete = sa.delete(table).where(
+            table.c.run_id == run_id, table.c.claimed_by == holder, table.c.claim_token == token
+        )
+        with self._write(lock=None) as conn:
+            return conn.execute(delete).rowcount == 1
+
+    def release_runs(self, holder: str) -> int:
+        update = (
+            sa.update(table)
+            .where(table.c.claimed_by == holder)
+            .values(claimed_by=None, claim_token=None, claimed_at=None)
+        )
+        with self._write(lock=None) as conn:
+            return int(conn.execute(update).rowcount)
+
+    def queued_runs(self) -> list[QueuedRun]:
+        with self._read() as conn:
+            found = conn.execute(sa.select(table).order_by(table.c.seq)).mappings()
+            return [_queued(r) for r in found]
