@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.clock import SystemClock
 from reconciler.events import Bus
+from reconciler.policy.pool import EvaluationPool
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile.controller import Controller
@@ -125,7 +126,10 @@ def timed(action: Callable[[], Any]) -> tuple[Clocked, Any]:
 
 
 def start(
-    repo: Path, store: SqliteStore, pool: ThreadPoolExecutor
+    repo: Path,
+    store: SqliteStore,
+    pool: ThreadPoolExecutor,
+    evaluations: EvaluationPool | None = None,
 ) -> tuple[SourceLoader, Controller]:
     loader = SourceLoader(SourceSettings(path=repo))
     controller = Controller(
@@ -137,6 +141,7 @@ def start(
         clock=SystemClock(),
         settings=ReconcileSettings(),
         pool=pool,
+        evaluations=evaluations,
     )
     return loader, controller
 

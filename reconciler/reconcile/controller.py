@@ -24,7 +24,7 @@ planning) and `recording` (statuses, decisions, events and the run).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +36,7 @@ from reconciler.events import Bus
 from reconciler.plan import planner
 from reconciler.policy.decisions import Decision
 from reconciler.policy.evaluate import Evaluator
+from reconciler.policy.pool import EvaluationPool
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, passes, resources, targets, violations
 from reconciler.reconcile.backoff import Backoff
@@ -75,10 +76,13 @@ class Controller:
         settings: ReconcileSettings,
         pool: Executor,
         flags: Flags = NO_FLAGS,
+        evaluations: EvaluationPool | None = None,
     ) -> None:
+        """`evaluations`: the worker processes large batches of documents are evaluated on
+        (None: every evaluation on the source's thread)."""
         self.name, self.loader, self.registry, self.store = name, loader, registry, store
         self.bus, self.clock, self.settings, self.pool = bus, clock, settings, pool
-        self.flags = flags
+        self.flags, self.evaluations = flags, evaluations
         self.backoff = Backoff(
             base=types.seconds(settings.backoff.base), maximum=types.seconds(settings.backoff.max)
         )
@@ -177,12 +181,8 @@ class Controller:
             return
         gated = {o.key for o in state.done.values() if o.decisions}
         docs = violations.to_check(state.loaded, changed=changed, gated=gated)
-        self.violations.check(
-            docs,
-            evaluator=self.evaluator(state.loaded),
-            observed={d.key: self._observed_or_known(state, d.key) for d in docs},
-            revision=state.revision,
-        )
+        observed = {d.key: self._observed_or_known(state, d.key) for d in docs}
+        self.violations.check(self._outside_gate(state.loaded, docs, observed), state.revision)
 
     def _observed_or_known(self, state: PassState, key: str) -> dict[str, Any] | None:
         """Observed state of `key` in the pass; as last found in sync if it did not observe it."""
@@ -194,12 +194,36 @@ class Controller:
     def audit(self, loaded: Loaded) -> int:
         """Evaluate every document over its observed state, outside the gate; returns how
         many documents violate a policy."""
-        return self.violations.check(
-            loaded.snapshot.resources,
-            evaluator=self.evaluator(loaded),
-            observed=self.observed_of(loaded),
-            revision=loaded.revision.sha,
-        )
+        docs = loaded.snapshot.resources
+        decisions = self._outside_gate(loaded, docs, self.observed_of(loaded))
+        return self.violations.check(decisions, loaded.revision.sha)
+
+    def _outside_gate(
+        self,
+        loaded: Loaded,
+        docs: Sequence[Document],
+        observed: Mapping[str, dict[str, Any] | None],
+    ) -> list[Decision]:
+        """The decisions on `docs` outside the gate: on the worker processes when there are
+        enough of them to be worth it, else on this thread."""
+        sha = loaded.revision.sha
+        if self.evaluations is not None and self.evaluations.worth(len(docs)):
+            found = self.evaluations.evaluate(
+                loaded.bundle,
+                docs,
+                observed=observed,
+                revision=sha,
+                clock=self.clock,
+                keep_inputs=True,
+            )
+            self._inputs.update(found.inputs)
+            return found.decisions
+        evaluator = self.evaluator(loaded)
+        return [
+            d
+            for doc in docs
+            for d in evaluator.evaluate(doc, observed=observed.get(doc.key), gate=False)
+        ]
 
     def _sort(self, state: PassState, work: list[str]) -> tuple[list[str], int]:
         """The keys of `work` to plan, and how many are settled; in-sync ones are done."""

@@ -27,6 +27,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sender import Sender
+from reconciler.policy.pool import EvaluationPool
 from reconciler.reconcile import eventlog, replicas
 from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runclaims import RunClaims
@@ -79,6 +80,9 @@ class Daemon:
             settings.reconcile.provider_concurrency, thread_name_prefix="provider"
         )
         self.host = socket.gethostname()
+        workers = settings.reconcile.evaluation_workers
+        # Started at the first large evaluation; every source's passes share it.
+        self.evaluations = EvaluationPool(workers=workers) if workers > 1 else None
         self.membership = replicas.Membership(
             name=settings.replica.name or self._default_replica_name(),
             ttl=timedelta_of(settings.replica.lease_ttl),
@@ -105,6 +109,7 @@ class Daemon:
                 flags=flags,
                 children=self.children,
                 lease=self.membership.lease_of(s.name),
+                evaluations=self.evaluations,
             )
             for s in settings.sources
         }
@@ -205,6 +210,8 @@ class Daemon:
             await self.workflows.stop()  # before leaving: no run write after its claim goes
             await self._leave()
             self._pool.shutdown(wait=True)
+            if self.evaluations is not None:
+                await asyncio.to_thread(self.evaluations.close)
             await asyncio.to_thread(self.simulations.close)
             await self._anchor()  # the head as the daemon leaves it
             self.store.close()

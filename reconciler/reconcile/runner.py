@@ -23,6 +23,7 @@ from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.conditions import Condition, ConditionStatus, Reason, Type, set_condition
 from reconciler.events import Bus, Event, EventType
+from reconciler.policy.pool import EvaluationPool
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile import effective, records, settings_change
@@ -85,12 +86,14 @@ class SourceRunner:
         flags: Flags = NO_FLAGS,
         children: ChildLedger = NO_LEDGER,
         lease: Lease | None = None,
+        evaluations: EvaluationPool | None = None,
     ) -> None:
         """`files_dir`: where relative File paths resolve (the daemon's `<data-dir>/files`);
         `programs_dir`: where served revisions' provider programs are materialised;
         `children`: where provider programs' process groups are entered while they run;
         `lease`: the source's lease (passes run only while this replica holds it, and
-        write through a store fenced by it); None: always run, unfenced."""
+        write through a store fenced by it); None: always run, unfenced; `evaluations`:
+        the worker processes large batches of documents are evaluated on."""
         self.ownership = Ownership(config.name, store=store, clock=clock, lease=lease)
         store = self.ownership.store
         self.config, self.store, self.bus, self.clock = config, store, bus, clock
@@ -108,6 +111,7 @@ class SourceRunner:
             settings=settings,
             pool=pool,
             flags=flags,
+            evaluations=evaluations,
         )
         self._lock = threading.Lock()
         self.state = SourceState(

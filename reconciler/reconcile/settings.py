@@ -154,6 +154,9 @@ class ReconcileSettings(_Group):
     repository's `auditInterval` (10m)."""
     backoff: BackoffSettings = BackoffSettings()
     provider_concurrency: int = Field(default=8, ge=1, le=256)
+    evaluation_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    """Processes evaluating a large batch of documents (cold start, audits, a revision whose
+    policies changed); 1: every evaluation in the daemon's own process."""
     orphan_wait: Duration = "30s"
     """At start-up, how long a provider or step process left running by a previous daemon
     (killed, say) is given to finish its work before its process group is killed; nothing

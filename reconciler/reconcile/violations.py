@@ -10,7 +10,7 @@ announced once, as a `PolicyViolation` event, when it first appears or says some
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,6 @@ from reconciler.events import Bus, Event, EventType
 from reconciler.policy import bindings
 from reconciler.policy.bundle import Bundle
 from reconciler.policy.decisions import Action, Decision
-from reconciler.policy.evaluate import Evaluator
 from reconciler.reconcile.revisions import POLICY_INPUTS, Loaded
 from reconciler.specs import models
 from reconciler.specs.snapshot import Document
@@ -85,20 +84,9 @@ class Violations:
     log_decisions: Callable[[Iterable[Decision]], int]  # appends what changed, with inputs
     _announced: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
 
-    def check(
-        self,
-        docs: Iterable[Document],
-        *,
-        evaluator: Evaluator,
-        observed: Mapping[str, dict[str, Any] | None],
-        revision: str,
-    ) -> int:
-        """Evaluate `docs`; returns how many of them violate a policy."""
-        decisions = [
-            d
-            for doc in docs
-            for d in evaluator.evaluate(doc, observed=observed.get(doc.key), gate=False)
-        ]
+    def check(self, decisions: list[Decision], revision: str) -> int:
+        """Log and announce the decisions made on documents outside the gate; returns how
+        many of the documents violate a policy."""
         self.log_decisions(decisions)
         self._announce(decisions, revision=revision)
         return len({d.resource.key for d in decisions if d.action_taken is Action.VIOLATION})

@@ -11,6 +11,7 @@ from typing import Any
 
 from reconciler.clock import ManualClock
 from reconciler.events import Bus, Event
+from reconciler.policy.pool import EvaluationPool
 from reconciler.providers.base import FileSettings, ProviderSettings
 from reconciler.providers.registry import Registry
 from reconciler.reconcile.controller import Controller
@@ -73,6 +74,7 @@ class Harness:
     events: list[Event] = field(default_factory=list)
     loader: SourceLoader | None = None
     controller: Controller | None = None
+    evaluations: EvaluationPool | None = None
 
     def start(self) -> Controller:
         """A new controller (as after a restart) over the same repository and store."""
@@ -92,6 +94,7 @@ class Harness:
             clock=self.clock,
             settings=self.settings,
             pool=self.pool,
+            evaluations=self.evaluations,
         )
         return self.controller
 
