@@ -8,12 +8,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from reconciler.optimize import audits, backoff, parallelism, proposals, scaling, sizing
+from reconciler.optimize import (
+    audits,
+    backoff,
+    intervals,
+    parallelism,
+    proposals,
+    scaling,
+    sizing,
+)
 from reconciler.optimize.records import Change, State
 from reconciler.run import history, triggers
 from reconciler.runstate import FINISHED, RunKind
 from reconciler.specs import flows, types
-from reconciler.specs.optimization import Audit, Objective, Scaling, Weights, WorkflowRuns
+from reconciler.specs.optimization import (
+    Audit,
+    Interval,
+    Objective,
+    Scaling,
+    Weights,
+    WorkflowRuns,
+)
 from reconciler.specs.snapshot import Document, Snapshot
 from reconciler.store.interfaces import EventRecord
 
@@ -148,20 +163,65 @@ def audit_change(snap: Snapshot, item: Audit, *, ws: proposals.Workspace) -> Cha
     )
     if audited.chosen is None:
         return audited.reason
-    return Change(
+    return _settings_change(
+        snap,
+        item,
         optimizer="audit",
-        name=item.name,
         objective=audits.OBJECTIVE,
+        key="auditInterval",
+        old=current,
+        tuned=audited,
+    )
+
+
+def interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace) -> Change | str:
+    """The change of `interval` in reconciler.yaml the daemon's runs of `item.source` call for."""
+    current = types.seconds(snap.settings.spec.interval)
+    runs = [
+        r
+        for r in ws.store.list_runs(kind=RunKind.RECONCILE, limit=item.runs * 10)
+        if r.name == item.source
+    ][: item.runs]
+    timed = intervals.tune(runs, current=current, item=item, weights=ws.settings.weights)
+    if timed.chosen is None:
+        return timed.reason
+    return _settings_change(
+        snap,
+        item,
+        optimizer="interval",
+        objective=intervals.OBJECTIVE,
+        key="interval",
+        old=current,
+        tuned=timed,
+    )
+
+
+def _settings_change(
+    snap: Snapshot,
+    item: Audit | Interval,
+    *,
+    optimizer: str,
+    objective: str,
+    key: str,
+    old: float,
+    tuned: audits.Audited | intervals.Timed,
+) -> Change:
+    """A duration of reconciler.yaml's spec changed to the tuned choice."""
+    assert tuned.chosen is not None
+    return Change(
+        optimizer=optimizer,
+        name=item.name,
+        objective=objective,
         resource=f"Settings//{snap.settings.metadata.name}",
         path=SETTINGS_FILE,
         index=0,
-        field="spec.auditInterval",
-        old=current,
-        new=audited.chosen,
-        reason=audited.reason,
+        field=f"spec.{key}",
+        old=old,
+        new=tuned.chosen,
+        reason=tuned.reason,
         metric=item.objective.query,
         higher_is_worse=item.objective.higher_is_worse,
-        tradeoff=audited.candidates,
+        tradeoff=tuned.candidates,
         unit="duration",
     )
 

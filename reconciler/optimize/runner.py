@@ -19,7 +19,6 @@ from reconciler.decide.records import DecisionRecord
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.optimize import (
     changes,
-    intervals,
     landing,
     learning,
     proposals,
@@ -35,7 +34,7 @@ from reconciler.runstate import RunKind, RunStatus
 from reconciler.source import git
 from reconciler.source.revision import Revision
 from reconciler.specs import loader, types
-from reconciler.specs.optimization import Interval, Sizing
+from reconciler.specs.optimization import Sizing
 from reconciler.specs.snapshot import Snapshot
 
 SETTINGS_FILE = changes.SETTINGS_FILE
@@ -102,7 +101,7 @@ def _run(ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None) -> 
             for i in spec.optimization.sizing
         ),
         *(
-            (f"interval/{i.name}", partial(_interval_change, snap, i, ws=ws))
+            (f"interval/{i.name}", partial(changes.interval_change, snap, i, ws=ws))
             for i in spec.optimization.intervals
         ),
         *(
@@ -262,35 +261,6 @@ def _learnt(
     )
     into.update(recorded)
     return table[index]
-
-
-def _interval_change(snap: Snapshot, item: Interval, *, ws: proposals.Workspace) -> Change | str:
-    """The change of `interval` in reconciler.yaml the daemon's runs of `item.source` call for."""
-    current = types.seconds(snap.settings.spec.interval)
-    runs = [
-        r
-        for r in ws.store.list_runs(kind=RunKind.RECONCILE, limit=item.runs * 10)
-        if r.name == item.source
-    ][: item.runs]
-    timed = intervals.tune(runs, current=current, item=item, weights=ws.settings.weights)
-    if timed.chosen is None:
-        return timed.reason
-    return Change(
-        optimizer="interval",
-        name=item.name,
-        objective=intervals.OBJECTIVE,
-        resource=f"Settings//{snap.settings.metadata.name}",
-        path=SETTINGS_FILE,
-        index=0,
-        field="spec.interval",
-        old=current,
-        new=timed.chosen,
-        reason=timed.reason,
-        metric=item.objective.query,
-        higher_is_worse=item.objective.higher_is_worse,
-        tradeoff=timed.candidates,
-        unit="duration",
-    )
 
 
 def _landed(ws: proposals.Workspace) -> list[DecisionRecord]:
