@@ -86,6 +86,20 @@ class RunsMixin:
             query = query.where(table.c.status == status.value)
         return self._load_runs(query)
 
+    def waiting_runs(self, *, limit: int = 1000) -> list[runstate.RunRecord]:
+        table, steps = schema.runs, schema.run_steps
+        unfinished = [s.value for s in runstate.RunStatus if s not in runstate.FINISHED]
+        has_waiting = sa.exists().where(
+            steps.c.run_id == table.c.id, steps.c.status == runstate.StepStatus.WAITING.value
+        )
+        query = (
+            sa.select(table)
+            .where(table.c.status.in_(unfinished), has_waiting)
+            .order_by(table.c.seq)
+            .limit(limit)
+        )
+        return self._load_runs(query)
+
     def _load_runs(self, query: sa.Select[Any]) -> list[runstate.RunRecord]:
         steps = schema.run_steps
         with self._read() as conn:
