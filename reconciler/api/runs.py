@@ -29,6 +29,7 @@ from reconciler.errors import UsageError
 from reconciler.reconcile import runclaims
 from reconciler.run import asks, plans, recovery, workflow
 from reconciler.run.engine import Engine
+from reconciler.run.steps.base import Ask
 from reconciler.runstate import RunKind, RunRecord, StepRecord
 from reconciler.store.interfaces import RunNotFound, Runs, Store
 
@@ -199,14 +200,15 @@ def _approval(run: RunRecord, record: StepRecord) -> dict[str, Any]:
     gated = bool(record.output.get(recovery.GATE))
     ask = spec.approval if spec is not None else None
     asked = None if gated else asks.asked(record)
-    prompt = workflow.GATE_MESSAGE if gated or ask is None else ask.message
+    if asked is None and not gated and ask is not None:  # a record without its question
+        asked = Ask(prompt=ask.message, approvers=tuple(ask.approvers))
     return {
         "runId": run.id,
         "kind": run.kind.value,
         "workflow": run.name,
         "step": step,
-        "prompt": asked.prompt if asked else prompt,
-        "approvers": list(asked.approvers) if asked else list(ask.approvers) if ask else [],
+        "prompt": workflow.GATE_MESSAGE if gated else asked.prompt if asked else "",
+        "approvers": list(asked.approvers) if asked else [],
         "since": views.when(record.started_at if gated else _first_start(run, step)),
         "timeout": ask.timeout if ask and not gated else None,
         "resume": gated,

@@ -271,6 +271,17 @@ def test_waiting_runs_are_the_unfinished_ones_with_a_waiting_step_first_created_
     assert [r.id for r in store.waiting_runs()] == ["r4", "r5"]
 
 
+def test_waiting_runs_are_found_among_many_unfinished_ones(store: interfaces.Store) -> None:
+    waiting = (f.step("ask", status=runstate.StepStatus.WAITING),)
+    asking = {3, 700, 1100}  # in the first, second and third chunk of ids read
+    with store.batch():
+        for n in range(1200):
+            steps = waiting if n in asking else (f.step("build"),)
+            store.create_run(f.run(f"r{n:04d}", steps=steps))
+    assert [r.id for r in store.waiting_runs()] == ["r0003", "r0700", "r1100"]
+    assert [r.id for r in store.waiting_runs(limit=1)] == ["r0003"]
+
+
 def test_events_get_growing_ids_and_are_paged_by_id(store: interfaces.Store) -> None:
     appended = [store.append_event(f.event(f"E{i}", seconds=i)) for i in range(5)]
     assert [e.id for e in appended] == sorted({e.id for e in appended if e.id is not None})
