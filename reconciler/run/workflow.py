@@ -345,7 +345,7 @@ class Execution:
             error=GATE_MESSAGE,
             output={recovery.GATE: True},
         )
-        await self._record(record, wait=True)
+        await self._record(record)  # committed with the run's status by `await_approval`
         answer = await self.await_approval(step.name, timeout=None)
         assert answer is not None
         if answer.approved:
@@ -414,12 +414,15 @@ class Execution:
         loop = asyncio.get_running_loop()
         future = self.approvals.setdefault(step, loop.create_future())
         question = ask or self._question(step)
-        # Durable before the engine says it waits: every replica lists it from the store.
         asking = asks.asking(self.state.history, step, question)
         if asking is not None:
-            await self.parts.recorder.write(self.header, asking, wait=True)
+            await self.parts.recorder.write(self.header, asking)
+        # The waiting attempt and the run's status committed together, before the engine
+        # says it waits: every replica lists it from the store, and finds the run waiting.
+        await self._set_status(
+            RunStatus.WAITING, error=f"waiting for approval of {step}", wait=True
+        )
         self.waiting.add(step)
-        await self._set_status(RunStatus.WAITING, error=f"waiting for approval of {step}")
         await self._request_approval(step, question)
         try:
             if timeout is None:
