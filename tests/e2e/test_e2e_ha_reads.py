@@ -2,8 +2,9 @@
 both runs waiting for an approval: `GET /api/v1/approvals` on either replica lists both,
 and a run's `waiting` is the same on the replica that does not run it; `reconciler
 workflow runs --store-url` lists both runs with their waiting steps from the shared store;
-an answer given on the replica that does not run the run is forwarded to the one that
-does, one given on the owner is taken there, and then neither replica lists an approval."""
+a cancel, pause or resume asked of the replica that does not run the run is refused
+naming the one that does; an answer given there is forwarded to that one, one given on
+the owner is taken there, and then neither replica lists an approval."""
 
 from __future__ import annotations
 
@@ -142,6 +143,15 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
 
     first, second = sources
     elsewhere = daemons[next(n for n in REPLICAS if n != owners[first])]
+    for action in ("cancel", "pause", "resume"):  # steered only where it runs
+        refused = elsewhere.request(f"/api/v1/runs/{runs[first]}/{action}", method="POST")
+        assert refused == (
+            409,
+            {
+                "error": f"run {runs[first]} is held by replica {owners[first]}: steer it"
+                " there, or once the source's owner has taken it over"
+            },
+        )
     assert _answer(elsewhere, runs[first]) == (
         202,
         {
