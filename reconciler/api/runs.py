@@ -116,11 +116,10 @@ def routes(deps: Deps) -> list[BaseRoute]:
     def act(action: str) -> Handler:
         async def handle(request: Request) -> Response:
             run_id = request.path_params["run_id"]
-            if run_id not in engine().live():  # held by another replica: not steered here
-                holder = functools.partial(runclaims.held_elsewhere, store, automation.claims)
-                replica = await asyncio.to_thread(holder, run_id)
-                if replica is not None:
-                    raise runclaims.RunHeldElsewhere(run_id, replica=replica)
+            if run_id not in engine().live():  # queued for another replica: steered there
+                queued = await asyncio.to_thread(runclaims.queued_entry, store, run_id)
+                if queued is not None and queued.claimed_by != automation.claims.name:
+                    raise runclaims.RunHeldElsewhere(run_id, queued=queued)
             await getattr(engine(), action)(run_id)
             return JSONResponse({"run": run_id, "action": action}, status_code=202)
 

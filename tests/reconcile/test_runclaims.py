@@ -15,7 +15,13 @@ import pytest
 
 from reconciler.clock import ManualClock
 from reconciler.reconcile.replicas import Membership
-from reconciler.reconcile.runclaims import RunClaims, forward_answer, held_elsewhere
+from reconciler.reconcile.runclaims import (
+    RunClaims,
+    RunHeldElsewhere,
+    forward_answer,
+    held_elsewhere,
+    queued_entry,
+)
 from reconciler.runstate import RunStatus
 from reconciler.store import queue
 from reconciler.store.retention import RetentionSettings
@@ -97,5 +103,14 @@ def test_an_answer_is_forwarded_to_the_replica_holding_the_run(store: SqliteStor
         None,
         None,
     ]
+    held, waiting = queued_entry(store, "r1/book#1"), queued_entry(store, "r2")
+    assert held is not None and waiting is not None and queued_entry(store, "r9") is None
+    assert str(RunHeldElsewhere("r1/book#1", queued=held)) == (
+        "run r1/book#1 is held by replica one: steer it there, or once the source's owner"
+        " has taken it over"
+    )
+    assert str(RunHeldElsewhere("r2", queued=waiting)) == (
+        "run r2 is queued for the owner of source zzz: steer it there"
+    )
     [work] = store.take(queue.ANSWER, targets=["r1/book#1"])
     assert work.payload == {"step": "s", **answer}
