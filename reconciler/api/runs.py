@@ -29,7 +29,6 @@ from reconciler.errors import UsageError
 from reconciler.reconcile import runclaims
 from reconciler.run import asks, plans, recovery, workflow
 from reconciler.run.engine import Engine
-from reconciler.run.steps.base import Ask
 from reconciler.runstate import RunKind, RunRecord, StepRecord
 from reconciler.store.interfaces import RunNotFound, Runs, Store
 
@@ -204,8 +203,8 @@ def _approval(run: RunRecord, record: StepRecord) -> dict[str, Any]:
     gated = bool(record.output.get(recovery.GATE))
     ask = spec.approval if spec is not None else None
     asked = None if gated else asks.asked(record)
-    if asked is None and not gated and ask is not None:  # a record without its question
-        asked = Ask(prompt=ask.message, approvers=tuple(ask.approvers))
+    if asked is None and not gated and plan is not None:  # a record without its question
+        asked = asks.of_spec(plan, step)
     return {
         "runId": run.id,
         "kind": run.kind.value,

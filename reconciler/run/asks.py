@@ -22,6 +22,15 @@ ASKED = "asked"
 """Output key of a waiting attempt's question: `{"prompt": ..., "approvers": [...]}`."""
 
 
+def of_spec(plan: plans.ExecutionPlan, step: str) -> Ask:
+    """What the approval spec of `step` asks, and of whom (nothing, without one)."""
+    spec = next((s for s in [*plan.steps, *plan.on_failure] if s.name == step), None)
+    approval = spec.approval if spec else None
+    if approval is None:
+        return Ask(prompt="")
+    return Ask(prompt=approval.message, approvers=tuple(approval.approvers))
+
+
 def asking(attempts: Iterable[StepRecord], step: str, ask: Ask) -> StepRecord | None:
     """The running attempt of `step` (its newest), recorded waiting with `ask`; None when
     that attempt is not running (a gate after a restart is recorded waiting already)."""

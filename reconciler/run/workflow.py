@@ -413,7 +413,7 @@ class Execution:
             self.asks[step] = ask
         loop = asyncio.get_running_loop()
         future = self.approvals.setdefault(step, loop.create_future())
-        question = ask or self._question(step)
+        question = ask or asks.of_spec(self.plan, step)
         asking = asks.asking(self.state.history, step, question)
         if asking is not None:
             await self.parts.recorder.write(self.header, asking)
@@ -445,14 +445,6 @@ class Execution:
                 )
             if not self.waiting:
                 await self._set_status(RunStatus.RUNNING)
-
-    def _question(self, step: str) -> base.Ask:
-        """What the step's approval spec asks, and of whom (nothing, without one)."""
-        spec = next((s for s in [*self.plan.steps, *self.plan.on_failure] if s.name == step), None)
-        approval = spec.approval if spec else None
-        if approval is None:
-            return base.Ask(prompt="")
-        return base.Ask(prompt=approval.message, approvers=tuple(approval.approvers))
 
     async def _request_approval(self, step: str, ask: base.Ask) -> None:
         """Record `ApprovalRequested` once per step and execution (notifications chase it;
