@@ -17,6 +17,7 @@ from reconciler.clock import SystemClock
 from reconciler.optimize import proposals, pulls, schedule
 from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
+from reconciler.store import runqueue
 
 log = logging.getLogger("reconciler")
 DATA_DIR_ENV = "RECONCILER_DATA_DIR"
@@ -40,9 +41,14 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     )
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))
+    workspaces = _workspaces(settings, daemon)
     optimizing = asyncio.create_task(
         schedule.scheduled(
-            stop, workspaces=_workspaces(settings, daemon), prometheus=settings.prometheus.url
+            stop,
+            workspaces=list(workspaces.values()),
+            names=list(workspaces),
+            claims=daemon.claims(runqueue.OPTIMIZATION),  # a due run fires once, on the owner
+            prometheus=settings.prometheus.url,
         )
     )
     while not server.started and not serving.done():
@@ -60,11 +66,11 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
 
 def _workspaces(
     settings: daemon_settings.DaemonSettings, daemon: Daemon
-) -> list[proposals.Workspace]:
-    """Where scheduled optimization runs commit: every unsuspended source (a remote one's
-    proposals are pushed and opened as pull requests)."""
-    return [
-        proposals.Workspace(
+) -> dict[str, proposals.Workspace]:
+    """Where scheduled optimization runs commit, by source: every unsuspended source (a
+    remote one's proposals are pushed and opened as pull requests)."""
+    return {
+        s.name: proposals.Workspace(
             repo=s.path,
             ref=s.ref,
             store=daemon.store,
@@ -76,7 +82,7 @@ def _workspaces(
         )
         for s in settings.sources
         if not s.suspend
-    ]
+    }
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:

@@ -57,10 +57,12 @@ class RunQueue(Protocol):
         """Record `run` (with the steps it carries) and queue it for `target`, at once."""
         ...
 
-    def enqueue_once(self, run: RunRecord, *, target: str, at: datetime, since: datetime) -> bool:
+    def enqueue_once(
+        self, run: RunRecord, *, target: str, at: datetime, since: datetime | None = None
+    ) -> bool:
         """Record and queue `run` (kind `run.kind`) for `target` unless work of that kind
-        is queued for `target` already or a run of that kind and name started at or after
-        `since`; whether it was queued. Serialised across writers, so replicas that find
+        is queued for `target` already or (with `since`) a run of that kind and name started
+        at or after `since`; whether it was queued. Serialised across writers, so replicas that find
         the same run due queue it once."""
         ...
 

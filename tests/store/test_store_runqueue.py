@@ -210,6 +210,12 @@ def test_a_scheduled_run_is_queued_once_while_queued_and_once_per_interval(store
         ("o4", "optimization"),
         ("o5", "optimization"),
     ]
+    # On demand (no interval): only the one queued per target counts.
+    assert not store.enqueue_once(_optimization("o6", seconds=62), target="a", at=f.at(62))
+    assert store.finish_run("o5", "one", token=token) is False  # nobody's claim yet
+    [o5] = store.claim_runs("one", token=token, targets=["a"], now=f.at(3), kind="optimization")
+    assert store.finish_run(o5.run_id, "one", token=token)
+    assert store.enqueue_once(_optimization("o6", seconds=62), target="a", at=f.at(62))
 
 
 def test_replicas_racing_to_queue_a_due_run_queue_it_once(open_store: Opener) -> None:

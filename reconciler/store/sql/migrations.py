@@ -84,6 +84,7 @@ def _add_queue_kinds(connection: sa.Connection) -> None:
     """Version 7: the run queue holds simulations and optimization runs beside workflow,
     runbook and remediation runs: a `kind` (the rows queued before are runs) and the job's
     `payload`."""
+    from reconciler.store.runqueue import RUN
     from reconciler.store.sql import runqueue  # it declares its table on `metadata`
 
     name = runqueue.table.name
@@ -92,7 +93,7 @@ def _add_queue_kinds(connection: sa.Connection) -> None:
     names = {c["name"] for c in sa.inspect(connection).get_columns(name)}
     if "kind" not in names:
         connection.exec_driver_sql(
-            f"ALTER TABLE {name} ADD COLUMN kind VARCHAR NOT NULL DEFAULT '{runqueue.RUN}'"
+            f"ALTER TABLE {name} ADD COLUMN kind VARCHAR NOT NULL DEFAULT '{RUN}'"
         )
     if "payload" not in names:
         connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN payload JSON")

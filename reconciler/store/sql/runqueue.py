@@ -87,15 +87,20 @@ class RunQueueMixin:
             self._put_run(conn, run)
             conn.execute(sa.insert(table).values(row))
 
-    def enqueue_once(self, run: RunRecord, *, target: str, at: datetime, since: datetime) -> bool:
+    def enqueue_once(
+        self, run: RunRecord, *, target: str, at: datetime, since: datetime | None = None
+    ) -> bool:
         runs, kind = schema.runs, run.kind.value
         queued = sa.select(table.c.run_id).where(table.c.kind == kind, table.c.target == target)
-        recent = sa.select(runs.c.id).where(
-            runs.c.kind == kind, runs.c.name == run.name, runs.c.started_at >= codec.utc(since)
-        )
+        checks = [queued]
+        if since is not None:
+            started = runs.c.started_at >= codec.utc(since)
+            checks.append(
+                sa.select(runs.c.id).where(runs.c.kind == kind, runs.c.name == run.name, started)
+            )
         row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
         with self._write(lock=locks.SERIAL) as conn:
-            if conn.execute(queued.limit(1)).first() or conn.execute(recent.limit(1)).first():
+            if any(conn.execute(check.limit(1)).first() for check in checks):
                 return False
             self._put_run(conn, run)
             conn.execute(sa.insert(table).values(row))
