@@ -34,7 +34,6 @@ from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
-from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
@@ -116,16 +115,11 @@ class Daemon:
         }
         for runner in self.runners.values():
             runner.on_effective = self._schedule_source
-        self.simulations = Simulator(
-            simulation_runs.Context(
-                store=self.store,
-                clock=clock,
-                bus=self.bus,
-                data_dir=settings.data_dir,
-                limits=settings.simulations,
-                forges=settings.forges,
-            ),
-            sources=settings.sources,
+        self.simulations = Simulator.of(
+            settings,
+            store=self.store,
+            clock=clock,
+            bus=self.bus,
             claims=self.claims(runqueue.SIMULATION) if self._shared else None,
         )
         self.workflows = Automation(

@@ -34,12 +34,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from reconciler.clock import Clock
+from reconciler.events import Bus
 from reconciler.reconcile.deliveries import Delivery, Forge, Kind, canonical_url
 from reconciler.reconcile.runclaims import RunClaims
-from reconciler.reconcile.settings import DaemonSource, UnknownSource
+from reconciler.reconcile.settings import DaemonSettings, DaemonSource, UnknownSource
 from reconciler.reconcile.simulations import runs
 from reconciler.reconcile.simulations.runs import Context, Job
-from reconciler.store.interfaces import SimulationStatus, StoreError
+from reconciler.store.interfaces import SimulationStatus, Store, StoreError
 from reconciler.store.runqueue import QueuedRun
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,28 @@ class Simulator:
         self._workers: list[threading.Thread] = []
         self._closed = False
         self.running: set[str] = set()
+
+    @classmethod
+    def of(
+        cls,
+        settings: DaemonSettings,
+        *,
+        store: Store,
+        clock: Clock,
+        bus: Bus,
+        claims: RunClaims | None,
+    ) -> Simulator:
+        """The daemon's service: its sources, data directory, simulation and forge
+        settings, recording into `store` and announcing on `bus`."""
+        context = Context(
+            store=store,
+            clock=clock,
+            bus=bus,
+            data_dir=settings.data_dir,
+            limits=settings.simulations,
+            forges=settings.forges,
+        )
+        return cls(context, sources=settings.sources, claims=claims)
 
     @property
     def context(self) -> Context:
