@@ -18,6 +18,7 @@ from reconciler.optimize import proposals, pulls, schedule
 from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
 from reconciler.store import runqueue
+from reconciler.store.interfaces import Store
 
 log = logging.getLogger("reconciler")
 DATA_DIR_ENV = "RECONCILER_DATA_DIR"
@@ -41,13 +42,14 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     )
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))
-    workspaces = _workspaces(settings, daemon)
+    claims = daemon.claims(runqueue.OPTIMIZATION)  # a due run fires once, on the owner
+    workspaces = _workspaces(settings, daemon, store=daemon.store.fenced(claims.fence))
     optimizing = asyncio.create_task(
         schedule.scheduled(
             stop,
             workspaces=list(workspaces.values()),
             names=list(workspaces),
-            claims=daemon.claims(runqueue.OPTIMIZATION),  # a due run fires once, on the owner
+            claims=claims,
             prometheus=settings.prometheus.url,
         )
     )
@@ -65,15 +67,16 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
 
 
 def _workspaces(
-    settings: daemon_settings.DaemonSettings, daemon: Daemon
+    settings: daemon_settings.DaemonSettings, daemon: Daemon, *, store: Store
 ) -> dict[str, proposals.Workspace]:
     """Where scheduled optimization runs commit, by source: every unsuspended source (a
-    remote one's proposals are pushed and opened as pull requests)."""
+    remote one's proposals are pushed and opened as pull requests); their writes go to
+    `store`, fenced by this replica's claims."""
     return {
         s.name: proposals.Workspace(
             repo=s.path,
             ref=s.ref,
-            store=daemon.store,
+            store=store,
             clock=daemon.clock,
             bus=daemon.bus,
             data_dir=settings.data_dir,

@@ -10,7 +10,9 @@ source or while a run of the source started less than an interval ago (on any re
 the schedule or on demand); the replica that owns the source claims it on its next tick
 and runs it. A run found running when claimed — its claimer died in the middle — is
 closed as failed, not run again (its proposal commits may be half made); the next interval
-runs anew. Without `claims` (a process alone with its store) a due run runs here.
+runs anew. The workspaces' store should be fenced by `claims.fence` (as `reconciler
+serve` builds them), so a replica whose lease lapsed writes no more of a run. Without
+`claims` (a process alone with its store) a due run runs here.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 connection, leases and simulation service over a real git repository: a simulation
 submitted to a replica that does not own its source runs once, on the owner; one whose
 claimer died is run again by the source's new owner, not failed; a replica starting up
-leaves a live replica's simulations alone and fails only what nobody can run any more."""
+leaves a live replica's simulations alone and fails only what nobody can run any more; a
+replica whose lease lapsed while it ran a simulation writes nothing more of it."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from reconciler.reconcile.simulations.service import Simulator
 from reconciler.runstate import RunStatus
 from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
+from reconciler.store.leases import REPLICA
 from reconciler.store.postgres import PostgresStore
 from reconciler.store.retention import RetentionSettings
 from tests import gitrepo
@@ -229,3 +232,37 @@ def test_a_replica_starting_fails_only_simulations_no_replica_can_run(
     assert failed is not None
     assert (failed.status, failed.summary) == (SimulationStatus.FAILED, service.INTERRUPTED)
     assert [q.claimed_by for q in starting.store.queued_runs()] == [owner.name]
+
+
+def test_a_replica_whose_lease_lapsed_writes_nothing_more_of_its_simulation(
+    open_replica: Open, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, other = _pair(open_replica)
+    started, go = threading.Event(), threading.Event()
+    execute = runs.execute
+
+    def held(job: runs.Job, *, context: runs.Context) -> SimulationRecord:
+        started.set()
+        assert go.wait(30)
+        return execute(job, context=context)
+
+    monkeypatch.setattr(runs, "execute", held)
+    sim_id = owner.simulator.submit(_job(repo))
+    assert started.wait(30)  # claimed and running on the owner
+    clock = owner.membership.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(TTL.total_seconds() + 1)  # a pause past the ttl: the lease lapses
+    owner.membership.beat()  # back, under a new token
+    go.set()
+    for _ in range(200):
+        if sim_id not in owner.simulator.running:
+            break
+        time.sleep(0.02)
+    found = owner.store.get_simulation(sim_id)
+    assert found is not None and found.status is SimulationStatus.QUEUED  # refused writes
+    token = other.store.acquire(REPLICA + other.name, other.name, ttl=TTL, now=clock.now())
+    assert token is not None
+    [free] = other.store.claim_runs(
+        other.name, token=token, targets=[SOURCE], now=clock.now(), kind=runqueue.SIMULATION
+    )
+    assert free.run_id == sim_id  # for the next owner to run again

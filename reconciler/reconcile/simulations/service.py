@@ -18,7 +18,9 @@ owns the source claims it (at once when that is the replica submitting it, else 
 heartbeat) and admits it to its waiting queue as above — superseding and `maxQueued` apply
 there — and runs it on its workers. A simulation whose claimer died (its lease expired)
 is claimed again by the source's new owner and run again: a simulation is a pure
-evaluation, safe to repeat. `recover` then fails only what no replica can run any more: a
+evaluation, safe to repeat. What a claimed simulation writes is fenced by the claimer's
+replica lease (`RunClaims.fence`): a replica whose lease lapsed writes no more of it.
+`recover` then fails only what no replica can run any more: a
 simulation left unfinished with no queue row (a live replica's keeps its row until its
 record is final). A replica that stops leaves its waiting simulations queued, for the next
 owner.
@@ -152,6 +154,13 @@ class Simulator:
         simulations (see the module docstring); None runs every simulation here."""
         self._context = context
         self._claims = claims
+        # What a claimed simulation writes is fenced by the claim: a replica whose lease
+        # lapsed writes no more of it (the source's new owner runs it again).
+        self._running = (
+            context
+            if claims is None
+            else dataclasses.replace(context, store=context.store.fenced(claims.fence))
+        )
         self._sources = {s.name: s for s in sources}
         self._limit = context.limits.max_concurrent
         self._most = context.limits.max_queued
@@ -306,7 +315,7 @@ class Simulator:
                 job = self._queue.popleft()
                 self.running.add(job.id)
             try:
-                runs.execute(job, context=self._context)
+                runs.execute(job, context=self._running)
                 self._finished(job)
             except Exception:  # the store itself failed (closed, disk full): keep serving
                 log.exception("simulation %s could not be recorded", job.id)
