@@ -2,11 +2,13 @@
 its own store connection, leases and schedule over a real git repository: a due run is
 queued once however many replicas find it due, waits in the queue on a replica that does
 not own the source, and runs once, on the owner; it is not queued again within the
-interval."""
+interval. A run whose claimer died in the middle is closed as failed by the next owner, not
+run again."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.clock import SystemClock
-from reconciler.optimize import proposals, schedule
+from reconciler.optimize import proposals, runner, schedule
 from reconciler.reconcile import replicas
 from reconciler.reconcile.replicas import Membership
 from reconciler.reconcile.runclaims import RunClaims
 from reconciler.runstate import RunKind, RunStatus
 from reconciler.store import runqueue
+from reconciler.store.leases import REPLICA
 from reconciler.store.postgres import PostgresStore
 from reconciler.store.retention import RetentionSettings
 from tests import gitrepo
@@ -100,3 +103,51 @@ def test_a_due_scheduled_run_fires_once_across_two_replicas_on_the_owner(
     [ran] = stores[0].list_runs(kind=RunKind.OPTIMIZATION)
     assert (ran.id, ran.status) == (queued.run_id, RunStatus.SUCCEEDED), ran.error
     assert stores[0].queued_runs() == []
+
+
+def test_a_run_whose_claimer_died_in_the_middle_is_closed_failed_not_run_again(
+    tmp_path: Path, stores: list[PostgresStore]
+) -> None:
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"reconciler.yaml": SETTINGS})
+    clock, store = SystemClock(), stores[0]
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=clock)
+    assert store.enqueue_once(runner.pending(ws, trigger="schedule"), target=SOURCE, at=clock.now())
+    dead = store.acquire(REPLICA + "dead", "dead", ttl=TTL, now=clock.now())
+    assert dead is not None
+    [claimed] = store.claim_runs(
+        "dead", token=dead, targets=[SOURCE], now=clock.now(), kind=runqueue.OPTIMIZATION
+    )
+    record = store.get_run(claimed.run_id)
+    assert record is not None
+    store.update_run(dataclasses.replace(record, status=RunStatus.RUNNING))  # then killed
+    store.release(REPLICA + "dead", "dead", token=dead, now=clock.now())  # its lease is gone
+    member = Membership(name="heir", ttl=TTL, store=store, clock=clock, sources=[SOURCE])
+    member.beat()
+    claims = RunClaims(
+        name="heir",
+        store=store,
+        clock=clock,
+        own_fence=member.own_fence,
+        owned=member.held,
+        kind=runqueue.OPTIMIZATION,
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        due = schedule.scheduled(
+            stop, workspaces=[ws], names=[SOURCE], claims=claims, prometheus=None, tick=0.1
+        )
+        task = asyncio.create_task(due)
+        await asyncio.sleep(1.0)
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    [closed] = store.list_runs(kind=RunKind.OPTIMIZATION)  # and none queued since: not due
+    assert (closed.id, closed.status, closed.error) == (
+        claimed.run_id,
+        RunStatus.FAILED,
+        schedule.INTERRUPTED,
+    )
+    assert store.queued_runs() == []
