@@ -99,7 +99,10 @@ class RunQueueMixin:
                 sa.select(runs.c.id).where(runs.c.kind == kind, runs.c.name == run.name, started)
             )
         row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
-        with self._write(lock=locks.SERIAL) as conn:
+        with self._read() as conn:  # mostly not due: decided without the serial lock
+            if any(conn.execute(check.limit(1)).first() for check in checks):
+                return False
+        with self._write(lock=locks.SERIAL) as conn:  # due: checked again, under the lock
             if any(conn.execute(check.limit(1)).first() for check in checks):
                 return False
             self._put_run(conn, run)
