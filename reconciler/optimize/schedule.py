@@ -52,6 +52,11 @@ async def scheduled(
     client = triggers.Prometheus(prometheus) if prometheus else None
     last: dict[int, float] = {}
     by_name = dict(zip(names, workspaces, strict=True)) if claims is not None else {}
+    if claims is not None:  # a previous process under this replica's name: its claims
+        try:
+            await asyncio.to_thread(claims.release)
+        except StoreError as exc:  # they are free once this replica's lease changes hands
+            log.error("cannot give back the claimed optimization runs: %s", exc)
     while not stop.is_set():
         for number, ws in enumerate(workspaces):
             if claims is None:

@@ -3,7 +3,8 @@ connection, leases and simulation service over a real git repository: a simulati
 submitted to a replica that does not own its source runs once, on the owner; one whose
 claimer died is run again by the source's new owner, not failed; a replica starting up
 leaves a live replica's simulations alone and fails only what nobody can run any more; a
-replica whose lease lapsed while it ran a simulation writes nothing more of it."""
+replica whose lease lapsed while it ran a simulation writes nothing more of it; one
+restarted under its name runs what it had claimed."""
 
 from __future__ import annotations
 
@@ -266,3 +267,20 @@ def test_a_replica_whose_lease_lapsed_writes_nothing_more_of_its_simulation(
         other.name, token=token, targets=[SOURCE], now=clock.now(), kind=runqueue.SIMULATION
     )
     assert free.run_id == sim_id  # for the next owner to run again
+
+
+def test_a_replica_restarted_under_its_name_runs_what_it_had_claimed(
+    open_replica: Open, repo: Repo
+) -> None:
+    owner, _ = _pair(open_replica)
+    held = _job(repo)
+    record, run = runs.queued_records(held, at=owner.membership.clock.now())
+    owner.store.enqueue_simulation(
+        record, run=run, target=SOURCE, payload=service.payload(held), at=record.created_at
+    )
+    assert [q.run_id for q in owner.claims().claim()] == [held.id]  # then the process stops
+    again = open_replica(owner.name)  # the same name, its lease still live: the same token
+    again.membership.beat()
+    again.simulator.recover()
+    assert again.simulator.claim() == [held.id]
+    assert _finished(again.store, held.id).status is SimulationStatus.SUCCEEDED

@@ -264,8 +264,11 @@ class Simulator:
         """Mark simulations a stopped daemon left unfinished as failed (blocking: store);
         the ones this service has queued or is running since it was built are its own, and
         on a shared store so is every simulation still in the queue (a live replica's, or
-        one the next claim runs again)."""
+        one the next claim runs again). A previous process under this replica's name gives
+        its claims back first: its simulations run again here or on the new owner."""
         store, now = self._context.store, self._context.clock.now()
+        if self._claims is not None:
+            self._claims.release()
         with self._ready:
             left = [
                 record
