@@ -53,7 +53,8 @@ class _StateCollector(Collector):
         for (policy, enforcement), n in sorted(state.violations.items()):
             violations.add_metric([policy, enforcement], n)
         waiting = GaugeMetricFamily(
-            "reconciler_approvals_waiting", "Steps of live runs waiting for a human's answer"
+            "reconciler_approvals_waiting",
+            "Steps of the runs this replica runs waiting for a human's answer",
         )
         waiting.add_metric([], state.approvals_waiting)
         optimizations = GaugeMetricFamily(

@@ -14,7 +14,9 @@ pause past the lease ttl, a partition) the replica writes nothing more to any ru
 claims no new one — the sources' new owners take its runs over — until it restarts.
 A replica that dies leaves its claims to expire with its lease. An approval answered on a
 replica that does not run the run is forwarded to the one that does, through the store's
-work queue (`forward_answer`, taken on that replica's heartbeat by `take_answers`). On
+work queue (`forward_answer`, taken on that replica's heartbeat by `take_answers`); a
+cancel, pause or resume asked of it is refused naming the holder, or the source whose
+owner will claim it (`RunHeldElsewhere`), never acted on beside the replica running it. On
 SQLite the one daemon owns every source, so it claims everything it queues; a daemon
 restarted there under the same name first gives back the claims it made before
 (`release`).
@@ -130,17 +132,47 @@ def queued_id(run_id: str) -> str:
     return run_id.split("/", 1)[0]
 
 
+class RunHeldElsewhere(ReconcilerError, PermissionError):
+    """A run queued for another replica was asked to be steered here (cancel, pause,
+    resume): held by it, or waiting for its source's owner to claim it."""
+
+    def __init__(self, run_id: str, *, queued: QueuedRun) -> None:
+        if queued.claimed_by is None:
+            where = f"is queued for the owner of source {queued.target}: steer it there"
+        else:
+            where = (
+                f"is held by replica {queued.claimed_by}: steer it there, or once the"
+                " source's owner has taken it over"
+            )
+        super().__init__(f"run {run_id} {where}")
+        self.run_id, self.queued = run_id, queued
+
+
+def queued_entry(store: RunQueue, run_id: str) -> QueuedRun | None:
+    """The queue entry of `run_id` (a child run's is its top-level run's), if it is
+    queued (blocking: store)."""
+    return {q.run_id: q for q in store.queued_runs()}.get(queued_id(run_id))
+
+
+def held_elsewhere(store: RunQueue, claims: RunClaims, run_id: str) -> str | None:
+    """The replica other than this one that holds `run_id`, live or not; None when none
+    does (blocking: store)."""
+    queued = queued_entry(store, run_id)
+    if queued is None or queued.claimed_by in (None, claims.name):
+        return None
+    return queued.claimed_by
+
+
 def forward_answer(
     store: Store, claims: RunClaims, *, run_id: str, step: str, answer: dict[str, Any]
 ) -> str | None:
     """Queue an approval `answer` for the replica that runs `run_id` (blocking: store); its
     name, or None when no other replica holds the run (then it is nobody's to answer)."""
-    queued = {q.run_id: q for q in store.queued_runs()}.get(queued_id(run_id))
-    if queued is None or queued.claimed_by in (None, claims.name):
-        return None
-    payload = {"step": step, **answer}
-    store.enqueue(queue.ANSWER, run_id, payload=payload, at=claims.clock.now())
-    return queued.claimed_by
+    replica = held_elsewhere(store, claims, run_id)
+    if replica is not None:
+        payload = {"step": step, **answer}
+        store.enqueue(queue.ANSWER, run_id, payload=payload, at=claims.clock.now())
+    return replica
 
 
 async def take_answers(store: Store, engine: Engine) -> int:
