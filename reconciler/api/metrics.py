@@ -40,14 +40,16 @@ class _StateCollector(Collector):
         state = self._read()
         resources = GaugeMetricFamily(
             "reconciler_resources",
-            "Managed resources by condition, counted in the store (every replica sharing it reports the same)",
+            "Managed resources by condition, counted in the store"
+            " (every replica sharing it reports the same)",
             labels=["source", "condition", "status"],
         )
         for (source, cond, status), n in sorted(state.resources_by_condition.items()):
             resources.add_metric([source, cond, status], n)
         violations = GaugeMetricFamily(
             "reconciler_policy_violations",
-            "Current violations by policy and enforcement, counted in the store (every replica sharing it reports the same)",
+            "Current violations by policy and enforcement, counted in the store"
+            " (every replica sharing it reports the same)",
             labels=["policy", "enforcement"],
         )
         for (policy, enforcement), n in sorted(state.violations.items()):

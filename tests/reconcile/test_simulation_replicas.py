@@ -124,7 +124,7 @@ def open_replica(url: str, repo: Repo, tmp_path: Path) -> Iterator[Open]:
 
     yield open_one
     for replica in opened:
-        replica.simulator.close()
+        replica.simulator.close(wait=30)  # its workers write to the store until they end
         replica.store.close()
 
 

@@ -32,6 +32,7 @@ import collections
 import dataclasses
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -287,19 +288,22 @@ class Simulator:
             )
             runs.finish(failed, context=self._context)
 
-    def close(self) -> None:
+    def close(self, *, wait: float = 0.0) -> None:
         """Run nothing more. Waiting simulations are stored cancelled — on a shared store
         they stay queued instead, for the source's next owner. Running ones finish on their
-        own threads (bounded by `simulations.wallSeconds`)."""
+        own threads (bounded by `simulations.wallSeconds`); `wait`: at most how many seconds
+        to wait for them (before the store they record into is closed)."""
         with self._ready:
             self._closed = True
             left = list(self._queue)
             self._queue.clear()
             self._ready.notify_all()
-        if self._claims is not None:
-            return
-        for job in left:
-            self._cancel(job, reason=STOPPED)
+        if self._claims is None:
+            for job in left:
+                self._cancel(job, reason=STOPPED)
+        deadline = time.monotonic() + wait  # threads end in real time, whatever the clock
+        for worker in list(self._workers):
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _spawn(self) -> None:
         worker = threading.Thread(
