@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from reconciler.providers.file import FileProvider
-from reconciler.store.sqlite import SqliteStore
 from reconciler.store.retention import RetentionSettings
+from reconciler.store.sqlite import SqliteStore
 from tests.reconcile.helpers import Harness, MakeHarness, base_files, file_doc
 
 NAMES = ("a", "b", "c", "d")
@@ -117,4 +117,3 @@ def test_a_change_decided_at_an_older_revision_is_gated_again_at_the_new_one(
     assert {k: found[(k, v3)] for k in keys} == dict.fromkeys(keys, 1)
     assert {k: found[(k, v2)] for k in keys} == dict.fromkeys(keys, 1)
     assert h.store.apply_intents("main") == {}
-
