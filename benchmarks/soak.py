@@ -178,6 +178,7 @@ class Soak:
     revisions: dict[int, str] = field(default_factory=dict)  # version -> commit
     version: int = 1
     rejected: int = 0
+    process: subprocess.Popen[str] | None = None  # the daemon living now
 
     @property
     def repo(self) -> Path:
@@ -218,6 +219,7 @@ class Soak:
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True
         )
         assert process.stdout is not None
+        self.process = process
         self.lives.append(Life(pid=process.pid, started=time.time()))
         for line in process.stdout:
             if found := SERVING.search(line):
@@ -243,6 +245,12 @@ class Soak:
         process.wait()
         self.lives[-1].ended, self.lives[-1].killed = time.time(), True
 
+    def stop(self) -> None:
+        """Kill the daemon living now, if any: a soak that fails leaves none running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def start_run(self, client: httpx.Client) -> None:
         for _ in range(100):  # the workflow is known once the first revision is loaded
             response = client.post("/api/v1/workflows/soak/run", json={})
@@ -253,11 +261,16 @@ class Soak:
         raise SystemExit(f"could not start a run: {response.status_code} {response.text}")
 
     def answer_resumes(self, client: httpx.Client) -> None:
-        """Reject every question about an interrupted non-idempotent step."""
+        """Reject every question about an interrupted non-idempotent step. A daemon still
+        starting (its workflow engine not up yet) answers with an error: the questions are
+        asked again at the next round, and by the last daemon until every run is done."""
         try:
-            waiting = client.get("/api/v1/approvals").json()["approvals"]
+            response = client.get("/api/v1/approvals")
         except httpx.HTTPError:
             return
+        if response.status_code != 200:
+            return
+        waiting = response.json()["approvals"]
         for approval in waiting:
             if approval["resume"]:
                 run = approval["runId"].replace("#", "%23")
@@ -392,7 +405,10 @@ def clean_start(root: Path) -> float:
     """The baseline: seconds a fresh daemon takes to converge the same repository."""
     soak = Soak(root=root, rng=random.Random(0))
     soak.setup()
-    return soak.finish()
+    try:
+        return soak.finish()
+    finally:
+        soak.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,9 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         baseline = clean_start(Path(tmp) / "clean")
         soak = Soak(root=Path(tmp) / "soak", rng=random.Random(args.seed))
         soak.setup()
-        for _ in range(kills):
-            soak.round()
-        restart = soak.finish()
+        try:
+            for _ in range(kills):
+                soak.round()
+            restart = soak.finish()
+        finally:
+            soak.stop()
         found = check(soak)
     found["rejected_resumes"] = soak.rejected
     for key, value in found.items():
