@@ -1,5 +1,9 @@
 """This replica's side of the run queue: which runs it holds, under which token.
 
+One `RunClaims` per kind of queued work (`store.runqueue`): the workflow automation's runs,
+the simulation service's simulations, the scheduled optimization runs; each claims and
+gives back its own kind only.
+
 Workflow, runbook and remediation runs are queued in the store (`store.runqueue`) for the
 source whose revision defines them, and run by the replica that owns that source: its
 catalog holds the source's workflows and runbooks and its worker the policies a run's
@@ -31,7 +35,7 @@ from reconciler.runstate import RunRecord
 from reconciler.store import queue
 from reconciler.store.interfaces import Store, StoreError
 from reconciler.store.leases import Fence, LeaseLost
-from reconciler.store.runqueue import QueuedRun, RunQueue
+from reconciler.store.runqueue import RUN, QueuedRun, RunQueue
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +51,11 @@ class RunClaims:
         clock: Clock,
         own_fence: Callable[[], Fence | None],
         owned: Callable[[], Iterable[str]],
+        kind: str = RUN,
     ) -> None:
         """`own_fence()`: this replica's lease as the heartbeat last took it; `owned()`:
-        the sources this replica owns now."""
-        self.name, self.store, self.clock = name, store, clock
+        the sources this replica owns now; `kind`: the queued work these claims are of."""
+        self.name, self.store, self.clock, self.kind = name, store, clock, kind
         self._own_fence, self._owned = own_fence, owned
         self._fence: Fence | None = None
         self._lock = threading.Lock()
@@ -64,10 +69,14 @@ class RunClaims:
 
     def queue(self, run: RunRecord, *, target: str) -> None:
         """Record `run` and queue it for the owner of source `target`."""
-        self.store.enqueue_run(run, target=target, at=self.clock.now())
+        self.store.enqueue_run(run, target=target, at=self.clock.now(), kind=self.kind)
+
+    def owns(self, target: str) -> bool:
+        """Whether this replica owns source `target` now."""
+        return target in set(self._owned())
 
     def claim(self, targets: Iterable[str] | None = None) -> list[QueuedRun]:
-        """Claim the free runs queued for the sources this replica owns (of `targets`)."""
+        """Claim the free work queued for the sources this replica owns (of `targets`)."""
         owned = set(self._owned())
         chosen = owned if targets is None else owned & set(targets)
         fence = self.fence()
@@ -75,21 +84,23 @@ class RunClaims:
             return []
         try:
             return self.store.claim_runs(
-                self.name, token=fence.token, targets=chosen, now=self.clock.now()
+                self.name, token=fence.token, targets=chosen, now=self.clock.now(), kind=self.kind
             )
         except LeaseLost as exc:
-            log.error("replica %s claims no more runs until it restarts: %s", self.name, exc)
+            log.error(
+                "replica %s claims no more %ss until it restarts: %s", self.name, self.kind, exc
+            )
             return []
 
     def finish(self, run_id: str) -> None:
         """The run finished here: it leaves the queue."""
         fence = self.fence()
         if fence is not None and not self.store.finish_run(run_id, self.name, token=fence.token):
-            log.warning("run %s finished after another replica took it over", run_id)
+            log.warning("%s %s finished after another replica took it over", self.kind, run_id)
 
     def release(self) -> int:
         """Give back this replica name's claims (a clean stop, or a restart under it)."""
-        return self.store.release_runs(self.name)
+        return self.store.release_runs(self.name, kind=self.kind)
 
 
 async def start_claimed(

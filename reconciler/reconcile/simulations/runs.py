@@ -87,7 +87,14 @@ class Job:
 
 def queued(job: Job, *, context: Context) -> SimulationRecord:
     """Store the job as queued (with its run record); returns the record."""
-    now = context.clock.now()
+    record, run = queued_records(job, at=context.clock.now())
+    RunLog(context.store).with_simulation(record, run=run)
+    return record
+
+
+def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstate.RunRecord]:
+    """The job as first recorded: its simulation queued, and its run pending."""
+    now = at
     record = SimulationRecord(
         id=job.id,
         source=job.source.name,
@@ -106,8 +113,7 @@ def queued(job: Job, *, context: Context) -> SimulationRecord:
         revision=None,
         at=now,
     )
-    RunLog(context.store).with_simulation(record, run=run)
-    return record
+    return record, run
 
 
 def execute(job: Job, *, context: Context) -> SimulationRecord:
