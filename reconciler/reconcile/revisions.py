@@ -22,7 +22,7 @@ from reconciler.policy import gatekeeper
 from reconciler.source import git, programs
 from reconciler.source.revision import Revision
 from reconciler.source.settings import SourceSettings
-from reconciler.specs import loader
+from reconciler.specs import incremental, loader
 from reconciler.specs.snapshot import Document, Snapshot
 
 _INDEXES = 4
@@ -61,6 +61,7 @@ class SourceLoader:
         self.last_rejected: Rejected | None = None
         self._source: git.GitSource | None = None
         self._indexes: dict[str, dict[str, Document]] = {}  # resources by key, per commit
+        self.chain = incremental.Chain(cache=self.cache)  # each revision patched from the last
 
     def refresh(self, *, fetch: bool) -> Loaded | Rejected:
         """Fetch (if asked), resolve the ref and load it unless it is already current."""
@@ -115,7 +116,7 @@ class SourceLoader:
 
     def _load(self, source: git.GitSource, revision: Revision) -> Loaded | Rejected:
         try:
-            snapshot = loader.load(source.tree(revision), cache=self.cache)
+            snapshot = self.chain.load(source, revision)
         except ReconcilerError as exc:
             return self._reject(
                 Rejected(revision=revision, reason=Reason.VALIDATION_FAILED, message=str(exc))
