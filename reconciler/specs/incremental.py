@@ -17,8 +17,10 @@ object key that is or becomes defined twice (which definition wins depends on pa
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -129,21 +131,16 @@ def patch(
     entry, None where removed); None when a full load must decide (see the module)."""
     if not all(patchable(path) for path in changes):
         return None
-    previous, changed = base.snapshot, changes.keys()
+    previous, changed, paths = base.snapshot, changes.keys(), sorted(changes)
     seen = dict(base.seen)
-    kept: dict[str, list[Any]] = {}
-    for group in _GROUPS.values():
-        kept[group] = []
-        for item in getattr(previous, group):
-            doc = _doc(item)
-            if doc.path not in changed:
-                kept[group].append(item)
-            elif doc.key in base.duplicates:
+    cuts = {group: _cut(getattr(previous, group), paths) for group in _GROUPS.values()}
+    for _, removed in cuts.values():
+        for item in removed:
+            if _doc(item).key in base.duplicates:
                 return None
-            else:
-                del seen[doc.key]
+            del seen[_doc(item).key]
     assembled = assembly.Assembly(tree=tree, seen=seen, settings=previous.settings)
-    for path in sorted(changed):
+    for path in paths:
         entry, role = changes[path], kinds.route(path)
         if entry is not None and role is not None:
             parsed = cache.parse(tree=tree, entry=entry, role=role, limits=base.limits)
@@ -151,7 +148,13 @@ def patch(
     if any(seen[key].rpartition(":")[0] not in changed for key in assembled.duplicates):
         return None  # a changed file redefines an object an unchanged one holds
     groups: dict[str, Any] = {
-        g: _merged(kept[g], assembled.groups.get(g, [])) for g in _GROUPS.values()
+        group: _spliced(
+            getattr(previous, group),
+            paths=paths,
+            ranges=cuts[group][0],
+            added=assembled.groups.get(group, []),
+        )
+        for group in _GROUPS.values()
     }
     problems = [p for p in previous.problems if p.path not in changed] + assembled.problems
     snapshot = dataclasses.replace(
@@ -165,11 +168,40 @@ def patch(
     return Indexed(snapshot=snapshot, seen=seen, duplicates=duplicates, limits=base.limits)
 
 
-def _merged(kept: list[Any], added: list[Any]) -> tuple[Any, ...]:
-    """The two path-ordered lists as one, in path order (a file's documents in its order)."""
-    if not added:
-        return tuple(kept)
-    return tuple(sorted([*kept, *added], key=lambda item: _doc(item).path))
+def _cut(items: Sequence[Any], paths: list[str]) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Where in path-ordered `items` the documents of each of `paths` (sorted) lie, as
+    [start, end) index pairs, and those documents: found by bisection, not by a scan."""
+    ranges: list[tuple[int, int]] = []
+    removed: list[Any] = []
+    start = 0
+    for path in paths:
+        lo = bisect.bisect_left(items, path, lo=start, key=_path)
+        hi = bisect.bisect_right(items, path, lo=lo, key=_path)
+        ranges.append((lo, hi))
+        removed += items[lo:hi]
+        start = hi
+    return ranges, removed
+
+
+def _spliced(
+    items: tuple[Any, ...], *, paths: list[str], ranges: list[tuple[int, int]], added: list[Any]
+) -> tuple[Any, ...]:
+    """`items` with each of `paths`' range replaced by that path's `added` documents."""
+    if not added and all(lo == hi for lo, hi in ranges):
+        return items
+    by_path = {path: list(docs) for path, docs in itertools.groupby(added, key=_path)}
+    spliced: list[Any] = []
+    start = 0
+    for path, (lo, hi) in zip(paths, ranges, strict=True):
+        spliced += items[start:lo]
+        spliced += by_path.get(path, ())
+        start = hi
+    spliced += items[start:]
+    return tuple(spliced)
+
+
+def _path(item: Any) -> str:
+    return _doc(item).path
 
 
 def _doc(item: Any) -> Document:
