@@ -9,8 +9,11 @@ import pytest
 from reconciler.conditions import Reason
 from reconciler.errors import Problem
 from reconciler.reconcile.revisions import Loaded, Rejected
+from reconciler.source import git
+from reconciler.source.settings import SourceSettings
+from reconciler.specs import loader
 from tests import gitrepo
-from tests.reconcile.helpers import MakeHarness, base_files, file_doc
+from tests.reconcile.helpers import POLICY, MakeHarness, base_files, file_doc
 
 BAD_BINDING = """\
 apiVersion: reconciler.dev/v1
@@ -157,3 +160,33 @@ def test_a_revision_that_changes_no_policy_input_keeps_the_compiled_bundle(
     policy_changed = h.loader.refresh(fetch=False)
     assert isinstance(policy_changed, Loaded)
     assert policy_changed.bundle is not with_namespace.bundle
+
+
+def test_a_commit_to_resources_is_patched_from_the_revision_loaded_before(
+    make_harness: MakeHarness, out: Path
+) -> None:
+    """The rejection of a patched revision names every problem, as a full load would."""
+    h = make_harness(base_files(out))
+    assert h.loader is not None
+    good = h.loader.refresh(fetch=False)
+    assert isinstance(good, Loaded)
+    sha = h.commit({"resources/b.yaml": "apiVersion: v1\nkind: File\nmetadata: {name: [\n"})
+    got = h.loader.refresh(fetch=False)
+    assert isinstance(got, Rejected) and got.revision is not None
+    problem = Problem(
+        path="resources/b.yaml",
+        line=4,
+        message="did not find expected node content (while parsing a flow node at line 4)",
+    )
+    assert (got.revision.sha, got.problems) == (sha, (problem,))
+    assert h.loader.last_good is good
+    h.commit({"resources/b.yaml": file_doc("b", out / "b", content="v2\n")})
+    fixed = h.loader.refresh(fetch=False)
+    assert isinstance(fixed, Loaded)
+    full = loader.load(git.GitSource.open(SourceSettings(path=h.repo)).tree(fixed.revision))
+    assert fixed.snapshot == full
+    assert [d.body["spec"]["content"] for d in fixed.snapshot.resources] == ["v1\n", "v2\n", "v1\n"]
+    assert (h.loader.chain.patched, h.loader.chain.full) == (2, 1)
+    h.commit({"policies/mode.rego": POLICY + "\n"})
+    assert isinstance(h.loader.refresh(fetch=False), Loaded)
+    assert (h.loader.chain.patched, h.loader.chain.full) == (2, 2)  # policies: loaded whole
