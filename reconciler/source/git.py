@@ -294,6 +294,17 @@ class CommitTree:
         self._listing()
         return list(self._problems)
 
+    def entry(self, path: str) -> FileEntry | None:
+        """The file at `path` alone, without listing the tree (None: no regular file there);
+        a symlink is resolved as the listing resolves it."""
+        node = self._node(path)
+        if node.kind is tree.NodeKind.LINK:
+            return self._listing().get(path)
+        if node.kind is not tree.NodeKind.FILE:
+            return None
+        item = self._root[path]
+        return self._entry(path, item.id, mode=item.filemode)
+
     @property
     def has_links(self) -> bool:
         """Whether the tree holds a symlink (followed or not): a change to any file may then

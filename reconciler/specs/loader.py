@@ -18,10 +18,19 @@ from dataclasses import dataclass
 
 from reconciler.errors import Problem, ProblemsError
 from reconciler.source.revision import FileEntry, Tree
-from reconciler.specs import assembly, flows, kinds, snapshot, yamlio
+from reconciler.specs import assembly, flows, kinds, models, snapshot, yamlio
 from reconciler.specs.parsed import ParsedDoc, ParsedFile
 
-__all__ = ["ParseMany", "ParsedDoc", "ParsedFile", "SpecCache", "load", "parse_file"]
+__all__ = [
+    "ParseMany",
+    "ParsedDoc",
+    "ParsedFile",
+    "SpecCache",
+    "assemble",
+    "load",
+    "parse_file",
+    "settings_of",
+]
 
 
 ParseMany = Callable[[Tree, list[tuple[FileEntry, kinds.Role]], yamlio.Limits], list[ParsedFile]]
@@ -178,6 +187,21 @@ def load(
     `parse_many` parses the files the cache does not hold, in order (`specs.parallel`
     spreads them over processes for a single-threaded caller); default: one by one here."""
     return assemble(tree, cache=cache, limits=limits, parse_many=parse_many)[0]
+
+
+def settings_of(
+    tree: Tree, entry: FileEntry | None, *, limits: yamlio.Limits | None = None
+) -> tuple[models.RepoSettings, tuple[Problem, ...]]:
+    """The repository's settings alone, from its settings file `entry` (None: it has none,
+    the defaults apply), with that file's problems: for callers that read nothing else of
+    a revision, which may hold thousands of other files."""
+    if entry is None:
+        return models.default_settings(), ()
+    role = kinds.Role.SETTINGS
+    parsed = parse_file(tree=tree, entry=entry, role=role, limits=limits or yamlio.Limits())
+    assembled = assembly.Assembly(tree=tree)
+    assembled.add(entry=entry, role=role, parsed=parsed)
+    return assembled.settings or models.default_settings(), tuple(assembled.problems)
 
 
 def assemble(
