@@ -11,6 +11,7 @@ the bundle's regorus engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,12 +93,17 @@ class SourceLoader:
         """The served revision's repository-relative provider programs, from its tree."""
         if self.programs_dir is None:
             return None
-        wanted = [
-            program
-            for doc in snapshot.resources
-            if isinstance(program := (doc.body.get("spec") or {}).get("provider"), str)
-            and not program.startswith("/")
-        ]
+        last = self.last_good
+        if (
+            last is not None
+            and last.programs is None
+            and not _programs_named(
+                snapshot.resources_at(snapshot.changed_since(last.snapshot.files))
+            )
+        ):
+            wanted = []  # none before, none in the changed files: no walk of every document
+        else:
+            wanted = _programs_named(snapshot.resources)
         keep = [revision.sha] + ([self.last_good.revision.sha] if self.last_good else [])
         if not wanted:  # most revisions run no repository program: no tree walk, no files
             programs.prune(self.programs_dir, keep=[])
@@ -160,7 +166,12 @@ class SourceLoader:
             return None
         if gatekeeper.reads_inventory(last.bundle.templates.values()):
             return None  # the resources are policy data
-        if gatekeeper.namespace_labels(snapshot.resources) != last.bundle.namespaces:
+        # The namespaces' labels (what `namespaceSelector` reads) change only with a file
+        # that holds or held a Namespace: no walk of every document otherwise.
+        moved = (*snapshot.resources_at(changed), *last.snapshot.resources_at(changed))
+        if any(d.kind == "Namespace" for d in moved) and (
+            gatekeeper.namespace_labels(snapshot.resources) != last.bundle.namespaces
+        ):
             return None
         return last.bundle
 
@@ -187,6 +198,16 @@ class SourceLoader:
             except ReconcilerError:
                 return {}
         return {d.key: d for d in snapshot.resources}
+
+
+def _programs_named(docs: Sequence[Document]) -> list[str]:
+    """The repository-relative provider programs `docs` name (`spec.provider`)."""
+    return [
+        program
+        for doc in docs
+        if isinstance(program := (doc.body.get("spec") or {}).get("provider"), str)
+        and not program.startswith("/")
+    ]
 
 
 def _problems(revision: Revision, reason: Reason, problems: tuple[Problem, ...]) -> Rejected:

@@ -155,6 +155,13 @@ def test_a_revision_that_changes_no_policy_input_keeps_the_compiled_bundle(
     assert isinstance(with_namespace, Loaded)
     assert with_namespace.bundle is not resources_only.bundle
     assert dict(with_namespace.bundle.namespaces["prod"]) == {"tier": "a"}
+    h.commit({"resources/a.yaml": file_doc("a", out / "a", content="v3\n")})
+    other = h.loader.refresh(fetch=False)
+    assert isinstance(other, Loaded) and other.bundle is with_namespace.bundle
+    h.commit({}, delete=["resources/prod.yaml"])
+    without = h.loader.refresh(fetch=False)
+    assert isinstance(without, Loaded) and dict(without.bundle.namespaces) == {}
+    h.commit({"resources/prod.yaml": namespace})
 
     h.commit({"policies/mode.rego": (h.repo / "policies/mode.rego").read_text() + "\n# more\n"})
     policy_changed = h.loader.refresh(fetch=False)
@@ -190,3 +197,28 @@ def test_a_commit_to_resources_is_patched_from_the_revision_loaded_before(
     h.commit({"policies/mode.rego": POLICY + "\n"})
     assert isinstance(h.loader.refresh(fetch=False), Loaded)
     assert (h.loader.chain.patched, h.loader.chain.full) == (2, 2)  # policies: loaded whole
+
+
+def test_a_commit_adding_a_provider_program_materialises_it(tmp_path: Path) -> None:
+    """Revisions without repository programs skip the walk of every document; the first
+    commit whose changed files name one still gets its programs."""
+    from reconciler.reconcile.revisions import SourceLoader
+
+    repo = tmp_path / "repo"
+    gitrepo.make_repo(repo, {"resources/a.yaml": file_doc("a", tmp_path / "a")})
+    source = SourceLoader(SourceSettings(path=repo), programs_dir=tmp_path / "programs")
+    first = source.refresh(fetch=False)
+    assert isinstance(first, Loaded) and first.programs is None
+    svc = (
+        "apiVersion: reconciler.dev/v1\nkind: ExecResource\nmetadata: {name: svc}\n"
+        "spec: {provider: bin/p.sh, desired: {port: 1}}\n"
+    )
+    program = gitrepo.Executable("#!/bin/sh\necho '{}'\n")
+    gitrepo.commit(repo, {"resources/svc.yaml": svc, "bin/p.sh": program})
+    second = source.refresh(fetch=False)
+    assert isinstance(second, Loaded) and second.programs is not None
+    assert (second.programs / "bin/p.sh").read_text() == program.text
+    gitrepo.commit(repo, {"resources/a.yaml": file_doc("a", tmp_path / "a", content="v2\n")})
+    third = source.refresh(fetch=False)
+    assert isinstance(third, Loaded) and third.programs is not None
+    assert (third.programs / "bin/p.sh").is_file()

@@ -185,3 +185,14 @@ def test_after_a_symlink_every_revision_is_loaded_whole(tmp_path: Path) -> None:
     assert snapshot == loader.load(source.tree(revision))
     assert [d.body["spec"]["content"] for d in snapshot.resources] == ["x", "new"]
     assert (chain.patched, chain.full) == (0, 2)
+
+
+def test_the_resources_of_some_files_are_those_a_walk_finds(tmp_path: Path) -> None:
+    files = {f"resources/{n}.yaml": _file(n) for n in ("b", "a", "c")}
+    files["resources/sub/d.yaml"] = _file("d") + "---\n" + _file("e")
+    _, source, chain = _chained(tmp_path, files)
+    snapshot = chain.load(source, source.resolve())
+    for paths in (["resources/sub/d.yaml", "resources/a.yaml"], ["nope.yaml"], []):
+        walked = [d for d in snapshot.resources if d.path in paths]
+        assert snapshot.resources_at(paths) == walked
+    assert [d.name for d in snapshot.resources_at(["resources/sub/d.yaml"])] == ["d", "e"]
