@@ -176,6 +176,11 @@ class SourceLoader:
         return last.bundle
 
     def changed_paths(self, old: str | None, new: str) -> list[str]:
+        """Paths that differ between two commits; the last load's own diff when it was
+        between the same two (a new revision is diffed once, not again for its triggers)."""
+        diffed = self.chain.last_diff
+        if diffed is not None and diffed[:2] == (old, new):
+            return sorted(diffed[2])
         return self._open().changed_paths(old, new)
 
     def document_at(self, sha: str, key: str) -> Document | None:

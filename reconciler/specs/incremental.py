@@ -73,6 +73,8 @@ class Chain:
         self.patched = self.full = 0
         self._base: Indexed | None = None
         self._links = False  # the base's tree holds symlinks: no diff may patch it
+        # The last diff read: (old sha, new sha, the paths that differ).
+        self.last_diff: tuple[str, str, frozenset[str]] | None = None
 
     def load(self, source: Trees, revision: Revision) -> Snapshot:
         """The snapshot of `revision`; a full load when there is no previous revision, its
@@ -85,6 +87,8 @@ class Chain:
                 changes = source.tree_changes(before, revision)
             except ReconcilerError:
                 changes = None
+            if changes is not None:
+                self.last_diff = (before.sha, revision.sha, frozenset(changes))
             patched = None if changes is None else patch(base, tree, changes, cache=self.cache)
             if patched is not None:
                 self._base, self.patched = patched, self.patched + 1

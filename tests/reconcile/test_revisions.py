@@ -194,6 +194,10 @@ def test_a_commit_to_resources_is_patched_from_the_revision_loaded_before(
     assert fixed.snapshot == full
     assert [d.body["spec"]["content"] for d in fixed.snapshot.resources] == ["v1\n", "v2\n", "v1\n"]
     assert (h.loader.chain.patched, h.loader.chain.full) == (2, 1)
+    assert h.loader.chain.last_diff is not None
+    assert h.loader.chain.last_diff[:2] == (sha, fixed.revision.sha)  # served from it:
+    assert h.loader.changed_paths(sha, fixed.revision.sha) == ["resources/b.yaml"]
+    assert h.loader.changed_paths(good.revision.sha, sha) == ["resources/b.yaml"]
     h.commit({"policies/mode.rego": POLICY + "\n"})
     assert isinstance(h.loader.refresh(fetch=False), Loaded)
     assert (h.loader.chain.patched, h.loader.chain.full) == (2, 2)  # policies: loaded whole
