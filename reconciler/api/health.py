@@ -3,7 +3,9 @@ replica owns has served a revision and the store takes writes; 503 otherwise, wi
 reason; it also names this replica, every replica with its last heartbeat, and each
 source's owner) and `/metrics`
 (Prometheus text, the daemon's counters fed by the event bus plus gauges counted from the
-store at each scrape).
+store at each scrape; `reconciler_approvals_waiting` counts the waiting steps of the runs
+this replica's engine runs, so summed over the replicas each is counted once, while
+`GET /api/v1/approvals` lists the whole store's).
 """
 
 from __future__ import annotations

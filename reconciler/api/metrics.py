@@ -40,20 +40,23 @@ class _StateCollector(Collector):
         state = self._read()
         resources = GaugeMetricFamily(
             "reconciler_resources",
-            "Managed resources by condition",
+            "Managed resources by condition, counted in the store"
+            " (every replica sharing it reports the same)",
             labels=["source", "condition", "status"],
         )
         for (source, cond, status), n in sorted(state.resources_by_condition.items()):
             resources.add_metric([source, cond, status], n)
         violations = GaugeMetricFamily(
             "reconciler_policy_violations",
-            "Current violations by policy and enforcement",
+            "Current violations by policy and enforcement, counted in the store"
+            " (every replica sharing it reports the same)",
             labels=["policy", "enforcement"],
         )
         for (policy, enforcement), n in sorted(state.violations.items()):
             violations.add_metric([policy, enforcement], n)
         waiting = GaugeMetricFamily(
-            "reconciler_approvals_waiting", "Steps of live runs waiting for a human's answer"
+            "reconciler_approvals_waiting",
+            "Steps of the runs this replica runs waiting for a human's answer",
         )
         waiting.add_metric([], state.approvals_waiting)
         optimizations = GaugeMetricFamily(

@@ -4,7 +4,11 @@ one with its change, trade-off table, simulation, decision, where it landed or w
 closed, regression test and its run's flagged bindings, and `POST /api/v1/optimizations/run`
 (operator; body `{"source": name}`, optional when there is one source; a remote source's
 proposals are pushed and opened as pull requests) performs one optimization run now and
-answers with what it proposed and which earlier proposals it found merged or closed.
+answers with what it proposed and which earlier proposals it found merged or closed
+(200). On a store several replicas share, a replica that does not own the source queues
+the run for its owner instead (`optimize.schedule`; one queued per source at a time) and
+answers 202 with the run's id (`{"runId", "queued": true}`; the queued run's when one was
+queued already); its outcome is the run's record and the proposals it makes.
 `api.state` adds `openapi_paths()` to the API description.
 """
 
@@ -23,6 +27,7 @@ from reconciler.api.deps import Deps
 from reconciler.api.replies import BadRequest, count_param, error
 from reconciler.optimize import catalog, proposals, pulls, runner
 from reconciler.run import triggers
+from reconciler.store import runqueue
 
 
 def routes(deps: Deps) -> list[BaseRoute]:
@@ -41,7 +46,10 @@ def routes(deps: Deps) -> list[BaseRoute]:
         return JSONResponse(await run_in_threadpool(catalog.described, deps.store, record))
 
     async def run(request: Request) -> Response:
-        ws, url = _workspace(deps, _source_name(await request.body()))
+        name, ws, url = _workspace(deps, _source_name(await request.body()))
+        if deps.settings.store.resolved_url() is not None and not deps.runners[name].owned:
+            run_id = await run_in_threadpool(_queue, deps, name, ws)
+            return JSONResponse({"runId": run_id, "queued": True}, status_code=202)
         client = triggers.Prometheus(url) if url else None
         result = await run_in_threadpool(runner.run, ws, prometheus=client, trigger="api")
         made = [catalog.summary(r) for r in (*result.proposals, *result.reverts)]
@@ -73,7 +81,17 @@ def _source_name(raw: bytes) -> str | None:
     return name
 
 
-def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str | None]:
+def _queue(deps: Deps, name: str, ws: proposals.Workspace) -> str:
+    """Queue a run of source `name` for its owner (blocking: store); its id, or the id of
+    the one queued already."""
+    record = runner.pending(ws, trigger="api")
+    if deps.store.enqueue_once(record, target=name, at=deps.clock.now()):
+        return record.id
+    found = deps.store.queued_runs(kind=runqueue.OPTIMIZATION)
+    return next((q.run_id for q in found if q.target == name), record.id)
+
+
+def _workspace(deps: Deps, name: str | None) -> tuple[str, proposals.Workspace, str | None]:
     settings = deps.settings
     sources = [s for s in settings.sources if name in (None, s.name)]
     if len(sources) != 1:
@@ -89,7 +107,7 @@ def _workspace(deps: Deps, name: str | None) -> tuple[proposals.Workspace, str |
         remote=source if source.url else None,
         forges=pulls.clients(settings.forges),
     )
-    return ws, settings.prometheus.url
+    return source.name, ws, settings.prometheus.url
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -130,8 +148,13 @@ def openapi_paths() -> dict[str, Any]:
         ]
     }
     run = o.post("one optimization run now", ran, errors={"400": o.error("no usable source")})
+    queued = o.response(
+        "queued for the replica that owns the source",
+        o.obj({"runId": o.STRING, "queued": {"type": "boolean"}}),
+    )
     run["post"]["responses"] = {
         "200": run["post"]["responses"].pop("202"),
+        "202": queued,
         **run["post"]["responses"],
     }
     return {

@@ -3,8 +3,11 @@ next and last runs, starting one (`POST /api/v1/workflows/{name}/run`), reading 
 its steps, cancelling, pausing and resuming it, listing the steps waiting for a human
 (`GET /api/v1/approvals`) and answering them (`POST /api/v1/approvals/{run_id}/{step}`).
 Every POST needs the operator role (the gate of `api.auth` checks it); the approver is the
-caller's token name when tokens are configured. `api.app` mounts `routes(deps)` and adds
-`openapi_paths()` to the API description; the dashboard lists approvals with `pending`.
+caller's token name when tokens are configured. The waiting steps (the list, and a run's
+`waiting`) are read from the store (`run.asks`), so every replica sharing it shows those
+of every replica's runs; an answer for a run another replica runs is forwarded to it
+(`runclaims.forward_answer`). `api.app` mounts `routes(deps)` and adds `openapi_paths()`
+to the API description; the dashboard lists approvals with `pending`.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ from reconciler.api.auth import Principal
 from reconciler.api.deps import Deps
 from reconciler.errors import UsageError
 from reconciler.reconcile import runclaims
-from reconciler.run import plans, recovery, workflow
+from reconciler.run import asks, plans, recovery, workflow
 from reconciler.run.engine import Engine
-from reconciler.run.steps.base import Ask
 from reconciler.runstate import RunKind, RunRecord, StepRecord
-from reconciler.store.interfaces import RunNotFound, Store
+from reconciler.store.interfaces import RunNotFound, Runs, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
 ACTIONS = ("cancel", "pause", "resume")
@@ -107,20 +109,23 @@ def routes(deps: Deps) -> list[BaseRoute]:
         meta = next((s for s in body["steps"] if s["name"] == plans.META), None)
         body["variables"] = meta["output"].get("variables", {}) if meta else {}
         body["steps"] = [s for s in body["steps"] if not s["name"].startswith("#")]
-        live = automation.engine.waiting(run.id) if automation.engine else []
-        body["waiting"] = live
+        body["waiting"] = sorted(r.name for r in asks.waiting(run))
         return JSONResponse(body)
 
     def act(action: str) -> Handler:
         async def handle(request: Request) -> Response:
             run_id = request.path_params["run_id"]
+            if run_id not in engine().live():  # queued for another replica: steered there
+                queued = await asyncio.to_thread(runclaims.queued_entry, store, run_id)
+                if queued is not None and queued.claimed_by != automation.claims.name:
+                    raise runclaims.RunHeldElsewhere(run_id, queued=queued)
             await getattr(engine(), action)(run_id)
             return JSONResponse({"run": run_id, "action": action}, status_code=202)
 
         return handle
 
     async def approvals(request: Request) -> Response:
-        return JSONResponse({"approvals": await pending(store, engine())})
+        return JSONResponse({"approvals": await pending(store)})
 
     async def answer(request: Request) -> Response:
         run_id, step = request.path_params["run_id"], request.path_params["step"]
@@ -179,41 +184,35 @@ def _last_runs(store: Store) -> dict[str, dict[str, Any]]:
     return found
 
 
-async def pending(store: Store, engine: Engine) -> list[dict[str, Any]]:
-    """Every step of a live run waiting for a human's answer, oldest first. The live
-    steps are taken before the runs are read: a step records why it waits before it
-    waits, so the records read show that reason."""
-    waiting = engine.all_waiting()
-    found = [await asyncio.to_thread(store.get_run, run_id) for run_id in waiting]
-    items = [
-        _approval(run, step, engine.asked(run.id, step))
-        for run in found
-        if run is not None
-        for step in waiting[run.id]
-    ]
+async def pending(store: Runs) -> list[dict[str, Any]]:
+    """Every step waiting for a human's answer, oldest first: read from the store, so
+    each replica sharing it lists the steps of the runs every replica runs (`run.asks`)."""
+    found = await asyncio.to_thread(store.waiting_runs)
+    items = [_approval(run, record) for run in found for record in asks.waiting(run)]
     return sorted(items, key=lambda i: (i["since"] or "", i["runId"], i["step"]))
 
 
-def _approval(run: RunRecord, step: str, asked: Ask | None = None) -> dict[str, Any]:
+def _approval(run: RunRecord, record: StepRecord) -> dict[str, Any]:
+    """One waiting step as the API lists it; `record` is its newest attempt, waiting."""
+    step = record.name
     meta = next((s for s in run.steps if s.name == plans.META), None)
     plan = plans.from_meta(meta)[0] if meta else None
     spec = (
         next((s for s in [*plan.steps, *plan.on_failure] if s.name == step), None) if plan else None
     )
-    record = _newest(run, step)
-    gated = record is not None and bool(record.output.get(recovery.GATE))
+    gated = bool(record.output.get(recovery.GATE))
     ask = spec.approval if spec is not None else None
-    prompt = workflow.GATE_MESSAGE if gated or ask is None else ask.message
+    asked = None if gated else asks.asked(record)
+    if asked is None and not gated and plan is not None:  # a record without its question
+        asked = asks.of_spec(plan, step)
     return {
         "runId": run.id,
         "kind": run.kind.value,
         "workflow": run.name,
         "step": step,
-        "prompt": asked.prompt if asked else prompt,
-        "approvers": list(asked.approvers) if asked else list(ask.approvers) if ask else [],
-        "since": views.when(_first_start(run, step) if not gated else record.started_at)
-        if record
-        else None,
+        "prompt": workflow.GATE_MESSAGE if gated else asked.prompt if asked else "",
+        "approvers": list(asked.approvers) if asked else [],
+        "since": views.when(record.started_at if gated else _first_start(run, step)),
         "timeout": ask.timeout if ask and not gated else None,
         "resume": gated,
     }
@@ -223,11 +222,6 @@ def _first_start(run: RunRecord, step: str) -> Any:
     """When the step was first asked: an approval's timeout counts from there."""
     starts = [s.started_at for s in run.steps if s.name == step and s.started_at is not None]
     return min(starts, default=None)
-
-
-def _newest(run: RunRecord, step: str) -> StepRecord | None:
-    records = [s for s in run.steps if s.name == step]
-    return max(records, key=lambda s: s.attempt) if records else None
 
 
 def openapi_paths() -> dict[str, Any]:

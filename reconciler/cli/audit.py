@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from reconciler.cli import decisions, options
+from reconciler.cli import options, stores
 from reconciler.errors import UsageError
 
 _PAGE = 1000
@@ -31,7 +31,7 @@ def declare(p: argparse.ArgumentParser) -> None:
     verify = actions.add_parser(
         "verify", help="walk the chain; exit 1 naming the first entry that breaks it"
     )
-    decisions.add_data_dir(verify)
+    stores.add_store_options(verify)
     verify.add_argument(
         "--anchors",
         metavar="PATH",
@@ -40,7 +40,7 @@ def declare(p: argparse.ArgumentParser) -> None:
     options.add_format(verify, "text", "json")
     verify.set_defaults(handler=run_verify)
     export = actions.add_parser("export", help="write the entries as JSON Lines (for a SIEM)")
-    decisions.add_data_dir(export)
+    stores.add_store_options(export)
     export.add_argument(
         "--since", type=int, default=0, metavar="SEQ", help="only entries after position SEQ"
     )
@@ -49,7 +49,7 @@ def declare(p: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    store = decisions.open_store(args)
+    store = stores.open_store(args)
     try:
         found = store.verify_audit()
         kept, unanchored = _anchors(args, store, head_seq=found.head_seq, walk=found.intact)
@@ -86,7 +86,7 @@ def _anchors(
 def run_export(args: argparse.Namespace) -> int:
     if args.since < 0:
         raise UsageError(f"--since must be a position (0 or more), got {args.since}")
-    store = decisions.open_store(args)
+    store = stores.open_store(args)
     try:
         if args.output:
             with _open(args.output) as out:

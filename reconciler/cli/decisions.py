@@ -11,17 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from reconciler.cli import options
+from reconciler.cli import options, stores
 from reconciler.errors import UsageError
 
 
 def declare(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = actions.add_parser("list", help="the newest decisions, with filters")
-    add_data_dir(ls)
+    stores.add_store_options(ls)
     ls.add_argument("--type", help="only this decision type (e.g. remediation)")
     ls.add_argument("--subject", help="only this subject (binding/resource key)")
     ls.add_argument("--outcome", help="only this outcome (pending, succeeded, failed, ...)")
@@ -29,48 +28,18 @@ def declare(p: argparse.ArgumentParser) -> None:
     options.add_format(ls, "table", "json")
     ls.set_defaults(handler=run_list)
     show = actions.add_parser("show", help="one decision with its scores and explanation")
-    add_data_dir(show)
+    stores.add_store_options(show)
     show.add_argument("id", help="the decision id (a unique prefix is enough)")
     options.add_format(show, "text", "json")
     show.set_defaults(handler=run_show)
     replay = actions.add_parser(
         "replay", help="re-score a decision against the repository's rules and history now"
     )
-    add_data_dir(replay)
+    stores.add_store_options(replay)
     replay.add_argument("id", help="the decision id (a unique prefix is enough)")
     options.add_source_options(replay)
     options.add_format(replay, "text", "json")
     replay.set_defaults(handler=run_replay)
-
-
-def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        default=".reconciler",
-        help="the daemon's data directory (default: .reconciler)",
-    )
-    parser.add_argument(
-        "--store-url",
-        metavar="URL",
-        help="the daemons' shared store (postgresql://...; the settings' store.url)"
-        " instead of the SQLite file in --data-dir",
-    )
-
-
-def open_store(args: argparse.Namespace) -> Any:
-    """The daemon's store: `--store-url`, else the SQLite file in `--data-dir`, which must
-    exist (never created here)."""
-    from reconciler.store import backends
-    from reconciler.store.retention import RetentionSettings
-    from reconciler.store.sqlite import SqliteStore
-
-    if args.store_url:
-        data_dir = Path(args.data_dir)
-        return backends.open_store(args.store_url, data_dir=data_dir, retention=RetentionSettings())
-    path = Path(args.data_dir) / backends.SQLITE_FILE
-    if not path.is_file():
-        raise UsageError(f"{path}: no store here (give the daemon's --data-dir)")
-    return SqliteStore(path, retention=RetentionSettings())
 
 
 def _find(store: Any, wanted: str) -> Any:
@@ -87,7 +56,7 @@ def _find(store: Any, wanted: str) -> Any:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = stores.open_store(args)
     try:
         entries = store.daemon_decisions(
             type=args.type, subject=args.subject, outcome=args.outcome, limit=args.limit
@@ -111,7 +80,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = stores.open_store(args)
     try:
         record = _find(store, args.id)
     finally:
@@ -134,7 +103,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from reconciler.cli import check
     from reconciler.decide import decider, ledger
 
-    store = open_store(args)
+    store = stores.open_store(args)
     try:
         before = _find(store, args.id)
         checked = check.load_and_compile(args)

@@ -3,8 +3,8 @@
 `run` performs one optimization run against a local repository (DIR) and a Prometheus
 server, storing its proposals in the daemon's store in `--data-dir` (created when absent),
 and noticing which earlier proposals people merged or closed; `list` and `show` read them
-back with their state, and the policy bindings the latest run (`list`) or the proposal's
-run (`show`) flagged.
+back (from `--data-dir`, or `--store-url`: the store the daemons share) with their state,
+and the policy bindings the latest run (`list`) or the proposal's run (`show`) flagged.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import options
+from reconciler.cli import options, stores
 from reconciler.errors import UsageError
 
 
@@ -31,12 +31,12 @@ def declare(p: argparse.ArgumentParser) -> None:
     options.add_format(run, "text", "json")
     run.set_defaults(handler=run_run)
     ls = actions.add_parser("list", help="proposals and reverts, newest first")
-    _data_dir(ls)
+    stores.add_store_options(ls)
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
     options.add_format(ls, "table", "json")
     ls.set_defaults(handler=run_list)
     show = actions.add_parser("show", help="one proposal: change, trade-off, simulation")
-    _data_dir(show)
+    stores.add_store_options(show)
     show.add_argument("id", help="the proposal's id (a unique prefix is enough)")
     options.add_format(show, "text", "json")
     show.set_defaults(handler=run_show)
@@ -46,17 +46,7 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", default=".reconciler", help="the daemon's data directory (.reconciler)"
     )
-
-
-def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
-    from reconciler.store.retention import RetentionSettings
-    from reconciler.store.sqlite import SqliteStore
-
-    path = Path(args.data_dir) / "reconciler.db"
-    if not create and not path.is_file():
-        raise UsageError(f"{path}: no store here (give the daemon's --data-dir)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(path, retention=RetentionSettings())
+    parser.set_defaults(store_url=None)  # `run` writes its own store, never the shared one
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -64,7 +54,7 @@ def run_run(args: argparse.Namespace) -> int:
     from reconciler.optimize import catalog, proposals, runner
     from reconciler.run import triggers
 
-    store = _store(args, create=True)
+    store = stores.open_store(args, create=True)
     try:
         ws = proposals.Workspace(
             repo=Path(args.dir).resolve(),
@@ -111,7 +101,7 @@ def run_run(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from reconciler.optimize import catalog
 
-    store = _store(args)
+    store = stores.open_store(args)
     try:
         found = [catalog.summary(r) for r in catalog.listed(store, limit=args.limit)]
         flagged = catalog.latest_flagged(store)
@@ -130,7 +120,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from reconciler.optimize import catalog
 
-    store = _store(args)
+    store = stores.open_store(args)
     try:
         record = catalog.find(store, args.id)
         shown = None if record is None else catalog.described(store, record)

@@ -17,6 +17,8 @@ from reconciler.clock import SystemClock
 from reconciler.optimize import proposals, pulls, schedule
 from reconciler.reconcile import settings as daemon_settings
 from reconciler.reconcile.daemon import Daemon
+from reconciler.store import runqueue
+from reconciler.store.interfaces import Store
 
 log = logging.getLogger("reconciler")
 DATA_DIR_ENV = "RECONCILER_DATA_DIR"
@@ -40,9 +42,15 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
     )
     serving = asyncio.create_task(server.serve(stop))
     running = asyncio.create_task(daemon.run(stop))
+    claims = daemon.claims(runqueue.OPTIMIZATION)  # a due run fires once, on the owner
+    workspaces = _workspaces(settings, daemon, store=daemon.store.fenced(claims.fence))
     optimizing = asyncio.create_task(
         schedule.scheduled(
-            stop, workspaces=_workspaces(settings, daemon), prometheus=settings.prometheus.url
+            stop,
+            workspaces=list(workspaces.values()),
+            names=list(workspaces),
+            claims=claims,
+            prometheus=settings.prometheus.url,
         )
     )
     while not server.started and not serving.done():
@@ -59,15 +67,16 @@ async def serve(settings: daemon_settings.DaemonSettings, *, flags: daemon_setti
 
 
 def _workspaces(
-    settings: daemon_settings.DaemonSettings, daemon: Daemon
-) -> list[proposals.Workspace]:
-    """Where scheduled optimization runs commit: every unsuspended source (a remote one's
-    proposals are pushed and opened as pull requests)."""
-    return [
-        proposals.Workspace(
+    settings: daemon_settings.DaemonSettings, daemon: Daemon, *, store: Store
+) -> dict[str, proposals.Workspace]:
+    """Where scheduled optimization runs commit, by source: every unsuspended source (a
+    remote one's proposals are pushed and opened as pull requests); their writes go to
+    `store`, fenced by this replica's claims."""
+    return {
+        s.name: proposals.Workspace(
             repo=s.path,
             ref=s.ref,
-            store=daemon.store,
+            store=store,
             clock=daemon.clock,
             bus=daemon.bus,
             data_dir=settings.data_dir,
@@ -76,7 +85,7 @@ def _workspaces(
         )
         for s in settings.sources
         if not s.suspend
-    ]
+    }
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:

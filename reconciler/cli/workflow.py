@@ -1,8 +1,11 @@
-"""`reconciler workflow run|list|status|cancel|approve|analyze`: workflows from the command line.
+"""`reconciler workflow run|list|status|cancel|approve|runs|analyze`: workflows from the
+command line.
 
-Every verb but `analyze` talks to the running daemon over its HTTP API (`--url`, and
-`--token` or `$RECONCILER_TOKEN` when the daemon has tokens). `analyze` reads the
-repository and, with `--data-dir`, the durations recorded in the daemon's store, and shows
+Every verb but `runs` and `analyze` talks to the running daemon over its HTTP API (`--url`,
+and `--token` or `$RECONCILER_TOKEN` when the daemon has tokens). `runs` reads the runs
+recorded in the daemon's store (`--data-dir`, or `--store-url` for the store several
+replicas share: the runs of every replica), with the steps waiting for an answer.
+`analyze` reads the repository and, with a store, the durations recorded in it, and shows
 the critical path and the steps that can run side by side.
 """
 
@@ -12,23 +15,25 @@ import argparse
 import json
 import time
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import client, output
+from reconciler.cli import client, output, stores
 from reconciler.errors import UsageError
-from reconciler.run import history
+from reconciler.run import asks, history
 from reconciler.runbooks import variables as runbook_vars
-from reconciler.runstate import RunKind
+from reconciler.runstate import RunKind, RunRecord, RunStatus
 from reconciler.source import tree
 from reconciler.specs import flows, loader
-from reconciler.store.retention import RetentionSettings
-from reconciler.store.sqlite import SqliteStore
 
 FINISHED = ("succeeded", "failed", "cancelled")
 _WHOLE = 32  # characters of a whole run id (a uuid has 36); shorter ones are prefixes
 _DEFAULT = 1.0  # seconds estimated for a step with no history, wait or timeout
 _SEARCHED = 1000  # the newest runs a short id is looked up in (the API's largest page)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # orders a run never started last
+ENGINE_KINDS = (RunKind.WORKFLOW, RunKind.RUNBOOK, RunKind.REMEDIATION)
+"""The run kinds the workflow engine runs (queued and claimed across replicas)."""
 
 
 def declare(parser: argparse.ArgumentParser) -> None:
@@ -72,10 +77,23 @@ def declare(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--approver", help="who answers (the token's name wins when there is one)")
     p.set_defaults(handler=run_approve)
 
+    p = sub.add_parser("runs", help="the runs recorded in the daemon's store, newest first")
+    stores.add_store_options(p)
+    p.add_argument(
+        "--kind",
+        choices=[k.value for k in ENGINE_KINDS],
+        action="append",
+        help="only runs of this kind (repeatable; default: workflow, runbook, remediation)",
+    )
+    p.add_argument("--status", choices=[s.value for s in RunStatus], help="only this status")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(handler=run_runs)
+
     p = sub.add_parser("analyze", help="critical path and parallel steps of a workflow")
     p.add_argument("name")
     p.add_argument("dir", nargs="?", default=".", help="repository directory (default: .)")
-    p.add_argument("--data-dir", help="the daemon's data directory, for recorded durations")
+    stores.add_store_options(p, data_dir=None)  # optional: for recorded durations
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_analyze)
 
@@ -209,6 +227,45 @@ def run_approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_runs(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    kinds = [RunKind(k) for k in args.kind] if args.kind else list(ENGINE_KINDS)
+    status = RunStatus(args.status) if args.status else None
+    store = stores.open_store(args)
+    try:
+        found = [r for k in kinds for r in store.list_runs(kind=k, status=status, limit=args.limit)]
+    finally:
+        store.close()
+    newest = sorted(found, key=lambda r: (r.started_at or _EPOCH, r.id), reverse=True)
+    shown = [_run_entry(r) for r in newest[: args.limit]]
+    if args.format == "json":
+        print(json.dumps({"runs": shown}, indent=2))
+        return 0
+    columns = ("id", "kind", "name", "status", "trigger", "started_at")
+    rows = [[*(r[c] or "-" for c in columns), ", ".join(r["waiting"]) or "-"] for r in shown]
+    header = ["RUN", "KIND", "NAME", "STATUS", "TRIGGER", "STARTED", "WAITING"]
+    print(output.table(rows, header=header))
+    return 0
+
+
+def _run_entry(run: RunRecord) -> dict[str, Any]:
+    """A stored run as `workflow runs --format json` lists it (the API's run fields,
+    without the steps), with the steps waiting for an answer."""
+    return {
+        "id": run.id,
+        "kind": run.kind.value,
+        "name": run.name,
+        "trigger": run.trigger,
+        "revision": run.revision,
+        "status": run.status.value,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error,
+        "waiting": sorted(r.name for r in asks.waiting(run)),
+    }
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if not root.is_dir():
@@ -218,7 +275,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise UsageError(f'no workflow named "{args.name}" (known: {known})')
-    stats = _recorded(Path(args.data_dir), args.name) if args.data_dir else {}
+    stats = _recorded(args, args.name) if stores.given(args) else {}
     result = history.analyze(found[args.name], history=stats, default=_DEFAULT)
     recorded = {name for name, known in stats.items() if known.ewma is not None}
     if args.format == "json":
@@ -236,7 +293,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         )
         return 0
     if not recorded:
-        where = f"in {args.data_dir}" if args.data_dir else "(no --data-dir)"
+        where = f"in {args.store_url or args.data_dir}" if stores.given(args) else "(no --data-dir)"
         print(
             f"no recorded durations of {args.name} {where}: the estimates are the steps' "
             f"waits and timeouts ({seconds(_DEFAULT)} for a step with neither)"
@@ -259,11 +316,8 @@ def seconds(value: float) -> str:
     return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
 
 
-def _recorded(data_dir: Path, name: str) -> dict[str, history.StepStats]:
-    path = data_dir / "reconciler.db"
-    if not path.exists():
-        raise UsageError(f"{path}: no store here")
-    store = SqliteStore(path, retention=RetentionSettings())
+def _recorded(args: argparse.Namespace, name: str) -> dict[str, history.StepStats]:
+    store = stores.open_store(args)
     try:
         found = store.list_runs(kind=RunKind.WORKFLOW, limit=500)
         return history.stats(reversed([r for r in found if r.name == name]))

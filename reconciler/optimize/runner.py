@@ -52,24 +52,38 @@ class RunResult:
     watched: landing.Watched = field(default_factory=landing.Watched)  # merged or closed
 
 
-def run(
-    ws: proposals.Workspace, *, prometheus: triggers.Prometheus | None, trigger: str = "manual"
-) -> RunResult:
-    """Propose what the optimizers find, notice what people merged or closed, then test
-    what landed (see the module doc). The run is recorded (kind `optimization`) with the
-    bindings it flagged, and its decisions point at it; an optimizer that fails, or needs
-    the Prometheus there is none of, is named in `skipped` and the others go on."""
-    log = RunLog(ws.store)
-    record = runstate.started(
+def pending(ws: proposals.Workspace, *, trigger: str) -> runstate.RunRecord:
+    """The record of an optimization run of `ws` queued to run later (on the replica that
+    owns its source)."""
+    return runstate.started(
         id=str(uuid.uuid4()),
         kind=RunKind.OPTIMIZATION,
         name=ws.source.location,
         trigger=trigger,
         revision=None,
         at=ws.clock.now(),
-        status=RunStatus.RUNNING,
     )
-    log.create(record)
+
+
+def run(
+    ws: proposals.Workspace,
+    *,
+    prometheus: triggers.Prometheus | None,
+    trigger: str = "manual",
+    queued: runstate.RunRecord | None = None,
+) -> RunResult:
+    """Propose what the optimizers find, notice what people merged or closed, then test
+    what landed (see the module doc). The run is recorded (kind `optimization`; `queued`,
+    the `pending` record of a run queued before, when given) with the bindings it flagged,
+    and its decisions point at it; an optimizer that fails, or needs the Prometheus there
+    is none of, is named in `skipped` and the others go on."""
+    log = RunLog(ws.store)
+    if queued is None:
+        record = replace(pending(ws, trigger=trigger), status=RunStatus.RUNNING)
+        log.create(record)
+    else:
+        record = replace(queued, status=RunStatus.RUNNING)
+        log.update(record)
     try:
         result = _run(replace(ws, run_id=record.id), prometheus=prometheus)
         ws.store.put_flagged(record.id, result.flagged)

@@ -2,10 +2,11 @@
 
 Runs on the source's worker thread (it owns the regorus engine of the revision). Provider
 reads fan out on a shared thread pool; changes are applied in plan order (waves, then
-`dependsOn`). An object's decisions and apply intent are one transaction, committed right
-before its provider call; the statuses and remaining decisions of a pass are one more at
-its end, so a pass killed half-way leaves complete records and the next pass converges
-from what is really there.
+`dependsOn`). The decisions and apply intents of a wave are one transaction, committed
+before its first provider call; the statuses and remaining decisions of a pass are one
+more at its end, so a pass killed half-way leaves complete records and the next pass
+converges from what is really there: a change whose intent a killed pass left at the
+same revision is applied under the decisions that pass logged, not logged again.
 
 Two shortcuts keep a pass over thousands of settled objects cheap, and both only skip work
 whose answer is already known:
@@ -275,22 +276,29 @@ class Controller:
 
     def _run_changes(self, state: PassState, plan: planner.Plan) -> None:
         evaluator = self.evaluator(state.loaded)
-        for change in plan.changes:
-            state.changes[change.key] = change
-            if change.key in state.done or change.key in state.carried:
-                continue  # decided while planning, or an in-sync dependency
-            target = state.target(change.key)
-            error = state.errors.get(change.key)
-            if error is not None:
-                at = self.clock.now()
-                state.done[change.key] = passes.observe_failed(state, target, error=error, at=at)
-                continue
-            step = self._step(state, change, target, evaluator)
-            found = resources.check(step)
-            if isinstance(found, resources.Allowed):
-                self._log_decisions(state, change.key, found.decisions)
-                found = resources.apply(step, found)
-            state.done[change.key] = found
+        for wave in passes.waves(plan.changes):
+            allowed: list[tuple[resources.ObjectWork, resources.Allowed]] = []
+            for change in wave:
+                state.changes[change.key] = change
+                if change.key in state.done or change.key in state.carried:
+                    continue  # decided while planning, or an in-sync dependency
+                target = state.target(change.key)
+                error = state.errors.get(change.key)
+                if error is not None:
+                    at = self.clock.now()
+                    state.done[change.key] = passes.observe_failed(
+                        state, target, error=error, at=at
+                    )
+                    continue
+                step = self._step(state, change, target, evaluator)
+                found = resources.check(step)
+                if isinstance(found, resources.Outcome):
+                    state.done[change.key] = found
+                else:
+                    allowed.append((step, found))
+            self._log_decisions(state, [(w.change.key, a.decisions) for w, a in allowed])
+            for step, found in allowed:  # in plan order: ties in a wave go by key
+                state.done[step.change.key] = resources.apply(step, found)
 
     def _step(
         self,
@@ -319,21 +327,29 @@ class Controller:
             evaluator=evaluator,
         )
 
-    def _log_decisions(self, state: PassState, key: str, decisions: tuple[Decision, ...]) -> None:
+    def _log_decisions(
+        self, state: PassState, allowed: list[tuple[str, tuple[Decision, ...]]]
+    ) -> None:
         # The decisions that let a provider change an object are each logged, repeats
         # included: they are the record of what allowed that change. The intent to apply
-        # is recorded too, so a change a kill cuts off from its status is not lost. Retrying
-        # an apply a killed pass had logged at this revision repeats none of its decisions.
-        # Both are one transaction, committed right before this object's provider call and
-        # not a wave's at once: a kill between a wave's commit and its later applies would
-        # leave applies whose decisions another daemon logged (or logged twice).
+        # is recorded too, so a change a kill cuts off from its status is not lost. A
+        # wave's decisions and intents are one transaction, committed before any of its
+        # providers is called. A change a killed pass decided at this very revision
+        # (`passes.decided`: its intent is left) had its decisions logged in that pass's
+        # wave: they stand for the apply made now, and none is logged again, so each
+        # apply follows exactly one logged gate even when a kill lands between a wave's
+        # commit and its applies.
+        if not allowed:
+            return
+        at = self.clock.now()
+        fresh = [d for key, found in allowed if not passes.decided(state, key) for d in found]
         with self.store.batch():
-            self.log_decisions(decisions, changes_only=_left_at(state, key))
-            at = self.clock.now()
+            self.log_decisions(fresh, changes_only=False)
             self.store.intend_apply(
-                [ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)]
+                ApplyIntent(key=key, source=self.name, revision=state.revision, at=at)
+                for key, _ in allowed
             )
-        state.logged.add(key)
+        state.logged.update(key for key, _ in allowed)
 
     def log_decisions(self, decisions: Iterable[Decision], *, changes_only: bool = True) -> int:
         """Append decisions to the log, with the inputs they were made on (for replay);
@@ -364,12 +380,6 @@ class _Last:
     revision: str
     repo: models.SettingsSpec
     files: Mapping[str, str]  # the blob id of each file of its revision, by path
-
-
-def _left_at(state: PassState, key: str) -> bool:
-    """A killed pass logged the decisions of `key` at this very revision (its intent is left)."""
-    left = state.intents.get(key)
-    return left is not None and left.revision == state.revision
 
 
 __all__ = ["ConditionStatus", "Controller", "PassResult"]

@@ -8,7 +8,8 @@ Both intervals are the source's effective settings (`effective.py`: flag > setti
 the served revision's `reconciler.yaml` > default), rescheduled when a revision changes
 them. What the passes decide is logged by the `eventlog` subscriber of the bus. Pull-request
 simulations run in the daemon's simulation service (`simulations/`), which `run` recovers
-when it starts and closes when it stops.
+when it starts and closes when it stops; on a shared store they are queued in the store
+and claimed, on each heartbeat, by the owner of their source, like workflow runs.
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ from reconciler.reconcile.automation import Automation
 from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.runner import SourceRunner
 from reconciler.reconcile.settings import NO_FLAGS, DaemonSettings, Flags, UnknownSource
-from reconciler.reconcile.simulations import runs as simulation_runs
 from reconciler.reconcile.simulations.service import Simulator
 from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds, timedelta_of
-from reconciler.store import anchors, queue
+from reconciler.store import anchors, queue, runqueue
 from reconciler.store.backends import open_store
 from reconciler.store.interfaces import EventRecord, Store, StoreError
 
@@ -115,16 +115,12 @@ class Daemon:
         }
         for runner in self.runners.values():
             runner.on_effective = self._schedule_source
-        self.simulations = Simulator(
-            simulation_runs.Context(
-                store=self.store,
-                clock=clock,
-                bus=self.bus,
-                data_dir=settings.data_dir,
-                limits=settings.simulations,
-                forges=settings.forges,
-            ),
-            sources=settings.sources,
+        self.simulations = Simulator.of(
+            settings,
+            store=self.store,
+            clock=clock,
+            bus=self.bus,
+            claims=self.claims(runqueue.SIMULATION) if self._shared else None,
         )
         self.workflows = Automation(
             store=self.store,
@@ -134,16 +130,22 @@ class Daemon:
             runners=self.runners,
             request_sync=self._sync_for_run,
             prometheus=settings.prometheus,
-            claims=RunClaims(
-                name=self.membership.name,
-                store=self.store,
-                clock=clock,
-                own_fence=self.membership.own_fence,
-                owned=self.membership.held,
-            ),
+            claims=self.claims(runqueue.RUN),
             shared=self._shared,
             on_run_event=self.notifier.on_record,
             children=self.children,
+        )
+
+    def claims(self, kind: str) -> RunClaims:
+        """This replica's claims of the queued work of `kind` (`store.runqueue`)."""
+        membership = self.membership
+        return RunClaims(
+            name=membership.name,
+            store=self.store,
+            clock=self.clock,
+            own_fence=membership.own_fence,
+            owned=membership.held,
+            kind=kind,
         )
 
     def runner(self, name: str) -> SourceRunner:
@@ -208,11 +210,11 @@ class Daemon:
                 self._takeover.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.workflows.stop()  # before leaving: no run write after its claim goes
+            await asyncio.to_thread(self.simulations.close)  # none started after leaving
             await self._leave()
             self._pool.shutdown(wait=True)
             if self.evaluations is not None:
                 await asyncio.to_thread(self.evaluations.close)
-            await asyncio.to_thread(self.simulations.close)
             await self._anchor()  # the head as the daemon leaves it
             self.store.close()
 
@@ -325,6 +327,7 @@ class Daemon:
         for work in asked:
             self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
         await self.workflows.take_answers()
+        await asyncio.to_thread(self.simulations.claim)
         if beat.gained and reason is not None:
             self._take_over()
         elif claim and (self._takeover is None or self._takeover.done()):

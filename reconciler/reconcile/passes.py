@@ -10,7 +10,7 @@ plan.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,6 +107,30 @@ def plan(state: PassState, pending: list[str], *, clock: Clock) -> planner.Plan:
 def depends_on(change: planner.Change) -> tuple[str, ...]:
     """The keys a planned change waits for (none for a delete: see `order`)."""
     return order.deletion_placement(key=change.key, body=change.desired).depends_on
+
+
+def waves(changes: Iterable[planner.Change]) -> list[list[planner.Change]]:
+    """`changes` (in plan order) cut into the runs whose decisions are made durable
+    together before any of their applies: one per wave, cut again before a change that
+    depends on one earlier in the same run (its gate must see that one's outcome)."""
+    found: list[list[planner.Change]] = []
+    keys: set[str] = set()
+    for change in changes:
+        last = found[-1] if found else None
+        if last is None or last[-1].wave != change.wave or keys.intersection(depends_on(change)):
+            found.append([])
+            keys = set()
+        found[-1].append(change)
+        keys.add(change.key)
+    return found
+
+
+def decided(state: PassState, key: str) -> bool:
+    """A pass the daemon's stop cut short decided to apply `key` at this very revision: its
+    intent is left, and the gate decisions that allowed it were logged with it (in one
+    transaction), so they are not logged again when the change is applied now."""
+    left = state.intents.get(key)
+    return left is not None and left.revision == state.revision
 
 
 def _placeable(state: PassState, pending: list[str], *, clock: Clock) -> list[str]:

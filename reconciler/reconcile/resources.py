@@ -3,7 +3,8 @@
 no-op -> drift check -> dependency -> backoff -> policy gate -> apply (or delete). Each step
 marks conditions and may stop the chain; the caller persists the result once. `check` runs
 the chain up to the gate and `apply` the rest, so the controller makes the decisions that
-allowed a change durable between the two; `run` is both. Strict denials
+allowed a wave's changes durable, in one transaction, between the two; `run` is both for
+one object. Strict denials
 block only this object; provider errors and timeouts become `ApplyFailed`, a spec the
 provider cannot handle becomes `SpecInvalid`, never exceptions.
 """

@@ -317,7 +317,7 @@ class Engine:
         execution.answer(step, answer)
 
     def waiting(self, run_id: str) -> list[str]:
-        """Steps of a live run waiting for an answer right now."""
+        """Steps of a run live here waiting for an answer right now."""
         execution = self._live.get(run_id)
         return sorted(execution.waiting) if execution else []
 
@@ -325,18 +325,10 @@ class Engine:
         """The ids of the runs this engine is running now."""
         return sorted(self._live)
 
-    def all_waiting(self) -> dict[str, list[str]]:
-        """Every live run's steps waiting for an answer right now, by run id."""
-        return {i: sorted(e.waiting) for i, e in list(self._live.items()) if e.waiting}
-
     def waiting_count(self) -> int:
-        """Steps of every live run waiting for an answer right now."""
+        """Steps of the runs live in this engine waiting for an answer right now (the
+        store lists those of every replica's runs: `run.asks`)."""
         return sum(len(e.waiting) for e in list(self._live.values()))
-
-    def asked(self, run_id: str, step: str) -> base.Ask | None:
-        """The question a waiting step put itself (None: its approval spec holds it)."""
-        execution = self._live.get(run_id)
-        return execution.asks.get(step) if execution else None
 
     async def close(self) -> None:
         """Stop every live run, leaving them to `resume_all`, and flush the store writes."""

@@ -29,12 +29,17 @@ INTERRUPTIBLE = (StepStatus.RUNNING, StepStatus.INTERRUPTED)
 
 
 def interrupted(run: RunRecord, *, at: datetime) -> list[StepRecord]:
-    """The attempts a dead daemon left `running`, closed as `interrupted` at `at`, so no
-    attempt stays `running` once the run moves on."""
+    """The attempts a dead daemon left `running`, or `waiting` for an answer it can no
+    longer take (`run.asks`; a gate's waits on), closed as `interrupted` at `at`, so no
+    attempt stays `running` or asks on once the run moves on."""
     return [
         replace(s, status=StepStatus.INTERRUPTED, finished_at=at)
         for s in run.steps
-        if s.name != plans.META and s.status is StepStatus.RUNNING
+        if s.name != plans.META
+        and (
+            s.status is StepStatus.RUNNING
+            or (s.status is StepStatus.WAITING and not s.output.get(GATE))
+        )
     ]
 
 

@@ -25,7 +25,7 @@ from reconciler.children import NO_LEDGER, ChildLedger
 from reconciler.clock import Clock
 from reconciler.errors import StalledError
 from reconciler.events import EventType
-from reconciler.run import dag, plans, recovery, retry
+from reconciler.run import asks, dag, plans, recovery, retry
 from reconciler.run.recorder import Recorder
 from reconciler.run.steps import base
 from reconciler.runstate import RunRecord, RunStatus, StepRecord, StepStatus
@@ -345,7 +345,7 @@ class Execution:
             error=GATE_MESSAGE,
             output={recovery.GATE: True},
         )
-        await self._record(record, wait=True)
+        await self._record(record)  # committed with the run's status by `await_approval`
         answer = await self.await_approval(step.name, timeout=None)
         assert answer is not None
         if answer.approved:
@@ -413,9 +413,17 @@ class Execution:
             self.asks[step] = ask
         loop = asyncio.get_running_loop()
         future = self.approvals.setdefault(step, loop.create_future())
+        question = ask or asks.of_spec(self.plan, step)
+        asking = asks.asking(self.state.history, step, question)
+        if asking is not None:
+            await self.parts.recorder.write(self.header, asking)
+        # The waiting attempt and the run's status committed together, before the engine
+        # says it waits: every replica lists it from the store, and finds the run waiting.
+        await self._set_status(
+            RunStatus.WAITING, error=f"waiting for approval of {step}", wait=True
+        )
         self.waiting.add(step)
-        await self._set_status(RunStatus.WAITING, error=f"waiting for approval of {step}")
-        await self._request_approval(step, ask)
+        await self._request_approval(step, question)
         try:
             if timeout is None:
                 return await asyncio.shield(future)
@@ -431,19 +439,20 @@ class Execution:
             if future.done():
                 self.approvals.pop(step, None)
                 self.asks.pop(step, None)
+            if asking is not None:  # the attempt runs on (its end is recorded after this)
+                await self.parts.recorder.write(
+                    self.header, self.state.attempts[asking.name, asking.attempt]
+                )
             if not self.waiting:
                 await self._set_status(RunStatus.RUNNING)
 
-    async def _request_approval(self, step: str, ask: base.Ask | None) -> None:
+    async def _request_approval(self, step: str, ask: base.Ask) -> None:
         """Record `ApprovalRequested` once per step and execution (notifications chase it;
         a restarted daemon asks again)."""
         if step in self._requested:
             return
         self._requested.add(step)
-        spec = next((s for s in [*self.plan.steps, *self.plan.on_failure] if s.name == step), None)
-        approval = spec.approval if spec else None
-        approvers = list(ask.approvers) if ask else approval.approvers if approval else []
-        prompt = ask.prompt if ask else approval.message if approval else ""
+        approvers, prompt = list(ask.approvers), ask.prompt
         await self.record_event(
             type=EventType.APPROVAL_REQUESTED.value,
             message=f"approval of {step} is waiting",

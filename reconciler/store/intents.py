@@ -5,8 +5,10 @@ decisions that allow the change, before the provider changes anything, and forge
 when the pass writes the object's status. A daemon killed in between leaves the intent
 behind: the next pass that finds the object in sync at that revision knows the change was
 made by the pass the kill cut short, and records it as applied (status history, a
-`ResourceApplied` event and its audit entry) instead of losing it. `sql.intents` holds
-the table and queries.
+`ResourceApplied` event and its audit entry) instead of losing it; a pass that finds the
+object still to change at that revision applies it under the decisions the killed pass
+logged with the intent, without logging them again. `sql.intents` holds the table and
+queries.
 """
 
 from __future__ import annotations

@@ -298,6 +298,12 @@ class Runs(Protocol):
         """Runs, the most recently created first."""
         ...
 
+    def waiting_runs(self, *, limit: int = 1000) -> list[RunRecord]:
+        """Unfinished runs (pending, running or waiting) with a step attempt recorded
+        `waiting`, with all their steps, the first created first (at most `limit`): what
+        every replica sharing the store lists as waiting for a human (`run.asks`)."""
+        ...
+
 
 class Simulations(Protocol):
     """Pull-request simulations and their reports."""

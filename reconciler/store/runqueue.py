@@ -1,17 +1,21 @@
-"""Runs queued in the store and claimed by one replica at a time, tied to its lease.
+"""Work queued in the store and claimed by one replica at a time, tied to its lease.
 
-A workflow, runbook or remediation run the daemon starts is recorded (pending, with its
-plan) and queued in one transaction, for a `target`: the source whose revision defines
-what it runs. A replica claims the queued runs of the sources it owns: `claim` reads them
-`FOR UPDATE SKIP LOCKED`, so two claimers never take the same run, and stamps each with the
-claimer's name and the fencing token of its `replica:<name>` lease. A claim stays valid
-while that lease is live and carries that token: the run is the claimer's until it
-`finish`es it. When the claimer dies (kill -9, a partition), its lease expires and the next
-`claim` by the source's new owner takes the run over — the new owner resumes it from its
-step records. A claimer whose own lease lapsed claims nothing (`LeaseLost`). `release`
-gives a replica's claims back at once (a clean stop; a daemon restarting under the name it
-had, on SQLite). On SQLite the one daemon claims everything it queues.
-`sql.runqueue` holds the table.
+Four kinds of work go through the one queue, each a run record the claimer finds by id:
+workflow, runbook and remediation runs (`RUN`), pull-request simulations (`SIMULATION`,
+whose record is stored beside the run and whose job's parameters travel in the row's
+`payload`) and optimization runs (`OPTIMIZATION`). Work is recorded and queued in one
+transaction, for a `target`: the source whose revision defines it. A replica claims the
+queued work of one kind for the sources it owns: `claim` reads the rows `FOR UPDATE SKIP
+LOCKED`, so two claimers never take the same one, and stamps each with the claimer's name
+and the fencing token of its `replica:<name>` lease. A claim stays valid while that lease
+is live and carries that token: the work is the claimer's until it `finish`es it. When the
+claimer dies (kill -9, a partition), its lease expires and the next `claim` by the
+source's new owner takes the work over — a run resumes from its step records, a
+simulation (a pure evaluation) runs again. A claimer whose own lease lapsed claims nothing
+(`LeaseLost`). `release` gives a replica's claims of one kind back at once (a clean stop;
+a daemon restarting under the name it had, on SQLite). `enqueue_once` queues a scheduled
+run once across replicas that all find it due. On SQLite the one daemon claims everything
+it queues. `sql.runqueue` holds the table.
 """
 
 from __future__ import annotations
@@ -19,9 +23,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.runstate import RunRecord
+from reconciler.runstate import RunKind, RunRecord
+
+if TYPE_CHECKING:  # `interfaces` composes this role into `Store`
+    from reconciler.store.interfaces import SimulationRecord
+
+RUN = "run"
+"""A workflow, runbook or remediation run."""
+SIMULATION = RunKind.SIMULATION.value
+"""A pull-request simulation; its job's parameters are the row's payload."""
+OPTIMIZATION = RunKind.OPTIMIZATION.value
+"""An optimization run of a source."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,34 +43,65 @@ class QueuedRun:
     run_id: str
     target: str
     queued_at: datetime
+    kind: str = RUN
+    payload: dict[str, Any] | None = None
     claimed_by: str | None = None
     claim_token: int | None = None
     claimed_at: datetime | None = None
 
 
 class RunQueue(Protocol):
-    """The store's role for queued runs (see the module docstring)."""
+    """The store's role for queued work (see the module docstring)."""
 
-    def enqueue_run(self, run: RunRecord, *, target: str, at: datetime) -> None:
+    def enqueue_run(self, run: RunRecord, *, target: str, at: datetime, kind: str = RUN) -> None:
         """Record `run` (with the steps it carries) and queue it for `target`, at once."""
         ...
 
+    def enqueue_once(
+        self, run: RunRecord, *, target: str, at: datetime, since: datetime | None = None
+    ) -> bool:
+        """Record and queue `run` (kind `run.kind`) for `target` unless work of that kind
+        is queued for `target` already or (with `since`) a run of that kind and name started
+        at or after `since`; whether it was queued. Serialised across writers, so replicas that find
+        the same run due queue it once."""
+        ...
+
+    def enqueue_simulation(
+        self,
+        simulation: SimulationRecord,
+        *,
+        run: RunRecord,
+        target: str,
+        payload: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """Record a queued simulation and its run, and queue it for `target` with its job's
+        `payload`, in one transaction."""
+        ...
+
     def claim_runs(
-        self, holder: str, *, token: int, targets: Iterable[str], now: datetime, limit: int = 100
+        self,
+        holder: str,
+        *,
+        token: int,
+        targets: Iterable[str],
+        now: datetime,
+        limit: int = 100,
+        kind: str = RUN,
     ) -> list[QueuedRun]:
-        """Claim, oldest first, the runs queued for `targets` that nobody holds: unclaimed,
-        or claimed by a replica whose lease expired or changed hands since. Raises
-        `leases.LeaseLost` unless `holder`'s own replica lease is live with `token`."""
+        """Claim, oldest first, the work of `kind` queued for `targets` that nobody holds:
+        unclaimed, or claimed by a replica whose lease expired or changed hands since.
+        Raises `leases.LeaseLost` unless `holder`'s own replica lease is live with `token`."""
         ...
 
     def finish_run(self, run_id: str, holder: str, *, token: int) -> bool:
-        """Drop a finished run from the queue; False when the claim was not ours any more."""
+        """Drop finished work from the queue; False when the claim was not ours any more."""
         ...
 
-    def release_runs(self, holder: str) -> int:
-        """Give back every claim `holder` made; how many."""
+    def release_runs(self, holder: str, *, kind: str = RUN) -> int:
+        """Give back every claim of `kind` `holder` made; how many."""
         ...
 
-    def queued_runs(self) -> list[QueuedRun]:
-        """Every queued run, claimed or not, oldest first."""
+    def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
+        """Every queued piece of work (of `kind`), claimed or not, oldest first."""
         ...

@@ -16,8 +16,8 @@ def test_runs_and_approvals_alone_before_the_engine_runs(tmp_path: Path) -> None
         assert client.get("/api/v1/workflows").json() == {"workflows": []}
         missing = client.get("/api/v1/runs/nope")
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
-        waiting = client.get("/api/v1/approvals")
-        assert (waiting.status_code, waiting.json()) == (400, NOT_RUNNING)
+        waiting = client.get("/api/v1/approvals")  # read from the store
+        assert (waiting.status_code, waiting.json()) == (200, {"approvals": []})
         answer = client.post("/api/v1/approvals/r1/gate", json={"approved": "yes"})
         assert (answer.status_code, answer.json()) == (
             400,
@@ -25,3 +25,5 @@ def test_runs_and_approvals_alone_before_the_engine_runs(tmp_path: Path) -> None
         )
         bad = client.post("/api/v1/workflows/nightly/run", content=b"[1]")
         assert (bad.status_code, bad.json()) == (400, {"error": "body must be a JSON object"})
+        answer = client.post("/api/v1/approvals/r1/gate", json={"approved": True})
+        assert (answer.status_code, answer.json()) == (400, NOT_RUNNING)  # answered by an engine

@@ -96,7 +96,8 @@ def test_a_database_that_cannot_be_opened_exits_1_naming_the_file(
     (data / "reconciler.db").mkdir(parents=True)  # a directory where the file should be
     assert entry.main(["decisions", "list", "--data-dir", str(data)]) == 1
     assert capsys.readouterr().err == (
-        f"error: {data / 'reconciler.db'}: no store here (give the daemon's --data-dir)\n"
+        f"error: {data / 'reconciler.db'}: no store here"
+        " (give the daemon's --data-dir or --store-url)\n"
     )
     repo = tmp_path / "repo"
     gitrepo.make_repo(repo, {"README.md": "empty\n"})

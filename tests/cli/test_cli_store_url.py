@@ -1,6 +1,7 @@
 """The CLI verbs that read the daemon's store take `--store-url`: `audit verify` and
-`audit export` read a real PostgreSQL database the daemons share, and a URL that is not
-PostgreSQL's is refused naming the setting."""
+`audit export`, `workflow analyze` and `optimize list` read a real PostgreSQL database
+the daemons share, and a URL that is not PostgreSQL's is refused naming the setting
+(`workflow runs` on one: tests/e2e/test_e2e_ha_reads.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reconciler.runstate import RunStatus
 from reconciler.store.postgres import PostgresStore
 from reconciler.store.retention import RetentionSettings
+from tests import gitrepo
 from tests.e2e import harness
 from tests.postgres import Server
 from tests.store import store_factories as f
+
+ONE_STEP = json.dumps(
+    {
+        "apiVersion": "reconciler.dev/v1",
+        "kind": "Workflow",
+        "metadata": {"name": "one"},
+        "spec": {"steps": [{"name": "a", "command": ["true"]}]},
+    }
+)
 
 
 def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +56,29 @@ def test_audit_reads_the_shared_postgresql_store(tmp_path: Path, postgres: Serve
     exported = _cli(tmp_path, "audit", "export", "--store-url", url)
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == [1, 2, 3]
+
+
+def test_analyze_and_optimize_list_read_the_shared_postgresql_store(
+    tmp_path: Path, postgres: Server
+) -> None:
+    url = postgres.url(postgres.database())
+    store = PostgresStore(url, retention=RetentionSettings())
+    try:
+        steps = (f.step("a", started_at=f.at(0), finished_at=f.at(30)),)
+        store.create_run(f.run("r1", name="one", status=RunStatus.SUCCEEDED, steps=steps))
+    finally:
+        store.close()
+    gitrepo.make_repo(tmp_path / "repo", {"workflows/one.yaml": ONE_STEP})
+    analyzed = _cli(
+        tmp_path, "workflow", "analyze", "one", str(tmp_path / "repo"), "--store-url", url,
+        "--format", "json",
+    )  # fmt: skip
+    assert analyzed.returncode == 0, analyzed.stderr
+    report = json.loads(analyzed.stdout)
+    assert (report["estimates"], report["recorded"]) == ({"a": 30.0}, ["a"])
+    listed = _cli(tmp_path, "optimize", "list", "--store-url", url, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"optimizations": [], "flagged": None}
 
 
 def test_a_store_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from reconciler.decide import decider, ledger
 from reconciler.decide.history import MemoryHistory
 from reconciler.decide.records import Context, Option
 from reconciler.policy.rego import RegoEngine
+from reconciler.run import asks
 from reconciler.specs.decisions import DecisionSettings
 from reconciler.store import interfaces
 from tests.api import live
@@ -107,7 +108,10 @@ def seed_workflow_run(store: interfaces.Store) -> None:
                 step("archive", runstate.StepStatus.SUCCEEDED, 5, 12, attempt=2),
                 step("verify", runstate.StepStatus.SUCCEEDED, 12, 15),
                 step("checksum", runstate.StepStatus.SUCCEEDED, 12, 14),
-                step("approve-upload", runstate.StepStatus.WAITING, 15, None),
+                replace(
+                    step("approve-upload", runstate.StepStatus.WAITING, 15, None),
+                    output={asks.ASKED: {"prompt": "Upload the backup?", "approvers": []}},
+                ),
             ),
         )
     )

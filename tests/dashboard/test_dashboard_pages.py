@@ -29,7 +29,7 @@ PAGES = [
         f"/daemon/decisions/{DECISION}",
         ["labels are safe to add", "2 recorded outcomes", "waits for approval by the operator"],
     ),
-    ("approvals", "/approvals", ["Nothing is waiting for approval"]),
+    ("approvals", "/approvals", ["approve-upload", "Upload the backup?", "nightly-backup"]),
     ("simulations", "/simulations", ["No simulation reports are stored"]),
 ]
 

@@ -40,7 +40,7 @@ def test_the_pages_render_without_the_api_beside_them(tmp_path: Path) -> None:
         assert client.get("/login").status_code == 200
 
 
-def test_the_approvals_page_lists_a_waiting_step_from_the_engine_itself(tmp_path: Path) -> None:
+def test_the_approvals_page_lists_a_waiting_step_read_from_the_store(tmp_path: Path) -> None:
     daemon = groups.daemon_for(tmp_path, workflows={"gated.yaml": GATED_WORKFLOW})
     deps = Deps.of(daemon)
     board = site.Dashboard(deps, tokens=auth.Tokens(daemon.settings.auth))

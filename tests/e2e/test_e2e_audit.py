@@ -206,7 +206,7 @@ def test_verify_refuses_a_folder_without_a_store(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr == (
         f"error: {tmp_path / 'none' / 'reconciler.db'}: no store here"
-        " (give the daemon's --data-dir)\n"
+        " (give the daemon's --data-dir or --store-url)\n"
     )
 
 

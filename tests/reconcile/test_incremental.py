@@ -1,7 +1,7 @@
 """A pass after a small commit costs what the commit changed: it observes, writes and
-evaluates only the changed objects (and those bound to a changed policy), makes each
-object's decisions and intent durable in one transaction right before its provider call,
-writes its statuses in one more, and still observes everything when drift detection is due.
+evaluates only the changed objects (and those bound to a changed policy), makes a wave's
+decisions and intents durable in one transaction before its first provider call, writes
+its statuses in one more, and still observes everything when drift detection is due.
 
 What a pass wrote is read from the real SQLite store's statements (SQLAlchemy's
 `before_cursor_execute` and `commit` events); what it observed and evaluated from the real
@@ -103,20 +103,20 @@ def test_a_small_commit_writes_and_observes_only_the_changed_objects(
     tables = ("decisions", "apply_intents", "object_status", "object_conditions")
     assert trace.rows == dict.fromkeys(tables, changed)
     assert trace.evaluated == []  # the gate decided both: nothing else to evaluate
-    # Each object's decisions and intent are one transaction, committed right before its
-    # provider call; the statuses, with the intents forgotten, one more after both.
-    for key in ("File//b", "File//e"):
-        at = trace.log.index(("apply", key))
-        assert trace.log[at - 1] == ("COMMIT", "")
-        own = trace.log[: at - 1]
-        own = own[len(own) - own[::-1].index(("COMMIT", "")) :] if ("COMMIT", "") in own else own
-        written = {entry for entry in own if entry[0] != "apply"}
-        assert written == {("INSERT", "decisions"), ("INSERT", "apply_intents")}, trace.log
-    after = trace.log[trace.log.index(("apply", "File//e")) + 1 :]
-    record = after[: after.index(("COMMIT", "")) + 1]
+    # The wave's decisions and intents are one transaction, committed before either apply;
+    # the statuses, with the intents forgotten, one more after both.
+    first_apply = min(trace.log.index(("apply", k)) for k in changed)
+    before = trace.log[:first_apply]
+    assert before[-1] == ("COMMIT", "")
+    wave = before[before.index(("INSERT", "decisions")) :]
+    assert set(wave) == {("INSERT", "decisions"), ("INSERT", "apply_intents"), ("COMMIT", "")}
+    assert wave.count(("COMMIT", "")) == 1
+    after = trace.log[first_apply:]
+    assert after[:2] == [("apply", "File//b"), ("apply", "File//e")]  # in plan order
+    record = after[2 : after.index(("COMMIT", ""), 2) + 1]
     assert ("INSERT", "object_status") in record and ("DELETE", "apply_intents") in record
-    # The run's start, the intents read, two objects, the record and the run's end.
-    assert trace.log.count(("COMMIT", "")) == 6
+    # The run's start, the intents read, the wave, the record and the run's end.
+    assert trace.log.count(("COMMIT", "")) == 5
 
 
 def test_a_policy_change_evaluates_exactly_the_resources_bound_to_it(

@@ -2,7 +2,8 @@
 only the runs of the sources it owns, under the token its own lease had at its first
 claim, and claims nothing once that lease lapsed and came back with another token; an
 approval for a run another replica holds is forwarded to that replica (a child run by
-its top-level run), and one for a run nobody else holds is not."""
+its top-level run), and one for a run nobody else holds is not; the same lookup names the
+replica that holds a run asked to be steered elsewhere."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import pytest
 
 from reconciler.clock import ManualClock
 from reconciler.reconcile.replicas import Membership
-from reconciler.reconcile.runclaims import RunClaims, forward_answer
+from reconciler.reconcile.runclaims import (
+    RunClaims,
+    RunHeldElsewhere,
+    forward_answer,
+    held_elsewhere,
+    queued_entry,
+)
 from reconciler.runstate import RunStatus
 from reconciler.store import queue
 from reconciler.store.retention import RetentionSettings
@@ -91,5 +98,19 @@ def test_an_answer_is_forwarded_to_the_replica_holding_the_run(store: SqliteStor
     assert forward_answer(store, one_claims, run_id="r1", step="s", answer=answer) is None
     assert forward_answer(store, two_claims, run_id="r2", step="s", answer=answer) is None
     assert forward_answer(store, two_claims, run_id="r9", step="s", answer=answer) is None
+    assert held_elsewhere(store, two_claims, "r1/book#1") == "one"
+    assert [held_elsewhere(store, one_claims, "r1"), held_elsewhere(store, two_claims, "r2")] == [
+        None,
+        None,
+    ]
+    held, waiting = queued_entry(store, "r1/book#1"), queued_entry(store, "r2")
+    assert held is not None and waiting is not None and queued_entry(store, "r9") is None
+    assert str(RunHeldElsewhere("r1/book#1", queued=held)) == (
+        "run r1/book#1 is held by replica one: steer it there, or once the source's owner"
+        " has taken it over"
+    )
+    assert str(RunHeldElsewhere("r2", queued=waiting)) == (
+        "run r2 is queued for the owner of source zzz: steer it there"
+    )
     [work] = store.take(queue.ANSWER, targets=["r1/book#1"])
     assert work.payload == {"step": "s", **answer}

@@ -248,6 +248,40 @@ def test_list_runs_newest_first_filtered_by_kind_and_status(store: interfaces.St
     assert store.list_runs(kind=runstate.RunKind.SIMULATION) == []
 
 
+def test_waiting_runs_are_the_unfinished_ones_with_a_waiting_step_first_created_first(
+    store: interfaces.Store,
+) -> None:
+    waiting, running = runstate.StepStatus.WAITING, runstate.StepStatus.RUNNING
+    store.create_run(f.run("r1", steps=(f.step("ask", status=waiting),)))
+    store.create_run(f.run("r2", steps=(f.step("build", status=running),)))  # none waits
+    finished = f.run("r3", status=runstate.RunStatus.FAILED, finished_at=f.at(9))
+    store.create_run(replace(finished, steps=(f.step("ask", status=waiting),)))
+    store.create_run(f.run("r4", status=runstate.RunStatus.WAITING))
+    store.update_step("r4", f.step("gate", attempt=2, status=waiting))
+    store.create_run(f.run("r5", status=runstate.RunStatus.PENDING, steps=(f.step("x"),)))
+    store.update_step("r5", f.step("x", attempt=2, status=waiting))
+    assert [r.id for r in store.waiting_runs()] == ["r1", "r4", "r5"]
+    assert [r.id for r in store.waiting_runs(limit=2)] == ["r1", "r4"]
+    [r5] = [r for r in store.waiting_runs() if r.id == "r5"]  # with every step attempt
+    assert [(s.name, s.attempt, s.status) for s in r5.steps] == [
+        ("x", 1, runstate.StepStatus.SUCCEEDED),
+        ("x", 2, waiting),
+    ]
+    store.update_step("r1", f.step("ask", status=runstate.StepStatus.SUCCEEDED))
+    assert [r.id for r in store.waiting_runs()] == ["r4", "r5"]
+
+
+def test_waiting_runs_are_found_among_many_unfinished_ones(store: interfaces.Store) -> None:
+    waiting = (f.step("ask", status=runstate.StepStatus.WAITING),)
+    asking = {3, 700, 1100}  # in the first, second and third chunk of ids read
+    with store.batch():
+        for n in range(1200):
+            steps = waiting if n in asking else (f.step("build"),)
+            store.create_run(f.run(f"r{n:04d}", steps=steps))
+    assert [r.id for r in store.waiting_runs()] == ["r0003", "r0700", "r1100"]
+    assert [r.id for r in store.waiting_runs(limit=1)] == ["r0003"]
+
+
 def test_events_get_growing_ids_and_are_paged_by_id(store: interfaces.Store) -> None:
     appended = [store.append_event(f.event(f"E{i}", seconds=i)) for i in range(5)]
     assert [e.id for e in appended] == sorted({e.id for e in appended if e.id is not None})

@@ -1,7 +1,9 @@
 """Queued runs, on every backend: a run is recorded and queued at once; claimers take the
 runs of their targets oldest first and never the same run twice, even racing; a run whose
 claimer's lease expired (or changed hands) is claimed again, one a live claimer holds is
-not; a claimer whose own lease lapsed claims nothing; finishing and releasing a claim."""
+not; a claimer whose own lease lapsed claims nothing; finishing and releasing a claim;
+each kind of work (runs, simulations with their job's payload, optimization runs) claimed
+and released apart; a scheduled run queued once however many replicas find it due."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from reconciler.runstate import RunStatus
-from reconciler.store.interfaces import Store
+from reconciler.runstate import RunKind, RunRecord, RunStatus
+from reconciler.store import runqueue
+from reconciler.store.interfaces import SimulationStatus, Store
 from reconciler.store.leases import REPLICA, LeaseLost
 from tests.store import store_factories as f
 from tests.store.conftest import Opener
@@ -128,3 +132,103 @@ def test_released_claims_are_free_at_once(store: Store) -> None:
         "r1",
     ]
     assert {q.claimed_by for q in store.queued_runs()} == {"two"}
+
+
+def test_each_kind_of_work_is_claimed_and_released_apart(store: Store) -> None:
+    store.enqueue_run(f.run("r1", status=RunStatus.PENDING), target="a", at=f.at(0))
+    sim = f.simulation("s1", source="a", status=SimulationStatus.QUEUED)
+    run = f.run("s1", kind=RunKind.SIMULATION, status=RunStatus.PENDING)
+    payload = {"forge": "github", "number": 7, "base": "main", "head": "refs/pull/7/head"}
+    store.enqueue_simulation(sim, run=run, target="a", payload=payload, at=f.at(1))
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (sim, run)
+    token = _replica(store, "one", seconds=2)
+    [claimed] = store.claim_runs(
+        "one", token=token, targets=["a"], now=f.at(2), kind=runqueue.SIMULATION
+    )
+    assert (claimed.run_id, claimed.kind, claimed.payload) == ("s1", "simulation", payload)
+    assert [q.run_id for q in store.queued_runs(kind=runqueue.RUN)] == ["r1"]
+    assert [q.claimed_by for q in store.queued_runs()] == [None, "one"]
+    assert store.release_runs("one") == 0  # runs: it holds none
+    assert store.release_runs("one", kind=runqueue.SIMULATION) == 1
+    [run_claim] = store.claim_runs("one", token=token, targets=["a"], now=f.at(3))
+    assert (run_claim.run_id, run_claim.kind, run_claim.payload) == ("r1", "run", None)
+
+
+def test_a_simulation_is_recorded_with_its_queue_row_or_not_at_all(store: Store) -> None:
+    sim = f.simulation("s1", status=SimulationStatus.QUEUED)
+    run = f.run("s1", kind=RunKind.SIMULATION, status=RunStatus.PENDING)
+    store.enqueue_simulation(sim, run=run, target="a", payload={}, at=f.at(0))
+    with pytest.raises(sa.exc.IntegrityError):  # the same id again: nothing of the second is kept
+        store.enqueue_simulation(
+            f.simulation("s1", status=SimulationStatus.QUEUED, number=8),
+            run=run,
+            target="b",
+            payload={"n": 1},
+            at=f.at(1),
+        )
+    found = store.get_simulation("s1")
+    assert found is not None and found.number == 7
+    assert [(q.run_id, q.target) for q in store.queued_runs()] == [("s1", "a")]
+
+
+def _optimization(run_id: str, *, seconds: float, source: str = "a") -> RunRecord:
+    return f.run(
+        run_id,
+        kind=RunKind.OPTIMIZATION,
+        name=f"/repos/{source}",
+        status=RunStatus.PENDING,
+        started_at=f.at(seconds),
+        revision=None,
+    )
+
+
+def test_a_scheduled_run_is_queued_once_while_queued_and_once_per_interval(store: Store) -> None:
+    first = _optimization("o1", seconds=0)
+    assert store.enqueue_once(first, target="a", at=f.at(0), since=f.at(-60))
+    # Queued already: another replica finding it due queues nothing.
+    assert not store.enqueue_once(
+        _optimization("o2", seconds=1), target="a", at=f.at(1), since=f.at(-59)
+    )
+    assert store.get_run("o2") is None
+    token = _replica(store, "one", seconds=2)
+    [claimed] = store.claim_runs(
+        "one", token=token, targets=["a"], now=f.at(2), kind=runqueue.OPTIMIZATION
+    )
+    assert claimed.run_id == "o1" and store.finish_run("o1", "one", token=token)
+    # Finished, but started within the interval: not due again.
+    assert not store.enqueue_once(
+        _optimization("o3", seconds=30), target="a", at=f.at(30), since=f.at(-30)
+    )
+    # Another source's is its own; a whole interval later it is due again.
+    assert store.enqueue_once(
+        _optimization("o4", seconds=30, source="b"), target="b", at=f.at(30), since=f.at(-30)
+    )
+    assert store.enqueue_once(
+        _optimization("o5", seconds=61), target="a", at=f.at(61), since=f.at(1)
+    )
+    assert [(q.run_id, q.kind) for q in store.queued_runs()] == [
+        ("o4", "optimization"),
+        ("o5", "optimization"),
+    ]
+    # On demand (no interval): only the one queued per target counts.
+    assert not store.enqueue_once(_optimization("o6", seconds=62), target="a", at=f.at(62))
+    assert store.finish_run("o5", "one", token=token) is False  # nobody's claim yet
+    [o5] = store.claim_runs("one", token=token, targets=["a"], now=f.at(3), kind="optimization")
+    assert store.finish_run(o5.run_id, "one", token=token)
+    assert store.enqueue_once(_optimization("o6", seconds=62), target="a", at=f.at(62))
+
+
+def test_replicas_racing_to_queue_a_due_run_queue_it_once(open_store: Opener) -> None:
+    stores: list[Store] = [open_store() for _ in range(4)]
+    start = threading.Barrier(len(stores))
+
+    def race(i: int) -> bool:
+        start.wait()
+        run = _optimization(f"o{i}", seconds=10)
+        return stores[i].enqueue_once(run, target="a", at=f.at(10), since=f.at(-50))
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        queued = list(pool.map(race, range(len(stores))))
+    assert queued.count(True) == 1
+    assert len(stores[0].queued_runs(kind=runqueue.OPTIMIZATION)) == 1
+    assert len(stores[0].list_runs(kind=RunKind.OPTIMIZATION)) == 1

@@ -1,5 +1,6 @@
 """What only the SQLite backend promises: WAL on disk, schema versions, reopening, sharing
-between threads, surviving a writer killed with SIGKILL, and older files brought forward."""
+between threads, surviving a writer killed with SIGKILL, and older files brought forward
+(the run queue of version 6 among them)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 import store_factories as f
 
-from reconciler.store import audit, interfaces, sqlite
+from reconciler import runstate
+from reconciler.store import audit, interfaces, runqueue, sqlite
 from reconciler.store.children import ChildGroup
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sql import schema
@@ -41,7 +43,7 @@ def test_a_new_database_is_in_wal_mode_and_stamped_with_the_newest_version(tmp_p
     store.close()
     assert store.schema_version == sqlite.BASELINE + len(sqlite.MIGRATIONS)
     assert raw(tmp_path / "state.db", "PRAGMA journal_mode") == [("wal",)]
-    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(6,)]
+    assert raw(tmp_path / "state.db", "SELECT version FROM schema_version") == [(7,)]
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
@@ -77,19 +79,19 @@ def test_an_older_database_is_migrated_once_keeping_its_rows(
     event = store.append_event(f.event())
     store.close()
     real = sqlite.MIGRATIONS
-    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v7", calls)))
+    monkeypatch.setattr(sqlite, "MIGRATIONS", (*real, _migration("v8", calls)))
     open_db(path).close()
     monkeypatch.setattr(
-        sqlite, "MIGRATIONS", (*real, _migration("v7", calls), _migration("v8", calls))
+        sqlite, "MIGRATIONS", (*real, _migration("v8", calls), _migration("v9", calls))
     )
     store = open_db(path)
-    assert (store.schema_version, calls) == (8, ["v7", "v8"])
+    assert (store.schema_version, calls) == (9, ["v8", "v9"])
     assert store.events() == [event]
     store.close()
     open_db(path).close()
-    assert calls == ["v7", "v8"]
-    assert raw(path, "SELECT version FROM schema_version") == [(8,)]
-    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v7", "v8"]
+    assert calls == ["v8", "v9"]
+    assert raw(path, "SELECT version FROM schema_version") == [(9,)]
+    assert [c[1] for c in raw(path, "PRAGMA table_info(events)")][-2:] == ["v8", "v9"]
 
 
 def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
@@ -104,12 +106,29 @@ def test_a_version_1_database_gets_the_simulations_table_and_keeps_its_rows(
         store.close()
     assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'simulations'") == []
     store = open_db(path)
-    assert store.schema_version == 6
+    assert store.schema_version == 7
     assert store.events() == [event]
     store.put_simulation(f.simulation("s1"))
     assert store.get_simulation("s1") == f.simulation("s1")
     store.close()
-    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(7,)]
+
+
+def test_a_version_6_run_queue_gets_kinds_and_its_rows_stay_runs(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_db(path)
+    run = f.run("r1", status=runstate.RunStatus.PENDING)
+    store.enqueue_run(run, target="a", at=f.at(0))
+    store.close()
+    with sqlite3.connect(path) as conn:  # the run_queue table as version 6 had it
+        conn.execute("ALTER TABLE run_queue DROP COLUMN kind")
+        conn.execute("ALTER TABLE run_queue DROP COLUMN payload")
+        conn.execute("UPDATE schema_version SET version = 6")
+    store = open_db(path)
+    assert store.schema_version == 7
+    [queued] = store.queued_runs(kind=runqueue.RUN)
+    assert (queued.run_id, queued.kind, queued.payload) == ("r1", "run", None)
+    store.close()
 
 
 def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
@@ -125,7 +144,7 @@ def test_a_version_2_database_keeps_its_last_diff_as_the_applied_changes(
         conn.execute("ALTER TABLE object_status DROP COLUMN drift")
         conn.execute("UPDATE schema_version SET version = 2")
     store = open_db(path)
-    assert store.schema_version == 6
+    assert store.schema_version == 7
     assert store.get_status("File//motd") == replace(status, drift=None)
     store.close()
 
@@ -143,7 +162,7 @@ def test_a_version_4_database_keeps_its_child_groups_as_every_hosts(tmp_path: Pa
             " UPDATE schema_version SET version = 4;"
         )
     store = open_db(path)
-    assert store.schema_version == 6
+    assert store.schema_version == 7
     assert store.children(host="box") == [kept]
     store.record_child(replace(kept, host="box", replica="box-1"))
     assert store.children(host="other") == [kept]
@@ -168,7 +187,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(sqlite, "MIGRATIONS", (*sqlite.MIGRATIONS, broken))
     with pytest.raises(RuntimeError, match="migration bug"):
         open_db(path)
-    assert raw(path, "SELECT version FROM schema_version") == [(6,)]
+    assert raw(path, "SELECT version FROM schema_version") == [(7,)]
     assert "half" not in [c[1] for c in raw(path, "PRAGMA table_info(events)")]
 
 
@@ -182,7 +201,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(interfaces.SchemaVersionError) as raised:
         open_db(path)
     assert str(raised.value) == (
-        f"{path}: database schema version 9 is newer than this reconciler supports (6);"
+        f"{path}: database schema version 9 is newer than this reconciler supports (7);"
         " open it with a newer reconciler"
     )
     assert raw(path, "SELECT count(*) FROM events") == [(1,)]
@@ -301,7 +320,7 @@ def test_a_version_3_database_gets_the_audit_log_and_keeps_its_events(tmp_path: 
     conn.close()
     store = open_db(path)
     try:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         assert [e.type for e in store.events()] == ["ReconcileFinished"]
         assert store.verify_audit() == audit.Verification(count=0, head_seq=0, head=audit.GENESIS)
         store.append_event(f.event("ApprovalAnswered"))
@@ -323,7 +342,7 @@ def test_a_version_5_database_gets_the_proposal_tables_and_keeps_its_runs(tmp_pa
     conn.close()
     store = open_db(path)
     try:
-        assert store.schema_version == 6
+        assert store.schema_version == 7
         assert store.get_run("r1") == f.run("r1")
         store.put_flagged("r1", ["binding a never fired"])
         assert store.flagged("r1") == ["binding a never fired"]

@@ -100,10 +100,9 @@ class Dashboard:
         return response
 
     async def approvals(self, request: Request) -> Response:
-        """The steps waiting for a human, as `GET /api/v1/approvals` lists them (none while
-        the workflow engine is not running yet)."""
-        engine = self.deps.workflows.engine
-        items = [] if engine is None else await runs.pending(self.deps.store, engine)
+        """The steps waiting for a human, as `GET /api/v1/approvals` lists them: from the
+        store, those of every replica's runs."""
+        items = await runs.pending(self.deps.store)
         return self.respond(request, pages.approvals(items))
 
     def static(self, request: Request) -> Response:

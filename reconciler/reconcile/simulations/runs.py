@@ -5,7 +5,8 @@ The pull request's head is fetched into a mirror of its own under the data direc
 untrusted until merged. GitHub keeps a pull request's head at `refs/pull/N/head` and GitLab
 a merge request's at `refs/merge-requests/N/head` (forks included); the branch name is the
 fallback. `simulate.simulation` then compares base and head in its sandbox process, with the
-daemon's store as the observed state and the decision log to replay. Whatever happens ends
+daemon's store as the observed state and the decision log to replay (a SQLite copy of them
+when the store is PostgreSQL: `store_copy`). Whatever happens ends
 in one stored `SimulationRecord` (its report bounded: `stored_reports`) and one `RunRecord`
 of kind `simulation`, each state of the two written in one transaction, the forge report
 (errors recorded, never raised) and one `SimulationFinished` event. Blocking: call on a
@@ -28,7 +29,7 @@ from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
 from reconciler.events import Bus, Event, EventType
 from reconciler.reconcile.settings import DaemonSource, ForgeApi, ForgeSettings, SimulationSettings
-from reconciler.reconcile.simulations import forge, stored_reports
+from reconciler.reconcile.simulations import forge, store_copy, stored_reports
 from reconciler.run.runlog import RunLog
 from reconciler.runstate import RunKind, RunStatus, StepRecord, StepStatus
 from reconciler.simulate import details, github, markdown, simulation
@@ -39,7 +40,6 @@ from reconciler.source.settings import SourceSettings
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 
 log = logging.getLogger(__name__)
-STORE_FILE = "reconciler.db"
 _RUN_STATUS = {
     SimulationStatus.SUCCEEDED: RunStatus.SUCCEEDED,
     SimulationStatus.FAILED: RunStatus.FAILED,
@@ -87,7 +87,14 @@ class Job:
 
 def queued(job: Job, *, context: Context) -> SimulationRecord:
     """Store the job as queued (with its run record); returns the record."""
-    now = context.clock.now()
+    record, run = queued_records(job, at=context.clock.now())
+    RunLog(context.store).with_simulation(record, run=run)
+    return record
+
+
+def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstate.RunRecord]:
+    """The job as first recorded: its simulation queued, and its run pending."""
+    now = at
     record = SimulationRecord(
         id=job.id,
         source=job.source.name,
@@ -106,8 +113,7 @@ def queued(job: Job, *, context: Context) -> SimulationRecord:
         revision=None,
         at=now,
     )
-    RunLog(context.store).with_simulation(record, run=run)
-    return record
+    return record, run
 
 
 def execute(job: Job, *, context: Context) -> SimulationRecord:
@@ -203,15 +209,12 @@ def _simulate(job: Job, record: SimulationRecord, *, context: Context) -> Simula
     base, head = resolve(job, config)
     record = dataclasses.replace(record, base=base, head=head)
     context.store.put_simulation(record)
-    store_file = context.data_dir / STORE_FILE
-    request = simulation.Request(
-        source=config,
-        base=base,
-        head=head,
-        data_dir=context.data_dir if store_file.is_file() else None,
-        settings=limits(context.limits),
-    )
-    return completed(record, simulation.simulate(request, clock=context.clock), context=context)
+    with store_copy.sandbox_data_dir(context.store, data_dir=context.data_dir) as data_dir:
+        request = simulation.Request(
+            source=config, base=base, head=head, data_dir=data_dir, settings=limits(context.limits)
+        )
+        report = simulation.simulate(request, clock=context.clock)
+    return completed(record, report, context=context)
 
 
 def sandbox_source(source: DaemonSource, *, data_dir: Path) -> SourceSettings:

@@ -80,12 +80,32 @@ def _add_proposals(connection: sa.Connection) -> None:
     proposals.flags.create(connection, checkfirst=True)
 
 
+def _add_queue_kinds(connection: sa.Connection) -> None:
+    """Version 7: the run queue holds simulations and optimization runs beside workflow,
+    runbook and remediation runs: a `kind` (the rows queued before are runs) and the job's
+    `payload`."""
+    from reconciler.store.runqueue import RUN
+    from reconciler.store.sql import runqueue  # it declares its table on `metadata`
+
+    name = runqueue.table.name
+    if not sa.inspect(connection).has_table(name):
+        return  # created by `create_missing`
+    names = {c["name"] for c in sa.inspect(connection).get_columns(name)}
+    if "kind" not in names:
+        connection.exec_driver_sql(
+            f"ALTER TABLE {name} ADD COLUMN kind VARCHAR NOT NULL DEFAULT '{RUN}'"
+        )
+    if "payload" not in names:
+        connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN payload JSON")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _add_simulations,
     _split_drift,
     _add_audit_log,
     _add_child_hosts,
     _add_proposals,
+    _add_queue_kinds,
 )
 """MIGRATIONS[i] upgrades a database from version BASELINE + i to BASELINE + i + 1."""
 

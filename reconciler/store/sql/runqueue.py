@@ -1,10 +1,13 @@
 """The table and queries behind `runqueue.RunQueue`, for any SQL store.
 
-A claim is judged in the database: a row is free when it has no claimer, or when no live
-`replica:<claimer>` lease carries the token it was claimed with (the `leases` table of
-`sql.leases`). The rows are read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one
-writer at a time), so two claimers racing for the same runs split them; no store-wide
-lock is needed (a run id is unique, and a claim only changes rows it locked).
+One table holds every kind of queued work (`kind`, with the job's parameters in `payload`
+where the run record does not carry them: a simulation's). A claim is judged in the
+database: a row is free when it has no claimer, or when no live `replica:<claimer>` lease
+carries the token it was claimed with (the `leases` table of `sql.leases`). The rows are
+read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer at a time), so two
+claimers racing for the same runs split them; no store-wide lock is needed (a run id is
+unique, and a claim only changes rows it locked). Only `enqueue_once`, which reads what it
+then decides on, takes the serial lock.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from reconciler.runstate import RunRecord
-from reconciler.store import codec
+from reconciler.store import codec, interfaces
 from reconciler.store.leases import REPLICA, Fence, LeaseLost
-from reconciler.store.runqueue import QueuedRun
+from reconciler.store.runqueue import RUN, QueuedRun
 from reconciler.store.sql import leases as sql_leases
-from reconciler.store.sql import schema
+from reconciler.store.sql import locks, schema
 
 table = sa.Table(
     "run_queue",
@@ -31,6 +34,8 @@ table = sa.Table(
     sa.Column("run_id", sa.String, nullable=False, unique=True),
     sa.Column("target", sa.String, nullable=False, index=True),
     sa.Column("queued_at", schema.UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String, nullable=False, server_default=RUN),
+    sa.Column("payload", sa.JSON, nullable=True),
     sa.Column("claimed_by", sa.String, nullable=True),
     sa.Column("claim_token", sa.Integer, nullable=True),
     sa.Column("claimed_at", schema.UtcDateTime, nullable=True),
@@ -38,7 +43,16 @@ table = sa.Table(
 )
 
 Connect = AbstractContextManager[sa.Connection]
-_COLUMNS = ("run_id", "target", "queued_at", "claimed_by", "claim_token", "claimed_at")
+_COLUMNS = (
+    "run_id",
+    "target",
+    "queued_at",
+    "kind",
+    "payload",
+    "claimed_by",
+    "claim_token",
+    "claimed_at",
+)
 
 
 def _queued(row: Any) -> QueuedRun:
@@ -65,15 +79,66 @@ class RunQueueMixin:
     _write: Callable[..., Connect]  # provided by the store
     _read: Callable[[], Connect]
     _put_run: Callable[[sa.Connection, RunRecord], None]
+    _put_simulation: Callable[[sa.Connection, interfaces.SimulationRecord], None]
 
-    def enqueue_run(self, run: RunRecord, *, target: str, at: datetime) -> None:
-        row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at)}
+    def enqueue_run(self, run: RunRecord, *, target: str, at: datetime, kind: str = RUN) -> None:
+        row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
         with self._write(lock=None) as conn:
             self._put_run(conn, run)
             conn.execute(sa.insert(table).values(row))
 
+    def enqueue_once(
+        self, run: RunRecord, *, target: str, at: datetime, since: datetime | None = None
+    ) -> bool:
+        runs, kind = schema.runs, run.kind.value
+        queued = sa.select(table.c.run_id).where(table.c.kind == kind, table.c.target == target)
+        checks = [queued]
+        if since is not None:
+            started = runs.c.started_at >= codec.utc(since)
+            checks.append(
+                sa.select(runs.c.id).where(runs.c.kind == kind, runs.c.name == run.name, started)
+            )
+        row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
+        with self._read() as conn:  # mostly not due: decided without the serial lock
+            if any(conn.execute(check.limit(1)).first() for check in checks):
+                return False
+        with self._write(lock=locks.SERIAL) as conn:  # due: checked again, under the lock
+            if any(conn.execute(check.limit(1)).first() for check in checks):
+                return False
+            self._put_run(conn, run)
+            conn.execute(sa.insert(table).values(row))
+            return True
+
+    def enqueue_simulation(
+        self,
+        simulation: interfaces.SimulationRecord,
+        *,
+        run: RunRecord,
+        target: str,
+        payload: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        row = {
+            "run_id": run.id,
+            "target": target,
+            "queued_at": codec.utc(at),
+            "kind": run.kind.value,
+            "payload": payload,
+        }
+        with self._write() as conn:  # the serial lock, as `record_simulation` takes
+            self._put_simulation(conn, simulation)
+            self._put_run(conn, run)
+            conn.execute(sa.insert(table).values(row))
+
     def claim_runs(
-        self, holder: str, *, token: int, targets: Iterable[str], now: datetime, limit: int = 100
+        self,
+        holder: str,
+        *,
+        token: int,
+        targets: Iterable[str],
+        now: datetime,
+        limit: int = 100,
+        kind: str = RUN,
     ) -> list[QueuedRun]:
         chosen = sorted(set(targets))
         now = codec.utc(now)
@@ -89,7 +154,11 @@ class RunQueueMixin:
         )
         query = (
             sa.select(table)
-            .where(table.c.target.in_(chosen), table.c.claimed_by.is_(None) | ~claimer_live)
+            .where(
+                table.c.kind == kind,
+                table.c.target.in_(chosen),
+                table.c.claimed_by.is_(None) | ~claimer_live,
+            )
             .order_by(table.c.seq)
             .limit(limit)
             .with_for_update(skip_locked=True, of=table)
@@ -115,16 +184,19 @@ class RunQueueMixin:
         with self._write(lock=None) as conn:
             return conn.execute(delete).rowcount == 1
 
-    def release_runs(self, holder: str) -> int:
+    def release_runs(self, holder: str, *, kind: str = RUN) -> int:
         update = (
             sa.update(table)
-            .where(table.c.claimed_by == holder)
+            .where(table.c.claimed_by == holder, table.c.kind == kind)
             .values(claimed_by=None, claim_token=None, claimed_at=None)
         )
         with self._write(lock=None) as conn:
             return int(conn.execute(update).rowcount)
 
-    def queued_runs(self) -> list[QueuedRun]:
+    def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
+        query = sa.select(table).order_by(table.c.seq)
+        if kind is not None:
+            query = query.where(table.c.kind == kind)
         with self._read() as conn:
-            found = conn.execute(sa.select(table).order_by(table.c.seq)).mappings()
+            found = conn.execute(query).mappings()
             return [_queued(r) for r in found]

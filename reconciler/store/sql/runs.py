@@ -13,6 +13,7 @@ from reconciler.store import interfaces
 from reconciler.store.sql import rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
+_CHUNK = 500  # run ids per `IN (...)`: well under SQLite's limit on bound parameters
 
 
 class RunsMixin:
@@ -86,15 +87,54 @@ class RunsMixin:
             query = query.where(table.c.status == status.value)
         return self._load_runs(query)
 
-    def _load_runs(self, query: sa.Select[Any]) -> list[runstate.RunRecord]:
-        steps = schema.run_steps
+    def waiting_runs(self, *, limit: int = 1000) -> list[runstate.RunRecord]:
+        # Found from the few unfinished runs (by the status index), then their waiting
+        # steps by run id: never a scan of every step attempt kept, which a join on the
+        # steps' status becomes on PostgreSQL.
+        table, steps = schema.runs, schema.run_steps
+        unfinished = [s.value for s in runstate.RunStatus if s not in runstate.FINISHED]
         with self._read() as conn:
-            run_rows = conn.execute(query).mappings().all()
-            ids = [r["id"] for r in run_rows]
-            step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
-            by_run: dict[str, list[runstate.StepRecord]] = {run_id: [] for run_id in ids}
-            for r in conn.execute(step_query):
-                by_run[r.run_id].append(rows.step_from_row(r._mapping))
+            ids = (
+                conn.execute(
+                    sa.select(table.c.id)
+                    .where(table.c.status.in_(unfinished))
+                    .order_by(table.c.seq)
+                )
+                .scalars()
+                .all()
+            )
+            chosen: list[str] = []
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                waiting = set(
+                    conn.execute(
+                        sa.select(steps.c.run_id)
+                        .where(
+                            steps.c.run_id.in_(chunk),
+                            steps.c.status == runstate.StepStatus.WAITING.value,
+                        )
+                        .distinct()
+                    ).scalars()
+                )
+                chosen += [run_id for run_id in chunk if run_id in waiting]
+            found = chosen[:limit]
+            query = sa.select(table).where(table.c.id.in_(found)).order_by(table.c.seq)
+            return self._runs_of(conn, query)
+
+    def _load_runs(self, query: sa.Select[Any]) -> list[runstate.RunRecord]:
+        with self._read() as conn:
+            return self._runs_of(conn, query)
+
+    @staticmethod
+    def _runs_of(conn: sa.Connection, query: sa.Select[Any]) -> list[runstate.RunRecord]:
+        """The runs `query` selects, with their steps, read in `conn`'s transaction."""
+        steps = schema.run_steps
+        run_rows = conn.execute(query).mappings().all()
+        ids = [r["id"] for r in run_rows]
+        step_query = sa.select(steps).where(steps.c.run_id.in_(ids)).order_by(steps.c.id)
+        by_run: dict[str, list[runstate.StepRecord]] = {run_id: [] for run_id in ids}
+        for r in conn.execute(step_query):
+            by_run[r.run_id].append(rows.step_from_row(r._mapping))
         return [rows.run_from_row(r, by_run[r["id"]]) for r in run_rows]
 
     def _put_run(self, conn: sa.Connection, run: runstate.RunRecord) -> None:

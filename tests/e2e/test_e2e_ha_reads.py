@@ -1,0 +1,181 @@
+"""Two replicas on one real PostgreSQL, each running a workflow run of the source it owns,
+both runs waiting for an approval: `GET /api/v1/approvals` on either replica lists both,
+and a run's `waiting` is the same on the replica that does not run it; `reconciler
+workflow runs --store-url` lists both runs with their waiting steps from the shared store;
+a cancel, pause or resume asked of the replica that does not run the run is refused
+naming the one that does; an answer given there is forwarded to that one, one given on
+the owner is taken there, and then neither replica lists an approval."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from reconciler.reconcile import replicas
+from tests import gitrepo
+from tests.e2e import harness, repos
+from tests.e2e.conftest import Launch
+from tests.postgres import Server
+
+REPLICAS = ("r1", "r2")
+CANDIDATES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
+
+
+def _sources() -> tuple[str, str]:
+    """Two source names the two replicas own one each (rendezvous hashing decides)."""
+    first = CANDIDATES[0]
+    owner = replicas.preferred(first, REPLICAS)
+    second = next(c for c in CANDIDATES[1:] if replicas.preferred(c, REPLICAS) != owner)
+    return first, second
+
+
+def _workflow(name: str) -> str:
+    spec = {
+        "triggers": [{"manual": {}}],
+        "steps": [
+            {"name": "ok", "kind": "approval", "approval": {"message": f"ship {name}?"}},
+            {"name": "done", "command": ["true"], "dependsOn": ["ok"]},
+        ],
+    }
+    return json.dumps(
+        {
+            "apiVersion": "reconciler.dev/v1",
+            "kind": "Workflow",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
+
+
+def _config(tmp_path: Path, replica: str, sources: tuple[str, str]) -> Path:
+    config = tmp_path / f"{replica}.json"
+    settings = {
+        "dataDir": str(tmp_path / f"state-{replica}"),
+        "http": {"port": 0},
+        "store": {"urlEnv": "RECONCILER_STORE_URL"},
+        "replica": {"name": replica, "leaseTtl": "3s"},
+        "sources": [{"name": s, "path": str(tmp_path / s), "interval": "1h"} for s in sources],
+    }
+    config.write_text(json.dumps(settings))
+    return config
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        env=harness.environment(tmp),
+        timeout=120,
+    )
+
+
+def _answer(daemon: harness.RunningDaemon, run_id: str) -> tuple[int, Any]:
+    body = json.dumps({"approved": True, "approver": "oncall"}).encode()
+    return daemon.request(f"/api/v1/approvals/{run_id}/ok", method="POST", body=body)
+
+
+def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
+    tmp_path: Path, launch: Launch, postgres: Server
+) -> None:
+    sources = _sources()
+    for source in sources:
+        gitrepo.make_repo(
+            tmp_path / source, {**repos.settings(), f"workflows/{source}.yaml": _workflow(source)}
+        )
+    url = postgres.url(postgres.database())
+    daemons = {
+        name: launch(
+            ["--config", str(_config(tmp_path, name, sources))],
+            env={"RECONCILER_STORE_URL": url},
+            name=name,
+        )
+        for name in REPLICAS
+    }
+    owners = {s: replicas.preferred(s, REPLICAS) for s in sources}
+    assert sorted(owners.values()) == sorted(REPLICAS)
+
+    def owned() -> None:
+        for name, daemon in daemons.items():
+            assert daemon.get("/readyz")["owners"] == owners, name
+            names = [w["name"] for w in daemon.get("/api/v1/workflows")["workflows"]]
+            assert {s for s in sources if owners[s] == name} <= set(names), name
+
+    harness.eventually(owned, timeout=60, what="each replica owning one source")
+    runs = {}
+    for source in sources:
+        status, started = daemons[str(owners[source])].request(
+            f"/api/v1/workflows/{source}/run", method="POST", body=b"{}"
+        )
+        assert status == 202, started
+        runs[source] = started["run"]
+
+    def both_listed(daemon: harness.RunningDaemon) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = daemon.get("/api/v1/approvals")["approvals"]
+        assert sorted((i["runId"], i["step"]) for i in items) == sorted(
+            (run_id, "ok") for run_id in runs.values()
+        ), items
+        return items
+
+    for name, daemon in daemons.items():
+        items = harness.eventually(lambda d=daemon: both_listed(d), what=f"both on {name}")
+        assert {i["workflow"]: i["prompt"] for i in items} == {s: f"ship {s}?" for s in sources}
+        assert all(i["resume"] is False and i["since"] for i in items)
+        for source, run_id in runs.items():  # the same on the replica not running it
+            run = daemon.get(f"/api/v1/runs/{run_id}")
+            assert (run["status"], run["waiting"]) == ("waiting", ["ok"]), (name, source)
+
+    listed = _cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    found = {r["id"]: r for r in json.loads(listed.stdout)["runs"]}
+    assert {i: (r["name"], r["status"], r["waiting"]) for i, r in found.items()} == {
+        run_id: (source, "waiting", ["ok"]) for source, run_id in runs.items()
+    }
+    table = _cli(tmp_path, "workflow", "runs", "--store-url", url)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == [
+        "RUN", "KIND", "NAME", "STATUS", "TRIGGER", "STARTED", "WAITING",
+    ]  # fmt: skip
+
+    first, second = sources
+    elsewhere = daemons[next(n for n in REPLICAS if n != owners[first])]
+    for action in ("cancel", "pause", "resume"):  # steered only where it runs
+        refused = elsewhere.request(f"/api/v1/runs/{runs[first]}/{action}", method="POST")
+        assert refused == (
+            409,
+            {
+                "error": f"run {runs[first]} is held by replica {owners[first]}: steer it"
+                " there, or once the source's owner has taken it over"
+            },
+        )
+    assert _answer(elsewhere, runs[first]) == (
+        202,
+        {
+            "run": runs[first],
+            "step": "ok",
+            "approved": True,
+            "approver": "oncall",
+            "forwardedTo": owners[first],
+        },
+    )
+    assert _answer(daemons[str(owners[second])], runs[second]) == (
+        202,
+        {"run": runs[second], "step": "ok", "approved": True, "approver": "oncall"},
+    )
+
+    def all_done() -> None:
+        for daemon in daemons.values():
+            assert daemon.get("/api/v1/approvals")["approvals"] == []
+            for run_id in runs.values():
+                run = daemon.get(f"/api/v1/runs/{run_id}")
+                assert (run["status"], run["waiting"]) == ("succeeded", []), run
+
+    harness.eventually(all_done, what="both runs answered and finished")
+    done = _cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
+    assert [(r["status"], r["waiting"]) for r in json.loads(done.stdout)["runs"]] == [
+        ("succeeded", [])
+    ] * 2
