@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.api import views
 from reconciler.cli import client, output, stores
 from reconciler.errors import UsageError
 from reconciler.run import asks, history
@@ -250,20 +251,10 @@ def run_runs(args: argparse.Namespace) -> int:
 
 
 def _run_entry(run: RunRecord) -> dict[str, Any]:
-    """A stored run as `workflow runs --format json` lists it (the API's run fields,
-    without the steps), with the steps waiting for an answer."""
-    return {
-        "id": run.id,
-        "kind": run.kind.value,
-        "name": run.name,
-        "trigger": run.trigger,
-        "revision": run.revision,
-        "status": run.status.value,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "error": run.error,
-        "waiting": sorted(r.name for r in asks.waiting(run)),
-    }
+    """A stored run as `workflow runs --format json` lists it: the API's view of a run
+    (`api.views.run`), without the steps, with the steps waiting for an answer."""
+    entry = {k: v for k, v in views.run(run).items() if k != "steps"}
+    return {**entry, "waiting": sorted(r.name for r in asks.waiting(run))}
 
 
 def run_analyze(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ has passed. The bindings the run flagged are kept with it in the store. Run on d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from reconciler import runstate
 from reconciler.decide import ledger
 from reconciler.decide.records import DecisionRecord
-from reconciler.errors import ReconcilerError, UsageError
+from reconciler.errors import Problem, ReconcilerError, UsageError
 from reconciler.optimize import (
     changes,
     landing,
@@ -178,8 +178,17 @@ def _test_landed(
 
 
 def interval(ws: proposals.Workspace) -> float:
-    """`optimization.interval` at the watched revision, in seconds (0: on demand only)."""
-    return types.seconds(_snapshot(ws)[1].settings.spec.optimization.interval)
+    """`optimization.interval` at the watched revision, in seconds (0: on demand only).
+
+    Asked every few seconds, so only the settings file is read: a whole load of a large
+    revision would keep the interpreter from the daemon's passes. A run still refuses a
+    revision with any invalid spec (`_snapshot`)."""
+    revision = ws.watched()
+    tree = git.GitSource.open(ws.source).tree(revision)
+    settings, problems = loader.settings_of(tree, tree.entry(SETTINGS_FILE))
+    if problems:
+        raise UsageError(_invalid(revision, problems))
+    return types.seconds(settings.spec.optimization.interval)
 
 
 def _snapshot(ws: proposals.Workspace) -> tuple[Revision, Snapshot]:
@@ -188,9 +197,13 @@ def _snapshot(ws: proposals.Workspace) -> tuple[Revision, Snapshot]:
     revision = ws.watched()
     snap = loader.load(git.GitSource.open(ws.source).tree(revision))
     if not snap.ok:
-        problems = "\n".join(str(p) for p in snap.problems)
-        raise UsageError(f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{problems}")
+        raise UsageError(_invalid(revision, snap.problems))
     return revision, snap
+
+
+def _invalid(revision: Revision, problems: Sequence[Problem]) -> str:
+    listed = "\n".join(str(p) for p in problems)
+    return f"{revision.sha[:10]} has invalid specs; nothing optimized:\n{listed}"
 
 
 def _sizing_change(

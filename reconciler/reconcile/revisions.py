@@ -11,6 +11,7 @@ the bundle's regorus engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from reconciler.policy import gatekeeper
 from reconciler.source import git, programs
 from reconciler.source.revision import Revision
 from reconciler.source.settings import SourceSettings
-from reconciler.specs import loader
+from reconciler.specs import incremental, loader
 from reconciler.specs.snapshot import Document, Snapshot
 
 _INDEXES = 4
@@ -61,6 +62,7 @@ class SourceLoader:
         self.last_rejected: Rejected | None = None
         self._source: git.GitSource | None = None
         self._indexes: dict[str, dict[str, Document]] = {}  # resources by key, per commit
+        self.chain = incremental.Chain(cache=self.cache)  # each revision patched from the last
 
     def refresh(self, *, fetch: bool) -> Loaded | Rejected:
         """Fetch (if asked), resolve the ref and load it unless it is already current."""
@@ -91,12 +93,17 @@ class SourceLoader:
         """The served revision's repository-relative provider programs, from its tree."""
         if self.programs_dir is None:
             return None
-        wanted = [
-            program
-            for doc in snapshot.resources
-            if isinstance(program := (doc.body.get("spec") or {}).get("provider"), str)
-            and not program.startswith("/")
-        ]
+        last = self.last_good
+        if (
+            last is not None
+            and last.programs is None
+            and not _programs_named(
+                snapshot.resources_at(snapshot.changed_since(last.snapshot.files))
+            )
+        ):
+            wanted = []  # none before, none in the changed files: no walk of every document
+        else:
+            wanted = _programs_named(snapshot.resources)
         keep = [revision.sha] + ([self.last_good.revision.sha] if self.last_good else [])
         if not wanted:  # most revisions run no repository program: no tree walk, no files
             programs.prune(self.programs_dir, keep=[])
@@ -115,7 +122,7 @@ class SourceLoader:
 
     def _load(self, source: git.GitSource, revision: Revision) -> Loaded | Rejected:
         try:
-            snapshot = loader.load(source.tree(revision), cache=self.cache)
+            snapshot = self.chain.load(source, revision)
         except ReconcilerError as exc:
             return self._reject(
                 Rejected(revision=revision, reason=Reason.VALIDATION_FAILED, message=str(exc))
@@ -159,11 +166,21 @@ class SourceLoader:
             return None
         if gatekeeper.reads_inventory(last.bundle.templates.values()):
             return None  # the resources are policy data
-        if gatekeeper.namespace_labels(snapshot.resources) != last.bundle.namespaces:
+        # The namespaces' labels (what `namespaceSelector` reads) change only with a file
+        # that holds or held a Namespace: no walk of every document otherwise.
+        moved = (*snapshot.resources_at(changed), *last.snapshot.resources_at(changed))
+        if any(d.kind == "Namespace" for d in moved) and (
+            gatekeeper.namespace_labels(snapshot.resources) != last.bundle.namespaces
+        ):
             return None
         return last.bundle
 
     def changed_paths(self, old: str | None, new: str) -> list[str]:
+        """Paths that differ between two commits; the last load's own diff when it was
+        between the same two (a new revision is diffed once, not again for its triggers)."""
+        diffed = self.chain.last_diff
+        if diffed is not None and diffed[:2] == (old, new):
+            return sorted(diffed[2])
         return self._open().changed_paths(old, new)
 
     def document_at(self, sha: str, key: str) -> Document | None:
@@ -186,6 +203,16 @@ class SourceLoader:
             except ReconcilerError:
                 return {}
         return {d.key: d for d in snapshot.resources}
+
+
+def _programs_named(docs: Sequence[Document]) -> list[str]:
+    """The repository-relative provider programs `docs` name (`spec.provider`)."""
+    return [
+        program
+        for doc in docs
+        if isinstance(program := (doc.body.get("spec") or {}).get("provider"), str)
+        and not program.startswith("/")
+    ]
 
 
 def _problems(revision: Revision, reason: Reason, problems: tuple[Problem, ...]) -> Rejected:

@@ -60,7 +60,7 @@ class Targets:
             found.pop(key, None)
         for path in changed:
             self._by_path.pop(path, None)
-        fresh = self._find(loaded, [d for d in loaded.snapshot.resources if d.path in changed])
+        fresh = self._find(loaded, loaded.snapshot.resources_at(changed))
         found.update(fresh)
         self._cached = (sha, found)
         self._index(fresh)

@@ -39,6 +39,8 @@ def to_check(loaded: Loaded, *, changed: set[str] | None, gated: set[str]) -> li
         return [d for d in docs if d.key not in gated]
     assert changed is not None
     scopes = [bindings.ScopeMatcher(b.spec.scope) for b in bound]
+    if not scopes:  # most commits: the documents of the changed files alone
+        return [d for d in loaded.snapshot.resources_at(changed) if d.key not in gated]
     return [
         d
         for d in docs

@@ -176,6 +176,34 @@ class GitSource:
         }
         return sorted(paths)
 
+    def tree_changes(
+        self, old: Revision, new: Revision, *, subpath: str | None = None
+    ) -> dict[str, FileEntry | None] | None:
+        """The files that differ between two commits (under `subpath`), each with its entry
+        in `new` (None: gone), from a tree-to-tree diff that skips unchanged folders.
+
+        None when the diff cannot stand for the listing: the sub-path is missing from either
+        commit, or a symlink or submodule changed (a link's file is its target's, which may
+        be anywhere): list the whole tree then."""
+        cleaned = tree.check_subpath(self._config.subpath if subpath is None else subpath)
+        before = self._subtree(old.sha, subpath=cleaned)
+        after = self._subtree(new.sha, subpath=cleaned)
+        if before is None or after is None:
+            return None
+        found: dict[str, FileEntry | None] = {}
+        for delta in before.diff_to_tree(after).deltas:
+            old_file, new_file = delta.old_file, delta.new_file
+            if {old_file.mode, new_file.mode} & {_LINK, _SUBMODULE}:
+                return None
+            found.setdefault(old_file.path, None)
+            if delta.status is not enums.DeltaStatus.DELETED:
+                _, size = self._repo.odb.read_header(new_file.id)
+                executable = new_file.mode == enums.FileMode.BLOB_EXECUTABLE
+                found[new_file.path] = FileEntry(
+                    path=new_file.path, blob_id=str(new_file.id), size=size, executable=executable
+                )
+        return found
+
     def _subtree(self, sha: str, *, subpath: str) -> pygit2.Tree | None:
         root = self._lookup(sha)[0].tree
         if not subpath:
@@ -248,6 +276,7 @@ class CommitTree:
         self._known = sizes if sizes is not None else {}
         self._files: dict[str, FileEntry] | None = None
         self._problems: list[errors.Problem] = []
+        self._links = False
 
     @property
     def revision(self) -> Revision | None:
@@ -265,11 +294,30 @@ class CommitTree:
         self._listing()
         return list(self._problems)
 
+    def entry(self, path: str) -> FileEntry | None:
+        """The file at `path` alone, without listing the tree (None: no regular file there);
+        a symlink is resolved as the listing resolves it."""
+        node = self._node(path)
+        if node.kind is tree.NodeKind.LINK:
+            return self._listing().get(path)
+        if node.kind is not tree.NodeKind.FILE:
+            return None
+        item = self._root[path]
+        return self._entry(path, item.id, mode=item.filemode)
+
+    @property
+    def has_links(self) -> bool:
+        """Whether the tree holds a symlink (followed or not): a change to any file may then
+        change a linked path too, so a diff of two trees does not list all that changed."""
+        self._listing()
+        return self._links
+
     def _listing(self) -> dict[str, FileEntry]:
         if self._files is None:
             found: dict[str, FileEntry] = {}
             links: list[tuple[str, pygit2.Blob]] = []
             self._walk(self._root, prefix="", found=found, links=links)
+            self._links = bool(links)
             for path, blob in links:
                 self._add_link(path, target=blob.data.decode(errors="replace"), found=found)
             self._files = dict(sorted(found.items()))

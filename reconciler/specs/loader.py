@@ -10,55 +10,27 @@ at the first problem: the report lists them all, and the good files are still lo
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
 
 from reconciler.errors import Problem, ProblemsError
 from reconciler.source.revision import FileEntry, Tree
-from reconciler.specs import flows, kinds, models, snapshot, yamlio
+from reconciler.specs import assembly, flows, kinds, models, snapshot, yamlio
+from reconciler.specs.parsed import ParsedDoc, ParsedFile
 
-
-@dataclass(frozen=True, kw_only=True)
-class ParsedDoc:
-    """One good document of a file, independent of the file's path (so it can be cached)."""
-
-    index: int
-    line: int
-    body: Any
-    envelope: kinds.Envelope | None = None
-    group: str | None = None  # the Snapshot field it belongs to
-    model: BaseModel | None = None
-
-    def document(self, path: str) -> snapshot.Document | None:
-        env = self.envelope
-        if env is None:
-            return None
-        return snapshot.Document(
-            path=path,
-            line=self.line,
-            index=self.index,
-            api_version=env.api_version,
-            kind=env.kind,
-            name=env.name,
-            namespace=env.namespace,
-            labels=env.labels,
-            body=self.body,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParsedFile:
-    documents: tuple[ParsedDoc, ...] = ()
-    problems: tuple[Problem, ...] = ()
-    text: str | None = None  # Rego source
-    cacheable: bool = True
+__all__ = [
+    "ParseMany",
+    "ParsedDoc",
+    "ParsedFile",
+    "SpecCache",
+    "assemble",
+    "load",
+    "parse_file",
+    "settings_of",
+]
 
 
 ParseMany = Callable[[Tree, list[tuple[FileEntry, kinds.Role]], yamlio.Limits], list[ParsedFile]]
@@ -214,9 +186,35 @@ def load(
 
     `parse_many` parses the files the cache does not hold, in order (`specs.parallel`
     spreads them over processes for a single-threaded caller); default: one by one here."""
+    return assemble(tree, cache=cache, limits=limits, parse_many=parse_many)[0]
+
+
+def settings_of(
+    tree: Tree, entry: FileEntry | None, *, limits: yamlio.Limits | None = None
+) -> tuple[models.RepoSettings, tuple[Problem, ...]]:
+    """The repository's settings alone, from its settings file `entry` (None: it has none,
+    the defaults apply), with that file's problems: for callers that read nothing else of
+    a revision, which may hold thousands of other files."""
+    if entry is None:
+        return models.default_settings(), ()
+    role = kinds.Role.SETTINGS
+    parsed = parse_file(tree=tree, entry=entry, role=role, limits=limits or yamlio.Limits())
+    assembled = assembly.Assembly(tree=tree)
+    assembled.add(entry=entry, role=role, parsed=parsed)
+    return assembled.settings or models.default_settings(), tuple(assembled.problems)
+
+
+def assemble(
+    tree: Tree,
+    *,
+    cache: SpecCache | None = None,
+    limits: yamlio.Limits | None = None,
+    parse_many: ParseMany | None = None,
+) -> tuple[snapshot.Snapshot, assembly.Assembly]:
+    """`load`, also returning the assembly it was put together in (its cross-file indexes)."""
     limits = limits or yamlio.Limits()
     cache = cache if cache is not None else SpecCache()
-    assembly = _Assembly(tree=tree)
+    assembled = assembly.Assembly(tree=tree)
     entries = list(tree.entries())
     test_dirs = kinds.policy_test_dirs(e.path for e in entries)
     routed = [(e, r) for e in entries if (r := kinds.route(e.path, test_dirs=test_dirs))]
@@ -225,154 +223,6 @@ def load(
         cache.add_all(missing, parse_many(tree, missing, limits), limits=limits)
     for entry, role in routed:
         parsed = cache.parse(tree=tree, entry=entry, role=role, limits=limits)
-        assembly.add(entry=entry, role=role, parsed=parsed)
+        assembled.add(entry=entry, role=role, parsed=parsed)
     files = {e.path: e.blob_id for e in entries}
-    return assembly.snapshot(tree_problems=tree.problems(), files=files)
-
-
-@dataclass(kw_only=True)
-class _Assembly:
-    """Collects the parsed files of one revision in path order; checks what spans files."""
-
-    tree: Tree
-    settings: models.RepoSettings | None = None
-    groups: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
-    problems: list[Problem] = dataclasses.field(default_factory=list)
-    seen: dict[str, str] = dataclasses.field(default_factory=dict)
-    data: _DataMerge = dataclasses.field(default_factory=lambda: _DataMerge())
-
-    def add(self, *, entry: FileEntry, role: kinds.Role, parsed: ParsedFile) -> None:
-        path = entry.path
-        self.problems += [
-            p if p.path == path else dataclasses.replace(p, path=path) for p in parsed.problems
-        ]
-        if parsed.text is not None:
-            self._append("rego", snapshot.RegoFile(path=path, text=parsed.text))
-        for doc in parsed.documents:
-            if role is kinds.Role.DATA:
-                self._add_data(entry=entry, doc=doc)
-            elif role is kinds.Role.SETTINGS:
-                self._add_settings(path=path, doc=doc)
-            else:
-                self._add_document(path=path, doc=doc)
-
-    def _append(self, group: str, item: Any) -> None:
-        self.groups.setdefault(group, []).append(item)
-
-    def _add_settings(self, *, path: str, doc: ParsedDoc) -> None:
-        if self.settings is not None:
-            message = "only one Settings document is allowed"
-            self.problems.append(Problem(path=path, line=doc.line, message=message))
-        elif isinstance(doc.model, models.RepoSettings):
-            self.settings = doc.model
-
-    def _add_document(self, *, path: str, doc: ParsedDoc) -> None:
-        document = doc.document(path)
-        if document is None or doc.group is None:
-            return
-        here = f"{path}:{doc.line}"
-        first = self.seen.setdefault(document.key, here)
-        if first != here:
-            message = f"duplicate {document.key}, first defined at {first}"
-            self.problems.append(Problem(path=path, line=doc.line, message=message))
-            return
-        paired = doc.group in _PAIRED  # File/ExecResource are validated but kept as documents
-        self._append(doc.group, (document, doc.model) if paired else document)
-
-    def _add_data(self, *, entry: FileEntry, doc: ParsedDoc) -> None:
-        conflicts = self.data.merge(doc.body, origin=entry.path)
-        if not conflicts:
-            return
-        locator = None
-        if not entry.path.endswith(".json"):  # JSON problems are reported at the file's line 1
-            with contextlib.suppress(ProblemsError, OSError):
-                locator = yamlio.Locator(yamlio.decode(self.tree.read(entry), path=entry.path))
-        for loc, first in conflicts:
-            line = locator.line(index=doc.index, loc=loc) if locator else doc.line
-            key = yamlio.key_path(loc)
-            message = f"also defined in {first}"
-            self.problems.append(Problem(path=entry.path, line=line, key=key, message=message))
-
-    def snapshot(self, *, tree_problems: list[Problem], files: dict[str, str]) -> snapshot.Snapshot:
-        group = self.groups.get
-        settings = self.settings or models.default_settings()
-        default = settings.spec.default_enforcement
-        return snapshot.Snapshot(
-            revision=self.tree.revision,
-            settings=settings,
-            resources=tuple(group("resources", ())),
-            bindings=tuple(_enforced(pair, default=default) for pair in group("bindings", ())),
-            workflows=tuple(group("workflows", ())),
-            runbooks=tuple(group("runbooks", ())),
-            constraint_templates=tuple(group("constraint_templates", ())),
-            constraints=tuple(group("constraints", ())),
-            rego=tuple(group("rego", ())),
-            data=self.data.result,
-            problems=tuple(sorted([*self.problems, *tree_problems], key=_problem_order)),
-            files=files,
-        )
-
-
-_PAIRED = frozenset({"bindings", "workflows", "runbooks"})
-
-
-def _enforced(
-    pair: tuple[snapshot.Document, models.PolicyBinding], *, default: models.Enforcement
-) -> tuple[snapshot.Document, models.PolicyBinding]:
-    """A binding that does not say how strictly it applies takes the repository's
-    `defaultEnforcement`."""
-    doc, binding = pair
-    if "enforcement" in binding.spec.model_fields_set or binding.spec.enforcement is default:
-        return pair
-    spec = binding.spec.model_copy(update={"enforcement": default})
-    return doc, binding.model_copy(update={"spec": spec})
-
-
-def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
-    return (problem.path, problem.line or 0, problem.key, problem.message)
-
-
-class _DataMerge:
-    """Deep-merges data documents; a key two files both set (not both mappings) conflicts.
-
-    Parsed documents may be shared through the cache, so a mapping is copied before the
-    first merge writes into it.
-    """
-
-    def __init__(self) -> None:
-        self.result: dict[str, Any] = {}
-        self._owned: set[int] = {id(self.result)}
-        self._origins: dict[tuple[str, ...], str] = {}
-
-    def merge(self, body: dict[str, Any], *, origin: str) -> list[tuple[tuple[str, ...], str]]:
-        """Merge `body`; the conflicts as (key path, file that set it first)."""
-        conflicts: list[tuple[tuple[str, ...], str]] = []
-        pending: list[tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
-            (self.result, body, ())
-        ]
-        while pending:
-            dest, src, prefix = pending.pop()
-            for key, value in src.items():
-                loc = (*prefix, key)
-                existing = dest.get(key)
-                if key not in dest:
-                    dest[key] = value
-                    self._origins[loc] = origin
-                elif isinstance(existing, dict) and isinstance(value, dict):
-                    pending.append((self._owned_copy(dest, key), value, loc))
-                else:
-                    conflicts.append((loc, self._origin(loc)))
-        return sorted(conflicts)
-
-    def _owned_copy(self, dest: dict[str, Any], key: str) -> dict[str, Any]:
-        current: dict[str, Any] = dest[key]
-        if id(current) not in self._owned:
-            current = dest[key] = dict(current)
-            self._owned.add(id(current))
-        return current
-
-    def _origin(self, loc: tuple[str, ...]) -> str:
-        for end in range(len(loc), 0, -1):
-            if loc[:end] in self._origins:
-                return self._origins[loc[:end]]
-        return "?"
+    return assembled.snapshot(tree_problems=tree.problems(), files=files), assembled

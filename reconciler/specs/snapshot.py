@@ -7,8 +7,9 @@ the daemon refuses to promote it over the last-known-good one.
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -86,7 +87,21 @@ class Snapshot:
     def ok(self) -> bool:
         return not self.problems
 
+    def resources_at(self, paths: Iterable[str]) -> list[Document]:
+        """The resources of the files `paths`, in path order: found by bisection (the
+        resources are in path order), so a commit's few files cost no walk of them all."""
+        found: list[Document] = []
+        for path in sorted(set(paths)):
+            lo = bisect.bisect_left(self.resources, path, key=_path)
+            hi = bisect.bisect_right(self.resources, path, lo=lo, key=_path)
+            found += self.resources[lo:hi]
+        return found
+
     def changed_since(self, old: Mapping[str, str]) -> set[str]:
         """The paths of the files added, changed or removed since the snapshot whose `files`
         were `old` (compared by blob id: no walk of the trees)."""
         return {path for path, _ in self.files.items() ^ old.items()}
+
+
+def _path(doc: Document) -> str:
+    return doc.path

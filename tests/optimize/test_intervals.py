@@ -156,6 +156,32 @@ def test_an_invalid_revision_is_not_optimized_and_the_failed_run_is_kept(
     assert gitrepo.git(repo, "rev-parse", "main") == sha
 
 
+def test_the_schedule_reads_the_interval_from_the_settings_file_alone(tmp_path: Path) -> None:
+    """Asked every few seconds: a bad resource does not stop it (the run itself refuses
+    the revision, naming it); a bad settings file does, naming its line and key."""
+    repo = tmp_path / "repo"
+    every = SETTINGS.replace("    approval: auto\n", "    approval: auto\n    interval: 1h\n")
+    bad_resource = "apiVersion: reconciler.dev/v1\nkind: File\nmetadata: {name: [\n"
+    gitrepo.make_repo(repo, {"reconciler.yaml": every, "resources/bad.yaml": bad_resource})
+    store = SqliteStore(tmp_path / "optimize.db", retention=RetentionSettings())
+    ws = proposals.Workspace(repo=repo, ref="main", store=store, clock=SystemClock())
+
+    assert runner.interval(ws) == 3600.0
+    with pytest.raises(UsageError, match=r"resources/bad\.yaml:4: did not find"):
+        runner.run(ws, prometheus=triggers.Prometheus("http://127.0.0.1:9"))
+
+    broken = every.replace("        busy: 0.05\n", "        busy: lots\n")
+    sha = gitrepo.commit(repo, {"reconciler.yaml": broken}, delete=["resources/bad.yaml"])
+    with pytest.raises(UsageError) as caught:
+        runner.interval(ws)
+    assert str(caught.value) == (
+        f"{sha[:10]} has invalid specs; nothing optimized:\n"
+        "reconciler.yaml:14 spec.optimization.intervals[0].busy: must be a number"
+    )
+    gitrepo.commit(repo, {}, delete=["reconciler.yaml"])
+    assert runner.interval(ws) == 0.0  # no settings file: on demand only
+
+
 TRUST = """\
 package reconciler.decisions.optimization
 

@@ -412,3 +412,54 @@ def test_first_parents_walk_back_to_the_base_with_a_file(tmp_path: Path) -> None
     assert git.first_parents(repo, branch="main", since=third, name="a.txt") == []
     assert len(git.first_parents(repo, branch="main", since=base, name="a.txt", limit=1)) == 1
     assert git.first_parents(repo, branch="gone", since=base, name="a.txt") == []
+
+
+def test_tree_changes_name_each_changed_file_with_its_new_entry(origin: Path) -> None:
+    source = git.GitSource.open(settings.SourceSettings(path=origin))
+    old = source.resolve("main")
+    gitrepo.commit(
+        origin,
+        {"deploy/app.yaml": "kind: App2\n", "run.sh": gitrepo.Executable("echo\n")},
+        delete=["deploy/db.yaml"],
+    )
+    new = source.resolve("main")
+    listed = {e.path: e for e in source.tree(new).entries()}
+
+    changes = source.tree_changes(old, new)
+
+    assert changes == {
+        "deploy/app.yaml": listed["deploy/app.yaml"],
+        "deploy/db.yaml": None,
+        "run.sh": listed["run.sh"],
+    }
+    assert listed["run.sh"].executable and listed["run.sh"].size == 5
+    assert source.tree_changes(new, new) == {}
+    scoped = git.GitSource.open(settings.SourceSettings(path=origin, subpath="deploy"))
+    assert sorted(scoped.tree_changes(old, new) or {}) == ["app.yaml", "db.yaml"]
+
+
+def test_tree_changes_refuse_a_symlink_or_a_missing_subpath(origin: Path) -> None:
+    """A link's file is its target's: the diff does not name every path a change reaches."""
+    source = git.GitSource.open(settings.SourceSettings(path=origin))
+    old = source.resolve("main")
+    gitrepo.commit(origin, {"deploy/link.yaml": gitrepo.Symlink("app.yaml")})
+    linked = source.resolve("main")
+    gitrepo.commit(origin, {"other/x.yaml": "x\n"}, delete=["deploy/app.yaml"])
+    moved = source.resolve("main")
+
+    assert source.tree_changes(old, linked) is None
+    assert source.tree_changes(linked, moved) is not None  # the link itself did not change
+    assert source.tree(linked).has_links and not source.tree(old).has_links
+    scoped = git.GitSource.open(settings.SourceSettings(path=origin, subpath="other"))
+    assert scoped.tree_changes(old, moved) is None  # no "other/" in the old commit
+
+
+def test_one_entry_is_read_without_listing_the_tree(origin: Path) -> None:
+    gitrepo.commit(origin, {"link.yaml": gitrepo.Symlink("reconciler.yaml")})
+    source = git.GitSource.open(settings.SourceSettings(path=origin))
+    commit_tree = source.tree(source.resolve("main"))
+    listed = {e.path: e for e in commit_tree.entries()}
+
+    assert commit_tree.entry("reconciler.yaml") == listed["reconciler.yaml"]
+    assert commit_tree.entry("link.yaml") == listed["link.yaml"]
+    assert [commit_tree.entry(p) for p in ("deploy", "nope.yaml")] == [None, None]
