@@ -128,8 +128,15 @@ def _until(check: Callable[[], T | None], *, timeout: float = 120) -> T:
     raise TimeoutError("not reached")
 
 
+def _now(store: PostgresStore) -> datetime:
+    """The database's clock: what leases are stamped and expire by."""
+    now = store.database_now()
+    assert now is not None
+    return now
+
+
 def _owner(store: PostgresStore, source: str) -> str | None:
-    now = datetime.now(UTC)
+    now = _now(store)
     leases = [x for x in store.holders(prefix=f"source:{source}") if x.name == f"source:{source}"]
     return leases[0].holder if leases and leases[0].live(now) else None
 
@@ -155,7 +162,7 @@ def takeovers(
         cluster.start(f"r{n}")
     for k in range(kills):
         owner = _until(lambda: _owner(store, "s0"))
-        killed_at = datetime.now(UTC)
+        killed_at = _now(store)
         cluster.kill(owner)
         new = _until(functools.partial(_new_owner, store, killed=owner))
         [lease] = [x for x in store.holders(prefix="source:s0") if x.name == "source:s0"]

@@ -22,6 +22,7 @@ from reconciler.api.deps import Deps
 from reconciler.conditions import Type
 from reconciler.optimize import catalog
 from reconciler.reconcile import replicas
+from reconciler.store import leases
 from reconciler.store.interfaces import StoreError
 
 
@@ -57,7 +58,8 @@ def routes(deps: Deps) -> list[Route]:
         body: dict[str, Any] = {"sources": sources, "store": True, "replica": deps.replica}
         try:
             store.probe_write(at=deps.clock.now())
-            body.update(replicas.cluster(store.holders(), now=deps.clock.now()))
+            lease_now = leases.LeaseClock(store, fallback=deps.clock).now()  # what leases expire by
+            body.update(replicas.cluster(store.holders(), now=lease_now))
         except StoreError as exc:
             body.update(store=False, reason=str(exc))
         # The probe rewrites one row in place; a pass's writes need room the probe does not.

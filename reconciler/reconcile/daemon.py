@@ -39,7 +39,7 @@ from reconciler.run import orphans
 from reconciler.run.scheduling import Scheduler
 from reconciler.source import watch
 from reconciler.specs.types import seconds, timedelta_of
-from reconciler.store import anchors, queue, runqueue
+from reconciler.store import anchors, leases, queue, runqueue
 from reconciler.store.backends import open_store
 from reconciler.store.interfaces import EventRecord, Store, StoreError
 
@@ -83,11 +83,13 @@ class Daemon:
         workers = settings.reconcile.evaluation_workers
         # Started at the first large evaluation; every source's passes share it.
         self.evaluations = EvaluationPool(workers=workers) if workers > 1 else None
+        # Leases are stamped and expire by the database's clock on a shared store.
+        self.lease_clock = leases.LeaseClock(self.store, fallback=clock)
         self.membership = replicas.Membership(
             name=settings.replica.name or self._default_replica_name(),
             ttl=timedelta_of(settings.replica.lease_ttl),
             store=self.store,
-            clock=clock,
+            clock=self.lease_clock,
             sources=[s.name for s in settings.sources],
             busy=lambda name: self.runners[name].state.reconciling,
         )
@@ -142,7 +144,7 @@ class Daemon:
         return RunClaims(
             name=membership.name,
             store=self.store,
-            clock=self.clock,
+            clock=self.lease_clock,
             own_fence=membership.own_fence,
             owned=membership.held,
             kind=kind,

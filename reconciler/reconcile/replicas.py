@@ -12,6 +12,8 @@ between passes (or after one ttl of passes in flight), those a newly live replic
 preferred for. A replica killed with -9
 stops renewing; after `leaseTtl` its leases are taken over with new fencing tokens and its
 sources resume elsewhere. With one daemon (SQLite) the one replica holds every source.
+The daemon hands it `leases.LeaseClock` as `clock`: on a shared store every stamp and
+expiry check is the database's time, whatever this machine's clock says.
 A source runner runs passes only while `fence(source)` is not None, through a store view
 fenced by it (`store.leases`).
 """

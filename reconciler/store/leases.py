@@ -9,8 +9,11 @@ token. The token is what makes the loss safe: every write of owned state is made
 `Store.fenced(...)`, whose transactions first check that the lease row still carries the
 token the work started with, and raise `LeaseLost` otherwise — in the same transaction as
 the write, so a replica that lost its lease writes nothing more. Expiry is judged by the
-`now` each caller passes (the replicas' clocks): a ttl well above their skew is assumed.
-`sql.leases` holds the table and the guarded statements.
+`now` each caller passes, and every caller takes it from one time base: `LeaseClock`, the
+database's clock on a shared store (`Leases.database_now`), so replicas whose own clocks
+disagree still agree on which lease is live; on SQLite, one machine, the caller's clock is
+the database's. Tests hand a `ManualClock` to move lease time exactly. `sql.leases` holds
+the table and the guarded statements.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from reconciler.clock import Clock
 from reconciler.errors import ReconcilerError
 
 SOURCE = "source:"
@@ -91,3 +95,26 @@ class Leases(Protocol):
     def holders(self, *, prefix: str = "") -> list[Lease]:
         """Every lease whose name starts with `prefix`, live or not, by name."""
         ...
+
+    def database_now(self) -> datetime | None:
+        """The database server's clock now, which a shared store's leases expire by; None
+        where the store is on the caller's machine (SQLite), whose clock is the caller's."""
+        ...
+
+
+class LeaseClock:
+    """The `Clock` lease stamps and expiry are taken from: the store's `database_now()`
+    where it has one (every replica on a shared store then reads the same clock, whatever
+    its own says), else `fallback` (SQLite; the clock a test moves). Durations stay local:
+    `monotonic()` is the fallback's. A stamp is read one round trip before the statement
+    that uses it, so expiry is judged that much late, never early."""
+
+    def __init__(self, store: Leases, *, fallback: Clock) -> None:
+        self.store, self.fallback = store, fallback
+
+    def now(self) -> datetime:
+        found = self.store.database_now()
+        return self.fallback.now() if found is None else found
+
+    def monotonic(self) -> float:
+        return self.fallback.monotonic()

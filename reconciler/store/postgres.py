@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
+from reconciler.store import codec
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sql import locks, migrations, schema
 from reconciler.store.sql.store import WRITE, SqlStore
@@ -79,6 +81,13 @@ class PostgresStore(SqlStore):
 
     def _byte_length(self, column: Any) -> Any:
         return sa.func.octet_length(sa.cast(column, sa.Text))
+
+    def database_now(self) -> datetime:
+        """The server's clock (`clock_timestamp()`: the moment of asking, not the start of
+        the transaction), which every replica's leases are stamped and judged by."""
+        with self._read() as conn:
+            found = conn.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+        return codec.utc(found)
 
     def integrity_check(self) -> list[str]:
         """`["ok"]` once the server answers (PostgreSQL checks its own pages)."""

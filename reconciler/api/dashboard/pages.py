@@ -22,6 +22,7 @@ from reconciler.policy.decisions import Outcome
 from reconciler.reconcile import replicas
 from reconciler.run import plans
 from reconciler.runstate import RunKind, RunRecord
+from reconciler.store import leases
 from reconciler.store.interfaces import VIOLATION_OUTCOMES
 
 WINDOWS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "14d": timedelta(days=1)}
@@ -52,7 +53,10 @@ def overview(deps: Deps) -> Page:
             "violations": len(deps.store.violations()),
             "events": [feed.entry_json(e, links) for e in feed.collapse(window)[:EVENT_ROWS]],
             "replica": deps.replica,
-            "cluster": replicas.cluster(deps.store.holders(), now=deps.clock.now()),
+            "cluster": replicas.cluster(
+                deps.store.holders(),
+                now=leases.LeaseClock(deps.store, fallback=deps.clock).now(),
+            ),
         },
     )
 

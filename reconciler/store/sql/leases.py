@@ -117,6 +117,9 @@ class LeasesMixin:
         with self._write(lock=None) as conn:
             return conn.execute(update).rowcount == 1
 
+    def database_now(self) -> datetime | None:
+        return None  # the caller's machine's store (SQLite); a server's overrides this
+
     def holders(self, *, prefix: str = "") -> list[Lease]:
         query = sa.select(table).order_by(table.c.name)
         if prefix:
