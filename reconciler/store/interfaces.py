@@ -144,8 +144,8 @@ class StoreError(ReconcilerError):
 
 
 class StoreUnavailable(StoreError, OSError):
-    """The database cannot be opened or written: corrupt, read-only, or the disk is full.
-    The message names the file and SQLite's reason."""
+    """The database cannot be opened, read or written: corrupt, read-only, the disk is full,
+    or the server or database is gone. The message names the database and the reason."""
 
 
 class RunNotFound(StoreError, LookupError):

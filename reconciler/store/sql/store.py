@@ -122,17 +122,22 @@ class SqlStore(
         if joined is not None:  # a batch holds the serial lock: whatever this one needs
             yield joined
             return
+        with self._unavailable(doing), self._connect() as conn:
+            conn.execution_options(**{WRITE: True, locks.OPTION: lock})
+            with conn.begin():
+                fence = self._fence()
+                if fence is not None:
+                    sql_leases.check_fence(conn, fence)
+                yield conn
+
+    @contextlib.contextmanager
+    def _unavailable(self, doing: str) -> Iterator[None]:
+        """Full disk, read-only file, I/O error or a server gone (OperationalError), or
+        "file is not a database", as `StoreUnavailable`; constraint and programming errors
+        are bugs and stay what they are."""
         try:
-            with self._connect() as conn:
-                conn.execution_options(**{WRITE: True, locks.OPTION: lock})
-                with conn.begin():
-                    fence = self._fence()
-                    if fence is not None:
-                        sql_leases.check_fence(conn, fence)
-                    yield conn
+            yield
         except sa.exc.DatabaseError as exc:
-            # Full disk, read-only file, I/O error (OperationalError) or "file is not a
-            # database"; constraint and programming errors are bugs and stay what they are.
             if type(exc) not in (sa.exc.OperationalError, sa.exc.DatabaseError):
                 raise
             raise interfaces.StoreUnavailable(
@@ -147,7 +152,7 @@ class SqlStore(
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._connect() as conn, conn.begin():
+        with self._unavailable("read"), self._connect() as conn, conn.begin():
             yield conn
 
     def _connect(self) -> sa.Connection:
