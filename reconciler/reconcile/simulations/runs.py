@@ -37,6 +37,7 @@ from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
+from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ class Job:
     trigger: str = "api"
 
     @property
-    def key(self) -> tuple[str, str, int] | None:
+    def key(self) -> runqueue.PullRequest | None:
         """Jobs with the same key supersede each other (one pull request)."""
-        return None if self.number is None else (self.source.name, self.forge, self.number)
+        return runqueue.pull_request(source=self.source.name, forge=self.forge, number=self.number)
 
     @property
     def name(self) -> str:
@@ -168,6 +169,12 @@ def finish(record: SimulationRecord, *, context: Context, started: datetime | No
             )
         )
     _store(context, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    announce(record, context=context)
+    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
+
+
+def announce(record: SimulationRecord, *, context: Context) -> None:
+    """Publish that the simulation of `record`, stored final, finished."""
     context.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
@@ -183,7 +190,6 @@ def finish(record: SimulationRecord, *, context: Context, started: datetime | No
             },
         )
     )
-    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
 
 
 def _store(

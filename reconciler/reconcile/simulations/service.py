@@ -44,6 +44,7 @@ from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.settings import DaemonSettings, DaemonSource, UnknownSource
 from reconciler.reconcile.simulations import runs
 from reconciler.reconcile.simulations.runs import Context, Job
+from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationStatus, Store, StoreError
 from reconciler.store.runqueue import QueuedRun
 
@@ -92,19 +93,17 @@ def jobs_for(delivery: Delivery, sources: list[DaemonSource]) -> list[Job]:
 
 
 def admit(queue: collections.deque[Job], job: Job, *, most: int) -> list[tuple[Job, str]]:
-    """Append `job` to the waiting `queue`; the jobs it pushed out, each with why: a queued
-    job of the same pull request, then the oldest while more than `most` wait."""
-    out = [(j, f"superseded by simulation {job.id}") for j in queue if _same(j, job)]
-    for old, _ in out:
-        queue.remove(old)
+    """Append `job` to the waiting `queue`; the jobs it pushed out, each with why, by the
+    rule the store's queue applies too (`runqueue.superseded`): a queued job of the same
+    pull request, then the oldest while more than `most` wait."""
+    waiting = {j.id: j for j in queue}
+    pushed = runqueue.superseded([(j.id, j.key) for j in queue], new=(job.id, job.key), most=most)
+    gone = {sim_id for sim_id, _ in pushed}
+    kept = [j for j in queue if j.id not in gone]
+    queue.clear()
+    queue.extend(kept)
     queue.append(job)
-    while len(queue) > most:
-        out.append((queue.popleft(), f"superseded: more than {most} simulations waiting"))
-    return out
-
-
-def _same(a: Job, b: Job) -> bool:
-    return a.key is not None and a.key == b.key
+    return [(waiting[sim_id], why) for sim_id, why in pushed]
 
 
 def payload(job: Job) -> dict[str, Any]:
@@ -212,16 +211,24 @@ class Simulator:
         )
 
     def submit(self, job: Job) -> str:
-        """Record `job` queued and queue it (blocking: store); its id."""
+        """Record `job` queued and queue it, cancelling what it supersedes (blocking:
+        store); its id."""
         if self._claims is None:
             with self._ready:  # stored and queued at once: `recover` sees both or neither
                 runs.queued(job, context=self._context)
                 self._admit(job)
             return job.id
         record, run = runs.queued_records(job, at=self._context.clock.now())
-        self._context.store.enqueue_simulation(
-            record, run=run, target=job.source.name, payload=payload(job), at=record.created_at
+        pushed = self._context.store.enqueue_simulation(
+            record,
+            run=run,
+            target=job.source.name,
+            payload=payload(job),
+            at=record.created_at,
+            most=self._most,
         )
+        for old in pushed:  # stored cancelled with the new one's queueing
+            runs.announce(old, context=self._context)
         self.claim([job.source.name])  # at once when this replica owns the source
         return job.id
 

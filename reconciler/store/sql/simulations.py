@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,13 +19,14 @@ Connect = AbstractContextManager[sa.Connection]
 
 class SimulationsMixin:
     """`interfaces.Simulations` for any SQLAlchemy store with `_write()`, `_read()`,
-    `_upsert()`, `_byte_length()` and, from `RunsMixin`, `_put_run()`."""
+    `_upsert()`, `_byte_length()` and, from `RunsMixin`, `_put_run()` and `_runs_of()`."""
 
     _write: Callable[[], Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
     _byte_length: Callable[[Any], Any]
     _put_run: Callable[[sa.Connection, runstate.RunRecord], None]
+    _runs_of: Callable[[sa.Connection, sa.Select[Any]], list[runstate.RunRecord]]
 
     def put_simulation(self, simulation: interfaces.SimulationRecord) -> None:
         with self._write() as conn:
@@ -43,6 +46,39 @@ class SimulationsMixin:
             index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"}
         )
         conn.execute(upsert)
+
+    def _cancel_simulations(
+        self, conn: sa.Connection, why: Sequence[tuple[str, str]], *, at: datetime
+    ) -> list[interfaces.SimulationRecord]:
+        """Store each simulation of `why` (its id, and the reason) `cancelled` for that
+        reason at `at`, with its run, in `conn`'s transaction; the records as stored."""
+        table, runs = schema.simulations, schema.runs
+        found: dict[str, interfaces.SimulationRecord] = {}
+        ended: dict[str, runstate.RunRecord] = {}
+        for chunk in _chunks([sim_id for sim_id, _ in why]):
+            query = sa.select(table).where(table.c.id.in_(chunk))
+            found.update(
+                (r["id"], rows.simulation_from_row(r)) for r in conn.execute(query).mappings()
+            )
+            ended.update(
+                (r.id, r) for r in self._runs_of(conn, sa.select(runs).where(runs.c.id.in_(chunk)))
+            )
+        cancelled = []
+        for sim_id, reason in why:
+            record = replace(
+                found[sim_id],
+                status=interfaces.SimulationStatus.CANCELLED,
+                summary=reason,
+                finished_at=at,
+            )
+            self._put_simulation(conn, record)
+            if sim_id in ended:
+                status = runstate.RunStatus.CANCELLED
+                self._put_run(
+                    conn, runstate.finished(ended[sim_id], status=status, at=at, steps=())
+                )
+            cancelled.append(record)
+        return cancelled
 
     def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
         table = schema.simulations
@@ -97,6 +133,6 @@ class SimulationsMixin:
         return len(over)
 
 
-def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
