@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import itertools
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -26,6 +27,9 @@ from reconciler.runstate import RunKind, RunStatus
 from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 from reconciler.store.leases import REPLICA
+from reconciler.store.postgres import PostgresStore
+from reconciler.store.retention import RetentionSettings
+from tests.postgres import Server
 from tests.store import store_factories as f
 from tests.store.conftest import Opener
 
@@ -211,6 +215,42 @@ def test_racing_submitters_never_leave_more_than_most_waiting_and_lose_nothing(
         else (SimulationStatus.QUEUED, True)
         for sim_id in everyone
     }
+
+
+def test_a_claim_taken_while_a_submitter_bounds_the_queue_is_left_alone(
+    postgres: Server,
+) -> None:
+    """PostgreSQL, where a claimer does not wait for submitters: a claim in flight when a
+    submission would push its simulation out holds the row; the submitter waits for it and
+    then leaves the simulation, claimed now, alone (only PostgreSQL runs writers at once)."""
+    name = postgres.database()
+    store = PostgresStore(postgres.url(name), retention=RetentionSettings())
+    try:
+        _submit(store, "s1", number=1, seconds=0, most=1)
+        with postgres.connect(name) as claim, postgres.connect(name) as watch:
+            claim.execute("UPDATE run_queue SET claimed_by = 'one', claim_token = 1")
+            submitting = threading.Thread(
+                target=_submit, args=(store, "s2"), kwargs={"number": 2, "seconds": 1, "most": 1}
+            )
+            submitting.start()
+            watch.autocommit = True
+            for _ in range(500):  # until the submitter waits for the claimed row
+                found = watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if found.fetchone() == (1,):
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the submitter never waited for the claim")
+            claim.commit()
+            submitting.join(30)
+        record = store.get_simulation("s1")
+        assert record is not None and record.status is SimulationStatus.QUEUED
+        assert [(q.run_id, q.claimed_by) for q in store.queued_runs()] == [
+            ("s1", "one"),
+            ("s2", None),
+        ]
+    finally:
+        store.close()
 
 
 @settings(
