@@ -13,10 +13,14 @@ starts.
 
 On a store several replicas share, a simulation goes through the store's run queue
 (`store.runqueue`, kind `simulation`): `submit` records it queued and queues it for its
-source in one transaction, with the job's parameters as the row's payload; the replica that
-owns the source claims it (at once when that is the replica submitting it, else on its next
-heartbeat) and admits it to its waiting queue as above — superseding and `maxQueued` apply
-there — and runs it on its workers. A simulation whose claimer died (its lease expired)
+source in one transaction, with the job's parameters as the row's payload, and in that
+transaction the store applies the same rule (`runqueue.superseded`) to the simulations
+waiting unclaimed for the source — the one of the same pull request, then the oldest past
+`maxQueued` are stored cancelled and leave the queue (announced here) — so a flood of
+deliveries to a replica that does not own the source, or while none does, waits no more
+than on one daemon. The replica that owns the source claims it (at once when that is the
+replica submitting it, else on its next heartbeat) and admits it to its waiting queue as
+above (the rule again, over what it has claimed), and runs it on its workers. A simulation whose claimer died (its lease expired)
 is claimed again by the source's new owner and run again: a simulation is a pure
 evaluation, safe to repeat. What a claimed simulation writes is fenced by the claimer's
 replica lease (`RunClaims.fence`): a replica whose lease lapsed writes no more of it.
