@@ -20,14 +20,14 @@ waiting unclaimed for the source — the one of the same pull request, then the 
 deliveries to a replica that does not own the source, or while none does, waits no more
 than on one daemon. The replica that owns the source claims it (at once when that is the
 replica submitting it, else on its next heartbeat) and admits it to its waiting queue as
-above (the rule again, over what it has claimed), and runs it on its workers. A simulation whose claimer died (its lease expired)
-is claimed again by the source's new owner and run again: a simulation is a pure
-evaluation, safe to repeat. What a claimed simulation writes is fenced by the claimer's
-replica lease (`RunClaims.fence`): a replica whose lease lapsed writes no more of it.
-`recover` then fails only what no replica can run any more: a
-simulation left unfinished with no queue row (a live replica's keeps its row until its
-record is final). A replica that stops leaves its waiting simulations queued, for the next
-owner.
+above (the rule again, over what it has claimed), and runs it on its workers. A
+simulation whose claimer died (its lease expired) is claimed again by the source's new
+owner and run again: a simulation is a pure evaluation, safe to repeat. What a claimed
+simulation writes is fenced by the claimer's replica lease (`RunClaims.fence`): a replica
+whose lease lapsed writes no more of it. `recover` then fails only what no replica can run
+any more: a simulation left unfinished with no queue row (a live replica's keeps its row
+until its record is final). A replica that stops leaves its waiting simulations queued,
+for the next owner.
 """
 
 from __future__ import annotations

@@ -80,28 +80,30 @@ def _check_own_lease(conn: sa.Connection, holder: str, *, token: int, now: datet
         raise LeaseLost(fence, now_token=found.token, holder=found.holder)
 
 
+_sims = schema.simulations
+_WAITING = (  # built once: every submission on a shared store runs it
+    sa.select(table.c.run_id, _sims.c.source, _sims.c.forge, _sims.c.number)
+    .join_from(table, _sims, _sims.c.id == table.c.run_id)
+    .where(
+        table.c.kind == runqueue.SIMULATION,
+        table.c.target == sa.bindparam("target"),
+        table.c.claimed_by.is_(None),
+        _sims.c.status.not_in(sorted(s.value for s in interfaces.SIMULATION_FINISHED)),
+    )
+    .order_by(table.c.seq)
+    .with_for_update(of=table)
+)
+_DROP = sa.delete(table).where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def _waiting_simulations(
     conn: sa.Connection, target: str
 ) -> list[tuple[str, runqueue.PullRequest | None]]:
     """The simulations waiting for `target`, oldest first, each with its pull request:
     queued, claimed by nobody, not finished; their rows locked until the transaction ends."""
-    sims = schema.simulations
-    finished = [s.value for s in interfaces.SIMULATION_FINISHED]
-    query = (
-        sa.select(table.c.run_id, sims.c.source, sims.c.forge, sims.c.number)
-        .join_from(table, sims, sims.c.id == table.c.run_id)
-        .where(
-            table.c.kind == runqueue.SIMULATION,
-            table.c.target == target,
-            table.c.claimed_by.is_(None),
-            sims.c.status.not_in(finished),
-        )
-        .order_by(table.c.seq)
-        .with_for_update(of=table)
-    )
     return [
         (r.run_id, runqueue.pull_request(source=r.source, forge=r.forge, number=r.number))
-        for r in conn.execute(query)
+        for r in conn.execute(_WAITING, {"target": target})
     ]
 
 
@@ -172,7 +174,7 @@ class RunQueueMixin:
             pushed = runqueue.superseded(waiting, new=(simulation.id, key), most=most)
             for start in range(0, len(pushed), _CHUNK):
                 gone = [sim_id for sim_id, _ in pushed[start : start + _CHUNK]]
-                conn.execute(sa.delete(table).where(table.c.run_id.in_(gone)))
+                conn.execute(_DROP, {"ids": gone})
             return self._cancel_simulations(conn, pushed, at=codec.utc(at))
 
     def claim_runs(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,18 +14,33 @@ from reconciler.store import interfaces
 from reconciler.store.sql import rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_CANCEL = (  # built once, as `_END_RUNS` and `_BY_IDS`: a flood runs them with each delivery
+    sa.update(schema.simulations)
+    .where(schema.simulations.c.id.in_(_IDS))
+    .values(
+        status=interfaces.SimulationStatus.CANCELLED.value,
+        summary=sa.bindparam("summary"),
+        finished_at=sa.bindparam("at"),
+    )
+)
+_END_RUNS = (
+    sa.update(schema.runs)
+    .where(schema.runs.c.id.in_(_IDS))
+    .values(status=runstate.RunStatus.CANCELLED.value, finished_at=sa.bindparam("at"), error=None)
+)
+_BY_IDS = sa.select(schema.simulations).where(schema.simulations.c.id.in_(_IDS))
 
 
 class SimulationsMixin:
     """`interfaces.Simulations` for any SQLAlchemy store with `_write()`, `_read()`,
-    `_upsert()`, `_byte_length()` and, from `RunsMixin`, `_put_run()` and `_runs_of()`."""
+    `_upsert()`, `_byte_length()` and, from `RunsMixin`, `_put_run()`."""
 
     _write: Callable[[], Connect]  # provided by the store
     _read: Callable[[], Connect]
     _upsert: Callable[[sa.Table], Any]
     _byte_length: Callable[[Any], Any]
     _put_run: Callable[[sa.Connection, runstate.RunRecord], None]
-    _runs_of: Callable[[sa.Connection, sa.Select[Any]], list[runstate.RunRecord]]
 
     def put_simulation(self, simulation: interfaces.SimulationRecord) -> None:
         with self._write() as conn:
@@ -51,34 +65,22 @@ class SimulationsMixin:
         self, conn: sa.Connection, why: Sequence[tuple[str, str]], *, at: datetime
     ) -> list[interfaces.SimulationRecord]:
         """Store each simulation of `why` (its id, and the reason) `cancelled` for that
-        reason at `at`, with its run, in `conn`'s transaction; the records as stored."""
-        table, runs = schema.simulations, schema.runs
-        found: dict[str, interfaces.SimulationRecord] = {}
-        ended: dict[str, runstate.RunRecord] = {}
-        for chunk in _chunks([sim_id for sim_id, _ in why]):
-            query = sa.select(table).where(table.c.id.in_(chunk))
-            found.update(
-                (r["id"], rows.simulation_from_row(r)) for r in conn.execute(query).mappings()
-            )
-            ended.update(
-                (r.id, r) for r in self._runs_of(conn, sa.select(runs).where(runs.c.id.in_(chunk)))
-            )
-        cancelled = []
+        reason at `at`, and end its run cancelled as `runstate.finished` does (status, when,
+        no error; its steps kept), in `conn`'s transaction; the records as stored. Updates
+        in place, a statement per reason, rather than rewriting whole records: a flood of
+        deliveries cancels one simulation with nearly every submission."""
+        by_reason: dict[str, list[str]] = {}
         for sim_id, reason in why:
-            record = replace(
-                found[sim_id],
-                status=interfaces.SimulationStatus.CANCELLED,
-                summary=reason,
-                finished_at=at,
-            )
-            self._put_simulation(conn, record)
-            if sim_id in ended:
-                status = runstate.RunStatus.CANCELLED
-                self._put_run(
-                    conn, runstate.finished(ended[sim_id], status=status, at=at, steps=())
-                )
-            cancelled.append(record)
-        return cancelled
+            by_reason.setdefault(reason, []).append(sim_id)
+        for reason, ids in by_reason.items():
+            for chunk in _chunks(ids):
+                conn.execute(_CANCEL, {"ids": chunk, "summary": reason, "at": at})
+                conn.execute(_END_RUNS, {"ids": chunk, "at": at})
+        found: dict[str, interfaces.SimulationRecord] = {}
+        for chunk in _chunks([sim_id for sim_id, _ in why]):
+            rows_found = conn.execute(_BY_IDS, {"ids": chunk}).mappings()
+            found.update((r["id"], rows.simulation_from_row(r)) for r in rows_found)
+        return [found[sim_id] for sim_id, _ in why]
 
     def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
         table = schema.simulations
