@@ -207,7 +207,7 @@ def test_a_flood_to_a_replica_not_owning_the_source_leaves_at_most_max_queued_wa
         record, run = other.store.get_simulation(job.id), other.store.get_run(job.id)
         assert record is not None and run is not None
         assert (record.status, record.summary) == (SimulationStatus.CANCELLED, why)
-        assert run.status is RunStatus.CANCELLED
+        assert (run.status, run.revision, run.error) == (RunStatus.CANCELLED, repo.head, None)
     assert other.finished == [j.id for j in jobs[:3]]  # announced where they were cancelled
     assert owner.simulator.claim() == waiting
     for sim_id in waiting:

@@ -94,7 +94,9 @@ def queued(job: Job, *, context: Context) -> SimulationRecord:
 
 
 def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstate.RunRecord]:
-    """The job as first recorded: its simulation queued, and its run pending."""
+    """The job as first recorded: its simulation queued, and its run pending, with the
+    head as its revision when the head is a commit id (as every later write of it has, so
+    a run the store cancels as superseded reads as one cancelled here)."""
     now = at
     record = SimulationRecord(
         id=job.id,
@@ -111,7 +113,7 @@ def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstat
         kind=RunKind.SIMULATION,
         name=job.name,
         trigger=job.trigger,
-        revision=None,
+        revision=_sha(job.head),
         at=now,
     )
     return record, run
