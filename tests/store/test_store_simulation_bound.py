@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,6 +159,17 @@ def test_claimed_and_finished_simulations_are_left_alone(store: Store) -> None:
     assert [g.id for g in _submit(store, "s6", number=8, seconds=6, most=2)] == ["s1", "s4"]
     assert store.get_simulation("s2") == done
     assert _waiting(store) == ["s2", "s5", "s6"]
+
+
+def test_a_bound_that_lets_nothing_wait_is_refused_and_nothing_is_recorded(store: Store) -> None:
+    _submit(store, "s1", number=1, seconds=0, most=1)
+    with pytest.raises(ValueError) as refused:
+        _submit(store, "s2", number=2, seconds=1, most=0)
+    assert str(refused.value) == "most: 0 would not let the new simulation wait"
+    assert (store.get_simulation("s2"), store.get_run("s2")) == (None, None)
+    record = store.get_simulation("s1")
+    assert record is not None and record.status is SimulationStatus.QUEUED
+    assert [q.run_id for q in store.queued_runs()] == ["s1"]
 
 
 def test_racing_submitters_never_leave_more_than_most_waiting_and_lose_nothing(
