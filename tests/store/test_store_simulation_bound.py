@@ -247,7 +247,10 @@ def test_a_claim_taken_while_a_submitter_bounds_the_queue_is_left_alone(
             submitting.start()
             watch.autocommit = True
             for _ in range(500):  # until the submitter waits for the claimed row
-                found = watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                found = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
                 if found.fetchone() == (1,):
                     break
                 time.sleep(0.01)
