@@ -15,7 +15,7 @@ from reconciler.store.sql import rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
 _IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
-_CANCEL = (  # built once, as `_END_RUNS` and `_BY_IDS`: a flood runs them with each delivery
+_CANCEL = (  # built once, as `_END_RUNS`: a flood runs them with nearly every delivery
     sa.update(schema.simulations)
     .where(schema.simulations.c.id.in_(_IDS))
     .values(
@@ -23,13 +23,13 @@ _CANCEL = (  # built once, as `_END_RUNS` and `_BY_IDS`: a flood runs them with 
         summary=sa.bindparam("summary"),
         finished_at=sa.bindparam("at"),
     )
+    .returning(*schema.simulations.c)
 )
 _END_RUNS = (
     sa.update(schema.runs)
     .where(schema.runs.c.id.in_(_IDS))
     .values(status=runstate.RunStatus.CANCELLED.value, finished_at=sa.bindparam("at"), error=None)
 )
-_BY_IDS = sa.select(schema.simulations).where(schema.simulations.c.id.in_(_IDS))
 
 
 class SimulationsMixin:
@@ -72,14 +72,12 @@ class SimulationsMixin:
         by_reason: dict[str, list[str]] = {}
         for sim_id, reason in why:
             by_reason.setdefault(reason, []).append(sim_id)
+        found: dict[str, interfaces.SimulationRecord] = {}
         for reason, ids in by_reason.items():
             for chunk in _chunks(ids):
-                conn.execute(_CANCEL, {"ids": chunk, "summary": reason, "at": at})
+                done = conn.execute(_CANCEL, {"ids": chunk, "summary": reason, "at": at})
+                found.update((r["id"], rows.simulation_from_row(r)) for r in done.mappings())
                 conn.execute(_END_RUNS, {"ids": chunk, "at": at})
-        found: dict[str, interfaces.SimulationRecord] = {}
-        for chunk in _chunks([sim_id for sim_id, _ in why]):
-            rows_found = conn.execute(_BY_IDS, {"ids": chunk}).mappings()
-            found.update((r["id"], rows.simulation_from_row(r)) for r in rows_found)
         return [found[sim_id] for sim_id, _ in why]
 
     def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
