@@ -16,11 +16,21 @@ simulation (a pure evaluation) runs again. A claimer whose own lease lapsed clai
 a daemon restarting under the name it had, on SQLite). `enqueue_once` queues a scheduled
 run once across replicas that all find it due. On SQLite the one daemon claims everything
 it queues. `sql.runqueue` holds the table.
+
+Simulations are untrusted input (any pull request can ask for one), so what waits of them
+is bounded where they are queued, by one rule (`superseded`) that the simulation service's
+in-process queue applies too: a new simulation supersedes the ones of the same pull request
+still waiting, then the oldest waiting while more than `most` would wait. In the store,
+"waiting" is queued for the same source and claimed by nobody; `enqueue_simulation` with
+`most` applies the rule in the transaction that queues the new one, storing what it
+pushes out `cancelled` with the reason and dropping their rows, so however many replicas
+take deliveries, and whether or not any owns the source, at most `most` simulations of a
+source wait unclaimed. Claimed ones are the claimer's: its own queue bounds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +46,39 @@ SIMULATION = RunKind.SIMULATION.value
 """A pull-request simulation; its job's parameters are the row's payload."""
 OPTIMIZATION = RunKind.OPTIMIZATION.value
 """An optimization run of a source."""
+SUPERSEDED_BY = "superseded by simulation {id}"
+"""Why a waiting simulation was cancelled: a newer one of the same pull request came."""
+CROWDED = "superseded: more than {most} simulations waiting"
+"""Why a waiting simulation was cancelled: it was the oldest of more than `most`."""
+
+PullRequest = tuple[str, str, int]
+"""(source, forge, number): simulations with the same one supersede each other."""
+
+
+def pull_request(*, source: str, forge: str, number: int | None) -> PullRequest | None:
+    """The identity by which simulations supersede each other; None for one without a pull
+    request (started by hand), which supersedes none."""
+    return None if number is None else (source, forge, number)
+
+
+def superseded(
+    waiting: Sequence[tuple[str, PullRequest | None]],
+    *,
+    new: tuple[str, PullRequest | None],
+    most: int,
+) -> list[tuple[str, str]]:
+    """The one bound on waiting simulations. Of `waiting` (id and pull request, oldest
+    first), those that give way when `new` joins them, each with why: the ones of `new`'s
+    pull request, then the oldest while more than `most` (at least 1) would wait. `new`
+    itself always waits."""
+    if most < 1:
+        raise ValueError(f"most: {most} would not let the new simulation wait")
+    new_id, key = new
+    same = {i for i, k in waiting if key is not None and k == key}
+    out = [(i, SUPERSEDED_BY.format(id=new_id)) for i, _ in waiting if i in same]
+    left = [i for i, _ in waiting if i not in same]
+    over = len(left) + 1 - most
+    return out + [(i, CROWDED.format(most=most)) for i in left[: max(0, over)]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,9 +117,16 @@ class RunQueue(Protocol):
         target: str,
         payload: dict[str, Any],
         at: datetime,
-    ) -> None:
+        most: int | None = None,
+    ) -> list[SimulationRecord]:
         """Record a queued simulation and its run, and queue it for `target` with its job's
-        `payload`, in one transaction."""
+        `payload`, in one transaction. With `most`, the same transaction bounds what waits
+        for `target` (`superseded`, over the unclaimed, unfinished simulations queued for
+        it): each one pushed out is stored `cancelled` with why, at `at`, its run cancelled
+        too, and its row dropped; returns those records, as stored. Serialised across
+        writers, so submitters racing on one source never leave more than `most` waiting;
+        a claim racing with it either takes a row first (which then is left alone) or
+        skips the ones being cancelled."""
         ...
 
     def claim_runs(

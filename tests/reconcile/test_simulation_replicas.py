@@ -1,6 +1,8 @@
 """Simulations on replicas sharing one real PostgreSQL store, each with its own store
 connection, leases and simulation service over a real git repository: a simulation
-submitted to a replica that does not own its source runs once, on the owner; one whose
+submitted to a replica that does not own its source runs once, on the owner; a flood of
+them to that replica leaves at most `simulations.maxQueued` waiting, the rest stored
+cancelled as on one daemon (and announced), and the owner runs the ones kept; one whose
 claimer died is run again by the source's new owner, not failed; a replica starting up
 leaves a live replica's simulations alone and fails only what nobody can run any more; a
 replica whose lease lapsed while it ran a simulation writes nothing more of it; one
@@ -177,6 +179,40 @@ def test_a_simulation_submitted_to_a_replica_not_owning_its_source_runs_once_on_
     assert (owner.finished, other.finished) == ([sim_id], [])
     run = owner.store.get_run(sim_id)
     assert run is not None and run.status is RunStatus.SUCCEEDED
+
+
+def test_a_flood_to_a_replica_not_owning_the_source_leaves_at_most_max_queued_waiting(
+    open_replica: Open, repo: Repo
+) -> None:
+    owner, other = _pair(open_replica)
+    context = other.simulator.context
+    limits = context.limits.model_copy(update={"max_queued": 3})
+    flooded = Simulator(
+        dataclasses.replace(context, limits=limits),
+        sources=repo.settings.sources,
+        claims=other.claims(),
+    )
+    jobs = [dataclasses.replace(_job(repo), forge="github", number=n) for n in (1, 2, 3, 1, 4, 5)]
+    try:
+        for job in jobs:
+            assert flooded.submit(job) == job.id
+            assert len(other.store.queued_runs(kind=runqueue.SIMULATION)) <= 3
+    finally:
+        flooded.close()
+    waiting = [q.run_id for q in other.store.queued_runs()]
+    assert waiting == [j.id for j in jobs[3:]]
+    crowded = "superseded: more than 3 simulations waiting"
+    reasons = (f"superseded by simulation {jobs[3].id}", crowded, crowded)
+    for job, why in zip(jobs[:3], reasons, strict=True):
+        record, run = other.store.get_simulation(job.id), other.store.get_run(job.id)
+        assert record is not None and run is not None
+        assert (record.status, record.summary) == (SimulationStatus.CANCELLED, why)
+        assert (run.status, run.revision, run.error) == (RunStatus.CANCELLED, repo.head, None)
+    assert other.finished == [j.id for j in jobs[:3]]  # announced where they were cancelled
+    assert owner.simulator.claim() == waiting
+    for sim_id in waiting:
+        assert _finished(owner.store, sim_id).status is SimulationStatus.SUCCEEDED
+    assert sorted(owner.finished) == sorted(waiting)
 
 
 def test_a_simulation_whose_claimer_died_is_run_again_by_the_new_owner_not_failed(

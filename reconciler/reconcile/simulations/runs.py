@@ -37,6 +37,7 @@ from reconciler.simulate.records import Report
 from reconciler.simulate.settings import SimulateSettings
 from reconciler.source import git
 from reconciler.source.settings import SourceSettings
+from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationRecord, SimulationStatus, Store
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ class Job:
     trigger: str = "api"
 
     @property
-    def key(self) -> tuple[str, str, int] | None:
+    def key(self) -> runqueue.PullRequest | None:
         """Jobs with the same key supersede each other (one pull request)."""
-        return None if self.number is None else (self.source.name, self.forge, self.number)
+        return runqueue.pull_request(source=self.source.name, forge=self.forge, number=self.number)
 
     @property
     def name(self) -> str:
@@ -93,7 +94,9 @@ def queued(job: Job, *, context: Context) -> SimulationRecord:
 
 
 def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstate.RunRecord]:
-    """The job as first recorded: its simulation queued, and its run pending."""
+    """The job as first recorded: its simulation queued, and its run pending, with the
+    head as its revision when the head is a commit id (as every later write of it has, so
+    a run the store cancels as superseded reads as one cancelled here)."""
     now = at
     record = SimulationRecord(
         id=job.id,
@@ -110,7 +113,7 @@ def queued_records(job: Job, *, at: datetime) -> tuple[SimulationRecord, runstat
         kind=RunKind.SIMULATION,
         name=job.name,
         trigger=job.trigger,
-        revision=None,
+        revision=_sha(job.head),
         at=now,
     )
     return record, run
@@ -168,6 +171,12 @@ def finish(record: SimulationRecord, *, context: Context, started: datetime | No
             )
         )
     _store(context, record, status=_RUN_STATUS[record.status], steps=tuple(steps))
+    announce(record, context=context)
+    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
+
+
+def announce(record: SimulationRecord, *, context: Context) -> None:
+    """Publish that the simulation of `record`, stored final, finished."""
     context.bus.publish(
         Event(
             type=EventType.SIMULATION_FINISHED,
@@ -183,7 +192,6 @@ def finish(record: SimulationRecord, *, context: Context, started: datetime | No
             },
         )
     )
-    context.store.trim_simulation_reports(max_bytes=context.limits.max_reports_mib * 1024 * 1024)
 
 
 def _store(

@@ -13,17 +13,21 @@ starts.
 
 On a store several replicas share, a simulation goes through the store's run queue
 (`store.runqueue`, kind `simulation`): `submit` records it queued and queues it for its
-source in one transaction, with the job's parameters as the row's payload; the replica that
-owns the source claims it (at once when that is the replica submitting it, else on its next
-heartbeat) and admits it to its waiting queue as above — superseding and `maxQueued` apply
-there — and runs it on its workers. A simulation whose claimer died (its lease expired)
-is claimed again by the source's new owner and run again: a simulation is a pure
-evaluation, safe to repeat. What a claimed simulation writes is fenced by the claimer's
-replica lease (`RunClaims.fence`): a replica whose lease lapsed writes no more of it.
-`recover` then fails only what no replica can run any more: a
-simulation left unfinished with no queue row (a live replica's keeps its row until its
-record is final). A replica that stops leaves its waiting simulations queued, for the next
-owner.
+source in one transaction, with the job's parameters as the row's payload, and in that
+transaction the store applies the same rule (`runqueue.superseded`) to the simulations
+waiting unclaimed for the source — the one of the same pull request, then the oldest past
+`maxQueued` are stored cancelled and leave the queue (announced here) — so a flood of
+deliveries to a replica that does not own the source, or while none does, waits no more
+than on one daemon. The replica that owns the source claims it (at once when that is the
+replica submitting it, else on its next heartbeat) and admits it to its waiting queue as
+above (the rule again, over what it has claimed), and runs it on its workers. A
+simulation whose claimer died (its lease expired) is claimed again by the source's new
+owner and run again: a simulation is a pure evaluation, safe to repeat. What a claimed
+simulation writes is fenced by the claimer's replica lease (`RunClaims.fence`): a replica
+whose lease lapsed writes no more of it. `recover` then fails only what no replica can run
+any more: a simulation left unfinished with no queue row (a live replica's keeps its row
+until its record is final). A replica that stops leaves its waiting simulations queued,
+for the next owner.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from reconciler.reconcile.runclaims import RunClaims
 from reconciler.reconcile.settings import DaemonSettings, DaemonSource, UnknownSource
 from reconciler.reconcile.simulations import runs
 from reconciler.reconcile.simulations.runs import Context, Job
+from reconciler.store import runqueue
 from reconciler.store.interfaces import SimulationStatus, Store, StoreError
 from reconciler.store.runqueue import QueuedRun
 
@@ -92,19 +97,17 @@ def jobs_for(delivery: Delivery, sources: list[DaemonSource]) -> list[Job]:
 
 
 def admit(queue: collections.deque[Job], job: Job, *, most: int) -> list[tuple[Job, str]]:
-    """Append `job` to the waiting `queue`; the jobs it pushed out, each with why: a queued
-    job of the same pull request, then the oldest while more than `most` wait."""
-    out = [(j, f"superseded by simulation {job.id}") for j in queue if _same(j, job)]
-    for old, _ in out:
-        queue.remove(old)
+    """Append `job` to the waiting `queue`; the jobs it pushed out, each with why, by the
+    rule the store's queue applies too (`runqueue.superseded`): a queued job of the same
+    pull request, then the oldest while more than `most` wait."""
+    waiting = {j.id: j for j in queue}
+    pushed = runqueue.superseded([(j.id, j.key) for j in queue], new=(job.id, job.key), most=most)
+    gone = {sim_id for sim_id, _ in pushed}
+    kept = [j for j in queue if j.id not in gone]
+    queue.clear()
+    queue.extend(kept)
     queue.append(job)
-    while len(queue) > most:
-        out.append((queue.popleft(), f"superseded: more than {most} simulations waiting"))
-    return out
-
-
-def _same(a: Job, b: Job) -> bool:
-    return a.key is not None and a.key == b.key
+    return [(waiting[sim_id], why) for sim_id, why in pushed]
 
 
 def payload(job: Job) -> dict[str, Any]:
@@ -212,16 +215,24 @@ class Simulator:
         )
 
     def submit(self, job: Job) -> str:
-        """Record `job` queued and queue it (blocking: store); its id."""
+        """Record `job` queued and queue it, cancelling what it supersedes (blocking:
+        store); its id."""
         if self._claims is None:
             with self._ready:  # stored and queued at once: `recover` sees both or neither
                 runs.queued(job, context=self._context)
                 self._admit(job)
             return job.id
         record, run = runs.queued_records(job, at=self._context.clock.now())
-        self._context.store.enqueue_simulation(
-            record, run=run, target=job.source.name, payload=payload(job), at=record.created_at
+        pushed = self._context.store.enqueue_simulation(
+            record,
+            run=run,
+            target=job.source.name,
+            payload=payload(job),
+            at=record.created_at,
+            most=self._most,
         )
+        for old in pushed:  # stored cancelled with the new one's queueing
+            runs.announce(old, context=self._context)
         self.claim([job.source.name])  # at once when this replica owns the source
         return job.id
 

@@ -7,7 +7,13 @@ carries the token it was claimed with (the `leases` table of `sql.leases`). The 
 read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer at a time), so two
 claimers racing for the same runs split them; no store-wide lock is needed (a run id is
 unique, and a claim only changes rows it locked). Only `enqueue_once`, which reads what it
-then decides on, takes the serial lock.
+then decides on, and `enqueue_simulation`, which writes a simulation record and, bounding
+what waits (`runqueue.superseded`), reads the simulations queued for the source before it
+cancels some, take the serial lock. Submitters of one source therefore count and cancel
+one after another, each seeing what the one before committed; the rows a submitter
+cancels are locked `FOR UPDATE` first, so a claimer (which takes no serial lock) either
+locked a row before it — the submitter waits, and PostgreSQL re-reads the row, now claimed,
+and leaves it alone — or skips it (`SKIP LOCKED`) until it is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from reconciler.runstate import RunRecord
-from reconciler.store import codec, interfaces
+from reconciler.store import codec, interfaces, runqueue
 from reconciler.store.leases import REPLICA, Fence, LeaseLost
 from reconciler.store.runqueue import RUN, QueuedRun
 from reconciler.store.sql import leases as sql_leases
@@ -43,6 +49,7 @@ table = sa.Table(
 )
 
 Connect = AbstractContextManager[sa.Connection]
+_CHUNK = 500  # run ids per `IN (...)`: well under SQLite's limit on bound parameters
 _COLUMNS = (
     "run_id",
     "target",
@@ -73,6 +80,33 @@ def _check_own_lease(conn: sa.Connection, holder: str, *, token: int, now: datet
         raise LeaseLost(fence, now_token=found.token, holder=found.holder)
 
 
+_sims = schema.simulations
+_WAITING = (  # built once: every submission on a shared store runs it
+    sa.select(table.c.run_id, _sims.c.source, _sims.c.forge, _sims.c.number)
+    .join_from(table, _sims, _sims.c.id == table.c.run_id)
+    .where(
+        table.c.kind == runqueue.SIMULATION,
+        table.c.target == sa.bindparam("target"),
+        table.c.claimed_by.is_(None),
+        _sims.c.status.not_in(sorted(s.value for s in interfaces.SIMULATION_FINISHED)),
+    )
+    .order_by(table.c.seq)
+    .with_for_update(of=table)
+)
+_DROP = sa.delete(table).where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _waiting_simulations(
+    conn: sa.Connection, target: str
+) -> list[tuple[str, runqueue.PullRequest | None]]:
+    """The simulations waiting for `target`, oldest first, each with its pull request:
+    queued, claimed by nobody, not finished; their rows locked until the transaction ends."""
+    return [
+        (r.run_id, runqueue.pull_request(source=r.source, forge=r.forge, number=r.number))
+        for r in conn.execute(_WAITING, {"target": target})
+    ]
+
+
 class RunQueueMixin:
     """`RunQueue` for any SQLAlchemy store with `_write()`, `_read()` and `_put_run()`."""
 
@@ -80,6 +114,7 @@ class RunQueueMixin:
     _read: Callable[[], Connect]
     _put_run: Callable[[sa.Connection, RunRecord], None]
     _put_simulation: Callable[[sa.Connection, interfaces.SimulationRecord], None]
+    _cancel_simulations: Callable[..., list[interfaces.SimulationRecord]]
 
     def enqueue_run(self, run: RunRecord, *, target: str, at: datetime, kind: str = RUN) -> None:
         row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
@@ -117,7 +152,8 @@ class RunQueueMixin:
         target: str,
         payload: dict[str, Any],
         at: datetime,
-    ) -> None:
+        most: int | None = None,
+    ) -> list[interfaces.SimulationRecord]:
         row = {
             "run_id": run.id,
             "target": target,
@@ -125,10 +161,21 @@ class RunQueueMixin:
             "kind": run.kind.value,
             "payload": payload,
         }
-        with self._write() as conn:  # the serial lock, as `record_simulation` takes
+        with self._write() as conn:  # the serial lock (see the module docstring)
+            waiting = [] if most is None else _waiting_simulations(conn, target)
             self._put_simulation(conn, simulation)
             self._put_run(conn, run)
             conn.execute(sa.insert(table).values(row))
+            if most is None:
+                return []
+            key = runqueue.pull_request(
+                source=simulation.source, forge=simulation.forge, number=simulation.number
+            )
+            pushed = runqueue.superseded(waiting, new=(simulation.id, key), most=most)
+            for start in range(0, len(pushed), _CHUNK):
+                gone = [sim_id for sim_id, _ in pushed[start : start + _CHUNK]]
+                conn.execute(_DROP, {"ids": gone})
+            return self._cancel_simulations(conn, pushed, at=codec.utc(at))
 
     def claim_runs(
         self,

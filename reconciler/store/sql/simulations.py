@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,22 @@ from reconciler.store import interfaces
 from reconciler.store.sql import rows, schema
 
 Connect = AbstractContextManager[sa.Connection]
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_CANCEL = (  # built once, as `_END_RUNS`: a flood runs them with nearly every delivery
+    sa.update(schema.simulations)
+    .where(schema.simulations.c.id.in_(_IDS))
+    .values(
+        status=interfaces.SimulationStatus.CANCELLED.value,
+        summary=sa.bindparam("summary"),
+        finished_at=sa.bindparam("at"),
+    )
+    .returning(*schema.simulations.c)
+)
+_END_RUNS = (
+    sa.update(schema.runs)
+    .where(schema.runs.c.id.in_(_IDS))
+    .values(status=runstate.RunStatus.CANCELLED.value, finished_at=sa.bindparam("at"), error=None)
+)
 
 
 class SimulationsMixin:
@@ -43,6 +60,25 @@ class SimulationsMixin:
             index_elements=["id"], set_={k: v for k, v in row.items() if k != "id"}
         )
         conn.execute(upsert)
+
+    def _cancel_simulations(
+        self, conn: sa.Connection, why: Sequence[tuple[str, str]], *, at: datetime
+    ) -> list[interfaces.SimulationRecord]:
+        """Store each simulation of `why` (its id, and the reason) `cancelled` for that
+        reason at `at`, and end its run cancelled as `runstate.finished` does (status, when,
+        no error; its steps kept), in `conn`'s transaction; the records as stored. Updates
+        in place, a statement per reason, rather than rewriting whole records: a flood of
+        deliveries cancels one simulation with nearly every submission."""
+        by_reason: dict[str, list[str]] = {}
+        for sim_id, reason in why:
+            by_reason.setdefault(reason, []).append(sim_id)
+        found: dict[str, interfaces.SimulationRecord] = {}
+        for reason, ids in by_reason.items():
+            for chunk in _chunks(ids):
+                done = conn.execute(_CANCEL, {"ids": chunk, "summary": reason, "at": at})
+                found.update((r["id"], rows.simulation_from_row(r)) for r in done.mappings())
+                conn.execute(_END_RUNS, {"ids": chunk, "at": at})
+        return [found[sim_id] for sim_id, _ in why]
 
     def get_simulation(self, simulation_id: str) -> interfaces.SimulationRecord | None:
         table = schema.simulations
@@ -97,6 +133,6 @@ class SimulationsMixin:
         return len(over)
 
 
-def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
