@@ -34,6 +34,7 @@ ANSWER, CANCEL, PAUSE, RESUME = "answer", "cancel", "pause", "resume"
 STEERING = (CANCEL, PAUSE, RESUME)
 """The actions that steer a run (`POST /api/v1/runs/{id}/<action>`)."""
 _KINDS = (queue.RUN_ACTION, queue.ANSWER)  # ANSWER: queued by an earlier version
+_LIMIT = 1000  # actions taken at once; the rest wait for the next heartbeat
 
 
 class RunFinished(ReconcilerError, ValueError):
@@ -60,13 +61,11 @@ async def take_for(store: Store, run_ids: Iterable[str]) -> list[QueuedWork]:
     chosen = sorted(set(run_ids))
     if not chosen:
         return []
-    taken: list[QueuedWork] = []
     try:
-        for kind in _KINDS:
-            taken += await asyncio.to_thread(store.take, kind, targets=chosen)
+        return await asyncio.to_thread(store.take, _KINDS, targets=chosen, limit=_LIMIT)
     except StoreError as exc:
         log.error("cannot take forwarded run actions: %s", exc)
-    return sorted(taken, key=lambda w: w.id)
+        return []
 
 
 async def apply(engine: Engine, work: QueuedWork) -> None:

@@ -48,8 +48,11 @@ class Queue(Protocol):
         """Queue work for `target`; its id."""
         ...
 
-    def take(self, kind: str, *, targets: Iterable[str], limit: int = 100) -> list[QueuedWork]:
-        """Remove and return the oldest queued work of `kind` for `targets`, oldest first."""
+    def take(
+        self, kind: str | tuple[str, ...], *, targets: Iterable[str], limit: int = 100
+    ) -> list[QueuedWork]:
+        """Remove and return the oldest queued work of `kind` (or of any of several kinds)
+        for `targets`, oldest first."""
         ...
 
     def claim(self, key: str, *, at: datetime, quiet: timedelta) -> bool:
