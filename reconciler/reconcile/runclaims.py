@@ -141,7 +141,7 @@ def queued_id(run_id: str) -> str:
 def queued_entry(store: RunQueue, run_id: str) -> QueuedRun | None:
     """The queue entry of `run_id` (a child run's is its top-level run's), if it is
     queued (blocking: store)."""
-    return {q.run_id: q for q in store.queued_runs()}.get(queued_id(run_id))
+    return store.queued_run(queued_id(run_id))
 
 
 SOURCE = "source:"

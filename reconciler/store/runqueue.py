@@ -112,3 +112,7 @@ class RunQueue(Protocol):
     def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
         """Every queued piece of work (of `kind`), claimed or not, oldest first."""
         ...
+
+    def queued_run(self, run_id: str) -> QueuedRun | None:
+        """The queued work `run_id`, claimed or not; None when it is not queued."""
+        ...

@@ -55,6 +55,8 @@ def test_a_run_is_recorded_and_queued_together_and_claimed_for_its_target(
     assert store.claim_runs("one", token=token, targets=["a"], now=f.at(4)) == []
     assert store.claim_runs("one", token=token, targets=[], now=f.at(4)) == []
     assert [q.run_id for q in store.queued_runs()] == ["r1", "r2", "r3"]
+    assert store.queued_run("r1") == claimed[0] and store.queued_run("r2") == store.queued_runs()[1]
+    assert store.queued_run("r9") is None
 
 
 def test_racing_claimers_never_take_the_same_run(open_store: Opener) -> None:

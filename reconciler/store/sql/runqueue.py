@@ -220,3 +220,9 @@ class RunQueueMixin:
         with self._read() as conn:
             found = conn.execute(query).mappings()
             return [_queued(r) for r in found]
+
+    def queued_run(self, run_id: str) -> QueuedRun | None:
+        with self._read() as conn:
+            found = conn.execute(sa.select(table).where(table.c.run_id == run_id)).mappings()
+            row = found.first()
+            return None if row is None else _queued(row)
