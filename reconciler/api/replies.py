@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from reconciler.conditions import ConditionStatus
 from reconciler.errors import UsageError
 from reconciler.reconcile.automation import NotTriggerable, UnknownWorkflow
-from reconciler.reconcile.runclaims import RunHeldElsewhere
+from reconciler.reconcile.runactions import RunFinished
 from reconciler.reconcile.settings import UnknownSource
 from reconciler.run.engine import ApprovalRefused
 from reconciler.store.interfaces import RunNotFound
@@ -79,6 +79,6 @@ HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     RunNotFound: _status(404),
     NotTriggerable: _status(409),
     ApprovalRefused: _status(409),
-    RunHeldElsewhere: _status(409),
+    RunFinished: _status(409),
 }
 """The exception handlers of the app (and of a route group served alone in its tests)."""

@@ -5,9 +5,10 @@ its steps, cancelling, pausing and resuming it, listing the steps waiting for a 
 Every POST needs the operator role (the gate of `api.auth` checks it); the approver is the
 caller's token name when tokens are configured. The waiting steps (the list, and a run's
 `waiting`) are read from the store (`run.asks`), so every replica sharing it shows those
-of every replica's runs; an answer for a run another replica runs is forwarded to it
-(`runclaims.forward_answer`). `api.app` mounts `routes(deps)` and adds `openapi_paths()`
-to the API description; the dashboard lists approvals with `pending`.
+of every replica's runs; an answer, cancel, pause or resume of a run another replica
+runs is forwarded to it (`runclaims.forward`, `runclaims.steer`: 202 with `forwardedTo`).
+`api.app` mounts `routes(deps)` and adds `openapi_paths()` to the API description; the
+dashboard lists approvals with `pending`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from reconciler.api import openapi, views
 from reconciler.api.auth import Principal
 from reconciler.api.deps import Deps
 from reconciler.errors import UsageError
-from reconciler.reconcile import runclaims
+from reconciler.reconcile import runactions, runclaims
 from reconciler.run import asks, plans, recovery, workflow
 from reconciler.run.engine import Engine
 from reconciler.runstate import RunKind, RunRecord, StepRecord
 from reconciler.store.interfaces import RunNotFound, Runs, Store
 
 Handler = Callable[[Request], Awaitable[Response]]
-ACTIONS = ("cancel", "pause", "resume")
+ACTIONS = runactions.STEERING
+ANSWER = runactions.ANSWER
 MANUAL_TRIGGERS = ("api", "cli")  # what a hand-started run is recorded as coming from
 
 
@@ -115,12 +117,18 @@ def routes(deps: Deps) -> list[BaseRoute]:
     def act(action: str) -> Handler:
         async def handle(request: Request) -> Response:
             run_id = request.path_params["run_id"]
-            if run_id not in engine().live():  # queued for another replica: steered there
-                queued = await asyncio.to_thread(runclaims.queued_entry, store, run_id)
-                if queued is not None and queued.claimed_by != automation.claims.name:
-                    raise runclaims.RunHeldElsewhere(run_id, queued=queued)
+            reply = {"run": run_id, "action": action}
+            if run_id not in engine().live():  # maybe another replica's: forwarded there
+                steer = functools.partial(
+                    runclaims.steer, store, automation.claims, run_id=run_id, action=action
+                )
+                steered = await asyncio.to_thread(steer)
+                if steered is not None:
+                    if steered.forwarded_to is not None:
+                        reply["forwardedTo"] = steered.forwarded_to
+                    return JSONResponse(reply, status_code=202)
             await getattr(engine(), action)(run_id)
-            return JSONResponse({"run": run_id, "action": action}, status_code=202)
+            return JSONResponse(reply, status_code=202)
 
         return handle
 
@@ -140,9 +148,9 @@ def routes(deps: Deps) -> list[BaseRoute]:
         reply = {"run": run_id, "step": step, "approved": approved, "approver": approver}
         if run_id not in engine().live():  # another replica may run it: forward the answer
             forward = functools.partial(
-                runclaims.forward_answer, store, automation.claims, run_id=run_id, step=step
+                runclaims.forward, store, automation.claims, run_id=run_id, action=ANSWER
             )
-            replica = await asyncio.to_thread(forward, answer=given)
+            replica = await asyncio.to_thread(forward, given={"step": step, **given})
             if replica is not None:
                 return JSONResponse({**reply, "forwardedTo": replica}, status_code=202)
         await engine().approve(
@@ -259,9 +267,19 @@ def openapi_paths() -> dict[str, Any]:
         "400": o.error("a bad body"),
     }
     started = o.obj({"run": o.STRING, "workflow": o.STRING})
-    acted = o.obj({"run": o.STRING, "action": o.enum(ACTIONS)})
+    acted = o.obj(
+        {"run": o.STRING, "action": o.enum(ACTIONS), "forwardedTo": o.STRING},
+        required=["run", "action"],
+    )
     answered = o.obj(
-        {"run": o.STRING, "step": o.STRING, "approved": o.BOOLEAN, "approver": o.STRING}
+        {
+            "run": o.STRING,
+            "step": o.STRING,
+            "approved": o.BOOLEAN,
+            "approver": o.STRING,
+            "forwardedTo": o.STRING,
+        },
+        required=["run", "step", "approved", "approver"],
     )
     paths = {
         "/api/v1/workflows": o.get(

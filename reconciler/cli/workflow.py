@@ -1,5 +1,5 @@
-"""`reconciler workflow run|list|status|cancel|approve|runs|analyze`: workflows from the
-command line.
+"""`reconciler workflow run|list|status|cancel|pause|resume|approve|runs|analyze`: workflows
+from the command line.
 
 Every verb but `runs` and `analyze` talks to the running daemon over its HTTP API (`--url`,
 and `--token` or `$RECONCILER_TOKEN` when the daemon has tokens). `runs` reads the runs
@@ -22,6 +22,7 @@ from typing import Any
 from reconciler.api import views
 from reconciler.cli import client, output, stores
 from reconciler.errors import UsageError
+from reconciler.reconcile import runclaims
 from reconciler.run import asks, history
 from reconciler.runbooks import variables as runbook_vars
 from reconciler.runstate import RunKind, RunRecord, RunStatus
@@ -33,6 +34,12 @@ _WHOLE = 32  # characters of a whole run id (a uuid has 36); shorter ones are pr
 _DEFAULT = 1.0  # seconds estimated for a step with no history, wait or timeout
 _SEARCHED = 1000  # the newest runs a short id is looked up in (the API's largest page)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # orders a run never started last
+STEERING = {
+    "cancel": "stop it for good",
+    "pause": "launch no further steps",
+    "resume": "go on after a pause",
+}
+"""The verbs that steer a run, with what each does (`POST /api/v1/runs/{id}/<verb>`)."""
 ENGINE_KINDS = (RunKind.WORKFLOW, RunKind.RUNBOOK, RunKind.REMEDIATION)
 """The run kinds the workflow engine runs (queued and claimed across replicas)."""
 
@@ -64,10 +71,11 @@ def declare(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(handler=run_status)
 
-    p = sub.add_parser("cancel", help="cancel a run")
-    client.add_arguments(p)
-    p.add_argument("run_id")
-    p.set_defaults(handler=run_cancel)
+    for action, said in STEERING.items():
+        p = sub.add_parser(action, help=f"{action} a run ({said})")
+        client.add_arguments(p)
+        p.add_argument("run_id")
+        p.set_defaults(handler=run_steer, action=action)
 
     p = sub.add_parser("approve", help="answer a step waiting for approval")
     client.add_arguments(p)
@@ -212,10 +220,29 @@ def _print_run(run: dict[str, Any]) -> None:
         print(output.table(rows, header=["STEP", "ATTEMPT", "STATUS", "ERROR"]))
 
 
-def run_cancel(args: argparse.Namespace) -> int:
+_DONE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}
+
+
+def forwarded_to(reply: dict[str, Any]) -> str | None:
+    """Where the daemon forwarded a request, as a reply's `forwardedTo` names it, and when
+    it is done there; None when the daemon asked did it itself."""
+    to = str(reply.get("forwardedTo") or "")
+    if not to:
+        return None
+    if to.startswith(runclaims.SOURCE):
+        source = to.removeprefix(runclaims.SOURCE)
+        return f"the owner of source {source}: done once it claims the run"
+    return f"replica {to}, which runs it: done on its next heartbeat"
+
+
+def run_steer(args: argparse.Namespace) -> int:
     run_id = full_id(args, args.run_id)
-    client.ask(args, f"/api/v1/runs/{_quote(run_id)}/cancel", method="POST")
-    print(f"cancelled run {run_id}")
+    reply = client.ask(args, f"/api/v1/runs/{_quote(run_id)}/{args.action}", method="POST")
+    where = forwarded_to(reply)
+    if where is None:
+        print(f"{_DONE[args.action]} run {run_id}")
+    else:
+        print(f"{args.action} of run {run_id} forwarded to {where}")
     return 0
 
 
@@ -224,7 +251,11 @@ def run_approve(args: argparse.Namespace) -> int:
     run_id = full_id(args, args.run_id)
     answer = _post(args, f"/api/v1/approvals/{_quote(run_id)}/{args.step}", body)
     verb = "approved" if answer["approved"] else "rejected"
-    print(f"{verb} step {args.step} of run {run_id} as {answer['approver']}")
+    where = forwarded_to(answer)
+    print(
+        f"{verb} step {args.step} of run {run_id} as {answer['approver']}"
+        + ("" if where is None else f", forwarded to {where}")
+    )
     return 0
 
 

@@ -6,7 +6,8 @@ runs to be resumed) when the daemon stops. It follows the event bus: a new last-
 revision updates the catalog and the scheduled jobs and fires the Git triggers whose path
 filters match the commit's changes; every run it starts is queued in the store for the
 source that defines it and run by that source's owner (`runclaims`), which resumes it if
-the replica running it dies; a finished reconcile pass turns each new violation
+the replica running it dies, and applies what other replicas were asked to do to it
+(`runactions`); a finished reconcile pass turns each new violation
 into the runs its binding asks for (`violation` triggers, and remediation runs). Metric
 triggers are polled from Prometheus; webhooks and the API start runs by name.
 """
@@ -26,7 +27,7 @@ from reconciler.errors import ReconcilerError, UsageError
 from reconciler.events import Bus, Event, EventType
 from reconciler.policy import evaluate
 from reconciler.policy.decisions import Decision
-from reconciler.reconcile import metric_watch, remediation, runclaims
+from reconciler.reconcile import metric_watch, remediation, runactions, runclaims
 from reconciler.reconcile.choices import Choices, Workers
 from reconciler.reconcile.metric_watch import MetricWatch
 from reconciler.reconcile.remediator import Hooks, Remediator
@@ -174,15 +175,18 @@ class Automation:
     async def claim(self, targets: Iterable[str] | None = None) -> list[str]:
         """Claim and start the runs queued for the sources this replica owns (of
         `targets`): new ones, and those whose claimer died; their ids."""
-        started = await runclaims.start_claimed(self.claims, self._engine(), targets=targets)
+        started = await runclaims.start_claimed(
+            self.claims, self._engine(), store=self.store, targets=targets
+        )
         for run_id in started:
             self._follow(run_id)
         return started
 
-    async def take_answers(self) -> None:
-        """Answer the approvals other replicas forwarded for the runs live here."""
+    async def take_actions(self) -> None:
+        """Apply the answers, cancels, pauses and resumes other replicas forwarded for the
+        runs live here (`runactions`)."""
         if self.engine is not None:
-            await runclaims.take_answers(self.store, self.engine)
+            await runactions.take_live(self.store, self.engine)
 
     async def stop(self) -> None:
         """Stop every run, leaving it to be resumed, and give its claim back (another
@@ -290,6 +294,7 @@ class Automation:
             log.error("run %s stopped here: %s", run_id, exc)
             return
         await asyncio.to_thread(self.claims.finish, run_id)
+        await runactions.drop_late(self.store, run)
         await self.choices.settle(run)
         event = Event(
             type=EventType.RUN_UPDATED,

@@ -328,7 +328,7 @@ class Daemon:
             return
         for work in asked:
             self.runners[work.target].trigger(str(work.payload.get("reason", "manual")))
-        await self.workflows.take_answers()
+        await self.workflows.take_actions()
         await asyncio.to_thread(self.simulations.claim)
         if beat.gained and reason is not None:
             self._take_over()

@@ -12,14 +12,18 @@ under the fencing token this replica's own lease had when it took its first run;
 engine writes runs through `store.fenced(claims.fence)`, so once that lease lapses (a
 pause past the lease ttl, a partition) the replica writes nothing more to any run and
 claims no new one — the sources' new owners take its runs over — until it restarts.
-A replica that dies leaves its claims to expire with its lease. An approval answered on a
-replica that does not run the run is forwarded to the one that does, through the store's
-work queue (`forward_answer`, taken on that replica's heartbeat by `take_answers`); a
-cancel, pause or resume asked of it is refused naming the holder, or the source whose
-owner will claim it (`RunHeldElsewhere`), never acted on beside the replica running it. On
-SQLite the one daemon owns every source, so it claims everything it queues; a daemon
-restarted there under the same name first gives back the claims it made before
-(`release`).
+A replica that dies leaves its claims to expire with its lease.
+
+Any replica may be asked to act on any run. An answer to an approval, a cancel, a pause or
+a resume of a run another replica holds is forwarded to it (`forward`, `steer`) through
+the store's work queue, and that replica applies it on its heartbeat (`runactions`); one
+whose holder died before taking it is taken by the run's next claimer before it starts the
+run again (`start_claimed`), and one for a run nobody has claimed yet by whichever replica
+claims it. A cancel of a run nobody has claimed is done in the store at once
+(`RunQueue.cancel_unclaimed`), so no replica starts it; a run that has finished is not
+steered (`runactions.RunFinished`). On SQLite the one daemon owns every source, so it
+claims everything it queues; a daemon restarted there under the same name first gives
+back the claims it made before (`release`).
 """
 
 from __future__ import annotations
@@ -27,15 +31,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.clock import Clock
-from reconciler.errors import ReconcilerError
+from reconciler.reconcile import runactions
 from reconciler.run.engine import Engine
-from reconciler.runstate import RunRecord
+from reconciler.runstate import FINISHED, RunRecord
 from reconciler.store import queue
-from reconciler.store.interfaces import Store, StoreError
+from reconciler.store.interfaces import RunNotFound, Store, StoreError
 from reconciler.store.leases import Fence, LeaseLost
 from reconciler.store.runqueue import RUN, QueuedRun, RunQueue
 
@@ -106,22 +111,23 @@ class RunClaims:
 
 
 async def start_claimed(
-    claims: RunClaims, engine: Engine, *, targets: Iterable[str] | None = None
+    claims: RunClaims, engine: Engine, *, store: Store, targets: Iterable[str] | None = None
 ) -> list[str]:
     """Claim the runs queued for the sources this replica owns (of `targets`) — new ones,
-    and those whose claimer died — and start each in `engine` from its step records; the
-    ids started."""
+    and those whose claimer died — and start each in `engine` from its step records, after
+    the actions forwarded for it meanwhile (`runactions.start`); the ids started."""
     try:
         claimed = await asyncio.to_thread(claims.claim, targets)
     except StoreError as exc:
         log.error("cannot claim queued runs: %s", exc)
         return []
+    taken = await runactions.take_for(store, [q.run_id for q in claimed])
     started = []
     for queued in claimed:
-        if await engine.adopt(queued.run_id):
+        if await runactions.start(engine, queued.run_id, taken=taken):
             log.info("run %s (for source %s) runs here", queued.run_id, queued.target)
             started.append(queued.run_id)
-        else:  # it finished before its claimer could drop it from the queue
+        else:  # finished before its claimer could drop it from the queue, or cancelled
             await asyncio.to_thread(claims.finish, queued.run_id)
     return started
 
@@ -132,70 +138,62 @@ def queued_id(run_id: str) -> str:
     return run_id.split("/", 1)[0]
 
 
-class RunHeldElsewhere(ReconcilerError, PermissionError):
-    """A run queued for another replica was asked to be steered here (cancel, pause,
-    resume): held by it, or waiting for its source's owner to claim it."""
-
-    def __init__(self, run_id: str, *, queued: QueuedRun) -> None:
-        if queued.claimed_by is None:
-            where = f"is queued for the owner of source {queued.target}: steer it there"
-        else:
-            where = (
-                f"is held by replica {queued.claimed_by}: steer it there, or once the"
-                " source's owner has taken it over"
-            )
-        super().__init__(f"run {run_id} {where}")
-        self.run_id, self.queued = run_id, queued
-
-
 def queued_entry(store: RunQueue, run_id: str) -> QueuedRun | None:
     """The queue entry of `run_id` (a child run's is its top-level run's), if it is
     queued (blocking: store)."""
-    return {q.run_id: q for q in store.queued_runs()}.get(queued_id(run_id))
+    return store.queued_run(queued_id(run_id))
 
 
-def held_elsewhere(store: RunQueue, claims: RunClaims, run_id: str) -> str | None:
-    """The replica other than this one that holds `run_id`, live or not; None when none
-    does (blocking: store)."""
-    queued = queued_entry(store, run_id)
-    if queued is None or queued.claimed_by in (None, claims.name):
-        return None
-    return queued.claimed_by
+SOURCE = "source:"
+"""What `forward` names the destination of an action on a run nobody has claimed yet by:
+`source:<name>`, the source whose owner will claim it."""
 
 
-def forward_answer(
-    store: Store, claims: RunClaims, *, run_id: str, step: str, answer: dict[str, Any]
+@dataclass(frozen=True, kw_only=True)
+class Steered:
+    """Where a cancel, pause or resume of a run not live here went: `forwarded_to` a
+    replica, or `source:<name>`; None when it was done in the store (a cancel of a run
+    nobody had claimed)."""
+
+    forwarded_to: str | None
+
+
+def forward(
+    store: Store,
+    claims: RunClaims,
+    *,
+    run_id: str,
+    action: str,
+    given: Mapping[str, Any] | None = None,
 ) -> str | None:
-    """Queue an approval `answer` for the replica that runs `run_id` (blocking: store); its
-    name, or None when no other replica holds the run (then it is nobody's to answer)."""
-    replica = held_elsewhere(store, claims, run_id)
-    if replica is not None:
-        payload = {"step": step, **answer}
-        store.enqueue(queue.ANSWER, run_id, payload=payload, at=claims.clock.now())
-    return replica
+    """Queue `action` on `run_id` (with `given`: an answer) for the replica that acts on it
+    (blocking: store): the replica holding the run, live or not (a dead one's claim passes
+    to the next claimer, who takes it), or the owner of its source once that claims it.
+    Where it went — the holder's name, or `source:<name>` — or None when the run is not
+    queued for another replica (then it is this replica's to act on)."""
+    queued = queued_entry(store, run_id)
+    if queued is None or queued.claimed_by == claims.name:
+        return None
+    at = claims.clock.now()
+    store.enqueue(queue.RUN_ACTION, run_id, payload=runactions.payload(action, given), at=at)
+    return queued.claimed_by or SOURCE + queued.target
 
 
-async def take_answers(store: Store, engine: Engine) -> int:
-    """Answer the approvals other replicas forwarded for the runs live here; how many."""
-    live = engine.live()
-    if not live:
-        return 0
-    try:
-        found = await asyncio.to_thread(store.take, queue.ANSWER, targets=live)
-    except StoreError as exc:
-        log.error("cannot take forwarded answers: %s", exc)
-        return 0
-    for work in found:
-        given = work.payload
-        try:
-            await engine.approve(
-                work.target,
-                str(given["step"]),
-                approver=str(given["approver"]),
-                approved=bool(given["approved"]),
-                comment=str(given.get("comment") or ""),
-                role=given.get("role"),
-            )
-        except ReconcilerError as exc:  # refused: the approver, or the step has moved on
-            log.error("forwarded answer for run %s refused: %s", work.target, exc)
-    return len(found)
+def steer(store: Store, claims: RunClaims, *, run_id: str, action: str) -> Steered | None:
+    """A cancel, pause or resume of `run_id`, a run not live here (blocking: store):
+    refused when the run does not exist (`RunNotFound`) or has finished
+    (`runactions.RunFinished`); a top-level run queued that nobody has claimed is cancelled
+    where it lies, in one transaction, so no replica ever starts it; anything else queued
+    for another replica is forwarded (`forward`). None: the run is this replica's to act on."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise RunNotFound(run_id)
+    if run.status in FINISHED:
+        raise runactions.RunFinished(run_id, status=run.status, action=action)
+    now = claims.clock.now()
+    unclaimed = action == runactions.CANCEL and queued_id(run_id) == run_id
+    if unclaimed and store.cancel_unclaimed(run_id, at=now) is not None:
+        log.info("run %s cancelled before any replica claimed it", run_id)
+        return Steered(forwarded_to=None)
+    where = forward(store, claims, run_id=run_id, action=action)
+    return None if where is None else Steered(forwarded_to=where)

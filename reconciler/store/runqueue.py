@@ -12,10 +12,11 @@ is live and carries that token: the work is the claimer's until it `finish`es it
 claimer dies (kill -9, a partition), its lease expires and the next `claim` by the
 source's new owner takes the work over — a run resumes from its step records, a
 simulation (a pure evaluation) runs again. A claimer whose own lease lapsed claims nothing
-(`LeaseLost`). `release` gives a replica's claims of one kind back at once (a clean stop;
-a daemon restarting under the name it had, on SQLite). `enqueue_once` queues a scheduled
-run once across replicas that all find it due. On SQLite the one daemon claims everything
-it queues. `sql.runqueue` holds the table.
+(`LeaseLost`). `cancel_unclaimed` cancels work nobody has claimed yet where it lies, so
+no claimer ever starts it. `release` gives a replica's claims of one kind back at once (a
+clean stop; a daemon restarting under the name it had, on SQLite). `enqueue_once` queues
+a scheduled run once across replicas that all find it due. On SQLite the one daemon
+claims everything it queues. `sql.runqueue` holds the table.
 
 Simulations are untrusted input (any pull request can ask for one), so what waits of them
 is bounded where they are queued, by one rule (`superseded`) that the simulation service's
@@ -152,6 +153,16 @@ class RunQueue(Protocol):
         """Give back every claim of `kind` `holder` made; how many."""
         ...
 
+    def cancel_unclaimed(self, run_id: str, *, at: datetime) -> RunRecord | None:
+        """Record the run `run_id` cancelled at `at` and drop it from the queue, in one
+        transaction, if it is queued and claimed by nobody; the cancelled run, or None when
+        it is not (not queued, or a claimer holds it or is taking it this instant)."""
+        ...
+
     def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
         """Every queued piece of work (of `kind`), claimed or not, oldest first."""
+        ...
+
+    def queued_run(self, run_id: str) -> QueuedRun | None:
+        """The queued work `run_id`, claimed or not; None when it is not queued."""
         ...

@@ -2,9 +2,12 @@
 both runs waiting for an approval: `GET /api/v1/approvals` on either replica lists both,
 and a run's `waiting` is the same on the replica that does not run it; `reconciler
 workflow runs --store-url` lists both runs with their waiting steps from the shared store;
-a cancel, pause or resume asked of the replica that does not run the run is refused
-naming the one that does; an answer given there is forwarded to that one, one given on
-the owner is taken there, and then neither replica lists an approval."""
+a pause, an answer and a resume asked of the replica that does not run the run are
+forwarded to the one that does (202 naming it; `reconciler workflow resume` says so) and
+the run is held by the pause until resumed, then finishes; a cancel asked there with
+`reconciler workflow cancel` cancels a run on the other replica; an answer given on the
+owner is taken there; a finished run is not steered (409); then neither replica lists an
+approval."""
 
 from __future__ import annotations
 
@@ -143,15 +146,8 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
 
     first, second = sources
     elsewhere = daemons[next(n for n in REPLICAS if n != owners[first])]
-    for action in ("cancel", "pause", "resume"):  # steered only where it runs
-        refused = elsewhere.request(f"/api/v1/runs/{runs[first]}/{action}", method="POST")
-        assert refused == (
-            409,
-            {
-                "error": f"run {runs[first]} is held by replica {owners[first]}: steer it"
-                " there, or once the source's owner has taken it over"
-            },
-        )
+    pause = elsewhere.request(f"/api/v1/runs/{runs[first]}/pause", method="POST")
+    assert pause == (202, {"run": runs[first], "action": "pause", "forwardedTo": owners[first]})
     assert _answer(elsewhere, runs[first]) == (
         202,
         {
@@ -162,20 +158,52 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
             "forwardedTo": owners[first],
         },
     )
+
+    def held() -> None:  # answered on its holder, and held there by the pause
+        run = elsewhere.get(f"/api/v1/runs/{runs[first]}")
+        steps = {s["name"]: s["status"] for s in run["steps"]}
+        assert (run["status"], run["error"], steps) == ("waiting", "paused", {"ok": "succeeded"})
+
+    harness.eventually(held, what="the answered run held by its forwarded pause")
+    url_elsewhere = ["--url", elsewhere.url]
+    resumed = _cli(tmp_path, "workflow", "resume", runs[first], *url_elsewhere)
+    assert (resumed.returncode, resumed.stderr) == (0, "")
+    assert resumed.stdout == (
+        f"resume of run {runs[first]} forwarded to replica {owners[first]}, which runs it:"
+        " done on its next heartbeat\n"
+    )
     assert _answer(daemons[str(owners[second])], runs[second]) == (
         202,
         {"run": runs[second], "step": "ok", "approved": True, "approver": "oncall"},
     )
+    status, started = daemons[str(owners[second])].request(
+        f"/api/v1/workflows/{second}/run", method="POST", body=b"{}"
+    )
+    assert status == 202, started
+    doomed, other = started["run"], daemons[str(owners[first])]  # `other`: not its runner
+    harness.eventually(
+        lambda: other.get(f"/api/v1/runs/{doomed}")["waiting"] == ["ok"], what="a third run"
+    )
+    cancelled = _cli(tmp_path, "workflow", "cancel", doomed, "--url", other.url)
+    assert (cancelled.returncode, cancelled.stderr) == (0, "")
+    assert cancelled.stdout == (
+        f"cancel of run {doomed} forwarded to replica {owners[second]}, which runs it:"
+        " done on its next heartbeat\n"
+    )
+    expected = {runs[first]: "succeeded", runs[second]: "succeeded", doomed: "cancelled"}
 
     def all_done() -> None:
         for daemon in daemons.values():
             assert daemon.get("/api/v1/approvals")["approvals"] == []
-            for run_id in runs.values():
+            for run_id, outcome in expected.items():
                 run = daemon.get(f"/api/v1/runs/{run_id}")
-                assert (run["status"], run["waiting"]) == ("succeeded", []), run
+                assert (run["status"], run["waiting"]) == (outcome, []), run
 
-    harness.eventually(all_done, what="both runs answered and finished")
+    harness.eventually(all_done, what="two runs answered and finished, one cancelled")
+    assert elsewhere.request(f"/api/v1/runs/{runs[first]}/cancel", method="POST") == (
+        409,
+        {"error": f"run {runs[first]} has finished (succeeded): it cannot cancel now"},
+    )
     done = _cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
-    assert [(r["status"], r["waiting"]) for r in json.loads(done.stdout)["runs"]] == [
-        ("succeeded", [])
-    ] * 2
+    listed_done = {r["id"]: (r["status"], r["waiting"]) for r in json.loads(done.stdout)["runs"]}
+    assert listed_done == {run_id: (outcome, []) for run_id, outcome in expected.items()}

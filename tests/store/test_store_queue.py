@@ -1,5 +1,6 @@
 """Queued work, on every backend: taken oldest first, only for the targets asked, once —
-racing takers never get the same row — and kept across a reopen until taken."""
+racing takers never get the same row — and kept across a reopen until taken; several
+kinds taken together come interleaved in the order they were queued."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from reconciler.store.interfaces import Store
-from reconciler.store.queue import SYNC
+from reconciler.store.queue import ANSWER, RUN_ACTION, SYNC
 from tests.store import store_factories as f
 from tests.store.conftest import Opener
 
@@ -29,6 +30,20 @@ def test_work_is_taken_oldest_first_for_the_targets_asked_and_once(open_store: O
     assert store.take(SYNC, targets=[]) == []
     assert [w.target for w in store.take(SYNC, targets=["a", "b"])] == ["b"]
     assert [w.kind for w in store.take("other", targets=["a"])] == ["other"]
+
+
+def test_several_kinds_are_taken_together_oldest_first(store: Store) -> None:
+    first = store.enqueue(RUN_ACTION, "r1", payload={"action": "pause"}, at=f.at(0))
+    second = store.enqueue(ANSWER, "r1", payload={"step": "s"}, at=f.at(1))
+    store.enqueue(SYNC, "r1", payload={}, at=f.at(2))
+    third = store.enqueue(RUN_ACTION, "r1", payload={"action": "resume"}, at=f.at(3))
+    taken = store.take((RUN_ACTION, ANSWER), targets=["r1"])
+    assert [(w.id, w.kind) for w in taken] == [
+        (first, RUN_ACTION),
+        (second, ANSWER),
+        (third, RUN_ACTION),
+    ]
+    assert [w.kind for w in store.take((RUN_ACTION, SYNC), targets=["r1"])] == [SYNC]
 
 
 def test_racing_takers_share_the_work_without_overlap(open_store: Opener) -> None:

@@ -3,7 +3,9 @@ runs of their targets oldest first and never the same run twice, even racing; a 
 claimer's lease expired (or changed hands) is claimed again, one a live claimer holds is
 not; a claimer whose own lease lapsed claims nothing; finishing and releasing a claim;
 each kind of work (runs, simulations with their job's payload, optimization runs) claimed
-and released apart; a scheduled run queued once however many replicas find it due."""
+and released apart; a scheduled run queued once however many replicas find it due; a run
+nobody has claimed is cancelled where it lies, one a claimer holds is not, and a cancel
+racing claimers leaves each run either cancelled or claimed, never both."""
 
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ def test_a_run_is_recorded_and_queued_together_and_claimed_for_its_target(
     assert store.claim_runs("one", token=token, targets=["a"], now=f.at(4)) == []
     assert store.claim_runs("one", token=token, targets=[], now=f.at(4)) == []
     assert [q.run_id for q in store.queued_runs()] == ["r1", "r2", "r3"]
+    assert store.queued_run("r1") == claimed[0] and store.queued_run("r2") == store.queued_runs()[1]
+    assert store.queued_run("r9") is None
 
 
 def test_racing_claimers_never_take_the_same_run(open_store: Opener) -> None:
@@ -132,6 +136,58 @@ def test_released_claims_are_free_at_once(store: Store) -> None:
         "r1",
     ]
     assert {q.claimed_by for q in store.queued_runs()} == {"two"}
+
+
+def test_a_run_nobody_claimed_is_cancelled_where_it_lies_and_a_claimed_one_is_not(
+    store: Store,
+) -> None:
+    plan = f.step("#plan")
+    store.enqueue_run(f.run("r1", status=RunStatus.PENDING, steps=(plan,)), target="a", at=f.at(0))
+    store.enqueue_run(f.run("r2", status=RunStatus.PENDING), target="a", at=f.at(1))
+    token = _replica(store, "one", seconds=2)
+    store.claim_runs("one", token=token, targets=["a"], now=f.at(2), limit=1)  # r1 only
+    assert store.cancel_unclaimed("r1", at=f.at(3)) is None  # held: its claimer's to cancel
+    cancelled = store.cancel_unclaimed("r2", at=f.at(3))
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.finished_at) == (RunStatus.CANCELLED, f.at(3))
+    assert store.get_run("r2") == cancelled
+    assert [q.run_id for q in store.queued_runs()] == ["r1"]
+    assert store.cancel_unclaimed("r2", at=f.at(4)) is None  # not queued any more
+    assert store.cancel_unclaimed("nope", at=f.at(4)) is None
+    kept = store.get_run("r1")
+    assert kept is not None and (kept.status, kept.steps) == (RunStatus.PENDING, (plan,))
+
+
+def test_a_cancel_racing_claimers_leaves_each_run_cancelled_or_claimed(
+    open_store: Opener,
+) -> None:
+    claimer, canceller = open_store(), open_store()
+    ids = [f"r{n:02}" for n in range(30)]
+    for n, run_id in enumerate(ids):
+        claimer.enqueue_run(f.run(run_id, status=RunStatus.PENDING), target="a", at=f.at(n))
+    token = _replica(claimer, "one", seconds=30)
+    start = threading.Barrier(2)
+
+    def claim() -> list[str]:
+        start.wait()
+        got: list[str] = []
+        while batch := claimer.claim_runs("one", token=token, targets=["a"], now=f.at(31), limit=2):
+            got += [q.run_id for q in batch]
+        return got
+
+    def cancel() -> list[str]:
+        start.wait()
+        return [r for r in reversed(ids) if canceller.cancel_unclaimed(r, at=f.at(31))]
+
+    with ThreadPoolExecutor(2) as pool:
+        claiming, cancelling = pool.submit(claim), pool.submit(cancel)
+        claimed, cancelled = claiming.result(), cancelling.result()
+    assert sorted(claimed + cancelled) == ids
+    assert {q.run_id: q.claimed_by for q in claimer.queued_runs()} == dict.fromkeys(claimed, "one")
+    statuses = {r: run.status for r in ids if (run := claimer.get_run(r)) is not None}
+    assert statuses == {
+        r: RunStatus.CANCELLED if r in cancelled else RunStatus.PENDING for r in ids
+    }
 
 
 def test_each_kind_of_work_is_claimed_and_released_apart(store: Store) -> None:

@@ -238,6 +238,11 @@ def test_manual_runs_approvals_and_cancelling_over_the_api(tmp_path: Path) -> No
         )
         assert running.post(f"/api/v1/runs/{slow}/cancel").status_code == 202
         assert helpers.finished_run(running, slow)["status"] == "cancelled"
+        again = running.post(f"/api/v1/runs/{slow}/resume")
+        assert (again.status_code, again.json()) == (
+            409,
+            {"error": f"run {slow} has finished (cancelled): it cannot resume now"},
+        )
 
         no_manual = running.post("/api/v1/workflows/timed/run")
         assert (no_manual.status_code, no_manual.json()) == (

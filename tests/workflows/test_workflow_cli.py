@@ -1,5 +1,6 @@
-"""The `workflow` verbs: analyze from a repository and recorded durations; run, status and
-approve against a served daemon."""
+"""The `workflow` verbs: analyze from a repository and recorded durations; run, status,
+approve, cancel and pause against a served daemon (a finished run refused), and what a
+reply forwarded to another replica is said as."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from reconciler.cli import workflow as workflow_cli
 from reconciler.runstate import RunKind, RunRecord, RunStatus, StepRecord, StepStatus
 from reconciler.store.retention import RetentionSettings
 from reconciler.store.sqlite import SqliteStore
@@ -170,6 +172,11 @@ def test_run_status_and_approve_against_the_daemon(
         assert capsys.readouterr().out.splitlines()[0] == (
             f"run {run_id} (workflow gated): succeeded"
         )
+        assert main(["workflow", "pause", run_id[:8], *url]) == 1
+        assert capsys.readouterr().err == (
+            f"error: POST /api/v1/runs/{run_id}/pause: HTTP 409: run {run_id} has finished"
+            " (succeeded): it cannot pause now\n"
+        )
         assert main(["workflow", "cancel", "nope", *url]) == 1
         assert capsys.readouterr().err == (
             'error: no run id starts with "nope" (of the newest 1000 runs)\n'
@@ -179,3 +186,13 @@ def test_run_status_and_approve_against_the_daemon(
         assert capsys.readouterr().err == (
             f"error: POST /api/v1/runs/{missing}/cancel: HTTP 404: run '{missing}' does not exist\n"
         )
+
+
+def test_a_forwarded_reply_says_where_it_went() -> None:
+    assert workflow_cli.forwarded_to({"run": "r1", "action": "cancel"}) is None
+    assert workflow_cli.forwarded_to({"forwardedTo": "r2"}) == (
+        "replica r2, which runs it: done on its next heartbeat"
+    )
+    assert workflow_cli.forwarded_to({"forwardedTo": "source:alpha"}) == (
+        "the owner of source alpha: done once it claims the run"
+    )

@@ -45,13 +45,16 @@ class QueueMixin:
             result = conn.execute(sa.insert(table).values(row))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def take(self, kind: str, *, targets: Iterable[str], limit: int = 100) -> list[QueuedWork]:
+    def take(
+        self, kind: str | tuple[str, ...], *, targets: Iterable[str], limit: int = 100
+    ) -> list[QueuedWork]:
         chosen = sorted(set(targets))
         if not chosen:
             return []
+        kinds = [kind] if isinstance(kind, str) else sorted(kind)
         query = (
             sa.select(table)
-            .where(table.c.kind == kind, table.c.target.in_(chosen))
+            .where(table.c.kind.in_(kinds), table.c.target.in_(chosen))
             .order_by(table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.runstate import RunRecord
+from reconciler.runstate import RunRecord, RunStatus, finished
 from reconciler.store import codec, interfaces, runqueue
 from reconciler.store.leases import REPLICA, Fence, LeaseLost
 from reconciler.store.runqueue import RUN, QueuedRun
@@ -115,6 +115,7 @@ class RunQueueMixin:
     _put_run: Callable[[sa.Connection, RunRecord], None]
     _put_simulation: Callable[[sa.Connection, interfaces.SimulationRecord], None]
     _cancel_simulations: Callable[..., list[interfaces.SimulationRecord]]
+    _runs_of: Callable[[sa.Connection, sa.Select[Any]], list[RunRecord]]
 
     def enqueue_run(self, run: RunRecord, *, target: str, at: datetime, kind: str = RUN) -> None:
         row = {"run_id": run.id, "target": target, "queued_at": codec.utc(at), "kind": kind}
@@ -240,6 +241,25 @@ class RunQueueMixin:
         with self._write(lock=None) as conn:
             return int(conn.execute(update).rowcount)
 
+    def cancel_unclaimed(self, run_id: str, *, at: datetime) -> RunRecord | None:
+        # SKIP LOCKED: a row a claimer has locked is being claimed, so it is not ours to cancel.
+        free = (
+            sa.select(table.c.run_id)
+            .where(table.c.run_id == run_id, table.c.claimed_by.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        with self._write(lock=None) as conn:
+            if conn.execute(free).first() is None:
+                return None
+            found = self._runs_of(conn, sa.select(schema.runs).where(schema.runs.c.id == run_id))
+            if not found:  # never so: a run is recorded with its queue row (`enqueue_run`)
+                return None
+            run = found[0]
+            cancelled = finished(run, status=RunStatus.CANCELLED, at=at, error=run.error, steps=())
+            self._put_run(conn, cancelled)
+            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+            return cancelled
+
     def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
         query = sa.select(table).order_by(table.c.seq)
         if kind is not None:
@@ -247,3 +267,9 @@ class RunQueueMixin:
         with self._read() as conn:
             found = conn.execute(query).mappings()
             return [_queued(r) for r in found]
+
+    def queued_run(self, run_id: str) -> QueuedRun | None:
+        with self._read() as conn:
+            found = conn.execute(sa.select(table).where(table.c.run_id == run_id)).mappings()
+            row = found.first()
+            return None if row is None else _queued(row)
