@@ -124,6 +124,8 @@ def routes(deps: Deps) -> list[BaseRoute]:
                 )
                 steered = await asyncio.to_thread(steer)
                 if steered is not None:
+                    if steered.cancelled is not None:  # closed in the store: never ran
+                        await automation.ended(steered.cancelled)
                     if steered.forwarded_to is not None:
                         reply["forwardedTo"] = steered.forwarded_to
                     return JSONResponse(reply, status_code=202)

@@ -176,7 +176,7 @@ class Automation:
         """Claim and start the runs queued for the sources this replica owns (of
         `targets`): new ones, and those whose claimer died; their ids."""
         started = await runclaims.start_claimed(
-            self.claims, self._engine(), store=self.store, targets=targets
+            self.claims, self._engine(), store=self.store, targets=targets, ended=self.ended
         )
         for run_id in started:
             self._follow(run_id)
@@ -294,6 +294,13 @@ class Automation:
             log.error("run %s stopped here: %s", run_id, exc)
             return
         await asyncio.to_thread(self.claims.finish, run_id)
+        await self.ended(run)
+
+    async def ended(self, run: RunRecord) -> None:
+        """Publish a finished run's outcome: the actions that came too late dropped, the
+        decisions it took settled, `RunUpdated` on the bus (metrics, the event feed, the
+        audit log for decided runs) — for a run that ran here, and for one cancelled before
+        any replica started it (in the store, or by a forwarded cancel its claimer found)."""
         await runactions.drop_late(self.store, run)
         await self.choices.settle(run)
         event = Event(

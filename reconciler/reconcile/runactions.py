@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import ReconcilerError
@@ -35,6 +35,8 @@ STEERING = (CANCEL, PAUSE, RESUME)
 """The actions that steer a run (`POST /api/v1/runs/{id}/<action>`)."""
 _KINDS = (queue.RUN_ACTION, queue.ANSWER)  # ANSWER: queued by an earlier version
 _LIMIT = 1000  # actions taken at once; the rest wait for the next heartbeat
+Ended = Callable[[RunRecord], Awaitable[None]]
+"""What publishes the outcome of a run that ended without running here (`Automation.ended`)."""
 
 
 class RunFinished(ReconcilerError, ValueError):
@@ -100,15 +102,20 @@ async def take_live(store: Store, engine: Engine) -> int:
     return len(taken)
 
 
-async def start(engine: Engine, run_id: str, *, taken: Iterable[QueuedWork]) -> bool:
+async def start(
+    engine: Engine, run_id: str, *, taken: Iterable[QueuedWork], ended: Ended | None = None
+) -> bool:
     """Start the claimed run `run_id` (`Engine.adopt`) after the actions forwarded for it
     while nobody ran it (`taken`, from `take_for`): cancelled where it lies when one is a
-    cancel, else started and then acted on in order. Whether it runs here now."""
+    cancel (the closed run handed to `ended`), else started and then acted on in order.
+    Whether it runs here now."""
     taken = [w for w in taken if w.target == run_id]
     if any(action_of(w) == CANCEL for w in taken):
         try:
             await engine.cancel(run_id)
             log.info("run %s: cancelled before it started again (a forwarded cancel)", run_id)
+            if ended is not None:
+                await ended(await engine.get(run_id))
             return False
         except ReconcilerError as exc:
             log.error("forwarded cancel of run %s refused: %s", run_id, exc)

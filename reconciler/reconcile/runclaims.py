@@ -111,11 +111,17 @@ class RunClaims:
 
 
 async def start_claimed(
-    claims: RunClaims, engine: Engine, *, store: Store, targets: Iterable[str] | None = None
+    claims: RunClaims,
+    engine: Engine,
+    *,
+    store: Store,
+    targets: Iterable[str] | None = None,
+    ended: runactions.Ended | None = None,
 ) -> list[str]:
     """Claim the runs queued for the sources this replica owns (of `targets`) — new ones,
     and those whose claimer died — and start each in `engine` from its step records, after
-    the actions forwarded for it meanwhile (`runactions.start`); the ids started."""
+    the actions forwarded for it meanwhile (`runactions.start`; a run a forwarded cancel
+    closes is handed to `ended`); the ids started."""
     try:
         claimed = await asyncio.to_thread(claims.claim, targets)
     except StoreError as exc:
@@ -124,7 +130,7 @@ async def start_claimed(
     taken = await runactions.take_for(store, [q.run_id for q in claimed])
     started = []
     for queued in claimed:
-        if await runactions.start(engine, queued.run_id, taken=taken):
+        if await runactions.start(engine, queued.run_id, taken=taken, ended=ended):
             log.info("run %s (for source %s) runs here", queued.run_id, queued.target)
             started.append(queued.run_id)
         else:  # finished before its claimer could drop it from the queue, or cancelled
@@ -153,9 +159,11 @@ SOURCE = "source:"
 class Steered:
     """Where a cancel, pause or resume of a run not live here went: `forwarded_to` a
     replica, or `source:<name>`; None when it was done in the store (a cancel of a run
-    nobody had claimed)."""
+    nobody had claimed), and then `cancelled` is the run as the store closed it, for its
+    outcome to be published (`Automation.ended`)."""
 
     forwarded_to: str | None
+    cancelled: RunRecord | None = None
 
 
 def forward(
@@ -192,8 +200,9 @@ def steer(store: Store, claims: RunClaims, *, run_id: str, action: str) -> Steer
         raise runactions.RunFinished(run_id, status=run.status, action=action)
     now = claims.clock.now()
     unclaimed = action == runactions.CANCEL and queued_id(run_id) == run_id
-    if unclaimed and store.cancel_unclaimed(run_id, at=now) is not None:
+    cancelled = store.cancel_unclaimed(run_id, at=now) if unclaimed else None
+    if cancelled is not None:
         log.info("run %s cancelled before any replica claimed it", run_id)
-        return Steered(forwarded_to=None)
+        return Steered(forwarded_to=None, cancelled=cancelled)
     where = forward(store, claims, run_id=run_id, action=action)
     return None if where is None else Steered(forwarded_to=where)

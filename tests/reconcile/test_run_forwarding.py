@@ -55,6 +55,7 @@ class Replica:
     claims: RunClaims
     engine: Engine
     following: set[asyncio.Task[None]] = field(default_factory=set)
+    ended: list[RunRecord] = field(default_factory=list)
 
     async def beat(self) -> list[str]:
         """One heartbeat as the daemon's (`Daemon._beat`): the leases, the actions other
@@ -62,7 +63,9 @@ class Replica:
         runs started."""
         await asyncio.to_thread(self.membership.beat)
         await runactions.take_live(self.store, self.engine)
-        started = await runclaims.start_claimed(self.claims, self.engine, store=self.store)
+        started = await runclaims.start_claimed(
+            self.claims, self.engine, store=self.store, ended=self._ended
+        )
         for run_id in started:  # as `Automation._finished` does once a run ends
             task = asyncio.ensure_future(self._finished(run_id))
             self.following.add(task)
@@ -73,6 +76,9 @@ class Replica:
         run = await self.engine.wait(run_id)
         await asyncio.to_thread(self.claims.finish, run_id)
         await runactions.drop_late(self.store, run)
+
+    async def _ended(self, run: RunRecord) -> None:  # as `Automation.ended` is handed
+        self.ended.append(run)
 
     def steer(self, run_id: str, action: str) -> Steered | None:
         """A cancel, pause or resume asked of this replica for a run not live here."""
@@ -216,7 +222,8 @@ def test_a_run_nobody_claimed_is_cancelled_at_once_and_paused_before_its_first_s
     async def scenario() -> None:
         async with _pair(url, stores) as (owner, other):
             doomed = await _queued(other)
-            assert other.steer(doomed.id, "cancel") == Steered(forwarded_to=None)
+            steered = other.steer(doomed.id, "cancel")
+            assert steered == Steered(forwarded_to=None, cancelled=_stored(other.store, doomed.id))
             assert _status(other.store, doomed.id) == (RunStatus.CANCELLED, {})
             assert other.store.queued_runs() == []
             assert await owner.beat() == []  # nothing left to start
@@ -260,6 +267,7 @@ def test_a_cancel_forwarded_to_a_holder_that_died_is_honoured_by_the_next_claime
             assert started == []  # cancelled before it could start again
             cancelled = _stored(heir.store, run.id)
             assert cancelled.status is RunStatus.CANCELLED
+            assert heir.ended == [cancelled]  # its outcome published once, by the heir
             assert "done" not in statuses(cancelled)
             assert heir.store.queued_runs() == []
             assert heir.store.take(queue.RUN_ACTION, targets=[run.id]) == []

@@ -124,9 +124,11 @@ def test_steering_a_run_not_live_here(store: SqliteStore) -> None:
         forwarded_to="source:zzz"
     )
     clock.advance(5)
-    assert steer(store, two_claims, run_id="r3", action="cancel") == Steered(forwarded_to=None)
+    steered = steer(store, two_claims, run_id="r3", action="cancel")
+    assert steered is not None and steered.forwarded_to is None
     cancelled = store.get_run("r3")
     assert cancelled is not None
+    assert steered.cancelled == cancelled  # handed back for its outcome to be published
     assert (cancelled.status, cancelled.finished_at) == (RunStatus.CANCELLED, clock.now())
     assert [q.run_id for q in store.queued_runs()] == ["r1", "r2"]
     with pytest.raises(runactions.RunFinished) as finished:

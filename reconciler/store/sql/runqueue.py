@@ -255,10 +255,10 @@ class RunQueueMixin:
             if not found:  # never so: a run is recorded with its queue row (`enqueue_run`)
                 return None
             run = found[0]
-            cancelled = finished(run, status=RunStatus.CANCELLED, at=at, error=run.error, steps=())
-            self._put_run(conn, cancelled)
+            closed = finished(run, status=RunStatus.CANCELLED, at=at, error=run.error)
+            self._put_run(conn, replace(closed, steps=()))  # its steps are kept
             conn.execute(sa.delete(table).where(table.c.run_id == run_id))
-            return cancelled
+            return closed
 
     def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:
         query = sa.select(table).order_by(table.c.seq)
