@@ -155,8 +155,10 @@ class RunQueue(Protocol):
 
     def cancel_unclaimed(self, run_id: str, *, at: datetime) -> RunRecord | None:
         """Record the run `run_id` cancelled at `at` and drop it from the queue, in one
-        transaction, if it is queued and claimed by nobody; the cancelled run, or None when
-        it is not (not queued, or a claimer holds it or is taking it this instant)."""
+        transaction, if it is queued as a run (kind `RUN`: a workflow, runbook or remediation
+        run) and claimed by nobody; the cancelled run, or None when it is not (not queued,
+        other work such as a simulation, whose record its run does not close, or a claimer
+        holds it or is taking it this instant)."""
         ...
 
     def queued_runs(self, *, kind: str | None = None) -> list[QueuedRun]:

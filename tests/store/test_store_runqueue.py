@@ -154,6 +154,12 @@ def test_a_run_nobody_claimed_is_cancelled_where_it_lies_and_a_claimed_one_is_no
     assert [q.run_id for q in store.queued_runs()] == ["r1"]
     assert store.cancel_unclaimed("r2", at=f.at(4)) is None  # not queued any more
     assert store.cancel_unclaimed("nope", at=f.at(4)) is None
+    sim = f.simulation("s1", source="a", status=SimulationStatus.QUEUED)
+    payload = {"forge": "github", "number": 7, "base": "main", "head": "refs/pull/7/head"}
+    queued = f.run("s1", kind=RunKind.SIMULATION, status=RunStatus.PENDING)
+    store.enqueue_simulation(sim, run=queued, target="a", payload=payload, at=f.at(4))
+    assert store.cancel_unclaimed("s1", at=f.at(5)) is None  # a simulation: not a run's to end
+    assert (store.get_simulation("s1"), store.get_run("s1")) == (sim, queued)
     kept = store.get_run("r1")
     assert kept is not None and (kept.status, kept.steps) == (RunStatus.PENDING, (plan,))
 

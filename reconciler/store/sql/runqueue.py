@@ -245,7 +245,7 @@ class RunQueueMixin:
         # SKIP LOCKED: a row a claimer has locked is being claimed, so it is not ours to cancel.
         free = (
             sa.select(table.c.run_id)
-            .where(table.c.run_id == run_id, table.c.claimed_by.is_(None))
+            .where(table.c.run_id == run_id, table.c.kind == RUN, table.c.claimed_by.is_(None))
             .with_for_update(skip_locked=True)
         )
         with self._write(lock=None) as conn:
