@@ -45,6 +45,19 @@ def environment(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str
     }
 
 
+def cli(tmp: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`reconciler ARGS` run to its end in `tmp` with `environment(tmp)`; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp,
+        env=environment(tmp),
+        timeout=timeout,
+    )
+
+
 @dataclass
 class RunningDaemon:
     process: subprocess.Popen[str]

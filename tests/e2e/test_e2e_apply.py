@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests import gitrepo
@@ -71,32 +69,21 @@ def test_a_new_commit_is_applied_with_status_and_metrics(tmp_path: Path, launch:
     harness.eventually(metric, what="revision info metric")
 
 
-def _cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=harness.environment(tmp),
-    )
-
-
 def test_sync_and_status_verbs_against_the_running_daemon(tmp_path: Path, launch: Launch) -> None:
     repo, _, sha = _repo(tmp_path)
     daemon = launch(harness.serve_args(repo, data_dir=tmp_path / "state"))
     harness.eventually(lambda: _applied(daemon, "File//motd", sha), what="applied")
 
-    done = _cli("sync", "--url", daemon.url, tmp=tmp_path)
+    done = harness.cli(tmp_path, "sync", "--url", daemon.url)
     assert (done.returncode, done.stdout, done.stderr) == (0, "sync requested: repo\n", "")
-    done = _cli("sync", "--url", daemon.url, "--source", "nope", tmp=tmp_path)
+    done = harness.cli(tmp_path, "sync", "--url", daemon.url, "--source", "nope")
     assert done.returncode == 1
     assert done.stderr == (
         'error: POST /api/v1/sources/nope/sync: HTTP 404: no source named "nope" (known: repo)\n'
     )
     harness.eventually(lambda: _assert_trigger(daemon, "cli"), what="the sync verb's reconcile")
 
-    done = _cli("status", "--url", daemon.url, tmp=tmp_path)
+    done = harness.cli(tmp_path, "status", "--url", daemon.url)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["SOURCE", "READY", "REVISION", "LAST", "SYNC", "MESSAGE"]
@@ -104,12 +91,12 @@ def test_sync_and_status_verbs_against_the_running_daemon(tmp_path: Path, launch
     resource_rows = [line.split() for line in lines if line.startswith("File//")]
     assert [row[:3] for row in resource_rows] == [["File//motd", "True", sha[:12]]]
 
-    done = _cli("status", "--url", daemon.url, "--format", "json", tmp=tmp_path)
+    done = harness.cli(tmp_path, "status", "--url", daemon.url, "--format", "json")
     answer = json.loads(done.stdout)
     assert [s["name"] for s in answer["sources"]] == ["repo"]
     assert [r["key"] for r in answer["resources"]] == ["File//motd"]
 
-    done = _cli("status", "--url", "http://127.0.0.1:9", tmp=tmp_path)
+    done = harness.cli(tmp_path, "status", "--url", "http://127.0.0.1:9")
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach the daemon at http://127.0.0.1:9: ")
 

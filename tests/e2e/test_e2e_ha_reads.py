@@ -12,8 +12,6 @@ approval."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,17 +62,6 @@ def _config(tmp_path: Path, replica: str, sources: tuple[str, str]) -> Path:
     }
     config.write_text(json.dumps(settings))
     return config
-
-
-def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp,
-        env=harness.environment(tmp),
-        timeout=120,
-    )
 
 
 def _answer(daemon: harness.RunningDaemon, run_id: str) -> tuple[int, Any]:
@@ -132,13 +119,13 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
             run = daemon.get(f"/api/v1/runs/{run_id}")
             assert (run["status"], run["waiting"]) == ("waiting", ["ok"]), (name, source)
 
-    listed = _cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
+    listed = harness.cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
     assert listed.returncode == 0, listed.stderr
     found = {r["id"]: r for r in json.loads(listed.stdout)["runs"]}
     assert {i: (r["name"], r["status"], r["waiting"]) for i, r in found.items()} == {
         run_id: (source, "waiting", ["ok"]) for source, run_id in runs.items()
     }
-    table = _cli(tmp_path, "workflow", "runs", "--store-url", url)
+    table = harness.cli(tmp_path, "workflow", "runs", "--store-url", url)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split() == [
         "RUN", "KIND", "NAME", "STATUS", "TRIGGER", "STARTED", "WAITING",
@@ -166,7 +153,7 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
 
     harness.eventually(held, what="the answered run held by its forwarded pause")
     url_elsewhere = ["--url", elsewhere.url]
-    resumed = _cli(tmp_path, "workflow", "resume", runs[first], *url_elsewhere)
+    resumed = harness.cli(tmp_path, "workflow", "resume", runs[first], *url_elsewhere)
     assert (resumed.returncode, resumed.stderr) == (0, "")
     assert resumed.stdout == (
         f"resume of run {runs[first]} forwarded to replica {owners[first]}, which runs it:"
@@ -184,7 +171,7 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
     harness.eventually(
         lambda: other.get(f"/api/v1/runs/{doomed}")["waiting"] == ["ok"], what="a third run"
     )
-    cancelled = _cli(tmp_path, "workflow", "cancel", doomed, "--url", other.url)
+    cancelled = harness.cli(tmp_path, "workflow", "cancel", doomed, "--url", other.url)
     assert (cancelled.returncode, cancelled.stderr) == (0, "")
     assert cancelled.stdout == (
         f"cancel of run {doomed} forwarded to replica {owners[second]}, which runs it:"
@@ -204,6 +191,6 @@ def test_every_replica_lists_and_answers_the_approvals_of_every_replicas_runs(
         409,
         {"error": f"run {runs[first]} has finished (succeeded): it cannot cancel now"},
     )
-    done = _cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
+    done = harness.cli(tmp_path, "workflow", "runs", "--store-url", url, "--format", "json")
     listed_done = {r["id"]: (r["status"], r["waiting"]) for r in json.loads(done.stdout)["runs"]}
     assert listed_done == {run_id: (outcome, []) for run_id, outcome in expected.items()}

@@ -5,8 +5,6 @@ and `reconciler status` exits 1 while something is not Ready."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,17 +64,6 @@ def _one(daemon: harness.RunningDaemon, **wanted: Any) -> dict[str, Any]:
     ]
     assert found, f"no log line with {wanted}"
     return found[0]
-
-
-def _cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=harness.environment(tmp),
-    )
 
 
 def test_json_lines_name_the_object_policy_and_revision(tmp_path: Path, launch: Launch) -> None:
@@ -166,9 +153,9 @@ def test_status_exits_1_while_a_resource_is_blocked(tmp_path: Path, launch: Laun
         lambda: _assert_in("File//bad", str(daemon.get("/api/v1/resources"))), what="blocked"
     )
     for extra in ([], ["--format", "json"]):
-        done = _cli("status", "--url", daemon.url, *extra, tmp=tmp_path)
+        done = harness.cli(tmp_path, "status", "--url", daemon.url, *extra)
         assert (done.returncode, done.stderr) == (1, "")
-    table = _cli("status", "--url", daemon.url, tmp=tmp_path).stdout.splitlines()
+    table = harness.cli(tmp_path, "status", "--url", daemon.url).stdout.splitlines()
     cells = [[c.strip() for c in line.split("  ") if c.strip()] for line in table[3:5]]
     assert cells == [
         ["SOURCE", "INTERVAL", "AUDIT INTERVAL", "SELF-HEAL"],
@@ -178,14 +165,14 @@ def test_status_exits_1_while_a_resource_is_blocked(tmp_path: Path, launch: Laun
     fixed = repos.file_resource("bad", path=out / "bad", content="b\n")  # owner: platform
     gitrepo.commit(repo, {"resources/bad.yaml": fixed}, message="give it an owner")
     harness.eventually(
-        lambda: _assert_equal(_cli("status", "--url", daemon.url, tmp=tmp_path).returncode, 0),
+        lambda: _assert_equal(harness.cli(tmp_path, "status", "--url", daemon.url).returncode, 0),
         what="everything Ready",
     )
     daemon.post("/api/v1/sources/repo/suspend")
     harness.eventually(
         lambda: _assert_equal(daemon.source("repo")["suspended"], True), what="suspended"
     )
-    done = _cli("status", "--url", daemon.url, tmp=tmp_path)
+    done = harness.cli(tmp_path, "status", "--url", daemon.url)
     assert done.returncode == 0, "a suspended source is deliberately idle, not a failure"
     assert done.stdout.splitlines()[1].split()[:2] == ["repo", "False"]
 

@@ -6,8 +6,6 @@ test CA (trustme); everything is on loopback."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,17 +15,6 @@ from tests.e2e import harness, repos
 from tests.e2e.conftest import Launch
 
 trustme = pytest.importorskip("trustme", reason="the TLS tests make certificates with trustme")
-
-
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=harness.environment(tmp_path),
-    )
 
 
 def _issue(ca: trustme.CA, folder: Path) -> tuple[Path, Path, Path]:
@@ -72,24 +59,24 @@ def test_the_api_is_served_over_tls_verified_by_the_cli_and_a_rotated_cert_is_pi
     daemon = launch(["--config", str(config)])
     assert daemon.url.startswith("https://127.0.0.1:")
 
-    verified = _cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(first_ca))
+    verified = harness.cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(first_ca))
     assert verified.returncode == 0, verified.stderr
     assert "repo" in verified.stdout
-    unverified = _cli(tmp_path, "status", "--url", daemon.url)
+    unverified = harness.cli(tmp_path, "status", "--url", daemon.url)
     assert unverified.returncode == 1
     assert "certificate verify failed" in unverified.stderr
-    plain = _cli(tmp_path, "status", "--url", daemon.url.replace("https", "http"))
+    plain = harness.cli(tmp_path, "status", "--url", daemon.url.replace("https", "http"))
     assert plain.returncode == 1 and "cannot reach the daemon" in plain.stderr
 
     second_cert, second_key, second_ca = _issue(trustme.CA(), tmp_path / "second")
     _install(second_cert, second_key, into=served)
 
     def rotated() -> None:
-        now = _cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(second_ca))
+        now = harness.cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(second_ca))
         assert now.returncode == 0, now.stderr
 
     harness.eventually(rotated, what="the rotated certificate served")
-    old = _cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(first_ca))
+    old = harness.cli(tmp_path, "status", "--url", daemon.url, "--cacert", str(first_ca))
     assert old.returncode == 1 and "certificate verify failed" in old.stderr
     assert "TLS certificate reloaded from" in daemon.log_path.read_text()
 
@@ -101,7 +88,7 @@ def test_a_key_that_does_not_match_the_certificate_is_refused_before_starting(
     gitrepo.make_repo(repo, repos.settings())
     cert, _, _ = _issue(trustme.CA(), tmp_path / "one")
     _, other_key, _ = _issue(trustme.CA(), tmp_path / "two")
-    done = _cli(
+    done = harness.cli(
         tmp_path,
         "serve",
         str(repo),
@@ -117,5 +104,5 @@ def test_a_key_that_does_not_match_the_certificate_is_refused_before_starting(
     assert (done.returncode, done.stdout) == (1, "")
     assert f"cannot load certificate {cert} with key {other_key}" in done.stderr
     assert not (tmp_path / "state").exists()
-    half = _cli(tmp_path, "serve", str(repo), "--tls-cert", str(cert))
+    half = harness.cli(tmp_path, "serve", str(repo), "--tls-cert", str(cert))
     assert half.returncode == 1 and "--tls-cert and --tls-key go together" in half.stderr
