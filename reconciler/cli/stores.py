@@ -40,6 +40,16 @@ def given(args: argparse.Namespace) -> bool:
     return bool(args.store_url or args.data_dir)
 
 
+def described(args: argparse.Namespace) -> str:
+    """The store the command line names, for messages: the URL without its password, or
+    the data directory."""
+    if args.store_url:
+        from reconciler.store.postgres import redact
+
+        return redact(args.store_url)
+    return str(args.data_dir or DATA_DIR)
+
+
 def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
     """The store the command line names: `--store-url`, else the SQLite file in
     `--data-dir`, which must exist unless `create` (never created otherwise)."""

@@ -315,7 +315,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         )
         return 0
     if not recorded:
-        where = f"in {args.store_url or args.data_dir}" if stores.given(args) else "(no --data-dir)"
+        where = f"in {stores.described(args)}" if stores.given(args) else "(no --data-dir)"
         print(
             f"no recorded durations of {args.name} {where}: the estimates are the steps' "
             f"waits and timeouts ({seconds(_DEFAULT)} for a step with neither)"

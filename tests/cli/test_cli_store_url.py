@@ -6,8 +6,6 @@ the daemons share, and a URL that is not PostgreSQL's is refused naming the sett
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from reconciler.runstate import RunStatus
@@ -28,17 +26,6 @@ ONE_STEP = json.dumps(
 )
 
 
-def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp,
-        env=harness.environment(tmp),
-        timeout=120,
-    )
-
-
 def test_audit_reads_the_shared_postgresql_store(tmp_path: Path, postgres: Server) -> None:
     url = postgres.url(postgres.database())
     store = PostgresStore(url, retention=RetentionSettings())
@@ -49,11 +36,11 @@ def test_audit_reads_the_shared_postgresql_store(tmp_path: Path, postgres: Serve
         head = store.audit_entries()[-1].hash
     finally:
         store.close()
-    verified = _cli(tmp_path, "audit", "verify", "--store-url", url, "--format", "json")
+    verified = harness.cli(tmp_path, "audit", "verify", "--store-url", url, "--format", "json")
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
     assert (report["intact"], report["count"], report["head"]) == (True, 3, head)
-    exported = _cli(tmp_path, "audit", "export", "--store-url", url)
+    exported = harness.cli(tmp_path, "audit", "export", "--store-url", url)
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == [1, 2, 3]
 
@@ -69,20 +56,33 @@ def test_analyze_and_optimize_list_read_the_shared_postgresql_store(
     finally:
         store.close()
     gitrepo.make_repo(tmp_path / "repo", {"workflows/one.yaml": ONE_STEP})
-    analyzed = _cli(
+    analyzed = harness.cli(
         tmp_path, "workflow", "analyze", "one", str(tmp_path / "repo"), "--store-url", url,
         "--format", "json",
     )  # fmt: skip
     assert analyzed.returncode == 0, analyzed.stderr
     report = json.loads(analyzed.stdout)
     assert (report["estimates"], report["recorded"]) == ({"a": 30.0}, ["a"])
-    listed = _cli(tmp_path, "optimize", "list", "--store-url", url, "--format", "json")
+    listed = harness.cli(tmp_path, "optimize", "list", "--store-url", url, "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == {"optimizations": [], "flagged": None}
 
 
+def test_analyze_names_the_shared_store_without_its_password(
+    tmp_path: Path, postgres: Server
+) -> None:
+    url = postgres.url(postgres.database()).replace("postgres@", "postgres:hunter2@", 1)
+    gitrepo.make_repo(tmp_path / "repo", {"workflows/one.yaml": ONE_STEP})
+    analyzed = harness.cli(
+        tmp_path, "workflow", "analyze", "one", str(tmp_path / "repo"), "--store-url", url
+    )
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "no recorded durations of one in postgresql://postgres:***@/" in analyzed.stdout
+    assert "hunter2" not in analyzed.stdout + analyzed.stderr
+
+
 def test_a_store_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
-    done = _cli(tmp_path, "audit", "verify", "--store-url", "mysql://db/reconciler")
+    done = harness.cli(tmp_path, "audit", "verify", "--store-url", "mysql://db/reconciler")
     assert done.returncode == 1
     assert done.stderr == (
         "error: store.url: only postgresql:// URLs are supported (unset: SQLite in the data dir)\n"
